@@ -1,0 +1,45 @@
+using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Batch.Common;
+using Microsoft.Extensions.Options;
+using Quartz;
+
+namespace DontGoBack.CoreServer.Batch.Asset.Scheduler;
+
+/// <summary>
+/// Fires on the configured cron and only triggers the job: the day comes from the scheduled
+/// fire time in the batch zone, and nothing the job throws may stop the scheduler.
+/// </summary>
+[DisallowConcurrentExecution]
+public sealed partial class DailyAssetRefreshScheduler(
+    AssetRefreshJob job, IOptions<AssetRefreshOptions> options, ILogger<DailyAssetRefreshScheduler> logger) : IJob
+{
+    public static readonly JobKey JobKey = new("daily-asset-refresh", "asset");
+    public static readonly TriggerKey TriggerKey = new("daily-asset-refresh-cron", "asset");
+
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        if (!settings.Enabled)
+            return;
+        var day = BatchDay.At(context.ScheduledFireTimeUtc ?? context.FireTimeUtc, settings.Zone);
+        try
+        {
+            await job.TryRunAsync(day, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            LogCancelled(day.ToString("O"));
+        }
+        catch (Exception e)
+        {
+            // Logged here, not rethrown: the next day's fire must still happen.
+            LogRunCrashed(e, day.ToString("O"));
+        }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Scheduled asset refresh for {Day} was cancelled by shutdown")]
+    private partial void LogCancelled(string day);
+
+    [LoggerMessage(LogLevel.Error, "Scheduled asset refresh for {Day} crashed")]
+    private partial void LogRunCrashed(Exception exception, string day);
+}

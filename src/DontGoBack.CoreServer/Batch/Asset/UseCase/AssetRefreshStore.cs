@@ -1,0 +1,80 @@
+using System.Data.Common;
+using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Domain.Users;
+
+namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
+
+/// <param name="PreviousAmount">Amount of the latest snapshot before the day; null when the user has none.</param>
+/// <param name="AlreadyRefreshed">The user already has a snapshot for the day.</param>
+public sealed record RefreshCandidate(long UserId, long? PreviousAmount, bool AlreadyRefreshed);
+
+public sealed record RefreshedAsset(long UserId, long Amount, double Multiplier);
+
+public sealed record RefreshFailure(long UserId, FailureClass Class, string Reason);
+
+/// <param name="Written">Snapshots inserted by this chunk.</param>
+/// <param name="AlreadyPresent">Snapshots another run wrote first; counted as skipped.</param>
+public sealed record ChunkWriteResult(int Written, int AlreadyPresent);
+
+/// <summary>
+/// The refresh's hot-path data access in provider-native SQL: keyset pages of active users
+/// and one transaction per chunk of results. No tracked entities here.
+/// </summary>
+public abstract class AssetRefreshStore
+{
+    // Works unchanged on PostgreSQL and SQLite. Both subqueries walk the unique
+    // (user_id, snapshot_day) index; the base is the latest snapshot *before* the day so a
+    // re-run or back-fill never compounds on its own result.
+    private const string ActivePageSql = $"""
+        SELECT u.id,
+               (SELECT h.amount FROM asset_history h
+                 WHERE h.user_id = u.id AND h.snapshot_day < @day
+                 ORDER BY h.snapshot_day DESC LIMIT 1),
+               EXISTS (SELECT 1 FROM asset_history h WHERE h.user_id = u.id AND h.snapshot_day = @day)
+          FROM users u
+         WHERE u.status = '{AccountStatusNames.Active}' AND u.id > @after_id
+         ORDER BY u.id
+         LIMIT @page_size
+        """;
+
+    public async Task<IReadOnlyList<RefreshCandidate>> ReadActivePageAsync(
+        DateOnly day, long afterUserId, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = ActivePageSql;
+        AddParameter(command, "day", day);
+        AddParameter(command, "after_id", afterUserId);
+        AddParameter(command, "page_size", pageSize);
+
+        var page = new List<RefreshCandidate>(pageSize);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            page.Add(new RefreshCandidate(
+                reader.GetInt64(0),
+                reader.IsDBNull(1) ? null : reader.GetInt64(1),
+                reader.GetBoolean(2)));
+        }
+        return page;
+    }
+
+    /// <summary>
+    /// Inserts the chunk's snapshots (skipping any the day already has), moves each user's
+    /// pointer only forward, clears the day's failure record of users that now succeeded and
+    /// records the new failures — all in one transaction.
+    /// </summary>
+    public abstract Task<ChunkWriteResult> WriteChunkAsync(
+        DateOnly day, IReadOnlyList<RefreshedAsset> refreshed, IReadOnlyList<RefreshFailure> failures,
+        DateTimeOffset changedAt, CancellationToken cancellationToken);
+
+    protected abstract Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
+
+    protected static void AddParameter(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+}

@@ -1,0 +1,45 @@
+using System.Globalization;
+using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Batch.Common;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
+
+/// <summary>POST /internal/batch/asset-refresh/runs?snapshotDay=YYYY-MM-DD: runs one day on demand and answers its result.</summary>
+public static class ManualRefreshEndpoint
+{
+    public static RouteHandlerBuilder MapManualRefresh(this IEndpointRouteBuilder internalBatch) =>
+        internalBatch.MapPost("/asset-refresh/runs", RunAsync);
+
+    private static async Task<IResult> RunAsync(
+        string? snapshotDay, AssetRefreshJob job, IOptions<AssetRefreshOptions> options, TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var today = BatchDay.Today(time, options.Value.Zone);
+        DateOnly day;
+        if (string.IsNullOrEmpty(snapshotDay))
+        {
+            day = today;
+        }
+        else if (!DateOnly.TryParseExact(snapshotDay, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid snapshotDay",
+                detail: $"snapshotDay '{snapshotDay}' is not a date in the form YYYY-MM-DD.");
+        }
+        if (day > today)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "snapshotDay is in the future",
+                detail: $"Today is {today:yyyy-MM-dd} in {options.Value.TimeZone}; {day:yyyy-MM-dd} has not begun.");
+        }
+
+        var result = await job.TryRunAsync(day, cancellationToken);
+        if (result is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already running",
+                detail: $"The asset refresh for {day:yyyy-MM-dd} is already running.");
+        }
+        return Results.Json(result, statusCode: result.Status == BatchRunStatus.Failed
+            ? StatusCodes.Status503ServiceUnavailable
+            : StatusCodes.Status200OK);
+    }
+}

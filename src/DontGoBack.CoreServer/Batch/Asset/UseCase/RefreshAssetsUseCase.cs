@@ -1,0 +1,178 @@
+using System.Threading.Channels;
+using DontGoBack.CoreServer.InterServer.Extension;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
+
+/// <param name="StoppedBecause">Why the run stopped before reaching every user; null when it went through.</param>
+public sealed record RefreshOutcome(int Total, int Success, int Skipped, int Failed, string? StoppedBecause);
+
+/// <summary>
+/// Refreshes every ACTIVE user's asset for one day. Three stages overlap, joined by bounded
+/// channels so memory stays flat whatever the user count: keyset pages of candidates →
+/// extension calls with bounded concurrency (outside any transaction) → chunked writes, one
+/// transaction per chunk. A user's failure is recorded and the run goes on; an extension that
+/// can serve nobody stops the run, and what was already answered is still written.
+/// </summary>
+public sealed partial class RefreshAssetsUseCase(
+    AssetRefreshStore store,
+    ExtensionClient extension,
+    IOptions<AssetRefreshOptions> options,
+    TimeProvider time,
+    ILogger<RefreshAssetsUseCase> logger)
+{
+    private const int MaxReasonLength = 500;
+
+    public async Task<RefreshOutcome> RunAsync(DateOnly day, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var tally = new Tally();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var candidates = Channel.CreateBounded<RefreshCandidate>(
+            new BoundedChannelOptions(settings.PageSize) { SingleWriter = true });
+        var results = Channel.CreateBounded<(long UserId, UpdateAssetOutcome Outcome)>(
+            new BoundedChannelOptions(settings.WriteChunkSize * 2) { SingleReader = true });
+        ExtensionUnavailableException? stoppedBy = null;
+
+        var reading = ReadCandidatesAsync(day, candidates.Writer, tally, stop);
+        var calling = CallExtensionAsync(day, candidates.Reader, results.Writer, stop, e => stoppedBy = e);
+        // Writes use the caller's token, not `stop`: answers already in hand are kept when the run stops early.
+        var writing = WriteResultsAsync(day, results.Reader, tally, stop, cancellationToken);
+        await Task.WhenAll(reading, calling, writing);
+
+        if (stoppedBy is not null)
+            LogRunStopped(day.ToString("O"), stoppedBy.FailureClass.ToString(), stoppedBy.Message);
+        return new RefreshOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, stoppedBy?.Message);
+    }
+
+    private async Task ReadCandidatesAsync(
+        DateOnly day, ChannelWriter<RefreshCandidate> candidates, Tally tally, CancellationTokenSource stop)
+    {
+        try
+        {
+            var pageSize = options.Value.PageSize;
+            var afterUserId = 0L;
+            while (true)
+            {
+                var page = await store.ReadActivePageAsync(day, afterUserId, pageSize, stop.Token);
+                foreach (var candidate in page)
+                {
+                    Interlocked.Increment(ref tally.Total);
+                    if (candidate.AlreadyRefreshed)
+                        Interlocked.Increment(ref tally.Skipped);
+                    else
+                        await candidates.WriteAsync(candidate, stop.Token);
+                }
+                if (page.Count < pageSize)
+                    break;
+                afterUserId = page[^1].UserId;
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch
+        {
+            await stop.CancelAsync();
+            throw;
+        }
+        finally
+        {
+            candidates.TryComplete();
+        }
+    }
+
+    private async Task CallExtensionAsync(
+        DateOnly day, ChannelReader<RefreshCandidate> candidates,
+        ChannelWriter<(long, UpdateAssetOutcome)> results, CancellationTokenSource stop,
+        Action<ExtensionUnavailableException> onUnavailable)
+    {
+        var settings = options.Value;
+        try
+        {
+            await Parallel.ForEachAsync(
+                candidates.ReadAllAsync(stop.Token),
+                new ParallelOptions { MaxDegreeOfParallelism = settings.MaxConcurrency, CancellationToken = stop.Token },
+                async (candidate, token) =>
+                {
+                    var baseAmount = candidate.PreviousAmount ?? settings.StartAmount;
+                    var outcome = await extension.UpdateAssetAsync(candidate.UserId, baseAmount, day, token);
+                    await results.WriteAsync((candidate.UserId, outcome), token);
+                });
+        }
+        catch (ExtensionUnavailableException e)
+        {
+            onUnavailable(e);
+            await stop.CancelAsync();
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            results.TryComplete();
+        }
+    }
+
+    private async Task WriteResultsAsync(
+        DateOnly day, ChannelReader<(long UserId, UpdateAssetOutcome Outcome)> results, Tally tally,
+        CancellationTokenSource stop, CancellationToken cancellationToken)
+    {
+        var chunkSize = options.Value.WriteChunkSize;
+        var refreshed = new List<RefreshedAsset>(chunkSize);
+        var failures = new List<RefreshFailure>();
+        try
+        {
+            await foreach (var (userId, outcome) in results.ReadAllAsync(cancellationToken))
+            {
+                switch (outcome)
+                {
+                    case AssetUpdated updated:
+                        refreshed.Add(new RefreshedAsset(userId, updated.Amount, updated.Multiplier));
+                        break;
+                    case AssetUpdateFailed failed:
+                        LogUserFailed(userId, day.ToString("O"), failed.Class.ToString(), failed.Reason);
+                        failures.Add(new RefreshFailure(userId, failed.Class, Truncate(failed.Reason)));
+                        break;
+                }
+                if (refreshed.Count + failures.Count >= chunkSize)
+                    await FlushAsync();
+            }
+            await FlushAsync();
+        }
+        catch
+        {
+            // A database that cannot take writes stops the callers too, instead of letting them fill the channel.
+            await stop.CancelAsync();
+            throw;
+        }
+
+        async Task FlushAsync()
+        {
+            if (refreshed.Count + failures.Count == 0)
+                return;
+            var written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
+            Interlocked.Add(ref tally.Success, written.Written);
+            Interlocked.Add(ref tally.Skipped, written.AlreadyPresent);
+            Interlocked.Add(ref tally.Failed, failures.Count);
+            refreshed.Clear();
+            failures.Clear();
+        }
+    }
+
+    private static string Truncate(string reason) => reason.Length <= MaxReasonLength ? reason : reason[..MaxReasonLength];
+
+    [LoggerMessage(LogLevel.Warning, "Asset refresh of user {UserId} for {Day} failed ({FailureClass}): {Reason}")]
+    private partial void LogUserFailed(long userId, string day, string failureClass, string reason);
+
+    [LoggerMessage(LogLevel.Error, "Asset refresh for {Day} stopped early ({FailureClass}): {Reason}")]
+    private partial void LogRunStopped(string day, string failureClass, string reason);
+
+    private sealed class Tally
+    {
+        public int Total;
+        public int Success;
+        public int Skipped;
+        public int Failed;
+    }
+}

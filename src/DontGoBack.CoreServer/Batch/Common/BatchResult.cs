@@ -1,0 +1,25 @@
+using System.Text.Json.Serialization;
+
+namespace DontGoBack.CoreServer.Batch.Common;
+
+[JsonConverter(typeof(JsonStringEnumConverter<BatchRunStatus>))]
+public enum BatchRunStatus
+{
+    /// <summary>Every user was refreshed or already had the day's snapshot.</summary>
+    [JsonStringEnumMemberName("completed")] Completed,
+    /// <summary>The run went through all users, but some failed; a re-run retries only those.</summary>
+    [JsonStringEnumMemberName("completed_with_failures")] CompletedWithFailures,
+    /// <summary>The run stopped early (extension unreachable, credentials refused); what was written stays.</summary>
+    [JsonStringEnumMemberName("failed")] Failed,
+}
+
+/// <summary>The outcome of one batch run for one day, as the trigger API and the CLI report it.</summary>
+public sealed record BatchResult(
+    DateOnly SnapshotDay,
+    BatchRunStatus Status,
+    int Total,
+    int Success,
+    int Skipped,
+    int Failed,
+    long ElapsedMs,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null);

@@ -1,0 +1,45 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <summary>Guards the internal endpoints: first the caller's address (403), then the admin token (401).</summary>
+public sealed class InternalAccessFilter(IOptions<InternalAccessOptions> options) : IEndpointFilter
+{
+    public const string AdminTokenHeader = "X-Admin-Token";
+
+    private readonly IPNetwork[] _allowed =
+        options.Value.AllowedNetworks.Select(n => InternalAccessOptions.ParseNetwork(n)!.Value).ToArray();
+
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var address = http.Connection.RemoteIpAddress;
+        if (address is null || !IsAllowed(address))
+        {
+            return ValueTask.FromResult<object?>(Results.Problem(
+                statusCode: StatusCodes.Status403Forbidden, title: "Address not allowed",
+                detail: $"{address?.ToString() ?? "An unknown address"} may not call internal endpoints."));
+        }
+
+        if (options.Value.AdminToken is { Length: > 0 } expected && !TokenMatches(http.Request.Headers[AdminTokenHeader], expected))
+        {
+            return ValueTask.FromResult<object?>(Results.Problem(
+                statusCode: StatusCodes.Status401Unauthorized, title: "Admin token required",
+                detail: $"Send the configured admin token in the {AdminTokenHeader} header."));
+        }
+        return next(context);
+    }
+
+    private bool IsAllowed(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+            address = address.MapToIPv4();
+        return _allowed.Any(network => network.Contains(address));
+    }
+
+    private static bool TokenMatches(string? given, string expected) =>
+        given is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(expected));
+}

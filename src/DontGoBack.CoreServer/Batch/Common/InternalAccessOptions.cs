@@ -1,0 +1,27 @@
+using System.ComponentModel.DataAnnotations;
+using System.Net;
+
+namespace DontGoBack.CoreServer.Batch.Common;
+
+public sealed class InternalAccessOptions : IValidatableObject
+{
+    public const string SectionName = "InternalAccess";
+
+    /// <summary>Addresses or CIDR networks allowed to call /internal endpoints.</summary>
+    public string[] AllowedNetworks { get; set; } = ["127.0.0.0/8", "::1/128"];
+
+    /// <summary>When set, callers must also send it in the X-Admin-Token header.</summary>
+    public string? AdminToken { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        AllowedNetworks
+            .Where(network => ParseNetwork(network) is null)
+            .Select(network => new ValidationResult(
+                $"InternalAccess:AllowedNetworks has '{network}', which is not an IP address or CIDR network.",
+                [nameof(AllowedNetworks)]));
+
+    internal static IPNetwork? ParseNetwork(string value) =>
+        IPNetwork.TryParse(value, out var network) ? network
+        : IPAddress.TryParse(value, out var address) ? new IPNetwork(address, address.GetAddressBytes().Length * 8)
+        : null;
+}

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using DontGoBack.CoreServer.Batch.Asset;
+using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.CoreServer.Cli;
+
+/// <summary>One-shot commands on the same services as the server: `refresh` and `seed`.</summary>
+public static class CoreCommands
+{
+    private static readonly string[] Names = ["refresh", "seed"];
+
+    public static bool IsCommand(string[] args) => args.Length > 0 && Names.Contains(args[0]);
+
+    public static async Task<int> RunAsync(IServiceProvider services, string[] args)
+    {
+        var dayOption = new Option<string?>("--day") { Description = "Snapshot day YYYY-MM-DD; default today in the batch time zone" };
+        var jsonOption = new Option<bool>("--json") { Description = "Print the result as one JSON object on the last line" };
+        var refresh = new Command("refresh", "Run the daily asset refresh once for a day") { dayOption, jsonOption };
+        refresh.SetAction((parsed, cancellationToken) =>
+            RefreshAsync(services, parsed.GetValue(dayOption), parsed.GetValue(jsonOption), parsed.InvocationConfiguration.Output, cancellationToken));
+
+        var usersOption = new Option<int>("--users") { Description = "How many demo users to add", Required = true };
+        var activeOption = new Option<int?>("--active-percent") { Description = "Share of ACTIVE users; default DemoData:ActivePercent" };
+        var seed = new Command("seed", "Add demo users, each with an opening snapshot yesterday") { usersOption, activeOption };
+        seed.SetAction((parsed, cancellationToken) =>
+            SeedAsync(services, parsed.GetValue(usersOption), parsed.GetValue(activeOption), parsed.InvocationConfiguration.Output, cancellationToken));
+
+        var root = new RootCommand("DontGoBack core server; without a command it serves HTTP") { refresh, seed };
+        try
+        {
+            return await root.Parse(args).InvokeAsync();
+        }
+        catch (OptionsValidationException e)
+        {
+            foreach (var failure in e.Failures)
+                await Console.Error.WriteLineAsync($"Configuration error: {failure}");
+            return 2;
+        }
+    }
+
+    private static async Task<int> RefreshAsync(
+        IServiceProvider services, string? dayText, bool json, TextWriter output, CancellationToken cancellationToken)
+    {
+        var zone = services.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
+        DateOnly day;
+        if (dayText is null)
+        {
+            day = BatchDay.Today(services.GetRequiredService<TimeProvider>(), zone.Zone);
+        }
+        else if (!DateOnly.TryParseExact(dayText, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day))
+        {
+            await Console.Error.WriteLineAsync($"--day '{dayText}' is not a date in the form YYYY-MM-DD.");
+            return 2;
+        }
+
+        await CoreServerStartup.PrepareAsync(services, seedEmptyDatabase: true, cancellationToken);
+        await using var scope = services.CreateAsyncScope();
+        var result = await scope.ServiceProvider.GetRequiredService<AssetRefreshJob>().TryRunAsync(day, cancellationToken);
+        if (result is null)
+            return 1;
+
+        await output.WriteLineAsync(
+            $"Asset refresh {result.SnapshotDay:yyyy-MM-dd}: {JsonSerializer.Serialize(result.Status)} — total {result.Total}, success {result.Success}, " +
+            $"skipped {result.Skipped}, failed {result.Failed}, {result.ElapsedMs} ms");
+        if (result.Error is not null)
+            await output.WriteLineAsync($"Stopped early: {result.Error}");
+        if (json)
+            await output.WriteLineAsync(JsonSerializer.Serialize(result, JsonSerializerOptions.Web));
+        return result.Status == BatchRunStatus.Failed ? 1 : 0;
+    }
+
+    private static async Task<int> SeedAsync(
+        IServiceProvider services, int users, int? activePercent, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (users <= 0)
+        {
+            await Console.Error.WriteLineAsync("--users must be a positive number.");
+            return 2;
+        }
+        await CoreServerStartup.PrepareAsync(services, seedEmptyDatabase: false, cancellationToken);
+        await using var scope = services.CreateAsyncScope();
+        var demo = services.GetRequiredService<IOptions<DemoDataOptions>>().Value;
+        var (firstId, lastId) = await CoreServerStartup.AddDemoUsersAsync(
+            scope.ServiceProvider, users, activePercent ?? demo.ActivePercent, cancellationToken);
+        await output.WriteLineAsync($"Added {users} demo users (ids {firstId}–{lastId}).");
+        return 0;
+    }
+}

@@ -1,0 +1,54 @@
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.EntityFrameworkCore;
+
+namespace DontGoBack.CoreServer.Domain.Users;
+
+/// <summary>Adds demo users in set-based SQL, each with an opening snapshot, so a fresh database has something to refresh.</summary>
+public sealed class DemoPopulation(DontGoBackDbContext db, TimeProvider time)
+{
+    /// <param name="activePercent">Share of ACTIVE users; the rest are spread over the other statuses by id.</param>
+    /// <returns>The id range added.</returns>
+    public async Task<(long FirstId, long LastId)> AddUsersAsync(
+        int count, DateOnly openingDay, long openingAmount, int activePercent, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        ArgumentOutOfRangeException.ThrowIfNegative(openingAmount);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(activePercent, 100);
+        var now = time.GetUtcNow();
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var firstId = await db.Users.MaxAsync(u => (long?)u.Id, cancellationToken) + 1 ?? 1;
+        var lastId = firstId + count - 1;
+
+        // Statuses follow the id so a given id always has the same status in every demo database.
+        await db.Database.ExecuteSqlAsync($"""
+            WITH RECURSIVE seq(id) AS (SELECT {firstId} UNION ALL SELECT id + 1 FROM seq WHERE id < {lastId})
+            INSERT INTO users (id, status, created_at)
+            SELECT id,
+                   CASE WHEN id % 100 < {activePercent} THEN 'ACTIVE'
+                        WHEN id % 3 = 0 THEN 'INACTIVE'
+                        WHEN id % 3 = 1 THEN 'SUSPENDED'
+                        ELSE 'CLOSE_REQUESTED' END,
+                   {now}
+              FROM seq
+            """, cancellationToken);
+        if (db.Database.IsNpgsql())
+        {
+            // Explicit ids leave the identity sequence behind; move it past them.
+            await db.Database.ExecuteSqlRawAsync(
+                "SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))", cancellationToken);
+        }
+        await db.Database.ExecuteSqlAsync($"""
+            INSERT INTO asset_history (user_id, amount, multiplier, snapshot_day, changed_at)
+            SELECT id, {openingAmount}, {1.0}, {openingDay}, {now} FROM users WHERE id BETWEEN {firstId} AND {lastId}
+            """, cancellationToken);
+        await db.Database.ExecuteSqlAsync($"""
+            UPDATE users SET current_asset_history_id = h.id
+              FROM asset_history h
+             WHERE h.user_id = users.id AND users.id BETWEEN {firstId} AND {lastId}
+            """, cancellationToken);
+
+        await transaction.CommitAsync(cancellationToken);
+        return (firstId, lastId);
+    }
+}

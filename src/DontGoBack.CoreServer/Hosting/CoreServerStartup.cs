@@ -1,0 +1,64 @@
+using DontGoBack.CoreServer.Batch.Asset;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.InterServer.Extension;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.CoreServer.Hosting;
+
+/// <summary>What must hold before the server or a CLI command does any work.</summary>
+public static partial class CoreServerStartup
+{
+    public static async Task PrepareAsync(IServiceProvider services, bool seedEmptyDatabase, CancellationToken cancellationToken)
+    {
+        // Bad settings fail here, naming the setting, before anything touches the database.
+        services.GetService<IStartupValidator>()?.Validate();
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CoreServerStartup));
+
+        var database = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+        LogDatabase(logger, database.Provider);
+        await services.MigrateDatabaseAsync(cancellationToken);
+
+        var extension = services.GetRequiredService<IOptions<ExtensionOptions>>().Value;
+        if (extension.UsesInProcessStandIn)
+            LogInProcessStandIn(logger);
+        else
+            LogRemoteExtension(logger, extension.BaseUrl!);
+
+        var demo = services.GetRequiredService<IOptions<DemoDataOptions>>().Value;
+        if (seedEmptyDatabase && demo.UsersOnEmptyDatabase > 0)
+        {
+            await using var scope = services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
+            if (!await db.Users.AnyAsync(cancellationToken))
+            {
+                var added = await AddDemoUsersAsync(scope.ServiceProvider, demo.UsersOnEmptyDatabase, demo.ActivePercent, cancellationToken);
+                LogSeeded(logger, added.LastId - added.FirstId + 1);
+            }
+        }
+    }
+
+    /// <summary>Adds demo users whose opening snapshot is yesterday in the batch zone, at the configured start amount.</summary>
+    public static Task<(long FirstId, long LastId)> AddDemoUsersAsync(
+        IServiceProvider scopedServices, int count, int activePercent, CancellationToken cancellationToken)
+    {
+        var refresh = scopedServices.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
+        var today = BatchDay.Today(scopedServices.GetRequiredService<TimeProvider>(), refresh.Zone);
+        return scopedServices.GetRequiredService<DemoPopulation>()
+            .AddUsersAsync(count, today.AddDays(-1), refresh.StartAmount, activePercent, cancellationToken);
+    }
+
+    [LoggerMessage(LogLevel.Information, "Database provider: {Provider}")]
+    private static partial void LogDatabase(ILogger logger, DatabaseProvider provider);
+
+    [LoggerMessage(LogLevel.Information, "Extension:BaseUrl is empty: using the in-process stand-in extension server")]
+    private static partial void LogInProcessStandIn(ILogger logger);
+
+    [LoggerMessage(LogLevel.Information, "Extension server: {BaseUrl}")]
+    private static partial void LogRemoteExtension(ILogger logger, string baseUrl);
+
+    [LoggerMessage(LogLevel.Information, "Empty database: added {Count} demo users")]
+    private static partial void LogSeeded(ILogger logger, long count);
+}

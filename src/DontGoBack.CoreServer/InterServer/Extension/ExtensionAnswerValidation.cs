@@ -1,0 +1,36 @@
+using DontGoBack.CoreServer.Domain.Assets;
+
+namespace DontGoBack.CoreServer.InterServer.Extension;
+
+/// <summary>
+/// Turns the extension's answer into an amount to store, or a permanent failure with its reason.
+/// The stored amount is ours: round(base × multiplier).
+/// </summary>
+internal static class ExtensionAnswerValidation
+{
+    public static UpdateAssetOutcome Validate(long userId, long baseAmount, DateOnly day, UpdateAssetAnswer answer)
+    {
+        if (answer.ResultCode is null || !answer.ResultCode.StartsWith('S'))
+            return Invalid($"result code '{answer.ResultCode}': {answer.Message}");
+        if (answer.Data is not { } data)
+            return Invalid("answer has no data");
+        if (data.UserId != userId)
+            return Invalid($"answer is for user {data.UserId}, not {userId}");
+        if (data.Date != day)
+            return Invalid($"answer is for day {data.Date}, not {day:yyyy-MM-dd}");
+        if (data.OriginalAsset != baseAmount)
+            return Invalid($"answer's original asset {data.OriginalAsset} is not the base {baseAmount} sent");
+        if (data.Multiplier is not { } multiplier || !double.IsFinite(multiplier) || multiplier <= 0)
+            return Invalid($"multiplier {data.Multiplier} is not finite and positive");
+        if (data.UpdatedAsset is not >= 0)
+            return Invalid($"updated asset {data.UpdatedAsset} is not >= 0");
+        if (AssetAmount.Apply(baseAmount, multiplier) is not { } amount)
+            return Invalid($"base {baseAmount} × {multiplier} does not fit in a 64-bit amount");
+        // One won of slack for a server that rounds half to even.
+        if (Math.Abs(data.UpdatedAsset.Value - amount) > 1)
+            return Invalid($"updated asset {data.UpdatedAsset} is not round({baseAmount} × {multiplier}) = {amount}");
+        return new AssetUpdated(amount, multiplier);
+    }
+
+    private static AssetUpdateFailed Invalid(string reason) => new(FailureClass.Permanent, $"invalid answer: {reason}");
+}

@@ -1,0 +1,44 @@
+using System.ComponentModel.DataAnnotations;
+using DontGoBack.MarketSimulation;
+
+namespace DontGoBack.CoreServer.InterServer.Extension;
+
+public sealed class ExtensionOptions
+{
+    public const string SectionName = "Extension";
+
+    /// <summary>Extension server base URL; empty means the in-process stand-in.</summary>
+    [OptionalHttpUrl("Extension:BaseUrl")]
+    public string? BaseUrl { get; set; }
+
+    /// <summary>Open connections to the extension server at most; keep it at or above the refresh's concurrency.</summary>
+    [Range(1, 10_000)]
+    public int MaxConnections { get; set; } = 256;
+
+    [Range(0, 10)]
+    public int MaxRetryAttempts { get; set; } = 3;
+
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:05:00")]
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:30:00")]
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Share of failed attempts over the sampling window that opens the circuit and stops the run.</summary>
+    [Range(0.01, 1.0)]
+    public double CircuitFailureRatio { get; set; } = 0.5;
+
+    [Range(2, 100_000)]
+    public int CircuitMinimumThroughput { get; set; } = 100;
+
+    [Range(typeof(TimeSpan), "00:00:00.500", "00:10:00")]
+    public TimeSpan CircuitSamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Settings of the in-process stand-in, used only when BaseUrl is empty.</summary>
+    public SimulatorOptions Simulation { get; set; } = new();
+
+    public bool UsesInProcessStandIn => string.IsNullOrWhiteSpace(BaseUrl);
+}

@@ -1,0 +1,53 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace DontGoBack.CoreServer.Persistence;
+
+public static class PersistenceExtensions
+{
+    public static IHostApplicationBuilder AddPersistence(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DatabaseOptions>()
+            .BindConfiguration(DatabaseOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        // The provider decides which services exist, so it is read while registering.
+        var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider
+            ?? DatabaseProvider.Sqlite;
+        var connectionString = builder.Configuration.GetConnectionString(DatabaseOptions.ConnectionStringName);
+        if (string.IsNullOrWhiteSpace(connectionString))
+            throw new OptionsValidationException(DatabaseOptions.ConnectionStringName, typeof(DatabaseOptions),
+                [$"ConnectionStrings:{DatabaseOptions.ConnectionStringName} is required."]);
+
+        switch (provider)
+        {
+            case DatabaseProvider.Sqlite:
+                builder.Services.AddSingleton(new SqliteDatabase(connectionString));
+                builder.Services.AddDbContext<DontGoBackDbContext, SqliteDontGoBackDbContext>(options =>
+                    options.UseSqlite(connectionString).UseSnakeCaseNamingConvention());
+                break;
+            case DatabaseProvider.Postgres:
+                builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+                builder.Services.AddDbContext<DontGoBackDbContext, PostgresDontGoBackDbContext>((services, options) =>
+                    options.UseNpgsql(services.GetRequiredService<NpgsqlDataSource>()).UseSnakeCaseNamingConvention());
+                break;
+        }
+        return builder;
+    }
+
+    /// <summary>Creates the SQLite folder if needed and applies pending migrations.</summary>
+    public static async Task MigrateDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken)
+    {
+        services.GetService<SqliteDatabase>()?.EnsureDirectory();
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
+        await db.Database.MigrateAsync(cancellationToken);
+        if (db.Database.IsSqlite())
+        {
+            // WAL lets the refresh read the next page while it writes the previous chunk.
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.MarketSimulation;
+
+public static class SimulatorEndpoints
+{
+    public const string TokenPath = "/msa/auth/api/token";
+    public const string UpdateAssetPath = "/msa/ext/api/update-asset";
+
+    public static IHostApplicationBuilder AddExtensionSimulator(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<SimulatorOptions>()
+            .BindConfiguration(SimulatorOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<SimulatorOptions>>().Value);
+        builder.Services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<SimulatorOptions>();
+            return new MarketMoveRule(options.Salt, options.Sigma, options.Clamp);
+        });
+        builder.Services.AddSingleton<SimulatedExtension>();
+        builder.Services.AddSingleton<SimulatedTokenIssuer>();
+        builder.Services.AddSingleton<SimulatorCallCounter>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapExtensionSimulator(this IEndpointRouteBuilder app)
+    {
+        app.MapPost(TokenPath, (TokenRequest request, SimulatedTokenIssuer issuer) =>
+            issuer.Issue(request.ClientId, request.ClientSecret) is { } token
+                ? Results.Text(token, "text/plain")
+                : Results.Unauthorized());
+
+        app.MapPost($"{UpdateAssetPath}/{{userId:long}}", async (
+            long userId, UpdateAssetRequest request, HttpContext http, SimulatorOptions options,
+            SimulatedTokenIssuer issuer, SimulatedExtension extension, SimulatorCallCounter counter,
+            CancellationToken cancellationToken) =>
+        {
+            if (!issuer.IsValid(BearerToken(http.Request)))
+                return Results.Unauthorized();
+            counter.Record();
+            if (options.AddedLatencyMs > 0)
+                await Task.Delay(options.AddedLatencyMs, cancellationToken);
+            if (options.ErrorRate > 0 && Random.Shared.NextDouble() < options.ErrorRate)
+                return Results.Json(ApiResponse.Failure("Unexpected error occurred."), statusCode: 500);
+
+            var answer = extension.UpdateAsset(userId, request);
+            return Results.Json(answer.Body, statusCode: answer.StatusCode);
+        });
+
+        app.MapGet("/msa/ext/stats", (SimulatorCallCounter counter) => new { updateCalls = counter.Count });
+        return app;
+    }
+
+    private static string? BearerToken(HttpRequest request) =>
+        request.Headers.Authorization.ToString() is { } header && header.StartsWith("Bearer ", StringComparison.Ordinal)
+            ? header["Bearer ".Length..]
+            : null;
+
+    private sealed record TokenRequest(string? ClientId, string? ClientSecret);
+}
+
+/// <summary>Counts accepted update calls so load and cluster tests can check "one call per user".</summary>
+public sealed class SimulatorCallCounter
+{
+    private long _count;
+    public long Count => Interlocked.Read(ref _count);
+    public void Record() => Interlocked.Increment(ref _count);
+}
