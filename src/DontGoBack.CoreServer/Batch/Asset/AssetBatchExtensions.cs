@@ -33,7 +33,7 @@ public static class AssetBatchExtensions
         var enabled = builder.Configuration.GetSection(AssetRefreshOptions.SectionName).Get<AssetRefreshOptions>()?.Enabled ?? true;
         builder.Services.AddQuartz(quartz =>
         {
-            quartz.AddJob<DailyAssetRefreshScheduler>(job => job.WithIdentity(DailyAssetRefreshScheduler.JobKey));
+            quartz.AddJob<DailyAssetRefreshScheduler>(job => job.WithIdentity(DailyAssetRefreshScheduler.JobKey).StoreDurably());
             if (!enabled)
                 return;
             quartz.AddTrigger((services, trigger) =>

@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using System.Text.Json;
 using DontGoBack.MarketSimulation;
 
 namespace DontGoBack.CoreServer.InterServer.Extension;
@@ -19,7 +20,9 @@ public sealed class InProcessExtensionHandler(SimulatedExtension extension) : Ht
             return new HttpResponseMessage(System.Net.HttpStatusCode.NotFound) { RequestMessage = request };
         }
 
-        var call = await request.Content.ReadFromJsonAsync<UpdateAssetRequest>(cancellationToken)
+        // Read as bytes: a retry sends the same content again, and a consumed stream cannot be read twice.
+        var call = JsonSerializer.Deserialize<UpdateAssetRequest>(
+                       await request.Content.ReadAsByteArrayAsync(cancellationToken), JsonSerializerOptions.Web)
                    ?? new UpdateAssetRequest(null, null);
         var answer = extension.UpdateAsset(userId, call);
         return new HttpResponseMessage((System.Net.HttpStatusCode)answer.StatusCode)

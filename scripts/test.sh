@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test: starts a throwaway PostgreSQL 15 on loopback, points the tests at it,
+# runs `dotnet test` on the solution, and removes the cluster afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+port=${DONTGOBACK_PG_PORT:-55433}
+export DONTGOBACK_TEST_POSTGRES
+DONTGOBACK_TEST_POSTGRES=$(scripts/postgres.sh start "$port" | tail -n 1)
+trap 'scripts/postgres.sh stop "$port"' EXIT
+
+dotnet test DontGoBack.slnx "$@"

@@ -1,0 +1,122 @@
+using System.Net;
+using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.InterServer.Extension;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DontGoBack.CoreServer.Tests.Infrastructure;
+
+/// <summary>
+/// The core server in process on its own database, with the wall clock pinned, the scheduler
+/// off unless a test turns it on, and the extension server faked at the HTTP boundary.
+/// </summary>
+public sealed class CoreServerApp(TestDatabase database, IDictionary<string, string?>? settings = null)
+    : WebApplicationFactory<Program>
+{
+    /// <summary>09:00 in Seoul on 2025-08-10.</summary>
+    public static readonly DateTimeOffset DefaultNow = new(2025, 8, 10, 0, 0, 0, TimeSpan.Zero);
+
+    public PinnedWallClock Time { get; } = new(DefaultNow);
+    public FakeExtensionServer Extension { get; } = new();
+    public TestDatabase Database => database;
+
+    /// <summary>The address requests appear to come from.</summary>
+    public IPAddress RemoteAddress { get; set; } = IPAddress.Loopback;
+
+    /// <summary>False when the test talks to a real extension server instead of the fake.</summary>
+    public bool UseFakeExtension { get; init; } = true;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        var defaults = new Dictionary<string, string?>
+        {
+            ["Database:Provider"] = database.Provider.ToString(),
+            ["ConnectionStrings:DontGoBack"] = database.ConnectionString,
+            ["AssetRefresh:Enabled"] = "false",
+            ["AssetRefresh:MaxConcurrency"] = "8",
+            ["AssetRefresh:PageSize"] = "7",
+            ["AssetRefresh:WriteChunkSize"] = "5",
+            ["DemoData:UsersOnEmptyDatabase"] = "0",
+            ["Extension:Simulation:Salt"] = FakeExtensionServer.Salt,
+            ["Extension:MaxRetryAttempts"] = "2",
+            ["Extension:RetryBaseDelay"] = "00:00:00.010",
+            ["Extension:AttemptTimeout"] = "00:00:00.250",
+            ["Extension:TotalTimeout"] = "00:00:05",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+            defaults[key] = value;
+        foreach (var (key, value) in defaults)
+            builder.UseSetting(key, value);
+
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddSingleton<TimeProvider>(Time);
+            if (UseFakeExtension)
+                services.AddHttpClient<ExtensionClient>().ConfigurePrimaryHttpMessageHandler(() => Extension);
+            services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(new RemoteAddressFilter(this));
+        });
+    }
+
+    public async Task<long> AddUserAsync(AccountStatus status, params (DateOnly Day, long Amount)[] snapshots)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
+        var user = new User { Status = status, CreatedAt = DefaultNow };
+        db.Users.Add(user);
+        await db.SaveChangesAsync();
+        AssetHistory? latest = null;
+        foreach (var (day, amount) in snapshots.OrderBy(s => s.Day))
+        {
+            latest = new AssetHistory { UserId = user.Id, SnapshotDay = day, Amount = amount, Multiplier = 1.0, ChangedAt = DefaultNow };
+            db.AssetHistory.Add(latest);
+        }
+        await db.SaveChangesAsync();
+        user.CurrentAssetHistoryId = latest?.Id;
+        await db.SaveChangesAsync();
+        return user.Id;
+    }
+
+    public async Task<List<AssetHistory>> SnapshotsOfAsync(long userId)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
+        return await db.AssetHistory.AsNoTracking().Where(h => h.UserId == userId).OrderBy(h => h.SnapshotDay).ToListAsync();
+    }
+
+    /// <summary>The day of the snapshot the user's pointer is on, or null.</summary>
+    public async Task<DateOnly?> CurrentDayOfAsync(long userId)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
+        return await db.Users.AsNoTracking().Where(u => u.Id == userId)
+            .Select(u => u.CurrentAssetHistory == null ? (DateOnly?)null : u.CurrentAssetHistory.SnapshotDay)
+            .SingleAsync();
+    }
+
+    public async Task<List<AssetRefreshFailure>> FailuresAsync(DateOnly day)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
+        return await db.AssetRefreshFailures.AsNoTracking().Where(f => f.SnapshotDay == day).OrderBy(f => f.UserId).ToListAsync();
+    }
+
+    private sealed class RemoteAddressFilter(CoreServerApp app) : Microsoft.AspNetCore.Hosting.IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => builder =>
+        {
+            builder.Use((context, nextMiddleware) =>
+            {
+                context.Connection.RemoteIpAddress = app.RemoteAddress;
+                return nextMiddleware(context);
+            });
+            next(builder);
+        };
+    }
+}

@@ -1,0 +1,92 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using DontGoBack.MarketSimulation;
+
+namespace DontGoBack.CoreServer.Tests.Infrastructure;
+
+/// <summary>
+/// The extension server faked at the HTTP boundary: answers with the stand-in's real rule,
+/// counts calls per user and injects per-user faults.
+/// </summary>
+public sealed partial class FakeExtensionServer : HttpMessageHandler
+{
+    public const string Salt = "test-salt";
+    public MarketMoveRule Rule { get; } = new(Salt);
+    private readonly SimulatedExtension _extension;
+    private readonly ConcurrentDictionary<long, int> _calls = new();
+    private readonly ConcurrentDictionary<long, Fault> _faults = new();
+
+    public FakeExtensionServer() => _extension = new SimulatedExtension(Rule);
+
+    public enum Fault
+    {
+        ServerError,
+        Hang,
+        WrongUserInAnswer,
+        NegativeMultiplier,
+        BadRequest,
+        Unauthorized,
+    }
+
+    public void Inject(Fault fault, params long[] userIds)
+    {
+        foreach (var id in userIds)
+            _faults[id] = fault;
+    }
+
+    public void ClearFaults() => _faults.Clear();
+
+    public int CallsFor(long userId) => _calls.GetValueOrDefault(userId);
+    public int TotalCalls => _calls.Values.Sum();
+
+    /// <summary>The amount the real rule gives this user for this day from this base.</summary>
+    public long Expected(long userId, DateOnly day, long baseAmount) =>
+        MarketMoveRule.Apply(baseAmount, Rule.MultiplierFor(userId, day));
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var match = UpdateAssetPath().Match(request.RequestUri!.AbsolutePath);
+        if (!match.Success)
+            return new HttpResponseMessage(HttpStatusCode.NotFound);
+        var userId = long.Parse(match.Groups[1].Value);
+        _calls.AddOrUpdate(userId, 1, (_, n) => n + 1);
+        // Read as bytes: the retry pipeline sends the same content again, and a consumed stream cannot be read twice.
+        var call = JsonSerializer.Deserialize<UpdateAssetRequest>(
+            await request.Content!.ReadAsByteArrayAsync(cancellationToken), JsonSerializerOptions.Web)!;
+
+        switch (_faults.GetValueOrDefault(userId, (Fault)(-1)))
+        {
+            case Fault.ServerError:
+                return Json(HttpStatusCode.InternalServerError, ApiResponse.Failure("Unexpected error occurred."));
+            case Fault.Hang:
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+                break;
+            case Fault.BadRequest:
+                return Json(HttpStatusCode.BadRequest, ApiResponse.Failure("asset must be >= 0"));
+            case Fault.Unauthorized:
+                return new HttpResponseMessage(HttpStatusCode.Unauthorized);
+            case Fault.WrongUserInAnswer:
+            {
+                var answer = _extension.UpdateAsset(userId, call);
+                return Json(HttpStatusCode.OK, answer.Body with { Data = answer.Body.Data! with { UserId = userId + 1 } });
+            }
+            case Fault.NegativeMultiplier:
+            {
+                var answer = _extension.UpdateAsset(userId, call);
+                return Json(HttpStatusCode.OK, answer.Body with { Data = answer.Body.Data! with { Multiplier = -1.01 } });
+            }
+        }
+
+        var ok = _extension.UpdateAsset(userId, call);
+        return Json((HttpStatusCode)ok.StatusCode, ok.Body);
+    }
+
+    private static HttpResponseMessage Json(HttpStatusCode status, ApiResponse body) =>
+        new(status) { Content = JsonContent.Create(body) };
+
+    [GeneratedRegex(@"^/msa/ext/api/update-asset/(\d+)$")]
+    private static partial Regex UpdateAssetPath();
+}

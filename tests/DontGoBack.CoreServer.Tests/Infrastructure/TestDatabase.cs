@@ -1,0 +1,72 @@
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace DontGoBack.CoreServer.Tests.Infrastructure;
+
+/// <summary>A database of its own for one test: a temporary SQLite file, or a fresh PostgreSQL database.</summary>
+public sealed class TestDatabase : IAsyncDisposable
+{
+    /// <summary>Admin connection string of the PostgreSQL server the tests use; scripts/test.sh sets it.</summary>
+    public const string PostgresVariable = "DONTGOBACK_TEST_POSTGRES";
+
+    private readonly string? _sqlitePath;
+    private readonly string? _postgresName;
+
+    private TestDatabase(DatabaseProvider provider, string connectionString, string? sqlitePath, string? postgresName)
+    {
+        Provider = provider;
+        ConnectionString = connectionString;
+        _sqlitePath = sqlitePath;
+        _postgresName = postgresName;
+    }
+
+    public DatabaseProvider Provider { get; }
+    public string ConnectionString { get; }
+
+    public static async Task<TestDatabase> CreateAsync(DatabaseProvider provider)
+    {
+        var name = $"dgb_test_{Guid.NewGuid():N}";
+        if (provider == DatabaseProvider.Sqlite)
+        {
+            var directory = Path.Combine(Path.GetTempPath(), "dontgoback-tests");
+            Directory.CreateDirectory(directory);
+            var path = Path.Combine(directory, name + ".db");
+            return new TestDatabase(provider, $"Data Source={path}", path, null);
+        }
+
+        var admin = AdminConnectionString();
+        await using (var connection = new NpgsqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+        var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
+        return new TestDatabase(provider, builder.ConnectionString, null, name);
+    }
+
+    public static string AdminConnectionString() =>
+        Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"{PostgresVariable} is not set. Run the tests with scripts/test.sh, which starts PostgreSQL and sets it.");
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_sqlitePath is not null)
+        {
+            SqliteConnection.ClearAllPools();
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+                File.Delete(_sqlitePath + suffix);
+        }
+        if (_postgresName is not null)
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var connection = new NpgsqlConnection(AdminConnectionString());
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_postgresName} WITH (FORCE)", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+}
