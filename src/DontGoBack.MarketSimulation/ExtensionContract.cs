@@ -12,3 +12,13 @@ public sealed record ApiResponse(string ResultCode, string Message, AssetUpdate?
 }
 
 public sealed record SimulatedAnswer(int StatusCode, ApiResponse Body);
+
+// The bulk extension (not in the original servers): one call for many users of one day.
+// Each answer has the single-user shape, in request order.
+public sealed record UpdateAssetsRequest(DateOnly? SnapshotDay, IReadOnlyList<UpdateAssetsItem>? Assets);
+
+public sealed record UpdateAssetsItem(long UserId, long? Asset);
+
+public sealed record BulkApiResponse(string ResultCode, string Message, IReadOnlyList<ApiResponse>? Data = null);
+
+public sealed record SimulatedBulkAnswer(int StatusCode, BulkApiResponse Body);

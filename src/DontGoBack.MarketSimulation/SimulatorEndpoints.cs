@@ -11,6 +11,7 @@ public static class SimulatorEndpoints
 {
     public const string TokenPath = "/msa/auth/api/token";
     public const string UpdateAssetPath = "/msa/ext/api/update-asset";
+    public const string UpdateAssetsPath = "/msa/ext/api/update-assets";
 
     public static IHostApplicationBuilder AddExtensionSimulator(this IHostApplicationBuilder builder)
     {
@@ -25,7 +26,8 @@ public static class SimulatorEndpoints
             var options = sp.GetRequiredService<SimulatorOptions>();
             return new MarketMoveRule(options.Salt, options.Sigma, options.Clamp);
         });
-        builder.Services.AddSingleton<SimulatedExtension>();
+        builder.Services.AddSingleton(sp => new SimulatedExtension(
+            sp.GetRequiredService<MarketMoveRule>(), sp.GetRequiredService<SimulatorOptions>().MaxBulkItems));
         builder.Services.AddSingleton<SimulatedTokenIssuer>();
         builder.Services.AddSingleton<SimulatorCallCounter>();
         return builder;
@@ -55,7 +57,24 @@ public static class SimulatorEndpoints
             return Results.Json(answer.Body, statusCode: answer.StatusCode);
         });
 
-        app.MapGet("/msa/ext/stats", (SimulatorCallCounter counter) => new { updateCalls = counter.Count });
+        app.MapPost(UpdateAssetsPath, async (
+            UpdateAssetsRequest request, HttpContext http, SimulatorOptions options,
+            SimulatedTokenIssuer issuer, SimulatedExtension extension, SimulatorCallCounter counter,
+            CancellationToken cancellationToken) =>
+        {
+            if (!issuer.IsValid(BearerToken(http.Request)))
+                return Results.Unauthorized();
+            counter.Record(request.Assets?.Count ?? 0);
+            if (options.AddedLatencyMs > 0)
+                await Task.Delay(options.AddedLatencyMs, cancellationToken);
+            if (options.ErrorRate > 0 && Random.Shared.NextDouble() < options.ErrorRate)
+                return Results.Json(ApiResponse.Failure("Unexpected error occurred."), statusCode: 500);
+
+            var answer = extension.UpdateAssets(request);
+            return Results.Json(answer.Body, statusCode: answer.StatusCode);
+        });
+
+        app.MapGet("/msa/ext/stats", (SimulatorCallCounter counter) => new { usersAskedFor = counter.Count });
         return app;
     }
 
@@ -67,10 +86,10 @@ public static class SimulatorEndpoints
     private sealed record TokenRequest(string? ClientId, string? ClientSecret);
 }
 
-/// <summary>Counts accepted update calls so load and cluster tests can check "one call per user".</summary>
+/// <summary>Counts users asked for (one per single call, the item count of a bulk call) so load and cluster tests can check "one call per user".</summary>
 public sealed class SimulatorCallCounter
 {
     private long _count;
     public long Count => Interlocked.Read(ref _count);
-    public void Record() => Interlocked.Increment(ref _count);
+    public void Record(int users = 1) => Interlocked.Add(ref _count, users);
 }

@@ -29,6 +29,10 @@ public sealed class SimulatorOptions
     [Range(1, 86_400)]
     public int TokenLifetimeSeconds { get; set; } = 300;
 
+    /// <summary>Users per bulk update-assets call at most.</summary>
+    [Range(1, 100_000)]
+    public int MaxBulkItems { get; set; } = SimulatedExtension.DefaultMaxBulkItems;
+
     /// <summary>Extra delay before each answer, to model a remote server.</summary>
     [Range(0, 60_000)]
     public int AddedLatencyMs { get; set; }

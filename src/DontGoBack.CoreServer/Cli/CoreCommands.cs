@@ -51,7 +51,7 @@ public static class CoreCommands
         DateOnly day;
         if (dayText is null)
         {
-            day = BatchDay.Today(services.GetRequiredService<TimeProvider>(), zone.Zone);
+            day = BatchDay.Today(services.GetRequiredService<TimeProvider>(), zone.ResolveZone());
         }
         else if (!DateOnly.TryParseExact(dayText, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day))
         {

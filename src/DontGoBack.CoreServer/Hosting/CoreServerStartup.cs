@@ -45,7 +45,7 @@ public static partial class CoreServerStartup
         IServiceProvider scopedServices, int count, int activePercent, CancellationToken cancellationToken)
     {
         var refresh = scopedServices.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
-        var today = BatchDay.Today(scopedServices.GetRequiredService<TimeProvider>(), refresh.Zone);
+        var today = BatchDay.Today(scopedServices.GetRequiredService<TimeProvider>(), refresh.ResolveZone());
         return scopedServices.GetRequiredService<DemoPopulation>()
             .AddUsersAsync(count, today.AddDays(-1), refresh.StartAmount, activePercent, cancellationToken);
     }

@@ -1,6 +1,7 @@
 using System.Net;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.InterServer.Auth;
 using DontGoBack.CoreServer.InterServer.Extension;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.AspNetCore.Builder;
@@ -24,6 +25,8 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
 
     public PinnedWallClock Time { get; } = new(DefaultNow);
     public FakeExtensionServer Extension { get; } = new();
+    public FakeAuthServer Auth { get; } = new();
+    public LogCollector Logs { get; } = new();
     public TestDatabase Database => database;
 
     /// <summary>The address requests appear to come from.</summary>
@@ -59,7 +62,11 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
         {
             services.AddSingleton<TimeProvider>(Time);
             if (UseFakeExtension)
+            {
                 services.AddHttpClient<ExtensionClient>().ConfigurePrimaryHttpMessageHandler(() => Extension);
+                services.AddHttpClient(AccessTokenProvider.HttpClientName).ConfigurePrimaryHttpMessageHandler(() => Auth);
+            }
+            services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
             services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(new RemoteAddressFilter(this));
         });
     }

@@ -29,7 +29,18 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
         NegativeMultiplier,
         BadRequest,
         Unauthorized,
+        /// <summary>Holds the call until <see cref="ReleaseBlocked"/>.</summary>
+        Block,
     }
+
+    private readonly TaskCompletionSource _blockedCallArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>When set, a call whose bearer token this rejects gets 401.</summary>
+    public Func<string?, bool>? AcceptsToken { get; set; }
+
+    public Task BlockedCallArrived => _blockedCallArrived.Task;
+    public void ReleaseBlocked() => _release.TrySetResult();
 
     public void Inject(Fault fault, params long[] userIds)
     {
@@ -52,6 +63,8 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
         if (!match.Success)
             return new HttpResponseMessage(HttpStatusCode.NotFound);
         var userId = long.Parse(match.Groups[1].Value);
+        if (AcceptsToken is { } accepts && !accepts(request.Headers.Authorization?.Parameter))
+            return new HttpResponseMessage(HttpStatusCode.Unauthorized);
         _calls.AddOrUpdate(userId, 1, (_, n) => n + 1);
         // Read as bytes: the retry pipeline sends the same content again, and a consumed stream cannot be read twice.
         var call = JsonSerializer.Deserialize<UpdateAssetRequest>(
@@ -63,6 +76,10 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
                 return Json(HttpStatusCode.InternalServerError, ApiResponse.Failure("Unexpected error occurred."));
             case Fault.Hang:
                 await Task.Delay(Timeout.Infinite, cancellationToken);
+                break;
+            case Fault.Block:
+                _blockedCallArrived.TrySetResult();
+                await _release.Task.WaitAsync(cancellationToken);
                 break;
             case Fault.BadRequest:
                 return Json(HttpStatusCode.BadRequest, ApiResponse.Failure("asset must be >= 0"));

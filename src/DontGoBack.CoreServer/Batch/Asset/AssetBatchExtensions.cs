@@ -41,7 +41,7 @@ public static class AssetBatchExtensions
                 var refresh = services.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
                 trigger.WithIdentity(DailyAssetRefreshScheduler.TriggerKey)
                     .ForJob(DailyAssetRefreshScheduler.JobKey)
-                    .WithCronSchedule(refresh.Cron, cron => cron.InTimeZone(refresh.Zone));
+                    .WithCronSchedule(refresh.Cron, cron => cron.InTimeZone(refresh.ResolveZone()));
             });
         });
         return builder;

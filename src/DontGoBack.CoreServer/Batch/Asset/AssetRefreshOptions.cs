@@ -17,22 +17,23 @@ public sealed class AssetRefreshOptions : IValidatableObject
     public string TimeZone { get; set; } = "Asia/Seoul";
 
     /// <summary>Extension calls in flight at once.</summary>
-    [Range(1, 4096)]
+    [Range(1, 4096, ErrorMessage = "AssetRefresh:MaxConcurrency must be between {1} and {2}.")]
     public int MaxConcurrency { get; set; } = 64;
 
     /// <summary>Active users read per keyset page.</summary>
-    [Range(1, 100_000)]
+    [Range(1, 100_000, ErrorMessage = "AssetRefresh:PageSize must be between {1} and {2}.")]
     public int PageSize { get; set; } = 2_000;
 
     /// <summary>Results written per database transaction.</summary>
-    [Range(1, 10_000)]
+    [Range(1, 10_000, ErrorMessage = "AssetRefresh:WriteChunkSize must be between {1} and {2}.")]
     public int WriteChunkSize { get; set; } = 1_000;
 
     /// <summary>Base amount of a user with no snapshot before the day, in KRW.</summary>
-    [Range(0, long.MaxValue)]
+    [Range(0, long.MaxValue, ErrorMessage = "AssetRefresh:StartAmount must be between {1} and {2}.")]
     public long StartAmount { get; set; } = 10_000_000;
 
-    public TimeZoneInfo Zone => TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
+    // A method, not a property: options validation reads every property, and this one throws for an unknown zone.
+    public TimeZoneInfo ResolveZone() => TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

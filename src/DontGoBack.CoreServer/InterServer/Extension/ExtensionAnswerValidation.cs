@@ -8,16 +8,17 @@ namespace DontGoBack.CoreServer.InterServer.Extension;
 /// </summary>
 internal static class ExtensionAnswerValidation
 {
+    // Reasons are stored and read by operators: invariant formatting, whatever the server's culture.
     public static UpdateAssetOutcome Validate(long userId, long baseAmount, DateOnly day, UpdateAssetAnswer answer)
     {
         if (answer.ResultCode is null || !answer.ResultCode.StartsWith('S'))
             return Invalid($"result code '{answer.ResultCode}': {answer.Message}");
         if (answer.Data is not { } data)
-            return Invalid("answer has no data");
+            return Invalid($"answer has no data");
         if (data.UserId != userId)
             return Invalid($"answer is for user {data.UserId}, not {userId}");
         if (data.Date != day)
-            return Invalid($"answer is for day {data.Date}, not {day:yyyy-MM-dd}");
+            return Invalid($"answer is for day {data.Date:O}, not {day:O}");
         if (data.OriginalAsset != baseAmount)
             return Invalid($"answer's original asset {data.OriginalAsset} is not the base {baseAmount} sent");
         if (data.Multiplier is not { } multiplier || !double.IsFinite(multiplier) || multiplier <= 0)
@@ -32,5 +33,6 @@ internal static class ExtensionAnswerValidation
         return new AssetUpdated(amount, multiplier);
     }
 
-    private static AssetUpdateFailed Invalid(string reason) => new(FailureClass.Permanent, $"invalid answer: {reason}");
+    private static AssetUpdateFailed Invalid(FormattableString reason) =>
+        new(FailureClass.Permanent, "invalid answer: " + FormattableString.Invariant(reason));
 }

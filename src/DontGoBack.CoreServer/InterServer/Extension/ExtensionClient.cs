@@ -8,20 +8,91 @@ using Polly.Timeout;
 namespace DontGoBack.CoreServer.InterServer.Extension;
 
 /// <summary>
-/// Asks the extension server for one user's asset of one day. Transient faults are retried by
-/// the resilience pipeline below this client; what is left after that becomes a per-user
-/// failure, or, when nobody can be served, an <see cref="ExtensionUnavailableException"/>.
+/// Asks the extension server for users' assets of one day, one user per call or many with the
+/// bulk endpoint. Transient faults are retried by the resilience pipeline below this client;
+/// an answer that is still a failure after that becomes a per-user failure, and no answer at
+/// all (or an open circuit) an <see cref="ExtensionUnavailableException"/> that stops the run.
 /// </summary>
-public sealed class ExtensionClient(HttpClient http)
+public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capabilities)
 {
     public const string UpdateAssetPath = "msa/ext/api/update-asset";
+    public const string UpdateAssetsPath = "msa/ext/api/update-assets";
 
-    public async Task<UpdateAssetOutcome> UpdateAssetAsync(long userId, long baseAmount, DateOnly day, CancellationToken cancellationToken)
+    public async Task<UpdateAssetOutcome> UpdateAssetAsync(AssetUpdateRequest request, DateOnly day, CancellationToken cancellationToken)
     {
-        HttpResponseMessage response;
+        var sent = await SendAsync(
+            () => http.PostAsJsonAsync($"{UpdateAssetPath}/{request.UserId}", new UpdateAssetCall(request.BaseAmount, day), cancellationToken));
+        if (sent.Failure is { } failure)
+            return failure;
+
+        using var response = sent.Response!;
+        var answer = await ReadAsync<UpdateAssetAnswer>(response, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+            return StatusFailure(response, answer?.Message);
+        return answer is null
+            ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: HTTP {(int)response.StatusCode} body is not the update-asset JSON")
+            : ExtensionAnswerValidation.Validate(request.UserId, request.BaseAmount, day, answer);
+    }
+
+    /// <summary>One outcome per request, in order; falls back to one call per user on a server without the bulk endpoint.</summary>
+    public async Task<IReadOnlyList<UpdateAssetOutcome>> UpdateAssetsAsync(
+        IReadOnlyList<AssetUpdateRequest> requests, DateOnly day, CancellationToken cancellationToken)
+    {
+        if (requests.Count == 1 || capabilities.BulkUnsupported)
+            return await UpdateOneByOneAsync(requests, day, cancellationToken);
+
+        var call = new UpdateAssetsCall(day, requests.Select(r => new UpdateAssetsCallItem(r.UserId, r.BaseAmount)).ToArray());
+        var sent = await SendAsync(() => http.PostAsJsonAsync(UpdateAssetsPath, call, cancellationToken));
+        if (sent.Failure is { } failure)
+            return Enumerable.Repeat<UpdateAssetOutcome>(failure, requests.Count).ToArray();
+
+        using var response = sent.Response!;
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed)
+        {
+            capabilities.MarkBulkUnsupported();
+            return await UpdateOneByOneAsync(requests, day, cancellationToken);
+        }
+
+        var answer = await ReadAsync<UpdateAssetsAnswer>(response, cancellationToken);
+        UpdateAssetOutcome? wholeCallFailure =
+            !response.IsSuccessStatusCode ? StatusFailure(response, answer?.Message)
+            : answer is null ? new AssetUpdateFailed(FailureClass.Permanent, "invalid answer: body is not the update-assets JSON")
+            : answer.ResultCode is null || !answer.ResultCode.StartsWith('S') ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: result code '{answer.ResultCode}': {answer.Message}")
+            : answer.Data?.Count != requests.Count ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: {answer.Data?.Count ?? 0} answers for {requests.Count} users")
+            : null;
+        if (wholeCallFailure is not null)
+            return Enumerable.Repeat(wholeCallFailure, requests.Count).ToArray();
+
+        var outcomes = new UpdateAssetOutcome[requests.Count];
+        for (var i = 0; i < requests.Count; i++)
+        {
+            outcomes[i] = answer!.Data![i] is { } single
+                ? ExtensionAnswerValidation.Validate(requests[i].UserId, requests[i].BaseAmount, day, single)
+                : new AssetUpdateFailed(FailureClass.Permanent, "invalid answer: no answer for this user");
+        }
+        return outcomes;
+    }
+
+    private async Task<IReadOnlyList<UpdateAssetOutcome>> UpdateOneByOneAsync(
+        IReadOnlyList<AssetUpdateRequest> requests, DateOnly day, CancellationToken cancellationToken)
+    {
+        var outcomes = new UpdateAssetOutcome[requests.Count];
+        for (var i = 0; i < requests.Count; i++)
+            outcomes[i] = await UpdateAssetAsync(requests[i], day, cancellationToken);
+        return outcomes;
+    }
+
+    private static async Task<(HttpResponseMessage? Response, AssetUpdateFailed? Failure)> SendAsync(Func<Task<HttpResponseMessage>> send)
+    {
         try
         {
-            response = await http.PostAsJsonAsync($"{UpdateAssetPath}/{userId}", new UpdateAssetCall(baseAmount, day), cancellationToken);
+            var response = await send();
+            if (response.StatusCode == HttpStatusCode.Unauthorized)
+            {
+                response.Dispose();
+                throw new ExtensionUnavailableException(FailureClass.Auth, "the extension server demands a token; configure Auth:BaseUrl");
+            }
+            return (response, null);
         }
         catch (BrokenCircuitException e)
         {
@@ -29,41 +100,33 @@ public sealed class ExtensionClient(HttpClient http)
         }
         catch (TimeoutRejectedException)
         {
-            return new AssetUpdateFailed(FailureClass.Transient, "timed out after retries");
+            return (null, new AssetUpdateFailed(FailureClass.Transient, "timed out after retries"));
         }
         catch (HttpRequestException e)
         {
-            return new AssetUpdateFailed(FailureClass.Transient, $"request failed after retries: {e.Message}");
-        }
-
-        using (response)
-        {
-            var status = (int)response.StatusCode;
-            if (response.StatusCode == HttpStatusCode.Unauthorized)
-                throw new ExtensionUnavailableException(FailureClass.Auth, "the extension server demands a token; configure Auth:BaseUrl");
-
-            UpdateAssetAnswer? answer;
-            try
-            {
-                answer = await response.Content.ReadFromJsonAsync<UpdateAssetAnswer>(cancellationToken);
-            }
-            catch (Exception e) when (e is JsonException or NotSupportedException)
-            {
-                answer = null;
-            }
-
-            if (response.IsSuccessStatusCode)
-            {
-                return answer is null
-                    ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: HTTP {status} body is not the update-asset JSON")
-                    : ExtensionAnswerValidation.Validate(userId, baseAmount, day, answer);
-            }
-
-            var failureClass = IsTransient(response.StatusCode) ? FailureClass.Transient : FailureClass.Permanent;
-            return new AssetUpdateFailed(failureClass, $"HTTP {status}: {answer?.Message ?? response.ReasonPhrase}");
+            // No answer at all even after retries (refused, reset, unresolvable): the server is
+            // down for everyone, so the run stops instead of failing each remaining user in turn.
+            throw new ExtensionUnavailableException(FailureClass.Transient, $"extension server unreachable: {e.Message}", e);
         }
     }
 
-    private static bool IsTransient(HttpStatusCode status) =>
-        status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || (int)status >= 500;
+    private static async Task<T?> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken) where T : class
+    {
+        try
+        {
+            return await response.Content.ReadFromJsonAsync<T>(cancellationToken);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    private static AssetUpdateFailed StatusFailure(HttpResponseMessage response, string? message)
+    {
+        var status = response.StatusCode;
+        var transient = status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || (int)status >= 500;
+        return new AssetUpdateFailed(transient ? FailureClass.Transient : FailureClass.Permanent,
+            $"HTTP {(int)status}: {message ?? response.ReasonPhrase}");
+    }
 }

@@ -11,9 +11,24 @@ public sealed class ExtensionOptions
     [OptionalHttpUrl("Extension:BaseUrl")]
     public string? BaseUrl { get; set; }
 
-    /// <summary>Open connections to the extension server at most; keep it at or above the refresh's concurrency.</summary>
+    /// <summary>
+    /// Requests in flight to the extension server at most (connections and the resilience
+    /// pipeline's concurrency limit); further requests queue. Keep it at or above AssetRefresh:MaxConcurrency.
+    /// </summary>
     [Range(1, 10_000)]
-    public int MaxConnections { get; set; } = 256;
+    public int MaxInFlight { get; set; } = 256;
+
+    /// <summary>Requests per second to the extension server at most; 0 means no limit.</summary>
+    [Range(0, 1_000_000)]
+    public int MaxRequestsPerSecond { get; set; }
+
+    /// <summary>
+    /// Users per call of the bulk endpoint update-assets; 0 or 1 calls update-asset per user,
+    /// as the original extension server needs. A server without the bulk endpoint (404/405)
+    /// is detected and called per user from then on.
+    /// </summary>
+    [Range(0, 10_000)]
+    public int BulkSize { get; set; }
 
     [Range(0, 10)]
     public int MaxRetryAttempts { get; set; } = 3;

@@ -21,7 +21,7 @@ public sealed partial class DailyAssetRefreshScheduler(
         var settings = options.Value;
         if (!settings.Enabled)
             return;
-        var day = BatchDay.At(context.ScheduledFireTimeUtc ?? context.FireTimeUtc, settings.Zone);
+        var day = BatchDay.At(context.ScheduledFireTimeUtc ?? context.FireTimeUtc, settings.ResolveZone());
         try
         {
             await job.TryRunAsync(day, cancellationToken);

@@ -15,7 +15,7 @@ public static class ManualRefreshEndpoint
         string? snapshotDay, AssetRefreshJob job, IOptions<AssetRefreshOptions> options, TimeProvider time,
         CancellationToken cancellationToken)
     {
-        var today = BatchDay.Today(time, options.Value.Zone);
+        var today = BatchDay.Today(time, options.Value.ResolveZone());
         DateOnly day;
         if (string.IsNullOrEmpty(snapshotDay))
         {

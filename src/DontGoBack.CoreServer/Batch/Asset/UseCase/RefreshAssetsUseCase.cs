@@ -9,15 +9,16 @@ public sealed record RefreshOutcome(int Total, int Success, int Skipped, int Fai
 
 /// <summary>
 /// Refreshes every ACTIVE user's asset for one day. Three stages overlap, joined by bounded
-/// channels so memory stays flat whatever the user count: keyset pages of candidates →
-/// extension calls with bounded concurrency (outside any transaction) → chunked writes, one
-/// transaction per chunk. A user's failure is recorded and the run goes on; an extension that
+/// channels so memory stays flat whatever the user count: keyset pages of candidates, grouped
+/// for the bulk endpoint when it is configured → extension calls with bounded concurrency
+/// (outside any transaction) → chunked writes, one transaction per chunk. A user's failure is recorded and the run goes on; an extension that
 /// can serve nobody stops the run, and what was already answered is still written.
 /// </summary>
 public sealed partial class RefreshAssetsUseCase(
     AssetRefreshStore store,
     ExtensionClient extension,
     IOptions<AssetRefreshOptions> options,
+    IOptions<ExtensionOptions> extensionOptions,
     TimeProvider time,
     ILogger<RefreshAssetsUseCase> logger)
 {
@@ -28,14 +29,15 @@ public sealed partial class RefreshAssetsUseCase(
         var settings = options.Value;
         var tally = new Tally();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var candidates = Channel.CreateBounded<RefreshCandidate>(
-            new BoundedChannelOptions(settings.PageSize) { SingleWriter = true });
+        var groupSize = Math.Max(1, extensionOptions.Value.BulkSize);
+        var groups = Channel.CreateBounded<AssetUpdateRequest[]>(
+            new BoundedChannelOptions(Math.Max(2, settings.PageSize / groupSize)) { SingleWriter = true });
         var results = Channel.CreateBounded<(long UserId, UpdateAssetOutcome Outcome)>(
             new BoundedChannelOptions(settings.WriteChunkSize * 2) { SingleReader = true });
         ExtensionUnavailableException? stoppedBy = null;
 
-        var reading = ReadCandidatesAsync(day, candidates.Writer, tally, stop);
-        var calling = CallExtensionAsync(day, candidates.Reader, results.Writer, stop, e => stoppedBy = e);
+        var reading = ReadCandidatesAsync(day, groupSize, groups.Writer, tally, stop);
+        var calling = CallExtensionAsync(day, groups.Reader, results.Writer, stop, e => stoppedBy = e);
         // Writes use the caller's token, not `stop`: answers already in hand are kept when the run stops early.
         var writing = WriteResultsAsync(day, results.Reader, tally, stop, cancellationToken);
         await Task.WhenAll(reading, calling, writing);
@@ -46,11 +48,12 @@ public sealed partial class RefreshAssetsUseCase(
     }
 
     private async Task ReadCandidatesAsync(
-        DateOnly day, ChannelWriter<RefreshCandidate> candidates, Tally tally, CancellationTokenSource stop)
+        DateOnly day, int groupSize, ChannelWriter<AssetUpdateRequest[]> groups, Tally tally, CancellationTokenSource stop)
     {
         try
         {
-            var pageSize = options.Value.PageSize;
+            var (pageSize, startAmount) = (options.Value.PageSize, options.Value.StartAmount);
+            var group = new List<AssetUpdateRequest>(groupSize);
             var afterUserId = 0L;
             while (true)
             {
@@ -59,14 +62,23 @@ public sealed partial class RefreshAssetsUseCase(
                 {
                     Interlocked.Increment(ref tally.Total);
                     if (candidate.AlreadyRefreshed)
+                    {
                         Interlocked.Increment(ref tally.Skipped);
-                    else
-                        await candidates.WriteAsync(candidate, stop.Token);
+                        continue;
+                    }
+                    group.Add(new AssetUpdateRequest(candidate.UserId, candidate.PreviousAmount ?? startAmount));
+                    if (group.Count == groupSize)
+                    {
+                        await groups.WriteAsync(group.ToArray(), stop.Token);
+                        group.Clear();
+                    }
                 }
                 if (page.Count < pageSize)
                     break;
                 afterUserId = page[^1].UserId;
             }
+            if (group.Count > 0)
+                await groups.WriteAsync(group.ToArray(), stop.Token);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -78,26 +90,25 @@ public sealed partial class RefreshAssetsUseCase(
         }
         finally
         {
-            candidates.TryComplete();
+            groups.TryComplete();
         }
     }
 
     private async Task CallExtensionAsync(
-        DateOnly day, ChannelReader<RefreshCandidate> candidates,
+        DateOnly day, ChannelReader<AssetUpdateRequest[]> groups,
         ChannelWriter<(long, UpdateAssetOutcome)> results, CancellationTokenSource stop,
         Action<ExtensionUnavailableException> onUnavailable)
     {
-        var settings = options.Value;
         try
         {
             await Parallel.ForEachAsync(
-                candidates.ReadAllAsync(stop.Token),
-                new ParallelOptions { MaxDegreeOfParallelism = settings.MaxConcurrency, CancellationToken = stop.Token },
-                async (candidate, token) =>
+                groups.ReadAllAsync(stop.Token),
+                new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxConcurrency, CancellationToken = stop.Token },
+                async (group, token) =>
                 {
-                    var baseAmount = candidate.PreviousAmount ?? settings.StartAmount;
-                    var outcome = await extension.UpdateAssetAsync(candidate.UserId, baseAmount, day, token);
-                    await results.WriteAsync((candidate.UserId, outcome), token);
+                    var outcomes = await extension.UpdateAssetsAsync(group, day, token);
+                    for (var i = 0; i < group.Length; i++)
+                        await results.WriteAsync((group[i].UserId, outcomes[i]), token);
                 });
         }
         catch (ExtensionUnavailableException e)

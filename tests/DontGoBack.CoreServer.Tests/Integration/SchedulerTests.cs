@@ -1,0 +1,102 @@
+using DontGoBack.CoreServer.Batch.Asset.Scheduler;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.Persistence;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace DontGoBack.CoreServer.Tests.Integration;
+
+public sealed class SchedulerTests
+{
+    private static readonly TimeZoneInfo Seoul = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
+
+    [Fact]
+    public async Task Daily_trigger_fires_at_03_00_Seoul_and_that_fire_is_the_Seoul_day()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["AssetRefresh:Enabled"] = "true" });
+        // Quartz reads the server's clock too, so the trigger starts at this pinned instant.
+        app.Time.Now = new DateTimeOffset(2025, 8, 9, 12, 0, 0, TimeSpan.Zero);
+        app.CreateClient();
+        var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+
+        var trigger = await scheduler.GetTrigger(DailyAssetRefreshScheduler.TriggerKey);
+
+        Assert.NotNull(trigger);
+        var fire = trigger.GetFireTimeAfter(new DateTimeOffset(2025, 8, 9, 17, 0, 0, TimeSpan.Zero));
+        Assert.Equal(new DateTimeOffset(2025, 8, 9, 18, 0, 0, TimeSpan.Zero), fire);
+        Assert.Equal(new DateOnly(2025, 8, 10), BatchDay.At(fire!.Value, Seoul));
+    }
+
+    [Fact]
+    public async Task Disabled_scheduler_has_no_trigger_and_runs_nothing()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["AssetRefresh:Enabled"] = "false",
+            ["AssetRefresh:Cron"] = "* * * * * ?",
+        });
+        app.CreateClient();
+        await app.AddUserAsync(AccountStatus.Active);
+        var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+
+        Assert.Null(await scheduler.GetTrigger(DailyAssetRefreshScheduler.TriggerKey));
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        Assert.Equal(0, app.Extension.TotalCalls);
+    }
+
+    [Fact]
+    public async Task Enabled_scheduler_fires_on_its_cron_and_refreshes_active_users()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["AssetRefresh:Enabled"] = "true",
+            ["AssetRefresh:Cron"] = "* * * * * ?",
+        });
+        app.CreateClient();
+        var user = await app.AddUserAsync(AccountStatus.Active);
+
+        await WaitUntilAsync(async () => (await app.SnapshotsOfAsync(user)).Count == 1, TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
+    public async Task A_crashing_run_is_logged_and_the_scheduler_keeps_running()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["AssetRefresh:Enabled"] = "true" });
+        app.CreateClient();
+        var user = await app.AddUserAsync(AccountStatus.Active);
+        var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        await ExecuteSqlAsync(app, "ALTER TABLE users RENAME TO users_away");
+
+        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
+        await app.Logs.WaitForAsync(
+            e => e.Level == LogLevel.Error && e.Message.Contains("crashed"), TimeSpan.FromSeconds(15));
+
+        await ExecuteSqlAsync(app, "ALTER TABLE users_away RENAME TO users");
+        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
+        await WaitUntilAsync(async () => (await app.SnapshotsOfAsync(user)).Count == 1, TimeSpan.FromSeconds(15));
+    }
+
+    private static async Task ExecuteSqlAsync(CoreServerApp app, string sql)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>().Database.ExecuteSqlRawAsync(sql);
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"condition not met within {timeout}");
+            await Task.Delay(100);
+        }
+    }
+}

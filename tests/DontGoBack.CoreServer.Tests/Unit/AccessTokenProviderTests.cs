@@ -1,0 +1,201 @@
+using System.Net;
+using System.Text.Json;
+using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.InterServer.Auth;
+using DontGoBack.CoreServer.InterServer.Extension;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace DontGoBack.CoreServer.Tests.Unit;
+
+public sealed class AccessTokenProviderTests : IDisposable
+{
+    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(4);
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 8, 10, 0, 0, 0, TimeSpan.Zero));
+    private readonly FakeAuthServer _auth = new();
+    private readonly AuthEndpointControl _endpoint;
+    private readonly ServiceProvider _services;
+    private readonly AccessTokenProvider _provider;
+
+    public AccessTokenProviderTests()
+    {
+        _endpoint = new AuthEndpointControl(_auth);
+        var services = new ServiceCollection();
+        services.AddHttpClient(AccessTokenProvider.HttpClientName, c => c.BaseAddress = new Uri("http://auth.test/"))
+            .ConfigurePrimaryHttpMessageHandler(() => _endpoint);
+        _services = services.BuildServiceProvider();
+        var options = Microsoft.Extensions.Options.Options.Create(new AuthOptions
+        {
+            BaseUrl = "http://auth.test/",
+            ClientId = "core",
+            ClientSecret = "core-secret",
+            TokenLifetime = Lifetime,
+        });
+        _provider = new AccessTokenProvider(_services.GetRequiredService<IHttpClientFactory>(), options, _time);
+    }
+
+    public void Dispose() => _services.Dispose();
+
+    private ValueTask<string> Token() => _provider.GetTokenAsync(CancellationToken.None);
+
+    [Fact]
+    public async Task The_token_is_fetched_with_the_client_credentials_and_then_reused()
+    {
+        Assert.Equal("token-1", await Token());
+        Assert.Equal("token-1", await Token());
+
+        Assert.Equal(1, _endpoint.Requests);
+        Assert.Equal(1, _auth.TokensIssued);
+        Assert.Equal(HttpMethod.Post, _endpoint.LastMethod);
+        using var body = JsonDocument.Parse(_endpoint.LastBody!);
+        Assert.Equal("core", body.RootElement.GetProperty("clientId").GetString());
+        Assert.Equal("core-secret", body.RootElement.GetProperty("clientSecret").GetString());
+    }
+
+    [Fact]
+    public async Task Twenty_concurrent_callers_share_one_fetch()
+    {
+        var hold = _endpoint.HoldRequests();
+
+        var callers = Enumerable.Range(0, 20).Select(_ => Task.Run(() => Token().AsTask())).ToArray();
+        // Keep the first fetch in flight while the other callers arrive; without the shared fetch
+        // each of them would reach the endpoint too.
+        await _endpoint.FirstRequestArrived.WaitAsync(TimeSpan.FromSeconds(10));
+        await Task.Delay(TimeSpan.FromMilliseconds(100));
+        hold.SetResult();
+        var tokens = await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.All(tokens, t => Assert.Equal("token-1", t));
+        Assert.Equal(1, _endpoint.Requests);
+    }
+
+    [Fact]
+    public async Task A_new_token_is_fetched_once_the_lifetime_has_passed()
+    {
+        Assert.Equal("token-1", await Token());
+
+        _time.Advance(Lifetime - TimeSpan.FromTicks(1));
+        Assert.Equal("token-1", await Token());
+        Assert.Equal(1, _endpoint.Requests);
+
+        _time.Advance(TimeSpan.FromTicks(1));
+        Assert.Equal("token-2", await Token());
+        Assert.Equal("token-2", await Token());
+        Assert.Equal(2, _endpoint.Requests);
+    }
+
+    [Fact]
+    public async Task Invalidating_the_rejected_token_makes_the_next_call_fetch_a_new_one()
+    {
+        var rejected = await Token();
+
+        _provider.Invalidate(rejected);
+
+        Assert.Equal("token-2", await Token());
+        Assert.Equal(2, _endpoint.Requests);
+    }
+
+    [Fact]
+    public async Task Invalidating_an_older_token_keeps_the_current_one()
+    {
+        var old = await Token();
+        _provider.Invalidate(old);
+        Assert.Equal("token-2", await Token());
+
+        // A late caller reports the token it was rejected with, which is no longer the cached one.
+        _provider.Invalidate(old);
+        _provider.Invalidate("never-issued");
+
+        Assert.Equal("token-2", await Token());
+        Assert.Equal(2, _endpoint.Requests);
+    }
+
+    [Theory]
+    [InlineData(HttpStatusCode.Unauthorized)]
+    [InlineData(HttpStatusCode.Forbidden)]
+    [InlineData(HttpStatusCode.InternalServerError)]
+    public async Task A_refusal_from_the_auth_server_is_an_auth_failure(HttpStatusCode status)
+    {
+        _endpoint.RefuseWith = status;
+
+        var error = await Assert.ThrowsAsync<ExtensionUnavailableException>(() => Token().AsTask());
+
+        Assert.Equal(FailureClass.Auth, error.FailureClass);
+        Assert.Contains($"HTTP {(int)status}", error.Message);
+    }
+
+    [Fact]
+    public async Task A_refusal_is_not_cached_and_the_next_call_fetches_again()
+    {
+        _endpoint.RefuseWith = HttpStatusCode.Unauthorized;
+        await Assert.ThrowsAsync<ExtensionUnavailableException>(() => Token().AsTask());
+
+        _endpoint.RefuseWith = null;
+
+        Assert.Equal("token-1", await Token());
+        Assert.Equal(2, _endpoint.Requests);
+    }
+
+    [Fact]
+    public async Task An_empty_token_is_an_auth_failure()
+    {
+        _endpoint.AnswerEmpty = true;
+
+        var error = await Assert.ThrowsAsync<ExtensionUnavailableException>(() => Token().AsTask());
+
+        Assert.Equal(FailureClass.Auth, error.FailureClass);
+        Assert.Contains("empty token", error.Message);
+    }
+
+    [Fact]
+    public async Task An_unreachable_auth_server_is_an_auth_failure()
+    {
+        _endpoint.Unreachable = true;
+
+        var error = await Assert.ThrowsAsync<ExtensionUnavailableException>(() => Token().AsTask());
+
+        Assert.Equal(FailureClass.Auth, error.FailureClass);
+        Assert.IsType<HttpRequestException>(error.InnerException);
+    }
+
+    /// <summary>
+    /// In front of <see cref="FakeAuthServer"/>: counts and records requests, and can hold them
+    /// open, refuse them, answer an empty body or act unreachable.
+    /// </summary>
+    private sealed class AuthEndpointControl(FakeAuthServer server) : DelegatingHandler(server)
+    {
+        private readonly TaskCompletionSource _firstRequest = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource? _hold;
+        private int _requests;
+
+        public int Requests => Volatile.Read(ref _requests);
+        public Task FirstRequestArrived => _firstRequest.Task;
+        public HttpStatusCode? RefuseWith { get; set; }
+        public bool AnswerEmpty { get; set; }
+        public bool Unreachable { get; set; }
+        public HttpMethod? LastMethod { get; private set; }
+        public string? LastBody { get; private set; }
+
+        /// <summary>Requests wait until the returned source is completed.</summary>
+        public TaskCompletionSource HoldRequests() => _hold = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _requests);
+            LastMethod = request.Method;
+            LastBody = request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken);
+            _firstRequest.TrySetResult();
+            if (_hold is { } hold)
+                await hold.Task.WaitAsync(cancellationToken);
+            if (Unreachable)
+                throw new HttpRequestException("connection refused");
+            if (RefuseWith is { } status)
+                return new HttpResponseMessage(status);
+            if (AnswerEmpty)
+                return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(" \n") };
+            // FakeAuthServer answers 404 to any other path, which would fail these tests.
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using System.ComponentModel.DataAnnotations;
+using System.Net;
+using DontGoBack.CoreServer.Batch.Asset;
+using DontGoBack.CoreServer.Batch.Common;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.CoreServer.Tests.Unit;
+
+public sealed class OptionsValidationTests
+{
+    private static List<ValidationResult> Validate(object options)
+    {
+        var results = new List<ValidationResult>();
+        var valid = Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+        Assert.Equal(valid, results.Count == 0);
+        return results;
+    }
+
+    [Fact]
+    public void The_asset_refresh_defaults_are_valid()
+    {
+        Assert.Empty(Validate(new AssetRefreshOptions()));
+    }
+
+    [Theory]
+    [InlineData("not a cron")]
+    [InlineData("0 3 * * *")] // Unix cron: Quartz wants seconds first
+    [InlineData("0 0 25 * * ?")]
+    [InlineData("")]
+    public void A_bad_cron_is_rejected_naming_AssetRefresh_Cron(string cron)
+    {
+        var result = Assert.Single(Validate(new AssetRefreshOptions { Cron = cron }));
+
+        Assert.Contains("AssetRefresh:Cron", result.ErrorMessage);
+        Assert.Contains(nameof(AssetRefreshOptions.Cron), result.MemberNames);
+    }
+
+    [Theory]
+    [InlineData("Mars/Olympus_Mons")]
+    [InlineData("Asia/Seul")]
+    [InlineData("")]
+    public void An_unknown_time_zone_is_rejected_naming_AssetRefresh_TimeZone(string zone)
+    {
+        var result = Assert.Single(Validate(new AssetRefreshOptions { TimeZone = zone }));
+
+        Assert.Contains("AssetRefresh:TimeZone", result.ErrorMessage);
+        Assert.Contains(nameof(AssetRefreshOptions.TimeZone), result.MemberNames);
+    }
+
+    [Theory]
+    [InlineData("America/New_York")]
+    [InlineData("UTC")]
+    [InlineData("Korea Standard Time")] // a Windows id, which .NET maps to Asia/Seoul
+    public void Known_time_zones_are_accepted(string zone) =>
+        Assert.Empty(Validate(new AssetRefreshOptions { TimeZone = zone }));
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(4097)]
+    public void A_max_concurrency_out_of_range_is_rejected_naming_MaxConcurrency(int maxConcurrency)
+    {
+        var result = Assert.Single(Validate(new AssetRefreshOptions { MaxConcurrency = maxConcurrency }));
+
+        // The range attribute names the property; ValidateDataAnnotations prefixes the options type.
+        Assert.Contains(nameof(AssetRefreshOptions.MaxConcurrency), result.ErrorMessage);
+        Assert.Contains(nameof(AssetRefreshOptions.MaxConcurrency), result.MemberNames);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    public void Max_concurrency_at_its_bounds_is_accepted(int maxConcurrency) =>
+        Assert.Empty(Validate(new AssetRefreshOptions { MaxConcurrency = maxConcurrency }));
+
+    [Fact]
+    public void Other_ranges_are_checked_too()
+    {
+        var results = Validate(new AssetRefreshOptions { PageSize = 0, WriteChunkSize = 0, StartAmount = -1 });
+
+        var members = results.SelectMany(r => r.MemberNames).Order().ToArray();
+        Assert.Equal(["PageSize", "StartAmount", "WriteChunkSize"], members);
+    }
+
+    /// <summary>The way the host validates it: <c>ValidateDataAnnotations</c> on the bound options.</summary>
+    private static AssetRefreshOptions ResolveThroughOptions(Action<AssetRefreshOptions> configure)
+    {
+        using var services = new ServiceCollection()
+            .AddOptions<AssetRefreshOptions>().Configure(configure).ValidateDataAnnotations()
+            .Services.BuildServiceProvider();
+        return services.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
+    }
+
+    [Fact]
+    public void The_defaults_pass_the_hosts_options_validation() =>
+        Assert.Equal("Asia/Seoul", ResolveThroughOptions(_ => { }).TimeZone);
+
+    [Theory]
+    [InlineData("Mars/Olympus_Mons", null, "AssetRefresh:TimeZone")]
+    [InlineData("Asia/Seoul", "not a cron", "AssetRefresh:Cron")]
+    public void A_bad_setting_is_an_options_error_naming_it_not_a_crash_while_validating(string zone, string? cron, string setting)
+    {
+        // Validation must report an unknown zone, not throw TimeZoneNotFoundException while reading the options.
+        var error = Assert.Throws<OptionsValidationException>(() => ResolveThroughOptions(o =>
+        {
+            o.TimeZone = zone;
+            o.Cron = cron ?? o.Cron;
+        }));
+
+        Assert.Contains(setting, error.Message);
+    }
+
+    [Fact]
+    public void Max_concurrency_0_is_an_options_error_naming_it()
+    {
+        var error = Assert.Throws<OptionsValidationException>(() => ResolveThroughOptions(o => o.MaxConcurrency = 0));
+
+        Assert.Contains(nameof(AssetRefreshOptions.MaxConcurrency), error.Message);
+    }
+
+    [Fact]
+    public void The_internal_access_defaults_are_valid() =>
+        Assert.Empty(Validate(new InternalAccessOptions()));
+
+    [Fact]
+    public void Networks_and_single_addresses_are_accepted() =>
+        Assert.Empty(Validate(new InternalAccessOptions { AllowedNetworks = ["10.0.0.0/8", "127.0.0.1", "::1", "fd00::/8"] }));
+
+    [Theory]
+    [InlineData("not-an-ip")]
+    [InlineData("10.0.0.0/33")]
+    [InlineData("300.0.0.1")]
+    [InlineData("")]
+    public void Anything_else_is_rejected_naming_the_entry(string network)
+    {
+        var result = Assert.Single(Validate(new InternalAccessOptions { AllowedNetworks = ["10.0.0.0/8", network] }));
+
+        Assert.Contains("InternalAccess:AllowedNetworks", result.ErrorMessage);
+        Assert.Contains($"'{network}'", result.ErrorMessage);
+        Assert.Contains(nameof(InternalAccessOptions.AllowedNetworks), result.MemberNames);
+    }
+
+    [Fact]
+    public void A_single_address_is_parsed_as_a_host_network()
+    {
+        Assert.Equal(new IPNetwork(IPAddress.Parse("127.0.0.1"), 32), InternalAccessOptions.ParseNetwork("127.0.0.1"));
+        Assert.Equal(new IPNetwork(IPAddress.IPv6Loopback, 128), InternalAccessOptions.ParseNetwork("::1"));
+        Assert.Equal(new IPNetwork(IPAddress.Parse("10.0.0.0"), 8), InternalAccessOptions.ParseNetwork("10.0.0.0/8"));
+        Assert.Null(InternalAccessOptions.ParseNetwork("not-an-ip"));
+    }
+}
