@@ -18,6 +18,17 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
     private readonly SimulatedExtension _extension;
     private readonly ConcurrentDictionary<long, int> _calls = new();
     private readonly ConcurrentDictionary<long, Fault> _faults = new();
+    private readonly ConcurrentQueue<TimeSpan> _requestTimes = new();
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private int _bulkCalls;
+
+    /// <summary>False: the bulk endpoint answers 404, like the original extension server.</summary>
+    public bool SupportsBulk { get; set; }
+
+    public int BulkCalls => Volatile.Read(ref _bulkCalls);
+
+    /// <summary>When each HTTP request arrived, since the fake was made.</summary>
+    public IReadOnlyCollection<TimeSpan> RequestTimes => _requestTimes;
 
     public FakeExtensionServer() => _extension = new SimulatedExtension(Rule);
 
@@ -59,6 +70,9 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        _requestTimes.Enqueue(_clock.Elapsed);
+        if (request.RequestUri!.AbsolutePath == "/msa/ext/api/update-assets")
+            return await UpdateAssetsAsync(request, cancellationToken);
         var match = UpdateAssetPath().Match(request.RequestUri!.AbsolutePath);
         if (!match.Success)
             return new HttpResponseMessage(HttpStatusCode.NotFound);
@@ -99,6 +113,29 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
 
         var ok = _extension.UpdateAsset(userId, call);
         return Json((HttpStatusCode)ok.StatusCode, ok.Body);
+    }
+
+    private async Task<HttpResponseMessage> UpdateAssetsAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (!SupportsBulk)
+            return new HttpResponseMessage(HttpStatusCode.NotFound);
+        Interlocked.Increment(ref _bulkCalls);
+        var call = JsonSerializer.Deserialize<UpdateAssetsRequest>(
+            await request.Content!.ReadAsByteArrayAsync(cancellationToken), JsonSerializerOptions.Web)!;
+        var answers = new List<ApiResponse>();
+        foreach (var item in call.Assets!)
+        {
+            _calls.AddOrUpdate(item.UserId, 1, (_, n) => n + 1);
+            var answer = _extension.UpdateAsset(item.UserId, new UpdateAssetRequest(item.Asset, call.SnapshotDay)).Body;
+            answers.Add(_faults.GetValueOrDefault(item.UserId, (Fault)(-1)) switch
+            {
+                Fault.WrongUserInAnswer => answer with { Data = answer.Data! with { UserId = item.UserId + 1 } },
+                Fault.NegativeMultiplier => answer with { Data = answer.Data! with { Multiplier = -1.01 } },
+                Fault.BadRequest => ApiResponse.Failure("asset must be >= 0"),
+                _ => answer,
+            });
+        }
+        return new HttpResponseMessage(HttpStatusCode.OK) { Content = JsonContent.Create(new BulkApiResponse("S", "ok", answers)) };
     }
 
     private static HttpResponseMessage Json(HttpStatusCode status, ApiResponse body) =>
