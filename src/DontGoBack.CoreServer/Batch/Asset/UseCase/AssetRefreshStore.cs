@@ -22,15 +22,19 @@ public sealed record ChunkWriteResult(int Written, int AlreadyPresent);
 /// </summary>
 public abstract class AssetRefreshStore
 {
-    // Works unchanged on PostgreSQL and SQLite. Both subqueries walk the unique
-    // (user_id, snapshot_day) index; the base is the latest snapshot *before* the day so a
-    // re-run or back-fill never compounds on its own result.
+    // Works unchanged on PostgreSQL and SQLite. Both scalar subqueries are the same backward
+    // probe of the unique (user_id, snapshot_day) index for the latest snapshot up to the day:
+    // on the day itself the user is done; before it, it is the base, so a re-run or back-fill
+    // never compounds on its own result. (An EXISTS here gets planned by PostgreSQL as a hashed
+    // scan of the whole history table per page.)
     private const string ActivePageSql = $"""
         SELECT u.id,
-               (SELECT h.amount FROM asset_history h
-                 WHERE h.user_id = u.id AND h.snapshot_day < @day
+               (SELECT h.snapshot_day FROM asset_history h
+                 WHERE h.user_id = u.id AND h.snapshot_day <= @day
                  ORDER BY h.snapshot_day DESC LIMIT 1),
-               EXISTS (SELECT 1 FROM asset_history h WHERE h.user_id = u.id AND h.snapshot_day = @day)
+               (SELECT h.amount FROM asset_history h
+                 WHERE h.user_id = u.id AND h.snapshot_day <= @day
+                 ORDER BY h.snapshot_day DESC LIMIT 1)
           FROM users u
          WHERE u.status = '{AccountStatusNames.Active}' AND u.id > @after_id
          ORDER BY u.id
@@ -51,10 +55,10 @@ public abstract class AssetRefreshStore
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            page.Add(new RefreshCandidate(
-                reader.GetInt64(0),
-                reader.IsDBNull(1) ? null : reader.GetInt64(1),
-                reader.GetBoolean(2)));
+            DateOnly? latestDay = reader.IsDBNull(1) ? null : reader.GetFieldValue<DateOnly>(1);
+            page.Add(latestDay == day
+                ? new RefreshCandidate(reader.GetInt64(0), null, AlreadyRefreshed: true)
+                : new RefreshCandidate(reader.GetInt64(0), latestDay is null ? null : reader.GetInt64(2), AlreadyRefreshed: false));
         }
         return page;
     }
