@@ -1,6 +1,7 @@
 using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Cli;
+using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.InterServer;
@@ -21,10 +22,13 @@ builder.Services.AddProblemDetails();
 builder.AddPersistence();
 builder.AddInterServerClients();
 builder.AddDemoData();
+builder.AddInternalAccess();
+builder.AddAssets();
 builder.AddBatchCommon();
 builder.AddAssetBatch();
 
 var app = builder.Build();
+app.MapAssets();
 app.MapAssetBatch();
 
 if (isCommand)

@@ -7,7 +7,8 @@ namespace DontGoBack.CoreServer.Persistence;
 public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
 {
     public DbSet<User> Users => Set<User>();
-    public DbSet<AssetHistory> AssetHistory => Set<AssetHistory>();
+    public DbSet<DailyAssetSnapshot> DailyAssetSnapshots => Set<DailyAssetSnapshot>();
+    public DbSet<AssetChange> AssetChanges => Set<AssetChange>();
     public DbSet<AssetRefreshFailure> AssetRefreshFailures => Set<AssetRefreshFailure>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -20,21 +21,37 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
                 .HasMaxLength(20);
             // Keyset pages of active users walk this index.
             user.HasIndex(u => new { u.Status, u.Id });
-            user.HasOne(u => u.CurrentAssetHistory)
+            user.HasOne(u => u.CurrentSnapshot)
                 .WithMany()
-                .HasForeignKey(u => u.CurrentAssetHistoryId)
+                .HasForeignKey(u => u.CurrentSnapshotId)
                 .OnDelete(DeleteBehavior.Restrict);
         });
 
-        modelBuilder.Entity<AssetHistory>(history =>
+        modelBuilder.Entity<DailyAssetSnapshot>(snapshot =>
         {
-            history.ToTable("asset_history", t => t.HasCheckConstraint("ck_asset_history_amount_non_negative", "amount >= 0"));
+            snapshot.ToTable("daily_asset_snapshots", t =>
+            {
+                t.HasCheckConstraint("ck_daily_asset_snapshots_closing_non_negative", "closing_amount >= 0");
+                t.HasCheckConstraint("ck_daily_asset_snapshots_opening_non_negative", "opening_amount >= 0");
+            });
             // The last line of defence against two snapshots of one user for one day.
-            history.HasIndex(h => new { h.UserId, h.SnapshotDay }).IsUnique();
-            history.HasOne(h => h.User)
+            snapshot.HasIndex(s => new { s.UserId, s.SnapshotDay }).IsUnique();
+            snapshot.HasOne(s => s.User)
                 .WithMany()
-                .HasForeignKey(h => h.UserId)
+                .HasForeignKey(s => s.UserId)
                 .OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<AssetChange>(change =>
+        {
+            change.ToTable("asset_changes", t => t.HasCheckConstraint("ck_asset_changes_after_non_negative", "amount_after >= 0"));
+            change.Property(c => c.Kind).HasConversion<string>().HasMaxLength(20);
+            change.Property(c => c.Reason).HasMaxLength(500);
+            change.Property(c => c.IdempotencyKey).HasMaxLength(200);
+            change.HasIndex(c => new { c.UserId, c.IdempotencyKey }).IsUnique();
+            change.HasIndex(c => new { c.UserId, c.SnapshotDay });
+            change.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
+            change.HasOne<DailyAssetSnapshot>().WithMany().HasForeignKey(c => c.SnapshotId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<AssetRefreshFailure>(failure =>

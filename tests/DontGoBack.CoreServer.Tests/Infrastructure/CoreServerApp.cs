@@ -78,23 +78,33 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
         var user = new User { Status = status, CreatedAt = DefaultNow };
         db.Users.Add(user);
         await db.SaveChangesAsync();
-        AssetHistory? latest = null;
+        DailyAssetSnapshot? latest = null;
         foreach (var (day, amount) in snapshots.OrderBy(s => s.Day))
         {
-            latest = new AssetHistory { UserId = user.Id, SnapshotDay = day, Amount = amount, Multiplier = 1.0, ChangedAt = DefaultNow };
-            db.AssetHistory.Add(latest);
+            latest = new DailyAssetSnapshot
+            {
+                UserId = user.Id, SnapshotDay = day, OpeningAmount = amount, ClosingAmount = amount, UpdatedAt = DefaultNow,
+            };
+            db.DailyAssetSnapshots.Add(latest);
         }
         await db.SaveChangesAsync();
-        user.CurrentAssetHistoryId = latest?.Id;
+        user.CurrentSnapshotId = latest?.Id;
         await db.SaveChangesAsync();
         return user.Id;
     }
 
-    public async Task<List<AssetHistory>> SnapshotsOfAsync(long userId)
+    public async Task<List<DailyAssetSnapshot>> SnapshotsOfAsync(long userId)
     {
         await using var scope = Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
-        return await db.AssetHistory.AsNoTracking().Where(h => h.UserId == userId).OrderBy(h => h.SnapshotDay).ToListAsync();
+        return await db.DailyAssetSnapshots.AsNoTracking().Where(h => h.UserId == userId).OrderBy(h => h.SnapshotDay).ToListAsync();
+    }
+
+    public async Task<List<AssetChange>> ChangesOfAsync(long userId)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
+        return await db.AssetChanges.AsNoTracking().Where(c => c.UserId == userId).OrderBy(c => c.Id).ToListAsync();
     }
 
     /// <summary>The day of the snapshot the user's pointer is on, or null.</summary>
@@ -103,7 +113,7 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
         await using var scope = Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
         return await db.Users.AsNoTracking().Where(u => u.Id == userId)
-            .Select(u => u.CurrentAssetHistory == null ? (DateOnly?)null : u.CurrentAssetHistory.SnapshotDay)
+            .Select(u => u.CurrentSnapshot == null ? (DateOnly?)null : u.CurrentSnapshot.SnapshotDay)
             .SingleAsync();
     }
 

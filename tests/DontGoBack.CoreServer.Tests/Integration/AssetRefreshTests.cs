@@ -40,8 +40,8 @@ public sealed class AssetRefreshTests
         foreach (var (id, baseAmount) in active)
         {
             var today = Assert.Single(await app.SnapshotsOfAsync(id), s => s.SnapshotDay == Day);
-            Assert.Equal(app.Extension.Expected(id, Day, baseAmount), today.Amount);
-            Assert.Equal(app.Extension.Rule.MultiplierFor(id, Day), today.Multiplier);
+            Assert.Equal(app.Extension.Expected(id, Day, baseAmount), today.ClosingAmount);
+            Assert.Equal(app.Extension.Rule.MultiplierFor(id, Day), today.MarketMultiplier);
             Assert.Equal(Day, await app.CurrentDayOfAsync(id));
             Assert.Equal(1, app.Extension.CallsFor(id));
         }
@@ -121,7 +121,7 @@ public sealed class AssetRefreshTests
         foreach (var id in users)
         {
             var today = Assert.Single(await app.SnapshotsOfAsync(id), s => s.SnapshotDay == Day);
-            Assert.Equal(app.Extension.Expected(id, Day, StartAmount), today.Amount);
+            Assert.Equal(app.Extension.Expected(id, Day, StartAmount), today.ClosingAmount);
             Assert.Equal(Day, await app.CurrentDayOfAsync(id));
         }
         Assert.Equal(1, app.Extension.CallsFor(users[0]));
@@ -149,14 +149,14 @@ public sealed class AssetRefreshTests
 
         Assert.Equal((2, 2, 0, 0), (result.Total, result.Success, result.Skipped, result.Failed));
         var filled = Assert.Single(await app.SnapshotsOfAsync(withHistory), s => s.SnapshotDay == backfillDay);
-        Assert.Equal(app.Extension.Expected(withHistory, backfillDay, 3_000_000), filled.Amount);
+        Assert.Equal(app.Extension.Expected(withHistory, backfillDay, 3_000_000), filled.ClosingAmount);
         var newcomerFilled = Assert.Single(await app.SnapshotsOfAsync(newcomer), s => s.SnapshotDay == backfillDay);
-        Assert.Equal(app.Extension.Expected(newcomer, backfillDay, StartAmount), newcomerFilled.Amount);
+        Assert.Equal(app.Extension.Expected(newcomer, backfillDay, StartAmount), newcomerFilled.ClosingAmount);
         Assert.Equal(Day.AddDays(-1), await app.CurrentDayOfAsync(withHistory));
         Assert.Equal(Day.AddDays(-1), await app.CurrentDayOfAsync(newcomer));
 
         // The day after the back-fill is untouched: its base stays the snapshot before it.
         var latest = Assert.Single(await app.SnapshotsOfAsync(withHistory), s => s.SnapshotDay == Day.AddDays(-1));
-        Assert.Equal(9_000_000, latest.Amount);
+        Assert.Equal(9_000_000, latest.ClosingAmount);
     }
 }

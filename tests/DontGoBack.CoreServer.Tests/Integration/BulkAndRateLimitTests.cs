@@ -33,7 +33,7 @@ public sealed class BulkAndRateLimitTests
         foreach (var id in users.Where(id => id != users[5]))
         {
             var today = Assert.Single(await app.SnapshotsOfAsync(id), s => s.SnapshotDay == Day);
-            Assert.Equal(app.Extension.Expected(id, Day, Base), today.Amount);
+            Assert.Equal(app.Extension.Expected(id, Day, Base), today.ClosingAmount);
             Assert.Equal(Day, await app.CurrentDayOfAsync(id));
         }
         var failure = Assert.Single(await app.FailuresAsync(Day));
@@ -76,7 +76,7 @@ public sealed class BulkAndRateLimitTests
         for (var i = 0; i < users.Count; i++)
         {
             var today = Assert.Single(await app.SnapshotsOfAsync(users[i]), s => s.SnapshotDay == Day);
-            Assert.Equal(app.Extension.Expected(users[i], Day, Base + i), today.Amount);
+            Assert.Equal(app.Extension.Expected(users[i], Day, Base + i), today.ClosingAmount);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;

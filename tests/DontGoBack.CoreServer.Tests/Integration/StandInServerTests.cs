@@ -38,7 +38,7 @@ public sealed class StandInServerTests
         for (var i = 0; i < users.Count; i++)
         {
             var today = Assert.Single(await app.SnapshotsOfAsync(users[i]), s => s.SnapshotDay == Day);
-            Assert.Equal(MarketMoveRule.Apply(2_000_000 + i, rule.MultiplierFor(users[i], Day)), today.Amount);
+            Assert.Equal(MarketMoveRule.Apply(2_000_000 + i, rule.MultiplierFor(users[i], Day)), today.ClosingAmount);
         }
         Assert.Equal(25, standIn.Services.GetRequiredService<SimulatorCallCounter>().Count);
     }

@@ -1,16 +1,13 @@
+using DontGoBack.CoreServer.Hosting;
 using Quartz;
 
 namespace DontGoBack.CoreServer.Batch.Common;
 
 public static class BatchCommonExtensions
 {
-    /// <summary>What every domain batch shares: the scheduler, the per-day run gate and internal-endpoint protection.</summary>
+    /// <summary>What every domain batch shares: the scheduler and the per-day run gate.</summary>
     public static IHostApplicationBuilder AddBatchCommon(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<InternalAccessOptions>()
-            .BindConfiguration(InternalAccessOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
         builder.Services.AddSingleton<DayRunGate>();
         builder.Services.AddQuartz(quartz => quartz.UseInMemoryStore());
         builder.Services.AddQuartzHostedService(hosted => hosted.WaitForJobsToComplete = true);
@@ -18,6 +15,5 @@ public static class BatchCommonExtensions
     }
 
     /// <summary>The /internal/batch route group, guarded by <see cref="InternalAccessFilter"/>.</summary>
-    public static RouteGroupBuilder MapInternalBatchGroup(this IEndpointRouteBuilder app) =>
-        app.MapGroup("/internal/batch").AddEndpointFilter<InternalAccessFilter>();
+    public static RouteGroupBuilder MapInternalBatchGroup(this IEndpointRouteBuilder app) => app.MapInternalGroup("/batch");
 }

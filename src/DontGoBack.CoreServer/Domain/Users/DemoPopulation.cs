@@ -1,9 +1,10 @@
+using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.CoreServer.Domain.Users;
 
-/// <summary>Adds demo users in set-based SQL, each with an opening snapshot, so a fresh database has something to refresh.</summary>
+/// <summary>Adds demo users in set-based SQL, each with an opening snapshot and its change row, so a fresh database has something to refresh.</summary>
 public sealed class DemoPopulation(DontGoBackDbContext db, TimeProvider time)
 {
     /// <param name="activePercent">Share of ACTIVE users; the rest are spread over the other statuses by id.</param>
@@ -39,13 +40,19 @@ public sealed class DemoPopulation(DontGoBackDbContext db, TimeProvider time)
                 "SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))", cancellationToken);
         }
         await db.Database.ExecuteSqlAsync($"""
-            INSERT INTO asset_history (user_id, amount, multiplier, snapshot_day, changed_at)
-            SELECT id, {openingAmount}, {1.0}, {openingDay}, {now} FROM users WHERE id BETWEEN {firstId} AND {lastId}
+            INSERT INTO daily_asset_snapshots
+                   (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
+            SELECT id, {openingDay}, {openingAmount}, {openingAmount}, NULL, 0, 0, {now} FROM users WHERE id BETWEEN {firstId} AND {lastId}
             """, cancellationToken);
         await db.Database.ExecuteSqlAsync($"""
-            UPDATE users SET current_asset_history_id = h.id
-              FROM asset_history h
-             WHERE h.user_id = users.id AND users.id BETWEEN {firstId} AND {lastId}
+            INSERT INTO asset_changes (user_id, kind, amount_before, amount_after, delta, reason, snapshot_id, snapshot_day, changed_at)
+            SELECT user_id, {nameof(AssetChangeKind.Opening)}, 0, closing_amount, closing_amount, {"demo opening"}, id, snapshot_day, {now}
+              FROM daily_asset_snapshots WHERE user_id BETWEEN {firstId} AND {lastId}
+            """, cancellationToken);
+        await db.Database.ExecuteSqlAsync($"""
+            UPDATE users SET current_snapshot_id = s.id
+              FROM daily_asset_snapshots s
+             WHERE s.user_id = users.id AND users.id BETWEEN {firstId} AND {lastId}
             """, cancellationToken);
 
         await transaction.CommitAsync(cancellationToken);

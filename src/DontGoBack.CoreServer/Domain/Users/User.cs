@@ -9,6 +9,6 @@ public sealed class User
     public DateTimeOffset CreatedAt { get; set; }
 
     /// <summary>The user's snapshot with the greatest day; never moved back by a back-fill.</summary>
-    public long? CurrentAssetHistoryId { get; set; }
-    public AssetHistory? CurrentAssetHistory { get; set; }
+    public long? CurrentSnapshotId { get; set; }
+    public DailyAssetSnapshot? CurrentSnapshot { get; set; }
 }

@@ -4,17 +4,22 @@ using DontGoBack.CoreServer.Domain.Users;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
-/// <param name="PreviousAmount">Amount of the latest snapshot before the day; null when the user has none.</param>
+/// <param name="PreviousAmount">Closing amount of the latest snapshot before the day; null when the user has none.</param>
 /// <param name="AlreadyRefreshed">The user already has a snapshot for the day.</param>
 public sealed record RefreshCandidate(long UserId, long? PreviousAmount, bool AlreadyRefreshed);
 
-public sealed record RefreshedAsset(long UserId, long Amount, double Multiplier);
+/// <param name="BaseAmount">The base the extension was asked with; the write recomputes from the base at commit time if a reward or penalty landed meanwhile.</param>
+public sealed record RefreshedAsset(long UserId, long BaseAmount, double Multiplier);
+
+/// <summary>A market move ready to write: opening is the base at commit time, closing = round(opening × multiplier).</summary>
+public readonly record struct MarketMove(long UserId, long Opening, long Closing, double Multiplier);
 
 public sealed record RefreshFailure(long UserId, FailureClass Class, string Reason);
 
 /// <param name="Written">Snapshots inserted by this chunk.</param>
 /// <param name="AlreadyPresent">Snapshots another run wrote first; counted as skipped.</param>
-public sealed record ChunkWriteResult(int Written, int AlreadyPresent);
+/// <param name="Failed">Failures recorded: the chunk's own plus moves that would not fit.</param>
+public sealed record ChunkWriteResult(int Written, int AlreadyPresent, int Failed);
 
 /// <summary>
 /// The refresh's hot-path data access in provider-native SQL: keyset pages of active users
@@ -29,10 +34,10 @@ public abstract class AssetRefreshStore
     // scan of the whole history table per page.)
     private const string ActivePageSql = $"""
         SELECT u.id,
-               (SELECT h.snapshot_day FROM asset_history h
+               (SELECT h.snapshot_day FROM daily_asset_snapshots h
                  WHERE h.user_id = u.id AND h.snapshot_day <= @day
                  ORDER BY h.snapshot_day DESC LIMIT 1),
-               (SELECT h.amount FROM asset_history h
+               (SELECT h.closing_amount FROM daily_asset_snapshots h
                  WHERE h.user_id = u.id AND h.snapshot_day <= @day
                  ORDER BY h.snapshot_day DESC LIMIT 1)
           FROM users u
@@ -64,15 +69,33 @@ public abstract class AssetRefreshStore
     }
 
     /// <summary>
-    /// Inserts the chunk's snapshots (skipping any the day already has), moves each user's
+    /// In one transaction that holds the chunk's user rows (so a reward or penalty is either
+    /// before the move, and in its base, or after it, on the new snapshot): inserts the day's
+    /// snapshots and their market-move changes (skipping users the day already has), moves each
     /// pointer only forward, clears the day's failure record of users that now succeeded and
-    /// records the new failures — all in one transaction.
+    /// records the new failures.
     /// </summary>
     public abstract Task<ChunkWriteResult> WriteChunkAsync(
         DateOnly day, IReadOnlyList<RefreshedAsset> refreshed, IReadOnlyList<RefreshFailure> failures,
         DateTimeOffset changedAt, CancellationToken cancellationToken);
 
     protected abstract Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
+
+    /// <summary>The market moves from the bases read under the row locks; a move whose result would not fit is a failure.</summary>
+    protected static List<MarketMove> ApplyMarketMoves(
+        IReadOnlyList<RefreshedAsset> refreshed, IReadOnlyDictionary<long, long> basesNow, List<RefreshFailure> failures)
+    {
+        var moves = new List<MarketMove>(refreshed.Count);
+        foreach (var asset in refreshed)
+        {
+            var opening = basesNow.GetValueOrDefault(asset.UserId, asset.BaseAmount);
+            if (AssetAmount.Apply(opening, asset.Multiplier) is { } closing)
+                moves.Add(new MarketMove(asset.UserId, opening, closing, asset.Multiplier));
+            else
+                failures.Add(new RefreshFailure(asset.UserId, FailureClass.Permanent, $"base {opening} × {asset.Multiplier} does not fit in a 64-bit amount"));
+        }
+        return moves;
+    }
 
     protected static void AddParameter(DbCommand command, string name, object value)
     {

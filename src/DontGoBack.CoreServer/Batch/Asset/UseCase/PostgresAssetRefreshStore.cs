@@ -5,22 +5,40 @@ namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
 public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : AssetRefreshStore
 {
-    // One round trip per chunk: arrays in, snapshots inserted, pointers moved only forward
-    // (data-modifying CTEs run even when nothing reads them).
-    private const string InsertSnapshotsSql = """
+    // Adjustments take the same row lock first, so they wait for this chunk or it waits for them.
+    private const string LockUsersSql = "SELECT id FROM users WHERE id = ANY(@user_ids) ORDER BY id FOR UPDATE";
+
+    // A statement of its own after the lock: in READ COMMITTED it sees what committed while we waited.
+    private const string BasesSql = """
+        SELECT t.user_id,
+               (SELECT s.closing_amount FROM daily_asset_snapshots s
+                 WHERE s.user_id = t.user_id AND s.snapshot_day < @day
+                 ORDER BY s.snapshot_day DESC LIMIT 1)
+          FROM unnest(@user_ids) AS t(user_id)
+        """;
+
+    // One round trip: snapshots inserted, their market-move changes, pointers moved only forward,
+    // the day's old failures cleared (data-modifying CTEs run even when nothing reads them).
+    private const string WriteMovesSql = """
         WITH input AS (
-            SELECT * FROM unnest(@user_ids, @amounts, @multipliers) AS t(user_id, amount, multiplier)
+            SELECT * FROM unnest(@user_ids, @openings, @closings, @multipliers) AS t(user_id, opening, closing, multiplier)
         ), inserted AS (
-            INSERT INTO asset_history (user_id, amount, multiplier, snapshot_day, changed_at)
-            SELECT user_id, amount, multiplier, @day, @changed_at FROM input
+            INSERT INTO daily_asset_snapshots
+                   (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
+            SELECT user_id, @day, opening, closing, multiplier, closing - opening, 0, @now FROM input
             ON CONFLICT (user_id, snapshot_day) DO NOTHING
-            RETURNING id, user_id
+            RETURNING id, user_id, opening_amount, closing_amount
+        ), changed AS (
+            INSERT INTO asset_changes
+                   (user_id, kind, amount_before, amount_after, delta, snapshot_id, snapshot_day, changed_at)
+            SELECT user_id, 'Market', opening_amount, closing_amount, closing_amount - opening_amount, id, @day, @now
+              FROM inserted
         ), moved AS (
-            UPDATE users u SET current_asset_history_id = i.id
+            UPDATE users u SET current_snapshot_id = i.id
               FROM inserted i
              WHERE u.id = i.user_id
-               AND (u.current_asset_history_id IS NULL
-                    OR (SELECT c.snapshot_day FROM asset_history c WHERE c.id = u.current_asset_history_id) < @day)
+               AND (u.current_snapshot_id IS NULL
+                    OR (SELECT c.snapshot_day FROM daily_asset_snapshots c WHERE c.id = u.current_snapshot_id) < @day)
         ), cleared AS (
             DELETE FROM asset_refresh_failures f
              USING input
@@ -31,7 +49,7 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
 
     private const string RecordFailuresSql = """
         INSERT INTO asset_refresh_failures (snapshot_day, user_id, failure_class, reason, attempts, failed_at)
-        SELECT @day, t.user_id, t.failure_class, t.reason, 1, @failed_at
+        SELECT @day, t.user_id, t.failure_class, t.reason, 1, @now
           FROM unnest(@user_ids, @classes, @reasons) AS t(user_id, failure_class, reason)
         ON CONFLICT (snapshot_day, user_id) DO UPDATE
            SET failure_class = excluded.failure_class,
@@ -46,32 +64,57 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var allFailures = failures.ToList();
 
         var written = 0;
+        var moveCount = 0;
         if (refreshed.Count > 0)
         {
-            await using var insert = new NpgsqlCommand(InsertSnapshotsSql, connection, transaction);
-            insert.Parameters.AddWithValue("user_ids", refreshed.Select(r => r.UserId).ToArray());
-            insert.Parameters.AddWithValue("amounts", refreshed.Select(r => r.Amount).ToArray());
-            insert.Parameters.AddWithValue("multipliers", refreshed.Select(r => r.Multiplier).ToArray());
-            insert.Parameters.AddWithValue("day", day);
-            insert.Parameters.AddWithValue("changed_at", changedAt);
-            written = (int)(await insert.ExecuteScalarAsync(cancellationToken))!;
+            var userIds = refreshed.Select(r => r.UserId).ToArray();
+            await using (var lockUsers = new NpgsqlCommand(LockUsersSql, connection, transaction))
+            {
+                lockUsers.Parameters.AddWithValue("user_ids", userIds);
+                await lockUsers.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            var basesNow = new Dictionary<long, long>(refreshed.Count);
+            await using (var bases = new NpgsqlCommand(BasesSql, connection, transaction))
+            {
+                bases.Parameters.AddWithValue("user_ids", userIds);
+                bases.Parameters.AddWithValue("day", day);
+                await using var reader = await bases.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    if (!reader.IsDBNull(1))
+                        basesNow[reader.GetInt64(0)] = reader.GetInt64(1);
+                }
+            }
+
+            var moves = ApplyMarketMoves(refreshed, basesNow, allFailures);
+            moveCount = moves.Count;
+            await using var write = new NpgsqlCommand(WriteMovesSql, connection, transaction);
+            write.Parameters.AddWithValue("user_ids", moves.Select(m => m.UserId).ToArray());
+            write.Parameters.AddWithValue("openings", moves.Select(m => m.Opening).ToArray());
+            write.Parameters.AddWithValue("closings", moves.Select(m => m.Closing).ToArray());
+            write.Parameters.AddWithValue("multipliers", moves.Select(m => m.Multiplier).ToArray());
+            write.Parameters.AddWithValue("day", day);
+            write.Parameters.AddWithValue("now", changedAt);
+            written = (int)(await write.ExecuteScalarAsync(cancellationToken))!;
         }
 
-        if (failures.Count > 0)
+        if (allFailures.Count > 0)
         {
             await using var record = new NpgsqlCommand(RecordFailuresSql, connection, transaction);
-            record.Parameters.AddWithValue("user_ids", failures.Select(f => f.UserId).ToArray());
-            record.Parameters.AddWithValue("classes", failures.Select(f => f.Class.ToString()).ToArray());
-            record.Parameters.AddWithValue("reasons", failures.Select(f => f.Reason).ToArray());
+            record.Parameters.AddWithValue("user_ids", allFailures.Select(f => f.UserId).ToArray());
+            record.Parameters.AddWithValue("classes", allFailures.Select(f => f.Class.ToString()).ToArray());
+            record.Parameters.AddWithValue("reasons", allFailures.Select(f => f.Reason).ToArray());
             record.Parameters.AddWithValue("day", day);
-            record.Parameters.AddWithValue("failed_at", changedAt);
+            record.Parameters.AddWithValue("now", changedAt);
             await record.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return new ChunkWriteResult(written, refreshed.Count - written);
+        return new ChunkWriteResult(written, moveCount - written, allFailures.Count);
     }
 
     protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>

@@ -32,7 +32,7 @@ public sealed partial class RefreshAssetsUseCase(
         var groupSize = Math.Max(1, extensionOptions.Value.BulkSize);
         var groups = Channel.CreateBounded<AssetUpdateRequest[]>(
             new BoundedChannelOptions(Math.Max(2, settings.PageSize / groupSize)) { SingleWriter = true });
-        var results = Channel.CreateBounded<(long UserId, UpdateAssetOutcome Outcome)>(
+        var results = Channel.CreateBounded<(AssetUpdateRequest Request, UpdateAssetOutcome Outcome)>(
             new BoundedChannelOptions(settings.WriteChunkSize * 2) { SingleReader = true });
         ExtensionUnavailableException? stoppedBy = null;
 
@@ -96,7 +96,7 @@ public sealed partial class RefreshAssetsUseCase(
 
     private async Task CallExtensionAsync(
         DateOnly day, ChannelReader<AssetUpdateRequest[]> groups,
-        ChannelWriter<(long, UpdateAssetOutcome)> results, CancellationTokenSource stop,
+        ChannelWriter<(AssetUpdateRequest, UpdateAssetOutcome)> results, CancellationTokenSource stop,
         Action<ExtensionUnavailableException> onUnavailable)
     {
         try
@@ -108,7 +108,7 @@ public sealed partial class RefreshAssetsUseCase(
                 {
                     var outcomes = await extension.UpdateAssetsAsync(group, day, token);
                     for (var i = 0; i < group.Length; i++)
-                        await results.WriteAsync((group[i].UserId, outcomes[i]), token);
+                        await results.WriteAsync((group[i], outcomes[i]), token);
                 });
         }
         catch (ExtensionUnavailableException e)
@@ -126,7 +126,7 @@ public sealed partial class RefreshAssetsUseCase(
     }
 
     private async Task WriteResultsAsync(
-        DateOnly day, ChannelReader<(long UserId, UpdateAssetOutcome Outcome)> results, Tally tally,
+        DateOnly day, ChannelReader<(AssetUpdateRequest Request, UpdateAssetOutcome Outcome)> results, Tally tally,
         CancellationTokenSource stop, CancellationToken cancellationToken)
     {
         var chunkSize = options.Value.WriteChunkSize;
@@ -134,16 +134,16 @@ public sealed partial class RefreshAssetsUseCase(
         var failures = new List<RefreshFailure>();
         try
         {
-            await foreach (var (userId, outcome) in results.ReadAllAsync(cancellationToken))
+            await foreach (var (request, outcome) in results.ReadAllAsync(cancellationToken))
             {
                 switch (outcome)
                 {
                     case AssetUpdated updated:
-                        refreshed.Add(new RefreshedAsset(userId, updated.Amount, updated.Multiplier));
+                        refreshed.Add(new RefreshedAsset(request.UserId, request.BaseAmount, updated.Multiplier));
                         break;
                     case AssetUpdateFailed failed:
-                        LogUserFailed(userId, day.ToString("O"), failed.Class.ToString(), failed.Reason);
-                        failures.Add(new RefreshFailure(userId, failed.Class, Truncate(failed.Reason)));
+                        LogUserFailed(request.UserId, day.ToString("O"), failed.Class.ToString(), failed.Reason);
+                        failures.Add(new RefreshFailure(request.UserId, failed.Class, Truncate(failed.Reason)));
                         break;
                 }
                 if (refreshed.Count + failures.Count >= chunkSize)
@@ -165,7 +165,7 @@ public sealed partial class RefreshAssetsUseCase(
             var written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
             Interlocked.Add(ref tally.Success, written.Written);
             Interlocked.Add(ref tally.Skipped, written.AlreadyPresent);
-            Interlocked.Add(ref tally.Failed, failures.Count);
+            Interlocked.Add(ref tally.Failed, written.Failed);
             refreshed.Clear();
             failures.Clear();
         }

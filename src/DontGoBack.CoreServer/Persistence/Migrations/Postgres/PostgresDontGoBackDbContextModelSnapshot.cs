@@ -22,7 +22,7 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetHistory", b =>
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
@@ -31,36 +31,66 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
-                    b.Property<long>("Amount")
+                    b.Property<long>("AmountAfter")
                         .HasColumnType("bigint")
-                        .HasColumnName("amount");
+                        .HasColumnName("amount_after");
+
+                    b.Property<long>("AmountBefore")
+                        .HasColumnType("bigint")
+                        .HasColumnName("amount_before");
 
                     b.Property<DateTimeOffset>("ChangedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("changed_at");
 
-                    b.Property<double>("Multiplier")
-                        .HasColumnType("double precision")
-                        .HasColumnName("multiplier");
+                    b.Property<long>("Delta")
+                        .HasColumnType("bigint")
+                        .HasColumnName("delta");
+
+                    b.Property<string>("IdempotencyKey")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("reason");
 
                     b.Property<DateOnly>("SnapshotDay")
                         .HasColumnType("date")
                         .HasColumnName("snapshot_day");
+
+                    b.Property<long>("SnapshotId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("snapshot_id");
 
                     b.Property<long>("UserId")
                         .HasColumnType("bigint")
                         .HasColumnName("user_id");
 
                     b.HasKey("Id")
-                        .HasName("pk_asset_history");
+                        .HasName("pk_asset_changes");
+
+                    b.HasIndex("SnapshotId")
+                        .HasDatabaseName("ix_asset_changes_snapshot_id");
+
+                    b.HasIndex("UserId", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_asset_changes_user_id_idempotency_key");
 
                     b.HasIndex("UserId", "SnapshotDay")
-                        .IsUnique()
-                        .HasDatabaseName("ix_asset_history_user_id_snapshot_day");
+                        .HasDatabaseName("ix_asset_changes_user_id_snapshot_day");
 
-                    b.ToTable("asset_history", null, t =>
+                    b.ToTable("asset_changes", null, t =>
                         {
-                            t.HasCheckConstraint("ck_asset_history_amount_non_negative", "amount >= 0");
+                            t.HasCheckConstraint("ck_asset_changes_after_non_negative", "amount_after >= 0");
                         });
                 });
 
@@ -100,6 +130,62 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.ToTable("asset_refresh_failures", (string)null);
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("ClosingAmount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("closing_amount");
+
+                    b.Property<long>("MarketDelta")
+                        .HasColumnType("bigint")
+                        .HasColumnName("market_delta");
+
+                    b.Property<double?>("MarketMultiplier")
+                        .HasColumnType("double precision")
+                        .HasColumnName("market_multiplier");
+
+                    b.Property<long>("NetFlow")
+                        .HasColumnType("bigint")
+                        .HasColumnName("net_flow");
+
+                    b.Property<long>("OpeningAmount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("opening_amount");
+
+                    b.Property<DateOnly>("SnapshotDay")
+                        .HasColumnType("date")
+                        .HasColumnName("snapshot_day");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_daily_asset_snapshots");
+
+                    b.HasIndex("UserId", "SnapshotDay")
+                        .IsUnique()
+                        .HasDatabaseName("ix_daily_asset_snapshots_user_id_snapshot_day");
+
+                    b.ToTable("daily_asset_snapshots", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_daily_asset_snapshots_closing_non_negative", "closing_amount >= 0");
+
+                            t.HasCheckConstraint("ck_daily_asset_snapshots_opening_non_negative", "opening_amount >= 0");
+                        });
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Users.User", b =>
                 {
                     b.Property<long>("Id")
@@ -113,9 +199,9 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
-                    b.Property<long?>("CurrentAssetHistoryId")
+                    b.Property<long?>("CurrentSnapshotId")
                         .HasColumnType("bigint")
-                        .HasColumnName("current_asset_history_id");
+                        .HasColumnName("current_snapshot_id");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -126,8 +212,8 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.HasKey("Id")
                         .HasName("pk_users");
 
-                    b.HasIndex("CurrentAssetHistoryId")
-                        .HasDatabaseName("ix_users_current_asset_history_id");
+                    b.HasIndex("CurrentSnapshotId")
+                        .HasDatabaseName("ix_users_current_snapshot_id");
 
                     b.HasIndex("Status", "Id")
                         .HasDatabaseName("ix_users_status_id");
@@ -135,27 +221,44 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.ToTable("users", (string)null);
                 });
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetHistory", b =>
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
+                {
+                    b.HasOne("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", null)
+                        .WithMany()
+                        .HasForeignKey("SnapshotId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_asset_changes_daily_asset_snapshots_snapshot_id");
+
+                    b.HasOne("DontGoBack.CoreServer.Domain.Users.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_asset_changes_users_user_id");
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", b =>
                 {
                     b.HasOne("DontGoBack.CoreServer.Domain.Users.User", "User")
                         .WithMany()
                         .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
-                        .HasConstraintName("fk_asset_history_users_user_id");
+                        .HasConstraintName("fk_daily_asset_snapshots_users_user_id");
 
                     b.Navigation("User");
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Users.User", b =>
                 {
-                    b.HasOne("DontGoBack.CoreServer.Domain.Assets.AssetHistory", "CurrentAssetHistory")
+                    b.HasOne("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", "CurrentSnapshot")
                         .WithMany()
-                        .HasForeignKey("CurrentAssetHistoryId")
+                        .HasForeignKey("CurrentSnapshotId")
                         .OnDelete(DeleteBehavior.Restrict)
-                        .HasConstraintName("fk_users_asset_history_current_asset_history_id");
+                        .HasConstraintName("fk_users_daily_asset_snapshots_current_snapshot_id");
 
-                    b.Navigation("CurrentAssetHistory");
+                    b.Navigation("CurrentSnapshot");
                 });
 #pragma warning restore 612, 618
         }

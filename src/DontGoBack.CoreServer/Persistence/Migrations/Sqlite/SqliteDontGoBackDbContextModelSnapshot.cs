@@ -17,43 +17,73 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetHistory", b =>
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
-                    b.Property<long>("Amount")
+                    b.Property<long>("AmountAfter")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("amount");
+                        .HasColumnName("amount_after");
+
+                    b.Property<long>("AmountBefore")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("amount_before");
 
                     b.Property<DateTimeOffset>("ChangedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("changed_at");
 
-                    b.Property<double>("Multiplier")
-                        .HasColumnType("REAL")
-                        .HasColumnName("multiplier");
+                    b.Property<long>("Delta")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("delta");
+
+                    b.Property<string>("IdempotencyKey")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
 
                     b.Property<DateOnly>("SnapshotDay")
                         .HasColumnType("TEXT")
                         .HasColumnName("snapshot_day");
+
+                    b.Property<long>("SnapshotId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("snapshot_id");
 
                     b.Property<long>("UserId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("user_id");
 
                     b.HasKey("Id")
-                        .HasName("pk_asset_history");
+                        .HasName("pk_asset_changes");
+
+                    b.HasIndex("SnapshotId")
+                        .HasDatabaseName("ix_asset_changes_snapshot_id");
+
+                    b.HasIndex("UserId", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_asset_changes_user_id_idempotency_key");
 
                     b.HasIndex("UserId", "SnapshotDay")
-                        .IsUnique()
-                        .HasDatabaseName("ix_asset_history_user_id_snapshot_day");
+                        .HasDatabaseName("ix_asset_changes_user_id_snapshot_day");
 
-                    b.ToTable("asset_history", null, t =>
+                    b.ToTable("asset_changes", null, t =>
                         {
-                            t.HasCheckConstraint("ck_asset_history_amount_non_negative", "amount >= 0");
+                            t.HasCheckConstraint("ck_asset_changes_after_non_negative", "amount_after >= 0");
                         });
                 });
 
@@ -93,6 +123,60 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.ToTable("asset_refresh_failures", (string)null);
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("ClosingAmount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("closing_amount");
+
+                    b.Property<long>("MarketDelta")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("market_delta");
+
+                    b.Property<double?>("MarketMultiplier")
+                        .HasColumnType("REAL")
+                        .HasColumnName("market_multiplier");
+
+                    b.Property<long>("NetFlow")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("net_flow");
+
+                    b.Property<long>("OpeningAmount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("opening_amount");
+
+                    b.Property<DateOnly>("SnapshotDay")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("snapshot_day");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_daily_asset_snapshots");
+
+                    b.HasIndex("UserId", "SnapshotDay")
+                        .IsUnique()
+                        .HasDatabaseName("ix_daily_asset_snapshots_user_id_snapshot_day");
+
+                    b.ToTable("daily_asset_snapshots", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_daily_asset_snapshots_closing_non_negative", "closing_amount >= 0");
+
+                            t.HasCheckConstraint("ck_daily_asset_snapshots_opening_non_negative", "opening_amount >= 0");
+                        });
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Users.User", b =>
                 {
                     b.Property<long>("Id")
@@ -104,9 +188,9 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
 
-                    b.Property<long?>("CurrentAssetHistoryId")
+                    b.Property<long?>("CurrentSnapshotId")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("current_asset_history_id");
+                        .HasColumnName("current_snapshot_id");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -117,8 +201,8 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.HasKey("Id")
                         .HasName("pk_users");
 
-                    b.HasIndex("CurrentAssetHistoryId")
-                        .HasDatabaseName("ix_users_current_asset_history_id");
+                    b.HasIndex("CurrentSnapshotId")
+                        .HasDatabaseName("ix_users_current_snapshot_id");
 
                     b.HasIndex("Status", "Id")
                         .HasDatabaseName("ix_users_status_id");
@@ -126,27 +210,44 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.ToTable("users", (string)null);
                 });
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetHistory", b =>
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
+                {
+                    b.HasOne("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", null)
+                        .WithMany()
+                        .HasForeignKey("SnapshotId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_asset_changes_daily_asset_snapshots_snapshot_id");
+
+                    b.HasOne("DontGoBack.CoreServer.Domain.Users.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_asset_changes_users_user_id");
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", b =>
                 {
                     b.HasOne("DontGoBack.CoreServer.Domain.Users.User", "User")
                         .WithMany()
                         .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
-                        .HasConstraintName("fk_asset_history_users_user_id");
+                        .HasConstraintName("fk_daily_asset_snapshots_users_user_id");
 
                     b.Navigation("User");
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Users.User", b =>
                 {
-                    b.HasOne("DontGoBack.CoreServer.Domain.Assets.AssetHistory", "CurrentAssetHistory")
+                    b.HasOne("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", "CurrentSnapshot")
                         .WithMany()
-                        .HasForeignKey("CurrentAssetHistoryId")
+                        .HasForeignKey("CurrentSnapshotId")
                         .OnDelete(DeleteBehavior.Restrict)
-                        .HasConstraintName("fk_users_asset_history_current_asset_history_id");
+                        .HasConstraintName("fk_users_daily_asset_snapshots_current_snapshot_id");
 
-                    b.Navigation("CurrentAssetHistory");
+                    b.Navigation("CurrentSnapshot");
                 });
 #pragma warning restore 612, 618
         }

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
 
-namespace DontGoBack.CoreServer.Batch.Common;
+namespace DontGoBack.CoreServer.Hosting;
 
 public sealed class InternalAccessOptions : IValidatableObject
 {

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 
-namespace DontGoBack.CoreServer.Batch.Common;
+namespace DontGoBack.CoreServer.Hosting;
 
 /// <summary>Guards the internal endpoints: first the caller's address (403), then the admin token (401).</summary>
 public sealed class InternalAccessFilter(IOptions<InternalAccessOptions> options) : IEndpointFilter

@@ -1,0 +1,124 @@
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.EntityFrameworkCore;
+
+namespace DontGoBack.CoreServer.Domain.Assets;
+
+/// <param name="Amount">Signed KRW: positive rewards, negative penalises.</param>
+/// <param name="Kind">"reward", "penalty" or "correction"; by default the sign decides.</param>
+public sealed record AdjustmentRequest(long Amount, string? Reason, string? IdempotencyKey, string? Kind = null);
+
+public sealed record AdjustmentResult(
+    long UserId, long ChangeId, AssetChangeKind Kind, long Delta, long Balance, string Nickname, DateOnly SnapshotDay);
+
+public abstract record AdjustmentOutcome
+{
+    public sealed record Applied(AdjustmentResult Result) : AdjustmentOutcome;
+
+    /// <summary>The idempotency key was seen before: nothing changed, the first answer again.</summary>
+    public sealed record Replayed(AdjustmentResult Result) : AdjustmentOutcome;
+
+    public sealed record UserNotFound : AdjustmentOutcome;
+
+    public sealed record Rejected(int StatusCode, string Title, string Detail) : AdjustmentOutcome;
+}
+
+/// <summary>
+/// Rewards, penalties and corrections, applied at once to the user's current snapshot (closing
+/// and net flow) with a change-history row. The user's row is locked first — the daily refresh
+/// takes the same lock — so concurrent changes queue instead of overwriting each other.
+/// </summary>
+public sealed class AssetAdjustments(DontGoBackDbContext db, TimeProvider time)
+{
+    public const int MaxReasonLength = 500;
+    public const int MaxIdempotencyKeyLength = 200;
+
+    public async Task<AdjustmentOutcome> ApplyAsync(long userId, AdjustmentRequest request, CancellationToken cancellationToken)
+    {
+        if (Invalid(request) is { } invalid)
+            return invalid;
+        var kind = request.Kind is null ? (request.Amount > 0 ? AssetChangeKind.Reward : AssetChangeKind.Penalty) : ParseKind(request.Kind)!.Value;
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (db.Database.IsNpgsql())
+        {
+            // SQLite needs no lock: its write transactions begin IMMEDIATE and run one at a time.
+            await db.Database.ExecuteSqlAsync($"SELECT id FROM users WHERE id = {userId} FOR UPDATE", cancellationToken);
+        }
+
+        var user = await db.Users.AsNoTracking().Where(u => u.Id == userId)
+            .Select(u => new { u.CurrentSnapshotId }).SingleOrDefaultAsync(cancellationToken);
+        if (user is null)
+            return new AdjustmentOutcome.UserNotFound();
+
+        if (request.IdempotencyKey is { } key
+            && await db.AssetChanges.AsNoTracking().SingleOrDefaultAsync(c => c.UserId == userId && c.IdempotencyKey == key, cancellationToken) is { } earlier)
+        {
+            return earlier.Delta == request.Amount && earlier.Kind == kind
+                ? new AdjustmentOutcome.Replayed(ResultOf(earlier))
+                : new AdjustmentOutcome.Rejected(StatusCodes.Status409Conflict, "Idempotency key reused",
+                    $"Key '{key}' was already used for a {earlier.Kind} of {earlier.Delta}, not a {kind} of {request.Amount}.");
+        }
+
+        if (user.CurrentSnapshotId is not { } snapshotId)
+        {
+            return new AdjustmentOutcome.Rejected(StatusCodes.Status409Conflict, "No asset yet",
+                $"User {userId} has no asset snapshot to adjust.");
+        }
+        var snapshot = await db.DailyAssetSnapshots.SingleAsync(s => s.Id == snapshotId, cancellationToken);
+        var before = snapshot.ClosingAmount;
+        var after = before + request.Amount;
+        if (request.Amount > 0 ? after < before : after < 0)
+        {
+            return new AdjustmentOutcome.Rejected(StatusCodes.Status422UnprocessableEntity, "Asset would go out of range",
+                $"The balance is {before}; adding {request.Amount} would take it below zero or past the largest amount.");
+        }
+
+        var now = time.GetUtcNow();
+        snapshot.ClosingAmount = after;
+        snapshot.NetFlow += request.Amount;
+        snapshot.UpdatedAt = now;
+        var change = new AssetChange
+        {
+            UserId = userId,
+            Kind = kind,
+            AmountBefore = before,
+            AmountAfter = after,
+            Delta = request.Amount,
+            Reason = request.Reason,
+            IdempotencyKey = request.IdempotencyKey,
+            SnapshotId = snapshot.Id,
+            SnapshotDay = snapshot.SnapshotDay,
+            ChangedAt = now,
+        };
+        db.AssetChanges.Add(change);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new AdjustmentOutcome.Applied(ResultOf(change));
+    }
+
+    private static AdjustmentResult ResultOf(AssetChange change) => new(
+        change.UserId, change.Id, change.Kind, change.Delta, change.AmountAfter, AssetNickname.Format(change.AmountAfter), change.SnapshotDay);
+
+    private static AdjustmentOutcome.Rejected? Invalid(AdjustmentRequest request)
+    {
+        string? problem =
+            request.Amount == 0 ? "amount must not be zero"
+            : string.IsNullOrWhiteSpace(request.Reason) ? "reason is required"
+            : request.Reason.Length > MaxReasonLength ? $"reason is longer than {MaxReasonLength} characters"
+            : request.IdempotencyKey is { Length: 0 or > MaxIdempotencyKeyLength } ? $"idempotencyKey must be 1 to {MaxIdempotencyKeyLength} characters"
+            : request.Kind is not null && ParseKind(request.Kind) is null ? $"kind '{request.Kind}' is not reward, penalty or correction"
+            : request.Kind is not null && ParseKind(request.Kind) is var kind
+              && ((kind == AssetChangeKind.Reward && request.Amount < 0) || (kind == AssetChangeKind.Penalty && request.Amount > 0))
+                ? $"a {request.Kind} cannot have amount {request.Amount}"
+            : null;
+        return problem is null ? null : new AdjustmentOutcome.Rejected(StatusCodes.Status400BadRequest, "Invalid adjustment", problem);
+    }
+
+    private static AssetChangeKind? ParseKind(string kind) => kind.ToLowerInvariant() switch
+    {
+        "reward" => AssetChangeKind.Reward,
+        "penalty" => AssetChangeKind.Penalty,
+        "correction" => AssetChangeKind.Correction,
+        _ => null,
+    };
+}

@@ -1,0 +1,34 @@
+using System.Text.Json.Serialization;
+
+namespace DontGoBack.CoreServer.Domain.Assets;
+
+/// <summary>One change of a user's asset: the daily market move, a reward, a penalty or a correction.</summary>
+public sealed class AssetChange
+{
+    public long Id { get; set; }
+    public long UserId { get; set; }
+    public AssetChangeKind Kind { get; set; }
+    public long AmountBefore { get; set; }
+    public long AmountAfter { get; set; }
+    public long Delta { get; set; }
+    public string? Reason { get; set; }
+
+    /// <summary>Caller's key for an adjustment; (user, key) is unique, so a retried request applies once.</summary>
+    public string? IdempotencyKey { get; set; }
+
+    /// <summary>The snapshot the change landed on.</summary>
+    public long SnapshotId { get; set; }
+    public DateOnly SnapshotDay { get; set; }
+    public DateTimeOffset ChangedAt { get; set; }
+}
+
+[JsonConverter(typeof(JsonStringEnumConverter<AssetChangeKind>))]
+public enum AssetChangeKind
+{
+    /// <summary>The first amount a user was given.</summary>
+    [JsonStringEnumMemberName("opening")] Opening,
+    [JsonStringEnumMemberName("market")] Market,
+    [JsonStringEnumMemberName("reward")] Reward,
+    [JsonStringEnumMemberName("penalty")] Penalty,
+    [JsonStringEnumMemberName("correction")] Correction,
+}
