@@ -13,7 +13,7 @@ namespace DontGoBack.CoreServer.Cli;
 /// <summary>One-shot commands on the same services as the server: `refresh` and `seed`.</summary>
 public static class CoreCommands
 {
-    private static readonly string[] Names = ["refresh", "seed"];
+    private static readonly string[] Names = ["refresh", "seed", "backfill"];
 
     public static bool IsCommand(string[] args) => args.Length > 0 && Names.Contains(args[0]);
 
@@ -31,7 +31,13 @@ public static class CoreCommands
         seed.SetAction((parsed, cancellationToken) =>
             SeedAsync(services, parsed.GetValue(usersOption), parsed.GetValue(activeOption), parsed.InvocationConfiguration.Output, cancellationToken));
 
-        var root = new RootCommand("DontGoBack core server; without a command it serves HTTP") { refresh, seed };
+        var daysOption = new Option<int>("--days") { Description = "How many days before today to fill", Required = true };
+        var rangeOption = new Option<string?>("--users") { Description = "User ids: 5, 1-100 or 1-100,205; default every active user" };
+        var backfill = new Command("backfill", "Refresh the N days before today, oldest first, skipping what is done") { daysOption, rangeOption };
+        backfill.SetAction((parsed, cancellationToken) =>
+            BackfillAsync(services, parsed.GetValue(daysOption), parsed.GetValue(rangeOption), parsed.InvocationConfiguration.Output, cancellationToken));
+
+        var root = new RootCommand("DontGoBack core server; without a command it serves HTTP") { refresh, seed, backfill };
         try
         {
             return await root.Parse(args).InvokeAsync();
@@ -73,6 +79,47 @@ public static class CoreCommands
         if (json)
             await output.WriteLineAsync(JsonSerializer.Serialize(result, JsonSerializerOptions.Web));
         return result.Status == BatchRunStatus.Failed ? 1 : 0;
+    }
+
+    private static async Task<int> BackfillAsync(
+        IServiceProvider services, int days, string? usersText, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (days is < 1 or > 3_650)
+        {
+            await Console.Error.WriteLineAsync("--days must be between 1 and 3650.");
+            return 2;
+        }
+        IReadOnlyList<UserIdRange> ranges = [UserIdRange.All];
+        if (usersText is not null && !UserIdRange.TryParseList(usersText, out ranges))
+        {
+            await Console.Error.WriteLineAsync($"--users '{usersText}' is not a list of ids or ranges such as 1-100,205.");
+            return 2;
+        }
+
+        await CoreServerStartup.PrepareAsync(services, seedEmptyDatabase: true, cancellationToken);
+        var today = BatchDay.Today(services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<IOptions<AssetRefreshOptions>>().Value.ResolveZone());
+        var exitCode = 0;
+        // Oldest first: each day's base is the day before it.
+        for (var day = today.AddDays(-days); day < today; day = day.AddDays(1))
+        {
+            foreach (var range in ranges)
+            {
+                await using var scope = services.CreateAsyncScope();
+                var result = await scope.ServiceProvider.GetRequiredService<AssetRefreshJob>().TryRunAsync(day, cancellationToken, range);
+                if (result is null || result.Status == BatchRunStatus.Failed)
+                {
+                    await Console.Error.WriteLineAsync($"Back-fill of {day:yyyy-MM-dd} failed: {result?.Error ?? "that day is already running"}");
+                    return 1;
+                }
+                if (result.Status == BatchRunStatus.CompletedWithFailures)
+                    exitCode = 1;
+                await output.WriteLineAsync(
+                    $"{day:yyyy-MM-dd} users {(range == UserIdRange.All ? "all" : $"{range.First}-{range.Last}")}: " +
+                    $"success {result.Success}, skipped {result.Skipped}, failed {result.Failed}");
+            }
+        }
+        return exitCode;
     }
 
     private static async Task<int> SeedAsync(

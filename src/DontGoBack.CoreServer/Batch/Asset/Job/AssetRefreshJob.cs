@@ -9,8 +9,9 @@ public sealed partial class AssetRefreshJob(
 {
     public const string Name = "asset-refresh";
 
+    /// <param name="users">Only these users (a back-fill's selection); every active user when null.</param>
     /// <returns>The result, or null when this process is already running that day.</returns>
-    public async Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken)
+    public async Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? users = null)
     {
         using var lease = gate.TryEnter(Name, day);
         if (lease is null)
@@ -21,7 +22,7 @@ public sealed partial class AssetRefreshJob(
 
         LogStarting(day.ToString("O"));
         var started = time.GetTimestamp();
-        var outcome = await refreshAssets.RunAsync(day, cancellationToken);
+        var outcome = await refreshAssets.RunAsync(day, users, cancellationToken);
         var status = outcome.StoppedBecause is not null ? BatchRunStatus.Failed
             : outcome.Failed > 0 ? BatchRunStatus.CompletedWithFailures
             : BatchRunStatus.Completed;

@@ -41,19 +41,20 @@ public abstract class AssetRefreshStore
                  WHERE h.user_id = u.id AND h.snapshot_day <= @day
                  ORDER BY h.snapshot_day DESC LIMIT 1)
           FROM users u
-         WHERE u.status = '{AccountStatusNames.Active}' AND u.id > @after_id
+         WHERE u.status = '{AccountStatusNames.Active}' AND u.id > @after_id AND u.id <= @last_id
          ORDER BY u.id
          LIMIT @page_size
         """;
 
     public async Task<IReadOnlyList<RefreshCandidate>> ReadActivePageAsync(
-        DateOnly day, long afterUserId, int pageSize, CancellationToken cancellationToken)
+        DateOnly day, long afterUserId, long lastUserId, int pageSize, CancellationToken cancellationToken)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = ActivePageSql;
         AddParameter(command, "day", day);
         AddParameter(command, "after_id", afterUserId);
+        AddParameter(command, "last_id", lastUserId);
         AddParameter(command, "page_size", pageSize);
 
         var page = new List<RefreshCandidate>(pageSize);

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.InterServer.Extension;
 using Microsoft.Extensions.Options;
 
@@ -24,8 +25,10 @@ public sealed partial class RefreshAssetsUseCase(
 {
     private const int MaxReasonLength = 500;
 
-    public async Task<RefreshOutcome> RunAsync(DateOnly day, CancellationToken cancellationToken)
+    /// <param name="users">Only these users; every active user when null.</param>
+    public async Task<RefreshOutcome> RunAsync(DateOnly day, UserIdRange? users, CancellationToken cancellationToken)
     {
+        var range = users ?? UserIdRange.All;
         var settings = options.Value;
         var tally = new Tally();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -36,7 +39,7 @@ public sealed partial class RefreshAssetsUseCase(
             new BoundedChannelOptions(settings.WriteChunkSize * 2) { SingleReader = true });
         ExtensionUnavailableException? stoppedBy = null;
 
-        var reading = ReadCandidatesAsync(day, groupSize, groups.Writer, tally, stop);
+        var reading = ReadCandidatesAsync(day, range, groupSize, groups.Writer, tally, stop);
         var calling = CallExtensionAsync(day, groups.Reader, results.Writer, stop, e => stoppedBy = e);
         // Writes use the caller's token, not `stop`: answers already in hand are kept when the run stops early.
         var writing = WriteResultsAsync(day, results.Reader, tally, stop, cancellationToken);
@@ -48,16 +51,16 @@ public sealed partial class RefreshAssetsUseCase(
     }
 
     private async Task ReadCandidatesAsync(
-        DateOnly day, int groupSize, ChannelWriter<AssetUpdateRequest[]> groups, Tally tally, CancellationTokenSource stop)
+        DateOnly day, UserIdRange range, int groupSize, ChannelWriter<AssetUpdateRequest[]> groups, Tally tally, CancellationTokenSource stop)
     {
         try
         {
             var (pageSize, startAmount) = (options.Value.PageSize, options.Value.StartAmount);
             var group = new List<AssetUpdateRequest>(groupSize);
-            var afterUserId = 0L;
+            var afterUserId = range.First - 1;
             while (true)
             {
-                var page = await store.ReadActivePageAsync(day, afterUserId, pageSize, stop.Token);
+                var page = await store.ReadActivePageAsync(day, afterUserId, range.Last, pageSize, stop.Token);
                 foreach (var candidate in page)
                 {
                     Interlocked.Increment(ref tally.Total);

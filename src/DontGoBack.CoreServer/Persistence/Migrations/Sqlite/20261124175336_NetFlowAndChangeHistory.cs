@@ -134,8 +134,9 @@ SELECT s.user_id,
        'moved from asset_history', NULL, s.id, s.snapshot_day, s.updated_at
   FROM daily_asset_snapshots s;");
 
-            migrationBuilder.DropTable(
-                name: "asset_history");
+            // asset_history is dropped by the next migration: SQLite only drops the users -> asset_history
+            // foreign key when it rebuilds users at the end of this one, and dropping the table before
+            // that would trip the key.
 
             migrationBuilder.AddForeignKey(
                 name: "fk_users_daily_asset_snapshots_current_snapshot_id",
