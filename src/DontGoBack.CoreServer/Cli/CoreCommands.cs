@@ -96,9 +96,10 @@ public static class CoreCommands
             return 2;
         }
 
-        await CoreServerStartup.PrepareAsync(services, seedEmptyDatabase: true, cancellationToken);
         var today = BatchDay.Today(services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<IOptions<AssetRefreshOptions>>().Value.ResolveZone());
+        // Demo users seeded now open the day before the first back-filled day, so their history is one unbroken chain.
+        await CoreServerStartup.PrepareAsync(services, seedEmptyDatabase: true, cancellationToken, demoOpeningDay: today.AddDays(-days - 1));
         var exitCode = 0;
         // Oldest first: each day's base is the day before it.
         for (var day = today.AddDays(-days); day < today; day = day.AddDays(1))

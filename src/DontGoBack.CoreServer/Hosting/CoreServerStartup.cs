@@ -11,7 +11,9 @@ namespace DontGoBack.CoreServer.Hosting;
 /// <summary>What must hold before the server or a CLI command does any work.</summary>
 public static partial class CoreServerStartup
 {
-    public static async Task PrepareAsync(IServiceProvider services, bool seedEmptyDatabase, CancellationToken cancellationToken)
+    /// <param name="demoOpeningDay">Day of the demo users' opening snapshot when the database is seeded; default yesterday.</param>
+    public static async Task PrepareAsync(
+        IServiceProvider services, bool seedEmptyDatabase, CancellationToken cancellationToken, DateOnly? demoOpeningDay = null)
     {
         // Bad settings fail here, naming the setting, before anything touches the database.
         services.GetService<IStartupValidator>()?.Validate();
@@ -34,20 +36,21 @@ public static partial class CoreServerStartup
             var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
             if (!await db.Users.AnyAsync(cancellationToken))
             {
-                var added = await AddDemoUsersAsync(scope.ServiceProvider, demo.UsersOnEmptyDatabase, demo.ActivePercent, cancellationToken);
+                var added = await AddDemoUsersAsync(
+                    scope.ServiceProvider, demo.UsersOnEmptyDatabase, demo.ActivePercent, cancellationToken, demoOpeningDay);
                 LogSeeded(logger, added.LastId - added.FirstId + 1);
             }
         }
     }
 
-    /// <summary>Adds demo users whose opening snapshot is yesterday in the batch zone, at the configured start amount.</summary>
+    /// <summary>Adds demo users with an opening snapshot at the configured start amount, by default yesterday in the batch zone.</summary>
     public static Task<(long FirstId, long LastId)> AddDemoUsersAsync(
-        IServiceProvider scopedServices, int count, int activePercent, CancellationToken cancellationToken)
+        IServiceProvider scopedServices, int count, int activePercent, CancellationToken cancellationToken, DateOnly? openingDay = null)
     {
         var refresh = scopedServices.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
         var today = BatchDay.Today(scopedServices.GetRequiredService<TimeProvider>(), refresh.ResolveZone());
         return scopedServices.GetRequiredService<DemoPopulation>()
-            .AddUsersAsync(count, today.AddDays(-1), refresh.StartAmount, activePercent, cancellationToken);
+            .AddUsersAsync(count, openingDay ?? today.AddDays(-1), refresh.StartAmount, activePercent, cancellationToken);
     }
 
     [LoggerMessage(LogLevel.Information, "Database provider: {Provider}")]
