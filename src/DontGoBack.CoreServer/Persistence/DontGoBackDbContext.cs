@@ -1,3 +1,4 @@
+using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
 using Microsoft.EntityFrameworkCore;
@@ -10,6 +11,7 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<DailyAssetSnapshot> DailyAssetSnapshots => Set<DailyAssetSnapshot>();
     public DbSet<AssetChange> AssetChanges => Set<AssetChange>();
     public DbSet<AssetRefreshFailure> AssetRefreshFailures => Set<AssetRefreshFailure>();
+    public DbSet<BatchRun> BatchRuns => Set<BatchRun>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -52,6 +54,18 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             change.HasIndex(c => new { c.UserId, c.SnapshotDay });
             change.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
             change.HasOne<DailyAssetSnapshot>().WithMany().HasForeignKey(c => c.SnapshotId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<BatchRun>(run =>
+        {
+            run.ToTable("batch_runs");
+            run.Property(r => r.JobName).HasMaxLength(50);
+            run.Property(r => r.Status).HasConversion<string>().HasMaxLength(30);
+            run.Property(r => r.LeaseOwner).HasMaxLength(32);
+            run.Property(r => r.Nodes).HasMaxLength(2000);
+            run.Property(r => r.Error).HasMaxLength(2000);
+            // A day is one job instance.
+            run.HasIndex(r => new { r.JobName, r.SnapshotDay }).IsUnique();
         });
 
         modelBuilder.Entity<AssetRefreshFailure>(failure =>

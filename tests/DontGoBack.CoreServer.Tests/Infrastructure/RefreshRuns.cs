@@ -5,6 +5,9 @@ namespace DontGoBack.CoreServer.Tests.Infrastructure;
 
 public static class RefreshRuns
 {
+    /// <summary>The result without its run id and attempt, to compare with an expected result.</summary>
+    public static BatchResult WithoutRun(this BatchResult result) => result with { RunId = null, Attempt = null };
+
     public const string Path = "/internal/batch/asset-refresh/runs";
 
     public static async Task<BatchResult> RunDayAsync(this HttpClient client, DateOnly day)

@@ -36,7 +36,7 @@ public sealed class AssetRefreshTests
 
         var result = await client.RunDayAsync(Day);
 
-        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 13, 13, 0, 0, result.ElapsedMs), result);
+        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 13, 13, 0, 0, result.ElapsedMs), result.WithoutRun());
         foreach (var (id, baseAmount) in active)
         {
             var today = Assert.Single(await app.SnapshotsOfAsync(id), s => s.SnapshotDay == Day);
@@ -117,7 +117,7 @@ public sealed class AssetRefreshTests
         app.Extension.ClearFaults();
         var second = await client.RunDayAsync(Day);
 
-        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 10, 2, 8, 0, second.ElapsedMs), second);
+        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 10, 2, 8, 0, second.ElapsedMs), second.WithoutRun());
         foreach (var id in users)
         {
             var today = Assert.Single(await app.SnapshotsOfAsync(id), s => s.SnapshotDay == Day);

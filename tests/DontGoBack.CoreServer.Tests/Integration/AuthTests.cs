@@ -31,7 +31,7 @@ public sealed class AuthTests
 
         var result = await client.RunDayAsync(Day);
 
-        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 30, 30, 0, 0, result.ElapsedMs), result);
+        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 30, 30, 0, 0, result.ElapsedMs), result.WithoutRun());
         // Every caller saw the first token rejected, yet only one new token was fetched.
         Assert.Equal(2, app.Auth.TokensIssued);
         foreach (var id in users)

@@ -52,7 +52,7 @@ public sealed class BulkAndRateLimitTests
 
         var result = await client.RunDayAsync(Day);
 
-        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 9, 9, 0, 0, result.ElapsedMs), result);
+        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 9, 9, 0, 0, result.ElapsedMs), result.WithoutRun());
         Assert.All(users, id => Assert.Equal(1, app.Extension.CallsFor(id)));
         // The 404 is learned once: at most the groups already in flight tried the bulk path.
         Assert.InRange(app.Extension.RequestTimes.Count - 9, 1, 3);
@@ -72,7 +72,7 @@ public sealed class BulkAndRateLimitTests
 
         var result = await client.RunDayAsync(Day);
 
-        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 8, 8, 0, 0, result.ElapsedMs), result);
+        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 8, 8, 0, 0, result.ElapsedMs), result.WithoutRun());
         for (var i = 0; i < users.Count; i++)
         {
             var today = Assert.Single(await app.SnapshotsOfAsync(users[i]), s => s.SnapshotDay == Day);

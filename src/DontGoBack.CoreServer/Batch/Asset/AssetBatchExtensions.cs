@@ -25,8 +25,8 @@ public static class AssetBatchExtensions
                 DatabaseProvider.Postgres => new PostgresAssetRefreshStore(services.GetRequiredService<NpgsqlDataSource>()),
                 _ => new SqliteAssetRefreshStore(services.GetRequiredService<SqliteDatabase>()),
             });
-        builder.Services.AddTransient<RefreshAssetsUseCase>();
-        builder.Services.AddTransient<AssetRefreshJob>();
+        builder.Services.AddScoped<RefreshAssetsUseCase>();
+        builder.Services.AddScoped<AssetRefreshJob>();
 
         // Whether the trigger exists is decided now; its cron and zone come from the validated
         // options when the scheduler is built, so a bad value fails start-up naming the setting.

@@ -5,10 +5,14 @@ namespace DontGoBack.CoreServer.Batch.Common;
 
 public static class BatchCommonExtensions
 {
-    /// <summary>What every domain batch shares: the scheduler and the per-day run gate.</summary>
+    /// <summary>What every domain batch shares: the scheduler and the run history with its leases.</summary>
     public static IHostApplicationBuilder AddBatchCommon(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<DayRunGate>();
+        builder.Services.AddOptions<BatchOptions>()
+            .BindConfiguration(BatchOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddScoped<BatchRunLedger>();
         builder.Services.AddQuartz(quartz => quartz.UseInMemoryStore());
         builder.Services.AddQuartzHostedService(hosted => hosted.WaitForJobsToComplete = true);
         return builder;

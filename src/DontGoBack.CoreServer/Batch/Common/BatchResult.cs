@@ -5,12 +5,16 @@ namespace DontGoBack.CoreServer.Batch.Common;
 [JsonConverter(typeof(JsonStringEnumConverter<BatchRunStatus>))]
 public enum BatchRunStatus
 {
+    /// <summary>An attempt holds the run's lease and is working on it.</summary>
+    [JsonStringEnumMemberName("running")] Running,
     /// <summary>Every user was refreshed or already had the day's snapshot.</summary>
     [JsonStringEnumMemberName("completed")] Completed,
     /// <summary>The run went through all users, but some failed; a re-run retries only those.</summary>
     [JsonStringEnumMemberName("completed_with_failures")] CompletedWithFailures,
     /// <summary>The run stopped early (extension unreachable, credentials refused); what was written stays.</summary>
     [JsonStringEnumMemberName("failed")] Failed,
+    /// <summary>Shut down, or the lease was lost, before the run was through; the next attempt resumes it.</summary>
+    [JsonStringEnumMemberName("aborted")] Aborted,
 }
 
 /// <summary>The outcome of one batch run for one day, as the trigger API and the CLI report it.</summary>
@@ -22,4 +26,7 @@ public sealed record BatchResult(
     int Skipped,
     int Failed,
     long ElapsedMs,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? RunId = null,
+    /// <summary>1 for the day's first run; more for a continuation that processed only what was left.</summary>
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Attempt = null);

@@ -1,42 +1,97 @@
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
 using DontGoBack.CoreServer.Batch.Common;
+using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Batch.Asset.Job;
 
-/// <summary>Runs the asset refresh for one day: refuses a day already running, times it, reports the result.</summary>
+/// <summary>
+/// Runs the asset refresh for one day as a recorded run: claims the day's lease (refusing a day
+/// already running anywhere), renews it while working, times the run and records its result.
+/// </summary>
 public sealed partial class AssetRefreshJob(
-    RefreshAssetsUseCase refreshAssets, DayRunGate gate, TimeProvider time, ILogger<AssetRefreshJob> logger)
+    RefreshAssetsUseCase refreshAssets, BatchRunLedger ledger, IOptions<BatchOptions> batchOptions, TimeProvider time,
+    ILogger<AssetRefreshJob> logger)
 {
     public const string Name = "asset-refresh";
 
     /// <param name="users">Only these users (a back-fill's selection); every active user when null.</param>
-    /// <returns>The result, or null when this process is already running that day.</returns>
+    /// <returns>The result, or null when another attempt (here or in another process) is running that day.</returns>
     public async Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? users = null)
     {
-        using var lease = gate.TryEnter(Name, day);
-        if (lease is null)
+        var claim = await ledger.TryClaimAsync(Name, day, cancellationToken);
+        if (claim is null)
         {
             LogAlreadyRunning(day.ToString("O"));
             return null;
         }
 
-        LogStarting(day.ToString("O"));
+        LogStarting(day.ToString("O"), claim.Attempt);
         var started = time.GetTimestamp();
-        var outcome = await refreshAssets.RunAsync(day, users, cancellationToken);
-        var status = outcome.StoppedBecause is not null ? BatchRunStatus.Failed
-            : outcome.Failed > 0 ? BatchRunStatus.CompletedWithFailures
-            : BatchRunStatus.Completed;
-        var result = new BatchResult(day, status, outcome.Total, outcome.Success, outcome.Skipped, outcome.Failed,
-            (long)time.GetElapsedTime(started).TotalMilliseconds, outcome.StoppedBecause);
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var heartbeat = new CancellationTokenSource();
+        var renewing = RenewLeaseAsync(claim, run, heartbeat.Token);
+        BatchResult result;
+        try
+        {
+            var outcome = await refreshAssets.RunAsync(day, users, run.Token);
+            var status = outcome.StoppedBecause is not null ? BatchRunStatus.Failed
+                : outcome.Failed > 0 ? BatchRunStatus.CompletedWithFailures
+                : BatchRunStatus.Completed;
+            result = new BatchResult(day, status, outcome.Total, outcome.Success, outcome.Skipped, outcome.Failed,
+                Elapsed(started), outcome.StoppedBecause, claim.RunId, claim.Attempt);
+        }
+        catch (Exception e)
+        {
+            var aborted = e is OperationCanceledException && run.IsCancellationRequested;
+            var why = aborted ? (cancellationToken.IsCancellationRequested ? "shut down before the run was through" : "lease lost to another process") : e.Message;
+            // Recorded without the cancelled token: the row must not stay "running" for its lease's length.
+            await ledger.FinishAsync(claim, new BatchResult(day, aborted ? BatchRunStatus.Aborted : BatchRunStatus.Failed,
+                0, 0, 0, 0, Elapsed(started), why, claim.RunId, claim.Attempt), CancellationToken.None);
+            throw;
+        }
+        finally
+        {
+            await heartbeat.CancelAsync();
+            await renewing;
+        }
+
+        await ledger.FinishAsync(claim, result, CancellationToken.None);
         LogFinished(day.ToString("O"), result.Status, result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
         return result;
     }
 
-    [LoggerMessage(LogLevel.Warning, "Asset refresh for {Day} is already running in this process; not starting another")]
+    private long Elapsed(long started) => (long)time.GetElapsedTime(started).TotalMilliseconds;
+
+    /// <summary>Renews the lease until stopped; a lost lease cancels the run so two attempts never write at once.</summary>
+    private async Task RenewLeaseAsync(RunClaim claim, CancellationTokenSource run, CancellationToken stop)
+    {
+        var every = batchOptions.Value.LeaseTimeout / 4;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(every, time, stop);
+                if (!await ledger.RenewAsync(claim, stop))
+                {
+                    LogLeaseLost(claim.RunId);
+                    await run.CancelAsync();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Asset refresh for {Day} is already running; not starting another")]
     private partial void LogAlreadyRunning(string day);
 
-    [LoggerMessage(LogLevel.Information, "Asset refresh for {Day} starting")]
-    private partial void LogStarting(string day);
+    [LoggerMessage(LogLevel.Information, "Asset refresh for {Day} starting (attempt {Attempt})")]
+    private partial void LogStarting(string day, int attempt);
+
+    [LoggerMessage(LogLevel.Error, "Asset refresh run {RunId} lost its lease to another process; stopping")]
+    private partial void LogLeaseLost(long runId);
 
     [LoggerMessage(LogLevel.Information,
         "Asset refresh for {Day} {Status}: total {Total}, success {Success}, skipped {Skipped}, failed {Failed} in {ElapsedMs} ms")]

@@ -1,0 +1,34 @@
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <summary>
+/// One job instance: a job for one day. Re-runs of the day continue this row (Attempts counts
+/// them); while running, its owner renews the lease (HeartbeatAt) so another process can tell a
+/// live run from one whose process died and take it over.
+/// </summary>
+public sealed class BatchRun
+{
+    public long Id { get; set; }
+    public string JobName { get; set; } = "";
+    public DateOnly SnapshotDay { get; set; }
+    public BatchRunStatus Status { get; set; }
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+    public DateTimeOffset HeartbeatAt { get; set; }
+
+    /// <summary>Identifies the attempt holding the lease; only it may renew or finish the run.</summary>
+    public string? LeaseOwner { get; set; }
+
+    /// <summary>Comma-separated names of the processes that worked on the run.</summary>
+    public string Nodes { get; set; } = "";
+
+    public int Attempts { get; set; }
+
+    // Counts of the latest attempt.
+    public int Total { get; set; }
+    public int Success { get; set; }
+    public int Skipped { get; set; }
+    public int Failed { get; set; }
+
+    /// <summary>Why the latest attempt stopped early, if it did.</summary>
+    public string? Error { get; set; }
+}
