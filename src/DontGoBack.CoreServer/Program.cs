@@ -29,6 +29,7 @@ builder.AddAssetBatch();
 
 var app = builder.Build();
 app.MapAssets();
+app.MapBatchRuns();
 app.MapAssetBatch();
 
 if (isCommand)

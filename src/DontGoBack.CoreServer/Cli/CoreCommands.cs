@@ -13,7 +13,7 @@ namespace DontGoBack.CoreServer.Cli;
 /// <summary>One-shot commands on the same services as the server: `refresh` and `seed`.</summary>
 public static class CoreCommands
 {
-    private static readonly string[] Names = ["refresh", "seed", "backfill"];
+    private static readonly string[] Names = ["refresh", "seed", "backfill", "runs", "retry-failed"];
 
     public static bool IsCommand(string[] args) => args.Length > 0 && Names.Contains(args[0]);
 
@@ -37,7 +37,19 @@ public static class CoreCommands
         backfill.SetAction((parsed, cancellationToken) =>
             BackfillAsync(services, parsed.GetValue(daysOption), parsed.GetValue(rangeOption), parsed.InvocationConfiguration.Output, cancellationToken));
 
-        var root = new RootCommand("DontGoBack core server; without a command it serves HTTP") { refresh, seed, backfill };
+        var jobOption = new Option<string>("--job") { Description = "Job name", DefaultValueFactory = _ => AssetRefreshJob.Name };
+        var fromOption = new Option<string?>("--from") { Description = "First day YYYY-MM-DD" };
+        var toOption = new Option<string?>("--to") { Description = "Last day YYYY-MM-DD" };
+        var runs = new Command("runs", "List recorded runs, newest day first") { jobOption, fromOption, toOption };
+        runs.SetAction((parsed, cancellationToken) => ListRunsAsync(services, parsed.GetValue(jobOption)!,
+            parsed.GetValue(fromOption), parsed.GetValue(toOption), parsed.InvocationConfiguration.Output, cancellationToken));
+
+        var retryDayOption = new Option<string>("--day") { Description = "Snapshot day YYYY-MM-DD", Required = true };
+        var retry = new Command("retry-failed", "Run a day again: only users not yet done (failed or never reached)") { retryDayOption, jsonOption };
+        retry.SetAction((parsed, cancellationToken) =>
+            RefreshAsync(services, parsed.GetValue(retryDayOption), parsed.GetValue(jsonOption), parsed.InvocationConfiguration.Output, cancellationToken));
+
+        var root = new RootCommand("DontGoBack core server; without a command it serves HTTP") { refresh, seed, backfill, runs, retry };
         try
         {
             return await root.Parse(args).InvokeAsync();
@@ -121,6 +133,31 @@ public static class CoreCommands
             }
         }
         return exitCode;
+    }
+
+    private static async Task<int> ListRunsAsync(
+        IServiceProvider services, string job, string? fromText, string? toText, TextWriter output, CancellationToken cancellationToken)
+    {
+        var from = DateOnly.MinValue;
+        var to = DateOnly.MaxValue;
+        if ((fromText is not null && !DateOnly.TryParseExact(fromText, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out from))
+            || (toText is not null && !DateOnly.TryParseExact(toText, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out to)))
+        {
+            await Console.Error.WriteLineAsync("--from and --to must be dates in the form YYYY-MM-DD.");
+            return 2;
+        }
+        await CoreServerStartup.PrepareAsync(services, seedEmptyDatabase: false, cancellationToken);
+        await using var scope = services.CreateAsyncScope();
+        var found = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().ListAsync(job, from, to, cancellationToken);
+        await output.WriteLineAsync("| id | day | status | attempts | total | success | skipped | failed | started (UTC) | finished (UTC) | nodes | error |");
+        await output.WriteLineAsync("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var run in found)
+        {
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"| {run.Id} | {run.SnapshotDay:yyyy-MM-dd} | {JsonSerializer.Serialize(run.Status).Trim('"')} | {run.Attempts} | {run.Total} | {run.Success} | " +
+                $"{run.Skipped} | {run.Failed} | {run.StartedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} | {run.FinishedAt?.UtcDateTime:yyyy-MM-dd HH:mm:ss} | {run.Nodes} | {run.Error} |"));
+        }
+        return 0;
     }
 
     private static async Task<int> SeedAsync(

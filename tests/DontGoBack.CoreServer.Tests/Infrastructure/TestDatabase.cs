@@ -1,5 +1,6 @@
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace DontGoBack.CoreServer.Tests.Infrastructure;
@@ -45,6 +46,15 @@ public sealed class TestDatabase : IAsyncDisposable
         var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
         return new TestDatabase(provider, builder.ConnectionString, null, name);
     }
+
+    /// <summary>A context on this database outside any server, e.g. to look at it after a server stopped.</summary>
+    public DontGoBackDbContext CreateContext() => Provider switch
+    {
+        DatabaseProvider.Sqlite => new SqliteDontGoBackDbContext(new DbContextOptionsBuilder<SqliteDontGoBackDbContext>()
+            .UseSqlite(ConnectionString).UseSnakeCaseNamingConvention().Options),
+        _ => new PostgresDontGoBackDbContext(new DbContextOptionsBuilder<PostgresDontGoBackDbContext>()
+            .UseNpgsql(ConnectionString).UseSnakeCaseNamingConvention().Options),
+    };
 
     public static string AdminConnectionString() =>
         Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } value

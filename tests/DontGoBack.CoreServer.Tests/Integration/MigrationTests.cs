@@ -15,7 +15,7 @@ public sealed class MigrationTests
     public async Task Asset_history_moves_into_daily_snapshots_and_changes_without_losing_a_row(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
-        await using (var db = Context(database))
+        await using (var db = database.CreateContext())
         {
             await db.GetService<IMigrator>().MigrateAsync("InitialSchema");
             // The first schema's shape: one row per user and day, the user pointing at the latest.
@@ -32,7 +32,7 @@ public sealed class MigrationTests
             await db.Database.MigrateAsync();
         }
 
-        await using var migrated = Context(database);
+        await using var migrated = database.CreateContext();
         var snapshots = await migrated.DailyAssetSnapshots.AsNoTracking().OrderBy(s => s.Id).ToListAsync();
         Assert.Equal([10L, 11, 12, 20], snapshots.Select(s => s.Id));
         Assert.Equal((10_000_000L, 10_000_000L, (double?)null, 0L), (snapshots[0].OpeningAmount, snapshots[0].ClosingAmount, snapshots[0].MarketMultiplier, snapshots[0].MarketDelta));
@@ -53,12 +53,4 @@ public sealed class MigrationTests
         migrated.DailyAssetSnapshots.Add(new DailyAssetSnapshot { UserId = 2, SnapshotDay = new DateOnly(2025, 8, 10), OpeningAmount = 1, ClosingAmount = 1 });
         await migrated.SaveChangesAsync();
     }
-
-    private static DontGoBackDbContext Context(TestDatabase database) => database.Provider switch
-    {
-        DatabaseProvider.Sqlite => new SqliteDontGoBackDbContext(new DbContextOptionsBuilder<SqliteDontGoBackDbContext>()
-            .UseSqlite(database.ConnectionString).UseSnakeCaseNamingConvention().Options),
-        _ => new PostgresDontGoBackDbContext(new DbContextOptionsBuilder<PostgresDontGoBackDbContext>()
-            .UseNpgsql(database.ConnectionString).UseSnakeCaseNamingConvention().Options),
-    };
 }

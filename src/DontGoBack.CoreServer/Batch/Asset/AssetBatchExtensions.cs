@@ -27,6 +27,8 @@ public static class AssetBatchExtensions
             });
         builder.Services.AddScoped<RefreshAssetsUseCase>();
         builder.Services.AddScoped<AssetRefreshJob>();
+        builder.Services.AddScoped<IBatchRunFailures, AssetRefreshFailures>();
+        builder.Services.AddHostedService<StartupCatchUp>();
 
         // Whether the trigger exists is decided now; its cron and zone come from the validated
         // options when the scheduler is built, so a bad value fails start-up naming the setting.

@@ -13,6 +13,7 @@ public static class BatchCommonExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddScoped<BatchRunLedger>();
+        builder.Services.AddScoped<DueDays>();
         builder.Services.AddQuartz(quartz => quartz.UseInMemoryStore());
         builder.Services.AddQuartzHostedService(hosted => hosted.WaitForJobsToComplete = true);
         return builder;

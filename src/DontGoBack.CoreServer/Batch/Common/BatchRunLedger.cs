@@ -76,5 +76,17 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
             .OrderByDescending(r => r.SnapshotDay)
             .ToListAsync(cancellationToken);
 
+    /// <summary>The first day the job ever ran for, or null when it never ran here.</summary>
+    public Task<DateOnly?> FirstDayAsync(string job, CancellationToken cancellationToken) =>
+        db.BatchRuns.AsNoTracking().Where(r => r.JobName == job).MinAsync(r => (DateOnly?)r.SnapshotDay, cancellationToken);
+
+    /// <summary>Days in the range whose run went through (with or without failed users).</summary>
+    public async Task<HashSet<DateOnly>> CompletedDaysAsync(string job, DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
+        (await db.BatchRuns.AsNoTracking()
+            .Where(r => r.JobName == job && r.SnapshotDay >= from && r.SnapshotDay <= to
+                        && (r.Status == BatchRunStatus.Completed || r.Status == BatchRunStatus.CompletedWithFailures))
+            .Select(r => r.SnapshotDay)
+            .ToListAsync(cancellationToken)).ToHashSet();
+
     private sealed record ClaimRow(long Id, int Attempts);
 }

@@ -9,10 +9,31 @@ namespace DontGoBack.CoreServer.Batch.Asset.Job;
 /// already running anywhere), renews it while working, times the run and records its result.
 /// </summary>
 public sealed partial class AssetRefreshJob(
-    RefreshAssetsUseCase refreshAssets, BatchRunLedger ledger, IOptions<BatchOptions> batchOptions, TimeProvider time,
-    ILogger<AssetRefreshJob> logger)
+    RefreshAssetsUseCase refreshAssets, BatchRunLedger ledger, DueDays dueDays, IOptions<BatchOptions> batchOptions,
+    IOptions<AssetRefreshOptions> refreshOptions, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<AssetRefreshJob> logger)
 {
     public const string Name = "asset-refresh";
+
+    /// <summary>
+    /// Runs every day the schedule owes, oldest first: missed days within Batch:MaxCatchUpDays,
+    /// then the day just fired, each only if it has not gone through yet. Older missed days are
+    /// logged, not run.
+    /// </summary>
+    /// <param name="firedDay">The day the trigger fired for; null at start-up.</param>
+    public async Task<IReadOnlyList<BatchResult>> RunDueDaysAsync(DateOnly? firedDay, CancellationToken cancellationToken)
+    {
+        var settings = refreshOptions.Value;
+        var due = await dueDays.FindAsync(Name, settings.Cron, settings.ResolveZone(), firedDay, cancellationToken);
+        if (due.TooOld.Count > 0)
+            LogTooOld(due.TooOld.Count, string.Join(", ", due.TooOld.Select(d => d.ToString("O"))));
+        var results = new List<BatchResult>();
+        foreach (var day in due.ToRun)
+        {
+            if (await TryRunAsync(day, cancellationToken) is { } result)
+                results.Add(result);
+        }
+        return results;
+    }
 
     /// <param name="users">Only these users (a back-fill's selection); every active user when null.</param>
     /// <returns>The result, or null when another attempt (here or in another process) is running that day.</returns>
@@ -27,7 +48,8 @@ public sealed partial class AssetRefreshJob(
 
         LogStarting(day.ToString("O"), claim.Attempt);
         var started = time.GetTimestamp();
-        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Shutdown (SIGTERM) stops the run too: no new users are taken, calls in flight are abandoned, and the run is left aborted to resume.
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
         using var heartbeat = new CancellationTokenSource();
         var renewing = RenewLeaseAsync(claim, run, heartbeat.Token);
         BatchResult result;
@@ -43,7 +65,9 @@ public sealed partial class AssetRefreshJob(
         catch (Exception e)
         {
             var aborted = e is OperationCanceledException && run.IsCancellationRequested;
-            var why = aborted ? (cancellationToken.IsCancellationRequested ? "shut down before the run was through" : "lease lost to another process") : e.Message;
+            var why = !aborted ? e.Message
+                : cancellationToken.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested ? "stopped before the run was through"
+                : "lease lost to another process";
             // Recorded without the cancelled token: the row must not stay "running" for its lease's length.
             await ledger.FinishAsync(claim, new BatchResult(day, aborted ? BatchRunStatus.Aborted : BatchRunStatus.Failed,
                 0, 0, 0, 0, Elapsed(started), why, claim.RunId, claim.Attempt), CancellationToken.None);
@@ -89,6 +113,9 @@ public sealed partial class AssetRefreshJob(
 
     [LoggerMessage(LogLevel.Information, "Asset refresh for {Day} starting (attempt {Attempt})")]
     private partial void LogStarting(string day, int attempt);
+
+    [LoggerMessage(LogLevel.Warning, "{Count} missed asset refresh days are older than Batch:MaxCatchUpDays and were not run: {Days}")]
+    private partial void LogTooOld(int count, string days);
 
     [LoggerMessage(LogLevel.Error, "Asset refresh run {RunId} lost its lease to another process; stopping")]
     private partial void LogLeaseLost(long runId);

@@ -7,7 +7,8 @@ namespace DontGoBack.CoreServer.Batch.Asset.Scheduler;
 
 /// <summary>
 /// Fires on the configured cron and only triggers the job: the day comes from the scheduled
-/// fire time in the batch zone, and nothing the job throws may stop the scheduler.
+/// fire time in the batch zone (the job adds any missed days and skips days that went through),
+/// and nothing the job throws may stop the scheduler.
 /// </summary>
 [DisallowConcurrentExecution]
 public sealed partial class DailyAssetRefreshScheduler(
@@ -24,7 +25,7 @@ public sealed partial class DailyAssetRefreshScheduler(
         var day = BatchDay.At(context.ScheduledFireTimeUtc ?? context.FireTimeUtc, settings.ResolveZone());
         try
         {
-            await job.TryRunAsync(day, cancellationToken);
+            await job.RunDueDaysAsync(day, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -1,0 +1,61 @@
+using System.Globalization;
+using DontGoBack.CoreServer.Hosting;
+
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <summary>GET /internal/batch/runs and /internal/batch/runs/{id}: the run history, with a run's failures paged.</summary>
+public static class BatchRunsEndpoints
+{
+    public const int MaxPageSize = 500;
+
+    public static IEndpointRouteBuilder MapBatchRuns(this IEndpointRouteBuilder app)
+    {
+        var runs = app.MapInternalBatchGroup();
+        runs.MapGet("/runs", ListAsync);
+        runs.MapGet("/runs/{id:long}", GetAsync);
+        return app;
+    }
+
+    private static async Task<IResult> ListAsync(
+        string? job, string? from, string? to, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> jobs, CancellationToken cancellationToken)
+    {
+        if (!TryParseDay(to, DateOnly.MaxValue, out var last) || !TryParseDay(from, DateOnly.MinValue, out var first))
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid range", detail: "from and to must be dates in the form YYYY-MM-DD.");
+        var names = job is null ? jobs.Select(j => j.JobName).ToArray() : [job];
+        var found = new List<BatchRun>();
+        foreach (var name in names)
+            found.AddRange(await ledger.ListAsync(name, first, last, cancellationToken));
+        return Results.Ok(found.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName).Select(RunView.Of));
+    }
+
+    private static async Task<IResult> GetAsync(
+        long id, int? page, int? pageSize, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> jobs, CancellationToken cancellationToken)
+    {
+        if (page is < 1 || pageSize is < 1 or > MaxPageSize)
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid page", detail: $"page starts at 1; pageSize is 1 to {MaxPageSize}.");
+        if (await ledger.FindAsync(id, cancellationToken) is not { } run)
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such run", detail: $"There is no run {id}.");
+        var failures = jobs.FirstOrDefault(j => j.JobName == run.JobName) is { } source
+            ? await source.PageAsync(run.SnapshotDay, page ?? 1, pageSize ?? 100, cancellationToken)
+            : null;
+        return Results.Ok(new RunDetail(RunView.Of(run), failures));
+    }
+
+    private static bool TryParseDay(string? text, DateOnly fallback, out DateOnly day)
+    {
+        day = fallback;
+        return string.IsNullOrEmpty(text)
+               || DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
+    }
+
+    public sealed record RunView(
+        long Id, string Job, DateOnly SnapshotDay, BatchRunStatus Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
+        DateTimeOffset HeartbeatAt, IReadOnlyList<string> Nodes, int Attempts, int Total, int Success, int Skipped, int Failed, string? Error)
+    {
+        public static RunView Of(BatchRun run) => new(
+            run.Id, run.JobName, run.SnapshotDay, run.Status, run.StartedAt, run.FinishedAt, run.HeartbeatAt,
+            run.Nodes.Split(',', StringSplitOptions.RemoveEmptyEntries), run.Attempts, run.Total, run.Success, run.Skipped, run.Failed, run.Error);
+    }
+
+    public sealed record RunDetail(RunView Run, BatchRunFailurePage? Failures);
+}

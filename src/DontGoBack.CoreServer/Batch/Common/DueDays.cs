@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Options;
+using Quartz;
+
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <param name="ToRun">Days to run now, oldest first.</param>
+/// <param name="TooOld">Missed days beyond Batch:MaxCatchUpDays: reported, not run.</param>
+public sealed record DueDaysResult(IReadOnlyList<DateOnly> ToRun, IReadOnlyList<DateOnly> TooOld);
+
+/// <summary>
+/// Which days a daily job owes. A day is due once its cron fire time has passed and it has no
+/// run that went through. Days come from the cron's own fire instants in the job's zone, so a
+/// daylight-saving day still yields exactly one day: on the spring-forward day a 02:30 that
+/// does not exist fires when the clock jumps to 03:00, and on the fall-back day a repeated
+/// local time fires only at its first occurrence. Nothing before the job's first recorded run
+/// is owed, so a fresh install does not back-run a week.
+/// </summary>
+public sealed class DueDays(BatchRunLedger ledger, IOptions<BatchOptions> options, TimeProvider time)
+{
+    /// <summary>How far back missed days are looked for and reported.</summary>
+    public const int ReportWindowDays = 366;
+
+    /// <param name="firedDay">The day a trigger just fired for: due even on a fresh install.</param>
+    public async Task<DueDaysResult> FindAsync(
+        string job, string cron, TimeZoneInfo zone, DateOnly? firedDay, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var today = BatchDay.At(now, zone);
+        var firstRun = await ledger.FirstDayAsync(job, cancellationToken);
+        var owedFrom = firstRun ?? firedDay ?? today.AddDays(1);
+        var catchUpFrom = today.AddDays(-options.Value.MaxCatchUpDays);
+        var lookFrom = Max(owedFrom, today.AddDays(-ReportWindowDays));
+
+        var firedDays = FiredDays(cron, zone, lookFrom, now);
+        if (firedDay is { } fired)
+            firedDays.Add(fired);
+        var completed = await ledger.CompletedDaysAsync(job, lookFrom, today, cancellationToken);
+        var missed = firedDays.Where(d => d >= owedFrom && !completed.Contains(d)).Order().ToList();
+        return new DueDaysResult(missed.Where(d => d >= catchUpFrom).ToList(), missed.Where(d => d < catchUpFrom).ToList());
+    }
+
+    private static SortedSet<DateOnly> FiredDays(string cron, TimeZoneInfo zone, DateOnly from, DateTimeOffset now)
+    {
+        var expression = new CronExpression(cron, zone);
+        var days = new SortedSet<DateOnly>();
+        // One probe per day: the first fire at or after each day's local midnight.
+        for (var fire = expression.GetNextValidTimeAfter(StartOf(from, zone).AddTicks(-1));
+             fire is { } at && at <= now;
+             fire = expression.GetNextValidTimeAfter(StartOf(BatchDay.At(at, zone).AddDays(1), zone).AddTicks(-1)))
+        {
+            days.Add(BatchDay.At(at, zone));
+        }
+        return days;
+    }
+
+    private static DateOnly Max(DateOnly a, DateOnly b) => a > b ? a : b;
+
+    private static DateTimeOffset StartOf(DateOnly day, TimeZoneInfo zone)
+    {
+        var midnight = day.ToDateTime(TimeOnly.MinValue);
+        return new DateTimeOffset(midnight, zone.GetUtcOffset(midnight));
+    }
+}
