@@ -6,7 +6,7 @@
 set -euo pipefail
 
 action=${1:?usage: postgres.sh start|stop [port]}
-port=${2:-${DONTGOBACK_PG_PORT:-55432}}
+port=${2:-${DONTGOBACK_PG_PORT:-25432}}
 bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 data=${DONTGOBACK_PG_DATA:-/tmp/dontgoback-pg-$port}
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-port=${DONTGOBACK_PG_PORT:-55433}
+port=${DONTGOBACK_PG_PORT:-25433}
 export DONTGOBACK_TEST_POSTGRES
 DONTGOBACK_TEST_POSTGRES=$(scripts/postgres.sh start "$port" | tail -n 1)
 trap 'scripts/postgres.sh stop "$port"' EXIT

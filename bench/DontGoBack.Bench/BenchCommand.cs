@@ -1,0 +1,128 @@
+using System.CommandLine;
+
+namespace DontGoBack.Bench;
+
+internal static class BenchCommand
+{
+    private const int DefaultRawRequestCap = 200_000;
+
+    public static async Task<int> InvokeAsync(string[] args)
+    {
+        var connection = new Option<string>("--connection")
+        {
+            Description = "Connection string of the PostgreSQL server (any database); the bench database is recreated on it",
+            Required = true,
+        };
+        var coreDll = ExistingFile("--core-dll", "DontGoBack.CoreServer.dll, built in Release");
+        var simulatorDll = ExistingFile("--simulator-dll", "DontGoBack.ExtensionSimulator.dll, built in Release");
+        var users = IntOption("--users", "Users seeded", 1_000_000, 1, int.MaxValue);
+        var activePercent = IntOption("--active-percent", "Share of them that is ACTIVE", 90, 1, 100);
+        var modes = new Option<string>("--modes")
+        {
+            Description = "Comma-separated refresh modes to run, in order: bulk, per-user",
+            DefaultValueFactory = _ => "bulk,per-user",
+        };
+        modes.Validators.Add(result =>
+        {
+            if (ParseModes(result.GetValueOrDefault<string>()) is { Error: { } error })
+                result.AddError(error);
+        });
+        var latencyMs = IntOption("--latency-ms", "Latency the stand-in adds to every update call", 0, 0, 60_000);
+        var errorRate = new Option<double>("--error-rate")
+        {
+            Description = "Share of update calls the stand-in answers with HTTP 500",
+            DefaultValueFactory = _ => 0,
+        };
+        errorRate.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() is < 0 or > 1)
+                result.AddError("--error-rate must be between 0 and 1.");
+        });
+        // 4096 is the core server's own cap on AssetRefresh:MaxConcurrency.
+        var concurrency = IntOption("--concurrency", "Extension calls (or bulk groups) in flight", 256, 1, 4_096);
+        var bulkSize = IntOption("--bulk-size", "Users per update-assets call in bulk mode", 1_000, 1, 10_000);
+        var rawRequests = new Option<int?>("--raw-requests")
+        {
+            Description = $"Requests for the raw HTTP rate; default the user count, at most {DefaultRawRequestCap:N0}",
+        };
+        rawRequests.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is <= 0)
+                result.AddError("--raw-requests must be positive.");
+        });
+
+        var root = new RootCommand("Benchmarks the core server's daily asset refresh against PostgreSQL and the stand-in extension server; prints one markdown table")
+        {
+            connection, coreDll, simulatorDll, users, activePercent, modes, latencyMs, errorRate, concurrency, bulkSize, rawRequests,
+        };
+        root.SetAction((parsed, cancellationToken) =>
+        {
+            var userCount = parsed.GetValue(users);
+            var settings = new BenchSettings(
+                parsed.GetValue(connection)!,
+                Path.GetFullPath(parsed.GetValue(coreDll)!.FullName),
+                Path.GetFullPath(parsed.GetValue(simulatorDll)!.FullName),
+                userCount,
+                parsed.GetValue(activePercent),
+                ParseModes(parsed.GetValue(modes)!).Modes,
+                parsed.GetValue(latencyMs),
+                parsed.GetValue(errorRate),
+                parsed.GetValue(concurrency),
+                parsed.GetValue(bulkSize),
+                parsed.GetValue(rawRequests) ?? Math.Min(userCount, DefaultRawRequestCap));
+            return RunReportingFailureAsync(settings, cancellationToken);
+        });
+        // Children are killed on the way out; give that a moment after Ctrl+C.
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(10) });
+    }
+
+    private static async Task<int> RunReportingFailureAsync(BenchSettings settings, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await BenchRun.RunAsync(settings, cancellationToken);
+        }
+        catch (BenchFailedException e)
+        {
+            Progress.Say($"FAILED: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static Option<int> IntOption(string name, string description, int defaultValue, int min, int max)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<int>();
+            if (value < min || value > max)
+                result.AddError($"{name} must be between {min} and {max}.");
+        });
+        return option;
+    }
+
+    private static Option<FileInfo> ExistingFile(string name, string description)
+    {
+        var option = new Option<FileInfo>(name) { Description = description, Required = true };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<FileInfo>() is { Exists: false } file)
+                result.AddError($"{name} {file.FullName} does not exist; build it first (bench/run.sh does).");
+        });
+        return option;
+    }
+
+    private static (IReadOnlyList<RefreshMode> Modes, string? Error) ParseModes(string text)
+    {
+        var modes = new List<RefreshMode>();
+        foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (RefreshModes.TryParse(name) is not { } mode)
+                return ([], $"--modes: unknown mode '{name}'; use {string.Join(" or ", RefreshModes.All.Select(m => m.Name()))}.");
+            if (modes.Contains(mode))
+                return ([], $"--modes: '{name}' is given twice.");
+            modes.Add(mode);
+        }
+        return modes.Count == 0 ? ([], "--modes needs at least one mode.") : (modes, null);
+    }
+}

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace DontGoBack.Bench;
+
+/// <summary>The bench's own database on the throwaway server, recreated by every run.</summary>
+internal sealed class BenchDatabase(NpgsqlDataSource dataSource, string connectionString) : IAsyncDisposable
+{
+    public const string Name = "dontgoback_bench";
+
+    /// <summary>A day no run uses, so the floor's rows never meet the seed's or the job's.</summary>
+    private static readonly DateOnly FloorDay = new(2000, 1, 1);
+
+    private const string FloorSnapshotsCopySql = """
+        COPY daily_asset_snapshots
+             (id, user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
+        FROM STDIN (FORMAT BINARY)
+        """;
+
+    private const string FloorChangesCopySql = """
+        COPY asset_changes (user_id, kind, amount_before, amount_after, delta, snapshot_id, snapshot_day, changed_at)
+        FROM STDIN (FORMAT BINARY)
+        """;
+
+    private const string FloorMovePointersSql = """
+        UPDATE users SET current_snapshot_id = s.id
+          FROM daily_asset_snapshots s
+         WHERE s.user_id = users.id AND s.snapshot_day = @floor_day
+        """;
+
+    /// <summary>For the core server, exactly as given: the job is measured on its own connection settings.</summary>
+    public string ConnectionString => connectionString;
+
+    public static async Task<BenchDatabase> RecreateAsync(string adminConnectionString, CancellationToken cancellationToken)
+    {
+        // Unpooled: a pooled idle connection to the admin database would outlive the run for nothing.
+        var admin = new NpgsqlConnectionStringBuilder(adminConnectionString) { Pooling = false };
+        await using (var connection = new NpgsqlConnection(admin.ConnectionString))
+        {
+            await connection.OpenAsync(cancellationToken);
+            await ExecuteAsync(connection, $"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", cancellationToken);
+            await ExecuteAsync(connection, $"CREATE DATABASE {Name}", cancellationToken);
+        }
+
+        var bench = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = Name };
+        // No command timeout for the bench's own statements: VACUUM and the floor grow with the user count.
+        var own = new NpgsqlConnectionStringBuilder(bench.ConnectionString) { CommandTimeout = 0 };
+        return new BenchDatabase(NpgsqlDataSource.Create(own.ConnectionString), bench.ConnectionString);
+    }
+
+    public async Task VacuumAnalyzeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await ExecuteAsync(connection, "VACUUM ANALYZE", cancellationToken);
+    }
+
+    public async Task<int> CountActiveUsersAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT count(*) FROM users WHERE status = 'ACTIVE'");
+        return checked((int)(long)(await command.ExecuteScalarAsync(cancellationToken))!);
+    }
+
+    public async Task<string> ServerVersionAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SHOW server_version");
+        return (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// The least the database must do to store one day for every active user — the rows the
+    /// job writes: a snapshot, its market-move change and the pointer — as two binary COPYs and
+    /// one set-based UPDATE in one transaction, rolled back so the data the job meets is
+    /// unchanged. Reading the ids beforehand is not timed.
+    /// </summary>
+    public async Task<TimeSpan> MeasureFloorAsync(CancellationToken cancellationToken)
+    {
+        const long flatAmount = 10_000_000;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var activeUserIds = await ReadActiveUserIdsAsync(connection, cancellationToken);
+        var now = DateTime.UtcNow;
+
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Snapshot ids chosen here rather than by the identity, so the changes can name them
+        // without a round trip; the rollback leaves the identity sequence untouched.
+        long firstSnapshotId;
+        await using (var maxId = new NpgsqlCommand("SELECT COALESCE(max(id), 0) + 1 FROM daily_asset_snapshots", connection, transaction))
+            firstSnapshotId = (long)(await maxId.ExecuteScalarAsync(cancellationToken))!;
+
+        var clock = Stopwatch.StartNew();
+        // Synchronous writes only block when the buffer goes out; an await per value would be
+        // client overhead inside the very time we call the floor.
+        await using (var snapshots = await connection.BeginBinaryImportAsync(FloorSnapshotsCopySql, cancellationToken))
+        {
+            for (var i = 0; i < activeUserIds.Count; i++)
+            {
+                snapshots.StartRow();
+                snapshots.Write(firstSnapshotId + i, NpgsqlDbType.Bigint);
+                snapshots.Write(activeUserIds[i], NpgsqlDbType.Bigint);
+                snapshots.Write(FloorDay, NpgsqlDbType.Date);
+                snapshots.Write(flatAmount, NpgsqlDbType.Bigint);
+                snapshots.Write(flatAmount, NpgsqlDbType.Bigint);
+                snapshots.Write(1.0, NpgsqlDbType.Double);
+                snapshots.Write(0L, NpgsqlDbType.Bigint);
+                snapshots.Write(0L, NpgsqlDbType.Bigint);
+                snapshots.Write(now, NpgsqlDbType.TimestampTz);
+            }
+            await snapshots.CompleteAsync(cancellationToken);
+        }
+        await using (var changes = await connection.BeginBinaryImportAsync(FloorChangesCopySql, cancellationToken))
+        {
+            for (var i = 0; i < activeUserIds.Count; i++)
+            {
+                changes.StartRow();
+                changes.Write(activeUserIds[i], NpgsqlDbType.Bigint);
+                changes.Write("Market", NpgsqlDbType.Varchar);
+                changes.Write(flatAmount, NpgsqlDbType.Bigint);
+                changes.Write(flatAmount, NpgsqlDbType.Bigint);
+                changes.Write(0L, NpgsqlDbType.Bigint);
+                changes.Write(firstSnapshotId + i, NpgsqlDbType.Bigint);
+                changes.Write(FloorDay, NpgsqlDbType.Date);
+                changes.Write(now, NpgsqlDbType.TimestampTz);
+            }
+            await changes.CompleteAsync(cancellationToken);
+        }
+        int moved;
+        await using (var movePointers = new NpgsqlCommand(FloorMovePointersSql, connection, transaction))
+        {
+            movePointers.Parameters.AddWithValue("floor_day", FloorDay);
+            moved = await movePointers.ExecuteNonQueryAsync(cancellationToken);
+        }
+        clock.Stop();
+        await transaction.RollbackAsync(cancellationToken);
+
+        if (moved != activeUserIds.Count)
+            throw new BenchFailedException($"the floor's UPDATE moved {moved} pointers for {activeUserIds.Count} copied snapshots");
+        return clock.Elapsed;
+    }
+
+    public ValueTask DisposeAsync() => dataSource.DisposeAsync();
+
+    private static async Task<List<long>> ReadActiveUserIdsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT id FROM users WHERE status = 'ACTIVE' ORDER BY id", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ids = new List<long>();
+        while (await reader.ReadAsync(cancellationToken))
+            ids.Add(reader.GetInt64(0));
+        return ids;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

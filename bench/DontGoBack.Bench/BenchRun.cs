@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Text.Json;
+using Npgsql;
+
+namespace DontGoBack.Bench;
+
+/// <summary>The core server's `refresh --json` result line.</summary>
+internal sealed record RefreshReport(
+    DateOnly SnapshotDay, string Status, int Total, int Success, int Skipped, int Failed, long ElapsedMs, string? Error);
+
+/// <param name="Wall">From process start to exit: start-up, migrations check and shutdown included.</param>
+/// <param name="CoreServerCpu">CPU time of the core server process, start-up included.</param>
+/// <param name="SimulatorCpu">CPU time the stand-in spent meanwhile.</param>
+internal sealed record ModeRun(
+    RefreshMode Mode, DateOnly Day, int ExitCode, RefreshReport Report, TimeSpan Wall, long PeakResidentBytes,
+    TimeSpan CoreServerCpu, TimeSpan SimulatorCpu);
+
+/// <summary>One benchmark: seed, raw HTTP rate, database floor, then the core server's refresh once per mode.</summary>
+internal static class BenchRun
+{
+    // The core server's default batch zone: its seed writes the opening snapshot on yesterday there.
+    private const string BatchTimeZone = "Asia/Seoul";
+
+    public static async Task<int> RunAsync(BenchSettings settings, CancellationToken cancellationToken)
+    {
+        Progress.Say($"recreating database {BenchDatabase.Name}");
+        await using var database = await BenchDatabase.RecreateAsync(settings.AdminConnectionString, cancellationToken);
+
+        Progress.Say($"seeding {settings.Users:N0} users ({settings.ActivePercent}% active) with the core server's seed command");
+        await SeedAsync(settings, database, cancellationToken);
+        await database.VacuumAnalyzeAsync(cancellationToken);
+        var activeUsers = await database.CountActiveUsersAsync(cancellationToken);
+        Progress.Say($"{activeUsers:N0} active users");
+
+        using var simulator = await ExtensionSimulator.StartAsync(
+            settings.SimulatorDll, settings.LatencyMs, settings.ErrorRate, settings.BulkSize, cancellationToken);
+        Progress.Say($"stand-in extension server at {simulator.BaseUrl} (added latency {settings.LatencyMs} ms, error rate {settings.ErrorRate})");
+
+        Progress.Say($"raw HTTP rate: {settings.RawRequests:N0} update-asset calls, {settings.Concurrency} in flight");
+        var raw = await RawHttpRate.MeasureAsync(simulator, settings.RawRequests, settings.Concurrency, settings.Users, cancellationToken);
+        Progress.Say($"raw HTTP rate: {raw.RequestsPerSecond:N0} requests/s ({raw.NotOk:N0} answers not 2xx); " +
+                     $"CPU s client {raw.ClientCpu.TotalSeconds:F1}, stand-in {raw.SimulatorCpu.TotalSeconds:F1}");
+
+        Progress.Say($"floor: COPY of {activeUsers:N0} snapshots and their changes, one pointer UPDATE, rolled back");
+        var floor = await database.MeasureFloorAsync(cancellationToken);
+        await database.VacuumAnalyzeAsync(cancellationToken);
+        Progress.Say($"floor: {floor.TotalSeconds:F2} s");
+
+        // Days after the seed's opening snapshot, so every run moves every pointer as the daily run does.
+        // Only the HTTP trigger refuses a future day; the CLI takes any.
+        var firstDay = TodayIn(BatchTimeZone).AddDays(1);
+        var runs = new List<ModeRun>();
+        for (var i = 0; i < settings.Modes.Count; i++)
+        {
+            if (i > 0)
+                await database.VacuumAnalyzeAsync(cancellationToken);
+            var mode = settings.Modes[i];
+            var day = firstDay.AddDays(i);
+            Progress.Say($"refresh {mode.Name()} for {day:yyyy-MM-dd}");
+            var run = await RefreshAsync(settings, database, simulator, mode, day, cancellationToken);
+            Progress.Say($"refresh {mode.Name()}: {run.Report.Status}, success {run.Report.Success:N0}, failed {run.Report.Failed:N0} " +
+                         $"in {run.Report.ElapsedMs / 1000.0:F2} s, peak {run.PeakResidentBytes / ResultTable.BytesPerMegabyte:N0} MB; " +
+                         $"CPU s core server {run.CoreServerCpu.TotalSeconds:F1}, stand-in {run.SimulatorCpu.TotalSeconds:F1}");
+            runs.Add(run);
+        }
+
+        var table = new ResultTable(settings, activeUsers, floor, raw, runs, await database.ServerVersionAsync(cancellationToken));
+        foreach (var warning in table.Warnings)
+            Progress.Say($"WARNING: {warning}");
+        await Console.Out.WriteAsync(table.ToMarkdown());
+        return table.Warnings.Count == 0 ? 0 : 1;
+    }
+
+    private static async Task SeedAsync(BenchSettings settings, BenchDatabase database, CancellationToken cancellationToken)
+    {
+        // Seeding is set-based SQL whose statements grow with the user count; it is setup, not
+        // measured, so it gets no command timeout. The refresh runs on the plain connection string.
+        var unlimited = new NpgsqlConnectionStringBuilder(database.ConnectionString) { CommandTimeout = 0 };
+        var seed = await DotnetProcess.RunAsync(
+            settings.CoreServerDll,
+            ["seed", "--users", Invariant(settings.Users), "--active-percent", Invariant(settings.ActivePercent)],
+            CoreServerEnvironment(unlimited.ConnectionString),
+            cancellationToken);
+        EchoOutput("seed", seed);
+        if (seed.ExitCode != 0)
+            throw new BenchFailedException($"the core server's seed command exited with code {seed.ExitCode}");
+    }
+
+    private static async Task<ModeRun> RefreshAsync(
+        BenchSettings settings, BenchDatabase database, ExtensionSimulator simulator, RefreshMode mode, DateOnly day,
+        CancellationToken cancellationToken)
+    {
+        var environment = CoreServerEnvironment(database.ConnectionString);
+        var extensionUrl = simulator.BaseUrl.ToString().TrimEnd('/');
+        environment["Extension__BaseUrl"] = extensionUrl;
+        environment["Auth__BaseUrl"] = extensionUrl;
+        environment["Auth__ClientId"] = ExtensionSimulator.ClientId;
+        environment["Auth__ClientSecret"] = ExtensionSimulator.ClientSecret;
+        environment["AssetRefresh__MaxConcurrency"] = Invariant(settings.Concurrency);
+        environment["Extension__MaxInFlight"] = Invariant(settings.Concurrency);
+        environment["Extension__BulkSize"] = Invariant(settings.BulkSizeFor(mode));
+
+        var simulatorCpuBefore = simulator.CpuTime;
+        var run = await DotnetProcess.RunAsync(
+            settings.CoreServerDll, ["refresh", "--day", day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), "--json"],
+            environment, cancellationToken);
+        var simulatorCpu = simulator.CpuTime - simulatorCpuBefore;
+        EchoOutput($"refresh {mode.Name()}", run);
+
+        var lastLine = run.StandardOutput.LastOrDefault(line => !string.IsNullOrWhiteSpace(line));
+        RefreshReport? report;
+        try
+        {
+            report = lastLine is null ? null : JsonSerializer.Deserialize<RefreshReport>(lastLine, JsonSerializerOptions.Web);
+        }
+        catch (JsonException)
+        {
+            report = null;
+        }
+        return report is null
+            ? throw new BenchFailedException(
+                $"the core server's refresh ({mode.Name()}) exited with code {run.ExitCode} without a JSON result line")
+            : new ModeRun(mode, day, run.ExitCode, report, run.Wall, run.PeakResidentBytes, run.CpuTime, simulatorCpu);
+    }
+
+    private static Dictionary<string, string> CoreServerEnvironment(string connectionString) => new()
+    {
+        ["Database__Provider"] = "Postgres",
+        ["ConnectionStrings__DontGoBack"] = connectionString,
+        ["DemoData__UsersOnEmptyDatabase"] = "0",
+        ["Logging__LogLevel__Default"] = "Warning",
+    };
+
+    private static void EchoOutput(string command, ChildRun run)
+    {
+        foreach (var line in run.StandardOutput)
+            Console.Error.WriteLine($"[core {command}] {line}");
+    }
+
+    private static DateOnly TodayIn(string timeZoneId) =>
+        DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, TimeZoneInfo.FindSystemTimeZoneById(timeZoneId)).DateTime);
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

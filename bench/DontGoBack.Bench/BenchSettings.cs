@@ -1,0 +1,49 @@
+namespace DontGoBack.Bench;
+
+internal enum RefreshMode
+{
+    /// <summary>Extension:BulkSize = --bulk-size: one update-assets call per group of users.</summary>
+    Bulk,
+    /// <summary>Extension:BulkSize = 0: one update-asset call per user, as the original extension server needs.</summary>
+    PerUser,
+}
+
+internal static class RefreshModes
+{
+    public static readonly RefreshMode[] All = [RefreshMode.Bulk, RefreshMode.PerUser];
+
+    public static string Name(this RefreshMode mode) => mode switch
+    {
+        RefreshMode.Bulk => "bulk",
+        RefreshMode.PerUser => "per-user",
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
+    };
+
+    public static RefreshMode? TryParse(string name)
+    {
+        foreach (var mode in All)
+        {
+            if (string.Equals(mode.Name(), name, StringComparison.OrdinalIgnoreCase))
+                return mode;
+        }
+        return null;
+    }
+}
+
+/// <param name="AdminConnectionString">Any database on the server; the bench database is recreated beside it.</param>
+/// <param name="Concurrency">Extension calls (per-user) or bulk groups in flight, in the core server and in the raw HTTP rate alike.</param>
+internal sealed record BenchSettings(
+    string AdminConnectionString,
+    string CoreServerDll,
+    string SimulatorDll,
+    int Users,
+    int ActivePercent,
+    IReadOnlyList<RefreshMode> Modes,
+    int LatencyMs,
+    double ErrorRate,
+    int Concurrency,
+    int BulkSize,
+    int RawRequests)
+{
+    public int BulkSizeFor(RefreshMode mode) => mode == RefreshMode.Bulk ? BulkSize : 0;
+}

@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Text;
+
+namespace DontGoBack.Bench;
+
+/// <summary>The run's one markdown table, a row per mode, and what looked wrong.</summary>
+internal sealed class ResultTable(
+    BenchSettings settings, int activeUsers, TimeSpan floor, RawHttpResult raw, IReadOnlyList<ModeRun> runs, string postgresVersion)
+{
+    public const double BytesPerMegabyte = 1024 * 1024;
+
+    private static readonly string[] Columns =
+    [
+        "mode", "users (active)", "latency ms", "in flight", "bulk size", "job s", "wall s", "users/s", "peak MB",
+        "floor s", "job/floor", "raw HTTP req/s", "job users/s ÷ raw req/s", "success", "failed",
+    ];
+
+    /// <summary>Runs that did not account for every active user exactly once, or did not finish.</summary>
+    public IReadOnlyList<string> Warnings { get; } = [.. runs.SelectMany(run => WarningsFor(run, activeUsers))];
+
+    public string ToMarkdown()
+    {
+        var text = new StringBuilder();
+        text.AppendLine(Row(Columns));
+        text.AppendLine(Row(Columns.Select((_, i) => i == 0 ? "---" : "---:")));
+        foreach (var run in runs)
+            text.AppendLine(Row(Cells(run)));
+        text.AppendLine();
+        foreach (var warning in Warnings)
+            text.AppendLine($"> **WARNING** {warning}");
+        if (Warnings.Count > 0)
+            text.AppendLine();
+        text.AppendLine(
+            $"Error rate {settings.ErrorRate}; raw HTTP rate over {raw.Requests:N0} update-asset calls ({raw.NotOk:N0} not 2xx); " +
+            $"days {string.Join(", ", runs.Select(r => $"{r.Day:yyyy-MM-dd} ({r.Mode.Name()})"))}.");
+        // Per unit of work, so modes and the raw rate compare whatever their counts: where the time goes on a shared machine.
+        text.AppendLine(
+            $"CPU ms per 1,000 users (core server, start-up included, + stand-in): " +
+            $"{string.Join("; ", runs.Select(r => $"{r.Mode.Name()} {PerThousand(r.CoreServerCpu, r.Report.Success + r.Report.Failed)} + {PerThousand(r.SimulatorCpu, r.Report.Success + r.Report.Failed)}"))}; " +
+            $"raw HTTP per 1,000 calls (client + stand-in): {PerThousand(raw.ClientCpu, raw.Requests)} + {PerThousand(raw.SimulatorCpu, raw.Requests)}.");
+        text.AppendLine(
+            $"Machine: {Environment.ProcessorCount} logical CPUs, {TotalMemoryGibibytes():F1} GiB RAM; .NET {Environment.Version}; " +
+            $"PostgreSQL {postgresVersion}; {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC.");
+        return text.ToString();
+    }
+
+    private IEnumerable<string> Cells(ModeRun run)
+    {
+        var jobSeconds = run.Report.ElapsedMs / 1000.0;
+        var usersPerSecond = jobSeconds > 0 ? run.Report.Success / jobSeconds : double.NaN;
+        return
+        [
+            run.Mode.Name(),
+            $"{settings.Users:N0} ({activeUsers:N0})",
+            $"{settings.LatencyMs}",
+            $"{settings.Concurrency}",
+            run.Mode == RefreshMode.Bulk ? $"{settings.BulkSize:N0}" : "—",
+            $"{jobSeconds:F2}",
+            $"{run.Wall.TotalSeconds:F2}",
+            double.IsFinite(usersPerSecond) ? $"{usersPerSecond:N0}" : "—",
+            $"{run.PeakResidentBytes / BytesPerMegabyte:N0}",
+            $"{floor.TotalSeconds:F2}",
+            $"{jobSeconds / floor.TotalSeconds:F1}×",
+            $"{raw.RequestsPerSecond:N0}",
+            double.IsFinite(usersPerSecond) ? $"{usersPerSecond / raw.RequestsPerSecond:F2}" : "—",
+            $"{run.Report.Success:N0}",
+            $"{run.Report.Failed:N0}",
+        ];
+    }
+
+    private static IEnumerable<string> WarningsFor(ModeRun run, int activeUsers)
+    {
+        var report = run.Report;
+        if (report.Success + report.Failed != activeUsers)
+        {
+            yield return
+                $"{run.Mode.Name()}: success {report.Success:N0} + failed {report.Failed:N0} = {report.Success + report.Failed:N0}, " +
+                $"but {activeUsers:N0} users are active (total {report.Total:N0}, skipped {report.Skipped:N0}).";
+        }
+        if (report.Status == "failed" || run.ExitCode != 0)
+            yield return $"{run.Mode.Name()}: the run {report.Status} with exit code {run.ExitCode}: {report.Error ?? "no error given"}.";
+    }
+
+    private static string PerThousand(TimeSpan cpu, int count) => count > 0 ? $"{cpu.TotalMilliseconds * 1000 / count:N0}" : "—";
+
+    private static string Row(IEnumerable<string> cells) => $"| {string.Join(" | ", cells)} |";
+
+    private static double TotalMemoryGibibytes()
+    {
+        // "MemTotal:       24608748 kB"
+        var line = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+        var kilobytes = long.Parse(line["MemTotal:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        return kilobytes / (1024.0 * 1024.0);
+    }
+}

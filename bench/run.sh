@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Benchmarks the core server's daily asset refresh end to end: builds it, the stand-in extension
+# server and the bench in Release, starts a throwaway PostgreSQL on 127.0.0.1:25434, runs the bench
+# and removes the cluster. Standard output is only the markdown table; progress goes to standard error.
+#   bench/run.sh [--users N] [--active-percent P] [--modes bulk,per-user] [--latency-ms MS]
+#                [--error-rate R] [--concurrency C] [--bulk-size B] [--raw-requests N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+port=${DONTGOBACK_BENCH_PG_PORT:-25434}
+framework=net10.0
+
+for project in src/DontGoBack.CoreServer src/DontGoBack.ExtensionSimulator bench/DontGoBack.Bench; do
+  dotnet build "$project" -c Release --nologo -v quiet >&2
+done
+
+trap 'scripts/postgres.sh stop "$port"' EXIT
+connection=$(scripts/postgres.sh start "$port" | tail -n 1)
+
+dotnet "bench/DontGoBack.Bench/bin/Release/$framework/DontGoBack.Bench.dll" \
+  --connection "$connection" \
+  --core-dll "src/DontGoBack.CoreServer/bin/Release/$framework/DontGoBack.CoreServer.dll" \
+  --simulator-dll "src/DontGoBack.ExtensionSimulator/bin/Release/$framework/DontGoBack.ExtensionSimulator.dll" \
+  "$@"
