@@ -50,7 +50,6 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
             ["Extension:MaxRetryAttempts"] = "2",
             ["Extension:RetryBaseDelay"] = "00:00:00.010",
             ["Extension:AttemptTimeout"] = "00:00:00.250",
-            ["Extension:TotalTimeout"] = "00:00:05",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())

@@ -118,7 +118,7 @@ public sealed class ManualTriggerTests
     public async Task Same_day_already_running_is_a_409_and_the_first_run_still_finishes()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
-        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["Extension:AttemptTimeout"] = "00:00:10", ["Extension:TotalTimeout"] = "00:00:20" });
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["Extension:AttemptTimeout"] = "00:00:10" });
         var client = app.CreateClient();
         var blocked = await app.AddUserAsync(AccountStatus.Active);
         app.Extension.Inject(Fault.Block, blocked);

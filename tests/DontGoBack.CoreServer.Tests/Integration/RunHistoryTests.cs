@@ -156,8 +156,7 @@ public sealed class RunHistoryTests
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         var settings = new Dictionary<string, string?>
         {
-            ["AssetRefresh:Enabled"] = "true", ["Extension:AttemptTimeout"] = "00:00:20", ["Extension:TotalTimeout"] = "00:00:40",
-            ["Extension:CircuitSamplingDuration"] = "00:01:00",
+            ["AssetRefresh:Enabled"] = "true", ["Extension:AttemptTimeout"] = "00:00:20",
         };
         var users = new List<long>();
         await using (var first = new CoreServerApp(database, settings))

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using DontGoBack.CoreServer.Domain.Assets;
@@ -21,7 +22,7 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
     public async Task<UpdateAssetOutcome> UpdateAssetAsync(AssetUpdateRequest request, DateOnly day, CancellationToken cancellationToken)
     {
         var sent = await SendAsync(
-            () => http.PostAsJsonAsync($"{UpdateAssetPath}/{request.UserId}", new UpdateAssetCall(request.BaseAmount, day), cancellationToken));
+            () => http.PostAsync($"{UpdateAssetPath}/{request.UserId}", JsonBody(new UpdateAssetCall(request.BaseAmount, day)), cancellationToken));
         if (sent.Failure is { } failure)
             return failure;
 
@@ -42,7 +43,7 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             return await UpdateOneByOneAsync(requests, day, cancellationToken);
 
         var call = new UpdateAssetsCall(day, requests.Select(r => new UpdateAssetsCallItem(r.UserId, r.BaseAmount)).ToArray());
-        var sent = await SendAsync(() => http.PostAsJsonAsync(UpdateAssetsPath, call, cancellationToken));
+        var sent = await SendAsync(() => http.PostAsync(UpdateAssetsPath, JsonBody(call), cancellationToken));
         if (sent.Failure is { } failure)
             return Enumerable.Repeat<UpdateAssetOutcome>(failure, requests.Count).ToArray();
 
@@ -109,6 +110,18 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             throw new ExtensionUnavailableException(FailureClass.Transient, $"extension server unreachable: {e.Message}", e);
         }
     }
+
+    /// <summary>
+    /// Serialised once up front: a sized body is cheaper for both ends than a streamed, chunked one,
+    /// and a retry sends the same bytes again.
+    /// </summary>
+    private static ByteArrayContent JsonBody<T>(T value)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, JsonSerializerOptions.Web));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        return content;
+    }
+
 
     private static async Task<T?> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken) where T : class
     {

@@ -12,8 +12,8 @@ public sealed class ExtensionOptions
     public string? BaseUrl { get; set; }
 
     /// <summary>
-    /// Requests in flight to the extension server at most (connections and the resilience
-    /// pipeline's concurrency limit); further requests queue. Keep it at or above AssetRefresh:MaxConcurrency.
+    /// Requests in flight to the extension server at most: its connection limit (HTTP/1.1 carries
+    /// one request per connection); further requests wait for a connection.
     /// </summary>
     [Range(1, 10_000)]
     public int MaxInFlight { get; set; } = 256;
@@ -39,8 +39,6 @@ public sealed class ExtensionOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:05:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:30:00")]
-    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Share of failed attempts over the sampling window that opens the circuit and stops the run.</summary>
     [Range(0.01, 1.0)]
