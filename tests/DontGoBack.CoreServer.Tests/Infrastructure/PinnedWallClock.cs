@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace DontGoBack.CoreServer.Tests.Infrastructure;
 
 /// <summary>
@@ -8,7 +10,12 @@ namespace DontGoBack.CoreServer.Tests.Infrastructure;
 /// </summary>
 public sealed class PinnedWallClock(DateTimeOffset now) : TimeProvider
 {
+    private Stopwatch? _ticking;
+
     public DateTimeOffset Now { get; set; } = now;
 
-    public override DateTimeOffset GetUtcNow() => Now;
+    /// <summary>From now on the clock moves on in real time from <see cref="Now"/>: for the scheduler, which waits for its fire times to come.</summary>
+    public void StartTicking() => _ticking = Stopwatch.StartNew();
+
+    public override DateTimeOffset GetUtcNow() => Now + (_ticking?.Elapsed ?? TimeSpan.Zero);
 }

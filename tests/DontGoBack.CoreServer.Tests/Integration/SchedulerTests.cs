@@ -59,6 +59,7 @@ public sealed class SchedulerTests
             ["AssetRefresh:Enabled"] = "true",
             ["AssetRefresh:Cron"] = "* * * * * ?",
         });
+        app.Time.StartTicking();
         app.CreateClient();
         var user = await app.AddUserAsync(AccountStatus.Active);
 
