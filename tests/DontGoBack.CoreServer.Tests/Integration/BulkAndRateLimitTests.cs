@@ -93,8 +93,9 @@ public sealed class BulkAndRateLimitTests
 
         Assert.Equal(30, result.Success);
         var times = app.Extension.RequestTimes.Order().ToArray();
-        // Any one-second window holds at most the rate plus one refill's burst (the bucket refills every 100 ms).
+        // Any one-second window holds at most the bucket's start (2) plus its refills (2 every 100 ms;
+        // timer jitter can fit 11 in a second): 24, where an unlimited client sends all 30 at once.
         var busiestSecond = times.Max(start => times.Count(t => t >= start && t < start + TimeSpan.FromSeconds(1)));
-        Assert.InRange(busiestSecond, 1, 22);
+        Assert.InRange(busiestSecond, 1, 24);
     }
 }
