@@ -47,7 +47,7 @@ public static class SimulatorEndpoints
         {
             if (!issuer.IsValid(BearerToken(http.Request)))
                 return Results.Unauthorized();
-            counter.Record();
+            counter.Record([userId]);
             if (options.AddedLatencyMs > 0)
                 await Task.Delay(options.AddedLatencyMs, cancellationToken);
             if (options.ErrorRate > 0 && Random.Shared.NextDouble() < options.ErrorRate)
@@ -64,7 +64,7 @@ public static class SimulatorEndpoints
         {
             if (!issuer.IsValid(BearerToken(http.Request)))
                 return Results.Unauthorized();
-            counter.Record(request.Assets?.Count ?? 0);
+            counter.Record(request.Assets?.Select(a => a.UserId) ?? []);
             if (options.AddedLatencyMs > 0)
                 await Task.Delay(options.AddedLatencyMs, cancellationToken);
             if (options.ErrorRate > 0 && Random.Shared.NextDouble() < options.ErrorRate)
@@ -74,7 +74,7 @@ public static class SimulatorEndpoints
             return Results.Json(answer.Body, statusCode: answer.StatusCode);
         });
 
-        app.MapGet("/msa/ext/stats", (SimulatorCallCounter counter) => new { usersAskedFor = counter.Count });
+        app.MapGet("/msa/ext/stats", (SimulatorCallCounter counter) => new { usersAskedFor = counter.Count, distinctUsers = counter.DistinctUsers, repeatedUsers = counter.RepeatedUsers });
         return app;
     }
 
@@ -86,10 +86,29 @@ public static class SimulatorEndpoints
     private sealed record TokenRequest(string? ClientId, string? ClientSecret);
 }
 
-/// <summary>Counts users asked for (one per single call, the item count of a bulk call) so load and cluster tests can check "one call per user".</summary>
-public sealed class SimulatorCallCounter
+/// <summary>
+/// Counts users asked for (one per single call, the item count of a bulk call) so load and
+/// cluster tests can check "one call per user"; with Simulator:TrackUsers also per user.
+/// </summary>
+public sealed class SimulatorCallCounter(SimulatorOptions options)
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, int> _perUser = new();
     private long _count;
+
     public long Count => Interlocked.Read(ref _count);
-    public void Record(int users = 1) => Interlocked.Add(ref _count, users);
+
+    /// <summary>Users asked for more than once (only with Simulator:TrackUsers).</summary>
+    public int RepeatedUsers => _perUser.Count(entry => entry.Value > 1);
+
+    public int DistinctUsers => _perUser.Count;
+
+    public void Record(IEnumerable<long> userIds)
+    {
+        foreach (var userId in userIds)
+        {
+            Interlocked.Increment(ref _count);
+            if (options.TrackUsers)
+                _perUser.AddOrUpdate(userId, 1, (_, calls) => calls + 1);
+        }
+    }
 }

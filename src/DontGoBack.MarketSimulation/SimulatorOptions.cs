@@ -33,6 +33,9 @@ public sealed class SimulatorOptions
     [Range(1, 100_000)]
     public int MaxBulkItems { get; set; } = SimulatedExtension.DefaultMaxBulkItems;
 
+    /// <summary>Count calls per user too (memory grows with the users), for tests that check each user was asked once.</summary>
+    public bool TrackUsers { get; set; }
+
     /// <summary>Extra delay before each answer, to model a remote server.</summary>
     [Range(0, 60_000)]
     public int AddedLatencyMs { get; set; }

@@ -12,6 +12,7 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<AssetChange> AssetChanges => Set<AssetChange>();
     public DbSet<AssetRefreshFailure> AssetRefreshFailures => Set<AssetRefreshFailure>();
     public DbSet<BatchRun> BatchRuns => Set<BatchRun>();
+    public DbSet<BatchRunPartition> BatchRunPartitions => Set<BatchRunPartition>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -66,6 +67,16 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             run.Property(r => r.Error).HasMaxLength(2000);
             // A day is one job instance.
             run.HasIndex(r => new { r.JobName, r.SnapshotDay }).IsUnique();
+        });
+
+        modelBuilder.Entity<BatchRunPartition>(partition =>
+        {
+            partition.ToTable("batch_run_partitions");
+            partition.HasKey(p => new { p.RunId, p.PartitionNo });
+            partition.Property(p => p.Status).HasConversion<string>().HasMaxLength(20);
+            partition.Property(p => p.Node).HasMaxLength(200);
+            partition.Property(p => p.Error).HasMaxLength(2000);
+            partition.HasOne<BatchRun>().WithMany().HasForeignKey(p => p.RunId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<AssetRefreshFailure>(failure =>

@@ -13,6 +13,7 @@ public sealed class ConfigurationTests
     [InlineData("Extension:BaseUrl", "http://extension.test/", "Auth:BaseUrl")]
     [InlineData("InternalAccess:AllowedNetworks:0", "everyone", "InternalAccess:AllowedNetworks")]
     [InlineData("Database:Provider", "Oracle", "Database:Provider")]
+    [InlineData("Batch:Clustered", "true", "Batch:Clustered=true needs Database:Provider=Postgres")]
     public async Task Bad_setting_stops_start_up_and_names_the_setting(string key, string value, string named)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);

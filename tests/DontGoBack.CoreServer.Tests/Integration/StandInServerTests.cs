@@ -3,12 +3,6 @@ using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using DontGoBack.MarketSimulation;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
@@ -40,7 +34,7 @@ public sealed class StandInServerTests
             var today = Assert.Single(await app.SnapshotsOfAsync(users[i]), s => s.SnapshotDay == Day);
             Assert.Equal(MarketMoveRule.Apply(2_000_000 + i, rule.MultiplierFor(users[i], Day)), today.ClosingAmount);
         }
-        Assert.Equal(25, standIn.Services.GetRequiredService<SimulatorCallCounter>().Count);
+        Assert.Equal(25, standIn.Calls.Count);
     }
 
     [Fact]
@@ -57,7 +51,7 @@ public sealed class StandInServerTests
         Assert.Equal(BatchRunStatus.Failed, result.Status);
         Assert.Contains("auth server refused", result.Error);
         Assert.Single(await app.SnapshotsOfAsync(user));
-        Assert.Equal(0, standIn.Services.GetRequiredService<SimulatorCallCounter>().Count);
+        Assert.Equal(0, standIn.Calls.Count);
     }
 
     [Fact]
@@ -78,27 +72,13 @@ public sealed class StandInServerTests
         Assert.Equal(0, result.Success);
     }
 
-    private static CoreServerApp CoreAgainst(WebApplication standIn, TestDatabase database, string secret, string? extensionUrl = null)
-    {
-        var url = standIn.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new CoreServerApp(database, new Dictionary<string, string?>
+    private static CoreServerApp CoreAgainst(StandInServer standIn, TestDatabase database, string secret, string? extensionUrl = null) =>
+        new(database, new Dictionary<string, string?>
         {
-            ["Extension:BaseUrl"] = extensionUrl ?? url,
-            ["Auth:BaseUrl"] = url,
+            ["Extension:BaseUrl"] = extensionUrl ?? standIn.Url,
+            ["Auth:BaseUrl"] = standIn.Url,
             ["Auth:ClientSecret"] = secret,
         }) { UseFakeExtension = false };
-    }
 
-    private static async Task<WebApplication> StartStandInAsync()
-    {
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Configuration["Simulator:Salt"] = FakeExtensionServer.Salt;
-        builder.Logging.ClearProviders();
-        builder.AddExtensionSimulator();
-        var standIn = builder.Build();
-        standIn.MapExtensionSimulator();
-        await standIn.StartAsync();
-        return standIn;
-    }
+    private static Task<StandInServer> StartStandInAsync() => StandInServer.StartAsync();
 }

@@ -29,6 +29,7 @@ public static class AssetBatchExtensions
         builder.Services.AddScoped<AssetRefreshJob>();
         builder.Services.AddScoped<IBatchRunFailures, AssetRefreshFailures>();
         builder.Services.AddHostedService<StartupCatchUp>();
+        builder.Services.AddScoped<AssetRefreshFanOut>();
 
         // Whether the trigger exists is decided now; its cron and zone come from the validated
         // options when the scheduler is built, so a bad value fails start-up naming the setting.

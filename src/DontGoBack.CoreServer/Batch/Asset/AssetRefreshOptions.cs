@@ -28,6 +28,10 @@ public sealed class AssetRefreshOptions : IValidatableObject
     [Range(1, 10_000, ErrorMessage = "AssetRefresh:WriteChunkSize must be between {1} and {2}.")]
     public int WriteChunkSize { get; set; } = 1_000;
 
+    /// <summary>Longest time an answer waits in memory for its chunk to fill before it is written anyway.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00", ErrorMessage = "AssetRefresh:MaxWriteDelay must be between {1} and {2}.")]
+    public TimeSpan MaxWriteDelay { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Base amount of a user with no snapshot before the day, in KRW.</summary>
     [Range(0, long.MaxValue, ErrorMessage = "AssetRefresh:StartAmount must be between {1} and {2}.")]
     public long StartAmount { get; set; } = 10_000_000;

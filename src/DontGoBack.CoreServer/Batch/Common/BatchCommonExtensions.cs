@@ -1,4 +1,6 @@
 using DontGoBack.CoreServer.Hosting;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.Extensions.Options;
 using Quartz;
 
 namespace DontGoBack.CoreServer.Batch.Common;
@@ -14,7 +16,38 @@ public static class BatchCommonExtensions
             .ValidateOnStart();
         builder.Services.AddScoped<BatchRunLedger>();
         builder.Services.AddScoped<DueDays>();
-        builder.Services.AddQuartz(quartz => quartz.UseInMemoryStore());
+        var batch = builder.Configuration.GetSection(BatchOptions.SectionName).Get<BatchOptions>() ?? new();
+        var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider ?? DatabaseProvider.Sqlite;
+        if (batch.Clustered && provider != DatabaseProvider.Postgres)
+        {
+            throw new OptionsValidationException(BatchOptions.SectionName, typeof(BatchOptions),
+                ["Batch:Clustered=true needs Database:Provider=Postgres: replicas coordinate through Quartz's clustered job store "
+                 + "in their shared PostgreSQL database, and an SQLite file belongs to one process."]);
+        }
+        builder.Services.AddQuartz(quartz =>
+        {
+            if (!batch.Clustered)
+            {
+                quartz.UseInMemoryStore();
+                return;
+            }
+            // One more thread than partitions, for the daily trigger itself.
+            quartz.UseDefaultThreadPool(batch.PartitionsPerNode + 1);
+            // Partitions are scheduled by another node, which cannot wake this one: poll for them
+            // at the check-in pace rather than Quartz's idle default of half a minute.
+            quartz.ConfigureScheduler(scheduler => scheduler.IdleWaitTime = batch.ClusterCheckinInterval);
+            quartz.UsePersistentStore(store =>
+            {
+                // The qrtz_ tables come from our own migrations (QuartzJobStore).
+                store.UsePostgres(builder.Configuration.GetConnectionString(DatabaseOptions.ConnectionStringName)!);
+                store.UseSystemTextJsonSerializer();
+                store.UseClustering(cluster =>
+                {
+                    cluster.CheckinInterval = batch.ClusterCheckinInterval;
+                    cluster.CheckinMisfireThreshold = 3 * batch.ClusterCheckinInterval;
+                });
+            });
+        });
         builder.Services.AddQuartzHostedService(hosted => hosted.WaitForJobsToComplete = true);
         return builder;
     }

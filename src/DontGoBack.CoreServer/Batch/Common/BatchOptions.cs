@@ -17,5 +17,24 @@ public sealed class BatchOptions
     [Range(0, 366, ErrorMessage = "Batch:MaxCatchUpDays must be between {1} and {2}.")]
     public int MaxCatchUpDays { get; set; } = 7;
 
+    /// <summary>
+    /// Several replicas on one PostgreSQL: Quartz runs on its clustered job store so the daily
+    /// trigger fires once per cluster, and each day's users are split into partitions that any
+    /// node picks up. Needs Database:Provider=Postgres.
+    /// </summary>
+    public bool Clustered { get; set; }
+
+    /// <summary>User ids per partition of a clustered run.</summary>
+    [Range(1, 10_000_000, ErrorMessage = "Batch:PartitionSize must be between {1} and {2}.")]
+    public int PartitionSize { get; set; } = 50_000;
+
+    /// <summary>Partitions one clustered node works on at once; each already makes AssetRefresh:MaxConcurrency calls in parallel.</summary>
+    [Range(1, 64, ErrorMessage = "Batch:PartitionsPerNode must be between {1} and {2}.")]
+    public int PartitionsPerNode { get; set; } = 1;
+
+    /// <summary>How often a clustered node checks in; a node silent for three times this is taken as dead and its partitions re-run elsewhere.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00", ErrorMessage = "Batch:ClusterCheckinInterval must be between {1} and {2}.")]
+    public TimeSpan ClusterCheckinInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     public string ResolveNodeName() => string.IsNullOrWhiteSpace(NodeName) ? $"{Environment.MachineName}:{Environment.ProcessId}" : NodeName;
 }

@@ -88,5 +88,65 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
             .Select(r => r.SnapshotDay)
             .ToListAsync(cancellationToken)).ToHashSet();
 
+    /// <summary>Replaces the run's unfinished partitions with this plan; finished ones stay, and what they covered is skipped as done.</summary>
+    /// <returns>The partitions left to process.</returns>
+    public async Task<List<BatchRunPartition>> PlanPartitionsAsync(long runId, IReadOnlyList<UserIdRange> ranges, CancellationToken cancellationToken)
+    {
+        await db.BatchRunPartitions.Where(p => p.RunId == runId && p.Status != BatchPartitionStatus.Done).ExecuteDeleteAsync(cancellationToken);
+        var done = await db.BatchRunPartitions.Where(p => p.RunId == runId).Select(p => p.PartitionNo).ToListAsync(cancellationToken);
+        var next = done.Count == 0 ? 0 : done.Max() + 1;
+        var pending = ranges.Select((range, i) => new BatchRunPartition
+        {
+            RunId = runId, PartitionNo = next + i, FirstUserId = range.First, LastUserId = range.Last, Status = BatchPartitionStatus.Pending,
+        }).ToList();
+        db.BatchRunPartitions.AddRange(pending);
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+        return pending;
+    }
+
+    /// <summary>Marks which node is working on a partition (it stays pending until it finishes).</summary>
+    public Task MarkPartitionTakenAsync(long runId, int partitionNo, CancellationToken cancellationToken)
+    {
+        var node = Node;
+        return db.BatchRunPartitions.Where(p => p.RunId == runId && p.PartitionNo == partitionNo)
+            .ExecuteUpdateAsync(set => set.SetProperty(p => p.Node, node), cancellationToken);
+    }
+
+    /// <summary>Records a partition's outcome and the node's name on the run.</summary>
+    /// <returns>True when no partition of the run is pending any more.</returns>
+    public async Task<bool> FinishPartitionAsync(
+        long runId, int partitionNo, BatchPartitionStatus status, BatchResult result, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var node = Node;
+        await db.BatchRunPartitions.Where(p => p.RunId == runId && p.PartitionNo == partitionNo)
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(p => p.Status, status).SetProperty(p => p.Node, node).SetProperty(p => p.FinishedAt, now)
+                .SetProperty(p => p.Total, result.Total).SetProperty(p => p.Success, result.Success)
+                .SetProperty(p => p.Skipped, result.Skipped).SetProperty(p => p.Failed, result.Failed)
+                .SetProperty(p => p.Error, result.Error), cancellationToken);
+        await db.Database.ExecuteSqlAsync($"""
+            UPDATE batch_runs
+               SET nodes = CASE WHEN (',' || nodes || ',') LIKE ('%,' || {node} || ',%') THEN nodes ELSE nodes || ',' || {node} END
+             WHERE id = {runId}
+            """, cancellationToken);
+        return !await db.BatchRunPartitions.AnyAsync(p => p.RunId == runId && p.Status == BatchPartitionStatus.Pending, cancellationToken);
+    }
+
+    /// <summary>The run's outcome summed over its partitions.</summary>
+    public async Task<BatchResult> SumPartitionsAsync(long runId, DateOnly day, int attempt, long elapsedMs, CancellationToken cancellationToken)
+    {
+        var partitions = await db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == runId).ToListAsync(cancellationToken);
+        var error = partitions.FirstOrDefault(p => p.Status == BatchPartitionStatus.Failed)?.Error;
+        var failed = partitions.Sum(p => p.Failed);
+        var status = error is not null ? BatchRunStatus.Failed : failed > 0 ? BatchRunStatus.CompletedWithFailures : BatchRunStatus.Completed;
+        return new BatchResult(day, status, partitions.Sum(p => p.Total), partitions.Sum(p => p.Success), partitions.Sum(p => p.Skipped),
+            failed, elapsedMs, error, runId, attempt);
+    }
+
+    public Task<List<BatchRunPartition>> PartitionsAsync(long runId, CancellationToken cancellationToken) =>
+        db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == runId).OrderBy(p => p.PartitionNo).ToListAsync(cancellationToken);
+
     private sealed record ClaimRow(long Id, int Attempts);
 }

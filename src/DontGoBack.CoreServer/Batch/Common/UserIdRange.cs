@@ -5,6 +5,19 @@ public readonly record struct UserIdRange(long First, long Last)
 {
     public static readonly UserIdRange All = new(1, long.MaxValue);
 
+    /// <summary>Consecutive ranges of at most <paramref name="size"/> ids covering this one.</summary>
+    public IReadOnlyList<UserIdRange> Split(int size)
+    {
+        var parts = new List<UserIdRange>();
+        for (var first = First; first <= Last; first += size)
+        {
+            parts.Add(new UserIdRange(first, Math.Min(Last, first + size - 1)));
+            if (first > long.MaxValue - size)
+                break;
+        }
+        return parts;
+    }
+
     /// <summary>Parses "5", "1-100" or a comma list of those, e.g. "1-100,205".</summary>
     public static bool TryParseList(string text, out IReadOnlyList<UserIdRange> ranges)
     {

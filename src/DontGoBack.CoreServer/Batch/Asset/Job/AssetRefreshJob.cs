@@ -1,6 +1,8 @@
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Batch.Asset.Scheduler;
 using Microsoft.Extensions.Options;
+using Quartz;
 
 namespace DontGoBack.CoreServer.Batch.Asset.Job;
 
@@ -9,8 +11,9 @@ namespace DontGoBack.CoreServer.Batch.Asset.Job;
 /// already running anywhere), renews it while working, times the run and records its result.
 /// </summary>
 public sealed partial class AssetRefreshJob(
-    RefreshAssetsUseCase refreshAssets, BatchRunLedger ledger, DueDays dueDays, IOptions<BatchOptions> batchOptions,
-    IOptions<AssetRefreshOptions> refreshOptions, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<AssetRefreshJob> logger)
+    RefreshAssetsUseCase refreshAssets, BatchRunLedger ledger, DueDays dueDays, IServiceProvider services,
+    IOptions<BatchOptions> batchOptions, IOptions<AssetRefreshOptions> refreshOptions, IHostApplicationLifetime lifetime,
+    TimeProvider time, ILogger<AssetRefreshJob> logger)
 {
     public const string Name = "asset-refresh";
 
@@ -26,6 +29,15 @@ public sealed partial class AssetRefreshJob(
         var due = await dueDays.FindAsync(Name, settings.Cron, settings.ResolveZone(), firedDay, cancellationToken);
         if (due.TooOld.Count > 0)
             LogTooOld(due.TooOld.Count, string.Join(", ", due.TooOld.Select(d => d.ToString("O"))));
+        if (batchOptions.Value.Clustered)
+        {
+            // One day at a time across the cluster, oldest first: a day's base is the day before's
+            // result. The run that finishes a day triggers the scheduler again for the next one.
+            if (due.ToRun.Count > 0)
+                await services.GetRequiredService<AssetRefreshFanOut>().StartAsync(due.ToRun[0], cancellationToken);
+            return [];
+        }
+
         var results = new List<BatchResult>();
         foreach (var day in due.ToRun)
         {
@@ -84,6 +96,51 @@ public sealed partial class AssetRefreshJob(
         return result;
     }
 
+    /// <summary>
+    /// Clustered mode: refreshes one partition of a fanned-out day under the run's lease; the
+    /// partition that leaves none pending finalises the run with the counts of all of them.
+    /// </summary>
+    public async Task RunPartitionAsync(RunClaim claim, DateOnly day, int partitionNo, UserIdRange users, CancellationToken cancellationToken)
+    {
+        if (!await ledger.RenewAsync(claim, cancellationToken))
+        {
+            LogStalePartition(claim.RunId, claim.Attempt, partitionNo);
+            return;
+        }
+        await ledger.MarkPartitionTakenAsync(claim.RunId, partitionNo, cancellationToken);
+
+        var started = time.GetTimestamp();
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
+        using var heartbeat = new CancellationTokenSource();
+        var renewing = RenewLeaseAsync(claim, run, heartbeat.Token);
+        RefreshOutcome outcome;
+        try
+        {
+            outcome = await refreshAssets.RunAsync(day, users, run.Token);
+        }
+        finally
+        {
+            await heartbeat.CancelAsync();
+            await renewing;
+        }
+
+        var partition = new BatchResult(day, outcome.StoppedBecause is null ? BatchRunStatus.Completed : BatchRunStatus.Failed,
+            outcome.Total, outcome.Success, outcome.Skipped, outcome.Failed, Elapsed(started), outcome.StoppedBecause);
+        var lastOne = await ledger.FinishPartitionAsync(claim.RunId, partitionNo,
+            outcome.StoppedBecause is null ? BatchPartitionStatus.Done : BatchPartitionStatus.Failed, partition, CancellationToken.None);
+        if (!lastOne)
+            return;
+
+        var startedAt = (await ledger.FindAsync(claim.RunId, CancellationToken.None))!.StartedAt;
+        var result = await ledger.SumPartitionsAsync(claim.RunId, day, claim.Attempt,
+            (long)(time.GetUtcNow() - startedAt).TotalMilliseconds, CancellationToken.None);
+        await ledger.FinishAsync(claim, result, CancellationToken.None);
+        LogFinished(day.ToString("O"), result.Status, result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
+        // The next owed day, if any, starts now rather than at the next fire.
+        var scheduler = await services.GetRequiredService<ISchedulerFactory>().GetScheduler(CancellationToken.None);
+        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey, cancellationToken: CancellationToken.None);
+    }
+
     private long Elapsed(long started) => (long)time.GetElapsedTime(started).TotalMilliseconds;
 
     /// <summary>Renews the lease until stopped; a lost lease cancels the run so two attempts never write at once.</summary>
@@ -113,6 +170,9 @@ public sealed partial class AssetRefreshJob(
 
     [LoggerMessage(LogLevel.Information, "Asset refresh for {Day} starting (attempt {Attempt})")]
     private partial void LogStarting(string day, int attempt);
+
+    [LoggerMessage(LogLevel.Warning, "Partition {Partition} of run {RunId} attempt {Attempt} is stale: a newer attempt holds the run; skipping")]
+    private partial void LogStalePartition(long runId, int attempt, int partition);
 
     [LoggerMessage(LogLevel.Warning, "{Count} missed asset refresh days are older than Batch:MaxCatchUpDays and were not run: {Days}")]
     private partial void LogTooOld(int count, string days);

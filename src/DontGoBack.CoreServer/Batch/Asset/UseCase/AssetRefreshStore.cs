@@ -1,4 +1,5 @@
 using System.Data.Common;
+using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
 
@@ -67,6 +68,18 @@ public abstract class AssetRefreshStore
                 : new RefreshCandidate(reader.GetInt64(0), latestDay is null ? null : reader.GetInt64(2), AlreadyRefreshed: false));
         }
         return page;
+    }
+
+    /// <summary>The lowest and highest id of an active user, to split a clustered run into partitions; null when there is none.</summary>
+    public async Task<UserIdRange?> ActiveIdRangeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT min(id), max(id) FROM users WHERE status = '{AccountStatusNames.Active}'";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0)
+            ? new UserIdRange(reader.GetInt64(0), reader.GetInt64(1))
+            : null;
     }
 
     /// <summary>

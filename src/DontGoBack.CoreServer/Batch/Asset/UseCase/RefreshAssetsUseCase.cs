@@ -132,25 +132,32 @@ public sealed partial class RefreshAssetsUseCase(
         DateOnly day, ChannelReader<(AssetUpdateRequest Request, UpdateAssetOutcome Outcome)> results, Tally tally,
         CancellationTokenSource stop, CancellationToken cancellationToken)
     {
-        var chunkSize = options.Value.WriteChunkSize;
+        var (chunkSize, maxWriteDelay) = (options.Value.WriteChunkSize, options.Value.MaxWriteDelay);
+        var oldestUnwritten = 0L;
         var refreshed = new List<RefreshedAsset>(chunkSize);
         var failures = new List<RefreshFailure>();
         try
         {
-            await foreach (var (request, outcome) in results.ReadAllAsync(cancellationToken))
+            while (await WaitForResultsAsync())
             {
-                switch (outcome)
+                while (results.TryRead(out var item))
                 {
-                    case AssetUpdated updated:
-                        refreshed.Add(new RefreshedAsset(request.UserId, request.BaseAmount, updated.Multiplier));
-                        break;
-                    case AssetUpdateFailed failed:
-                        LogUserFailed(request.UserId, day.ToString("O"), failed.Class.ToString(), failed.Reason);
-                        failures.Add(new RefreshFailure(request.UserId, failed.Class, Truncate(failed.Reason)));
-                        break;
+                    var (request, outcome) = item;
+                    switch (outcome)
+                    {
+                        case AssetUpdated updated:
+                            refreshed.Add(new RefreshedAsset(request.UserId, request.BaseAmount, updated.Multiplier));
+                            break;
+                        case AssetUpdateFailed failed:
+                            LogUserFailed(request.UserId, day.ToString("O"), failed.Class.ToString(), failed.Reason);
+                            failures.Add(new RefreshFailure(request.UserId, failed.Class, Truncate(failed.Reason)));
+                            break;
+                    }
+                    if (refreshed.Count + failures.Count == 1)
+                        oldestUnwritten = time.GetTimestamp();
+                    if (refreshed.Count + failures.Count >= chunkSize || time.GetElapsedTime(oldestUnwritten) >= maxWriteDelay)
+                        await FlushAsync();
                 }
-                if (refreshed.Count + failures.Count >= chunkSize)
-                    await FlushAsync();
             }
             await FlushAsync();
         }
@@ -159,6 +166,21 @@ public sealed partial class RefreshAssetsUseCase(
             // A database that cannot take writes stops the callers too, instead of letting them fill the channel.
             await stop.CancelAsync();
             throw;
+        }
+
+        // No answer waits unwritten longer than MaxWriteDelay, so a process that dies loses little
+        // of what it was told; a fast stream fills whole chunks well before that.
+        async Task<bool> WaitForResultsAsync()
+        {
+            var waiting = results.WaitToReadAsync(cancellationToken).AsTask();
+            if (refreshed.Count + failures.Count == 0 || waiting.IsCompleted)
+                return await waiting;
+            using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var due = maxWriteDelay - time.GetElapsedTime(oldestUnwritten);
+            if (due <= TimeSpan.Zero || await Task.WhenAny(waiting, Task.Delay(due, time, stopDelay.Token)) != waiting)
+                await FlushAsync();
+            await stopDelay.CancelAsync();
+            return await waiting;
         }
 
         async Task FlushAsync()

@@ -105,6 +105,66 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.ToTable("batch_runs", (string)null);
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
+                {
+                    b.Property<long>("RunId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("run_id");
+
+                    b.Property<int>("PartitionNo")
+                        .HasColumnType("integer")
+                        .HasColumnName("partition_no");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("error");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed");
+
+                    b.Property<DateTimeOffset?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.Property<long>("FirstUserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("first_user_id");
+
+                    b.Property<long>("LastUserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_user_id");
+
+                    b.Property<string>("Node")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("node");
+
+                    b.Property<int>("Skipped")
+                        .HasColumnType("integer")
+                        .HasColumnName("skipped");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("status");
+
+                    b.Property<int>("Success")
+                        .HasColumnType("integer")
+                        .HasColumnName("success");
+
+                    b.Property<int>("Total")
+                        .HasColumnType("integer")
+                        .HasColumnName("total");
+
+                    b.HasKey("RunId", "PartitionNo")
+                        .HasName("pk_batch_run_partitions");
+
+                    b.ToTable("batch_run_partitions", (string)null);
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
                 {
                     b.Property<long>("Id")
@@ -302,6 +362,16 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasDatabaseName("ix_users_status_id");
 
                     b.ToTable("users", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
+                {
+                    b.HasOne("DontGoBack.CoreServer.Batch.Common.BatchRun", null)
+                        .WithMany()
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_batch_run_partitions_batch_runs_run_id");
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>

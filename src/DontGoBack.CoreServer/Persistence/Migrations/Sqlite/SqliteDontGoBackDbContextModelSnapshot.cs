@@ -98,6 +98,66 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.ToTable("batch_runs", (string)null);
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
+                {
+                    b.Property<long>("RunId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("run_id");
+
+                    b.Property<int>("PartitionNo")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("partition_no");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failed");
+
+                    b.Property<DateTimeOffset?>("FinishedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("finished_at");
+
+                    b.Property<long>("FirstUserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("first_user_id");
+
+                    b.Property<long>("LastUserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_user_id");
+
+                    b.Property<string>("Node")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("node");
+
+                    b.Property<int>("Skipped")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("skipped");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<int>("Success")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("success");
+
+                    b.Property<int>("Total")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("total");
+
+                    b.HasKey("RunId", "PartitionNo")
+                        .HasName("pk_batch_run_partitions");
+
+                    b.ToTable("batch_run_partitions", (string)null);
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
                 {
                     b.Property<long>("Id")
@@ -289,6 +349,16 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasDatabaseName("ix_users_status_id");
 
                     b.ToTable("users", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
+                {
+                    b.HasOne("DontGoBack.CoreServer.Batch.Common.BatchRun", null)
+                        .WithMany()
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_batch_run_partitions_batch_runs_run_id");
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>

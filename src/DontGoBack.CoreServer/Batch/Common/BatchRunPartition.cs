@@ -1,0 +1,29 @@
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <summary>A slice of a clustered run's users (an id range) that any node may process; the run is finalised when none is pending.</summary>
+public sealed class BatchRunPartition
+{
+    public long RunId { get; set; }
+    public int PartitionNo { get; set; }
+    public long FirstUserId { get; set; }
+    public long LastUserId { get; set; }
+    public BatchPartitionStatus Status { get; set; }
+
+    /// <summary>The node working on it, or that finished it.</summary>
+    public string? Node { get; set; }
+
+    public int Total { get; set; }
+    public int Success { get; set; }
+    public int Skipped { get; set; }
+    public int Failed { get; set; }
+    public string? Error { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+}
+
+public enum BatchPartitionStatus
+{
+    Pending,
+    Done,
+    /// <summary>Stopped early (extension unavailable); the run fails and its next attempt redoes the partition.</summary>
+    Failed,
+}

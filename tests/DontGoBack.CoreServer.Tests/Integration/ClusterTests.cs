@@ -1,0 +1,191 @@
+using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.Hosting;
+using DontGoBack.CoreServer.Persistence;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace DontGoBack.CoreServer.Tests.Integration;
+
+/// <summary>
+/// Real server processes on one PostgreSQL, clustered through Quartz's job store, against the
+/// stand-in extension server over loopback. The day under test is today in Seoul, the processes' own clock.
+/// </summary>
+public sealed class ClusterTests(ITestOutputHelper output)
+{
+    private const int Users = 3_000;
+    private static readonly TimeZoneInfo Seoul = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
+
+    [Fact]
+    public async Task Three_replicas_run_the_day_once_and_share_its_partitions()
+    {
+        await using var standIn = await StandInServer.StartAsync(new Dictionary<string, string?> { ["Simulator:TrackUsers"] = "true" });
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        var active = await SeedAsync(database);
+        var day = BatchDay.Today(TimeProvider.System, Seoul);
+
+        var nodes = Enumerable.Range(1, 3).Select(n => CoreServerProcess.Start(NodeSettings(database, standIn, $"node-{n}"))).ToList();
+        try
+        {
+            var run = await WaitForRunAsync(database, day, r => r.Status == BatchRunStatus.Completed, TimeSpan.FromSeconds(90), nodes);
+
+            await using var db = database.CreateContext();
+            var partitions = await db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == run.Id).ToListAsync();
+            output.WriteLine($"run {run.Id}: {run.Success} refreshed by {string.Join(", ", partitions.GroupBy(p => p.Node).Select(g => $"{g.Key} {g.Count()}"))}");
+            Assert.Equal((1, active, active), (run.Attempts, run.Total, run.Success));
+            Assert.Single(await db.BatchRuns.AsNoTracking().Where(r => r.SnapshotDay == day).ToListAsync());
+            Assert.All(partitions, p => Assert.Equal(BatchPartitionStatus.Done, p.Status));
+            Assert.True(partitions.Select(p => p.Node).Distinct().Count() >= 2, "the partitions were not shared between nodes");
+            Assert.Equal((active, active, 0), ((int)standIn.Calls.Count, standIn.Calls.DistinctUsers, standIn.Calls.RepeatedUsers));
+            Assert.Equal(active, await db.DailyAssetSnapshots.CountAsync(s => s.SnapshotDay == day));
+        }
+        finally
+        {
+            foreach (var node in nodes)
+                await node.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_replica_killed_mid_run_loses_nothing_and_its_restart_duplicates_nothing()
+    {
+        // Slow answers, so the run is still going when a node dies.
+        await using var standIn = await StandInServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Simulator:TrackUsers"] = "true", ["Simulator:AddedLatencyMs"] = "20",
+        });
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        var active = await SeedAsync(database);
+        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        var nodes = Enumerable.Range(1, 3).Select(n => CoreServerProcess.Start(NodeSettings(database, standIn, $"node-{n}"))).ToList();
+        try
+        {
+            // The victim is a node in the middle of a partition.
+            var victim = await WaitForBusyNodeAsync(database, TimeSpan.FromSeconds(90), nodes);
+            nodes[victim].KillHard();
+
+            var run = await WaitForRunAsync(database, day, r => r.Status == BatchRunStatus.Completed, TimeSpan.FromSeconds(120), nodes);
+            Assert.Equal((active, 1), (run.Success, run.Attempts));
+            await AssertOneSnapshotPerActiveUserAsync(database, day, active);
+
+            nodes[victim] = CoreServerProcess.Start(NodeSettings(database, standIn, $"node-{victim + 1}"));
+            await Task.Delay(TimeSpan.FromSeconds(8));
+            var after = await WaitForRunAsync(database, day, _ => true, TimeSpan.FromSeconds(5), nodes);
+            Assert.Equal((BatchRunStatus.Completed, 1), (after.Status, after.Attempts));
+            await AssertOneSnapshotPerActiveUserAsync(database, day, active);
+            output.WriteLine($"killed node-{victim + 1}; calls {standIn.Calls.Count} for {active} users; users asked more than once (their answers died with the node): {standIn.Calls.RepeatedUsers}");
+            Assert.True(standIn.Calls.RepeatedUsers > 0, "the killed node had nothing in flight, so nothing was recovered");
+        }
+        finally
+        {
+            foreach (var node in nodes)
+                await node.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_single_node_killed_at_random_points_finishes_the_day_correctly_after_restarts()
+    {
+        await using var standIn = await StandInServer.StartAsync(new Dictionary<string, string?> { ["Simulator:AddedLatencyMs"] = "40" });
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        var active = await SeedAsync(database);
+        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        var settings = NodeSettings(database, standIn, "single");
+        settings["Batch:Clustered"] = "false";
+        var random = new Random(20250810);
+
+        for (var kill = 0; kill < 4; kill++)
+        {
+            await using var node = CoreServerProcess.Start(settings);
+            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(2_500, 6_000)));
+            node.KillHard();
+            // Past the lease, so the next start takes the dead run over.
+            await Task.Delay(TimeSpan.FromSeconds(3.5));
+        }
+        await using var last = CoreServerProcess.Start(settings);
+        var run = await WaitForRunAsync(database, day, r => r.Status == BatchRunStatus.Completed, TimeSpan.FromSeconds(120), [last]);
+
+        output.WriteLine($"run {run.Id}: attempts {run.Attempts}, last attempt refreshed {run.Success} and skipped {run.Skipped}");
+        Assert.True(run.Attempts >= 2, "the kills never interrupted a run");
+        await AssertOneSnapshotPerActiveUserAsync(database, day, active);
+    }
+
+    private static Dictionary<string, string?> NodeSettings(TestDatabase database, StandInServer standIn, string name) => new()
+    {
+        ["Database:Provider"] = "Postgres",
+        ["ConnectionStrings:DontGoBack"] = database.ConnectionString,
+        ["Batch:Clustered"] = "true",
+        ["Batch:NodeName"] = name,
+        ["Batch:PartitionSize"] = "200",
+        ["Batch:ClusterCheckinInterval"] = "00:00:01",
+        ["Batch:LeaseTimeout"] = "00:00:03",
+        ["AssetRefresh:Cron"] = "0/3 * * * * ?",
+        ["AssetRefresh:MaxConcurrency"] = "8",
+        ["Extension:BaseUrl"] = standIn.Url,
+        ["Auth:BaseUrl"] = standIn.Url,
+        ["Auth:ClientSecret"] = StandInServer.ClientSecret,
+    };
+
+    /// <returns>The number of active users.</returns>
+    private static async Task<int> SeedAsync(TestDatabase database)
+    {
+        // An in-process server applies the migrations (Quartz's tables included) and seeds the users.
+        await using var setup = new CoreServerApp(database) { UseFakeExtension = false };
+        setup.Time.Now = DateTimeOffset.UtcNow;
+        setup.CreateClient();
+        await using var scope = setup.Services.CreateAsyncScope();
+        await CoreServerStartup.AddDemoUsersAsync(scope.ServiceProvider, Users, activePercent: 85, CancellationToken.None);
+        await using var db = database.CreateContext();
+        return await db.Users.CountAsync(u => u.Status == AccountStatus.Active);
+    }
+
+    private static async Task AssertOneSnapshotPerActiveUserAsync(TestDatabase database, DateOnly day, int active)
+    {
+        await using var db = database.CreateContext();
+        var refreshed = await db.DailyAssetSnapshots.Where(s => s.SnapshotDay == day).Select(s => s.UserId).ToListAsync();
+        var activeIds = await db.Users.Where(u => u.Status == AccountStatus.Active).Select(u => u.Id).ToListAsync();
+        Assert.Equal(refreshed.Count, refreshed.Distinct().Count());
+        Assert.Equal(activeIds.Order(), refreshed.Order());
+        Assert.Equal(active, refreshed.Count);
+    }
+
+    private static async Task<BatchRun> WaitForRunAsync(
+        TestDatabase database, DateOnly day, Func<BatchRun, bool> condition, TimeSpan timeout, IReadOnlyList<CoreServerProcess> nodes)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            await using (var db = database.CreateContext())
+            {
+                if (await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.JobName == AssetRefreshJob.Name && r.SnapshotDay == day) is { } run
+                    && condition(run))
+                    return run;
+            }
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"run for {day} not as expected within {timeout}; node output:\n{string.Join("\n---\n", nodes.Select(n => n.Output))}");
+            await Task.Delay(250);
+        }
+    }
+
+    /// <returns>The index of a node holding a partition that is not finished, once two are done.</returns>
+    private static async Task<int> WaitForBusyNodeAsync(TestDatabase database, TimeSpan timeout, IReadOnlyList<CoreServerProcess> nodes)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            await using (var db = database.CreateContext())
+            {
+                var partitions = await db.BatchRunPartitions.AsNoTracking().ToListAsync();
+                if (partitions.Count(p => p.Status == BatchPartitionStatus.Done) >= 2
+                    && partitions.FirstOrDefault(p => p.Status == BatchPartitionStatus.Pending && p.Node is not null) is { } busy)
+                    return int.Parse(busy.Node!["node-".Length..]) - 1;
+            }
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"no node busy within {timeout}; node output:\n{string.Join("\n---\n", nodes.Select(n => n.Output))}");
+            await Task.Delay(100);
+        }
+    }
+}
