@@ -22,7 +22,7 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
     public async Task<UpdateAssetOutcome> UpdateAssetAsync(AssetUpdateRequest request, DateOnly day, CancellationToken cancellationToken)
     {
         var sent = await SendAsync(
-            () => http.PostAsync($"{UpdateAssetPath}/{request.UserId}", JsonBody(new UpdateAssetCall(request.BaseAmount, day)), cancellationToken));
+            () => PostAsync($"{UpdateAssetPath}/{request.UserId}", new UpdateAssetCall(request.BaseAmount, day), cancellationToken));
         if (sent.Failure is { } failure)
             return failure;
 
@@ -43,7 +43,7 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             return await UpdateOneByOneAsync(requests, day, cancellationToken);
 
         var call = new UpdateAssetsCall(day, requests.Select(r => new UpdateAssetsCallItem(r.UserId, r.BaseAmount)).ToArray());
-        var sent = await SendAsync(() => http.PostAsync(UpdateAssetsPath, JsonBody(call), cancellationToken));
+        var sent = await SendAsync(() => PostAsync(UpdateAssetsPath, call, cancellationToken));
         if (sent.Failure is { } failure)
             return Enumerable.Repeat<UpdateAssetOutcome>(failure, requests.Count).ToArray();
 
@@ -112,14 +112,17 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
     }
 
     /// <summary>
-    /// Serialised once up front: a sized body is cheaper for both ends than a streamed, chunked one,
-    /// and a retry sends the same bytes again.
+    /// The body is serialised once up front: a sized body is cheaper for both ends than a
+    /// streamed, chunked one, and a retry sends the same bytes again. The answer is read as it
+    /// streams in rather than buffered whole first: a bulk answer would otherwise be a
+    /// large-object-heap array per call.
     /// </summary>
-    private static ByteArrayContent JsonBody<T>(T value)
+    private Task<HttpResponseMessage> PostAsync<T>(string path, T body, CancellationToken cancellationToken)
     {
-        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, JsonSerializerOptions.Web));
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, JsonSerializerOptions.Web));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-        return content;
+        return http.SendAsync(new HttpRequestMessage(HttpMethod.Post, path) { Content = content },
+            HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
 
 
