@@ -39,8 +39,9 @@ internal static class BenchCommand
                 result.AddError("--error-rate must be between 0 and 1.");
         });
         // 4096 is the core server's own cap on AssetRefresh:MaxConcurrency.
-        var concurrency = IntOption("--concurrency", "Extension calls (or bulk groups) in flight", 256, 1, 4_096);
+        var concurrency = IntOption("--concurrency", "Per-user extension calls in flight (and the raw HTTP rate's)", 256, 1, 4_096);
         var bulkSize = IntOption("--bulk-size", "Users per update-assets call in bulk mode", 1_000, 1, 10_000);
+        var bulkCalls = IntOption("--bulk-calls", "update-assets calls in flight in bulk mode", 4, 1, 256);
         var rawRequests = new Option<int?>("--raw-requests")
         {
             Description = $"Requests for the raw HTTP rate; default the user count, at most {DefaultRawRequestCap:N0}",
@@ -53,7 +54,7 @@ internal static class BenchCommand
 
         var root = new RootCommand("Benchmarks the core server's daily asset refresh against PostgreSQL and the stand-in extension server; prints one markdown table")
         {
-            connection, coreDll, simulatorDll, users, activePercent, modes, latencyMs, errorRate, concurrency, bulkSize, rawRequests,
+            connection, coreDll, simulatorDll, users, activePercent, modes, latencyMs, errorRate, concurrency, bulkSize, bulkCalls, rawRequests,
         };
         root.SetAction((parsed, cancellationToken) =>
         {
@@ -69,6 +70,7 @@ internal static class BenchCommand
                 parsed.GetValue(errorRate),
                 parsed.GetValue(concurrency),
                 parsed.GetValue(bulkSize),
+                parsed.GetValue(bulkCalls),
                 parsed.GetValue(rawRequests) ?? Math.Min(userCount, DefaultRawRequestCap));
             return RunReportingFailureAsync(settings, cancellationToken);
         });

@@ -99,6 +99,7 @@ internal static class BenchRun
         environment["AssetRefresh__MaxConcurrency"] = Invariant(settings.Concurrency);
         environment["Extension__MaxInFlight"] = Invariant(settings.Concurrency);
         environment["Extension__BulkSize"] = Invariant(settings.BulkSizeFor(mode));
+        environment["Extension__BulkCallsInFlight"] = Invariant(settings.BulkCalls);
 
         var simulatorCpuBefore = simulator.CpuTime;
         var run = await DotnetProcess.RunAsync(

@@ -43,7 +43,11 @@ internal sealed record BenchSettings(
     double ErrorRate,
     int Concurrency,
     int BulkSize,
+    int BulkCalls,
     int RawRequests)
 {
     public int BulkSizeFor(RefreshMode mode) => mode == RefreshMode.Bulk ? BulkSize : 0;
+
+    /// <summary>Calls in flight in that mode: bulk calls each carry BulkSize users.</summary>
+    public int CallsInFlight(RefreshMode mode) => mode == RefreshMode.Bulk ? BulkCalls : Concurrency;
 }

@@ -11,7 +11,7 @@ internal sealed class ResultTable(
 
     private static readonly string[] Columns =
     [
-        "mode", "users (active)", "latency ms", "in flight", "bulk size", "job s", "wall s", "users/s", "peak MB",
+        "mode", "users (active)", "latency ms", "calls in flight", "bulk size", "job s", "wall s", "users/s", "peak MB",
         "floor s", "job/floor", "raw HTTP req/s", "job users/s ÷ raw req/s", "success", "failed",
     ];
 
@@ -53,7 +53,7 @@ internal sealed class ResultTable(
             run.Mode.Name(),
             $"{settings.Users:N0} ({activeUsers:N0})",
             $"{settings.LatencyMs}",
-            $"{settings.Concurrency}",
+            $"{settings.CallsInFlight(run.Mode)}",
             run.Mode == RefreshMode.Bulk ? $"{settings.BulkSize:N0}" : "—",
             $"{jobSeconds:F2}",
             $"{run.Wall.TotalSeconds:F2}",

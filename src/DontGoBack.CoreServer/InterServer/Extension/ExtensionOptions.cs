@@ -30,6 +30,13 @@ public sealed class ExtensionOptions
     [Range(0, 10_000)]
     public int BulkSize { get; set; }
 
+    /// <summary>
+    /// Bulk calls in flight at once, each carrying up to BulkSize users (AssetRefresh:MaxConcurrency
+    /// bounds per-user calls). A few suffice to keep both ends busy, and each holds its users' answers in memory.
+    /// </summary>
+    [Range(1, 256)]
+    public int BulkCallsInFlight { get; set; } = 4;
+
     [Range(0, 10)]
     public int MaxRetryAttempts { get; set; } = 3;
 

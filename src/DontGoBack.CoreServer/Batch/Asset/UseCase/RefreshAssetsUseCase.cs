@@ -40,7 +40,8 @@ public sealed partial class RefreshAssetsUseCase(
         ExtensionUnavailableException? stoppedBy = null;
 
         var reading = ReadCandidatesAsync(day, range, groupSize, groups.Writer, tally, stop);
-        var calling = CallExtensionAsync(day, groups.Reader, results.Writer, stop, e => stoppedBy = e);
+        var callsInFlight = groupSize > 1 ? extensionOptions.Value.BulkCallsInFlight : settings.MaxConcurrency;
+        var calling = CallExtensionAsync(day, groups.Reader, callsInFlight, results.Writer, stop, e => stoppedBy = e);
         // Writes use the caller's token, not `stop`: answers already in hand are kept when the run stops early.
         var writing = WriteResultsAsync(day, results.Reader, tally, stop, cancellationToken);
         await Task.WhenAll(reading, calling, writing);
@@ -98,7 +99,7 @@ public sealed partial class RefreshAssetsUseCase(
     }
 
     private async Task CallExtensionAsync(
-        DateOnly day, ChannelReader<AssetUpdateRequest[]> groups,
+        DateOnly day, ChannelReader<AssetUpdateRequest[]> groups, int callsInFlight,
         ChannelWriter<(AssetUpdateRequest, UpdateAssetOutcome)> results, CancellationTokenSource stop,
         Action<ExtensionUnavailableException> onUnavailable)
     {
@@ -106,7 +107,7 @@ public sealed partial class RefreshAssetsUseCase(
         {
             await Parallel.ForEachAsync(
                 groups.ReadAllAsync(stop.Token),
-                new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxConcurrency, CancellationToken = stop.Token },
+                new ParallelOptions { MaxDegreeOfParallelism = callsInFlight, CancellationToken = stop.Token },
                 async (group, token) =>
                 {
                     var outcomes = await extension.UpdateAssetsAsync(group, day, token);
