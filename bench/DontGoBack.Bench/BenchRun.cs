@@ -103,7 +103,7 @@ internal static class BenchRun
 
         var simulatorCpuBefore = simulator.CpuTime;
         var run = await DotnetProcess.RunAsync(
-            settings.CoreServerDll, ["refresh", "--day", day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), "--json"],
+            settings.CoreServerDll, ["refresh", "--day", day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), "--json", "--allow-future-day"],
             environment, cancellationToken);
         var simulatorCpu = simulator.CpuTime - simulatorCpuBefore;
         EchoOutput($"refresh {mode.Name()}", run);

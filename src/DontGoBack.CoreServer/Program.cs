@@ -28,6 +28,7 @@ builder.AddBatchCommon();
 builder.AddAssetBatch();
 
 var app = builder.Build();
+app.UseInternalAccess();
 app.MapAssets();
 app.MapBatchRuns();
 app.MapAssetBatch();

@@ -2,6 +2,7 @@ using DontGoBack.CoreServer.InterServer.Auth;
 using DontGoBack.CoreServer.InterServer.Extension;
 using DontGoBack.MarketSimulation;
 using Microsoft.Extensions.Http.Resilience;
+using System.Threading.RateLimiting;
 using Polly;
 using Microsoft.Extensions.Options;
 
@@ -38,13 +39,6 @@ public static class InterServerExtensions
         // Per-request log scopes and lines cost more than the call itself at this rate; failures
         // are logged by the refresh with the user and reason, retries by the resilience pipeline.
         extensionClient.RemoveAllLoggers();
-        if (extensionSettings.MaxRequestsPerSecond > 0)
-        {
-            // One limiter for the process, outermost so retries count against the budget too.
-            var limiter = RequestRateLimitHandler.PerSecond(extensionSettings.MaxRequestsPerSecond);
-            extensionClient.AddHttpMessageHandler(() => new RequestRateLimitHandler(limiter));
-        }
-
         if (extensionSettings.UsesInProcessStandIn)
         {
             builder.Services.AddSingleton(services =>
@@ -69,9 +63,12 @@ public static class InterServerExtensions
             extensionClient.AddHttpMessageHandler<BearerTokenHandler>();
             builder.Services.AddHttpClient(AccessTokenProvider.HttpClientName, http =>
                     http.BaseAddress = new Uri(WithTrailingSlash(authSettings.BaseUrl ?? "http://auth-not-configured/")))
-                .AddResilienceHandler("auth", AddExtensionResilience);
+                .AddResilienceHandler("auth", (pipeline, context) => AddExtensionResilience(pipeline, context, requestRate: null));
         }
-        extensionClient.AddResilienceHandler("extension", AddExtensionResilience);
+        // One limiter for the process. It sits between the retries and the attempt timeout: retries
+        // count against the budget, and waiting for a permit does not count as a slow answer.
+        RateLimiter? requestRate = extensionSettings.MaxRequestsPerSecond > 0 ? PerSecond(extensionSettings.MaxRequestsPerSecond) : null;
+        extensionClient.AddResilienceHandler("extension", (pipeline, context) => AddExtensionResilience(pipeline, context, requestRate));
         return builder;
     }
 
@@ -81,7 +78,8 @@ public static class InterServerExtensions
     /// purpose: its extra rate limiter and total timeout cost about a third of the client's CPU
     /// per call in bench/, and in-flight requests are already capped by the connection limit.
     /// </summary>
-    private static void AddExtensionResilience(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceHandlerContext context)
+    private static void AddExtensionResilience(
+        ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceHandlerContext context, RateLimiter? requestRate)
     {
         var options = context.ServiceProvider.GetRequiredService<IOptions<ExtensionOptions>>().Value;
         pipeline
@@ -97,9 +95,22 @@ public static class InterServerExtensions
                 Delay = options.RetryBaseDelay,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
-            })
-            .AddTimeout(options.AttemptTimeout);
+            });
+        if (requestRate is not null)
+            pipeline.AddRateLimiter(requestRate);
+        pipeline.AddTimeout(options.AttemptTimeout);
     }
+
+    /// <summary>A token bucket refilled every 100 ms, so a second's budget is spread over the second rather than spent at its start; requests wait their turn.</summary>
+    private static RateLimiter PerSecond(int requestsPerSecond) => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+    {
+        TokenLimit = Math.Max(1, requestsPerSecond / 10),
+        TokensPerPeriod = Math.Max(1, requestsPerSecond / 10),
+        ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+        QueueLimit = int.MaxValue,
+        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        AutoReplenishment = true,
+    });
 
     private static string WithTrailingSlash(string url) => url.EndsWith('/') ? url : url + "/";
 }

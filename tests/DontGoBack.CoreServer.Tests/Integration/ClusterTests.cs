@@ -95,6 +95,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         var day = BatchDay.Today(TimeProvider.System, Seoul);
         var settings = NodeSettings(database, standIn, "single");
         settings["Batch:Clustered"] = "false";
+        settings["Batch:LeaseTimeout"] = "00:00:03";
         var random = new Random(20250810);
 
         for (var kill = 0; kill < 4; kill++)
@@ -121,7 +122,9 @@ public sealed class ClusterTests(ITestOutputHelper output)
         ["Batch:NodeName"] = name,
         ["Batch:PartitionSize"] = "200",
         ["Batch:ClusterCheckinInterval"] = "00:00:01",
-        ["Batch:LeaseTimeout"] = "00:00:03",
+        // Longer than Quartz takes to see a dead node (three missed one-second check-ins), so a
+        // killed node's partition is recovered within the same attempt.
+        ["Batch:LeaseTimeout"] = "00:00:10",
         ["AssetRefresh:Cron"] = "0/3 * * * * ?",
         ["AssetRefresh:MaxConcurrency"] = "8",
         ["Extension:BaseUrl"] = standIn.Url,

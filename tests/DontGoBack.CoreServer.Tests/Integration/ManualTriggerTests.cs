@@ -94,11 +94,11 @@ public sealed class ManualTriggerTests
         await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["InternalAccess:AdminToken"] = "s3cret" });
         var client = app.CreateClient();
         if (token is not null)
-            client.DefaultRequestHeaders.Add(InternalAccessFilter.AdminTokenHeader, token);
+            client.DefaultRequestHeaders.Add(InternalAccessMiddleware.AdminTokenHeader, token);
 
         var response = await client.PostAsync($"{Path}?snapshotDay=2025-08-10", null);
 
-        await AssertProblemAsync(response, HttpStatusCode.Unauthorized, InternalAccessFilter.AdminTokenHeader);
+        await AssertProblemAsync(response, HttpStatusCode.Unauthorized, InternalAccessMiddleware.AdminTokenHeader);
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public sealed class ManualTriggerTests
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["InternalAccess:AdminToken"] = "s3cret" });
         var client = app.CreateClient();
-        client.DefaultRequestHeaders.Add(InternalAccessFilter.AdminTokenHeader, "s3cret");
+        client.DefaultRequestHeaders.Add(InternalAccessMiddleware.AdminTokenHeader, "s3cret");
 
         var response = await client.PostAsync($"{Path}?snapshotDay=2025-08-10", null);
 

@@ -86,7 +86,7 @@ public sealed class RunHistoryTests
         await using var scope = app.Services.CreateAsyncScope();
         var ledger = scope.ServiceProvider.GetRequiredService<BatchRunLedger>();
         // Another process claimed the day and is alive.
-        var other = await ledger.TryClaimAsync(AssetRefreshJob.Name, Day, CancellationToken.None);
+        var other = await ledger.TryClaimAsync(AssetRefreshJob.Name, Day, rerunCompleted: true, CancellationToken.None);
         Assert.NotNull(other);
 
         var blocked = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay=2025-08-10", null);

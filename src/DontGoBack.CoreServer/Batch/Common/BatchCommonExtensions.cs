@@ -52,6 +52,6 @@ public static class BatchCommonExtensions
         return builder;
     }
 
-    /// <summary>The /internal/batch route group, guarded by <see cref="InternalAccessFilter"/>.</summary>
+    /// <summary>The /internal/batch route group, guarded by <see cref="InternalAccessMiddleware"/>.</summary>
     public static RouteGroupBuilder MapInternalBatchGroup(this IEndpointRouteBuilder app) => app.MapInternalGroup("/batch");
 }

@@ -15,8 +15,11 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
 {
     private string Node => options.Value.ResolveNodeName();
 
-    /// <returns>The claim, or null when another attempt holds a live lease on that day.</returns>
-    public async Task<RunClaim?> TryClaimAsync(string job, DateOnly day, CancellationToken cancellationToken)
+    public const int MaxTextLength = 2000;
+
+    /// <param name="rerunCompleted">False for the scheduler: a day that went through is not run again.</param>
+    /// <returns>The claim, or null when another attempt holds a live lease on that day (or it went through and may not be rerun).</returns>
+    public async Task<RunClaim?> TryClaimAsync(string job, DateOnly day, bool rerunCompleted, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var staleBefore = now - options.Value.LeaseTimeout;
@@ -31,8 +34,9 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
                    heartbeat_at = excluded.heartbeat_at, lease_owner = excluded.lease_owner, error = NULL,
                    attempts = batch_runs.attempts + 1,
                    nodes = CASE WHEN (',' || batch_runs.nodes || ',') LIKE ('%,' || excluded.nodes || ',%')
-                                THEN batch_runs.nodes ELSE batch_runs.nodes || ',' || excluded.nodes END
-             WHERE batch_runs.status <> {nameof(BatchRunStatus.Running)} OR batch_runs.heartbeat_at < {staleBefore}
+                                THEN batch_runs.nodes ELSE substr(batch_runs.nodes || ',' || excluded.nodes, 1, {MaxTextLength}) END
+             WHERE (batch_runs.status <> {nameof(BatchRunStatus.Running)} OR batch_runs.heartbeat_at < {staleBefore})
+               AND ({rerunCompleted} OR batch_runs.status NOT IN ({nameof(BatchRunStatus.Completed)}, {nameof(BatchRunStatus.CompletedWithFailures)}))
             RETURNING id, attempts
             """).ToListAsync(cancellationToken);
         return claimed is [var row] ? new RunClaim(row.Id, row.Attempts, owner) : null;
@@ -47,10 +51,12 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
             .ExecuteUpdateAsync(set => set.SetProperty(r => r.HeartbeatAt, now), cancellationToken) == 1;
     }
 
-    public async Task FinishAsync(RunClaim claim, BatchResult result, CancellationToken cancellationToken)
+    /// <returns>False when the lease was lost meanwhile: the newer attempt's record stands.</returns>
+    public async Task<bool> FinishAsync(RunClaim claim, BatchResult result, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        await db.BatchRuns
+        var error = Truncate(result.Error);
+        return await db.BatchRuns
             .Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner)
             .ExecuteUpdateAsync(set => set
                 .SetProperty(r => r.Status, result.Status)
@@ -61,8 +67,10 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
                 .SetProperty(r => r.Success, result.Success)
                 .SetProperty(r => r.Skipped, result.Skipped)
                 .SetProperty(r => r.Failed, result.Failed)
-                .SetProperty(r => r.Error, result.Error), cancellationToken);
+                .SetProperty(r => r.Error, error), cancellationToken) == 1;
     }
+
+    private static string? Truncate(string? text) => text is { Length: > MaxTextLength } ? text[..MaxTextLength] : text;
 
     public Task<BatchRun?> FindAsync(long id, CancellationToken cancellationToken) =>
         db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == id, cancellationToken);
@@ -88,16 +96,16 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
             .Select(r => r.SnapshotDay)
             .ToListAsync(cancellationToken)).ToHashSet();
 
-    /// <summary>Replaces the run's unfinished partitions with this plan; finished ones stay, and what they covered is skipped as done.</summary>
-    /// <returns>The partitions left to process.</returns>
+    /// <summary>
+    /// Replaces the run's partitions with this plan for a new attempt: its counts are the latest
+    /// attempt's, and users an earlier attempt finished are skipped as done.
+    /// </summary>
     public async Task<List<BatchRunPartition>> PlanPartitionsAsync(long runId, IReadOnlyList<UserIdRange> ranges, CancellationToken cancellationToken)
     {
-        await db.BatchRunPartitions.Where(p => p.RunId == runId && p.Status != BatchPartitionStatus.Done).ExecuteDeleteAsync(cancellationToken);
-        var done = await db.BatchRunPartitions.Where(p => p.RunId == runId).Select(p => p.PartitionNo).ToListAsync(cancellationToken);
-        var next = done.Count == 0 ? 0 : done.Max() + 1;
+        await db.BatchRunPartitions.Where(p => p.RunId == runId).ExecuteDeleteAsync(cancellationToken);
         var pending = ranges.Select((range, i) => new BatchRunPartition
         {
-            RunId = runId, PartitionNo = next + i, FirstUserId = range.First, LastUserId = range.Last, Status = BatchPartitionStatus.Pending,
+            RunId = runId, PartitionNo = i, FirstUserId = range.First, LastUserId = range.Last, Status = BatchPartitionStatus.Pending,
         }).ToList();
         db.BatchRunPartitions.AddRange(pending);
         await db.SaveChangesAsync(cancellationToken);
@@ -105,34 +113,41 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
         return pending;
     }
 
-    /// <summary>Marks which node is working on a partition (it stays pending until it finishes).</summary>
-    public Task MarkPartitionTakenAsync(long runId, int partitionNo, CancellationToken cancellationToken)
+    /// <summary>Marks which node works on a partition (it stays pending until it finishes).</summary>
+    /// <returns>False when the claim's attempt no longer holds the run: the partition belongs to a newer attempt.</returns>
+    public async Task<bool> TryTakePartitionAsync(RunClaim claim, int partitionNo, CancellationToken cancellationToken)
     {
         var node = Node;
-        return db.BatchRunPartitions.Where(p => p.RunId == runId && p.PartitionNo == partitionNo)
-            .ExecuteUpdateAsync(set => set.SetProperty(p => p.Node, node), cancellationToken);
+        return await HeldPartition(claim, partitionNo).ExecuteUpdateAsync(set => set.SetProperty(p => p.Node, node), cancellationToken) == 1;
     }
 
-    /// <summary>Records a partition's outcome and the node's name on the run.</summary>
-    /// <returns>True when no partition of the run is pending any more.</returns>
-    public async Task<bool> FinishPartitionAsync(
-        long runId, int partitionNo, BatchPartitionStatus status, BatchResult result, CancellationToken cancellationToken)
+    /// <summary>Records a partition's outcome and the node's name on the run, if the claim still holds the run.</summary>
+    /// <returns>True when no partition of the run is pending any more; null when the lease was lost.</returns>
+    public async Task<bool?> FinishPartitionAsync(
+        RunClaim claim, int partitionNo, BatchPartitionStatus status, BatchResult result, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var node = Node;
-        await db.BatchRunPartitions.Where(p => p.RunId == runId && p.PartitionNo == partitionNo)
+        var error = Truncate(result.Error);
+        var updated = await HeldPartition(claim, partitionNo)
             .ExecuteUpdateAsync(set => set
                 .SetProperty(p => p.Status, status).SetProperty(p => p.Node, node).SetProperty(p => p.FinishedAt, now)
                 .SetProperty(p => p.Total, result.Total).SetProperty(p => p.Success, result.Success)
                 .SetProperty(p => p.Skipped, result.Skipped).SetProperty(p => p.Failed, result.Failed)
-                .SetProperty(p => p.Error, result.Error), cancellationToken);
+                .SetProperty(p => p.Error, error), cancellationToken);
+        if (updated == 0)
+            return null;
         await db.Database.ExecuteSqlAsync($"""
             UPDATE batch_runs
-               SET nodes = CASE WHEN (',' || nodes || ',') LIKE ('%,' || {node} || ',%') THEN nodes ELSE nodes || ',' || {node} END
-             WHERE id = {runId}
+               SET nodes = CASE WHEN (',' || nodes || ',') LIKE ('%,' || {node} || ',%') THEN nodes ELSE substr(nodes || ',' || {node}, 1, {MaxTextLength}) END
+             WHERE id = {claim.RunId}
             """, cancellationToken);
-        return !await db.BatchRunPartitions.AnyAsync(p => p.RunId == runId && p.Status == BatchPartitionStatus.Pending, cancellationToken);
+        return !await db.BatchRunPartitions.AnyAsync(p => p.RunId == claim.RunId && p.Status == BatchPartitionStatus.Pending, cancellationToken);
     }
+
+    private IQueryable<BatchRunPartition> HeldPartition(RunClaim claim, int partitionNo) =>
+        db.BatchRunPartitions.Where(p => p.RunId == claim.RunId && p.PartitionNo == partitionNo
+                                         && db.BatchRuns.Any(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner));
 
     /// <summary>The run's outcome summed over its partitions.</summary>
     public async Task<BatchResult> SumPartitionsAsync(long runId, DateOnly day, int attempt, long elapsedMs, CancellationToken cancellationToken)
@@ -144,9 +159,6 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
         return new BatchResult(day, status, partitions.Sum(p => p.Total), partitions.Sum(p => p.Success), partitions.Sum(p => p.Skipped),
             failed, elapsedMs, error, runId, attempt);
     }
-
-    public Task<List<BatchRunPartition>> PartitionsAsync(long runId, CancellationToken cancellationToken) =>
-        db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == runId).OrderBy(p => p.PartitionNo).ToListAsync(cancellationToken);
 
     private sealed record ClaimRow(long Id, int Attempts);
 }

@@ -24,9 +24,8 @@ public abstract record AdjustmentOutcome
 
 /// <summary>
 /// Rewards, penalties and corrections, applied at once to the user's current snapshot (closing
-/// and net flow) with a change-history row. A per-user lock is taken first — the daily refresh
-/// takes the same one (a PostgreSQL advisory lock keyed by user id) — so concurrent changes queue
-/// instead of overwriting each other.
+/// and net flow) with a change-history row. The user's row is locked first — the daily refresh
+/// takes the same lock per chunk — so concurrent changes queue instead of overwriting each other.
 /// </summary>
 public sealed class AssetAdjustments(DontGoBackDbContext db, TimeProvider time)
 {
@@ -43,7 +42,7 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, TimeProvider time)
         if (db.Database.IsNpgsql())
         {
             // SQLite needs no lock: its write transactions begin IMMEDIATE and run one at a time.
-            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({userId})", cancellationToken);
+            await db.Database.ExecuteSqlAsync($"SELECT id FROM users WHERE id = {userId} FOR UPDATE", cancellationToken);
         }
 
         var user = await db.Users.AsNoTracking().Where(u => u.Id == userId)

@@ -57,7 +57,8 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
                 new { clientId = options.Value.ClientId, clientSecret = options.Value.ClientSecret }, cancellationToken);
         }
         catch (Exception e) when (e is HttpRequestException or TimeoutException or Polly.Timeout.TimeoutRejectedException
-                                      or Polly.CircuitBreaker.BrokenCircuitException)
+                                      or Polly.CircuitBreaker.BrokenCircuitException
+                                      || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             throw new ExtensionUnavailableException(FailureClass.Auth, $"auth server unreachable: {e.Message}", e);
         }

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using DontGoBack.CoreServer.Domain.Assets;
+using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
 
@@ -14,7 +15,7 @@ namespace DontGoBack.CoreServer.InterServer.Extension;
 /// an answer that is still a failure after that becomes a per-user failure, and no answer at
 /// all (or an open circuit) an <see cref="ExtensionUnavailableException"/> that stops the run.
 /// </summary>
-public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capabilities)
+public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capabilities, IOptions<ExtensionOptions> options)
 {
     public const string UpdateAssetPath = "msa/ext/api/update-asset";
     public const string UpdateAssetsPath = "msa/ext/api/update-assets";
@@ -27,7 +28,9 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             return failure;
 
         using var response = sent.Response!;
-        var answer = await ReadAsync<UpdateAssetAnswer>(response, cancellationToken);
+        var (answer, cutOff) = await ReadAsync<UpdateAssetAnswer>(response, cancellationToken);
+        if (cutOff is not null)
+            return cutOff;
         if (!response.IsSuccessStatusCode)
             return StatusFailure(response, answer?.Message);
         return answer is null
@@ -54,9 +57,10 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             return await UpdateOneByOneAsync(requests, day, cancellationToken);
         }
 
-        var answer = await ReadAsync<UpdateAssetsAnswer>(response, cancellationToken);
+        var (answer, cutOff) = await ReadAsync<UpdateAssetsAnswer>(response, cancellationToken);
         UpdateAssetOutcome? wholeCallFailure =
-            !response.IsSuccessStatusCode ? StatusFailure(response, answer?.Message)
+            cutOff is not null ? cutOff
+            : !response.IsSuccessStatusCode ? StatusFailure(response, answer?.Message)
             : answer is null ? new AssetUpdateFailed(FailureClass.Permanent, "invalid answer: body is not the update-assets JSON")
             : answer.ResultCode is null || !answer.ResultCode.StartsWith('S') ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: result code '{answer.ResultCode}': {answer.Message}")
             : answer.Data?.Count != requests.Count ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: {answer.Data?.Count ?? 0} answers for {requests.Count} users")
@@ -126,15 +130,27 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
     }
 
 
-    private static async Task<T?> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken) where T : class
+    /// <summary>
+    /// Reads the streamed answer within the attempt timeout (the resilience pipeline's ends with
+    /// the headers). Not JSON: a null answer. Cut off, stalled or reset: a transient failure.
+    /// </summary>
+    private async Task<(T? Answer, AssetUpdateFailed? CutOff)> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
+        where T : class
     {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.AttemptTimeout);
         try
         {
-            return await response.Content.ReadFromJsonAsync<T>(cancellationToken);
+            return (await response.Content.ReadFromJsonAsync<T>(timeout.Token), null);
         }
         catch (Exception e) when (e is JsonException or NotSupportedException)
         {
-            return null;
+            return (null, null);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException
+                                      || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return (null, new AssetUpdateFailed(FailureClass.Transient, $"answer cut off: {e.Message}"));
         }
     }
 

@@ -19,7 +19,7 @@ public sealed partial class AssetRefreshFanOut(
     /// <returns>False when the cluster is already working on that day.</returns>
     public async Task<bool> StartAsync(DateOnly day, CancellationToken cancellationToken)
     {
-        var claim = await ledger.TryClaimAsync(AssetRefreshJob.Name, day, cancellationToken);
+        var claim = await ledger.TryClaimAsync(AssetRefreshJob.Name, day, rerunCompleted: false, cancellationToken);
         if (claim is null)
             return false;
 
@@ -28,6 +28,7 @@ public sealed partial class AssetRefreshFanOut(
         if (pending.Count == 0)
         {
             await ledger.FinishAsync(claim, await ledger.SumPartitionsAsync(claim.RunId, day, claim.Attempt, 0, cancellationToken), cancellationToken);
+            await TriggerNextDayAsync(cancellationToken);
             return true;
         }
 
@@ -53,6 +54,14 @@ public sealed partial class AssetRefreshFanOut(
         }
         LogFannedOut(day.ToString("O"), claim.RunId, claim.Attempt, pending.Count);
         return true;
+    }
+
+    /// <summary>Fires the daily job now for whatever day is owed next; not a cron fire, so it owes no new day itself.</summary>
+    public async Task TriggerNextDayAsync(CancellationToken cancellationToken)
+    {
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey,
+            new JobDataMap { [DailyAssetRefreshScheduler.ChainedKey] = "true" }, cancellationToken);
     }
 
     [LoggerMessage(LogLevel.Information, "Asset refresh for {Day} (run {RunId}, attempt {Attempt}) split into {Partitions} partitions for the cluster")]

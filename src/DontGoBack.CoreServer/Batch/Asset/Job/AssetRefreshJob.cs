@@ -1,6 +1,6 @@
+using DontGoBack.CoreServer.Batch.Asset.Scheduler;
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
 using DontGoBack.CoreServer.Batch.Common;
-using DontGoBack.CoreServer.Batch.Asset.Scheduler;
 using Microsoft.Extensions.Options;
 using Quartz;
 
@@ -17,12 +17,16 @@ public sealed partial class AssetRefreshJob(
 {
     public const string Name = "asset-refresh";
 
+    /// <summary>Runs of a subset of users (back-fills) are recorded apart, so they never count as the day done.</summary>
+    public const string SubsetName = "asset-refresh-subset";
+
     /// <summary>
     /// Runs every day the schedule owes, oldest first: missed days within Batch:MaxCatchUpDays,
-    /// then the day just fired, each only if it has not gone through yet. Older missed days are
-    /// logged, not run.
+    /// then the day just fired, each only if it has not gone through yet. Stops at the first day
+    /// that does not go through, since the next day's base is that day's result. Older missed
+    /// days are logged, not run.
     /// </summary>
-    /// <param name="firedDay">The day the trigger fired for; null at start-up.</param>
+    /// <param name="firedDay">The day a cron fire is for; null at start-up and for a chained trigger.</param>
     public async Task<IReadOnlyList<BatchResult>> RunDueDaysAsync(DateOnly? firedDay, CancellationToken cancellationToken)
     {
         var settings = refreshOptions.Value;
@@ -31,8 +35,8 @@ public sealed partial class AssetRefreshJob(
             LogTooOld(due.TooOld.Count, string.Join(", ", due.TooOld.Select(d => d.ToString("O"))));
         if (batchOptions.Value.Clustered)
         {
-            // One day at a time across the cluster, oldest first: a day's base is the day before's
-            // result. The run that finishes a day triggers the scheduler again for the next one.
+            // One day at a time across the cluster, oldest first. The run that finishes a day
+            // triggers the scheduler again for the next one.
             if (due.ToRun.Count > 0)
                 await services.GetRequiredService<AssetRefreshFanOut>().StartAsync(due.ToRun[0], cancellationToken);
             return [];
@@ -41,20 +45,28 @@ public sealed partial class AssetRefreshJob(
         var results = new List<BatchResult>();
         foreach (var day in due.ToRun)
         {
-            if (await TryRunAsync(day, cancellationToken) is { } result)
-                results.Add(result);
+            var result = await RunAsync(day, users: null, rerunCompleted: false, cancellationToken);
+            if (result is null)
+                break;
+            results.Add(result);
+            if (result.Status is not (BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures))
+                break;
         }
         return results;
     }
 
-    /// <param name="users">Only these users (a back-fill's selection); every active user when null.</param>
+    /// <summary>A manual run (trigger, CLI): runs the day even if it went through, as a continuation.</summary>
+    /// <param name="users">Only these users (a back-fill's selection), recorded apart; every active user when null.</param>
     /// <returns>The result, or null when another attempt (here or in another process) is running that day.</returns>
-    public async Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? users = null)
+    public Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? users = null) =>
+        RunAsync(day, users, rerunCompleted: true, cancellationToken);
+
+    private async Task<BatchResult?> RunAsync(DateOnly day, UserIdRange? users, bool rerunCompleted, CancellationToken cancellationToken)
     {
-        var claim = await ledger.TryClaimAsync(Name, day, cancellationToken);
+        var claim = await ledger.TryClaimAsync(users is null ? Name : SubsetName, day, rerunCompleted, cancellationToken);
         if (claim is null)
         {
-            LogAlreadyRunning(day.ToString("O"));
+            LogNotStarted(day.ToString("O"));
             return null;
         }
 
@@ -62,9 +74,8 @@ public sealed partial class AssetRefreshJob(
         var started = time.GetTimestamp();
         // Shutdown (SIGTERM) stops the run too: no new users are taken, calls in flight are abandoned, and the run is left aborted to resume.
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
-        using var heartbeat = new CancellationTokenSource();
-        var renewing = RenewLeaseAsync(claim, run, heartbeat.Token);
         BatchResult result;
+        var lease = StartRenewingLease(claim, run);
         try
         {
             var outcome = await refreshAssets.RunAsync(day, users, run.Token);
@@ -76,22 +87,17 @@ public sealed partial class AssetRefreshJob(
         }
         catch (Exception e)
         {
-            var aborted = e is OperationCanceledException && run.IsCancellationRequested;
-            var why = !aborted ? e.Message
-                : cancellationToken.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested ? "stopped before the run was through"
-                : "lease lost to another process";
+            // The lease renewal shares the ledger's DbContext: stop it before recording.
+            await lease.StopAsync();
             // Recorded without the cancelled token: the row must not stay "running" for its lease's length.
-            await ledger.FinishAsync(claim, new BatchResult(day, aborted ? BatchRunStatus.Aborted : BatchRunStatus.Failed,
+            await ledger.FinishAsync(claim, new BatchResult(day, Stopped(e, run, cancellationToken, out var why),
                 0, 0, 0, 0, Elapsed(started), why, claim.RunId, claim.Attempt), CancellationToken.None);
             throw;
         }
-        finally
-        {
-            await heartbeat.CancelAsync();
-            await renewing;
-        }
+        await lease.StopAsync();
 
-        await ledger.FinishAsync(claim, result, CancellationToken.None);
+        if (!await ledger.FinishAsync(claim, result, CancellationToken.None))
+            LogLeaseLost(claim.RunId);
         LogFinished(day.ToString("O"), result.Status, result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
         return result;
     }
@@ -102,33 +108,32 @@ public sealed partial class AssetRefreshJob(
     /// </summary>
     public async Task RunPartitionAsync(RunClaim claim, DateOnly day, int partitionNo, UserIdRange users, CancellationToken cancellationToken)
     {
-        if (!await ledger.RenewAsync(claim, cancellationToken))
+        if (!await ledger.TryTakePartitionAsync(claim, partitionNo, cancellationToken))
         {
             LogStalePartition(claim.RunId, claim.Attempt, partitionNo);
             return;
         }
-        await ledger.MarkPartitionTakenAsync(claim.RunId, partitionNo, cancellationToken);
 
         var started = time.GetTimestamp();
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
-        using var heartbeat = new CancellationTokenSource();
-        var renewing = RenewLeaseAsync(claim, run, heartbeat.Token);
-        RefreshOutcome outcome;
+        var lease = StartRenewingLease(claim, run);
+        BatchResult partition;
         try
         {
-            outcome = await refreshAssets.RunAsync(day, users, run.Token);
+            var outcome = await refreshAssets.RunAsync(day, users, run.Token);
+            partition = new BatchResult(day, outcome.StoppedBecause is null ? BatchRunStatus.Completed : BatchRunStatus.Failed,
+                outcome.Total, outcome.Success, outcome.Skipped, outcome.Failed, Elapsed(started), outcome.StoppedBecause);
         }
-        finally
+        catch (Exception e)
         {
-            await heartbeat.CancelAsync();
-            await renewing;
+            // A partition that cannot finish fails the run rather than leaving it pending until the lease goes stale.
+            partition = new BatchResult(day, Stopped(e, run, cancellationToken, out var why), 0, 0, 0, 0, Elapsed(started), why);
         }
+        await lease.StopAsync();
 
-        var partition = new BatchResult(day, outcome.StoppedBecause is null ? BatchRunStatus.Completed : BatchRunStatus.Failed,
-            outcome.Total, outcome.Success, outcome.Skipped, outcome.Failed, Elapsed(started), outcome.StoppedBecause);
-        var lastOne = await ledger.FinishPartitionAsync(claim.RunId, partitionNo,
-            outcome.StoppedBecause is null ? BatchPartitionStatus.Done : BatchPartitionStatus.Failed, partition, CancellationToken.None);
-        if (!lastOne)
+        var lastOne = await ledger.FinishPartitionAsync(claim, partitionNo,
+            partition.Status == BatchRunStatus.Completed ? BatchPartitionStatus.Done : BatchPartitionStatus.Failed, partition, CancellationToken.None);
+        if (lastOne is not true)
             return;
 
         var startedAt = (await ledger.FindAsync(claim.RunId, CancellationToken.None))!.StartedAt;
@@ -136,20 +141,39 @@ public sealed partial class AssetRefreshJob(
             (long)(time.GetUtcNow() - startedAt).TotalMilliseconds, CancellationToken.None);
         await ledger.FinishAsync(claim, result, CancellationToken.None);
         LogFinished(day.ToString("O"), result.Status, result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
-        // The next owed day, if any, starts now rather than at the next fire.
-        var scheduler = await services.GetRequiredService<ISchedulerFactory>().GetScheduler(CancellationToken.None);
-        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey, cancellationToken: CancellationToken.None);
+        // The next owed day starts now rather than at the next fire; a failed day waits for the
+        // next fire or start-up instead of being retried in a loop against a server that is down.
+        if (result.Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures)
+            await services.GetRequiredService<AssetRefreshFanOut>().TriggerNextDayAsync(CancellationToken.None);
+    }
+
+    private BatchRunStatus Stopped(Exception e, CancellationTokenSource run, CancellationToken caller, out string why)
+    {
+        var aborted = e is OperationCanceledException && run.IsCancellationRequested;
+        why = !aborted ? e.Message
+            : caller.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested ? "stopped before the run was through"
+            : "lease lost to another attempt";
+        return aborted ? BatchRunStatus.Aborted : BatchRunStatus.Failed;
     }
 
     private long Elapsed(long started) => (long)time.GetElapsedTime(started).TotalMilliseconds;
 
-    /// <summary>Renews the lease until stopped; a lost lease cancels the run so two attempts never write at once.</summary>
+    private LeaseRenewal StartRenewingLease(RunClaim claim, CancellationTokenSource run)
+    {
+        var stop = new CancellationTokenSource();
+        return new LeaseRenewal(stop, RenewLeaseAsync(claim, run, stop.Token));
+    }
+
+    /// <summary>
+    /// Renews the lease until stopped. A lost lease cancels the run (the newer attempt goes on;
+    /// the unique index keeps the overlap harmless); a failed renewal is retried at the next tick.
+    /// </summary>
     private async Task RenewLeaseAsync(RunClaim claim, CancellationTokenSource run, CancellationToken stop)
     {
         var every = batchOptions.Value.LeaseTimeout / 4;
-        try
+        while (!stop.IsCancellationRequested)
         {
-            while (true)
+            try
             {
                 await Task.Delay(every, time, stop);
                 if (!await ledger.RenewAsync(claim, stop))
@@ -159,14 +183,29 @@ public sealed partial class AssetRefreshJob(
                     return;
                 }
             }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogRenewalFailed(e, claim.RunId);
+            }
         }
     }
 
-    [LoggerMessage(LogLevel.Warning, "Asset refresh for {Day} is already running; not starting another")]
-    private partial void LogAlreadyRunning(string day);
+    private sealed class LeaseRenewal(CancellationTokenSource stop, Task renewing)
+    {
+        public async Task StopAsync()
+        {
+            await stop.CancelAsync();
+            await renewing;
+            stop.Dispose();
+        }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Asset refresh for {Day} not started: another attempt holds it, or it already went through")]
+    private partial void LogNotStarted(string day);
 
     [LoggerMessage(LogLevel.Information, "Asset refresh for {Day} starting (attempt {Attempt})")]
     private partial void LogStarting(string day, int attempt);
@@ -177,8 +216,11 @@ public sealed partial class AssetRefreshJob(
     [LoggerMessage(LogLevel.Warning, "{Count} missed asset refresh days are older than Batch:MaxCatchUpDays and were not run: {Days}")]
     private partial void LogTooOld(int count, string days);
 
-    [LoggerMessage(LogLevel.Error, "Asset refresh run {RunId} lost its lease to another process; stopping")]
+    [LoggerMessage(LogLevel.Error, "Asset refresh run {RunId} lost its lease to another attempt")]
     private partial void LogLeaseLost(long runId);
+
+    [LoggerMessage(LogLevel.Warning, "Renewing the lease of asset refresh run {RunId} failed; retrying")]
+    private partial void LogRenewalFailed(Exception exception, long runId);
 
     [LoggerMessage(LogLevel.Information,
         "Asset refresh for {Day} {Status}: total {Total}, success {Success}, skipped {Skipped}, failed {Failed} in {ElapsedMs} ms")]

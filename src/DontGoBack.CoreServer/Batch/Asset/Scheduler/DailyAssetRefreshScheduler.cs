@@ -17,15 +17,21 @@ public sealed partial class DailyAssetRefreshScheduler(
     public static readonly JobKey JobKey = new("daily-asset-refresh", "asset");
     public static readonly TriggerKey TriggerKey = new("daily-asset-refresh-cron", "asset");
 
+    /// <summary>Set on a fire that chains the next owed day after one finished; it is not a day's own fire.</summary>
+    public const string ChainedKey = "chained";
+
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         if (!settings.Enabled)
             return;
-        var day = BatchDay.At(context.ScheduledFireTimeUtc ?? context.FireTimeUtc, settings.ResolveZone());
+        DateOnly? firedDay = context.MergedJobDataMap.ContainsKey(ChainedKey)
+            ? null
+            : BatchDay.At(context.ScheduledFireTimeUtc ?? context.FireTimeUtc, settings.ResolveZone());
+        var day = firedDay ?? BatchDay.At(context.FireTimeUtc, settings.ResolveZone());
         try
         {
-            await job.RunDueDaysAsync(day, cancellationToken);
+            await job.RunDueDaysAsync(firedDay, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

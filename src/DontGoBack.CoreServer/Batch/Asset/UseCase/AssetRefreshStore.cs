@@ -83,8 +83,9 @@ public abstract class AssetRefreshStore
     }
 
     /// <summary>
-    /// In one transaction that holds the chunk's user rows (so a reward or penalty is either
-    /// before the move, and in its base, or after it, on the new snapshot): inserts the day's
+    /// In one transaction that holds the chunk's users (PostgreSQL: their rows locked; SQLite: the
+    /// single writer), so a reward or penalty is either before the move, and in its base, or after
+    /// it, on the new snapshot: inserts the day's
     /// snapshots and their market-move changes (skipping users the day already has), moves each
     /// pointer only forward, clears the day's failure record of users that now succeeded and
     /// records the new failures.
@@ -95,7 +96,7 @@ public abstract class AssetRefreshStore
 
     protected abstract Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
 
-    /// <summary>The market moves from the bases read under the row locks; a move whose result would not fit is a failure.</summary>
+    /// <summary>The market moves from the bases read inside that transaction; a move whose result would not fit is a failure.</summary>
     protected static List<MarketMove> ApplyMarketMoves(
         IReadOnlyList<RefreshedAsset> refreshed, IReadOnlyDictionary<long, long> basesNow, List<RefreshFailure> failures)
     {

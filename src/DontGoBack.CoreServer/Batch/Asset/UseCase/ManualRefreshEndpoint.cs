@@ -12,8 +12,7 @@ public static class ManualRefreshEndpoint
         internalBatch.MapPost("/asset-refresh/runs", RunAsync);
 
     private static async Task<IResult> RunAsync(
-        string? snapshotDay, AssetRefreshJob job, IOptions<AssetRefreshOptions> options, TimeProvider time,
-        CancellationToken cancellationToken)
+        string? snapshotDay, AssetRefreshJob job, IOptions<AssetRefreshOptions> options, TimeProvider time)
     {
         var today = BatchDay.Today(time, options.Value.ResolveZone());
         DateOnly day;
@@ -32,7 +31,18 @@ public static class ManualRefreshEndpoint
                 detail: $"Today is {today:yyyy-MM-dd} in {options.Value.TimeZone}; {day:yyyy-MM-dd} has not begun.");
         }
 
-        var result = await job.TryRunAsync(day, cancellationToken);
+        BatchResult? result;
+        try
+        {
+            // Not the request's token: a client or proxy giving up must not abort the day.
+            // Shutdown still stops the run (the job watches it).
+            result = await job.TryRunAsync(day, CancellationToken.None);
+        }
+        catch (OperationCanceledException)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Run stopped",
+                detail: $"The asset refresh for {day:yyyy-MM-dd} stopped before it was through (shutdown or a lost lease); it is recorded as aborted and resumes on the next start or trigger.");
+        }
         if (result is null)
         {
             return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already running",

@@ -5,10 +5,10 @@ namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
 public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : AssetRefreshStore
 {
-    // Adjustments take the same per-user lock first, so they wait for this chunk or it waits for
-    // them. Transaction-scoped advisory locks (keyed by user id, taken in id order so two chunks
-    // cannot deadlock) live in memory; row locks would rewrite every user's row just to lock it.
-    private const string LockUsersSql = "SELECT pg_advisory_xact_lock(t.id) FROM (SELECT unnest(@user_ids) AS id ORDER BY 1) t";
+    // Adjustments lock the user's row first too, so they wait for this chunk or it waits for them.
+    // Taken in id order so two chunks cannot deadlock. (Advisory locks would spare the row writes,
+    // but one per user fills PostgreSQL's shared lock table at large chunks.)
+    private const string LockUsersSql = "SELECT id FROM users WHERE id = ANY(@user_ids) ORDER BY id FOR UPDATE";
 
     // A statement of its own after the lock: in READ COMMITTED it sees what committed while we waited.
     private const string BasesSql = """

@@ -123,6 +123,12 @@ public sealed partial class RefreshAssetsUseCase(
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
+        catch
+        {
+            // Anything else stops the reader too, which would otherwise wait on a full channel for good.
+            await stop.CancelAsync();
+            throw;
+        }
         finally
         {
             results.TryComplete();

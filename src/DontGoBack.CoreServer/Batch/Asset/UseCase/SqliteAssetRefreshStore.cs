@@ -21,10 +21,11 @@ public sealed class SqliteAssetRefreshStore(SqliteDatabase database) : AssetRefr
         var allFailures = failures.ToList();
 
         var inserted = new List<(long SnapshotId, MarketMove Move)>();
+        List<MarketMove> moves = [];
         var moveCount = 0;
         if (refreshed.Count > 0)
         {
-            var moves = ApplyMarketMoves(refreshed, await BasesAsync(connection, day, refreshed, cancellationToken), allFailures);
+            moves = ApplyMarketMoves(refreshed, await BasesAsync(connection, day, refreshed, cancellationToken), allFailures);
             moveCount = moves.Count;
             if (moves.Count > 0)
                 inserted = await InsertSnapshotsAsync(connection, day, moves, changedAt, cancellationToken);
@@ -33,9 +34,12 @@ public sealed class SqliteAssetRefreshStore(SqliteDatabase database) : AssetRefr
                 await InsertMarketChangesAsync(connection, day, inserted, changedAt, cancellationToken);
                 await MovePointersAsync(connection, inserted.Select(i => i.Move.UserId), cancellationToken);
             }
-            await ExecuteAsync(connection,
-                $"DELETE FROM asset_refresh_failures WHERE snapshot_day = @day AND user_id IN ({IdList(refreshed.Select(r => r.UserId))})",
-                day, cancellationToken);
+            if (moves.Count > 0)
+            {
+                await ExecuteAsync(connection,
+                    $"DELETE FROM asset_refresh_failures WHERE snapshot_day = @day AND user_id IN ({IdList(moves.Select(m => m.UserId))})",
+                    day, cancellationToken);
+            }
         }
         if (allFailures.Count > 0)
             await RecordFailuresAsync(connection, day, allFailures, changedAt, cancellationToken);

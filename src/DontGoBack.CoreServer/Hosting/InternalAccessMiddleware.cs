@@ -5,32 +5,35 @@ using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Hosting;
 
-/// <summary>Guards the internal endpoints: first the caller's address (403), then the admin token (401).</summary>
-public sealed class InternalAccessFilter(IOptions<InternalAccessOptions> options) : IEndpointFilter
+/// <summary>
+/// Guards everything under /internal: first the caller's address (403), then the admin token
+/// (401). Middleware rather than an endpoint filter, so a refused caller learns nothing else,
+/// not even that its request body was malformed.
+/// </summary>
+public sealed class InternalAccessMiddleware(RequestDelegate next, IOptions<InternalAccessOptions> options)
 {
     public const string AdminTokenHeader = "X-Admin-Token";
 
     private readonly IPNetwork[] _allowed =
         options.Value.AllowedNetworks.Select(n => InternalAccessOptions.ParseNetwork(n)!.Value).ToArray();
 
-    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    public Task InvokeAsync(HttpContext http)
     {
-        var http = context.HttpContext;
         var address = http.Connection.RemoteIpAddress;
         if (address is null || !IsAllowed(address))
         {
-            return ValueTask.FromResult<object?>(Results.Problem(
+            return Results.Problem(
                 statusCode: StatusCodes.Status403Forbidden, title: "Address not allowed",
-                detail: $"{address?.ToString() ?? "An unknown address"} may not call internal endpoints."));
+                detail: $"{address?.ToString() ?? "An unknown address"} may not call internal endpoints.").ExecuteAsync(http);
         }
 
         if (options.Value.AdminToken is { Length: > 0 } expected && !TokenMatches(http.Request.Headers[AdminTokenHeader], expected))
         {
-            return ValueTask.FromResult<object?>(Results.Problem(
+            return Results.Problem(
                 statusCode: StatusCodes.Status401Unauthorized, title: "Admin token required",
-                detail: $"Send the configured admin token in the {AdminTokenHeader} header."));
+                detail: $"Send the configured admin token in the {AdminTokenHeader} header.").ExecuteAsync(http);
         }
-        return next(context);
+        return next(http);
     }
 
     private bool IsAllowed(IPAddress address)
