@@ -22,6 +22,9 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private int _bulkCalls;
 
+    /// <summary>Added before every answer, to stretch a run.</summary>
+    public TimeSpan Latency { get; set; }
+
     /// <summary>False: the bulk endpoint answers 404, like the original extension server.</summary>
     public bool SupportsBulk { get; set; }
 
@@ -71,6 +74,8 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         _requestTimes.Enqueue(_clock.Elapsed);
+        if (Latency > TimeSpan.Zero)
+            await Task.Delay(Latency, cancellationToken);
         if (request.RequestUri!.AbsolutePath == "/msa/ext/api/update-assets")
             return await UpdateAssetsAsync(request, cancellationToken);
         var match = UpdateAssetPath().Match(request.RequestUri!.AbsolutePath);

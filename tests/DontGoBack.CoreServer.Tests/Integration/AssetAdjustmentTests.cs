@@ -140,10 +140,12 @@ public sealed class AssetAdjustmentTests
         AssertChained(await app.ChangesOfAsync(user), 10_000_000, expected);
     }
 
-    [Fact]
-    public async Task Adjustments_racing_the_daily_refresh_lose_no_update()
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Adjustments_racing_the_daily_refresh_lose_no_update(DatabaseProvider provider)
     {
-        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database, new Dictionary<string, string?>
         {
             ["AssetRefresh:WriteChunkSize"] = "3",
@@ -154,12 +156,30 @@ public sealed class AssetAdjustmentTests
         for (var i = 0; i < 60; i++)
             users.Add(await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), 10_000_000)));
 
+        // Answers take a while, so the refresh's chunks are written while adjustments keep coming.
+        app.Extension.Latency = TimeSpan.FromMilliseconds(50);
         var refresh = client.RunDayAsync(Day);
-        var adjustments = Task.WhenAll(Enumerable.Range(0, 300).Select(i => AdjustAsync(client, users[i % users.Count], 1_000, $"race-{i}")));
+        var adjustedTimes = new int[users.Count];
+        var duringRefresh = 0;
+        var key = 0;
+        while (!refresh.IsCompleted || key < 60)
+        {
+            var batch = Enumerable.Range(key, 10).Select(async k =>
+            {
+                var response = await AdjustAsync(client, users[k % users.Count], 1_000, $"race-{k}");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Interlocked.Increment(ref adjustedTimes[k % users.Count]);
+                if (!refresh.IsCompleted)
+                    Interlocked.Increment(ref duringRefresh);
+            });
+            await Task.WhenAll(batch);
+            key += 10;
+        }
         var result = await refresh;
-        Assert.All(await adjustments, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
 
         Assert.Equal(60, result.Success);
+        // The race really happened: adjustments were applied while the refresh was writing.
+        Assert.True(duringRefresh > 0, "no adjustment was applied while the refresh ran");
         foreach (var id in users)
         {
             var snapshots = await app.SnapshotsOfAsync(id);
@@ -169,7 +189,7 @@ public sealed class AssetAdjustmentTests
             Assert.Equal(before.ClosingAmount, day.OpeningAmount);
             Assert.Equal(app.Extension.Expected(id, Day, day.OpeningAmount), day.OpeningAmount + day.MarketDelta);
             Assert.Equal(day.OpeningAmount + day.MarketDelta + day.NetFlow, day.ClosingAmount);
-            Assert.Equal(5 * 1_000, before.NetFlow + day.NetFlow);
+            Assert.Equal(1_000L * adjustedTimes[users.IndexOf(id)], before.NetFlow + day.NetFlow);
             AssertChained(await app.ChangesOfAsync(id), 10_000_000, day.ClosingAmount);
         }
     }
