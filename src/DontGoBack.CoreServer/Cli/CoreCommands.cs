@@ -73,7 +73,7 @@ public static class CoreCommands
         {
             day = today;
         }
-        else if (!DateOnly.TryParseExact(dayText, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day))
+        else if (!BatchDay.TryParse(dayText, out day))
         {
             await Console.Error.WriteLineAsync($"--day '{dayText}' is not a date in the form YYYY-MM-DD.");
             return 2;
@@ -144,8 +144,8 @@ public static class CoreCommands
     {
         var from = DateOnly.MinValue;
         var to = DateOnly.MaxValue;
-        if ((fromText is not null && !DateOnly.TryParseExact(fromText, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out from))
-            || (toText is not null && !DateOnly.TryParseExact(toText, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out to)))
+        if ((fromText is not null && !BatchDay.TryParse(fromText, out from))
+            || (toText is not null && !BatchDay.TryParse(toText, out to)))
         {
             await Console.Error.WriteLineAsync("--from and --to must be dates in the form YYYY-MM-DD.");
             return 2;

@@ -15,7 +15,6 @@ public sealed class CoreServerProcess : IAsyncDisposable
     private CoreServerProcess(Process process) => _process = process;
 
     public string Output { get { lock (_output) return _output.ToString(); } }
-    public bool HasExited => _process.HasExited;
 
     public static CoreServerProcess Start(IDictionary<string, string?> settings)
     {

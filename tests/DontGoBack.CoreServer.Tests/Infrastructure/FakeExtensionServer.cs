@@ -42,7 +42,6 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
         WrongUserInAnswer,
         NegativeMultiplier,
         BadRequest,
-        Unauthorized,
         /// <summary>Holds the call until <see cref="ReleaseBlocked"/>.</summary>
         Block,
     }
@@ -102,8 +101,6 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
                 break;
             case Fault.BadRequest:
                 return Json(HttpStatusCode.BadRequest, ApiResponse.Failure("asset must be >= 0"));
-            case Fault.Unauthorized:
-                return new HttpResponseMessage(HttpStatusCode.Unauthorized);
             case Fault.WrongUserInAnswer:
             {
                 var answer = _extension.UpdateAsset(userId, call);

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace DontGoBack.CoreServer.Batch.Common;
 
 /// <summary>
@@ -10,4 +12,8 @@ public static class BatchDay
         DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, zone).DateTime);
 
     public static DateOnly Today(TimeProvider time, TimeZoneInfo zone) => At(time.GetUtcNow(), zone);
+
+    /// <summary>Parses a day as every API and command takes it: YYYY-MM-DD, nothing else.</summary>
+    public static bool TryParse(string? text, out DateOnly day) =>
+        DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
 }

@@ -45,7 +45,7 @@ public static class BatchRunsEndpoints
     {
         day = fallback;
         return string.IsNullOrEmpty(text)
-               || DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
+               || BatchDay.TryParse(text, out day);
     }
 
     public sealed record RunView(

@@ -76,7 +76,7 @@ public static class AssetEndpoints
     {
         day = fallback;
         return string.IsNullOrEmpty(text)
-               || DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
+               || BatchDay.TryParse(text, out day);
     }
 
     private static IResult BadRequest(string detail) =>

@@ -20,7 +20,7 @@ public static class ManualRefreshEndpoint
         {
             day = today;
         }
-        else if (!DateOnly.TryParseExact(snapshotDay, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day))
+        else if (!BatchDay.TryParse(snapshotDay, out day))
         {
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid snapshotDay",
                 detail: $"snapshotDay '{snapshotDay}' is not a date in the form YYYY-MM-DD.");
