@@ -92,6 +92,15 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
         return user.Id;
     }
 
+    /// <summary>Adds <paramref name="count"/> ACTIVE users, each with one snapshot of that day and amount.</summary>
+    public async Task<List<long>> AddActiveUsersAsync(int count, DateOnly day, long amount)
+    {
+        var users = new List<long>(count);
+        for (var i = 0; i < count; i++)
+            users.Add(await AddUserAsync(AccountStatus.Active, (day, amount)));
+        return users;
+    }
+
     public async Task<List<DailyAssetSnapshot>> SnapshotsOfAsync(long userId)
     {
         await using var scope = Services.CreateAsyncScope();

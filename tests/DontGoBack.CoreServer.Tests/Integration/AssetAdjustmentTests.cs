@@ -152,9 +152,7 @@ public sealed class AssetAdjustmentTests
             ["AssetRefresh:MaxConcurrency"] = "4",
         });
         var client = app.CreateClient();
-        var users = new List<long>();
-        for (var i = 0; i < 60; i++)
-            users.Add(await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), 10_000_000)));
+        var users = await app.AddActiveUsersAsync(60, Day.AddDays(-1), 10_000_000);
 
         // Answers take a while, so the refresh's chunks are written while adjustments keep coming.
         app.Extension.Latency = TimeSpan.FromMilliseconds(50);

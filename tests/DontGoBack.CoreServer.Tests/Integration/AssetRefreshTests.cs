@@ -61,9 +61,7 @@ public sealed class AssetRefreshTests
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database);
         var client = app.CreateClient();
-        var users = new List<long>();
-        for (var i = 0; i < 20; i++)
-            users.Add(await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), StartAmount)));
+        var users = await app.AddActiveUsersAsync(20, Day.AddDays(-1), StartAmount);
         app.Extension.Inject(Fault.ServerError, users[1], users[2]);
         app.Extension.Inject(Fault.Hang, users[5]);
         app.Extension.Inject(Fault.WrongUserInAnswer, users[8]);
@@ -107,9 +105,7 @@ public sealed class AssetRefreshTests
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database);
         var client = app.CreateClient();
-        var users = new List<long>();
-        for (var i = 0; i < 10; i++)
-            users.Add(await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), StartAmount)));
+        var users = await app.AddActiveUsersAsync(10, Day.AddDays(-1), StartAmount);
         app.Extension.Inject(Fault.BadRequest, users[3], users[7]);
         var first = await client.RunDayAsync(Day);
         Assert.Equal((10, 8, 0, 2), (first.Total, first.Success, first.Skipped, first.Failed));

@@ -24,9 +24,7 @@ public sealed class AuthTests
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = RemoteExtensionApp(database);
         var client = app.CreateClient();
-        var users = new List<long>();
-        for (var i = 0; i < 30; i++)
-            users.Add(await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), 5_000_000)));
+        var users = await app.AddActiveUsersAsync(30, Day.AddDays(-1), 5_000_000);
         app.Extension.AcceptsToken = token => token is not null && token != "token-1";
 
         var result = await client.RunDayAsync(Day);
@@ -46,9 +44,7 @@ public sealed class AuthTests
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = RemoteExtensionApp(database);
         var client = app.CreateClient();
-        var users = new List<long>();
-        for (var i = 0; i < 30; i++)
-            users.Add(await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), 5_000_000)));
+        var users = await app.AddActiveUsersAsync(30, Day.AddDays(-1), 5_000_000);
         app.Extension.AcceptsToken = _ => false;
 
         var response = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);

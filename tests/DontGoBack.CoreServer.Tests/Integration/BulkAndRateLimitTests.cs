@@ -21,9 +21,7 @@ public sealed class BulkAndRateLimitTests
         await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["Extension:BulkSize"] = "4" });
         app.Extension.SupportsBulk = true;
         var client = app.CreateClient();
-        var users = new List<long>();
-        for (var i = 0; i < 11; i++)
-            users.Add(await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), Base)));
+        var users = await app.AddActiveUsersAsync(11, Day.AddDays(-1), Base);
         app.Extension.Inject(Fault.WrongUserInAnswer, users[5]);
 
         var result = await client.RunDayAsync(Day);
@@ -46,9 +44,7 @@ public sealed class BulkAndRateLimitTests
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["Extension:BulkSize"] = "4" });
         var client = app.CreateClient();
-        var users = new List<long>();
-        for (var i = 0; i < 9; i++)
-            users.Add(await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), Base)));
+        var users = await app.AddActiveUsersAsync(9, Day.AddDays(-1), Base);
 
         var result = await client.RunDayAsync(Day);
 

@@ -28,9 +28,7 @@ public sealed class RunHistoryTests
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["Batch:NodeName"] = "node-a" });
         var client = app.CreateClient();
-        var users = new List<long>();
-        for (var i = 0; i < 6; i++)
-            users.Add(await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), 1_000_000)));
+        var users = await app.AddActiveUsersAsync(6, Day.AddDays(-1), 1_000_000);
         app.Extension.Inject(Fault.BadRequest, users[2], users[4]);
 
         var first = await client.RunDayAsync(Day);
@@ -56,9 +54,7 @@ public sealed class RunHistoryTests
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database);
         var client = app.CreateClient();
-        var users = new List<long>();
-        for (var i = 0; i < 5; i++)
-            users.Add(await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), 1_000_000)));
+        var users = await app.AddActiveUsersAsync(5, Day.AddDays(-1), 1_000_000);
         app.Extension.Inject(Fault.BadRequest, users[0], users[1], users[3]);
         var result = await client.RunDayAsync(Day);
 
@@ -121,7 +117,7 @@ public sealed class RunHistoryTests
         await using var app = new CoreServerApp(database, settings);
         app.CreateClient();
 
-        await WaitUntilAsync(async () => (await app.SnapshotsOfAsync(user)).Any(s => s.SnapshotDay == Day), TimeSpan.FromSeconds(20));
+        await Eventually.UntilAsync(async () => (await app.SnapshotsOfAsync(user)).Any(s => s.SnapshotDay == Day), TimeSpan.FromSeconds(20));
         await using var scope = app.Services.CreateAsyncScope();
         var runs = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>()
             .ListAsync(AssetRefreshJob.Name, Day.AddDays(-10), Day, CancellationToken.None);
@@ -179,7 +175,7 @@ public sealed class RunHistoryTests
 
         await using var second = new CoreServerApp(database, settings);
         second.CreateClient();
-        await WaitUntilAsync(async () =>
+        await Eventually.UntilAsync(async () =>
         {
             await using var scope = second.Services.CreateAsyncScope();
             var run = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().FindAsync(AssetRefreshJob.Name, Day, CancellationToken.None);
@@ -187,15 +183,5 @@ public sealed class RunHistoryTests
         }, TimeSpan.FromSeconds(20));
         foreach (var id in users)
             Assert.Single(await second.SnapshotsOfAsync(id), s => s.SnapshotDay == Day);
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"condition not met within {timeout}");
-            await Task.Delay(100);
-        }
     }
 }

@@ -63,7 +63,7 @@ public sealed class SchedulerTests
         app.CreateClient();
         var user = await app.AddUserAsync(AccountStatus.Active);
 
-        await WaitUntilAsync(async () => (await app.SnapshotsOfAsync(user)).Count == 1, TimeSpan.FromSeconds(15));
+        await Eventually.UntilAsync(async () => (await app.SnapshotsOfAsync(user)).Count == 1, TimeSpan.FromSeconds(15));
     }
 
     [Fact]
@@ -82,22 +82,12 @@ public sealed class SchedulerTests
 
         await ExecuteSqlAsync(app, "ALTER TABLE users_away RENAME TO users");
         await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
-        await WaitUntilAsync(async () => (await app.SnapshotsOfAsync(user)).Count == 1, TimeSpan.FromSeconds(15));
+        await Eventually.UntilAsync(async () => (await app.SnapshotsOfAsync(user)).Count == 1, TimeSpan.FromSeconds(15));
     }
 
     private static async Task ExecuteSqlAsync(CoreServerApp app, string sql)
     {
         await using var scope = app.Services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>().Database.ExecuteSqlRawAsync(sql);
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"condition not met within {timeout}");
-            await Task.Delay(100);
-        }
     }
 }
