@@ -18,7 +18,7 @@ if (isCommand)
 }
 
 builder.Services.TryAddSingleton(TimeProvider.System);
-builder.Services.AddProblemDetails();
+builder.AddHttpSurface();
 builder.AddPersistence();
 builder.AddInterServerClients();
 builder.AddDemoData();
@@ -28,6 +28,7 @@ builder.AddBatchCommon();
 builder.AddAssetBatch();
 
 var app = builder.Build();
+app.UseHttpSurface();
 app.UseInternalAccess();
 app.MapAssets();
 app.MapBatchRuns();

@@ -15,7 +15,7 @@ public sealed class InternalAccessMiddleware(RequestDelegate next, IOptions<Inte
     public const string AdminTokenHeader = "X-Admin-Token";
 
     private readonly IPNetwork[] _allowed =
-        options.Value.AllowedNetworks.Select(n => InternalAccessOptions.ParseNetwork(n)!.Value).ToArray();
+        options.Value.EffectiveNetworks.Select(n => InternalAccessOptions.ParseNetwork(n)!.Value).ToArray();
 
     public Task InvokeAsync(HttpContext http)
     {

@@ -7,8 +7,17 @@ public sealed class InternalAccessOptions : IValidatableObject
 {
     public const string SectionName = "InternalAccess";
 
-    /// <summary>Addresses or CIDR networks allowed to call /internal endpoints.</summary>
-    public string[] AllowedNetworks { get; set; } = ["127.0.0.0/8", "::1/128"];
+    /// <summary>Loopback only: who may call /internal endpoints when nothing is configured.</summary>
+    public static readonly IReadOnlyList<string> DefaultNetworks = ["127.0.0.0/8", "::1/128"];
+
+    /// <summary>
+    /// Addresses or CIDR networks allowed to call /internal endpoints; when set, they replace
+    /// <see cref="DefaultNetworks"/>. Empty by default on purpose: the configuration binder appends
+    /// configured items to an initialised array, which would keep loopback allowed for good.
+    /// </summary>
+    public string[] AllowedNetworks { get; set; } = [];
+
+    public IReadOnlyList<string> EffectiveNetworks => AllowedNetworks.Length > 0 ? AllowedNetworks : DefaultNetworks;
 
     /// <summary>When set, callers must also send it in the X-Admin-Token header.</summary>
     public string? AdminToken { get; set; }

@@ -5,7 +5,6 @@ using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
-using Microsoft.AspNetCore.Mvc;
 using Fault = DontGoBack.CoreServer.Tests.Infrastructure.FakeExtensionServer.Fault;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
@@ -43,7 +42,7 @@ public sealed class ManualTriggerTests
 
         var response = await app.CreateClient().PostAsync($"{Path}?snapshotDay={day}", null);
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest, day);
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, day);
     }
 
     [Fact]
@@ -56,7 +55,7 @@ public sealed class ManualTriggerTests
 
         var response = await client.PostAsync($"{Path}?snapshotDay=2025-08-11", null);
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "2025-08-11");
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "2025-08-11");
         Assert.Equal(0, app.Extension.TotalCalls);
     }
 
@@ -68,7 +67,7 @@ public sealed class ManualTriggerTests
 
         var response = await app.CreateClient().PostAsync($"{Path}?snapshotDay=2025-08-10", null);
 
-        await AssertProblemAsync(response, HttpStatusCode.Forbidden, "203.0.113.7");
+        await response.AssertProblemAsync(HttpStatusCode.Forbidden, "203.0.113.7");
     }
 
     [Fact]
@@ -98,7 +97,7 @@ public sealed class ManualTriggerTests
 
         var response = await client.PostAsync($"{Path}?snapshotDay=2025-08-10", null);
 
-        await AssertProblemAsync(response, HttpStatusCode.Unauthorized, InternalAccessMiddleware.AdminTokenHeader);
+        await response.AssertProblemAsync(HttpStatusCode.Unauthorized, InternalAccessMiddleware.AdminTokenHeader);
     }
 
     [Fact]
@@ -130,18 +129,9 @@ public sealed class ManualTriggerTests
         var otherDay = client.PostAsync($"{Path}?snapshotDay=2025-08-09", null);
         app.Extension.ReleaseBlocked();
 
-        await AssertProblemAsync(second, HttpStatusCode.Conflict, "2025-08-10");
+        await second.AssertProblemAsync(HttpStatusCode.Conflict, "2025-08-10");
         Assert.Equal(HttpStatusCode.OK, (await otherDay).StatusCode);
         var firstResult = await (await first).Content.ReadFromJsonAsync<BatchResult>();
         Assert.Equal(1, firstResult!.Success);
-    }
-
-    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string detailMentions)
-    {
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = await response.Content.ReadFromJsonAsync<ProblemDetails>();
-        Assert.Equal((int)status, problem!.Status);
-        Assert.Contains(detailMentions, problem.Detail);
     }
 }

@@ -36,5 +36,12 @@ public sealed class BatchOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00", ErrorMessage = "Batch:ClusterCheckinInterval must be between {1} and {2}.")]
     public TimeSpan ClusterCheckinInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The earliest day any API or command accepts. Days from outside are checked against it, so
+    /// date arithmetic (week and month starts, spans, catch-up) never meets the ends of the calendar.
+    /// </summary>
+    [Range(typeof(DateOnly), "1900-01-01", "2100-01-01", ErrorMessage = "Batch:EarliestDay must be between {1} and {2}.")]
+    public DateOnly EarliestDay { get; set; } = new(2000, 1, 1);
+
     public string ResolveNodeName() => string.IsNullOrWhiteSpace(NodeName) ? $"{Environment.MachineName}:{Environment.ProcessId}" : NodeName;
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using DontGoBack.CoreServer.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Batch.Common;
 
@@ -16,11 +17,21 @@ public static class BatchRunsEndpoints
         return app;
     }
 
+    /// <summary>Pages beyond this are refused, so an offset can never overflow (at most 500 million rows in).</summary>
+    public const int MaxPage = 1_000_000;
+
     private static async Task<IResult> ListAsync(
-        string? job, string? from, string? to, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> jobs, CancellationToken cancellationToken)
+        string? job, string? from, string? to, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> jobs,
+        IOptions<BatchOptions> batch, CancellationToken cancellationToken)
     {
-        if (!TryParseDay(to, DateOnly.MaxValue, out var last) || !TryParseDay(from, DateOnly.MinValue, out var first))
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid range", detail: "from and to must be dates in the form YYYY-MM-DD.");
+        // Open-ended by default; a bound given is a real day within the supported range. Runs of
+        // future days (load tests) are listed by leaving "to" out.
+        var (first, last) = (DateOnly.MinValue, DateOnly.MaxValue);
+        var earliest = batch.Value.EarliestDay;
+        var latest = DateOnly.MaxValue;
+        if ((!string.IsNullOrEmpty(from) && !BatchDay.TryParseWithin(from, "from", earliest, latest, out first, out var problem))
+            || (!string.IsNullOrEmpty(to) && !BatchDay.TryParseWithin(to, "to", earliest, latest, out last, out problem)))
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid range", detail: problem);
         var names = job is null ? jobs.Select(j => j.JobName).ToArray() : [job];
         var found = new List<BatchRun>();
         foreach (var name in names)
@@ -31,21 +42,14 @@ public static class BatchRunsEndpoints
     private static async Task<IResult> GetAsync(
         long id, int? page, int? pageSize, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> jobs, CancellationToken cancellationToken)
     {
-        if (page is < 1 || pageSize is < 1 or > MaxPageSize)
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid page", detail: $"page starts at 1; pageSize is 1 to {MaxPageSize}.");
+        if (page is < 1 or > MaxPage || pageSize is < 1 or > MaxPageSize)
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid page", detail: $"page is 1 to {MaxPage}; pageSize is 1 to {MaxPageSize}.");
         if (await ledger.FindAsync(id, cancellationToken) is not { } run)
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such run", detail: $"There is no run {id}.");
         var failures = jobs.FirstOrDefault(j => j.JobName == run.JobName) is { } source
             ? await source.PageAsync(run.SnapshotDay, page ?? 1, pageSize ?? 100, cancellationToken)
             : null;
         return Results.Ok(new RunDetail(RunView.Of(run), failures));
-    }
-
-    private static bool TryParseDay(string? text, DateOnly fallback, out DateOnly day)
-    {
-        day = fallback;
-        return string.IsNullOrEmpty(text)
-               || BatchDay.TryParse(text, out day);
     }
 
     public sealed record RunView(

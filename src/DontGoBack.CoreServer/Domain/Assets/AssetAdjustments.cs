@@ -84,7 +84,8 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, TimeProvider time)
             AmountBefore = before,
             AmountAfter = after,
             Delta = request.Amount,
-            Reason = request.Reason,
+            // A reason is prose: whatever PostgreSQL cannot store is dropped rather than failing the request.
+            Reason = StoredText.Clean(request.Reason, MaxReasonLength),
             IdempotencyKey = request.IdempotencyKey,
             SnapshotId = snapshot.Id,
             SnapshotDay = snapshot.SnapshotDay,
@@ -103,9 +104,12 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, TimeProvider time)
     {
         string? problem =
             request.Amount == 0 ? "amount must not be zero"
-            : string.IsNullOrWhiteSpace(request.Reason) ? "reason is required"
-            : request.Reason.Length > MaxReasonLength ? $"reason is longer than {MaxReasonLength} characters"
+            : string.IsNullOrWhiteSpace(StoredText.Clean(request.Reason, MaxReasonLength)) ? "reason is required"
+            : request.Reason!.Length > MaxReasonLength ? $"reason is longer than {MaxReasonLength} characters"
             : request.IdempotencyKey is { Length: 0 or > MaxIdempotencyKeyLength } ? $"idempotencyKey must be 1 to {MaxIdempotencyKeyLength} characters"
+            // A key is an identity, so it is refused rather than cleaned: two keys must never become one.
+            : request.IdempotencyKey is { } key && StoredText.Clean(key, MaxIdempotencyKeyLength) != key
+                ? "idempotencyKey must not contain control characters or unpaired surrogates"
             : request.Kind is not null && ParseKind(request.Kind) is null ? $"kind '{request.Kind}' is not reward, penalty or correction"
             : request.Kind is not null && ParseKind(request.Kind) is var kind
               && ((kind == AssetChangeKind.Reward && request.Amount < 0) || (kind == AssetChangeKind.Penalty && request.Amount > 0))

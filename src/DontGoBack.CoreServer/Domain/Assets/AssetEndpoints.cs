@@ -1,6 +1,7 @@
 using System.Globalization;
 using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.EntityFrameworkCore;
@@ -12,6 +13,9 @@ public static class AssetEndpoints
 {
     /// <summary>Longest span one series request may cover, so a single call cannot scan a user's whole history.</summary>
     public const int MaxSeriesDays = 3_700;
+
+    /// <summary>Days a series covers when the request names no start.</summary>
+    public const int DefaultSeriesDays = 30;
 
     public static IHostApplicationBuilder AddAssets(this IHostApplicationBuilder builder)
     {
@@ -45,21 +49,27 @@ public static class AssetEndpoints
 
     private static async Task<IResult> SeriesAsync(
         long userId, string? from, string? to, string? interval, DontGoBackDbContext db, AssetColourPolicy colours,
-        IOptions<AssetRefreshOptions> refresh, TimeProvider time, CancellationToken cancellationToken)
+        IOptions<AssetRefreshOptions> refresh, IOptions<BatchOptions> batch, TimeProvider time, CancellationToken cancellationToken)
     {
         var today = BatchDay.Today(time, refresh.Value.ResolveZone());
-        if (!TryParseDay(to, today, out var last) || !TryParseDay(from, last.AddDays(-29), out var first))
-            return BadRequest("from and to must be dates in the form YYYY-MM-DD.");
+        var earliest = batch.Value.EarliestDay;
+        var last = today;
+        if (!string.IsNullOrEmpty(to) && !BatchDay.TryParseWithin(to, "to", earliest, today, out last, out var toProblem))
+            return BadRequest(toProblem);
+        var first = last.DayNumber - DefaultSeriesDays + 1 < earliest.DayNumber ? earliest : last.AddDays(-DefaultSeriesDays + 1);
+        if (!string.IsNullOrEmpty(from) && !BatchDay.TryParseWithin(from, "from", earliest, today, out first, out var fromProblem))
+            return BadRequest(fromProblem);
         if (first > last || last.DayNumber - first.DayNumber >= MaxSeriesDays)
             return BadRequest($"from must not be after to, and the span at most {MaxSeriesDays} days.");
         if (!AssetSeries.TryParseInterval(interval, out var seriesInterval))
-            return BadRequest($"interval '{interval}' is not day, week or month.");
+            return BadRequest($"interval must be day, week or month.");
 
-        var user = await db.Users.AsNoTracking().Where(u => u.Id == userId)
+        // Only visible profiles: a dormant, suspended or closed account answers as if it did not exist.
+        var user = await db.Users.AsNoTracking().Where(u => u.Id == userId && u.Status == AccountStatus.Active)
             .Select(u => new { Current = u.CurrentSnapshot == null ? (long?)null : u.CurrentSnapshot.ClosingAmount })
             .SingleOrDefaultAsync(cancellationToken);
         if (user is null)
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such user", detail: $"User {userId} does not exist.");
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such user", detail: $"There is no visible profile {userId}.");
 
         var days = await db.DailyAssetSnapshots.AsNoTracking()
             .Where(s => s.UserId == userId && s.SnapshotDay >= first && s.SnapshotDay <= last)
@@ -70,13 +80,6 @@ public static class AssetEndpoints
             userId, first, last, seriesInterval.ToString().ToLowerInvariant(),
             user.Current is { } balance ? AssetNickname.Format(balance) : null,
             AssetSeries.Build(days, seriesInterval, colours)));
-    }
-
-    private static bool TryParseDay(string? text, DateOnly fallback, out DateOnly day)
-    {
-        day = fallback;
-        return string.IsNullOrEmpty(text)
-               || BatchDay.TryParse(text, out day);
     }
 
     private static IResult BadRequest(string detail) =>

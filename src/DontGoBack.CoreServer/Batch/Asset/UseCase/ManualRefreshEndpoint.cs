@@ -12,23 +12,15 @@ public static class ManualRefreshEndpoint
         internalBatch.MapPost("/asset-refresh/runs", RunAsync);
 
     private static async Task<IResult> RunAsync(
-        string? snapshotDay, AssetRefreshJob job, IOptions<AssetRefreshOptions> options, TimeProvider time)
+        string? snapshotDay, AssetRefreshJob job, IOptions<AssetRefreshOptions> options, IOptions<BatchOptions> batch, TimeProvider time)
     {
         var today = BatchDay.Today(time, options.Value.ResolveZone());
-        DateOnly day;
-        if (string.IsNullOrEmpty(snapshotDay))
-        {
-            day = today;
-        }
-        else if (!BatchDay.TryParse(snapshotDay, out day))
+        var day = today;
+        if (!string.IsNullOrEmpty(snapshotDay)
+            && !BatchDay.TryParseWithin(snapshotDay, "snapshotDay", batch.Value.EarliestDay, today, out day, out var problem))
         {
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid snapshotDay",
-                detail: $"snapshotDay '{snapshotDay}' is not a date in the form YYYY-MM-DD.");
-        }
-        if (day > today)
-        {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "snapshotDay is in the future",
-                detail: $"Today is {today:yyyy-MM-dd} in {options.Value.TimeZone}; {day:yyyy-MM-dd} has not begun.");
+                detail: day > today ? $"{problem} Today is {today:yyyy-MM-dd} in {options.Value.TimeZone}; {day:yyyy-MM-dd} has not begun." : problem);
         }
 
         BatchResult? result;
