@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
@@ -6,6 +7,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace DontGoBack.CoreServer.Hosting;
 
@@ -64,6 +66,7 @@ public static partial class HttpSurfaceExtensions
     public static IApplicationBuilder UseHttpSurface(this IApplicationBuilder app)
     {
         app.UseExceptionHandler();
+        app.Use(RefuseUnknownCharsetAsync);
         app.UseStatusCodePages(context =>
             Results.Problem(statusCode: context.HttpContext.Response.StatusCode, detail: EmptyAnswerDetail(context.HttpContext))
                 .ExecuteAsync(context.HttpContext));
@@ -71,6 +74,36 @@ public static partial class HttpSurfaceExtensions
             app.UseForwardedHeaders();
         app.UseRateLimiter();
         return app;
+    }
+
+    /// <summary>
+    /// A JSON body declared in a charset .NET does not know is a 415, not the 500 that reading
+    /// it would end in (the JSON reader's transcoding throws on an unknown encoding).
+    /// </summary>
+    private static Task RefuseUnknownCharsetAsync(HttpContext http, RequestDelegate next)
+    {
+        if (http.Request.HasJsonContentType()
+            && MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var mediaType)
+            && mediaType.Charset is { Length: > 0 } charset
+            && !IsKnownEncoding(charset.ToString().Trim('"')))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported charset",
+                detail: "Send the JSON body as UTF-8 (or another charset .NET knows).").ExecuteAsync(http);
+        }
+        return next(http);
+    }
+
+    private static bool IsKnownEncoding(string name)
+    {
+        try
+        {
+            Encoding.GetEncoding(name);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private static string? EmptyAnswerDetail(HttpContext http) => http.Response.StatusCode switch

@@ -124,6 +124,12 @@ public sealed class HttpSurfaceTests
         await (await client.GetAsync($"/internal/users/{user}/asset-adjustments")).AssertProblemAsync(HttpStatusCode.MethodNotAllowed, "GET");
         await (await client.PostAsync($"/internal/users/{user}/asset-adjustments", new StringContent("amount=5", Encoding.UTF8, "text/plain")))
             .AssertProblemAsync(HttpStatusCode.UnsupportedMediaType);
+        var unknownCharset = new StringContent("""{"amount":5,"reason":"quiz"}""");
+        unknownCharset.Headers.Remove("Content-Type");
+        unknownCharset.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=nonsense");
+        await (await client.PostAsync($"/internal/users/{user}/asset-adjustments", unknownCharset))
+            .AssertProblemAsync(HttpStatusCode.UnsupportedMediaType, "UTF-8");
+        await (await client.GetAsync("/internal/batch/runs?job=a%00b")).AssertProblemAsync(HttpStatusCode.BadRequest, "asset-refresh");
         Assert.Empty(await app.ChangesOfAsync(user));
     }
 

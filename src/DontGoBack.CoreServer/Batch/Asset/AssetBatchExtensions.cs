@@ -28,6 +28,8 @@ public static class AssetBatchExtensions
         builder.Services.AddScoped<RefreshAssetsUseCase>();
         builder.Services.AddScoped<AssetRefreshJob>();
         builder.Services.AddScoped<IBatchRunFailures, AssetRefreshFailures>();
+        builder.Services.AddSingleton(new BatchJobName(AssetRefreshJob.Name));
+        builder.Services.AddSingleton(new BatchJobName(AssetRefreshJob.SubsetName));
         builder.Services.AddHostedService<StartupCatchUp>();
         builder.Services.AddScoped<AssetRefreshFanOut>();
 

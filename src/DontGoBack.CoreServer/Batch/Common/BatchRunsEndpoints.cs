@@ -21,9 +21,15 @@ public static class BatchRunsEndpoints
     public const int MaxPage = 1_000_000;
 
     private static async Task<IResult> ListAsync(
-        string? job, string? from, string? to, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> jobs,
+        string? job, string? from, string? to, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> jobs, IEnumerable<BatchJobName> known,
         IOptions<BatchOptions> batch, CancellationToken cancellationToken)
     {
+        var knownNames = known.Select(k => k.Name).ToArray();
+        if (job is not null && !knownNames.Contains(job))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Unknown job",
+                detail: $"job must be one of: {string.Join(", ", knownNames)}.");
+        }
         // Open-ended by default; a bound given is a real day within the supported range. Runs of
         // future days (load tests) are listed by leaving "to" out.
         var (first, last) = (DateOnly.MinValue, DateOnly.MaxValue);
