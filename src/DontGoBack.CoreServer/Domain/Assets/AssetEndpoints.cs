@@ -25,6 +25,7 @@ public static class AssetEndpoints
             .ValidateOnStart();
         builder.Services.AddSingleton<AssetColourPolicy>();
         builder.Services.AddScoped<AssetAdjustments>();
+        builder.Services.AddScoped<AssetChainVerifier>();
         return builder;
     }
 
