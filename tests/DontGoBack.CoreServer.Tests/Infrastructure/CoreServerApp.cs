@@ -23,6 +23,9 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
     /// <summary>09:00 in Seoul on 2025-08-10.</summary>
     public static readonly DateTimeOffset DefaultNow = new(2025, 8, 10, 0, 0, 0, TimeSpan.Zero);
 
+    /// <summary>Opening day of users added without snapshots.</summary>
+    public static readonly DateOnly LongAgo = new(2025, 1, 1);
+
     public PinnedWallClock Time { get; } = new(DefaultNow);
     public FakeExtensionServer Extension { get; } = new();
     public FakeAuthServer Auth { get; } = new();
@@ -74,7 +77,9 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
     {
         await using var scope = Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
-        var user = new User { Status = status, CreatedAt = DefaultNow };
+        // The account opens on its first snapshot's day; one given none opened long before any day a test runs.
+        var openingDay = snapshots.Length > 0 ? snapshots.Min(s => s.Day) : LongAgo;
+        var user = new User { Status = status, CreatedAt = DefaultNow, OpeningDay = openingDay };
         db.Users.Add(user);
         await db.SaveChangesAsync();
         DailyAssetSnapshot? latest = null;

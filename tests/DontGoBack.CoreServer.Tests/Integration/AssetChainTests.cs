@@ -1,4 +1,7 @@
+using System.Net.Http.Json;
+using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -44,6 +47,124 @@ public sealed class AssetChainTests
             ],
             check.First.Select(b => (b.UserId, b.SnapshotDay, b.Rule)).ToArray());
         Assert.Equal(7, check.Total);
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Back_filling_before_the_accounts_opened_writes_nothing_there_and_says_why(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database);
+        await using (var scope = app.Services.CreateAsyncScope())
+            await CoreServerStartup.AddDemoUsersAsync(scope.ServiceProvider, 20, activePercent: 100, CancellationToken.None);
+        var client = app.CreateClient();
+
+        // seed (openings yesterday), then a back-fill of the 5 days before today, oldest first.
+        var results = new List<BatchResult>();
+        for (var day = Day.AddDays(-5); day < Day; day = day.AddDays(1))
+            results.Add(await client.RunDayAsync(day));
+
+        Assert.All(results.Take(4), r => Assert.Equal((0, 20, 20), (r.Success, r.Skipped, r.SkippedBeforeOpening)));
+        Assert.Equal((0, 20, 0), (results[^1].Success, results[^1].Skipped, results[^1].SkippedBeforeOpening));
+        await using (var db = database.CreateContext())
+            Assert.False(await db.DailyAssetSnapshots.AnyAsync(s => s.SnapshotDay < Day.AddDays(-1)));
+        Assert.Equal(20, (await client.RunDayAsync(Day)).Success);
+        Assert.Equal(0, (await CheckAsync(app)).Total);
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_failed_day_retried_after_the_next_day_re_bases_it_to_the_amounts_of_an_unbroken_run(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database);
+        var users = await app.AddActiveUsersAsync(3, Day.AddDays(-2), 10_000_000);
+        var client = app.CreateClient();
+        var failing = users[1];
+
+        app.Extension.Inject(FakeExtensionServer.Fault.ServerError, failing);
+        Assert.Equal(1, (await client.RunDayAsync(Day.AddDays(-1))).Failed);
+        app.Extension.ClearFaults();
+        Assert.Equal(3, (await client.RunDayAsync(Day)).Success);
+        var retry = await client.RunDayAsync(Day.AddDays(-1));
+
+        Assert.Equal((1, 0, 1, 1), (retry.Success, retry.Failed, retry.RebasedUsers, retry.RebasedDays));
+        foreach (var user in users)
+        {
+            var expectedYesterday = app.Extension.Expected(user, Day.AddDays(-1), 10_000_000);
+            var expectedToday = app.Extension.Expected(user, Day, expectedYesterday);
+            var snapshots = await app.SnapshotsOfAsync(user);
+            Assert.Equal([10_000_000, expectedYesterday, expectedToday], snapshots.Select(s => s.ClosingAmount));
+            Assert.Equal(Day, await app.CurrentDayOfAsync(user));
+        }
+        var rebase = (await app.ChangesOfAsync(failing)).Last();
+        Assert.Equal(AssetChangeKind.Rebase, rebase.Kind);
+        Assert.Contains("2025-08-09", rebase.Reason);
+        Assert.Equal(0, (await CheckAsync(app)).Total);
+        await using var db = database.CreateContext();
+        var run = await db.BatchRuns.SingleAsync(r => r.SnapshotDay == Day.AddDays(-1));
+        Assert.Equal((1, 1), (run.RebasedUsers, run.RebasedDays));
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Filling_holes_in_any_order_ends_where_an_in_order_run_ends_net_flow_included(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database);
+        var user = await app.AddUserAsync(Domain.Users.AccountStatus.Active, (Day.AddDays(-5), 10_000_000));
+        var client = app.CreateClient();
+
+        await client.RunDayAsync(Day.AddDays(-3));
+        await client.RunDayAsync(Day.AddDays(-1));
+        var reward = await client.PostAsJsonAsync($"/internal/users/{user}/asset-adjustments", new { amount = 250_000, reason = "quiz" });
+        Assert.Equal(System.Net.HttpStatusCode.OK, reward.StatusCode);
+        await client.RunDayAsync(Day);
+        var fourDaysAgo = await client.RunDayAsync(Day.AddDays(-4));
+        var twoDaysAgo = await client.RunDayAsync(Day.AddDays(-2));
+
+        Assert.Equal((1, 3), (fourDaysAgo.RebasedUsers, fourDaysAgo.RebasedDays));
+        Assert.Equal((1, 2), (twoDaysAgo.RebasedUsers, twoDaysAgo.RebasedDays));
+        // In order: each day from the one before; the reward stays on the day it landed on (D-1).
+        var expected = new List<long> { 10_000_000 };
+        for (var day = Day.AddDays(-4); day <= Day; day = day.AddDays(1))
+            expected.Add(app.Extension.Expected(user, day, expected[^1]) + (day == Day.AddDays(-1) ? 250_000 : 0));
+        var snapshots = await app.SnapshotsOfAsync(user);
+        Assert.Equal(expected, snapshots.Select(s => s.ClosingAmount));
+        Assert.Equal(250_000, snapshots.Single(s => s.SnapshotDay == Day.AddDays(-1)).NetFlow);
+        Assert.Equal(0, (await CheckAsync(app)).Total);
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_re_base_that_would_go_below_zero_is_clamped_by_a_recorded_correction(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database);
+        var candidates = await app.AddActiveUsersAsync(10, Day.AddDays(-3), 1_000_000);
+        // A user whose missing day lost value: filling it lowers the base of the day after.
+        var user = candidates.First(u => app.Extension.Rule.MultiplierFor(u, Day.AddDays(-2)) < 0.999);
+        var client = app.CreateClient();
+        await client.RunDayAsync(Day.AddDays(-1));
+        var balance = (await app.SnapshotsOfAsync(user)).Last().ClosingAmount;
+        var penalty = await client.PostAsJsonAsync($"/internal/users/{user}/asset-adjustments", new { amount = -balance, reason = "fraud" });
+        Assert.Equal(System.Net.HttpStatusCode.OK, penalty.StatusCode);
+
+        var late = await client.RunDayAsync(Day.AddDays(-2));
+
+        Assert.True(late.RebasedUsers >= 1);
+        var yesterday = (await app.SnapshotsOfAsync(user)).Last();
+        Assert.Equal(0, yesterday.ClosingAmount);
+        var moved = app.Extension.Expected(user, Day.AddDays(-1), app.Extension.Expected(user, Day.AddDays(-2), 1_000_000));
+        Assert.Equal(-balance + (balance - moved), yesterday.NetFlow);
+        var changes = await app.ChangesOfAsync(user);
+        Assert.Equal([AssetChangeKind.Correction, AssetChangeKind.Rebase], changes.TakeLast(2).Select(c => c.Kind));
+        Assert.Equal(balance - moved, changes[^2].Delta);
+        Assert.Equal(0, (await CheckAsync(app)).Total);
     }
 
     private static async Task<ChainCheck> CheckAsync(CoreServerApp app)

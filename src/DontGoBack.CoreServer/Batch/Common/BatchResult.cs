@@ -29,4 +29,9 @@ public sealed record BatchResult(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? RunId = null,
     /// <summary>1 for the day's first run; more for a continuation that processed only what was left.</summary>
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Attempt = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Attempt = null,
+    /// <summary>Users whose later days this run re-based (it wrote a day behind them), and how many days moved in all.</summary>
+    int RebasedUsers = 0,
+    int RebasedDays = 0,
+    /// <summary>Of the skipped, users whose account opened after the day: no history before the account.</summary>
+    int SkippedBeforeOpening = 0);

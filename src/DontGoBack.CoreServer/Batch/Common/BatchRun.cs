@@ -29,6 +29,10 @@ public sealed class BatchRun
     public int Skipped { get; set; }
     public int Failed { get; set; }
 
+    /// <summary>Users whose later days were re-based because this run wrote a day behind them, and how many of their days moved.</summary>
+    public int RebasedUsers { get; set; }
+    public int RebasedDays { get; set; }
+
     /// <summary>Why the latest attempt stopped early, if it did.</summary>
     public string? Error { get; set; }
 }

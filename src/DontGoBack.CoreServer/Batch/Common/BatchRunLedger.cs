@@ -67,6 +67,8 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
                 .SetProperty(r => r.Success, result.Success)
                 .SetProperty(r => r.Skipped, result.Skipped)
                 .SetProperty(r => r.Failed, result.Failed)
+                .SetProperty(r => r.RebasedUsers, result.RebasedUsers)
+                .SetProperty(r => r.RebasedDays, result.RebasedDays)
                 .SetProperty(r => r.Error, error), cancellationToken) == 1;
     }
 
@@ -132,6 +134,7 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
                 .SetProperty(p => p.Status, status).SetProperty(p => p.Node, node).SetProperty(p => p.FinishedAt, now)
                 .SetProperty(p => p.Total, result.Total).SetProperty(p => p.Success, result.Success)
                 .SetProperty(p => p.Skipped, result.Skipped).SetProperty(p => p.Failed, result.Failed)
+                .SetProperty(p => p.RebasedUsers, result.RebasedUsers).SetProperty(p => p.RebasedDays, result.RebasedDays)
                 .SetProperty(p => p.Error, error), cancellationToken);
         if (updated == 0)
             return null;
@@ -155,7 +158,7 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
         var failed = partitions.Sum(p => p.Failed);
         var status = error is not null ? BatchRunStatus.Failed : failed > 0 ? BatchRunStatus.CompletedWithFailures : BatchRunStatus.Completed;
         return new BatchResult(day, status, partitions.Sum(p => p.Total), partitions.Sum(p => p.Success), partitions.Sum(p => p.Skipped),
-            failed, elapsedMs, error, runId, attempt);
+            failed, elapsedMs, error, runId, attempt, partitions.Sum(p => p.RebasedUsers), partitions.Sum(p => p.RebasedDays));
     }
 
     private sealed record ClaimRow(long Id, int Attempts);

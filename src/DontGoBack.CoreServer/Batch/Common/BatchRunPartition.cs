@@ -16,6 +16,10 @@ public sealed class BatchRunPartition
     public int Success { get; set; }
     public int Skipped { get; set; }
     public int Failed { get; set; }
+
+    /// <summary>Users whose later days were re-based because this run wrote a day behind them, and how many of their days moved.</summary>
+    public int RebasedUsers { get; set; }
+    public int RebasedDays { get; set; }
     public string? Error { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
 }

@@ -31,4 +31,10 @@ public enum AssetChangeKind
     [JsonStringEnumMemberName("reward")] Reward,
     [JsonStringEnumMemberName("penalty")] Penalty,
     [JsonStringEnumMemberName("correction")] Correction,
+
+    /// <summary>
+    /// A day written behind later ones moved the later days' amounts (their stored multipliers and
+    /// net flows re-applied from the new base): the balance before and after, and why.
+    /// </summary>
+    [JsonStringEnumMemberName("rebase")] Rebase,
 }

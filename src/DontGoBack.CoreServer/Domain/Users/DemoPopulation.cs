@@ -24,13 +24,13 @@ public sealed class DemoPopulation(DontGoBackDbContext db, TimeProvider time)
         // Statuses follow the id so a given id always has the same status in every demo database.
         await db.Database.ExecuteSqlAsync($"""
             WITH RECURSIVE seq(id) AS (SELECT {firstId} UNION ALL SELECT id + 1 FROM seq WHERE id < {lastId})
-            INSERT INTO users (id, status, created_at)
+            INSERT INTO users (id, status, created_at, opening_day)
             SELECT id,
                    CASE WHEN id % 100 < {activePercent} THEN 'ACTIVE'
                         WHEN id % 3 = 0 THEN 'INACTIVE'
                         WHEN id % 3 = 1 THEN 'SUSPENDED'
                         ELSE 'CLOSE_REQUESTED' END,
-                   {now}
+                   {now}, {openingDay}
               FROM seq
             """, cancellationToken);
         if (db.Database.IsNpgsql())

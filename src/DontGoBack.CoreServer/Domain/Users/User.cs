@@ -8,6 +8,9 @@ public sealed class User
     public AccountStatus Status { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 
+    /// <summary>The day the account opened, in the batch zone: no snapshot may be for an earlier day.</summary>
+    public DateOnly OpeningDay { get; set; }
+
     /// <summary>The user's snapshot with the greatest day; never moved back by a back-fill.</summary>
     public long? CurrentSnapshotId { get; set; }
     public DailyAssetSnapshot? CurrentSnapshot { get; set; }

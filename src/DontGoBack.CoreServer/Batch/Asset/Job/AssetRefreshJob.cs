@@ -82,8 +82,7 @@ public sealed partial class AssetRefreshJob(
             var status = outcome.StoppedBecause is not null ? BatchRunStatus.Failed
                 : outcome.Failed > 0 ? BatchRunStatus.CompletedWithFailures
                 : BatchRunStatus.Completed;
-            result = new BatchResult(day, status, outcome.Total, outcome.Success, outcome.Skipped, outcome.Failed,
-                Elapsed(started), outcome.StoppedBecause, claim.RunId, claim.Attempt);
+            result = outcome.ToResult(day, status, Elapsed(started), claim.RunId, claim.Attempt);
         }
         catch (Exception e)
         {
@@ -121,8 +120,7 @@ public sealed partial class AssetRefreshJob(
         try
         {
             var outcome = await refreshAssets.RunAsync(day, users, run.Token);
-            partition = new BatchResult(day, outcome.StoppedBecause is null ? BatchRunStatus.Completed : BatchRunStatus.Failed,
-                outcome.Total, outcome.Success, outcome.Skipped, outcome.Failed, Elapsed(started), outcome.StoppedBecause);
+            partition = outcome.ToResult(day, outcome.StoppedBecause is null ? BatchRunStatus.Completed : BatchRunStatus.Failed, Elapsed(started));
         }
         catch (Exception e)
         {

@@ -7,7 +7,8 @@ namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
 /// <param name="PreviousAmount">Closing amount of the latest snapshot before the day; null when the user has none.</param>
 /// <param name="AlreadyRefreshed">The user already has a snapshot for the day.</param>
-public sealed record RefreshCandidate(long UserId, long? PreviousAmount, bool AlreadyRefreshed);
+/// <param name="OpensLater">The user's account opened after the day, so it has no history then.</param>
+public sealed record RefreshCandidate(long UserId, long? PreviousAmount, bool AlreadyRefreshed, bool OpensLater = false);
 
 /// <param name="BaseAmount">The base the extension was asked with; the write recomputes from the base at commit time if a reward or penalty landed meanwhile.</param>
 public sealed record RefreshedAsset(long UserId, long BaseAmount, double Multiplier);
@@ -20,7 +21,9 @@ public sealed record RefreshFailure(long UserId, FailureClass Class, string Reas
 /// <param name="Written">Snapshots inserted by this chunk.</param>
 /// <param name="AlreadyPresent">Snapshots another run wrote first; counted as skipped.</param>
 /// <param name="Failed">Failures recorded: the chunk's own plus moves that would not fit.</param>
-public sealed record ChunkWriteResult(int Written, int AlreadyPresent, int Failed);
+/// <param name="RebasedUsers">Users whose later days were re-based because the chunk wrote a day behind them.</param>
+/// <param name="RebasedDays">Their days that were re-based.</param>
+public sealed record ChunkWriteResult(int Written, int AlreadyPresent, int Failed, int RebasedUsers = 0, int RebasedDays = 0);
 
 /// <summary>
 /// The refresh's hot-path data access in provider-native SQL: keyset pages of active users
@@ -34,7 +37,7 @@ public abstract class AssetRefreshStore
     // never compounds on its own result. (An EXISTS here gets planned by PostgreSQL as a hashed
     // scan of the whole history table per page.)
     private const string ActivePageSql = $"""
-        SELECT u.id,
+        SELECT u.id, u.opening_day,
                (SELECT h.snapshot_day FROM daily_asset_snapshots h
                  WHERE h.user_id = u.id AND h.snapshot_day <= @day
                  ORDER BY h.snapshot_day DESC LIMIT 1),
@@ -62,10 +65,11 @@ public abstract class AssetRefreshStore
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            DateOnly? latestDay = reader.IsDBNull(1) ? null : reader.GetFieldValue<DateOnly>(1);
-            page.Add(latestDay == day
-                ? new RefreshCandidate(reader.GetInt64(0), null, AlreadyRefreshed: true)
-                : new RefreshCandidate(reader.GetInt64(0), latestDay is null ? null : reader.GetInt64(2), AlreadyRefreshed: false));
+            var userId = reader.GetInt64(0);
+            DateOnly? latestDay = reader.IsDBNull(2) ? null : reader.GetFieldValue<DateOnly>(2);
+            page.Add(reader.GetFieldValue<DateOnly>(1) > day ? new RefreshCandidate(userId, null, AlreadyRefreshed: false, OpensLater: true)
+                : latestDay == day ? new RefreshCandidate(userId, null, AlreadyRefreshed: true)
+                : new RefreshCandidate(userId, latestDay is null ? null : reader.GetInt64(3), AlreadyRefreshed: false));
         }
         return page;
     }
@@ -111,6 +115,40 @@ public abstract class AssetRefreshStore
         }
         return moves;
     }
+
+    /// <summary>
+    /// Plans the re-base of every user whose move is written behind later days (their later
+    /// snapshots, read under the chunk's lock, in user and day order). A user whose re-base would
+    /// not fit in 64 bits becomes a failure and is taken out of the moves.
+    /// </summary>
+    protected static Dictionary<long, UserRebase> PlanRebases(
+        DateOnly day, List<MarketMove> moves, IReadOnlyList<(long UserId, StoredSnapshot Snapshot)> later, List<RefreshFailure> failures)
+    {
+        var plans = new Dictionary<long, UserRebase>();
+        if (later.Count == 0)
+            return plans;
+        var laterByUser = later.GroupBy(l => l.UserId).ToDictionary(g => g.Key, g => g.Select(l => l.Snapshot).ToList());
+        moves.RemoveAll(move =>
+        {
+            if (!laterByUser.TryGetValue(move.UserId, out var snapshots))
+                return false;
+            if (AssetChainRebase.Plan(move.UserId, day, move.Multiplier, move.Closing, snapshots) is { } plan)
+            {
+                plans[move.UserId] = plan;
+                return false;
+            }
+            failures.Add(new RefreshFailure(move.UserId, FailureClass.Permanent, "re-basing the later days would not fit in a 64-bit amount"));
+            return true;
+        });
+        return plans;
+    }
+
+    protected static StoredSnapshot ReadStoredSnapshot(DbDataReader reader) => new(
+        reader.GetInt64(0), reader.GetFieldValue<DateOnly>(2), reader.GetInt64(3), reader.GetInt64(4),
+        reader.IsDBNull(5) ? null : reader.GetDouble(5), reader.GetInt64(6));
+
+    /// <summary>Columns <see cref="ReadStoredSnapshot"/> reads, then the user id at 1.</summary>
+    protected const string StoredSnapshotColumns = "id, user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, net_flow";
 
     protected static void AddParameter(DbCommand command, string name, object value)
     {

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using DontGoBack.CoreServer.Domain.Assets;
 using Npgsql;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
@@ -11,16 +12,45 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
     private const string LockUsersSql = "SELECT id FROM users WHERE id = ANY(@user_ids) ORDER BY id FOR UPDATE";
 
     // A statement of its own after the lock: in READ COMMITTED it sees what committed while we waited.
+    // Two index probes per user: the base before the day, and whether any day after it exists
+    // (the rare late write, which re-bases those days).
     private const string BasesSql = """
         SELECT t.user_id,
                (SELECT s.closing_amount FROM daily_asset_snapshots s
                  WHERE s.user_id = t.user_id AND s.snapshot_day < @day
-                 ORDER BY s.snapshot_day DESC LIMIT 1)
+                 ORDER BY s.snapshot_day DESC LIMIT 1),
+               (SELECT l.snapshot_day FROM daily_asset_snapshots l
+                 WHERE l.user_id = t.user_id AND l.snapshot_day > @day
+                 ORDER BY l.snapshot_day LIMIT 1) IS NOT NULL
           FROM unnest(@user_ids) AS t(user_id)
         """;
 
-    // One round trip: snapshots inserted, their market-move changes, pointers moved only forward,
-    // the day's old failures cleared (data-modifying CTEs run even when nothing reads them).
+    private const string LaterSnapshotsSql = $"""
+        SELECT {StoredSnapshotColumns} FROM daily_asset_snapshots
+         WHERE user_id = ANY(@user_ids) AND snapshot_day > @day
+         ORDER BY user_id, snapshot_day
+        """;
+
+    private const string UpdateRebasedSql = """
+        UPDATE daily_asset_snapshots s
+           SET opening_amount = t.opening, market_delta = t.market_delta, net_flow = t.net_flow, closing_amount = t.closing, updated_at = @now
+          FROM unnest(@ids, @openings, @market_deltas, @net_flows, @closings) AS t(id, opening, market_delta, net_flow, closing)
+         WHERE s.id = t.id
+        """;
+
+    // In the order given, so the change history's ids follow the balance.
+    private const string InsertRebaseChangesSql = """
+        INSERT INTO asset_changes (user_id, kind, amount_before, amount_after, delta, reason, snapshot_id, snapshot_day, changed_at)
+        SELECT t.user_id, t.kind, t.before, t.after, t.after - t.before, t.reason, t.snapshot_id, t.snapshot_day, @now
+          FROM unnest(@user_ids, @kinds, @befores, @afters, @reasons, @snapshot_ids, @snapshot_days)
+               WITH ORDINALITY AS t(user_id, kind, before, after, reason, snapshot_id, snapshot_day, ord)
+         ORDER BY t.ord
+        """;
+
+    // One round trip: snapshots inserted, their market-move changes (a late day's move is recorded
+    // by its rebase row instead), pointers moved only forward, the day's old failures cleared
+    // (data-modifying CTEs run even when nothing reads them). Answers how many were inserted, and
+    // which of the users with later days.
     private const string WriteMovesSql = """
         WITH input AS (
             SELECT * FROM unnest(@user_ids, @openings, @closings, @multipliers) AS t(user_id, opening, closing, multiplier)
@@ -35,6 +65,7 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
                    (user_id, kind, amount_before, amount_after, delta, snapshot_id, snapshot_day, changed_at)
             SELECT user_id, 'Market', opening_amount, closing_amount, closing_amount - opening_amount, id, @day, @now
               FROM inserted
+             WHERE user_id <> ALL(@rebased_user_ids)
         ), moved AS (
             UPDATE users u SET current_snapshot_id = i.id
               FROM inserted i
@@ -46,7 +77,7 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
              USING input
              WHERE f.snapshot_day = @day AND f.user_id = input.user_id
         )
-        SELECT count(*)::int FROM inserted
+        SELECT count(*)::int, coalesce(array_agg(user_id) FILTER (WHERE user_id = ANY(@rebased_user_ids)), '{}') FROM inserted
         """;
 
     private const string RecordFailuresSql = """
@@ -70,6 +101,7 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
 
         var written = 0;
         var moveCount = 0;
+        var (rebasedUsers, rebasedDays) = (0, 0);
         if (refreshed.Count > 0)
         {
             var userIds = refreshed.Select(r => r.UserId).ToArray();
@@ -80,6 +112,7 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
             }
 
             var basesNow = new Dictionary<long, long>(refreshed.Count);
+            var withLaterDays = new List<long>();
             await using (var bases = new NpgsqlCommand(BasesSql, connection, transaction))
             {
                 bases.Parameters.AddWithValue("user_ids", userIds);
@@ -89,19 +122,34 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
                 {
                     if (!reader.IsDBNull(1))
                         basesNow[reader.GetInt64(0)] = reader.GetInt64(1);
+                    if (reader.GetBoolean(2))
+                        withLaterDays.Add(reader.GetInt64(0));
                 }
             }
 
             var moves = ApplyMarketMoves(refreshed, basesNow, allFailures);
+            var rebases = PlanRebases(day, moves, await LaterSnapshotsAsync(connection, transaction, day, withLaterDays, cancellationToken), allFailures);
             moveCount = moves.Count;
-            await using var write = new NpgsqlCommand(WriteMovesSql, connection, transaction);
-            write.Parameters.AddWithValue("user_ids", moves.Select(m => m.UserId).ToArray());
-            write.Parameters.AddWithValue("openings", moves.Select(m => m.Opening).ToArray());
-            write.Parameters.AddWithValue("closings", moves.Select(m => m.Closing).ToArray());
-            write.Parameters.AddWithValue("multipliers", moves.Select(m => m.Multiplier).ToArray());
-            write.Parameters.AddWithValue("day", day);
-            write.Parameters.AddWithValue("now", changedAt);
-            written = (int)(await write.ExecuteScalarAsync(cancellationToken))!;
+            long[] insertedWithLaterDays;
+            await using (var write = new NpgsqlCommand(WriteMovesSql, connection, transaction))
+            {
+                write.Parameters.AddWithValue("user_ids", moves.Select(m => m.UserId).ToArray());
+                write.Parameters.AddWithValue("openings", moves.Select(m => m.Opening).ToArray());
+                write.Parameters.AddWithValue("closings", moves.Select(m => m.Closing).ToArray());
+                write.Parameters.AddWithValue("multipliers", moves.Select(m => m.Multiplier).ToArray());
+                write.Parameters.AddWithValue("rebased_user_ids", rebases.Keys.ToArray());
+                write.Parameters.AddWithValue("day", day);
+                write.Parameters.AddWithValue("now", changedAt);
+                await using var reader = await write.ExecuteReaderAsync(cancellationToken);
+                await reader.ReadAsync(cancellationToken);
+                written = reader.GetInt32(0);
+                insertedWithLaterDays = reader.GetFieldValue<long[]>(1);
+            }
+            // Only where this chunk's snapshot went in: a user another run wrote first was re-based by that run.
+            var applied = insertedWithLaterDays.Select(id => rebases[id]).ToList();
+            if (applied.Count > 0)
+                await ApplyRebasesAsync(connection, transaction, applied, changedAt, cancellationToken);
+            (rebasedUsers, rebasedDays) = (applied.Count, applied.Sum(r => r.Snapshots.Count));
         }
 
         if (allFailures.Count > 0)
@@ -116,7 +164,49 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return new ChunkWriteResult(written, moveCount - written, allFailures.Count);
+        return new ChunkWriteResult(written, moveCount - written, allFailures.Count, rebasedUsers, rebasedDays);
+    }
+
+    private static async Task<List<(long UserId, StoredSnapshot Snapshot)>> LaterSnapshotsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, DateOnly day, List<long> userIds, CancellationToken cancellationToken)
+    {
+        var later = new List<(long, StoredSnapshot)>();
+        if (userIds.Count == 0)
+            return later;
+        await using var command = new NpgsqlCommand(LaterSnapshotsSql, connection, transaction);
+        command.Parameters.AddWithValue("user_ids", userIds.ToArray());
+        command.Parameters.AddWithValue("day", day);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            later.Add((reader.GetInt64(1), ReadStoredSnapshot(reader)));
+        return later;
+    }
+
+    private static async Task ApplyRebasesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, List<UserRebase> rebases, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var snapshots = rebases.SelectMany(r => r.Snapshots).ToArray();
+        await using (var update = new NpgsqlCommand(UpdateRebasedSql, connection, transaction))
+        {
+            update.Parameters.AddWithValue("ids", snapshots.Select(s => s.Id).ToArray());
+            update.Parameters.AddWithValue("openings", snapshots.Select(s => s.Opening).ToArray());
+            update.Parameters.AddWithValue("market_deltas", snapshots.Select(s => s.MarketDelta).ToArray());
+            update.Parameters.AddWithValue("net_flows", snapshots.Select(s => s.NetFlow).ToArray());
+            update.Parameters.AddWithValue("closings", snapshots.Select(s => s.Closing).ToArray());
+            update.Parameters.AddWithValue("now", now);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+        var changes = rebases.SelectMany(r => r.Changes.Select(c => (r.UserId, Change: c))).ToArray();
+        await using var insert = new NpgsqlCommand(InsertRebaseChangesSql, connection, transaction);
+        insert.Parameters.AddWithValue("user_ids", changes.Select(c => c.UserId).ToArray());
+        insert.Parameters.AddWithValue("kinds", changes.Select(c => c.Change.Kind.ToString()).ToArray());
+        insert.Parameters.AddWithValue("befores", changes.Select(c => c.Change.Before).ToArray());
+        insert.Parameters.AddWithValue("afters", changes.Select(c => c.Change.After).ToArray());
+        insert.Parameters.AddWithValue("reasons", changes.Select(c => c.Change.Reason).ToArray());
+        insert.Parameters.AddWithValue("snapshot_ids", changes.Select(c => c.Change.SnapshotId).ToArray());
+        insert.Parameters.AddWithValue("snapshot_days", changes.Select(c => c.Change.SnapshotDay).ToArray());
+        insert.Parameters.AddWithValue("now", now);
+        await insert.ExecuteNonQueryAsync(cancellationToken);
     }
 
     protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>

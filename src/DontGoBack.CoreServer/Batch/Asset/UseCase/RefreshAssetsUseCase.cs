@@ -7,7 +7,12 @@ using Microsoft.Extensions.Options;
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
 /// <param name="StoppedBecause">Why the run stopped before reaching every user; null when it went through.</param>
-public sealed record RefreshOutcome(int Total, int Success, int Skipped, int Failed, string? StoppedBecause);
+public sealed record RefreshOutcome(
+    int Total, int Success, int Skipped, int Failed, string? StoppedBecause, int RebasedUsers = 0, int RebasedDays = 0, int SkippedBeforeOpening = 0)
+{
+    public BatchResult ToResult(DateOnly day, BatchRunStatus status, long elapsedMs, long? runId = null, int? attempt = null) =>
+        new(day, status, Total, Success, Skipped, Failed, elapsedMs, StoppedBecause, runId, attempt, RebasedUsers, RebasedDays, SkippedBeforeOpening);
+}
 
 /// <summary>
 /// Refreshes every ACTIVE user's asset for one day. Three stages overlap, joined by bounded
@@ -49,7 +54,8 @@ public sealed partial class RefreshAssetsUseCase(
 
         if (stoppedBy is not null)
             LogRunStopped(day.ToString("O"), stoppedBy.FailureClass.ToString(), stoppedBy.Message);
-        return new RefreshOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, stoppedBy?.Message);
+        return new RefreshOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, stoppedBy?.Message,
+            tally.RebasedUsers, tally.RebasedDays, tally.SkippedBeforeOpening);
     }
 
     private async Task ReadCandidatesAsync(
@@ -66,6 +72,12 @@ public sealed partial class RefreshAssetsUseCase(
                 foreach (var candidate in page)
                 {
                     Interlocked.Increment(ref tally.Total);
+                    if (candidate.OpensLater)
+                    {
+                        Interlocked.Increment(ref tally.Skipped);
+                        Interlocked.Increment(ref tally.SkippedBeforeOpening);
+                        continue;
+                    }
                     if (candidate.AlreadyRefreshed)
                     {
                         Interlocked.Increment(ref tally.Skipped);
@@ -201,6 +213,8 @@ public sealed partial class RefreshAssetsUseCase(
             Interlocked.Add(ref tally.Success, written.Written);
             Interlocked.Add(ref tally.Skipped, written.AlreadyPresent);
             Interlocked.Add(ref tally.Failed, written.Failed);
+            Interlocked.Add(ref tally.RebasedUsers, written.RebasedUsers);
+            Interlocked.Add(ref tally.RebasedDays, written.RebasedDays);
             refreshed.Clear();
             failures.Clear();
         }
@@ -218,5 +232,8 @@ public sealed partial class RefreshAssetsUseCase(
         public int Success;
         public int Skipped;
         public int Failed;
+        public int RebasedUsers;
+        public int RebasedDays;
+        public int SkippedBeforeOpening;
     }
 }

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Text;
+using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Data.Sqlite;
 
@@ -23,17 +24,26 @@ public sealed class SqliteAssetRefreshStore(SqliteDatabase database) : AssetRefr
         var inserted = new List<(long SnapshotId, MarketMove Move)>();
         List<MarketMove> moves = [];
         var moveCount = 0;
+        var (rebasedUsers, rebasedDays) = (0, 0);
         if (refreshed.Count > 0)
         {
-            moves = ApplyMarketMoves(refreshed, await BasesAsync(connection, day, refreshed, cancellationToken), allFailures);
+            var (bases, withLaterDays) = await BasesAsync(connection, day, refreshed, cancellationToken);
+            moves = ApplyMarketMoves(refreshed, bases, allFailures);
+            var rebases = PlanRebases(day, moves, await LaterSnapshotsAsync(connection, day, withLaterDays, cancellationToken), allFailures);
             moveCount = moves.Count;
             if (moves.Count > 0)
                 inserted = await InsertSnapshotsAsync(connection, day, moves, changedAt, cancellationToken);
-            if (inserted.Count > 0)
+            // A late day's move is recorded by its rebase row instead of a market row.
+            var applied = inserted.Where(i => rebases.ContainsKey(i.Move.UserId)).Select(i => rebases[i.Move.UserId]).ToList();
+            var inOrder = inserted.Where(i => !rebases.ContainsKey(i.Move.UserId)).ToList();
+            if (inOrder.Count > 0)
             {
-                await InsertMarketChangesAsync(connection, day, inserted, changedAt, cancellationToken);
-                await MovePointersAsync(connection, inserted.Select(i => i.Move.UserId), cancellationToken);
+                await InsertMarketChangesAsync(connection, day, inOrder, changedAt, cancellationToken);
+                await MovePointersAsync(connection, inOrder.Select(i => i.Move.UserId), cancellationToken);
             }
+            if (applied.Count > 0)
+                await ApplyRebasesAsync(connection, applied, changedAt, cancellationToken);
+            (rebasedUsers, rebasedDays) = (applied.Count, applied.Sum(r => r.Snapshots.Count));
             if (moves.Count > 0)
             {
                 await ExecuteAsync(connection,
@@ -45,13 +55,14 @@ public sealed class SqliteAssetRefreshStore(SqliteDatabase database) : AssetRefr
             await RecordFailuresAsync(connection, day, allFailures, changedAt, cancellationToken);
 
         await transaction.CommitAsync(cancellationToken);
-        return new ChunkWriteResult(inserted.Count, moveCount - inserted.Count, allFailures.Count);
+        return new ChunkWriteResult(inserted.Count, moveCount - inserted.Count, allFailures.Count, rebasedUsers, rebasedDays);
     }
 
     protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
         await database.OpenAsync(cancellationToken);
 
-    private static async Task<Dictionary<long, long>> BasesAsync(
+    /// <returns>Each user's base before the day, and the users that already have a later day.</returns>
+    private static async Task<(Dictionary<long, long> Bases, List<long> WithLaterDays)> BasesAsync(
         SqliteConnection connection, DateOnly day, IReadOnlyList<RefreshedAsset> refreshed, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
@@ -59,18 +70,86 @@ public sealed class SqliteAssetRefreshStore(SqliteDatabase database) : AssetRefr
             SELECT u.id,
                    (SELECT s.closing_amount FROM daily_asset_snapshots s
                      WHERE s.user_id = u.id AND s.snapshot_day < @day
-                     ORDER BY s.snapshot_day DESC LIMIT 1)
+                     ORDER BY s.snapshot_day DESC LIMIT 1),
+                   (SELECT l.snapshot_day FROM daily_asset_snapshots l
+                     WHERE l.user_id = u.id AND l.snapshot_day > @day
+                     ORDER BY l.snapshot_day LIMIT 1) IS NOT NULL
               FROM users u WHERE u.id IN ({IdList(refreshed.Select(r => r.UserId))})
             """;
         command.Parameters.AddWithValue("@day", day);
         var bases = new Dictionary<long, long>(refreshed.Count);
+        var withLaterDays = new List<long>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             if (!reader.IsDBNull(1))
                 bases[reader.GetInt64(0)] = reader.GetInt64(1);
+            if (reader.GetBoolean(2))
+                withLaterDays.Add(reader.GetInt64(0));
         }
-        return bases;
+        return (bases, withLaterDays);
+    }
+
+    private static async Task<List<(long UserId, StoredSnapshot Snapshot)>> LaterSnapshotsAsync(
+        SqliteConnection connection, DateOnly day, List<long> userIds, CancellationToken cancellationToken)
+    {
+        var later = new List<(long, StoredSnapshot)>();
+        if (userIds.Count == 0)
+            return later;
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT {StoredSnapshotColumns} FROM daily_asset_snapshots
+             WHERE user_id IN ({IdList(userIds)}) AND snapshot_day > @day
+             ORDER BY user_id, snapshot_day
+            """;
+        command.Parameters.AddWithValue("@day", day);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            later.Add((reader.GetInt64(1), ReadStoredSnapshot(reader)));
+        return later;
+    }
+
+    /// <summary>Late writes are rare, so one prepared statement per row is cheap enough here.</summary>
+    private static async Task ApplyRebasesAsync(
+        SqliteConnection connection, List<UserRebase> rebases, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var update = connection.CreateCommand();
+        update.CommandText = """
+            UPDATE daily_asset_snapshots
+               SET opening_amount = @opening, market_delta = @market_delta, net_flow = @net_flow, closing_amount = @closing, updated_at = @now
+             WHERE id = @id
+            """;
+        var (id, opening, marketDelta, netFlow, closing) = (update.Parameters.Add("@id", SqliteType.Integer),
+            update.Parameters.Add("@opening", SqliteType.Integer), update.Parameters.Add("@market_delta", SqliteType.Integer),
+            update.Parameters.Add("@net_flow", SqliteType.Integer), update.Parameters.Add("@closing", SqliteType.Integer));
+        update.Parameters.AddWithValue("@now", now);
+        foreach (var snapshot in rebases.SelectMany(r => r.Snapshots))
+        {
+            (id.Value, opening.Value, marketDelta.Value, netFlow.Value, closing.Value) =
+                (snapshot.Id, snapshot.Opening, snapshot.MarketDelta, snapshot.NetFlow, snapshot.Closing);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var insert = connection.CreateCommand();
+        insert.CommandText = """
+            INSERT INTO asset_changes (user_id, kind, amount_before, amount_after, delta, reason, snapshot_id, snapshot_day, changed_at)
+            VALUES (@user_id, @kind, @before, @after, @after - @before, @reason, @snapshot_id, @snapshot_day, @now)
+            """;
+        var (userId, kind, before, after, reason, snapshotId, snapshotDay) = (insert.Parameters.Add("@user_id", SqliteType.Integer),
+            insert.Parameters.Add("@kind", SqliteType.Text), insert.Parameters.Add("@before", SqliteType.Integer),
+            insert.Parameters.Add("@after", SqliteType.Integer), insert.Parameters.Add("@reason", SqliteType.Text),
+            insert.Parameters.Add("@snapshot_id", SqliteType.Integer), insert.Parameters.Add("@snapshot_day", SqliteType.Text));
+        insert.Parameters.AddWithValue("@now", now);
+        foreach (var rebase in rebases)
+        {
+            foreach (var change in rebase.Changes)
+            {
+                (userId.Value, kind.Value, before.Value, after.Value, reason.Value, snapshotId.Value) =
+                    (rebase.UserId, change.Kind.ToString(), change.Before, change.After, change.Reason, change.SnapshotId);
+                snapshotDay.Value = change.SnapshotDay;
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
     }
 
     private static async Task<List<(long SnapshotId, MarketMove Move)>> InsertSnapshotsAsync(

@@ -69,6 +69,14 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("character varying(2000)")
                         .HasColumnName("nodes");
 
+                    b.Property<int>("RebasedDays")
+                        .HasColumnType("integer")
+                        .HasColumnName("rebased_days");
+
+                    b.Property<int>("RebasedUsers")
+                        .HasColumnType("integer")
+                        .HasColumnName("rebased_users");
+
                     b.Property<int>("Skipped")
                         .HasColumnType("integer")
                         .HasColumnName("skipped");
@@ -140,6 +148,14 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)")
                         .HasColumnName("node");
+
+                    b.Property<int>("RebasedDays")
+                        .HasColumnType("integer")
+                        .HasColumnName("rebased_days");
+
+                    b.Property<int>("RebasedUsers")
+                        .HasColumnType("integer")
+                        .HasColumnName("rebased_users");
 
                     b.Property<int>("Skipped")
                         .HasColumnType("integer")
@@ -345,6 +361,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.Property<long?>("CurrentSnapshotId")
                         .HasColumnType("bigint")
                         .HasColumnName("current_snapshot_id");
+
+                    b.Property<DateOnly>("OpeningDay")
+                        .HasColumnType("date")
+                        .HasColumnName("opening_day");
 
                     b.Property<string>("Status")
                         .IsRequired()

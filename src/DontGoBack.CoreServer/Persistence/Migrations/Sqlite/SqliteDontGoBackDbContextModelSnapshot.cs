@@ -62,6 +62,14 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("nodes");
 
+                    b.Property<int>("RebasedDays")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("rebased_days");
+
+                    b.Property<int>("RebasedUsers")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("rebased_users");
+
                     b.Property<int>("Skipped")
                         .HasColumnType("INTEGER")
                         .HasColumnName("skipped");
@@ -133,6 +141,14 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasMaxLength(200)
                         .HasColumnType("TEXT")
                         .HasColumnName("node");
+
+                    b.Property<int>("RebasedDays")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("rebased_days");
+
+                    b.Property<int>("RebasedUsers")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("rebased_users");
 
                     b.Property<int>("Skipped")
                         .HasColumnType("INTEGER")
@@ -332,6 +348,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.Property<long?>("CurrentSnapshotId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("current_snapshot_id");
+
+                    b.Property<DateOnly>("OpeningDay")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("opening_day");
 
                     b.Property<string>("Status")
                         .IsRequired()
