@@ -132,27 +132,30 @@ public sealed class AssetRefreshTests
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
-    public async Task Backfill_uses_the_snapshot_before_the_day_and_never_moves_the_pointer_back(DatabaseProvider provider)
+    public async Task Backfill_uses_the_snapshot_before_the_day_re_bases_the_days_after_and_never_moves_the_pointer_back(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database);
         var client = app.CreateClient();
-        var withHistory = await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-5), 3_000_000), (Day.AddDays(-1), 9_000_000));
+        var withHistory = await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-5), 3_000_000));
+        await client.RunDayAsync(Day.AddDays(-1));
         var newcomer = await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), 4_000_000));
         var backfillDay = Day.AddDays(-3);
 
         var result = await client.RunDayAsync(backfillDay);
 
-        Assert.Equal((2, 2, 0, 0), (result.Total, result.Success, result.Skipped, result.Failed));
+        Assert.Equal((2, 1, 1, 0, 1, 1, 1), (result.Total, result.Success, result.Skipped, result.Failed,
+            result.SkippedBeforeOpening, result.RebasedUsers, result.RebasedDays));
         var filled = Assert.Single(await app.SnapshotsOfAsync(withHistory), s => s.SnapshotDay == backfillDay);
         Assert.Equal(app.Extension.Expected(withHistory, backfillDay, 3_000_000), filled.ClosingAmount);
-        var newcomerFilled = Assert.Single(await app.SnapshotsOfAsync(newcomer), s => s.SnapshotDay == backfillDay);
-        Assert.Equal(app.Extension.Expected(newcomer, backfillDay, StartAmount), newcomerFilled.ClosingAmount);
+        // Nothing before the newcomer's account opened.
+        Assert.DoesNotContain(await app.SnapshotsOfAsync(newcomer), s => s.SnapshotDay == backfillDay);
         Assert.Equal(Day.AddDays(-1), await app.CurrentDayOfAsync(withHistory));
         Assert.Equal(Day.AddDays(-1), await app.CurrentDayOfAsync(newcomer));
 
-        // The day after the back-fill is untouched: its base stays the snapshot before it.
+        // The day after the back-fill now opens at its closing, with its own multiplier again.
         var latest = Assert.Single(await app.SnapshotsOfAsync(withHistory), s => s.SnapshotDay == Day.AddDays(-1));
-        Assert.Equal(9_000_000, latest.ClosingAmount);
+        Assert.Equal((filled.ClosingAmount, app.Extension.Expected(withHistory, Day.AddDays(-1), filled.ClosingAmount)),
+            (latest.OpeningAmount, latest.ClosingAmount));
     }
 }
