@@ -167,6 +167,54 @@ public sealed class AssetChainTests
         Assert.Equal(0, (await CheckAsync(app)).Total);
     }
 
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Adjustments_racing_a_late_day_that_re_bases_their_users_lose_nothing(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["AssetRefresh:WriteChunkSize"] = "3",
+            ["AssetRefresh:MaxConcurrency"] = "4",
+        });
+        var client = app.CreateClient();
+        var users = await app.AddActiveUsersAsync(60, Day.AddDays(-2), 10_000_000);
+        await client.RunDayAsync(Day);
+
+        // The late day's answers take a while, so its chunks re-base users while their adjustments keep coming.
+        app.Extension.Latency = TimeSpan.FromMilliseconds(50);
+        var late = client.RunDayAsync(Day.AddDays(-1));
+        var adjustedTimes = new int[users.Count];
+        var duringRebase = 0;
+        var key = 0;
+        while (!late.IsCompleted || key < 60)
+        {
+            await Task.WhenAll(Enumerable.Range(key, 10).Select(async k =>
+            {
+                var response = await client.PostAsJsonAsync($"/internal/users/{users[k % users.Count]}/asset-adjustments",
+                    new { amount = -1_000, reason = "race", idempotencyKey = $"race-{k}" });
+                Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+                Interlocked.Increment(ref adjustedTimes[k % users.Count]);
+                if (!late.IsCompleted)
+                    Interlocked.Increment(ref duringRebase);
+            }));
+            key += 10;
+        }
+        var result = await late;
+
+        Assert.Equal((60, 60, 60), (result.Success, result.RebasedUsers, result.RebasedDays));
+        Assert.True(duringRebase > 0, "no adjustment was applied while the late day was written");
+        for (var i = 0; i < users.Count; i++)
+        {
+            var today = (await app.SnapshotsOfAsync(users[i])).Last();
+            var yesterday = app.Extension.Expected(users[i], Day.AddDays(-1), 10_000_000);
+            Assert.Equal(-1_000L * adjustedTimes[i], today.NetFlow);
+            Assert.Equal(app.Extension.Expected(users[i], Day, yesterday) + today.NetFlow, today.ClosingAmount);
+        }
+        Assert.Equal(0, (await CheckAsync(app)).Total);
+    }
+
     private static async Task<ChainCheck> CheckAsync(CoreServerApp app)
     {
         await using var scope = app.Services.CreateAsyncScope();
