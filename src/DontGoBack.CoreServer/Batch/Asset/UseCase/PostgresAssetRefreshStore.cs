@@ -1,9 +1,11 @@
 using System.Data.Common;
+using DontGoBack.CoreServer.Persistence;
 using Npgsql;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
-public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : AssetRefreshStore
+/// <remarks>Not sealed: a test stands in a commit whose answer is lost on the way back.</remarks>
+public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetry retry) : AssetRefreshStore(retry)
 {
     // Adjustments lock the user's row first too, so they wait for this chunk or it waits for them.
     // Taken in id order so two chunks cannot deadlock. (Advisory locks would spare the row writes,
@@ -46,9 +48,10 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
              USING input
              WHERE f.snapshot_day = @day AND f.user_id = input.user_id
         )
-        SELECT count(*)::int FROM inserted
+        SELECT user_id FROM inserted
         """;
 
+    // A try after one whose commit is uncertain does not count its own earlier attempt again (see ChunkTries).
     private const string RecordFailuresSql = """
         INSERT INTO asset_refresh_failures (snapshot_day, user_id, failure_class, reason, attempts, failed_at)
         SELECT @day, t.user_id, t.failure_class, t.reason, 1, @now
@@ -56,19 +59,20 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
         ON CONFLICT (snapshot_day, user_id) DO UPDATE
            SET failure_class = excluded.failure_class,
                reason = excluded.reason,
-               attempts = asset_refresh_failures.attempts + 1,
+               attempts = asset_refresh_failures.attempts
+                          + CASE WHEN @retry AND asset_refresh_failures.failed_at = excluded.failed_at THEN 0 ELSE 1 END,
                failed_at = excluded.failed_at
         """;
 
-    public override async Task<ChunkWriteResult> WriteChunkAsync(
+    protected override async Task<ChunkWriteResult> WriteChunkOnceAsync(
         DateOnly day, IReadOnlyList<RefreshedAsset> refreshed, IReadOnlyList<RefreshFailure> failures,
-        DateTimeOffset changedAt, CancellationToken cancellationToken)
+        DateTimeOffset changedAt, ChunkTries tries, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var allFailures = failures.ToList();
 
-        var written = 0;
+        var inserted = new List<long>();
         var moveCount = 0;
         if (refreshed.Count > 0)
         {
@@ -101,7 +105,9 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
             write.Parameters.AddWithValue("multipliers", moves.Select(m => m.Multiplier).ToArray());
             write.Parameters.AddWithValue("day", day);
             write.Parameters.AddWithValue("now", changedAt);
-            written = (int)(await write.ExecuteScalarAsync(cancellationToken))!;
+            await using var insertedUsers = await write.ExecuteReaderAsync(cancellationToken);
+            while (await insertedUsers.ReadAsync(cancellationToken))
+                inserted.Add(insertedUsers.GetInt64(0));
         }
 
         if (allFailures.Count > 0)
@@ -112,11 +118,13 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
             record.Parameters.AddWithValue("reasons", allFailures.Select(f => f.Reason).ToArray());
             record.Parameters.AddWithValue("day", day);
             record.Parameters.AddWithValue("now", changedAt);
+            record.Parameters.AddWithValue("retry", tries.EarlierMayHaveCommitted);
             await record.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        tries.Committing(inserted);
         await transaction.CommitAsync(cancellationToken);
-        return new ChunkWriteResult(written, moveCount - written, allFailures.Count);
+        return tries.Result(inserted, moveCount, allFailures.Count);
     }
 
     protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
