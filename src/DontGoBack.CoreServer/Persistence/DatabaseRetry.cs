@@ -123,7 +123,8 @@ public static class DatabaseFaults
     }
 
     /// <summary>The text a run records and reports when the database stopped it.</summary>
-    public static string Describe(Exception exception) => $"database unavailable: {Reason(exception)}";
+    public static string Describe(Exception exception) =>
+        $"{(IsTransient(exception) ? "database unavailable" : "database error")}: {Reason(exception)}";
 
     /// <summary>The driver's own words (EF wraps them in a generic "likely due to a transient failure").</summary>
     public static string Reason(Exception exception)

@@ -206,6 +206,30 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
         Assert.Equal(3, await db.AssetChanges.CountAsync(c => c.SnapshotDay == Day && c.Kind == AssetChangeKind.Market));
     }
 
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_database_error_that_is_not_transient_fails_the_run_on_record_instead_of_a_500(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        await app.AddActiveUsersAsync(3, Day.AddDays(-1), 1_000_000);
+        await using (var db = database.CreateContext())
+            await db.Database.ExecuteSqlRawAsync("ALTER TABLE daily_asset_snapshots RENAME TO snapshots_away");
+
+        var response = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var result = await RefreshRuns.ResultOfAsync(response);
+        Assert.Equal(BatchRunStatus.Failed, result.Status);
+        Assert.StartsWith("database error: ", result.Error);
+        // Not retried: a missing table does not come back by itself.
+        Assert.DoesNotContain(app.Logs.Entries, e => e.Message.StartsWith("Database unavailable during"));
+        var run = await RunOfDayAsync(database);
+        Assert.Equal((BatchRunStatus.Failed, result.Error), (run.Status, run.Error));
+    }
+
     private static RefreshFailure Failure(long userId) => new(userId, FailureClass.Permanent, "asset must be >= 0");
 
     /// <summary>The first try of each chunk commits, then fails as if the connection dropped before the answer came back.</summary>

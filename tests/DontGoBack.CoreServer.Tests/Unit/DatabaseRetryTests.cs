@@ -80,11 +80,12 @@ public sealed class DatabaseRetryTests
     public void The_description_names_the_driver_fault_not_the_wrapper()
     {
         var wrapped = new InvalidOperationException("An exception has been raised that is likely due to a transient failure.",
-            new NpgsqlException("Failed to connect to 127.0.0.1:5432"));
+            new NpgsqlException("Failed to connect to 127.0.0.1:5432", new System.Net.Sockets.SocketException(111)));
 
         Assert.True(DatabaseFaults.IsDatabaseFault(wrapped));
         Assert.Equal("database unavailable: Failed to connect to 127.0.0.1:5432", DatabaseFaults.Describe(wrapped));
         Assert.False(DatabaseFaults.IsDatabaseFault(new InvalidOperationException("a bug of ours")));
+        Assert.Equal("database error: no such table: users", DatabaseFaults.Describe(new SqliteException("no such table: users", 1)));
     }
 
     /// <summary>Moves the fake clock on in small steps, letting each retry's continuation run, until the work is done.</summary>
