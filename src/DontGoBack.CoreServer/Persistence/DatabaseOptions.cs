@@ -15,4 +15,11 @@ public sealed class DatabaseOptions
 
     [EnumDataType(typeof(DatabaseProvider))]
     public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
+
+    /// <summary>
+    /// How long one unit of database work (a page of users, a chunk of results, the claim of a
+    /// day) is retried on transient faults before the run gives up on the database.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "Database:RetryTimeout must be between {1} and {2}.")]
+    public TimeSpan RetryTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

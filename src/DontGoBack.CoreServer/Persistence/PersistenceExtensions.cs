@@ -12,6 +12,7 @@ public static class PersistenceExtensions
             .BindConfiguration(DatabaseOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddSingleton<DatabaseRetry>();
 
         // The provider decides which services exist, so it is read while registering.
         var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider

@@ -1,4 +1,4 @@
-using System.Net.Http.Json;
+using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Common;
 
 namespace DontGoBack.CoreServer.Tests.Infrastructure;
@@ -10,11 +10,20 @@ public static class RefreshRuns
 
     public const string Path = "/internal/batch/asset-refresh/runs";
 
-    public static async Task<BatchResult> RunDayAsync(this HttpClient client, DateOnly day)
+    public static async Task<BatchResult> RunDayAsync(this HttpClient client, DateOnly day) =>
+        await ResultOfAsync(await client.PostAsync($"{Path}?snapshotDay={day:yyyy-MM-dd}", null));
+
+    /// <summary>The batch result of a trigger's answer: the body of a 200, or the <c>result</c> of a 503 problem (a failed run).</summary>
+    public static async Task<BatchResult> ResultOfAsync(HttpResponseMessage response)
     {
-        var response = await client.PostAsync($"{Path}?snapshotDay={day:yyyy-MM-dd}", null);
         var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode || (int)response.StatusCode == 503, $"HTTP {(int)response.StatusCode}: {body}");
-        return (await response.Content.ReadFromJsonAsync<BatchResult>())!;
+        if ((int)response.StatusCode == 503)
+        {
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            using var problem = JsonDocument.Parse(body);
+            return problem.RootElement.GetProperty("result").Deserialize<BatchResult>(JsonSerializerOptions.Web)!;
+        }
+        Assert.True(response.IsSuccessStatusCode, $"HTTP {(int)response.StatusCode}: {body}");
+        return JsonSerializer.Deserialize<BatchResult>(body, JsonSerializerOptions.Web)!;
     }
 }

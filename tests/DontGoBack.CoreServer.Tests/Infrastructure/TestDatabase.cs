@@ -13,19 +13,22 @@ public sealed class TestDatabase : IAsyncDisposable
 
     private readonly string? _sqlitePath;
     private readonly string? _postgresName;
+    private readonly string? _postgresAdmin;
 
-    private TestDatabase(DatabaseProvider provider, string connectionString, string? sqlitePath, string? postgresName)
+    private TestDatabase(DatabaseProvider provider, string connectionString, string? sqlitePath, string? postgresName, string? postgresAdmin = null)
     {
         Provider = provider;
         ConnectionString = connectionString;
         _sqlitePath = sqlitePath;
         _postgresName = postgresName;
+        _postgresAdmin = postgresAdmin;
     }
 
     public DatabaseProvider Provider { get; }
     public string ConnectionString { get; }
 
-    public static async Task<TestDatabase> CreateAsync(DatabaseProvider provider)
+    /// <param name="postgresAdmin">The PostgreSQL server to create it on; default the one scripts/test.sh started.</param>
+    public static async Task<TestDatabase> CreateAsync(DatabaseProvider provider, string? postgresAdmin = null)
     {
         var name = $"dgb_test_{Guid.NewGuid():N}";
         if (provider == DatabaseProvider.Sqlite)
@@ -36,7 +39,7 @@ public sealed class TestDatabase : IAsyncDisposable
             return new TestDatabase(provider, $"Data Source={path}", path, null);
         }
 
-        var admin = AdminConnectionString();
+        var admin = postgresAdmin ?? AdminConnectionString();
         await using (var connection = new NpgsqlConnection(admin))
         {
             await connection.OpenAsync();
@@ -44,7 +47,7 @@ public sealed class TestDatabase : IAsyncDisposable
             await create.ExecuteNonQueryAsync();
         }
         var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
-        return new TestDatabase(provider, builder.ConnectionString, null, name);
+        return new TestDatabase(provider, builder.ConnectionString, null, name, admin);
     }
 
     /// <summary>A context on this database outside any server, e.g. to look at it after a server stopped.</summary>
@@ -73,7 +76,7 @@ public sealed class TestDatabase : IAsyncDisposable
         if (_postgresName is not null)
         {
             NpgsqlConnection.ClearAllPools();
-            await using var connection = new NpgsqlConnection(AdminConnectionString());
+            await using var connection = new NpgsqlConnection(_postgresAdmin);
             await connection.OpenAsync();
             await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {_postgresName} WITH (FORCE)", connection);
             await drop.ExecuteNonQueryAsync();

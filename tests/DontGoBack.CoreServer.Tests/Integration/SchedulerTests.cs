@@ -74,13 +74,14 @@ public sealed class SchedulerTests
         app.CreateClient();
         var user = await app.AddUserAsync(AccountStatus.Active);
         var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
-        await ExecuteSqlAsync(app, "ALTER TABLE users RENAME TO users_away");
+        // The run history is where the job looks first for the days it owes: the job throws before any run starts.
+        await ExecuteSqlAsync(app, "ALTER TABLE batch_runs RENAME TO batch_runs_away");
 
         await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
         await app.Logs.WaitForAsync(
             e => e.Level == LogLevel.Error && e.Message.Contains("crashed"), TimeSpan.FromSeconds(15));
 
-        await ExecuteSqlAsync(app, "ALTER TABLE users_away RENAME TO users");
+        await ExecuteSqlAsync(app, "ALTER TABLE batch_runs_away RENAME TO batch_runs");
         await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
         await Eventually.UntilAsync(async () => (await app.SnapshotsOfAsync(user)).Count == 1, TimeSpan.FromSeconds(15));
     }

@@ -22,8 +22,9 @@ public static class AssetBatchExtensions
         builder.Services.AddSingleton<AssetRefreshStore>(services =>
             services.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider switch
             {
-                DatabaseProvider.Postgres => new PostgresAssetRefreshStore(services.GetRequiredService<NpgsqlDataSource>()),
-                _ => new SqliteAssetRefreshStore(services.GetRequiredService<SqliteDatabase>()),
+                DatabaseProvider.Postgres => new PostgresAssetRefreshStore(
+                    services.GetRequiredService<NpgsqlDataSource>(), services.GetRequiredService<DatabaseRetry>()),
+                _ => new SqliteAssetRefreshStore(services.GetRequiredService<SqliteDatabase>(), services.GetRequiredService<DatabaseRetry>()),
             });
         builder.Services.AddScoped<RefreshAssetsUseCase>();
         builder.Services.AddScoped<AssetRefreshJob>();

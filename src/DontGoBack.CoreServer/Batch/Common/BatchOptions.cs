@@ -13,6 +13,13 @@ public sealed class BatchOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Batch:LeaseTimeout must be between {1} and {2}.")]
     public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long a run's outcome is retried while the database is unreachable. Past it the run is
+    /// left as it stands (running, with a lease no one renews), so the next start or trigger takes it over.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "Batch:RecordOutcomeTimeout must be between {1} and {2}.")]
+    public TimeSpan RecordOutcomeTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Missed days run at start-up and at each trigger, oldest first, at most this many; older ones are reported.</summary>
     [Range(0, 366, ErrorMessage = "Batch:MaxCatchUpDays must be between {1} and {2}.")]
     public int MaxCatchUpDays { get; set; } = 7;

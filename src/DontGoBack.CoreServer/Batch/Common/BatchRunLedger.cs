@@ -11,7 +11,7 @@ public sealed record RunClaim(long RunId, int Attempt, string Owner);
 /// The persisted run history, and the lease that keeps a day from running twice at once across
 /// processes: claiming is one atomic upsert that succeeds only if nobody holds a live lease.
 /// </summary>
-public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions> options, TimeProvider time)
+public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions> options, DatabaseRetry retry, TimeProvider time)
 {
     private string Node => options.Value.ResolveNodeName();
 
@@ -25,20 +25,23 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
         var staleBefore = now - options.Value.LeaseTimeout;
         var owner = Guid.NewGuid().ToString("N");
         var node = Node;
-        // SQLite and PostgreSQL share this upsert; the WHERE makes a live lease win.
-        var claimed = await db.Database.SqlQuery<ClaimRow>($"""
+        // SQLite and PostgreSQL share this upsert; the WHERE makes a live lease win. It is retried
+        // on transient faults with the same owner, so a try whose commit was lost on the way back
+        // finds its own claim and takes it again without counting a second attempt.
+        var claimed = await retry.ExecuteAsync("claim of the day", token => db.Database.SqlQuery<ClaimRow>($"""
             INSERT INTO batch_runs (job_name, snapshot_day, status, started_at, heartbeat_at, lease_owner, nodes, attempts, total, success, skipped, failed)
             VALUES ({job}, {day}, {nameof(BatchRunStatus.Running)}, {now}, {now}, {owner}, {node}, 1, 0, 0, 0, 0)
             ON CONFLICT (job_name, snapshot_day) DO UPDATE
                SET status = excluded.status, started_at = excluded.started_at, finished_at = NULL,
                    heartbeat_at = excluded.heartbeat_at, lease_owner = excluded.lease_owner, error = NULL,
-                   attempts = batch_runs.attempts + 1,
+                   attempts = batch_runs.attempts + CASE WHEN batch_runs.lease_owner = excluded.lease_owner THEN 0 ELSE 1 END,
                    nodes = CASE WHEN (',' || batch_runs.nodes || ',') LIKE ('%,' || excluded.nodes || ',%')
                                 THEN batch_runs.nodes ELSE substr(batch_runs.nodes || ',' || excluded.nodes, 1, {MaxTextLength}) END
-             WHERE (batch_runs.status <> {nameof(BatchRunStatus.Running)} OR batch_runs.heartbeat_at < {staleBefore})
+             WHERE (batch_runs.status <> {nameof(BatchRunStatus.Running)} OR batch_runs.heartbeat_at < {staleBefore}
+                    OR batch_runs.lease_owner = {owner})
                AND ({rerunCompleted} OR batch_runs.status NOT IN ({nameof(BatchRunStatus.Completed)}, {nameof(BatchRunStatus.CompletedWithFailures)}))
             RETURNING id, attempts
-            """).ToListAsync(cancellationToken);
+            """).ToListAsync(token), cancellationToken);
         return claimed is [var row] ? new RunClaim(row.Id, row.Attempts, owner) : null;
     }
 
@@ -71,6 +74,15 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
                 .SetProperty(r => r.RebasedDays, result.RebasedDays)
                 .SetProperty(r => r.Error, error), cancellationToken) == 1;
     }
+
+    /// <summary>
+    /// <see cref="FinishAsync"/>, retried while the database is unreachable for up to
+    /// Batch:RecordOutcomeTimeout, so an outage does not leave the run "running" for its lease's length.
+    /// </summary>
+    /// <remarks>Throws the last fault (see <see cref="DatabaseFaults"/>) when the database stayed unreachable; the run's lease then goes stale.</remarks>
+    public Task<bool> RecordOutcomeAsync(RunClaim claim, BatchResult result, CancellationToken cancellationToken) =>
+        retry.ExecuteAsync("record of the run's outcome", options.Value.RecordOutcomeTimeout,
+            token => FinishAsync(claim, result, token), cancellationToken);
 
     public Task<BatchRun?> FindAsync(long id, CancellationToken cancellationToken) =>
         db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == id, cancellationToken);
@@ -145,6 +157,13 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
             """, cancellationToken);
         return !await db.BatchRunPartitions.AnyAsync(p => p.RunId == claim.RunId && p.Status == BatchPartitionStatus.Pending, cancellationToken);
     }
+
+    /// <summary><see cref="FinishPartitionAsync"/> (repeatable as a whole), retried as <see cref="RecordOutcomeAsync"/> is.</summary>
+    /// <remarks>Throws the last fault (see <see cref="DatabaseFaults"/>) when the database stayed unreachable; the run's lease then goes stale.</remarks>
+    public Task<bool?> RecordPartitionOutcomeAsync(
+        RunClaim claim, int partitionNo, BatchPartitionStatus status, BatchResult result, CancellationToken cancellationToken) =>
+        retry.ExecuteAsync("record of the partition's outcome", options.Value.RecordOutcomeTimeout,
+            token => FinishPartitionAsync(claim, partitionNo, status, result, token), cancellationToken);
 
     private IQueryable<BatchRunPartition> HeldPartition(RunClaim claim, int partitionNo) =>
         db.BatchRunPartitions.Where(p => p.RunId == claim.RunId && p.PartitionNo == partitionNo

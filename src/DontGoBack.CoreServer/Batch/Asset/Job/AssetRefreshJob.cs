@@ -1,6 +1,8 @@
+using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Scheduler;
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.Options;
 using Quartz;
 
@@ -63,7 +65,19 @@ public sealed partial class AssetRefreshJob(
 
     private async Task<BatchResult?> RunAsync(DateOnly day, UserIdRange? users, bool rerunCompleted, CancellationToken cancellationToken)
     {
-        var claim = await ledger.TryClaimAsync(users is null ? Name : SubsetName, day, rerunCompleted, cancellationToken);
+        var started = time.GetTimestamp();
+        RunClaim? claim;
+        try
+        {
+            claim = await ledger.TryClaimAsync(users is null ? Name : SubsetName, day, rerunCompleted, cancellationToken);
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            // Nothing was claimed, so nothing is left running: the run just cannot start now.
+            var why = DatabaseFaults.Describe(e);
+            LogNotStartedDatabase(day.ToString("O"), why);
+            return new BatchResult(day, BatchRunStatus.Failed, 0, 0, 0, 0, Elapsed(started), why);
+        }
         if (claim is null)
         {
             LogNotStarted(day.ToString("O"));
@@ -71,7 +85,7 @@ public sealed partial class AssetRefreshJob(
         }
 
         LogStarting(day.ToString("O"), claim.Attempt);
-        var started = time.GetTimestamp();
+        started = time.GetTimestamp();
         // Shutdown (SIGTERM) stops the run too: no new users are taken, calls in flight are abandoned, and the run is left aborted to resume.
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
         BatchResult result;
@@ -88,18 +102,47 @@ public sealed partial class AssetRefreshJob(
         {
             // The lease renewal shares the ledger's DbContext: stop it before recording.
             await lease.StopAsync();
+            var status = Stopped(e, run, cancellationToken, out var why);
+            var stopped = new BatchResult(day, status, 0, 0, 0, 0, Elapsed(started), why, claim.RunId, claim.Attempt);
             // Recorded without the cancelled token: the row must not stay "running" for its lease's length.
-            await ledger.FinishAsync(claim, new BatchResult(day, Stopped(e, run, cancellationToken, out var why),
-                0, 0, 0, 0, Elapsed(started), why, claim.RunId, claim.Attempt), CancellationToken.None);
-            throw;
+            if (await RecordAsync(claim, stopped) is null)
+                stopped = stopped with { Error = OutcomeNotRecorded(stopped) };
+            if (status == BatchRunStatus.Aborted)
+                throw;
+            // Anything else is recorded and answered as a failed run, not thrown at the trigger or the CLI.
+            LogRunCrashed(e, day.ToString("O"));
+            return stopped;
         }
         await lease.StopAsync();
 
-        if (!await ledger.FinishAsync(claim, result, CancellationToken.None))
+        var recorded = await RecordAsync(claim, result);
+        if (recorded is false)
             LogLeaseLost(claim.RunId);
+        if (recorded is null)
+            result = result with { Status = BatchRunStatus.Failed, Error = OutcomeNotRecorded(result) };
         LogFinished(day.ToString("O"), result.Status, result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
         return result;
     }
+
+    /// <summary>Records the run's outcome, retried while the database is away for up to Batch:RecordOutcomeTimeout.</summary>
+    /// <returns>False when the lease was lost meanwhile; null when the database stayed unreachable.</returns>
+    private async Task<bool?> RecordAsync(RunClaim claim, BatchResult result)
+    {
+        try
+        {
+            return await ledger.RecordOutcomeAsync(claim, result, CancellationToken.None);
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            LogOutcomeNotRecorded(claim.RunId, result.Status, DatabaseFaults.Describe(e), batchOptions.Value.LeaseTimeout);
+            return null;
+        }
+    }
+
+    /// <summary>A run whose outcome could not be recorded is not done as far as the schedule knows: it counts as failed.</summary>
+    private static string OutcomeNotRecorded(BatchResult result) => result.Error is null
+        ? $"the run went through ({JsonSerializer.Serialize(result.Status).Trim('"')}), but its outcome could not be recorded: database unavailable"
+        : $"{result.Error}; its outcome could not be recorded";
 
     /// <summary>
     /// Clustered mode: refreshes one partition of a fanned-out day under the run's lease; the
@@ -129,15 +172,24 @@ public sealed partial class AssetRefreshJob(
         }
         await lease.StopAsync();
 
-        var lastOne = await ledger.FinishPartitionAsync(claim, partitionNo,
-            partition.Status == BatchRunStatus.Completed ? BatchPartitionStatus.Done : BatchPartitionStatus.Failed, partition, CancellationToken.None);
-        if (lastOne is not true)
-            return;
+        BatchResult result;
+        try
+        {
+            var lastOne = await ledger.RecordPartitionOutcomeAsync(claim, partitionNo,
+                partition.Status == BatchRunStatus.Completed ? BatchPartitionStatus.Done : BatchPartitionStatus.Failed, partition, CancellationToken.None);
+            if (lastOne is not true)
+                return;
 
-        var startedAt = (await ledger.FindAsync(claim.RunId, CancellationToken.None))!.StartedAt;
-        var result = await ledger.SumPartitionsAsync(claim.RunId, day, claim.Attempt,
-            (long)(time.GetUtcNow() - startedAt).TotalMilliseconds, CancellationToken.None);
-        await ledger.FinishAsync(claim, result, CancellationToken.None);
+            var startedAt = (await ledger.FindAsync(claim.RunId, CancellationToken.None))!.StartedAt;
+            result = await ledger.SumPartitionsAsync(claim.RunId, day, claim.Attempt,
+                (long)(time.GetUtcNow() - startedAt).TotalMilliseconds, CancellationToken.None);
+            await ledger.RecordOutcomeAsync(claim, result, CancellationToken.None);
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            LogOutcomeNotRecorded(claim.RunId, partition.Status, DatabaseFaults.Describe(e), batchOptions.Value.LeaseTimeout);
+            return;
+        }
         LogFinished(day.ToString("O"), result.Status, result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
         // The next owed day starts now rather than at the next fire; a failed day waits for the
         // next fire or start-up instead of being retried in a loop against a server that is down.
@@ -148,7 +200,7 @@ public sealed partial class AssetRefreshJob(
     private BatchRunStatus Stopped(Exception e, CancellationTokenSource run, CancellationToken caller, out string why)
     {
         var aborted = e is OperationCanceledException && run.IsCancellationRequested;
-        why = !aborted ? e.Message
+        why = !aborted ? DatabaseFaults.IsDatabaseFault(e) ? DatabaseFaults.Describe(e) : e.Message
             : caller.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested ? "stopped before the run was through"
             : "lease lost to another attempt";
         return aborted ? BatchRunStatus.Aborted : BatchRunStatus.Failed;
@@ -187,7 +239,9 @@ public sealed partial class AssetRefreshJob(
             }
             catch (Exception e)
             {
-                LogRenewalFailed(e, claim.RunId);
+                // One line per failed renewal while the database is away; the stack trace only at Debug.
+                LogRenewalFailed(claim.RunId, DatabaseFaults.IsDatabaseFault(e) ? DatabaseFaults.Describe(e) : e.Message);
+                LogRenewalFailure(e);
             }
         }
     }
@@ -205,6 +259,16 @@ public sealed partial class AssetRefreshJob(
     [LoggerMessage(LogLevel.Warning, "Asset refresh for {Day} not started: another attempt holds it, or it already went through")]
     private partial void LogNotStarted(string day);
 
+    [LoggerMessage(LogLevel.Error, "Asset refresh for {Day} not started: {Reason}")]
+    private partial void LogNotStartedDatabase(string day, string reason);
+
+    [LoggerMessage(LogLevel.Error, "Asset refresh for {Day} failed on an unexpected error; recorded as failed")]
+    private partial void LogRunCrashed(Exception exception, string day);
+
+    [LoggerMessage(LogLevel.Error,
+        "Could not record the outcome ({Status}) of asset refresh run {RunId}: {Reason}. Its lease goes stale after {LeaseTimeout}; the next start or trigger takes the day over")]
+    private partial void LogOutcomeNotRecorded(long runId, BatchRunStatus status, string reason, TimeSpan leaseTimeout);
+
     [LoggerMessage(LogLevel.Information, "Asset refresh for {Day} starting (attempt {Attempt})")]
     private partial void LogStarting(string day, int attempt);
 
@@ -217,8 +281,11 @@ public sealed partial class AssetRefreshJob(
     [LoggerMessage(LogLevel.Error, "Asset refresh run {RunId} lost its lease to another attempt")]
     private partial void LogLeaseLost(long runId);
 
-    [LoggerMessage(LogLevel.Warning, "Renewing the lease of asset refresh run {RunId} failed; retrying")]
-    private partial void LogRenewalFailed(Exception exception, long runId);
+    [LoggerMessage(LogLevel.Warning, "Renewing the lease of asset refresh run {RunId} failed, trying again at the next renewal: {Reason}")]
+    private partial void LogRenewalFailed(long runId, string reason);
+
+    [LoggerMessage(LogLevel.Debug, "Lease renewal failure")]
+    private partial void LogRenewalFailure(Exception exception);
 
     [LoggerMessage(LogLevel.Information,
         "Asset refresh for {Day} {Status}: total {Total}, success {Success}, skipped {Skipped}, failed {Failed} in {ElapsedMs} ms")]

@@ -2,6 +2,7 @@ using System.Data.Common;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.Persistence;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
@@ -27,9 +28,10 @@ public sealed record ChunkWriteResult(int Written, int AlreadyPresent, int Faile
 
 /// <summary>
 /// The refresh's hot-path data access in provider-native SQL: keyset pages of active users
-/// and one transaction per chunk of results. No tracked entities here.
+/// and one transaction per chunk of results. No tracked entities here. Every call is retried on
+/// transient database faults through <see cref="DatabaseRetry"/>.
 /// </summary>
-public abstract class AssetRefreshStore
+public abstract class AssetRefreshStore(DatabaseRetry retry)
 {
     // Works unchanged on PostgreSQL and SQLite. Both scalar subqueries are the same backward
     // probe of the unique (user_id, snapshot_day) index for the latest snapshot up to the day:
@@ -50,7 +52,11 @@ public abstract class AssetRefreshStore
          LIMIT @page_size
         """;
 
-    public async Task<IReadOnlyList<RefreshCandidate>> ReadActivePageAsync(
+    public Task<IReadOnlyList<RefreshCandidate>> ReadActivePageAsync(
+        DateOnly day, long afterUserId, long lastUserId, int pageSize, CancellationToken cancellationToken) =>
+        retry.ExecuteAsync("page read", token => ReadActivePageOnceAsync(day, afterUserId, lastUserId, pageSize, token), cancellationToken);
+
+    private async Task<IReadOnlyList<RefreshCandidate>> ReadActivePageOnceAsync(
         DateOnly day, long afterUserId, long lastUserId, int pageSize, CancellationToken cancellationToken)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
@@ -75,7 +81,10 @@ public abstract class AssetRefreshStore
     }
 
     /// <summary>The lowest and highest id of an active user, to split a clustered run into partitions; null when there is none.</summary>
-    public async Task<UserIdRange?> ActiveIdRangeAsync(CancellationToken cancellationToken)
+    public Task<UserIdRange?> ActiveIdRangeAsync(CancellationToken cancellationToken) =>
+        retry.ExecuteAsync("active id range", ActiveIdRangeOnceAsync, cancellationToken);
+
+    private async Task<UserIdRange?> ActiveIdRangeOnceAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
@@ -92,11 +101,65 @@ public abstract class AssetRefreshStore
     /// it, on the new snapshot: inserts the day's
     /// snapshots and their market-move changes (skipping users the day already has), moves each
     /// pointer only forward, clears the day's failure record of users that now succeeded and
-    /// records the new failures.
+    /// records the new failures. A transient fault runs the whole transaction again (see <see cref="ChunkTries"/>).
     /// </summary>
-    public abstract Task<ChunkWriteResult> WriteChunkAsync(
+    public async Task<ChunkWriteResult> WriteChunkAsync(
         DateOnly day, IReadOnlyList<RefreshedAsset> refreshed, IReadOnlyList<RefreshFailure> failures,
-        DateTimeOffset changedAt, CancellationToken cancellationToken);
+        DateTimeOffset changedAt, CancellationToken cancellationToken)
+    {
+        var tries = new ChunkTries();
+        return await retry.ExecuteAsync("chunk write", token =>
+        {
+            tries.Begin();
+            return WriteChunkOnceAsync(day, refreshed, failures, changedAt, tries, token);
+        }, cancellationToken);
+    }
+
+    /// <summary>One try of <see cref="WriteChunkAsync"/>: calls <see cref="ChunkTries.Committing"/> right before its commit.</summary>
+    protected abstract Task<ChunkWriteResult> WriteChunkOnceAsync(
+        DateOnly day, IReadOnlyList<RefreshedAsset> refreshed, IReadOnlyList<RefreshFailure> failures,
+        DateTimeOffset changedAt, ChunkTries tries, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// What the earlier tries of one chunk may have written. A try that fails before its commit
+    /// wrote nothing; one that fails while committing (the connection dropped) may have written
+    /// everything. Running the chunk again is harmless either way (snapshots are inserted only
+    /// where missing, pointers move only forward, clearing failures is idempotent), and two
+    /// things keep the counts right: users whose snapshot such a try inserted, found present by
+    /// the next try, still count as written by this chunk rather than skipped; and the next
+    /// try does not add a second failed attempt to a failure record that already carries this
+    /// chunk's timestamp. (Should the uncertain commit in fact have been rolled back and another
+    /// run written one of those users in between, that user counts as success rather than
+    /// skipped here: the total is the same.)
+    /// </summary>
+    protected sealed class ChunkTries
+    {
+        private readonly HashSet<long> _insertedByUncertainCommits = [];
+        private long[]? _committing;
+
+        /// <summary>An earlier try failed while committing: its writes may have landed.</summary>
+        public bool EarlierMayHaveCommitted { get; private set; }
+
+        internal void Begin()
+        {
+            if (_committing is null)
+                return;
+            _insertedByUncertainCommits.UnionWith(_committing);
+            EarlierMayHaveCommitted = true;
+            _committing = null;
+        }
+
+        /// <param name="inserted">The users whose snapshot this try inserted.</param>
+        public void Committing(IEnumerable<long> inserted) => _committing = inserted.ToArray();
+
+        /// <summary>The chunk's counts, once a try has committed.</summary>
+        /// <remarks>Re-bases are counted by the try that made them; one done by a try whose commit was uncertain is not counted again.</remarks>
+        public ChunkWriteResult Result(IReadOnlyCollection<long> inserted, int moveCount, int failed, int rebasedUsers, int rebasedDays)
+        {
+            var written = _insertedByUncertainCommits.Count == 0 ? inserted.Count : _insertedByUncertainCommits.Union(inserted).Count();
+            return new ChunkWriteResult(written, Math.Max(0, moveCount - written), failed, rebasedUsers, rebasedDays);
+        }
+    }
 
     protected abstract Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
 

@@ -40,8 +40,13 @@ public static class ManualRefreshEndpoint
             return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already running",
                 detail: $"The asset refresh for {day:yyyy-MM-dd} is already running.");
         }
-        return Results.Json(result, statusCode: result.Status == BatchRunStatus.Failed
-            ? StatusCodes.Status503ServiceUnavailable
-            : StatusCodes.Status200OK);
+        if (result.Status == BatchRunStatus.Failed)
+        {
+            // A dependency (extension, auth server or database) stopped the run: the result rides along for the counts.
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Run failed",
+                detail: $"The asset refresh for {day:yyyy-MM-dd} failed: {result.Error}",
+                extensions: new Dictionary<string, object?> { ["result"] = result });
+        }
+        return Results.Json(result);
     }
 }

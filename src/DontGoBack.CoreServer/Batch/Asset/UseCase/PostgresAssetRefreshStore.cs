@@ -1,10 +1,12 @@
 using System.Data.Common;
 using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Persistence;
 using Npgsql;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
-public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : AssetRefreshStore
+/// <remarks>Not sealed: a test stands in a commit whose answer is lost on the way back.</remarks>
+public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetry retry) : AssetRefreshStore(retry)
 {
     // Adjustments lock the user's row first too, so they wait for this chunk or it waits for them.
     // Taken in id order so two chunks cannot deadlock. (Advisory locks would spare the row writes,
@@ -77,9 +79,10 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
              USING input
              WHERE f.snapshot_day = @day AND f.user_id = input.user_id
         )
-        SELECT count(*)::int, coalesce(array_agg(user_id) FILTER (WHERE user_id = ANY(@rebased_user_ids)), '{}') FROM inserted
+        SELECT user_id FROM inserted
         """;
 
+    // A try after one whose commit is uncertain does not count its own earlier attempt again (see ChunkTries).
     private const string RecordFailuresSql = """
         INSERT INTO asset_refresh_failures (snapshot_day, user_id, failure_class, reason, attempts, failed_at)
         SELECT @day, t.user_id, t.failure_class, t.reason, 1, @now
@@ -87,19 +90,20 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
         ON CONFLICT (snapshot_day, user_id) DO UPDATE
            SET failure_class = excluded.failure_class,
                reason = excluded.reason,
-               attempts = asset_refresh_failures.attempts + 1,
+               attempts = asset_refresh_failures.attempts
+                          + CASE WHEN @retry AND asset_refresh_failures.failed_at = excluded.failed_at THEN 0 ELSE 1 END,
                failed_at = excluded.failed_at
         """;
 
-    public override async Task<ChunkWriteResult> WriteChunkAsync(
+    protected override async Task<ChunkWriteResult> WriteChunkOnceAsync(
         DateOnly day, IReadOnlyList<RefreshedAsset> refreshed, IReadOnlyList<RefreshFailure> failures,
-        DateTimeOffset changedAt, CancellationToken cancellationToken)
+        DateTimeOffset changedAt, ChunkTries tries, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var allFailures = failures.ToList();
 
-        var written = 0;
+        var inserted = new List<long>();
         var moveCount = 0;
         var (rebasedUsers, rebasedDays) = (0, 0);
         if (refreshed.Count > 0)
@@ -130,7 +134,6 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
             var moves = ApplyMarketMoves(refreshed, basesNow, allFailures);
             var rebases = PlanRebases(day, moves, await LaterSnapshotsAsync(connection, transaction, day, withLaterDays, cancellationToken), allFailures);
             moveCount = moves.Count;
-            long[] insertedWithLaterDays;
             await using (var write = new NpgsqlCommand(WriteMovesSql, connection, transaction))
             {
                 write.Parameters.AddWithValue("user_ids", moves.Select(m => m.UserId).ToArray());
@@ -140,13 +143,12 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
                 write.Parameters.AddWithValue("rebased_user_ids", rebases.Keys.ToArray());
                 write.Parameters.AddWithValue("day", day);
                 write.Parameters.AddWithValue("now", changedAt);
-                await using var reader = await write.ExecuteReaderAsync(cancellationToken);
-                await reader.ReadAsync(cancellationToken);
-                written = reader.GetInt32(0);
-                insertedWithLaterDays = reader.GetFieldValue<long[]>(1);
+                await using var insertedUsers = await write.ExecuteReaderAsync(cancellationToken);
+                while (await insertedUsers.ReadAsync(cancellationToken))
+                    inserted.Add(insertedUsers.GetInt64(0));
             }
             // Only where this chunk's snapshot went in: a user another run wrote first was re-based by that run.
-            var applied = insertedWithLaterDays.Select(id => rebases[id]).ToList();
+            var applied = inserted.Where(rebases.ContainsKey).Select(id => rebases[id]).ToList();
             if (applied.Count > 0)
                 await ApplyRebasesAsync(connection, transaction, applied, changedAt, cancellationToken);
             (rebasedUsers, rebasedDays) = (applied.Count, applied.Sum(r => r.Snapshots.Count));
@@ -160,11 +162,13 @@ public sealed class PostgresAssetRefreshStore(NpgsqlDataSource dataSource) : Ass
             record.Parameters.AddWithValue("reasons", allFailures.Select(f => f.Reason).ToArray());
             record.Parameters.AddWithValue("day", day);
             record.Parameters.AddWithValue("now", changedAt);
+            record.Parameters.AddWithValue("retry", tries.EarlierMayHaveCommitted);
             await record.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        tries.Committing(inserted);
         await transaction.CommitAsync(cancellationToken);
-        return new ChunkWriteResult(written, moveCount - written, allFailures.Count, rebasedUsers, rebasedDays);
+        return tries.Result(inserted, moveCount, allFailures.Count, rebasedUsers, rebasedDays);
     }
 
     private static async Task<List<(long UserId, StoredSnapshot Snapshot)>> LaterSnapshotsAsync(

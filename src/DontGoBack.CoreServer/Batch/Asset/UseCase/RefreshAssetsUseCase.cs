@@ -50,7 +50,18 @@ public sealed partial class RefreshAssetsUseCase(
         var calling = CallExtensionAsync(day, groups.Reader, callsInFlight, results.Writer, stop, e => stoppedBy = e);
         // Writes use the caller's token, not `stop`: answers already in hand are kept when the run stops early.
         var writing = WriteResultsAsync(day, results.Reader, tally, stop, cancellationToken);
-        await Task.WhenAll(reading, calling, writing);
+        try
+        {
+            await Task.WhenAll(reading, calling, writing);
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            // The store's retries could not carry it: the run stops as failed, keeping what it wrote;
+            // a re-run continues with the users still without the day's snapshot.
+            var why = DatabaseFaults.Describe(e);
+            LogDatabaseStopped(day.ToString("O"), why);
+            return new RefreshOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, why);
+        }
 
         if (stoppedBy is not null)
             LogRunStopped(day.ToString("O"), stoppedBy.FailureClass.ToString(), stoppedBy.Message);
@@ -225,6 +236,9 @@ public sealed partial class RefreshAssetsUseCase(
 
     [LoggerMessage(LogLevel.Error, "Asset refresh for {Day} stopped early ({FailureClass}): {Reason}")]
     private partial void LogRunStopped(string day, string failureClass, string reason);
+
+    [LoggerMessage(LogLevel.Error, "Asset refresh for {Day} stopped early: {Reason}")]
+    private partial void LogDatabaseStopped(string day, string reason);
 
     private sealed class Tally
     {

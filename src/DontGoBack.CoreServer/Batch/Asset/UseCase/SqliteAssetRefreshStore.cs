@@ -9,13 +9,14 @@ namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
 /// <remarks>
 /// SQLite has one writer at a time and its transactions here begin IMMEDIATE, so the bases read
-/// inside the transaction cannot change before it commits: no row locks are needed.
+/// inside the transaction cannot change before it commits: no row locks are needed. Not sealed:
+/// a test stands in a commit whose answer is lost on the way back.
 /// </remarks>
-public sealed class SqliteAssetRefreshStore(SqliteDatabase database) : AssetRefreshStore
+public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retry) : AssetRefreshStore(retry)
 {
-    public override async Task<ChunkWriteResult> WriteChunkAsync(
+    protected override async Task<ChunkWriteResult> WriteChunkOnceAsync(
         DateOnly day, IReadOnlyList<RefreshedAsset> refreshed, IReadOnlyList<RefreshFailure> failures,
-        DateTimeOffset changedAt, CancellationToken cancellationToken)
+        DateTimeOffset changedAt, ChunkTries tries, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
@@ -52,10 +53,12 @@ public sealed class SqliteAssetRefreshStore(SqliteDatabase database) : AssetRefr
             }
         }
         if (allFailures.Count > 0)
-            await RecordFailuresAsync(connection, day, allFailures, changedAt, cancellationToken);
+            await RecordFailuresAsync(connection, day, allFailures, changedAt, tries.EarlierMayHaveCommitted, cancellationToken);
 
+        var insertedUsers = inserted.Select(i => i.Move.UserId).ToList();
+        tries.Committing(insertedUsers);
         await transaction.CommitAsync(cancellationToken);
-        return new ChunkWriteResult(inserted.Count, moveCount - inserted.Count, allFailures.Count, rebasedUsers, rebasedDays);
+        return tries.Result(insertedUsers, moveCount, allFailures.Count, rebasedUsers, rebasedDays);
     }
 
     protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
@@ -216,7 +219,7 @@ public sealed class SqliteAssetRefreshStore(SqliteDatabase database) : AssetRefr
 
     private static async Task RecordFailuresAsync(
         SqliteConnection connection, DateOnly day, IReadOnlyList<RefreshFailure> failures,
-        DateTimeOffset failedAt, CancellationToken cancellationToken)
+        DateTimeOffset failedAt, bool retry, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         var sql = new StringBuilder(
@@ -230,11 +233,14 @@ public sealed class SqliteAssetRefreshStore(SqliteDatabase database) : AssetRefr
         sql.Append("""
              ON CONFLICT (snapshot_day, user_id) DO UPDATE
                 SET failure_class = excluded.failure_class, reason = excluded.reason,
-                    attempts = asset_refresh_failures.attempts + 1, failed_at = excluded.failed_at
+                    attempts = asset_refresh_failures.attempts
+                               + CASE WHEN @retry AND asset_refresh_failures.failed_at = excluded.failed_at THEN 0 ELSE 1 END,
+                    failed_at = excluded.failed_at
             """);
         command.CommandText = sql.ToString();
         command.Parameters.AddWithValue("@day", day);
         command.Parameters.AddWithValue("@failed_at", failedAt);
+        command.Parameters.AddWithValue("@retry", retry);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

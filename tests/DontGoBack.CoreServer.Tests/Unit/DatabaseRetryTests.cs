@@ -1,0 +1,102 @@
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+
+namespace DontGoBack.CoreServer.Tests.Unit;
+
+public sealed class DatabaseRetryTests
+{
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(10);
+    private static readonly DateTimeOffset Start = new(2025, 8, 10, 0, 0, 0, TimeSpan.Zero);
+    private readonly FakeTimeProvider _time = new(Start);
+    private readonly DatabaseRetry _retry;
+
+    public DatabaseRetryTests() =>
+        _retry = new DatabaseRetry(Options.Create(new DatabaseOptions { RetryTimeout = Budget }), _time, NullLogger<DatabaseRetry>.Instance);
+
+    public static TheoryData<Exception> TransientFaults => new()
+    {
+        new NpgsqlException("Failed to connect to 127.0.0.1:5432", new System.Net.Sockets.SocketException(111)),
+        new PostgresException("terminating connection due to administrator command", "FATAL", "FATAL", PostgresErrorCodes.AdminShutdown),
+        new PostgresException("the database system is starting up", "FATAL", "FATAL", PostgresErrorCodes.CannotConnectNow),
+        new PostgresException("sorry, too many clients already", "FATAL", "FATAL", PostgresErrorCodes.TooManyConnections),
+        new PostgresException("deadlock detected", "ERROR", "ERROR", PostgresErrorCodes.DeadlockDetected),
+        new SqliteException("database is locked", 5),
+        // EF Core's wrapper around a transient driver fault.
+        new InvalidOperationException("An exception has been raised that is likely due to a transient failure.",
+            new NpgsqlException("Exception while reading from stream", new IOException("reset"))),
+    };
+
+    [Theory]
+    [MemberData(nameof(TransientFaults))]
+    public async Task A_transient_fault_is_retried_until_the_work_succeeds(Exception fault)
+    {
+        var tries = 0;
+        var work = _retry.ExecuteAsync("test", _ => ++tries < 4 ? throw fault : Task.FromResult(tries), CancellationToken.None);
+
+        Assert.Equal(4, await AdvanceUntilDoneAsync(work));
+        // 50, 100 and 200 ms at most, each jittered down by up to half.
+        Assert.InRange(_time.GetUtcNow() - Start, TimeSpan.FromMilliseconds(175), TimeSpan.FromMilliseconds(500));
+    }
+
+    public static TheoryData<Exception> OtherFaults => new()
+    {
+        new PostgresException("duplicate key value violates unique constraint", "ERROR", "ERROR", PostgresErrorCodes.UniqueViolation),
+        new PostgresException("relation \"users\" does not exist", "ERROR", "ERROR", PostgresErrorCodes.UndefinedTable),
+        new SqliteException("no such table: users", 1),
+        new InvalidOperationException("a bug of ours"),
+    };
+
+    [Theory]
+    [MemberData(nameof(OtherFaults))]
+    public async Task Any_other_fault_is_thrown_at_once(Exception fault)
+    {
+        var tries = 0;
+        var thrown = await Assert.ThrowsAnyAsync<Exception>(() =>
+            _retry.ExecuteAsync<int>("test", _ => { tries++; throw fault; }, CancellationToken.None));
+
+        Assert.Same(fault, thrown);
+        Assert.Equal(1, tries);
+    }
+
+    [Fact]
+    public async Task Retries_stop_when_the_time_is_spent_and_the_last_fault_is_thrown()
+    {
+        var tries = 0;
+        var work = _retry.ExecuteAsync<int>("test", _ => throw new SqliteException($"database is locked ({++tries})", 5), CancellationToken.None);
+
+        var thrown = await Assert.ThrowsAsync<SqliteException>(() => AdvanceUntilDoneAsync(work));
+
+        Assert.Equal($"database is locked ({tries})", thrown.Message);
+        // Backoff tops out at 2 s, so ten seconds take more than a handful of tries.
+        Assert.InRange(tries, 7, 40);
+        Assert.InRange(_time.GetUtcNow() - Start, Budget, Budget + TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public void The_description_names_the_driver_fault_not_the_wrapper()
+    {
+        var wrapped = new InvalidOperationException("An exception has been raised that is likely due to a transient failure.",
+            new NpgsqlException("Failed to connect to 127.0.0.1:5432", new System.Net.Sockets.SocketException(111)));
+
+        Assert.True(DatabaseFaults.IsDatabaseFault(wrapped));
+        Assert.Equal("database unavailable: Failed to connect to 127.0.0.1:5432", DatabaseFaults.Describe(wrapped));
+        Assert.False(DatabaseFaults.IsDatabaseFault(new InvalidOperationException("a bug of ours")));
+        Assert.Equal("database error: no such table: users", DatabaseFaults.Describe(new SqliteException("no such table: users", 1)));
+    }
+
+    /// <summary>Moves the fake clock on in small steps, letting each retry's continuation run, until the work is done.</summary>
+    private async Task<T> AdvanceUntilDoneAsync<T>(Task<T> work)
+    {
+        for (var step = 0; !work.IsCompleted && step < 10_000; step++)
+        {
+            await Task.Delay(1);
+            if (!work.IsCompleted)
+                _time.Advance(TimeSpan.FromMilliseconds(25));
+        }
+        return await work;
+    }
+}
