@@ -32,7 +32,7 @@ public sealed partial class AssetRefreshJob(
         var settings = refreshOptions.Value;
         var due = await dueDays.FindAsync(Name, settings.Cron, settings.ResolveZone(), firedDay, cancellationToken);
         if (due.TooOld.Count > 0)
-            LogTooOld(due.TooOld.Count, string.Join(", ", due.TooOld.Select(d => d.ToString("O"))));
+            LogTooOld(due.TooOld.Count, due.TooOld[0].ToString("O"), due.TooOld[^1].ToString("O"), batchOptions.Value.MaxCatchUpDays);
         if (batchOptions.Value.Clustered)
         {
             // One day at a time across the cluster, oldest first. The run that finishes a day
@@ -98,7 +98,7 @@ public sealed partial class AssetRefreshJob(
 
         if (!await ledger.FinishAsync(claim, result, CancellationToken.None))
             LogLeaseLost(claim.RunId);
-        LogFinished(day.ToString("O"), result.Status, result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
+        LogFinished(day.ToString("O"), result.Status.ToText(), result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
         return result;
     }
 
@@ -140,7 +140,7 @@ public sealed partial class AssetRefreshJob(
         var result = await ledger.SumPartitionsAsync(claim.RunId, day, claim.Attempt,
             (long)(time.GetUtcNow() - startedAt).TotalMilliseconds, CancellationToken.None);
         await ledger.FinishAsync(claim, result, CancellationToken.None);
-        LogFinished(day.ToString("O"), result.Status, result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
+        LogFinished(day.ToString("O"), result.Status.ToText(), result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
         // The next owed day starts now rather than at the next fire; a failed day waits for the
         // next fire or start-up instead of being retried in a loop against a server that is down.
         if (result.Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures)
@@ -213,8 +213,10 @@ public sealed partial class AssetRefreshJob(
     [LoggerMessage(LogLevel.Warning, "Partition {Partition} of run {RunId} attempt {Attempt} is stale: a newer attempt holds the run; skipping")]
     private partial void LogStalePartition(long runId, int attempt, int partition);
 
-    [LoggerMessage(LogLevel.Warning, "{Count} missed asset refresh days are older than Batch:MaxCatchUpDays and were not run: {Days}")]
-    private partial void LogTooOld(int count, string days);
+    // A count and a range, not the list: after a long pause the list ran to hundreds of dates on every start.
+    [LoggerMessage(LogLevel.Warning,
+        "{Count} missed asset refresh days from {First} to {Last} are older than Batch:MaxCatchUpDays ({MaxCatchUpDays}) and were not run; `backfill` or the manual trigger runs them")]
+    private partial void LogTooOld(int count, string first, string last, int maxCatchUpDays);
 
     [LoggerMessage(LogLevel.Error, "Asset refresh run {RunId} lost its lease to another attempt")]
     private partial void LogLeaseLost(long runId);
@@ -224,5 +226,5 @@ public sealed partial class AssetRefreshJob(
 
     [LoggerMessage(LogLevel.Information,
         "Asset refresh for {Day} {Status}: total {Total}, success {Success}, skipped {Skipped}, failed {Failed} in {ElapsedMs} ms")]
-    private partial void LogFinished(string day, BatchRunStatus status, int total, int success, int skipped, int failed, long elapsedMs);
+    private partial void LogFinished(string day, string status, int total, int success, int skipped, int failed, long elapsedMs);
 }
