@@ -8,51 +8,45 @@ using DontGoBack.CoreServer.InterServer;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
+// A configuration error, wherever it is thrown (registration, validation on start, a command),
+// ends the process with exit code 2 and one line per failing setting instead of a stack trace.
+ConfigurationErrors.ExitWithOneLinePerSetting();
+
 // Read before anything is built: help, the version and mistakes are answered here (exit 0 or 2)
 // without reading configuration or touching the database.
 var request = CoreCommands.Read(args);
 if (request.ExitCode is { } answered)
     return answered;
 
-try
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 {
-    var builder = WebApplication.CreateBuilder(new WebApplicationOptions
-    {
-        // A command's own arguments are not configuration; settings then come from files and environment.
-        Args = request.IsCommand ? [] : args,
-        ContentRootPath = CoreServerStartup.ContentRoot(request.IsCommand ? [] : args),
-    });
-    builder.AddCoreLogging(request.IsCommand);
+    // A command's own arguments are not configuration; settings then come from files and environment.
+    Args = request.IsCommand ? [] : args,
+    ContentRootPath = CoreServerStartup.ContentRoot(request.IsCommand ? [] : args),
+});
+builder.AddCoreLogging(request.IsCommand);
 
-    builder.Services.TryAddSingleton(TimeProvider.System);
-    builder.Services.AddProblemDetails();
-    builder.AddPersistence();
-    builder.AddInterServerClients();
-    builder.AddDemoData();
-    builder.AddInternalAccess();
-    builder.AddAssets();
-    builder.AddBatchCommon();
-    builder.AddAssetBatch();
+builder.Services.TryAddSingleton(TimeProvider.System);
+builder.Services.AddProblemDetails();
+builder.AddPersistence();
+builder.AddInterServerClients();
+builder.AddDemoData();
+builder.AddInternalAccess();
+builder.AddAssets();
+builder.AddBatchCommon();
+builder.AddAssetBatch();
 
-    var app = builder.Build();
-    app.UseInternalAccess();
-    app.MapAssets();
-    app.MapBatchRuns();
-    app.MapAssetBatch();
+var app = builder.Build();
+app.UseInternalAccess();
+app.MapAssets();
+app.MapBatchRuns();
+app.MapAssetBatch();
 
-    if (request.IsCommand)
-        return await request.RunAsync(app.Services);
+if (request.IsCommand)
+    return await request.RunAsync(app.Services);
 
-    await CoreServerStartup.PrepareAsync(app.Services, seedEmptyDatabase: true, app.Lifetime.ApplicationStopping);
-    await app.RunAsync();
-    return 0;
-}
-catch (Exception e) when (ConfigurationErrors.Describe(e) is { Count: > 0 } settings)
-{
-    // One line per failing setting, no stack trace: the operator fixes a value, not the code.
-    foreach (var setting in settings)
-        await Console.Error.WriteLineAsync($"Configuration error: {setting}");
-    return CoreCommands.UsageError;
-}
+await CoreServerStartup.PrepareAsync(app.Services, seedEmptyDatabase: true, app.Lifetime.ApplicationStopping);
+await app.RunAsync();
+return 0;
 
 public partial class Program;

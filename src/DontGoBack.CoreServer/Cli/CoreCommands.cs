@@ -118,8 +118,7 @@ public sealed class CoreCommands
         _signals = signals;
         try
         {
-            // Exceptions reach Program.cs (a configuration error is reported there, in one line per
-            // setting), and the signals are ours, so the exit code can say which one stopped the command.
+            // The signals are ours, so the exit code can say which one stopped the command.
             return await parsed.InvokeAsync(
                 new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, signals.Token);
         }
@@ -127,6 +126,12 @@ public sealed class CoreCommands
         {
             await Console.Error.WriteLineAsync($"Stopped by {signals.Received} before the command was through.");
             return exitCode;
+        }
+        catch (Exception e) when (ConfigurationErrors.Describe(e).Count == 0)
+        {
+            // A configuration error goes on to be reported in one line per setting (exit 2); anything else failed the command.
+            await Console.Error.WriteLineAsync($"{parsed.CommandResult.Command.Name} failed: {e}");
+            return 1;
         }
     }
 

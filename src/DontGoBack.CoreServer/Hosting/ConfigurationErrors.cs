@@ -6,10 +6,32 @@ namespace DontGoBack.CoreServer.Hosting;
 
 /// <summary>
 /// Tells a configuration error from any other failure and says what is wrong in one line per
-/// setting, for Program.cs to print instead of a stack trace, in server and CLI mode alike.
+/// setting, printed instead of a stack trace, in server and CLI mode alike.
 /// </summary>
 public static partial class ConfigurationErrors
 {
+    private static int _registered;
+
+    /// <summary>
+    /// Reports a configuration error that escapes Main, or any thread, as one line per setting on
+    /// standard error and ends the process with exit code 2, before the runtime would print the
+    /// exception with its stack trace. Other exceptions are left to the runtime. Under a test host
+    /// (WebApplicationFactory) exceptions from Main reach the test, so this never fires there.
+    /// </summary>
+    public static void ExitWithOneLinePerSetting()
+    {
+        if (Interlocked.Exchange(ref _registered, 1) == 1)
+            return;
+        AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+        {
+            if (e.ExceptionObject is not Exception exception || Describe(exception) is not { Count: > 0 } settings)
+                return;
+            foreach (var setting in settings)
+                Console.Error.WriteLine($"Configuration error: {setting}");
+            Environment.Exit(Cli.CoreCommands.UsageError);
+        };
+    }
+
     /// <summary>One line per failing setting; empty when the exception is not a configuration error.</summary>
     public static IReadOnlyList<string> Describe(Exception exception) => exception switch
     {
