@@ -8,14 +8,23 @@ using DontGoBack.CoreServer.InterServer;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-var isCommand = CoreCommands.IsCommand(args);
-// A command's own arguments are not configuration; settings then come from files and environment.
-var builder = WebApplication.CreateBuilder(isCommand ? [] : args);
-if (isCommand)
+// A configuration error, wherever it is thrown (registration, validation on start, a command),
+// ends the process with exit code 2 and one line per failing setting instead of a stack trace.
+ConfigurationErrors.ExitWithOneLinePerSetting();
+
+// Read before anything is built: help, the version and mistakes are answered here (exit 0 or 2)
+// without reading configuration or touching the database.
+var request = CoreCommands.Read(args);
+if (request.ExitCode is { } answered)
+    return answered;
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 {
-    // Standard output belongs to the command's result (its last line may be JSON).
-    builder.Logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
-}
+    // A command's own arguments are not configuration; settings then come from files and environment.
+    Args = request.IsCommand ? [] : args,
+    ContentRootPath = CoreServerStartup.ContentRoot(request.IsCommand ? [] : args),
+});
+builder.AddCoreLogging(request.IsCommand);
 
 builder.Services.TryAddSingleton(TimeProvider.System);
 builder.AddHttpSurface();
@@ -34,8 +43,8 @@ app.MapAssets();
 app.MapBatchRuns();
 app.MapAssetBatch();
 
-if (isCommand)
-    return await CoreCommands.RunAsync(app.Services, args);
+if (request.IsCommand)
+    return await request.RunAsync(app.Services);
 
 await CoreServerStartup.PrepareAsync(app.Services, seedEmptyDatabase: true, app.Lifetime.ApplicationStopping);
 await app.RunAsync();

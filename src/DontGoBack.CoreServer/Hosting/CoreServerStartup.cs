@@ -11,6 +11,22 @@ namespace DontGoBack.CoreServer.Hosting;
 /// <summary>What must hold before the server or a CLI command does any work.</summary>
 public static partial class CoreServerStartup
 {
+    /// <summary>
+    /// Where appsettings.json is read from: beside the app's own files, wherever the process is
+    /// started from (`dotnet run`, the built dll, a service manager), unless `--contentRoot` or
+    /// ASPNETCORE_CONTENTROOT / DOTNET_CONTENTROOT names another folder. The working directory
+    /// then means one thing only: where a relative SQLite path such as data/dontgoback.db lands.
+    /// </summary>
+    public static string ContentRoot(string[] args)
+    {
+        var explicitRoot = new ConfigurationBuilder()
+            .AddEnvironmentVariables("DOTNET_")
+            .AddEnvironmentVariables("ASPNETCORE_")
+            .AddCommandLine(args)
+            .Build()[WebHostDefaults.ContentRootKey];
+        return string.IsNullOrEmpty(explicitRoot) ? AppContext.BaseDirectory : Path.GetFullPath(explicitRoot);
+    }
+
     /// <param name="demoOpeningDay">Day of the demo users' opening snapshot when the database is seeded; default yesterday.</param>
     public static async Task PrepareAsync(
         IServiceProvider services, bool seedEmptyDatabase, CancellationToken cancellationToken, DateOnly? demoOpeningDay = null)
@@ -20,7 +36,10 @@ public static partial class CoreServerStartup
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CoreServerStartup));
 
         var database = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-        LogDatabase(logger, database.Provider);
+        if (services.GetService<SqliteDatabase>()?.FullPath is { } file)
+            LogSqliteFile(logger, file);
+        else
+            LogDatabase(logger, database.Provider);
         await services.MigrateDatabaseAsync(cancellationToken);
 
         var extension = services.GetRequiredService<IOptions<ExtensionOptions>>().Value;
@@ -38,7 +57,7 @@ public static partial class CoreServerStartup
             {
                 var added = await AddDemoUsersAsync(
                     scope.ServiceProvider, demo.UsersOnEmptyDatabase, demo.ActivePercent, cancellationToken, demoOpeningDay);
-                LogSeeded(logger, added.LastId - added.FirstId + 1);
+                LogSeeded(logger, added.LastId - added.FirstId + 1, demo.ActivePercent);
             }
         }
     }
@@ -62,6 +81,11 @@ public static partial class CoreServerStartup
     [LoggerMessage(LogLevel.Information, "Extension server: {BaseUrl}")]
     private static partial void LogRemoteExtension(ILogger logger, string baseUrl);
 
-    [LoggerMessage(LogLevel.Information, "Empty database: added {Count} demo users")]
-    private static partial void LogSeeded(ILogger logger, long count);
+    [LoggerMessage(LogLevel.Information, "Database: SQLite file {Path}")]
+    private static partial void LogSqliteFile(ILogger logger, string path);
+
+    // The share is said here because the first refresh then reports fewer users than were added.
+    [LoggerMessage(LogLevel.Information,
+        "Empty database: added {Count} demo users, {ActivePercent}% of them ACTIVE (DemoData:ActivePercent); the refresh takes only ACTIVE users")]
+    private static partial void LogSeeded(ILogger logger, long count, int activePercent);
 }

@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -27,7 +29,7 @@ public static class PersistenceExtensions
             case DatabaseProvider.Sqlite:
                 builder.Services.AddSingleton(new SqliteDatabase(connectionString));
                 builder.Services.AddDbContext<DontGoBackDbContext, SqliteDontGoBackDbContext>(options =>
-                    options.UseSqlite(connectionString).UseSnakeCaseNamingConvention());
+                    options.UseSqlite(connectionString).UseSnakeCaseNamingConvention().ConfigureWarnings(SqliteDatabase.KnownMigrationWarnings));
                 break;
             case DatabaseProvider.Postgres:
                 builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
@@ -44,6 +46,9 @@ public static class PersistenceExtensions
         services.GetService<SqliteDatabase>()?.EnsureDirectory();
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
+        // On a fresh database EF reads the history table before creating it and logs the failed
+        // query as an error (dotnet/efcore#37328); created first (IF NOT EXISTS), the read succeeds.
+        await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
         await db.Database.MigrateAsync(cancellationToken);
         if (db.Database.IsSqlite())
         {

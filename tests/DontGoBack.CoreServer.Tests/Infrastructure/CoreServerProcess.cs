@@ -1,33 +1,40 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace DontGoBack.CoreServer.Tests.Infrastructure;
 
 /// <summary>
 /// The core server as a real process of its own, for what in-process hosts cannot show: several
-/// replicas on one database, a kill -9 in the middle of a run, a CLI command's output and exit code.
+/// replicas on one database, a kill -9 or a SIGTERM in the middle of a run, and what the CLI
+/// prints and exits with.
 /// </summary>
 public sealed class CoreServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
-    private readonly StringBuilder _standardOutput = new();
+    private readonly List<string> _standardOutput = [];
+    private readonly List<string> _standardError = [];
 
     private CoreServerProcess(Process process) => _process = process;
 
-    /// <summary>Standard output and standard error, interleaved.</summary>
+    /// <summary>Standard output and standard error, interleaved as they arrived.</summary>
     public string Output { get { lock (_output) return _output.ToString(); } }
 
-    /// <summary>Standard output alone (a CLI command's result).</summary>
-    public string StandardOutput { get { lock (_output) return _standardOutput.ToString(); } }
+    public IReadOnlyList<string> StandardOutput { get { lock (_output) return _standardOutput.ToList(); } }
 
-    /// <param name="command">A CLI command and its arguments; none serves HTTP.</param>
-    public static CoreServerProcess Start(IDictionary<string, string?> settings, params string[] command)
+    public IReadOnlyList<string> StandardError { get { lock (_output) return _standardError.ToList(); } }
+
+    /// <param name="settings">Configuration, passed as environment variables.</param>
+    /// <param name="arguments">A CLI command and its options; none starts the server.</param>
+    /// <param name="workingDirectory">Where relative paths (the default SQLite file) land; default the test's own folder.</param>
+    public static CoreServerProcess Start(
+        IDictionary<string, string?> settings, IReadOnlyList<string>? arguments = null, string? workingDirectory = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "DontGoBack.CoreServer.dll");
-        var start = new ProcessStartInfo("dotnet", [dll, .. command])
+        var start = new ProcessStartInfo("dotnet", [dll, .. arguments ?? []])
         {
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
@@ -38,12 +45,48 @@ public sealed class CoreServerProcess : IAsyncDisposable
         foreach (var (key, value) in settings)
             start.Environment[key.Replace(":", "__")] = value;
         var node = new CoreServerProcess(Process.Start(start)!);
-        node._process.OutputDataReceived += (_, line) => node.Append(line.Data, standardOutput: true);
-        node._process.ErrorDataReceived += (_, line) => node.Append(line.Data, standardOutput: false);
+        node._process.OutputDataReceived += (_, line) => node.Append(line.Data, node._standardOutput);
+        node._process.ErrorDataReceived += (_, line) => node.Append(line.Data, node._standardError);
         node._process.BeginOutputReadLine();
         node._process.BeginErrorReadLine();
         return node;
     }
+
+    /// <summary>Runs a CLI command to its end.</summary>
+    public static async Task<CoreServerProcess> RunAsync(
+        IDictionary<string, string?> settings, IReadOnlyList<string> arguments, string? workingDirectory = null, TimeSpan? timeout = null)
+    {
+        var process = Start(settings, arguments, workingDirectory);
+        await process.WaitForExitAsync(timeout ?? TimeSpan.FromSeconds(60));
+        return process;
+    }
+
+    /// <summary>Waits for the process to end, failing the test when it does not in time; all output is read by then.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"the process did not exit within {timeout}; output:\n{Output}");
+        }
+        return _process.ExitCode;
+    }
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Sends a signal as `kill -SIGNAL pid` does, e.g. SIGTERM (15) as a service manager stops a process.</summary>
+    public void Signal(int signal)
+    {
+        if (kill(_process.Id, signal) != 0)
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    public const int SigInt = 2;
+    public const int SigTerm = 15;
 
     /// <summary>SIGKILL: no shutdown code runs, exactly as when a machine dies.</summary>
     public void KillHard()
@@ -53,23 +96,6 @@ public sealed class CoreServerProcess : IAsyncDisposable
         _process.WaitForExit();
     }
 
-    /// <returns>The exit code; fails the test when the process is still running after <paramref name="timeout"/>.</returns>
-    public async Task<int> WaitForExitAsync(TimeSpan timeout)
-    {
-        using var wait = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(wait.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            throw new TimeoutException($"the process did not exit within {timeout}; output:\n{Output}");
-        }
-        // The parameterless wait also drains the redirected output.
-        _process.WaitForExit();
-        return _process.ExitCode;
-    }
-
     public async ValueTask DisposeAsync()
     {
         KillHard();
@@ -77,15 +103,17 @@ public sealed class CoreServerProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private void Append(string? line, bool standardOutput)
+    private void Append(string? line, List<string> stream)
     {
         if (line is null)
             return;
         lock (_output)
         {
             _output.AppendLine(line);
-            if (standardOutput)
-                _standardOutput.AppendLine(line);
+            stream.Add(line);
         }
     }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 }

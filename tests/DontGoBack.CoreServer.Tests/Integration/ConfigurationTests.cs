@@ -3,6 +3,10 @@ using DontGoBack.CoreServer.Tests.Infrastructure;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
+/// <summary>
+/// A bad setting stops the real process, server or command, with exit code 2 and one line per
+/// failing setting on standard error, without a stack trace and before the database is touched.
+/// </summary>
 public sealed class ConfigurationTests
 {
     [Theory]
@@ -14,19 +18,56 @@ public sealed class ConfigurationTests
     [InlineData("InternalAccess:AllowedNetworks:0", "everyone", "InternalAccess:AllowedNetworks")]
     [InlineData("Database:Provider", "Oracle", "Database:Provider")]
     [InlineData("Batch:Clustered", "true", "Batch:Clustered=true needs Database:Provider=Postgres")]
-    public async Task Bad_setting_stops_start_up_and_names_the_setting(string key, string value, string named)
+    public async Task Bad_setting_stops_the_server_with_exit_2_and_a_line_naming_the_setting(string key, string value, string named)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
-        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { [key] = value });
 
-        var error = Record.Exception(() => app.CreateClient());
+        var server = await CoreServerProcess.RunAsync(Settings(database, (key, value)), [], timeout: TimeSpan.FromSeconds(30));
 
-        Assert.NotNull(error);
-        Assert.Contains(named, Flatten(error));
+        AssertConfigurationError(server, named);
     }
 
-    private static string Flatten(Exception error) =>
-        error is AggregateException aggregate
-            ? string.Join('\n', aggregate.InnerExceptions.Select(Flatten))
-            : error.Message + (error.InnerException is null ? "" : "\n" + Flatten(error.InnerException));
+    [Theory]
+    [InlineData("AssetRefresh:Cron", "nonsense", "AssetRefresh:Cron")]
+    [InlineData("Database:Provider", "Oracle", "Database:Provider")]
+    [InlineData("Extension:BaseUrl", "http://extension.test/", "Auth:BaseUrl")]
+    public async Task Bad_setting_stops_a_command_the_same_way(string key, string value, string named)
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+
+        var command = await CoreServerProcess.RunAsync(Settings(database, (key, value)), ["runs"]);
+
+        AssertConfigurationError(command, named);
+    }
+
+    [Fact]
+    public async Task Each_failing_setting_gets_a_line_of_its_own()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+
+        var command = await CoreServerProcess.RunAsync(
+            Settings(database, ("AssetRefresh:Cron", "nonsense"), ("AssetRefresh:TimeZone", "Mars/Olympus_Mons")), ["refresh"]);
+
+        AssertConfigurationError(command, "AssetRefresh:Cron");
+        Assert.Equal(2, command.StandardError.Count);
+        Assert.Contains(command.StandardError, line => line.Contains("AssetRefresh:TimeZone"));
+    }
+
+    private static Dictionary<string, string?> Settings(TestDatabase database, params (string Key, string Value)[] bad)
+    {
+        var settings = new Dictionary<string, string?> { ["ConnectionStrings:DontGoBack"] = database.ConnectionString };
+        foreach (var (key, value) in bad)
+            settings[key] = value;
+        return settings;
+    }
+
+    private static void AssertConfigurationError(CoreServerProcess process, string named)
+    {
+        Assert.True(process.ExitCode == 2, $"exit code {process.ExitCode}; output:\n{process.Output}");
+        Assert.Empty(process.StandardOutput);
+        Assert.NotEmpty(process.StandardError);
+        Assert.All(process.StandardError, line => Assert.StartsWith("Configuration error: ", line));
+        Assert.Contains(process.StandardError, line => line.Contains(named));
+        Assert.DoesNotContain(process.StandardError, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
 }

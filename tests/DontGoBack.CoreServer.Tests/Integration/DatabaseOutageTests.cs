@@ -145,7 +145,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
             ["Auth:ClientSecret"] = StandInServer.ClientSecret,
         };
 
-        await using (var first = CoreServerProcess.Start(settings, "refresh", "--day", $"{Day:yyyy-MM-dd}", "--json"))
+        await using (var first = CoreServerProcess.Start(settings, ["refresh", "--day", $"{Day:yyyy-MM-dd}", "--json"]))
         {
             output.WriteLine($"{clock.Elapsed}: first run started");
             await Eventually.UntilAsync(async () => await SnapshotsOfDayAsync(database) >= 10, TimeSpan.FromSeconds(60));
@@ -154,20 +154,20 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
 
             Assert.Equal(1, await first.WaitForExitAsync(TimeSpan.FromSeconds(60)));
             output.WriteLine($"{clock.Elapsed}: first run exited\n{first.Output}");
-            using var line = JsonDocument.Parse(first.StandardOutput.Trim().Split('\n')[^1]);
+            using var line = JsonDocument.Parse(first.StandardOutput[^1]);
             Assert.Equal("failed", line.RootElement.GetProperty("status").GetString());
             Assert.StartsWith("database unavailable: ", line.RootElement.GetProperty("error").GetString());
-            Assert.True(line.RootElement.GetProperty("success").GetInt32() is > 0 and < 100, first.StandardOutput);
+            Assert.True(line.RootElement.GetProperty("success").GetInt32() is > 0 and < 100, first.Output);
             Assert.DoesNotContain("Unhandled exception", first.Output);
             Assert.DoesNotContain("   at ", first.Output);
             await outage.EndAsync();
         }
 
         ForgetPooledConnections(database);
-        await using var second = CoreServerProcess.Start(settings, "refresh", "--day", $"{Day:yyyy-MM-dd}", "--json");
+        await using var second = CoreServerProcess.Start(settings, ["refresh", "--day", $"{Day:yyyy-MM-dd}", "--json"]);
         Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         output.WriteLine($"{clock.Elapsed}: second run exited");
-        using (var line = JsonDocument.Parse(second.StandardOutput.Trim().Split('\n')[^1]))
+        using (var line = JsonDocument.Parse(second.StandardOutput[^1]))
         {
             Assert.Equal(("completed", 100, 2), (line.RootElement.GetProperty("status").GetString(),
                 line.RootElement.GetProperty("total").GetInt32(), line.RootElement.GetProperty("attempt").GetInt32()));

@@ -79,6 +79,19 @@ public sealed class AssetSeriesTests
     }
 
     [Fact]
+    public void A_period_multiplier_is_rounded_to_six_decimals_and_its_colour_taken_from_the_exact_product()
+    {
+        // 1.0123 × 0.9877 × 1.0031 = 1.002948241…, and 0.99999996 rounds to 1 while the market still lost.
+        var week = Assert.Single(Build(SeriesInterval.Week,
+            Snapshot(2025, 6, 2, multiplier: 1.0123), Snapshot(2025, 6, 3, multiplier: 0.9877), Snapshot(2025, 6, 4, multiplier: 1.0031)));
+        var flat = Assert.Single(Build(SeriesInterval.Day, Snapshot(2025, 6, 2, multiplier: 0.99999996)));
+
+        Assert.Equal(1.002948, week.MarketMultiplier);
+        Assert.Equal("1.002948", System.Text.Json.JsonSerializer.Serialize(week.MarketMultiplier));
+        Assert.Equal((1.0, AssetColour.Red), (flat.MarketMultiplier, flat.Colour));
+    }
+
+    [Fact]
     public void A_period_is_coloured_by_its_combined_market_move_even_when_rewards_raised_the_balance()
     {
         // 1.02 × 0.97 = 0.9894: the market lost over the week, while rewards pushed the closing amount up.

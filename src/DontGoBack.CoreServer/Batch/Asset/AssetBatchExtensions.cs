@@ -29,8 +29,8 @@ public static class AssetBatchExtensions
         builder.Services.AddScoped<RefreshAssetsUseCase>();
         builder.Services.AddScoped<AssetRefreshJob>();
         builder.Services.AddScoped<IBatchRunFailures, AssetRefreshFailures>();
-        builder.Services.AddSingleton(new BatchJobName(AssetRefreshJob.Name));
-        builder.Services.AddSingleton(new BatchJobName(AssetRefreshJob.SubsetName));
+        foreach (var name in AssetRefreshJob.Names)
+            builder.Services.AddSingleton(new BatchJobName(name));
         builder.Services.AddHostedService<StartupCatchUp>();
         builder.Services.AddScoped<AssetRefreshFanOut>();
 

@@ -14,7 +14,10 @@ public enum SeriesInterval
 
 /// <param name="PeriodStart">First calendar day of the period, even when the first snapshot came later.</param>
 /// <param name="PeriodEnd">Last calendar day of the period, even when the last snapshot came earlier.</param>
-/// <param name="MarketMultiplier">Product of the period's daily market multipliers.</param>
+/// <param name="MarketMultiplier">
+/// Product of the period's daily market multipliers, rounded to <see cref="AssetSeries.MultiplierDecimals"/>
+/// decimals; the colour is decided on the exact product.
+/// </param>
 public sealed record AssetSeriesPoint(
     DateOnly PeriodStart,
     DateOnly PeriodEnd,
@@ -25,6 +28,12 @@ public sealed record AssetSeriesPoint(
 
 public static class AssetSeries
 {
+    /// <summary>
+    /// Decimals of a point's multiplier: a millionth of the asset is 10 KRW on the 10,000,000 start
+    /// amount, and a product of daily multipliers otherwise shows floating-point noise (1.0021767299999999).
+    /// </summary>
+    public const int MultiplierDecimals = 6;
+
     /// <summary>
     /// One point per period holding at least one snapshot; periods without snapshots are left out, not filled.
     /// </summary>
@@ -123,6 +132,7 @@ public static class AssetSeries
         }
 
         public AssetSeriesPoint ToPoint(AssetColourPolicy policy) =>
-            new(start, end, _closingAmount, policy.ForMarketMultiplier(_marketMultiplier), _netFlow, _marketMultiplier);
+            new(start, end, _closingAmount, policy.ForMarketMultiplier(_marketMultiplier), _netFlow,
+                Math.Round(_marketMultiplier, MultiplierDecimals, MidpointRounding.AwayFromZero));
     }
 }

@@ -22,6 +22,9 @@ public sealed partial class AssetRefreshJob(
     /// <summary>Runs of a subset of users (back-fills) are recorded apart, so they never count as the day done.</summary>
     public const string SubsetName = "asset-refresh-subset";
 
+    /// <summary>Every job name this batch records runs under.</summary>
+    public static readonly IReadOnlyList<string> Names = [Name, SubsetName];
+
     /// <summary>
     /// Runs every day the schedule owes, oldest first: missed days within Batch:MaxCatchUpDays,
     /// then the day just fired, each only if it has not gone through yet. Stops at the first day
@@ -34,7 +37,7 @@ public sealed partial class AssetRefreshJob(
         var settings = refreshOptions.Value;
         var due = await dueDays.FindAsync(Name, settings.Cron, settings.ResolveZone(), firedDay, cancellationToken);
         if (due.TooOld.Count > 0)
-            LogTooOld(due.TooOld.Count, string.Join(", ", due.TooOld.Select(d => d.ToString("O"))));
+            LogTooOld(due.TooOld.Count, due.TooOld[0].ToString("O"), due.TooOld[^1].ToString("O"), batchOptions.Value.MaxCatchUpDays);
         if (batchOptions.Value.Clustered)
         {
             // One day at a time across the cluster, oldest first. The run that finishes a day
@@ -120,7 +123,7 @@ public sealed partial class AssetRefreshJob(
             LogLeaseLost(claim.RunId);
         if (recorded is null)
             result = result with { Status = BatchRunStatus.Failed, Error = OutcomeNotRecorded(result) };
-        LogFinished(day.ToString("O"), result.Status, result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
+        LogFinished(day.ToString("O"), result.Status.ToText(), result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
         return result;
     }
 
@@ -190,7 +193,7 @@ public sealed partial class AssetRefreshJob(
             LogOutcomeNotRecorded(claim.RunId, partition.Status, DatabaseFaults.Describe(e), batchOptions.Value.LeaseTimeout);
             return;
         }
-        LogFinished(day.ToString("O"), result.Status, result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
+        LogFinished(day.ToString("O"), result.Status.ToText(), result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
         // The next owed day starts now rather than at the next fire; a failed day waits for the
         // next fire or start-up instead of being retried in a loop against a server that is down.
         if (result.Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures)
@@ -275,8 +278,10 @@ public sealed partial class AssetRefreshJob(
     [LoggerMessage(LogLevel.Warning, "Partition {Partition} of run {RunId} attempt {Attempt} is stale: a newer attempt holds the run; skipping")]
     private partial void LogStalePartition(long runId, int attempt, int partition);
 
-    [LoggerMessage(LogLevel.Warning, "{Count} missed asset refresh days are older than Batch:MaxCatchUpDays and were not run: {Days}")]
-    private partial void LogTooOld(int count, string days);
+    // A count and a range, not the list: after a long pause the list ran to hundreds of dates on every start.
+    [LoggerMessage(LogLevel.Warning,
+        "{Count} missed asset refresh days from {First} to {Last} are older than Batch:MaxCatchUpDays ({MaxCatchUpDays}) and were not run; `backfill` or the manual trigger runs them")]
+    private partial void LogTooOld(int count, string first, string last, int maxCatchUpDays);
 
     [LoggerMessage(LogLevel.Error, "Asset refresh run {RunId} lost its lease to another attempt")]
     private partial void LogLeaseLost(long runId);
@@ -289,5 +294,5 @@ public sealed partial class AssetRefreshJob(
 
     [LoggerMessage(LogLevel.Information,
         "Asset refresh for {Day} {Status}: total {Total}, success {Success}, skipped {Skipped}, failed {Failed} in {ElapsedMs} ms")]
-    private partial void LogFinished(string day, BatchRunStatus status, int total, int success, int skipped, int failed, long elapsedMs);
+    private partial void LogFinished(string day, string status, int total, int success, int skipped, int failed, long elapsedMs);
 }

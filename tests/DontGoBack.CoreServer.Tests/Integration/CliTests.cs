@@ -1,0 +1,138 @@
+using System.Text.Json;
+using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Persistence;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace DontGoBack.CoreServer.Tests.Integration;
+
+/// <summary>
+/// The built core server run as the operator runs it, `dotnet DontGoBack.CoreServer.dll …`, each
+/// test in a fresh working directory: exit codes, what goes to standard output and standard
+/// error, and whether the database was touched.
+/// </summary>
+public sealed class CliTests : IDisposable
+{
+    private static readonly TimeZoneInfo Seoul = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
+    private readonly string _workingDirectory = Directory.CreateTempSubdirectory("dontgoback-cli-").FullName;
+
+    /// <summary>Where the default connection string (Data Source=data/dontgoback.db) puts the database.</summary>
+    private string DefaultDatabase => Path.Combine(_workingDirectory, "data", "dontgoback.db");
+
+    public void Dispose() => Directory.Delete(_workingDirectory, recursive: true);
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    [InlineData("help")]
+    [InlineData("refresh --help")]
+    [InlineData("help retry-failed")]
+    [InlineData("--version")]
+    public async Task Help_and_version_print_and_exit_0_without_touching_the_database(string commandLine)
+    {
+        var cli = await CoreServerProcess.RunAsync(new Dictionary<string, string?>(), commandLine.Split(' '), _workingDirectory);
+
+        Assert.True(cli.ExitCode == 0, cli.Output);
+        Assert.Empty(cli.StandardError);
+        if (commandLine == "--version")
+            Assert.Matches(@"^\d+\.\d+\.\d+", Assert.Single(cli.StandardOutput));
+        else
+            Assert.Contains(cli.StandardOutput, line => line.StartsWith("Usage:", StringComparison.Ordinal));
+        // The same default settings do create it for a command: see the next test.
+        Assert.False(Directory.Exists(Path.GetDirectoryName(DefaultDatabase)), "the data folder was created");
+    }
+
+    [Fact]
+    public async Task A_command_creates_the_default_database_under_the_working_directory()
+    {
+        var cli = await CoreServerProcess.RunAsync(new Dictionary<string, string?>(), ["runs"], _workingDirectory);
+
+        Assert.True(cli.ExitCode == 0, cli.Output);
+        Assert.StartsWith("| id | day | status |", cli.StandardOutput[0]);
+        Assert.True(File.Exists(DefaultDatabase), $"no database at {DefaultDatabase}; output:\n{cli.Output}");
+        Assert.Contains(cli.StandardError, line => line.Contains($"SQLite file {DefaultDatabase}"));
+    }
+
+    [Theory]
+    [InlineData("nope", "unknown command 'nope'; see --help")]
+    [InlineData("--verbose", "unknown option '--verbose'")]
+    [InlineData("--urls http://127.0.0.1:0 extra", "unknown command 'extra'")]
+    [InlineData("refresh --bogus", "'--bogus'")]
+    [InlineData("refresh --day", "--day")]
+    [InlineData("runs --job nope", "'asset-refresh-subset'")]
+    public async Task Unknown_command_or_option_exits_2_with_a_message_on_standard_error(string commandLine, string message)
+    {
+        var cli = await CoreServerProcess.RunAsync(new Dictionary<string, string?>(), commandLine.Split(' '), _workingDirectory);
+
+        Assert.True(cli.ExitCode == 2, cli.Output);
+        Assert.Empty(cli.StandardOutput);
+        Assert.Contains(cli.StandardError, line => line.Contains(message));
+        Assert.False(Directory.Exists(Path.GetDirectoryName(DefaultDatabase)), "the data folder was created");
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Retry_failed_of_a_day_never_run_says_so_exits_2_and_runs_nothing(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        var day = BatchDay.Today(TimeProvider.System, Seoul).AddDays(-1);
+        var settings = Settings(database);
+        settings["DemoData:UsersOnEmptyDatabase"] = "20";
+
+        var cli = await CoreServerProcess.RunAsync(settings, ["retry-failed", "--day", $"{day:yyyy-MM-dd}", "--json"], _workingDirectory);
+
+        Assert.True(cli.ExitCode == 2, cli.Output);
+        Assert.Empty(cli.StandardOutput);
+        Assert.Contains(cli.StandardError, line => line.Contains($"No asset refresh run is recorded for {day:yyyy-MM-dd}"));
+        // The database was reached (migrated, so these queries work), and nothing was added to it.
+        await using var db = database.CreateContext();
+        Assert.Equal(0, await db.BatchRuns.CountAsync());
+        Assert.Equal(0, await db.Users.CountAsync());
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite, CoreServerProcess.SigTerm, 143)]
+    [InlineData(DatabaseProvider.Postgres, CoreServerProcess.SigTerm, 143)]
+    [InlineData(DatabaseProvider.Sqlite, CoreServerProcess.SigInt, 130)]
+    public async Task A_signal_during_refresh_records_the_run_aborted_prints_the_result_and_exits_non_zero(
+        DatabaseProvider provider, int signal, int exitCode)
+    {
+        // Slow answers and two calls in flight: 85 active users take about 40 s, far longer than the test waits even on a busy machine.
+        await using var standIn = await StandInServer.StartAsync(new Dictionary<string, string?> { ["Simulator:AddedLatencyMs"] = "1000" });
+        await using var database = await TestDatabase.CreateAsync(provider);
+        var settings = Settings(database);
+        settings["DemoData:UsersOnEmptyDatabase"] = "100";
+        settings["AssetRefresh:MaxConcurrency"] = "2";
+        settings["Extension:BaseUrl"] = standIn.Url;
+        settings["Auth:BaseUrl"] = standIn.Url;
+        settings["Auth:ClientSecret"] = StandInServer.ClientSecret;
+        await using var cli = CoreServerProcess.Start(settings, ["refresh", "--json"], _workingDirectory);
+
+        await Eventually.UntilAsync(() => Task.FromResult(cli.StandardError.Any(line => line.Contains("starting (attempt 1)"))), TimeSpan.FromSeconds(60));
+        Assert.Equal(BatchRunStatus.Running, (await RunOfTodayAsync(database)).Status);
+        cli.Signal(signal);
+
+        Assert.Equal(exitCode, await cli.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        using var result = JsonDocument.Parse(cli.StandardOutput[^1]);
+        Assert.Equal("aborted", result.RootElement.GetProperty("status").GetString());
+        Assert.Contains(cli.StandardOutput, line => line.Contains(": aborted — total"));
+        var run = await RunOfTodayAsync(database);
+        Assert.Equal((BatchRunStatus.Aborted, run.Id), (run.Status, result.RootElement.GetProperty("runId").GetInt64()));
+        Assert.Null(run.LeaseOwner);
+    }
+
+    private static async Task<BatchRun> RunOfTodayAsync(TestDatabase database)
+    {
+        await using var db = database.CreateContext();
+        var today = BatchDay.Today(TimeProvider.System, Seoul);
+        return await db.BatchRuns.AsNoTracking().SingleAsync(r => r.JobName == AssetRefreshJob.Name && r.SnapshotDay == today);
+    }
+
+    private static Dictionary<string, string?> Settings(TestDatabase database) => new()
+    {
+        ["Database:Provider"] = database.Provider.ToString(),
+        ["ConnectionStrings:DontGoBack"] = database.ConnectionString,
+    };
+}

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.Persistence;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+
+namespace DontGoBack.CoreServer.Tests.Integration;
+
+/// <summary>What an operator reads on the console: short lines for expected trouble, no alarms for normal events.</summary>
+public sealed class LogTests
+{
+    private static readonly TimeZoneInfo Seoul = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task An_unreachable_auth_server_on_a_fresh_database_logs_one_line_per_retry_and_a_summary_without_stack_traces(
+        DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        var closed = ClosedLoopbackUrl();
+        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Database:Provider"] = provider.ToString(),
+            ["ConnectionStrings:DontGoBack"] = database.ConnectionString,
+            ["DemoData:UsersOnEmptyDatabase"] = "20",
+            ["Extension:BaseUrl"] = closed,
+            ["Auth:BaseUrl"] = closed,
+            ["Auth:ClientSecret"] = "secret",
+            ["Extension:MaxRetryAttempts"] = "2",
+            ["Extension:RetryBaseDelay"] = "00:00:00.010",
+        };
+
+        var cli = await CoreServerProcess.RunAsync(settings, ["refresh", "--json"]);
+
+        Assert.True(cli.ExitCode == 1, cli.Output);
+        using (var result = JsonDocument.Parse(cli.StandardOutput[^1]))
+            Assert.Equal("failed", result.RootElement.GetProperty("status").GetString());
+        var log = cli.StandardError;
+        var retries = log.Where(line => line.Contains("/msa/auth/api/token failed (Connection refused")).ToList();
+        Assert.True(retries.Count >= 2, cli.Output);
+        Assert.All(retries, line => Assert.Matches(@"; retry \d+ in \d+ ms$", line));
+        Assert.Single(log, line => line.Contains($"Asset refresh for {day:yyyy-MM-dd} failed:"));
+        Assert.DoesNotContain(log, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+        Assert.DoesNotContain(log, line => line.Contains("Exception"));
+        Assert.DoesNotContain(log, line => line.Contains("Polly["));
+        // A fresh database: migrations ran (the run was recorded) without EF warnings or failed commands.
+        Assert.DoesNotContain(log, line => line.Contains("Microsoft.EntityFrameworkCore"));
+    }
+
+    [Fact]
+    public async Task Missed_days_beyond_the_catch_up_window_are_logged_as_a_count_and_a_range()
+    {
+        var today = new DateOnly(2025, 8, 10);
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        // The job's first run was 60 days ago; then nothing until today.
+        await using (var before = new CoreServerApp(database))
+        {
+            var client = before.CreateClient();
+            await before.AddUserAsync(AccountStatus.Active, (today.AddDays(-61), 1_000_000));
+            await client.RunDayAsync(today.AddDays(-60));
+        }
+
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["AssetRefresh:Enabled"] = "true", ["Batch:MaxCatchUpDays"] = "2",
+        });
+        app.CreateClient();
+
+        await app.Logs.WaitForAsync(e => e.Message.Contains("MaxCatchUpDays"), TimeSpan.FromSeconds(20));
+        var warning = Assert.Single(app.Logs.Entries, e => e.Message.Contains("MaxCatchUpDays"));
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains($"57 missed asset refresh days from {today.AddDays(-59):yyyy-MM-dd} to {today.AddDays(-3):yyyy-MM-dd}", warning.Message);
+        Assert.DoesNotContain($"{today.AddDays(-30):yyyy-MM-dd}", warning.Message);
+    }
+
+    /// <summary>An address on loopback where nothing listens: a port just freed by a listener.</summary>
+    private static string ClosedLoopbackUrl()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return $"http://127.0.0.1:{port}";
+    }
+}

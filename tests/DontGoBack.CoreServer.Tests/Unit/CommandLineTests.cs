@@ -1,0 +1,57 @@
+using System.Text.Json;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Cli;
+
+namespace DontGoBack.CoreServer.Tests.Unit;
+
+public sealed class CommandLineTests
+{
+    [Theory]
+    [InlineData("")]
+    [InlineData("--urls http://0.0.0.0:5070")]
+    [InlineData("--urls=http://0.0.0.0:5070 --environment Staging")]
+    [InlineData("--AssetRefresh:Enabled=false --contentRoot /srv/core")]
+    [InlineData("--Logging:LogLevel:Default Debug")]
+    public void Only_configuration_switches_start_the_server(string commandLine)
+    {
+        Assert.Null(ServerArguments.FirstMistake(Split(commandLine)));
+        Assert.Null(CoreCommands.Read(Split(commandLine)).ExitCode);
+        Assert.False(CoreCommands.Read(Split(commandLine)).IsCommand);
+    }
+
+    [Theory]
+    [InlineData("--help", "--help")]
+    [InlineData("--urls http://x --help", "--help")]
+    [InlineData("--urls --help", "--urls")]
+    [InlineData("--version", "--version")]
+    [InlineData("help", "help")]
+    [InlineData("refresh", "refresh")]
+    [InlineData("--urls", "--urls")]
+    [InlineData("--urls http://x nope", "nope")]
+    [InlineData("-x 1", "-x")]
+    [InlineData("--=1", "--=1")]
+    [InlineData("--1a=1", "--1a=1")]
+    public void Anything_else_is_not_a_reason_to_start_the_server(string commandLine, string mistake) =>
+        Assert.Equal(mistake, ServerArguments.FirstMistake(Split(commandLine)));
+
+    [Theory]
+    [InlineData("refresh --json")]
+    [InlineData("retry-failed --day 2025-08-10")]
+    [InlineData("runs --job asset-refresh-subset")]
+    public void A_known_command_is_run_after_the_host_is_built(string commandLine)
+    {
+        var request = CoreCommands.Read(Split(commandLine));
+        Assert.True(request.IsCommand);
+        Assert.Null(request.ExitCode);
+    }
+
+    [Fact]
+    public void Every_status_is_spelled_as_its_json()
+    {
+        foreach (var status in Enum.GetValues<BatchRunStatus>())
+            Assert.Equal(JsonSerializer.Serialize(status), $"\"{status.ToText()}\"");
+        Assert.Equal("completed_with_failures", BatchRunStatus.CompletedWithFailures.ToText());
+    }
+
+    private static string[] Split(string commandLine) => commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+}
