@@ -14,6 +14,12 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 /// Real server processes on one PostgreSQL, clustered through Quartz's job store, against the
 /// stand-in extension server over loopback. The day under test is today in Seoul, the processes' own clock.
 /// </summary>
+// Real processes killed at chosen moments against leases and check-ins measured in seconds: run
+// alone, after the parallel tests, so a busy machine does not move those moments.
+[CollectionDefinition(nameof(ClusterTests), DisableParallelization = true)]
+public sealed class ClusterTestsCollection;
+
+[Collection(nameof(ClusterTests))]
 public sealed class ClusterTests(ITestOutputHelper output)
 {
     private const int Users = 3_000;
@@ -108,7 +114,10 @@ public sealed class ClusterTests(ITestOutputHelper output)
         for (var kill = 0; kill < 4; kill++)
         {
             await using var node = CoreServerProcess.Start(settings);
-            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(2_500, 6_000)));
+            // Killed at a random point after this attempt has written something, however slowly the machine starts a process.
+            var writtenBefore = await SnapshotsOfDayAsync(database, day);
+            await Eventually.UntilAsync(async () => await SnapshotsOfDayAsync(database, day) > writtenBefore, TimeSpan.FromSeconds(60));
+            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(0, 1_500)));
             node.KillHard();
             // Past the lease, so the next start takes the dead run over.
             await Task.Delay(TimeSpan.FromSeconds(3.5));
@@ -160,6 +169,12 @@ public sealed class ClusterTests(ITestOutputHelper output)
         Assert.Equal(refreshed.Count, refreshed.Distinct().Count());
         Assert.Equal(activeIds.Order(), refreshed.Order());
         Assert.Equal(active, refreshed.Count);
+    }
+
+    private static async Task<int> SnapshotsOfDayAsync(TestDatabase database, DateOnly day)
+    {
+        await using var db = database.CreateContext();
+        return await db.DailyAssetSnapshots.CountAsync(s => s.SnapshotDay == day);
     }
 
     private static async Task<BatchRun> WaitForRunAsync(
