@@ -15,6 +15,9 @@ internal sealed record ModeRun(
     RefreshMode Mode, DateOnly Day, int ExitCode, RefreshReport Report, TimeSpan Wall, long PeakResidentBytes,
     TimeSpan CoreServerCpu, TimeSpan SimulatorCpu);
 
+/// <summary>The core server's `verify` after the runs: its exit code, its summary line and how long the process took.</summary>
+internal sealed record VerifyRun(int ExitCode, string Summary, TimeSpan Wall);
+
 /// <summary>One benchmark: seed, raw HTTP rate, database floor, then the core server's refresh once per mode.</summary>
 internal static class BenchRun
 {
@@ -64,7 +67,16 @@ internal static class BenchRun
             runs.Add(run);
         }
 
-        var table = new ResultTable(settings, activeUsers, floor, raw, runs, await database.ServerVersionAsync(cancellationToken));
+        Progress.Say("verify: the chain rule over the whole history");
+        // A whole-history scan: no command timeout, as for the seed.
+        var verified = await DotnetProcess.RunAsync(settings.CoreServerDll, ["verify", "--limit", "5"],
+            CoreServerEnvironment(new NpgsqlConnectionStringBuilder(database.ConnectionString) { CommandTimeout = 0 }.ConnectionString),
+            cancellationToken);
+        EchoOutput("verify", verified);
+        var verify = new VerifyRun(verified.ExitCode, verified.StandardOutput.LastOrDefault(l => !string.IsNullOrWhiteSpace(l)) ?? "no output", verified.Wall);
+        Progress.Say($"verify: {verify.Summary} ({verify.Wall.TotalSeconds:F2} s wall)");
+
+        var table = new ResultTable(settings, activeUsers, floor, raw, runs, verify, await database.ServerVersionAsync(cancellationToken));
         foreach (var warning in table.Warnings)
             Progress.Say($"WARNING: {warning}");
         await Console.Out.WriteAsync(table.ToMarkdown());

@@ -5,7 +5,7 @@ namespace DontGoBack.Bench;
 
 /// <summary>The run's one markdown table, a row per mode, and what looked wrong.</summary>
 internal sealed class ResultTable(
-    BenchSettings settings, int activeUsers, TimeSpan floor, RawHttpResult raw, IReadOnlyList<ModeRun> runs, string postgresVersion)
+    BenchSettings settings, int activeUsers, TimeSpan floor, RawHttpResult raw, IReadOnlyList<ModeRun> runs, VerifyRun verify, string postgresVersion)
 {
     public const double BytesPerMegabyte = 1024 * 1024;
 
@@ -16,7 +16,11 @@ internal sealed class ResultTable(
     ];
 
     /// <summary>Runs that did not account for every active user exactly once, or did not finish.</summary>
-    public IReadOnlyList<string> Warnings { get; } = [.. runs.SelectMany(run => WarningsFor(run, activeUsers))];
+    public IReadOnlyList<string> Warnings { get; } =
+    [
+        .. runs.SelectMany(run => WarningsFor(run, activeUsers)),
+        .. verify.ExitCode == 0 ? Array.Empty<string>() : [$"verify exited with code {verify.ExitCode}: {verify.Summary}"],
+    ];
 
     public string ToMarkdown()
     {
@@ -38,6 +42,7 @@ internal sealed class ResultTable(
             $"CPU ms per 1,000 users (core server, start-up included, + stand-in): " +
             $"{string.Join("; ", runs.Select(r => $"{r.Mode.Name()} {PerThousand(r.CoreServerCpu, r.Report.Success + r.Report.Failed)} + {PerThousand(r.SimulatorCpu, r.Report.Success + r.Report.Failed)}"))}; " +
             $"raw HTTP per 1,000 calls (client + stand-in): {PerThousand(raw.ClientCpu, raw.Requests)} + {PerThousand(raw.SimulatorCpu, raw.Requests)}.");
+        text.AppendLine($"Chain check after the runs (`verify`, whole history): {verify.Summary}; {verify.Wall.TotalSeconds:F2} s wall.");
         text.AppendLine(
             $"Machine: {Environment.ProcessorCount} logical CPUs, {TotalMemoryGibibytes():F1} GiB RAM; .NET {Environment.Version}; " +
             $"PostgreSQL {postgresVersion}; {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC.");
