@@ -25,6 +25,8 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
         var first = new List<ChainBreak>();
         long total = 0;
         // Windows run over the whole history so the first day of the range still meets its predecessor;
+        // each window's rows meet only base tables by key afterwards (a join of one window's rows
+        // to another's has no statistics, and PostgreSQL may nest-loop it);
         // the range only filters what is reported. The market delta is allowed one won of slack:
         // the engines' float rounding of opening × multiplier may differ from .NET's at an exact half.
         var breaks = db.Database.SqlQuery<ChainBreak>($"""
@@ -65,7 +67,7 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                   FROM changes WHERE amount_after <> amount_before + delta
                 UNION ALL
                 SELECT c.user_id, c.snapshot_day, 'balance', s.closing_amount, c.amount_after
-                  FROM changes c JOIN snapshots s ON s.user_id = c.user_id AND s.newest_first = 1
+                  FROM changes c JOIN users u ON u.id = c.user_id JOIN daily_asset_snapshots s ON s.id = u.current_snapshot_id
                  WHERE c.newest_first = 1 AND c.amount_after <> s.closing_amount
             )
             SELECT user_id, snapshot_day, rule, expected, found FROM breaks
