@@ -83,11 +83,15 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
         db.Users.Add(user);
         await db.SaveChangesAsync();
         DailyAssetSnapshot? latest = null;
+        // The first snapshot opens the account at its amount; each later one is a market move from
+        // the one before to its amount, so the history given keeps the chain rule.
         foreach (var (day, amount) in snapshots.OrderBy(s => s.Day))
         {
+            var opening = latest?.ClosingAmount ?? amount;
             latest = new DailyAssetSnapshot
             {
-                UserId = user.Id, SnapshotDay = day, OpeningAmount = amount, ClosingAmount = amount, UpdatedAt = DefaultNow,
+                UserId = user.Id, SnapshotDay = day, OpeningAmount = opening, ClosingAmount = amount, UpdatedAt = DefaultNow,
+                MarketMultiplier = latest is null || opening == 0 ? null : (double)amount / opening, MarketDelta = amount - opening,
             };
             db.DailyAssetSnapshots.Add(latest);
         }

@@ -83,3 +83,15 @@ public sealed class TestDatabase : IAsyncDisposable
         }
     }
 }
+
+public static class ChainAssertions
+{
+    /// <summary>Runs the chain checker (`verify`) over the whole database and fails the test with the first breaks.</summary>
+    public static async Task AssertChainHoldsAsync(this TestDatabase database)
+    {
+        await using var db = database.CreateContext();
+        var check = await new DontGoBack.CoreServer.Domain.Assets.AssetChainVerifier(db)
+            .CheckAsync(DateOnly.MinValue, DateOnly.MaxValue, 10, CancellationToken.None);
+        Assert.True(check.Total == 0, $"{check.Total} breaks of the chain rule, first: {string.Join(", ", check.First)}");
+    }
+}

@@ -36,6 +36,7 @@ public sealed class AssetAdjustmentTests
         var change = Assert.Single(await app.ChangesOfAsync(user));
         Assert.Equal((AssetChangeKind.Reward, 10_000_000L, 10_500_000L, 500_000L, "weekly quiz", "k-1", current.Id),
             (change.Kind, change.AmountBefore, change.AmountAfter, change.Delta, change.Reason, change.IdempotencyKey, change.SnapshotId));
+        await database.AssertChainHoldsAsync();
     }
 
     [Theory]
@@ -120,6 +121,7 @@ public sealed class AssetAdjustmentTests
         Assert.Equal(app.Extension.Rule.MultiplierFor(user, Day), today.MarketMultiplier);
         var kinds = (await app.ChangesOfAsync(user)).Select(c => (c.Kind, c.SnapshotDay)).ToArray();
         Assert.Equal([(AssetChangeKind.Reward, Day.AddDays(-1)), (AssetChangeKind.Market, Day), (AssetChangeKind.Penalty, Day)], kinds);
+        await database.AssertChainHoldsAsync();
     }
 
     [Theory]
@@ -138,6 +140,7 @@ public sealed class AssetAdjustmentTests
         var expected = 10_000_000 + Enumerable.Range(0, 40).Sum(i => 1_000L + i);
         Assert.Equal(expected, (await app.SnapshotsOfAsync(user)).Last().ClosingAmount);
         AssertChained(await app.ChangesOfAsync(user), 10_000_000, expected);
+        await database.AssertChainHoldsAsync();
     }
 
     [Theory]
@@ -190,6 +193,7 @@ public sealed class AssetAdjustmentTests
             Assert.Equal(1_000L * adjustedTimes[users.IndexOf(id)], before.NetFlow + day.NetFlow);
             AssertChained(await app.ChangesOfAsync(id), 10_000_000, day.ClosingAmount);
         }
+        await database.AssertChainHoldsAsync();
     }
 
     /// <summary>Each change starts where the one before ended: no update was overwritten.</summary>

@@ -43,10 +43,11 @@ public sealed class AssetChainTests
                 (users[0], Day.AddDays(-1), "closing"), (users[0], Day.AddDays(-1), "market_delta"), (users[0], Day.AddDays(-1), "opening"),
                 (users[0], Day, "opening"),
                 (users[1], Day, "balance"), (users[1], Day, "market_delta"),
-                (users[2], Day, "pointer"),
+                // The last change no longer meets the closing the pointer is on.
+                (users[2], Day, "balance"), (users[2], Day, "pointer"),
             ],
             check.First.Select(b => (b.UserId, b.SnapshotDay, b.Rule)).ToArray());
-        Assert.Equal(7, check.Total);
+        Assert.Equal(8, check.Total);
     }
 
     [Theory]

@@ -51,6 +51,7 @@ public sealed class AssetRefreshTests
             Assert.Equal(Day.AddDays(-1), await app.CurrentDayOfAsync(id));
             Assert.Equal(0, app.Extension.CallsFor(id));
         }
+        await database.AssertChainHoldsAsync();
     }
 
     [Theory]
@@ -95,6 +96,7 @@ public sealed class AssetRefreshTests
         // Transient faults are retried (1 + 2 retries here); permanent ones are not.
         Assert.Equal(3, app.Extension.CallsFor(users[1]));
         Assert.Equal(1, app.Extension.CallsFor(users[14]));
+        await database.AssertChainHoldsAsync();
     }
 
     [Theory]
@@ -127,6 +129,7 @@ public sealed class AssetRefreshTests
         var third = await client.RunDayAsync(Day);
         Assert.Equal((10, 0, 10, 0), (third.Total, third.Success, third.Skipped, third.Failed));
         Assert.Equal(12, app.Extension.TotalCalls);
+        await database.AssertChainHoldsAsync();
     }
 
     [Theory]
@@ -157,5 +160,6 @@ public sealed class AssetRefreshTests
         var latest = Assert.Single(await app.SnapshotsOfAsync(withHistory), s => s.SnapshotDay == Day.AddDays(-1));
         Assert.Equal((filled.ClosingAmount, app.Extension.Expected(withHistory, Day.AddDays(-1), filled.ClosingAmount)),
             (latest.OpeningAmount, latest.ClosingAmount));
+        await database.AssertChainHoldsAsync();
     }
 }

@@ -53,6 +53,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             foreach (var node in nodes)
                 await node.DisposeAsync();
         }
+        await database.AssertChainHoldsAsync();
     }
 
     [Fact]
@@ -97,6 +98,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             foreach (var node in nodes)
                 await node.DisposeAsync();
         }
+        await database.AssertChainHoldsAsync();
     }
 
     [Fact]
@@ -128,6 +130,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         output.WriteLine($"run {run.Id}: attempts {run.Attempts}, last attempt refreshed {run.Success} and skipped {run.Skipped}");
         Assert.True(run.Attempts >= 2, "the kills never interrupted a run");
         await AssertOneSnapshotPerActiveUserAsync(database, day, active);
+        await database.AssertChainHoldsAsync();
     }
 
     private static Dictionary<string, string?> NodeSettings(TestDatabase database, StandInServer standIn, string name) => new()

@@ -64,6 +64,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
         Assert.Equal((BatchRunStatus.Completed, Users, 0, Users, 2), (rerun.Status, rerun.Total, rerun.Success, rerun.Skipped, rerun.Attempt));
         Assert.Equal(calls, app.Extension.TotalCalls);
         await AssertOneSnapshotPerActiveUserAsync(database, users);
+        await database.AssertChainHoldsAsync();
     }
 
     [Fact]
@@ -114,6 +115,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
         Assert.Equal((BatchRunStatus.Completed, Users, 1, Users - 1, 2), (takenOver.Status, takenOver.Total, takenOver.Success, takenOver.Skipped, takenOver.Attempt));
         Assert.Equal(BatchRunStatus.Completed, (await RunOfDayAsync(database)).Status);
         await AssertOneSnapshotPerActiveUserAsync(database, users);
+        await database.AssertChainHoldsAsync();
     }
 
     [Fact]
