@@ -55,7 +55,7 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
     public async Task<bool> FinishAsync(RunClaim claim, BatchResult result, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var error = Truncate(result.Error);
+        var error = StoredText.Clean(result.Error, MaxTextLength);
         return await db.BatchRuns
             .Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner)
             .ExecuteUpdateAsync(set => set
@@ -69,8 +69,6 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
                 .SetProperty(r => r.Failed, result.Failed)
                 .SetProperty(r => r.Error, error), cancellationToken) == 1;
     }
-
-    private static string? Truncate(string? text) => text is { Length: > MaxTextLength } ? text[..MaxTextLength] : text;
 
     public Task<BatchRun?> FindAsync(long id, CancellationToken cancellationToken) =>
         db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == id, cancellationToken);
@@ -128,7 +126,7 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
     {
         var now = time.GetUtcNow();
         var node = Node;
-        var error = Truncate(result.Error);
+        var error = StoredText.Clean(result.Error, MaxTextLength);
         var updated = await HeldPartition(claim, partitionNo)
             .ExecuteUpdateAsync(set => set
                 .SetProperty(p => p.Status, status).SetProperty(p => p.Node, node).SetProperty(p => p.FinishedAt, now)

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.InterServer.Extension;
+using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
@@ -156,8 +157,10 @@ public sealed partial class RefreshAssetsUseCase(
                             refreshed.Add(new RefreshedAsset(request.UserId, request.BaseAmount, updated.Multiplier));
                             break;
                         case AssetUpdateFailed failed:
-                            LogUserFailed(request.UserId, day.ToString("O"), failed.Class.ToString(), failed.Reason);
-                            failures.Add(new RefreshFailure(request.UserId, failed.Class, Truncate(failed.Reason)));
+                            // The reason may carry another server's words: bounded and storable before it goes anywhere.
+                            var reason = StoredText.Clean(failed.Reason, MaxReasonLength);
+                            LogUserFailed(request.UserId, day.ToString("O"), failed.Class.ToString(), reason);
+                            failures.Add(new RefreshFailure(request.UserId, failed.Class, reason));
                             break;
                     }
                     if (refreshed.Count + failures.Count == 1)
@@ -202,8 +205,6 @@ public sealed partial class RefreshAssetsUseCase(
             failures.Clear();
         }
     }
-
-    private static string Truncate(string reason) => reason.Length <= MaxReasonLength ? reason : reason[..MaxReasonLength];
 
     [LoggerMessage(LogLevel.Warning, "Asset refresh of user {UserId} for {Day} failed ({FailureClass}): {Reason}")]
     private partial void LogUserFailed(long userId, string day, string failureClass, string reason);
