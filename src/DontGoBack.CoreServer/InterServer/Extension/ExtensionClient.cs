@@ -23,19 +23,17 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
     public async Task<UpdateAssetOutcome> UpdateAssetAsync(AssetUpdateRequest request, DateOnly day, CancellationToken cancellationToken)
     {
         var sent = await SendAsync(
-            () => PostAsync($"{UpdateAssetPath}/{request.UserId}", new UpdateAssetCall(request.BaseAmount, day), cancellationToken));
+            () => PostAsync($"{UpdateAssetPath}/{request.UserId}", new UpdateAssetCall(request.BaseAmount, day), bulk: false, cancellationToken));
         if (sent.Failure is { } failure)
             return failure;
 
         using var response = sent.Response!;
-        var (answer, cutOff) = await ReadAsync<UpdateAssetAnswer>(response, cancellationToken);
-        if (cutOff is not null)
-            return cutOff;
+        var answer = await ReadAsync<UpdateAssetAnswer>(response, cancellationToken);
         if (!response.IsSuccessStatusCode)
             return StatusFailure(response, answer?.Message);
         return answer is null
             ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: HTTP {(int)response.StatusCode} body is not the update-asset JSON")
-            : ExtensionAnswerValidation.Validate(request.UserId, request.BaseAmount, day, answer);
+            : ExtensionAnswerValidation.Validate(request.UserId, request.BaseAmount, day, options.Value.MaxDailyMove, answer);
     }
 
     /// <summary>One outcome per request, in order; falls back to one call per user on a server without the bulk endpoint.</summary>
@@ -46,7 +44,7 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             return await UpdateOneByOneAsync(requests, day, cancellationToken);
 
         var call = new UpdateAssetsCall(day, requests.Select(r => new UpdateAssetsCallItem(r.UserId, r.BaseAmount)).ToArray());
-        var sent = await SendAsync(() => PostAsync(UpdateAssetsPath, call, cancellationToken));
+        var sent = await SendAsync(() => PostAsync(UpdateAssetsPath, call, bulk: true, cancellationToken));
         if (sent.Failure is { } failure)
             return Enumerable.Repeat<UpdateAssetOutcome>(failure, requests.Count).ToArray();
 
@@ -57,10 +55,9 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             return await UpdateOneByOneAsync(requests, day, cancellationToken);
         }
 
-        var (answer, cutOff) = await ReadAsync<UpdateAssetsAnswer>(response, cancellationToken);
+        var answer = await ReadAsync<UpdateAssetsAnswer>(response, cancellationToken);
         UpdateAssetOutcome? wholeCallFailure =
-            cutOff is not null ? cutOff
-            : !response.IsSuccessStatusCode ? StatusFailure(response, answer?.Message)
+            !response.IsSuccessStatusCode ? StatusFailure(response, answer?.Message)
             : answer is null ? new AssetUpdateFailed(FailureClass.Permanent, "invalid answer: body is not the update-assets JSON")
             : answer.ResultCode is null || !answer.ResultCode.StartsWith('S') ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: result code '{answer.ResultCode}': {answer.Message}")
             : answer.Data?.Count != requests.Count ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: {answer.Data?.Count ?? 0} answers for {requests.Count} users")
@@ -69,10 +66,11 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             return Enumerable.Repeat(wholeCallFailure, requests.Count).ToArray();
 
         var outcomes = new UpdateAssetOutcome[requests.Count];
+        var maxDailyMove = options.Value.MaxDailyMove;
         for (var i = 0; i < requests.Count; i++)
         {
             outcomes[i] = answer!.Data![i] is { } single
-                ? ExtensionAnswerValidation.Validate(requests[i].UserId, requests[i].BaseAmount, day, single)
+                ? ExtensionAnswerValidation.Validate(requests[i].UserId, requests[i].BaseAmount, day, maxDailyMove, single)
                 : new AssetUpdateFailed(FailureClass.Permanent, "invalid answer: no answer for this user");
         }
         return outcomes;
@@ -87,7 +85,7 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
         return outcomes;
     }
 
-    private static async Task<(HttpResponseMessage? Response, AssetUpdateFailed? Failure)> SendAsync(Func<Task<HttpResponseMessage>> send)
+    private async Task<(HttpResponseMessage? Response, AssetUpdateFailed? Failure)> SendAsync(Func<Task<HttpResponseMessage>> send)
     {
         try
         {
@@ -103,9 +101,20 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
         {
             throw new ExtensionUnavailableException(FailureClass.Transient, "the extension server keeps failing; its circuit is open", e);
         }
-        catch (TimeoutRejectedException)
+        catch (TimeoutRejectedException e)
         {
-            return (null, new AssetUpdateFailed(FailureClass.Transient, "timed out after retries"));
+            return (null, new AssetUpdateFailed(FailureClass.Transient, e.Timeout == options.Value.UserDeadline
+                ? $"no answer within the deadline of {e.Timeout.TotalSeconds:0.###} s"
+                : "timed out after retries"));
+        }
+        catch (AnswerTooLargeException e)
+        {
+            return (null, new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: {e.Message}"));
+        }
+        catch (AnswerCutOffException e)
+        {
+            // The server answered, so it is up; the body broke off on every attempt.
+            return (null, new AssetUpdateFailed(FailureClass.Transient, $"{e.Message} (after retries)"));
         }
         catch (HttpRequestException e)
         {
@@ -117,40 +126,30 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
 
     /// <summary>
     /// The body is serialised once up front: a sized body is cheaper for both ends than a
-    /// streamed, chunked one, and a retry sends the same bytes again. The answer is read as it
-    /// streams in rather than buffered whole first: a bulk answer would otherwise be a
-    /// large-object-heap array per call.
+    /// streamed, chunked one, and a retry sends the same bytes again. The answer comes back
+    /// already read, within its attempt and its size limit (see <see cref="BoundedAnswerHandler"/>).
     /// </summary>
-    private Task<HttpResponseMessage> PostAsync<T>(string path, T body, CancellationToken cancellationToken)
+    private Task<HttpResponseMessage> PostAsync<T>(string path, T body, bool bulk, CancellationToken cancellationToken)
     {
         var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, JsonSerializerOptions.Web));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-        return http.SendAsync(new HttpRequestMessage(HttpMethod.Post, path) { Content = content },
-            HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+        if (bulk)
+            request.Options.Set(BoundedAnswerHandler.MaxBytes, options.Value.MaxBulkAnswerBytes);
+        return http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
 
-
-    /// <summary>
-    /// Reads the streamed answer within the attempt timeout (the resilience pipeline's ends with
-    /// the headers). Not JSON: a null answer. Cut off, stalled or reset: a transient failure.
-    /// </summary>
-    private async Task<(T? Answer, AssetUpdateFailed? CutOff)> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>The answer, or null when it is not the expected JSON.</summary>
+    private static async Task<T?> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
         where T : class
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.Value.AttemptTimeout);
         try
         {
-            return (await response.Content.ReadFromJsonAsync<T>(timeout.Token), null);
+            return await response.Content.ReadFromJsonAsync<T>(cancellationToken);
         }
         catch (Exception e) when (e is JsonException or NotSupportedException)
         {
-            return (null, null);
-        }
-        catch (Exception e) when (e is IOException or HttpRequestException
-                                      || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            return (null, new AssetUpdateFailed(FailureClass.Transient, $"answer cut off: {e.Message}"));
+            return null;
         }
     }
 
