@@ -67,7 +67,7 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
         }
         catch (AnswerTooLargeException e)
         {
-            throw new ExtensionUnavailableException(FailureClass.Auth, $"auth server's token answer is {e.Message}", e);
+            throw new ExtensionUnavailableException(FailureClass.Auth, $"auth server's token answer is larger than {e.Limit} bytes", e);
         }
 
         using (response)

@@ -12,8 +12,9 @@ namespace DontGoBack.CoreServer.InterServer.Extension;
 /// <summary>
 /// Asks the extension server for users' assets of one day, one user per call or many with the
 /// bulk endpoint. Transient faults are retried by the resilience pipeline below this client;
-/// an answer that is still a failure after that becomes a per-user failure, and no answer at
-/// all (or an open circuit) an <see cref="ExtensionUnavailableException"/> that stops the run.
+/// an answer that is still a failure after that becomes a per-user failure, and a server that
+/// cannot be connected to (or an open circuit) an <see cref="ExtensionUnavailableException"/>
+/// that stops the run.
 /// </summary>
 public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capabilities, IOptions<ExtensionOptions> options)
 {
@@ -116,11 +117,20 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             // The server answered, so it is up; the body broke off on every attempt.
             return (null, new AssetUpdateFailed(FailureClass.Transient, $"{e.Message} (after retries)"));
         }
+        catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.NameResolutionError
+                                                 or HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError
+                                                 or HttpRequestError.ProxyTunnelError)
+        {
+            // No connection even after retries (refused, unresolvable): the server is down for
+            // everyone, so the run stops instead of failing each remaining user in turn.
+            throw new ExtensionUnavailableException(FailureClass.Transient, $"extension server unreachable: {e.Message}", e);
+        }
         catch (HttpRequestException e)
         {
-            // No answer at all even after retries (refused, reset, unresolvable): the server is
-            // down for everyone, so the run stops instead of failing each remaining user in turn.
-            throw new ExtensionUnavailableException(FailureClass.Transient, $"extension server unreachable: {e.Message}", e);
+            // Connected, then this exchange broke (reset before the answer, malformed answer): this
+            // call's users fail; a server that does it to everyone opens the circuit instead.
+            var cause = e.InnerException is { } inner ? $" ({inner.Message})" : "";
+            return (null, new AssetUpdateFailed(FailureClass.Transient, $"no answer after retries: {e.Message}{cause}"));
         }
     }
 

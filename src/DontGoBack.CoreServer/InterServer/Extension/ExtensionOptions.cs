@@ -61,11 +61,12 @@ public sealed class ExtensionOptions
     public TimeSpan UserDeadline { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Most bytes a per-user answer may have (a normal one is about 250). A bigger answer is a
-    /// permanent failure of the user, rejected by its Content-Length or once that many bytes arrived.
+    /// Most bytes a per-user answer may have: a normal one is about 250, and a long failure message
+    /// still fits. A bigger answer is a permanent failure of the user, rejected by its Content-Length
+    /// or once that many bytes arrived; with AssetRefresh:MaxConcurrency it bounds the memory answers can take.
     /// </summary>
     [Range(1_024, 64 * 1_024 * 1_024)]
-    public int MaxAnswerBytes { get; set; } = 64 * 1_024;
+    public int MaxAnswerBytes { get; set; } = 1_024 * 1_024;
 
     /// <summary>
     /// Most bytes a bulk answer may have (about 250 per user); a bigger one fails the users of that
