@@ -47,6 +47,9 @@ public sealed class HostileExtensionServer : IAsyncDisposable
     /// </summary>
     public Behaviour? TokenBehaviour { get; set; }
 
+    /// <summary>How the bulk endpoint answers a call for these users; null answers 404, as a server without it does.</summary>
+    public Func<HttpContext, IReadOnlyList<Call>, Task>? BulkBehaviour { get; set; }
+
     /// <summary>When set, every update-asset call gets 401 whatever its token.</summary>
     public bool RejectEveryToken { get; set; }
 
@@ -83,6 +86,14 @@ public sealed class HostileExtensionServer : IAsyncDisposable
             return;
         }
 
+        if (path == "/msa/ext/api/update-assets" && BulkBehaviour is { } bulk)
+        {
+            var request = await JsonSerializer.DeserializeAsync<UpdateAssetsRequest>(http.Request.Body, JsonSerializerOptions.Web, http.RequestAborted);
+            var calls = request!.Assets!.Select(item => Record(item.UserId, item.Asset!.Value, request.SnapshotDay!.Value)).ToList();
+            await bulk(http, calls);
+            return;
+        }
+
         const string prefix = "/msa/ext/api/update-asset/";
         if (!path.StartsWith(prefix, StringComparison.Ordinal) || !long.TryParse(path[prefix.Length..], out var userId))
         {
@@ -95,10 +106,22 @@ public sealed class HostileExtensionServer : IAsyncDisposable
             return;
         }
         var body = await JsonSerializer.DeserializeAsync<UpdateAssetRequest>(http.Request.Body, JsonSerializerOptions.Web, http.RequestAborted);
+        var call = Record(userId, body!.Asset!.Value, body.SnapshotDay!.Value);
+        await _behaviours.GetValueOrDefault(userId, Correct)(http, call);
+    }
+
+    private Call Record(long userId, long asset, DateOnly day)
+    {
         var times = _calls.GetOrAdd(userId, _ => new ConcurrentQueue<TimeSpan>());
         times.Enqueue(_clock.Elapsed);
-        var call = new Call(userId, body!.Asset!.Value, body.SnapshotDay!.Value, times.Count);
-        await _behaviours.GetValueOrDefault(userId, Correct)(http, call);
+        return new Call(userId, asset, day, times.Count);
+    }
+
+    /// <summary>The stand-in's bulk answer for these users.</summary>
+    public static Task CorrectBulk(HttpContext http, IReadOnlyList<Call> calls)
+    {
+        var answer = Extension.UpdateAssets(new UpdateAssetsRequest(calls[0].Day, calls.Select(c => new UpdateAssetsItem(c.UserId, c.Asset)).ToList()));
+        return WriteAsync(http, answer.StatusCode, "application/json", JsonSerializer.Serialize(answer.Body, JsonSerializerOptions.Web));
     }
 
     /// <summary>An honest token endpoint: "token-n" for the n-th request.</summary>

@@ -4,6 +4,7 @@ using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using DontGoBack.MarketSimulation;
+using Microsoft.AspNetCore.Http;
 using static DontGoBack.CoreServer.Tests.Infrastructure.HostileExtensionServer;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
@@ -236,6 +237,77 @@ public sealed class HostileExtensionTests
         var outcome = await RunWithOneHostileUserAsync(provider, _ => Json(400, json));
 
         AssertFailedAlone(outcome, FailureClass.Permanent, "HTTP 400: Bad Request");
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_bulk_answer_above_its_limit_fails_the_users_of_that_call_only(DatabaseProvider provider)
+    {
+        var (result, failures, written, calls) = await RunBulkAsync(provider, hostile => (http, group) =>
+            group.Any(c => c.UserId == hostile) ? Oversized(200L << 20)(http, group[0]) : CorrectBulk(http, group));
+
+        Assert.Equal(new BatchResult(Day, BatchRunStatus.CompletedWithFailures, 4, 2, 0, 2, result.ElapsedMs), result.WithoutRun());
+        Assert.All(failures, f => Assert.Equal(FailureClass.Permanent, f.FailureClass));
+        Assert.All(failures, f => Assert.Contains("answer larger than 8192 bytes", f.Reason));
+        Assert.Equal(2, written);
+        Assert.Equal([1, 1, 1, 1], calls);
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_bulk_answer_cut_off_mid_body_is_retried_and_its_users_succeed(DatabaseProvider provider)
+    {
+        var cutOnce = 0;
+        var (result, failures, written, calls) = await RunBulkAsync(provider, hostile => async (http, group) =>
+        {
+            if (group.Any(c => c.UserId == hostile) && Interlocked.Exchange(ref cutOnce, 1) == 0)
+            {
+                await http.Response.WriteAsync(new string(' ', 4096));
+                await http.Response.Body.FlushAsync();
+                http.Abort();
+                return;
+            }
+            await CorrectBulk(http, group);
+        });
+
+        Assert.Equal(new BatchResult(Day, BatchRunStatus.Completed, 4, 4, 0, 0, result.ElapsedMs), result.WithoutRun());
+        Assert.Empty(failures);
+        Assert.Equal(4, written);
+        Assert.Equal([2, 2, 1, 1], calls);
+    }
+
+    /// <summary>Four users in bulk calls of two; <paramref name="bulk"/> gets the second user's id and answers every call.</summary>
+    private static async Task<(BatchResult Result, List<AssetRefreshFailure> Failures, int Written, int[] Calls)> RunBulkAsync(
+        DatabaseProvider provider, Func<long, Func<HttpContext, IReadOnlyList<Call>, Task>> bulk)
+    {
+        await using var server = await StartAsync();
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = CoreAgainst(server, database, new()
+        {
+            ["Extension:BulkSize"] = "2",
+            ["Extension:MaxBulkAnswerBytes"] = "8192",
+        });
+        var client = app.CreateClient();
+        var users = await app.AddActiveUsersAsync(4, Day.AddDays(-1), BaseAmount);
+        server.BulkBehaviour = bulk(users[1]);
+
+        var result = await client.RunDayAsync(Day);
+
+        var rule = new MarketMoveRule(FakeExtensionServer.Salt);
+        var written = 0;
+        foreach (var user in users)
+        {
+            if ((await app.SnapshotsOfAsync(user)).SingleOrDefault(s => s.SnapshotDay == Day) is { } today)
+            {
+                Assert.Equal(MarketMoveRule.Apply(BaseAmount, rule.MultiplierFor(user, Day)), today.ClosingAmount);
+                written++;
+            }
+        }
+        var failures = await app.FailuresAsync(Day);
+        Assert.All(failures, f => Assert.Contains(f.UserId, users[..2]));
+        return (result, failures, written, users.Select(server.CallsFor).ToArray());
     }
 
     [Theory]
