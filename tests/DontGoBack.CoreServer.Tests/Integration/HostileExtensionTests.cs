@@ -357,7 +357,9 @@ public sealed class HostileExtensionTests
         });
 
         AssertStoppedEarly(outcome, "auth server unreachable");
-        Assert.Equal(3, outcome.TokenRequests);
+        // Every attempt of the first fetch was made; a caller queued behind it may start one more
+        // before the stop reaches it.
+        Assert.InRange(outcome.TokenRequests, 3, 4);
         Assert.InRange(outcome.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(20));
     }
 
