@@ -23,6 +23,10 @@ public static class InterServerExtensions
                 (extension, auth) => extension.UsesInProcessStandIn
                                      || (!string.IsNullOrWhiteSpace(auth.Value.BaseUrl) && !string.IsNullOrEmpty(auth.Value.ClientSecret)),
                 "Extension:BaseUrl is set, so Auth:BaseUrl and Auth:ClientSecret are required for its bearer token.")
+            .Validate(extension => extension.UserDeadline >= extension.AttemptTimeout,
+                "Extension:UserDeadline must be at least Extension:AttemptTimeout, or no attempt could finish.")
+            .Validate(extension => !extension.UsesInProcessStandIn || extension.Simulation.Clamp <= extension.MaxDailyMove,
+                "Extension:Simulation:Clamp must not exceed Extension:MaxDailyMove, or the stand-in's answers would be refused.")
             .ValidateOnStart();
 
         // Registration depends on whether a real server is configured; read it now.
@@ -61,41 +65,58 @@ public static class InterServerExtensions
             // Outermost, ahead of the resilience handler: fetching a token is not subject to an
             // update call's attempt timeout, and a refused token stops the run instead of being retried.
             extensionClient.AddHttpMessageHandler<BearerTokenHandler>();
-            builder.Services.AddHttpClient(AccessTokenProvider.HttpClientName, http =>
-                    http.BaseAddress = new Uri(WithTrailingSlash(authSettings.BaseUrl ?? "http://auth-not-configured/")))
-                .AddResilienceHandler("auth", (pipeline, context) => AddExtensionResilience(pipeline, context, requestRate: null));
+            var authClient = builder.Services.AddHttpClient(AccessTokenProvider.HttpClientName, http =>
+                http.BaseAddress = new Uri(WithTrailingSlash(authSettings.BaseUrl ?? "http://auth-not-configured/")));
+            authClient.AddResilienceHandler("auth", (pipeline, context) => AddExtensionResilience(pipeline, context, requestRate: null));
+            authClient.AddHttpMessageHandler(() => new BoundedAnswerHandler(AccessTokenProvider.MaxTokenBytes));
         }
         // One limiter for the process. It sits between the retries and the attempt timeout: retries
         // count against the budget, and waiting for a permit does not count as a slow answer.
         RateLimiter? requestRate = extensionSettings.MaxRequestsPerSecond > 0 ? PerSecond(extensionSettings.MaxRequestsPerSecond) : null;
         extensionClient.AddResilienceHandler("extension", (pipeline, context) => AddExtensionResilience(pipeline, context, requestRate));
+        // Inside the attempts: the body is read within the attempt timeout, and a cut-off one is retried.
+        extensionClient.AddHttpMessageHandler(services =>
+            new BoundedAnswerHandler(services.GetRequiredService<IOptions<ExtensionOptions>>().Value.MaxAnswerBytes));
         return builder;
     }
 
     /// <summary>
-    /// Attempt timeout inside retries (exponential backoff with jitter, transient faults only)
-    /// inside a circuit breaker, all from Extension:*. Leaner than the standard pipeline on
-    /// purpose: its extra rate limiter and total timeout cost about a third of the client's CPU
-    /// per call in bench/, and in-flight requests are already capped by the connection limit.
+    /// The user's deadline around a circuit breaker around retries (exponential backoff with jitter,
+    /// transient faults only, a server's Retry-After honoured up to a cap) around the attempt
+    /// timeout, all from Extension:*. Leaner than the standard pipeline on purpose: per-call client
+    /// cost is what limits per-user mode, and in-flight requests are already capped by the
+    /// connection limit, so it has no concurrency limiter of its own.
     /// </summary>
     private static void AddExtensionResilience(
         ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceHandlerContext context, RateLimiter? requestRate)
     {
         var options = context.ServiceProvider.GetRequiredService<IOptions<ExtensionOptions>>().Value;
+        var retry = new HttpRetryStrategyOptions
+        {
+            MaxRetryAttempts = options.MaxRetryAttempts,
+            Delay = options.RetryBaseDelay,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+        };
+        // The default generator takes a Retry-After as it comes, even "3600"; the server may slow us
+        // down, but only so far.
+        var retryAfter = retry.DelayGenerator;
+        var maxRetryAfter = options.MaxRetryAfter;
+        if (retryAfter is not null)
+        {
+            retry.DelayGenerator = async args =>
+                await retryAfter(args) is { } asked ? TimeSpan.FromTicks(Math.Min(asked.Ticks, maxRetryAfter.Ticks)) : null;
+        }
         pipeline
+            // Outermost, so it bounds the retries and their waits too, not only each attempt.
+            .AddTimeout(options.UserDeadline)
             .AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
             {
                 FailureRatio = options.CircuitFailureRatio,
                 MinimumThroughput = options.CircuitMinimumThroughput,
                 SamplingDuration = options.CircuitSamplingDuration,
             })
-            .AddRetry(new HttpRetryStrategyOptions
-            {
-                MaxRetryAttempts = options.MaxRetryAttempts,
-                Delay = options.RetryBaseDelay,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-            });
+            .AddRetry(retry);
         if (requestRate is not null)
             pipeline.AddRateLimiter(requestRate);
         pipeline.AddTimeout(options.AttemptTimeout);

@@ -37,6 +37,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
             ["Database:RetryTimeout"] = "00:00:30",
             ["Batch:RecordOutcomeTimeout"] = "00:00:30",
             ["Extension:AttemptTimeout"] = HeldCallTimeout,
+            ["Extension:UserDeadline"] = HeldCallTimeout,
         });
         var client = app.CreateClient();
         var users = await StartRunWithLastUserHeldAsync(app);
@@ -77,6 +78,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
             ["Batch:RecordOutcomeTimeout"] = "00:00:01",
             ["Batch:LeaseTimeout"] = "00:00:05",
             ["Extension:AttemptTimeout"] = HeldCallTimeout,
+            ["Extension:UserDeadline"] = HeldCallTimeout,
         });
         var client = app.CreateClient();
         var users = await StartRunWithLastUserHeldAsync(app);

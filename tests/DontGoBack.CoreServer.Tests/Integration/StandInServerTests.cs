@@ -78,6 +78,9 @@ public sealed class StandInServerTests
             ["Extension:BaseUrl"] = extensionUrl ?? standIn.Url,
             ["Auth:BaseUrl"] = standIn.Url,
             ["Auth:ClientSecret"] = secret,
+            // The attempt covers the answer's body too; on a busy machine a cold stand-in can take
+            // longer than the fixture's 250 ms, and a retry would count as a second call.
+            ["Extension:AttemptTimeout"] = "00:00:05",
         }) { UseFakeExtension = false };
 
     private static Task<StandInServer> StartStandInAsync() => StandInServer.StartAsync();

@@ -9,7 +9,11 @@ public sealed class ExtensionAnswerValidationTests
     private const long Base = 10_000_000;
     private const double Multiplier = 1.0123;
     private const long Expected = 10_123_000; // round(10,000,000 × 1.0123)
+    private const double MaxDailyMove = 0.05;
     private static readonly DateOnly Day = new(2025, 8, 10);
+
+    private static UpdateAssetOutcome Validate(long baseAmount, UpdateAssetAnswer answer) =>
+        ExtensionAnswerValidation.Validate(UserId, baseAmount, Day, MaxDailyMove, answer);
 
     private static UpdateAssetAnswer Valid() =>
         new("S", "Update asset success", new UpdateAssetAnswerData(UserId, Base, Multiplier, Expected, Day));
@@ -22,7 +26,7 @@ public sealed class ExtensionAnswerValidationTests
 
     private static string AssertPermanentFailure(UpdateAssetAnswer answer, long baseAmount = Base)
     {
-        var outcome = ExtensionAnswerValidation.Validate(UserId, baseAmount, Day, answer);
+        var outcome = Validate(baseAmount, answer);
         var failed = Assert.IsType<AssetUpdateFailed>(outcome);
         Assert.Equal(FailureClass.Permanent, failed.Class);
         Assert.StartsWith("invalid answer: ", failed.Reason);
@@ -32,14 +36,14 @@ public sealed class ExtensionAnswerValidationTests
     [Fact]
     public void A_valid_answer_is_stored_as_round_of_base_times_multiplier()
     {
-        var outcome = ExtensionAnswerValidation.Validate(UserId, Base, Day, Valid());
+        var outcome = Validate(Base, Valid());
 
         Assert.Equal(new AssetUpdated(Expected, Multiplier), outcome);
     }
 
     [Fact]
     public void Any_result_code_starting_with_S_is_a_success() =>
-        Assert.IsType<AssetUpdated>(ExtensionAnswerValidation.Validate(UserId, Base, Day, Valid() with { ResultCode = "SUCCESS" }));
+        Assert.IsType<AssetUpdated>(Validate(Base, Valid() with { ResultCode = "SUCCESS" }));
 
     [Fact]
     public void Result_code_F_in_an_HTTP_200_answer_is_a_permanent_failure_with_its_message()
@@ -156,7 +160,7 @@ public sealed class ExtensionAnswerValidationTests
     [InlineData(Expected - 1)]
     public void An_updated_asset_off_by_exactly_one_won_is_accepted_and_the_stored_amount_is_ours(long updatedAsset)
     {
-        var outcome = ExtensionAnswerValidation.Validate(UserId, Base, Day, WithData(d => d with { UpdatedAsset = updatedAsset }));
+        var outcome = Validate(Base, WithData(d => d with { UpdatedAsset = updatedAsset }));
 
         Assert.Equal(new AssetUpdated(Expected, Multiplier), outcome);
     }
@@ -164,20 +168,54 @@ public sealed class ExtensionAnswerValidationTests
     [Fact]
     public void A_half_won_product_rounded_half_to_even_by_the_server_is_accepted_with_our_rounding()
     {
-        // 5 × 0.5 = 2.5: the server may say 2 (half to even); we store 3 (half away from zero).
-        var answer = new UpdateAssetAnswer("S", "ok", new UpdateAssetAnswerData(UserId, 5, 0.5, 2, Day));
+        // 48 × 0.96875 = 46.5 exactly: the server may say 46 (half to even); we store 47 (half away from zero).
+        var answer = new UpdateAssetAnswer("S", "ok", new UpdateAssetAnswerData(UserId, 48, 0.96875, 46, Day));
 
-        Assert.Equal(new AssetUpdated(3, 0.5), ExtensionAnswerValidation.Validate(UserId, 5, Day, answer));
+        Assert.Equal(new AssetUpdated(47, 0.96875), Validate(48, answer));
     }
 
     [Fact]
     public void A_product_that_overflows_a_long_is_a_permanent_failure()
     {
-        const long hugeBase = long.MaxValue / 2;
-        var answer = new UpdateAssetAnswer("S", "ok", new UpdateAssetAnswerData(UserId, hugeBase, 3.0, long.MaxValue, Day));
+        const long hugeBase = long.MaxValue - 10;
+        var answer = new UpdateAssetAnswer("S", "ok", new UpdateAssetAnswerData(UserId, hugeBase, 1.01, long.MaxValue, Day));
 
         var reason = AssertPermanentFailure(answer, hugeBase);
 
         Assert.Contains("does not fit", reason);
+    }
+
+    [Theory]
+    [InlineData(1.2)]
+    [InlineData(0.9)]
+    [InlineData(1.0500001)]
+    [InlineData(0.9499999)]
+    [InlineData(2.0)]
+    public void A_multiplier_outside_the_daily_bound_is_a_permanent_failure(double multiplier)
+    {
+        var updated = (long)Math.Round(Base * multiplier, MidpointRounding.AwayFromZero);
+        var reason = AssertPermanentFailure(WithData(d => d with { Multiplier = multiplier, UpdatedAsset = updated }));
+
+        Assert.Contains($"multiplier {multiplier.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside the daily bound [0.95, 1.05]", reason);
+    }
+
+    [Theory]
+    [InlineData(0.95)]
+    [InlineData(1.05)]
+    [InlineData(1.0)]
+    public void A_multiplier_on_the_edges_of_the_daily_bound_is_accepted(double multiplier)
+    {
+        var updated = (long)Math.Round(Base * multiplier, MidpointRounding.AwayFromZero);
+
+        Assert.Equal(new AssetUpdated(updated, multiplier), Validate(Base, WithData(d => d with { Multiplier = multiplier, UpdatedAsset = updated })));
+    }
+
+    [Fact]
+    public void The_daily_bound_is_the_configured_one()
+    {
+        var answer = WithData(d => d with { Multiplier = 1.08, UpdatedAsset = 10_800_000 });
+
+        Assert.IsType<AssetUpdateFailed>(Validate(Base, answer));
+        Assert.Equal(new AssetUpdated(10_800_000, 1.08), ExtensionAnswerValidation.Validate(UserId, Base, Day, 0.1, answer));
     }
 }

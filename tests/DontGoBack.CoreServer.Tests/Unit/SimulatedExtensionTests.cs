@@ -8,6 +8,7 @@ namespace DontGoBack.CoreServer.Tests.Unit;
 public sealed class SimulatedExtensionTests
 {
     private static readonly DateOnly Day = new(2025, 8, 10);
+    private static readonly double DefaultMaxDailyMove = new ExtensionOptions().MaxDailyMove;
     private readonly MarketMoveRule _rule = new(FakeExtensionServer.Salt);
     private readonly SimulatedExtension _extension;
 
@@ -75,11 +76,32 @@ public sealed class SimulatedExtensionTests
                 var answer = new UpdateAssetAnswer(body.ResultCode, body.Message,
                     new UpdateAssetAnswerData(data.UserId, data.OriginalAsset, data.Multiplier, data.UpdatedAsset, data.Date));
 
-                var outcome = ExtensionAnswerValidation.Validate(userId, baseAmount, day, answer);
+                var outcome = ExtensionAnswerValidation.Validate(userId, baseAmount, day, DefaultMaxDailyMove, answer);
 
                 Assert.Equal(new AssetUpdated(data.UpdatedAsset, data.Multiplier), outcome);
                 Assert.Equal(AssetAmount.Apply(baseAmount, data.Multiplier), data.UpdatedAsset);
             }
         }
+    }
+
+    [Fact]
+    public void A_stand_in_whose_moves_hit_the_clamp_stays_within_our_daily_bound()
+    {
+        // σ = 0.5 pushes most moves past ±5 %, so the clamp's edges are what gets answered: they
+        // must pass the bound check however the floating point of 1 ± 0.05 comes out.
+        var wild = new SimulatedExtension(new MarketMoveRule(FakeExtensionServer.Salt, sigma: 0.5, clamp: new SimulatorOptions().Clamp));
+        var (low, high) = (0, 0);
+        for (long userId = 1; userId <= 500; userId++)
+        {
+            var body = wild.UpdateAsset(userId, new UpdateAssetRequest(10_000_000, Day)).Body;
+            var data = body.Data!;
+            var answer = new UpdateAssetAnswer(body.ResultCode, body.Message,
+                new UpdateAssetAnswerData(data.UserId, data.OriginalAsset, data.Multiplier, data.UpdatedAsset, data.Date));
+
+            Assert.IsType<AssetUpdated>(ExtensionAnswerValidation.Validate(userId, 10_000_000, Day, DefaultMaxDailyMove, answer));
+            low += data.Multiplier == 1 - DefaultMaxDailyMove ? 1 : 0;
+            high += data.Multiplier == 1 + DefaultMaxDailyMove ? 1 : 0;
+        }
+        Assert.True(low > 50 && high > 50, $"clamped at the low edge {low} times, at the high edge {high} times");
     }
 }

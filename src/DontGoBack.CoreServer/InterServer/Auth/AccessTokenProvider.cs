@@ -12,6 +12,9 @@ namespace DontGoBack.CoreServer.InterServer.Auth;
 public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions<AuthOptions> options, TimeProvider time)
 {
     public const string HttpClientName = "auth";
+
+    /// <summary>Most bytes a token answer may have: a JWT is well under 2 KiB, and a bigger answer is not a token.</summary>
+    public const int MaxTokenBytes = 16 * 1_024;
     private const string TokenPath = "msa/auth/api/token";
 
     private readonly SemaphoreSlim _fetchLock = new(1, 1);
@@ -61,6 +64,10 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
                                       || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             throw new ExtensionUnavailableException(FailureClass.Auth, $"auth server unreachable: {e.Message}", e);
+        }
+        catch (AnswerTooLargeException e)
+        {
+            throw new ExtensionUnavailableException(FailureClass.Auth, $"auth server's token answer is larger than {e.Limit} bytes", e);
         }
 
         using (response)

@@ -8,8 +8,15 @@ namespace DontGoBack.CoreServer.InterServer.Extension;
 /// </summary>
 internal static class ExtensionAnswerValidation
 {
+    /// <summary>
+    /// Slack on the daily bound for a multiplier computed as 1 ± bound in another process's
+    /// floating point; far below any move that matters (1e-9 of 100 billion KRW is 100 KRW).
+    /// </summary>
+    private const double BoundSlack = 1e-9;
+
     // Reasons are stored and read by operators: invariant formatting, whatever the server's culture.
-    public static UpdateAssetOutcome Validate(long userId, long baseAmount, DateOnly day, UpdateAssetAnswer answer)
+    /// <param name="maxDailyMove">The contract's bound: the multiplier must lie in [1 − it, 1 + it].</param>
+    public static UpdateAssetOutcome Validate(long userId, long baseAmount, DateOnly day, double maxDailyMove, UpdateAssetAnswer answer)
     {
         if (answer.ResultCode is null || !answer.ResultCode.StartsWith('S'))
             return Invalid($"result code '{answer.ResultCode}': {answer.Message}");
@@ -23,6 +30,8 @@ internal static class ExtensionAnswerValidation
             return Invalid($"answer's original asset {data.OriginalAsset} is not the base {baseAmount} sent");
         if (data.Multiplier is not { } multiplier || !double.IsFinite(multiplier) || multiplier <= 0)
             return Invalid($"multiplier {data.Multiplier} is not finite and positive");
+        if (Math.Abs(multiplier - 1) > maxDailyMove + BoundSlack)
+            return Invalid($"multiplier {multiplier} is outside the daily bound [{1 - maxDailyMove}, {1 + maxDailyMove}]");
         if (data.UpdatedAsset is not >= 0)
             return Invalid($"updated asset {data.UpdatedAsset} is not >= 0");
         if (AssetAmount.Apply(baseAmount, multiplier) is not { } amount)

@@ -12,8 +12,9 @@ namespace DontGoBack.CoreServer.InterServer.Extension;
 /// <summary>
 /// Asks the extension server for users' assets of one day, one user per call or many with the
 /// bulk endpoint. Transient faults are retried by the resilience pipeline below this client;
-/// an answer that is still a failure after that becomes a per-user failure, and no answer at
-/// all (or an open circuit) an <see cref="ExtensionUnavailableException"/> that stops the run.
+/// an answer that is still a failure after that becomes a per-user failure, and a server that
+/// cannot be connected to (or an open circuit) an <see cref="ExtensionUnavailableException"/>
+/// that stops the run.
 /// </summary>
 public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capabilities, IOptions<ExtensionOptions> options)
 {
@@ -23,19 +24,17 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
     public async Task<UpdateAssetOutcome> UpdateAssetAsync(AssetUpdateRequest request, DateOnly day, CancellationToken cancellationToken)
     {
         var sent = await SendAsync(
-            () => PostAsync($"{UpdateAssetPath}/{request.UserId}", new UpdateAssetCall(request.BaseAmount, day), cancellationToken));
+            () => PostAsync($"{UpdateAssetPath}/{request.UserId}", new UpdateAssetCall(request.BaseAmount, day), bulk: false, cancellationToken));
         if (sent.Failure is { } failure)
             return failure;
 
         using var response = sent.Response!;
-        var (answer, cutOff) = await ReadAsync<UpdateAssetAnswer>(response, cancellationToken);
-        if (cutOff is not null)
-            return cutOff;
+        var answer = await ReadAsync<UpdateAssetAnswer>(response, cancellationToken);
         if (!response.IsSuccessStatusCode)
             return StatusFailure(response, answer?.Message);
         return answer is null
             ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: HTTP {(int)response.StatusCode} body is not the update-asset JSON")
-            : ExtensionAnswerValidation.Validate(request.UserId, request.BaseAmount, day, answer);
+            : ExtensionAnswerValidation.Validate(request.UserId, request.BaseAmount, day, options.Value.MaxDailyMove, answer);
     }
 
     /// <summary>One outcome per request, in order; falls back to one call per user on a server without the bulk endpoint.</summary>
@@ -46,7 +45,7 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             return await UpdateOneByOneAsync(requests, day, cancellationToken);
 
         var call = new UpdateAssetsCall(day, requests.Select(r => new UpdateAssetsCallItem(r.UserId, r.BaseAmount)).ToArray());
-        var sent = await SendAsync(() => PostAsync(UpdateAssetsPath, call, cancellationToken));
+        var sent = await SendAsync(() => PostAsync(UpdateAssetsPath, call, bulk: true, cancellationToken));
         if (sent.Failure is { } failure)
             return Enumerable.Repeat<UpdateAssetOutcome>(failure, requests.Count).ToArray();
 
@@ -57,10 +56,9 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             return await UpdateOneByOneAsync(requests, day, cancellationToken);
         }
 
-        var (answer, cutOff) = await ReadAsync<UpdateAssetsAnswer>(response, cancellationToken);
+        var answer = await ReadAsync<UpdateAssetsAnswer>(response, cancellationToken);
         UpdateAssetOutcome? wholeCallFailure =
-            cutOff is not null ? cutOff
-            : !response.IsSuccessStatusCode ? StatusFailure(response, answer?.Message)
+            !response.IsSuccessStatusCode ? StatusFailure(response, answer?.Message)
             : answer is null ? new AssetUpdateFailed(FailureClass.Permanent, "invalid answer: body is not the update-assets JSON")
             : answer.ResultCode is null || !answer.ResultCode.StartsWith('S') ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: result code '{answer.ResultCode}': {answer.Message}")
             : answer.Data?.Count != requests.Count ? new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: {answer.Data?.Count ?? 0} answers for {requests.Count} users")
@@ -69,10 +67,11 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
             return Enumerable.Repeat(wholeCallFailure, requests.Count).ToArray();
 
         var outcomes = new UpdateAssetOutcome[requests.Count];
+        var maxDailyMove = options.Value.MaxDailyMove;
         for (var i = 0; i < requests.Count; i++)
         {
             outcomes[i] = answer!.Data![i] is { } single
-                ? ExtensionAnswerValidation.Validate(requests[i].UserId, requests[i].BaseAmount, day, single)
+                ? ExtensionAnswerValidation.Validate(requests[i].UserId, requests[i].BaseAmount, day, maxDailyMove, single)
                 : new AssetUpdateFailed(FailureClass.Permanent, "invalid answer: no answer for this user");
         }
         return outcomes;
@@ -87,7 +86,7 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
         return outcomes;
     }
 
-    private static async Task<(HttpResponseMessage? Response, AssetUpdateFailed? Failure)> SendAsync(Func<Task<HttpResponseMessage>> send)
+    private async Task<(HttpResponseMessage? Response, AssetUpdateFailed? Failure)> SendAsync(Func<Task<HttpResponseMessage>> send)
     {
         try
         {
@@ -103,54 +102,64 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
         {
             throw new ExtensionUnavailableException(FailureClass.Transient, "the extension server keeps failing; its circuit is open", e);
         }
-        catch (TimeoutRejectedException)
+        catch (TimeoutRejectedException e)
         {
-            return (null, new AssetUpdateFailed(FailureClass.Transient, "timed out after retries"));
+            return (null, new AssetUpdateFailed(FailureClass.Transient, e.Timeout == options.Value.UserDeadline
+                ? $"no answer within the deadline of {e.Timeout.TotalSeconds:0.###} s"
+                : "timed out after retries"));
+        }
+        catch (AnswerTooLargeException e)
+        {
+            return (null, new AssetUpdateFailed(FailureClass.Permanent, $"invalid answer: {e.Message}"));
+        }
+        catch (AnswerCutOffException e)
+        {
+            // The server answered, so it is up; the body broke off on every attempt.
+            return (null, new AssetUpdateFailed(FailureClass.Transient, $"{e.Message} (after retries)"));
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.NameResolutionError
+                                                 or HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError
+                                                 or HttpRequestError.ProxyTunnelError)
+        {
+            // No connection even after retries (refused, unresolvable): the server is down for
+            // everyone, so the run stops instead of failing each remaining user in turn.
+            throw new ExtensionUnavailableException(FailureClass.Transient, $"extension server unreachable: {e.Message}", e);
         }
         catch (HttpRequestException e)
         {
-            // No answer at all even after retries (refused, reset, unresolvable): the server is
-            // down for everyone, so the run stops instead of failing each remaining user in turn.
-            throw new ExtensionUnavailableException(FailureClass.Transient, $"extension server unreachable: {e.Message}", e);
+            // Connected, then this exchange broke (reset before the answer, malformed answer): this
+            // call's users fail; a server that does it to everyone opens the circuit instead.
+            var cause = e.InnerException is { } inner ? $" ({inner.Message})" : "";
+            return (null, new AssetUpdateFailed(FailureClass.Transient, $"no answer after retries: {e.Message}{cause}"));
         }
     }
 
     /// <summary>
     /// The body is serialised once up front: a sized body is cheaper for both ends than a
-    /// streamed, chunked one, and a retry sends the same bytes again. The answer is read as it
-    /// streams in rather than buffered whole first: a bulk answer would otherwise be a
-    /// large-object-heap array per call.
+    /// streamed, chunked one, and a retry sends the same bytes again. The answer comes back
+    /// already read, within its attempt and its size limit (see <see cref="BoundedAnswerHandler"/>).
     /// </summary>
-    private Task<HttpResponseMessage> PostAsync<T>(string path, T body, CancellationToken cancellationToken)
+    private Task<HttpResponseMessage> PostAsync<T>(string path, T body, bool bulk, CancellationToken cancellationToken)
     {
         var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, JsonSerializerOptions.Web));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-        return http.SendAsync(new HttpRequestMessage(HttpMethod.Post, path) { Content = content },
-            HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+        if (bulk)
+            request.Options.Set(BoundedAnswerHandler.MaxBytes, options.Value.MaxBulkAnswerBytes);
+        return http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
 
-
-    /// <summary>
-    /// Reads the streamed answer within the attempt timeout (the resilience pipeline's ends with
-    /// the headers). Not JSON: a null answer. Cut off, stalled or reset: a transient failure.
-    /// </summary>
-    private async Task<(T? Answer, AssetUpdateFailed? CutOff)> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>The answer, or null when it is not the expected JSON.</summary>
+    private static async Task<T?> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
         where T : class
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.Value.AttemptTimeout);
         try
         {
-            return (await response.Content.ReadFromJsonAsync<T>(timeout.Token), null);
+            return await response.Content.ReadFromJsonAsync<T>(cancellationToken);
         }
         catch (Exception e) when (e is JsonException or NotSupportedException)
         {
-            return (null, null);
-        }
-        catch (Exception e) when (e is IOException or HttpRequestException
-                                      || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            return (null, new AssetUpdateFailed(FailureClass.Transient, $"answer cut off: {e.Message}"));
+            return null;
         }
     }
 

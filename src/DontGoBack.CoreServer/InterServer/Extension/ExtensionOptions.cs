@@ -46,6 +46,42 @@ public sealed class ExtensionOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:05:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Longest wait before a retry that a 429/503 answer's Retry-After may ask for; a longer one is
+    /// cut to this, so a server cannot park a run for an hour.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Longest one call (a user's, or a bulk call's users') may take over all its attempts and the
+    /// waits between them; then it is a transient failure of its users. At least AttemptTimeout.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan UserDeadline { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Most bytes a per-user answer may have: a normal one is about 250, and a long failure message
+    /// still fits. A bigger answer is a permanent failure of the user, rejected by its Content-Length
+    /// or once that many bytes arrived; with AssetRefresh:MaxConcurrency it bounds the memory answers can take.
+    /// </summary>
+    [Range(1_024, 64 * 1_024 * 1_024)]
+    public int MaxAnswerBytes { get; set; } = 1_024 * 1_024;
+
+    /// <summary>
+    /// Most bytes a bulk answer may have (about 250 per user); a bigger one fails the users of that
+    /// call permanently. With BulkCallsInFlight it bounds the memory bulk answers can take.
+    /// </summary>
+    [Range(1_024, 256 * 1_024 * 1_024)]
+    public int MaxBulkAnswerBytes { get; set; } = 16 * 1_024 * 1_024;
+
+    /// <summary>
+    /// The contract's daily bound on the market move: a multiplier outside
+    /// [1 − MaxDailyMove, 1 + MaxDailyMove] is an invalid answer.
+    /// </summary>
+    [Range(0.0001, 0.99)]
+    public double MaxDailyMove { get; set; } = 0.05;
+
 
     /// <summary>Share of failed attempts over the sampling window that opens the circuit and stops the run.</summary>
     [Range(0.01, 1.0)]
