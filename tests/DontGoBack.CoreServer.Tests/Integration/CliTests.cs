@@ -123,6 +123,34 @@ public sealed class CliTests : IDisposable
         Assert.Null(run.LeaseOwner);
     }
 
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Verify_exits_0_on_a_sound_history_and_1_with_the_breaks_listed(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        var settings = Settings(database);
+        var seed = await CoreServerProcess.RunAsync(settings, ["seed", "--users", "20"], _workingDirectory);
+        var refresh = await CoreServerProcess.RunAsync(settings, ["refresh"], _workingDirectory);
+        Assert.True(seed.ExitCode == 0 && refresh.ExitCode == 0, seed.Output + refresh.Output);
+
+        var sound = await CoreServerProcess.RunAsync(settings, ["verify"], _workingDirectory);
+        Assert.True(sound.ExitCode == 0, sound.Output);
+        Assert.StartsWith("0 breaks of the chain rule", sound.StandardOutput[^1]);
+
+        await using (var db = database.CreateContext())
+        {
+            var today = BatchDay.Today(TimeProvider.System, Seoul);
+            var changed = await db.DailyAssetSnapshots.Where(s => s.UserId == 1 && s.SnapshotDay == today)
+                .ExecuteUpdateAsync(set => set.SetProperty(s => s.OpeningAmount, s => s.OpeningAmount + 1));
+            Assert.True(changed == 1, $"{changed} rows of user 1 on {today}; refresh said: {refresh.Output}");
+        }
+        var broken = await CoreServerProcess.RunAsync(settings, ["verify", "--limit", "1"], _workingDirectory);
+        Assert.True(broken.ExitCode == 1, broken.Output);
+        Assert.Contains(broken.StandardOutput, line => line.StartsWith("| 1 | ", StringComparison.Ordinal) && line.Contains("| closing |"));
+        Assert.Matches(@"^\d+ breaks of the chain rule \(1 shown\)", broken.StandardOutput[^1]);
+    }
+
     private static async Task<BatchRun> RunOfTodayAsync(TestDatabase database)
     {
         await using var db = database.CreateContext();
