@@ -41,7 +41,6 @@ app.UseHttpSurface();
 app.UseInternalAccess();
 app.MapAssets();
 app.MapBatchRuns();
-app.MapAssetBatch();
 
 if (request.IsCommand)
     return await request.RunAsync(app.Services);

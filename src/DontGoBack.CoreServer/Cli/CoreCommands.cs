@@ -51,8 +51,7 @@ public sealed class CoreCommands
         backfill.SetAction((parsed, cancellationToken) =>
             BackfillAsync(parsed.GetValue(daysOption), parsed.GetValue(rangeOption), parsed.InvocationConfiguration.Output, cancellationToken));
 
-        var jobOption = new Option<string>("--job") { Description = "Job name", DefaultValueFactory = _ => AssetRefreshJob.Name };
-        jobOption.AcceptOnlyFromAmong([.. AssetRefreshJob.Names]);
+        var jobOption = new Option<string>("--job") { Description = "Job name (see `runs` in the README for the list)", DefaultValueFactory = _ => AssetRefreshJob.Name };
         var fromOption = new Option<string?>("--from") { Description = "First day YYYY-MM-DD" };
         var toOption = new Option<string?>("--to") { Description = "Last day YYYY-MM-DD" };
         var runs = new Command("runs", "List recorded runs, newest day first") { jobOption, fromOption, toOption };
@@ -148,15 +147,12 @@ public sealed class CoreCommands
     private async Task<int> RefreshAsync(
         string? dayText, bool json, bool allowFutureDay, bool retryOnly, TextWriter output, CancellationToken cancellationToken)
     {
-        var zone = Services.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
-        var today = BatchDay.Today(Services.GetRequiredService<TimeProvider>(), zone.ResolveZone());
+        var calendar = Services.GetRequiredService<BatchCalendar>();
+        var today = calendar.Today;
         var day = today;
-        if (dayText is not null
-            && !BatchDay.TryParseWithin(dayText, "--day", EarliestDay, allowFutureDay ? today.AddDays(MaxFutureDays) : today, out day, out var problem))
+        if (dayText is not null && !calendar.TryParseDay(dayText, "--day", out day, out var problem, allowFutureDay ? today.AddDays(MaxFutureDays) : today))
         {
-            await Console.Error.WriteLineAsync(day > today
-                ? $"{problem} It has not begun in {zone.TimeZone} (today is {today:yyyy-MM-dd})."
-                : problem);
+            await Console.Error.WriteLineAsync(problem);
             return UsageError;
         }
 
@@ -176,7 +172,7 @@ public sealed class CoreCommands
         BatchResult result;
         try
         {
-            result = await scope.ServiceProvider.GetRequiredService<AssetRefreshJob>().TryRunAsync(day, cancellationToken)
+            result = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>().TryRunAsync(day, cancellationToken)
                      ?? new BatchResult(day, BatchRunStatus.Running, 0, 0, 0, 0, 0, "another attempt is running this day");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -219,8 +215,7 @@ public sealed class CoreCommands
 
     private async Task<int> BackfillAsync(int days, string? usersText, TextWriter output, CancellationToken cancellationToken)
     {
-        var today = BatchDay.Today(Services.GetRequiredService<TimeProvider>(),
-            Services.GetRequiredService<IOptions<AssetRefreshOptions>>().Value.ResolveZone());
+        var today = Services.GetRequiredService<BatchCalendar>().Today;
         var mostDays = Math.Min(3_650, today.DayNumber - EarliestDay.DayNumber);
         if (days < 1 || days > mostDays)
         {
@@ -246,7 +241,7 @@ public sealed class CoreCommands
                 BatchResult? result;
                 try
                 {
-                    result = await scope.ServiceProvider.GetRequiredService<AssetRefreshJob>()
+                    result = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>()
                         .TryRunAsync(day, cancellationToken, range == UserIdRange.All ? null : range);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -270,6 +265,12 @@ public sealed class CoreCommands
 
     private async Task<int> ListRunsAsync(string job, string? fromText, string? toText, TextWriter output, CancellationToken cancellationToken)
     {
+        var known = Services.GetRequiredService<BatchJobs>().RunNames;
+        if (!known.Contains(job))
+        {
+            await Console.Error.WriteLineAsync($"--job '{job}' is not a job; it is one of: {string.Join(", ", known.Select(name => $"'{name}'"))}.");
+            return UsageError;
+        }
         if (await DayRangeAsync(fromText, toText) is not var (from, to))
             return UsageError;
         await CoreServerStartup.PrepareAsync(Services, seedEmptyDatabase: false, cancellationToken);
@@ -291,8 +292,9 @@ public sealed class CoreCommands
     {
         var (from, to) = (DateOnly.MinValue, DateOnly.MaxValue);
         string? problem = null;
-        if ((fromText is not null && !BatchDay.TryParseWithin(fromText, "--from", EarliestDay, DateOnly.MaxValue, out from, out problem))
-            || (toText is not null && !BatchDay.TryParseWithin(toText, "--to", EarliestDay, DateOnly.MaxValue, out to, out problem)))
+        var calendar = Services.GetRequiredService<BatchCalendar>();
+        if ((fromText is not null && !calendar.TryParseDay(fromText, "--from", out from, out problem, DateOnly.MaxValue))
+            || (toText is not null && !calendar.TryParseDay(toText, "--to", out to, out problem, DateOnly.MaxValue)))
         {
             await Console.Error.WriteLineAsync(problem);
             return null;

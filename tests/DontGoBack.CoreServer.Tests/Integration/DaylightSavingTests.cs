@@ -54,7 +54,7 @@ public sealed class DaylightSavingTests
             app.Time.Now = DateTimeOffset.Parse(now);
             app.CreateClient();
             await using var scope = app.Services.CreateAsyncScope();
-            var results = await scope.ServiceProvider.GetRequiredService<AssetRefreshJob>().RunDueDaysAsync(null, CancellationToken.None);
+            var results = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>().RunDueDaysAsync(null, CancellationToken.None);
             days.AddRange(results.Select(r => r.SnapshotDay));
         }
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Asset.Scheduler;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
@@ -137,8 +136,8 @@ public sealed class RunHistoryTests
         var manual = await client.RunDayAsync(Day);
         var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
 
-        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
-        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
+        await scheduler.TriggerJob(AssetRefreshJob.Definition.FireKey);
+        await scheduler.TriggerJob(AssetRefreshJob.Definition.FireKey);
         await Task.Delay(TimeSpan.FromSeconds(1.5));
 
         await using var scope = app.Services.CreateAsyncScope();
