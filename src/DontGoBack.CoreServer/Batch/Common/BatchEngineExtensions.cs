@@ -44,4 +44,17 @@ public static class BatchEngineExtensions
         });
         return builder;
     }
+
+    /// <summary>
+    /// Endpoints a domain batch brings along (e.g. what feeds its work), mapped with the engine's
+    /// own by <see cref="BatchRunsEndpoints.MapBatchRuns"/>, so adding a batch needs one line in Program.cs.
+    /// </summary>
+    public static IHostApplicationBuilder AddBatchEndpoints(this IHostApplicationBuilder builder, Action<IEndpointRouteBuilder> map)
+    {
+        builder.Services.AddSingleton(new BatchEndpoints(map));
+        return builder;
+    }
 }
+
+/// <summary>Endpoints a domain batch registered with <see cref="BatchEngineExtensions.AddBatchEndpoints"/>.</summary>
+public sealed record BatchEndpoints(Action<IEndpointRouteBuilder> Map);

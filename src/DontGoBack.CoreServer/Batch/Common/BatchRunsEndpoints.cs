@@ -19,6 +19,8 @@ public static class BatchRunsEndpoints
         batch.MapGet("/runs", ListAsync);
         batch.MapGet("/runs/{id:long}", GetAsync);
         batch.MapPost("/{job}/runs", TriggerAsync);
+        foreach (var endpoints in app.ServiceProvider.GetServices<BatchEndpoints>())
+            endpoints.Map(app);
         return app;
     }
 
