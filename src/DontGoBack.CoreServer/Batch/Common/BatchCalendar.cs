@@ -38,11 +38,11 @@ public sealed class BatchCalendar
 
     public DateOnly DayOf(DateTimeOffset instant) => BatchDay.At(instant, Zone);
 
-    /// <summary>The instant the day begins in the batch zone.</summary>
+    /// <summary>The instant the day begins in the batch zone, in UTC as instants are stored and compared.</summary>
     public DateTimeOffset StartOf(DateOnly day)
     {
         var midnight = day.ToDateTime(TimeOnly.MinValue);
-        return new DateTimeOffset(midnight, Zone.GetUtcOffset(midnight));
+        return new DateTimeOffset(midnight, Zone.GetUtcOffset(midnight)).ToUniversalTime();
     }
 
     /// <summary>
