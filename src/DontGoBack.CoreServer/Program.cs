@@ -1,5 +1,6 @@
 using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Batch.User;
 using DontGoBack.CoreServer.Cli;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
@@ -35,6 +36,7 @@ builder.AddInternalAccess();
 builder.AddAssets();
 builder.AddBatchCommon();
 builder.AddAssetBatch();
+builder.AddUserBatch();
 
 var app = builder.Build();
 app.UseHttpSurface();
