@@ -136,9 +136,10 @@ public sealed class RunHistoryTests
         var manual = await client.RunDayAsync(Day);
         var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
 
+        var executions = await JobExecutions.ListenAsync(scheduler, AssetRefreshJob.Definition.FireKey);
         await scheduler.TriggerJob(AssetRefreshJob.Definition.FireKey);
         await scheduler.TriggerJob(AssetRefreshJob.Definition.FireKey);
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await executions.WaitForAsync(2, TimeSpan.FromSeconds(30));
 
         await using var scope = app.Services.CreateAsyncScope();
         var run = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().FindAsync(AssetRefreshJob.Name, Day, CancellationToken.None);

@@ -40,6 +40,8 @@ public sealed partial class DailyJobRunner<TJob>(
         var due = await dueDays.FindAsync(Definition.Name, schedule.Settings.Cron, firedDay, cancellationToken);
         if (due.TooOld.Count > 0)
             LogTooOld(due.TooOld.Count, Definition.LowerTitle, due.TooOld[0].ToString("O"), due.TooOld[^1].ToString("O"), batchOptions.Value.MaxCatchUpDays);
+        if (due.ToRun.Count == 0)
+            LogNothingOwed(Definition.Title);
         if (batchOptions.Value.Clustered)
         {
             if (due.ToRun.Count > 0)
@@ -89,6 +91,10 @@ public sealed partial class DailyJobRunner<TJob>(
         if (result?.Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures)
             await fanOut.FireAgainAsync(schedule, CancellationToken.None);
     }
+
+    // Once per fire (daily), so an operator sees the schedule ran and found every day done.
+    [LoggerMessage(LogLevel.Information, "{Job}: no day owed, every due day went through")]
+    private partial void LogNothingOwed(string job);
 
     // A count and a range, not the list: after a long pause the list ran to hundreds of dates on every start.
     [LoggerMessage(LogLevel.Warning,
