@@ -1,5 +1,6 @@
 using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Batch.User;
 using DontGoBack.CoreServer.Cli;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
@@ -35,13 +36,13 @@ builder.AddInternalAccess();
 builder.AddAssets();
 builder.AddBatchCommon();
 builder.AddAssetBatch();
+builder.AddUserBatch();
 
 var app = builder.Build();
 app.UseHttpSurface();
 app.UseInternalAccess();
 app.MapAssets();
 app.MapBatchRuns();
-app.MapAssetBatch();
 
 if (request.IsCommand)
     return await request.RunAsync(app.Services);

@@ -36,7 +36,7 @@ public sealed class CoreCommands
         var jsonOption = new Option<bool>("--json") { Description = "Print the result as one JSON object on the last line" };
         var futureOption = new Option<bool>("--allow-future-day") { Description = "Accept a day after today (load tests only: it writes snapshots ahead of time)" };
         var refresh = new Command("refresh", "Run the daily asset refresh once for a day, for every ACTIVE user") { dayOption, jsonOption, futureOption };
-        refresh.SetAction((parsed, cancellationToken) => RefreshAsync(parsed.GetValue(dayOption), parsed.GetValue(jsonOption),
+        refresh.SetAction((parsed, cancellationToken) => RefreshAsync(AssetRefreshJob.Name, parsed.GetValue(dayOption), parsed.GetValue(jsonOption),
             parsed.GetValue(futureOption), retryOnly: false, parsed.InvocationConfiguration.Output, cancellationToken));
 
         var usersOption = new Option<int>("--users") { Description = "How many demo users to add", Required = true };
@@ -51,8 +51,7 @@ public sealed class CoreCommands
         backfill.SetAction((parsed, cancellationToken) =>
             BackfillAsync(parsed.GetValue(daysOption), parsed.GetValue(rangeOption), parsed.InvocationConfiguration.Output, cancellationToken));
 
-        var jobOption = new Option<string>("--job") { Description = "Job name", DefaultValueFactory = _ => AssetRefreshJob.Name };
-        jobOption.AcceptOnlyFromAmong([.. AssetRefreshJob.Names]);
+        var jobOption = new Option<string>("--job") { Description = "Job name (see `runs` in the README for the list)", DefaultValueFactory = _ => AssetRefreshJob.Name };
         var fromOption = new Option<string?>("--from") { Description = "First day YYYY-MM-DD" };
         var toOption = new Option<string?>("--to") { Description = "Last day YYYY-MM-DD" };
         var runs = new Command("runs", "List recorded runs, newest day first") { jobOption, fromOption, toOption };
@@ -60,8 +59,9 @@ public sealed class CoreCommands
             parsed.GetValue(fromOption), parsed.GetValue(toOption), parsed.InvocationConfiguration.Output, cancellationToken));
 
         var retryDayOption = new Option<string>("--day") { Description = "Snapshot day YYYY-MM-DD of a recorded run", Required = true };
-        var retry = new Command("retry-failed", "Run a recorded day again: only users not yet done (failed or never reached)") { retryDayOption, jsonOption };
-        retry.SetAction((parsed, cancellationToken) => RefreshAsync(parsed.GetValue(retryDayOption), parsed.GetValue(jsonOption),
+        var retryJobOption = new Option<string>("--job") { Description = "Job name", DefaultValueFactory = _ => AssetRefreshJob.Name };
+        var retry = new Command("retry-failed", "Run a recorded day again: only users not yet done (failed or never reached)") { retryDayOption, retryJobOption, jsonOption };
+        retry.SetAction((parsed, cancellationToken) => RefreshAsync(parsed.GetValue(retryJobOption)!, parsed.GetValue(retryDayOption), parsed.GetValue(jsonOption),
             allowFutureDay: false, retryOnly: true, parsed.InvocationConfiguration.Output, cancellationToken));
 
         var limitOption = new Option<int>("--limit") { Description = "Breaks to print at most (all are counted)", DefaultValueFactory = _ => 100 };
@@ -146,17 +146,16 @@ public sealed class CoreCommands
     }
 
     private async Task<int> RefreshAsync(
-        string? dayText, bool json, bool allowFutureDay, bool retryOnly, TextWriter output, CancellationToken cancellationToken)
+        string job, string? dayText, bool json, bool allowFutureDay, bool retryOnly, TextWriter output, CancellationToken cancellationToken)
     {
-        var zone = Services.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
-        var today = BatchDay.Today(Services.GetRequiredService<TimeProvider>(), zone.ResolveZone());
+        if (await KnownJobAsync(job, Services.GetRequiredService<BatchJobs>().All.Select(j => j.Definition.Name).ToList()) is not { } definitionName)
+            return UsageError;
+        var calendar = Services.GetRequiredService<BatchCalendar>();
+        var today = calendar.Today;
         var day = today;
-        if (dayText is not null
-            && !BatchDay.TryParseWithin(dayText, "--day", EarliestDay, allowFutureDay ? today.AddDays(MaxFutureDays) : today, out day, out var problem))
+        if (dayText is not null && !calendar.TryParseDay(dayText, "--day", out day, out var problem, allowFutureDay ? today.AddDays(MaxFutureDays) : today))
         {
-            await Console.Error.WriteLineAsync(day > today
-                ? $"{problem} It has not begun in {zone.TimeZone} (today is {today:yyyy-MM-dd})."
-                : problem);
+            await Console.Error.WriteLineAsync(problem);
             return UsageError;
         }
 
@@ -164,10 +163,12 @@ public sealed class CoreCommands
         await CoreServerStartup.PrepareAsync(Services, seedEmptyDatabase: !retryOnly, cancellationToken);
         await using var scope = Services.CreateAsyncScope();
         var ledger = scope.ServiceProvider.GetRequiredService<BatchRunLedger>();
-        if (retryOnly && await ledger.FindAsync(AssetRefreshJob.Name, day, cancellationToken) is null)
+        var runner = scope.ServiceProvider.GetServices<IBatchJobRunner>().Single(r => r.Definition.Name == definitionName);
+        if (retryOnly && await ledger.FindAsync(runner.Definition.Name, day, cancellationToken) is null)
         {
             await Console.Error.WriteLineAsync(
-                $"No asset refresh run is recorded for {day:yyyy-MM-dd}, so there is nothing to retry; `refresh --day {day:yyyy-MM-dd}` runs the day.");
+                $"No {runner.Definition.LowerTitle} run is recorded for {day:yyyy-MM-dd}, so there is nothing to retry; " +
+                (runner.Definition.Name == AssetRefreshJob.Name ? $"`refresh --day {day:yyyy-MM-dd}` runs the day." : "the manual trigger runs the day."));
             return UsageError;
         }
 
@@ -176,16 +177,16 @@ public sealed class CoreCommands
         BatchResult result;
         try
         {
-            result = await scope.ServiceProvider.GetRequiredService<AssetRefreshJob>().TryRunAsync(day, cancellationToken)
+            result = await runner.TryRunAsync(day, cancellationToken)
                      ?? new BatchResult(day, BatchRunStatus.Running, 0, 0, 0, 0, 0, "another attempt is running this day");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // The job recorded the run before passing the cancellation on; the recorded run is the result.
-            result = await RecordedResultAsync(ledger, day, (long)time.GetElapsedTime(started).TotalMilliseconds);
+            result = await RecordedResultAsync(ledger, runner.Definition.Name, day, (long)time.GetElapsedTime(started).TotalMilliseconds);
         }
 
-        await output.WriteLineAsync(ResultLine(result));
+        await output.WriteLineAsync(ResultLine(runner.Definition, result));
         if (result.Error is not null)
             await output.WriteLineAsync($"Stopped early: {result.Error}");
         if (json)
@@ -198,8 +199,8 @@ public sealed class CoreCommands
     private DateOnly EarliestDay => Services.GetRequiredService<IOptions<BatchOptions>>().Value.EarliestDay;
 
     /// <summary>The plain result line; "total" counts the ACTIVE users the run looked at, the only ones refreshed.</summary>
-    private static string ResultLine(BatchResult result) =>
-        $"Asset refresh {result.SnapshotDay:yyyy-MM-dd}: {result.Status.ToText()} — total {result.Total} active users, success {result.Success}, " +
+    private static string ResultLine(DailyJobDefinition job, BatchResult result) =>
+        $"{job.Title} {result.SnapshotDay:yyyy-MM-dd}: {result.Status.ToText()} — total {result.Total} {job.Counted}, success {result.Success}, " +
         $"skipped {result.Skipped}{BeforeOpening(result)}, failed {result.Failed}{Rebased(result)}, {result.ElapsedMs} ms";
 
     private static string BeforeOpening(BatchResult result) =>
@@ -208,9 +209,9 @@ public sealed class CoreCommands
     private static string Rebased(BatchResult result) =>
         result.RebasedUsers > 0 ? $", re-based {result.RebasedDays} later days of {result.RebasedUsers} users" : "";
 
-    private static async Task<BatchResult> RecordedResultAsync(BatchRunLedger ledger, DateOnly day, long elapsedMs)
+    private static async Task<BatchResult> RecordedResultAsync(BatchRunLedger ledger, string job, DateOnly day, long elapsedMs)
     {
-        var run = await ledger.FindAsync(AssetRefreshJob.Name, day, CancellationToken.None);
+        var run = await ledger.FindAsync(job, day, CancellationToken.None);
         return run is null
             ? new BatchResult(day, BatchRunStatus.Aborted, 0, 0, 0, 0, elapsedMs, "stopped before the run was recorded")
             : new BatchResult(day, run.Status, run.Total, run.Success, run.Skipped, run.Failed, elapsedMs, run.Error, run.Id, run.Attempts,
@@ -219,8 +220,7 @@ public sealed class CoreCommands
 
     private async Task<int> BackfillAsync(int days, string? usersText, TextWriter output, CancellationToken cancellationToken)
     {
-        var today = BatchDay.Today(Services.GetRequiredService<TimeProvider>(),
-            Services.GetRequiredService<IOptions<AssetRefreshOptions>>().Value.ResolveZone());
+        var today = Services.GetRequiredService<BatchCalendar>().Today;
         var mostDays = Math.Min(3_650, today.DayNumber - EarliestDay.DayNumber);
         if (days < 1 || days > mostDays)
         {
@@ -246,7 +246,7 @@ public sealed class CoreCommands
                 BatchResult? result;
                 try
                 {
-                    result = await scope.ServiceProvider.GetRequiredService<AssetRefreshJob>()
+                    result = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>()
                         .TryRunAsync(day, cancellationToken, range == UserIdRange.All ? null : range);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -270,6 +270,8 @@ public sealed class CoreCommands
 
     private async Task<int> ListRunsAsync(string job, string? fromText, string? toText, TextWriter output, CancellationToken cancellationToken)
     {
+        if (await KnownJobAsync(job, Services.GetRequiredService<BatchJobs>().RunNames) is null)
+            return UsageError;
         if (await DayRangeAsync(fromText, toText) is not var (from, to))
             return UsageError;
         await CoreServerStartup.PrepareAsync(Services, seedEmptyDatabase: false, cancellationToken);
@@ -286,13 +288,23 @@ public sealed class CoreCommands
         return 0;
     }
 
+    /// <returns>The name when it is one of <paramref name="known"/>; null after saying which are.</returns>
+    private static async Task<string?> KnownJobAsync(string job, IReadOnlyList<string> known)
+    {
+        if (known.Contains(job))
+            return job;
+        await Console.Error.WriteLineAsync($"--job '{job}' is not a job; it is one of: {string.Join(", ", known.Select(name => $"'{name}'"))}.");
+        return null;
+    }
+
     /// <summary>--from and --to, each open-ended when left out; null (after saying why) when one is not a supported day.</summary>
     private async Task<(DateOnly From, DateOnly To)?> DayRangeAsync(string? fromText, string? toText)
     {
         var (from, to) = (DateOnly.MinValue, DateOnly.MaxValue);
         string? problem = null;
-        if ((fromText is not null && !BatchDay.TryParseWithin(fromText, "--from", EarliestDay, DateOnly.MaxValue, out from, out problem))
-            || (toText is not null && !BatchDay.TryParseWithin(toText, "--to", EarliestDay, DateOnly.MaxValue, out to, out problem)))
+        var calendar = Services.GetRequiredService<BatchCalendar>();
+        if ((fromText is not null && !calendar.TryParseDay(fromText, "--from", out from, out problem, DateOnly.MaxValue))
+            || (toText is not null && !calendar.TryParseDay(toText, "--to", out to, out problem, DateOnly.MaxValue)))
         {
             await Console.Error.WriteLineAsync(problem);
             return null;

@@ -33,6 +33,8 @@ public static partial class CoreServerStartup
     {
         // Bad settings fail here, naming the setting, before anything touches the database.
         services.GetService<IStartupValidator>()?.Validate();
+        // The jobs' zones agree, or this says which settings differ.
+        services.GetRequiredService<BatchCalendar>();
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CoreServerStartup));
 
         var database = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
@@ -67,7 +69,7 @@ public static partial class CoreServerStartup
         IServiceProvider scopedServices, int count, int activePercent, CancellationToken cancellationToken, DateOnly? openingDay = null)
     {
         var refresh = scopedServices.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
-        var today = BatchDay.Today(scopedServices.GetRequiredService<TimeProvider>(), refresh.ResolveZone());
+        var today = scopedServices.GetRequiredService<BatchCalendar>().Today;
         return scopedServices.GetRequiredService<DemoPopulation>()
             .AddUsersAsync(count, openingDay ?? today.AddDays(-1), refresh.StartAmount, activePercent, cancellationToken);
     }

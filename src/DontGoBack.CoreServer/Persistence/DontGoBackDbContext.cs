@@ -13,6 +13,7 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<AssetRefreshFailure> AssetRefreshFailures => Set<AssetRefreshFailure>();
     public DbSet<BatchRun> BatchRuns => Set<BatchRun>();
     public DbSet<BatchRunPartition> BatchRunPartitions => Set<BatchRunPartition>();
+    public DbSet<UserStatusChange> UserStatusChanges => Set<UserStatusChange>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -28,6 +29,20 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
                 .WithMany()
                 .HasForeignKey(u => u.CurrentSnapshotId)
                 .OnDelete(DeleteBehavior.Restrict);
+        });
+
+        modelBuilder.Entity<UserStatusChange>(change =>
+        {
+            change.ToTable("user_status_changes");
+            change.Property(c => c.FromStatus)
+                .HasConversion(s => AccountStatusNames.ToStored(s), s => AccountStatusNames.FromStored(s))
+                .HasMaxLength(20);
+            change.Property(c => c.ToStatus)
+                .HasConversion(s => AccountStatusNames.ToStored(s), s => AccountStatusNames.FromStored(s))
+                .HasMaxLength(20);
+            change.Property(c => c.Reason).HasMaxLength(500);
+            change.HasIndex(c => new { c.UserId, c.Id });
+            change.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<DailyAssetSnapshot>(snapshot =>

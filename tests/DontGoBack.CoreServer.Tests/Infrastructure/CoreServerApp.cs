@@ -45,6 +45,7 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
             ["Database:Provider"] = database.Provider.ToString(),
             ["ConnectionStrings:DontGoBack"] = database.ConnectionString,
             ["AssetRefresh:Enabled"] = "false",
+            ["UserDormancy:Enabled"] = "false",
             ["AssetRefresh:MaxConcurrency"] = "8",
             ["AssetRefresh:PageSize"] = "7",
             ["AssetRefresh:WriteChunkSize"] = "5",

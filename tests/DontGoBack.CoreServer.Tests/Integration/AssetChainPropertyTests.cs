@@ -132,7 +132,7 @@ public sealed class AssetChainPropertyTests
                 for (var k = backfill.FirstDay; k <= backfill.LastDay; k++)
                 {
                     await using var scope = app.Services.CreateAsyncScope();
-                    var result = await scope.ServiceProvider.GetRequiredService<AssetRefreshJob>().TryRunAsync(
+                    var result = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>().TryRunAsync(
                         DayOf(k), CancellationToken.None, new UserIdRange(users[backfill.FirstUser], users[backfill.LastUser]));
                     Assert.NotEqual(BatchRunStatus.Failed, result?.Status);
                 }

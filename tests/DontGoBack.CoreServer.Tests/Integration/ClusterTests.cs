@@ -1,5 +1,6 @@
 using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Batch.User;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
@@ -20,6 +21,7 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 public sealed class ClusterTestsCollection;
 
 [Collection(nameof(ClusterTests))]
+[Trait("Category", "Cluster")]
 public sealed class ClusterTests(ITestOutputHelper output)
 {
     private const int Users = 3_000;
@@ -79,8 +81,12 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.Equal((active, active, 1), (run.Total, run.Success + run.Skipped, run.Attempts));
             await AssertOneSnapshotPerActiveUserAsync(database, day, active);
 
-            nodes[victim] = CoreServerProcess.Start(NodeSettings(database, standIn, $"node-{victim + 1}"));
-            await Task.Delay(TimeSpan.FromSeconds(8));
+            var restarted = nodes[victim] = CoreServerProcess.Start(NodeSettings(database, standIn, $"node-{victim + 1}"));
+            // Its chance to run the day again: once it is up, the cluster's trigger (every three seconds) fires twice and finds nothing owed.
+            await Eventually.UntilAsync(() => Task.FromResult(restarted.Output.Contains("Extension server:")), TimeSpan.FromSeconds(60));
+            int NothingOwed() => nodes.Sum(n => n.Output.Split('\n').Count(line => line.Contains("Asset refresh: no day owed")));
+            var firesBefore = NothingOwed();
+            await Eventually.UntilAsync(() => Task.FromResult(NothingOwed() >= firesBefore + 2), TimeSpan.FromSeconds(60));
             var after = await WaitForRunAsync(database, day, _ => true, TimeSpan.FromSeconds(5), nodes);
             Assert.Equal((BatchRunStatus.Completed, 1), (after.Status, after.Attempts));
             await AssertOneSnapshotPerActiveUserAsync(database, day, active);
@@ -133,6 +139,56 @@ public sealed class ClusterTests(ITestOutputHelper output)
         await database.AssertChainHoldsAsync();
     }
 
+    [Fact]
+    public async Task Two_replicas_run_a_dormancy_day_once_and_record_each_change_once()
+    {
+        await using var standIn = await StandInServer.StartAsync();
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await SeedAsync(database);
+        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        // The demo population's last activity: a few ACTIVE users were last seen more than a year ago.
+        var yearBefore = new DateTimeOffset(day.AddDays(-365).ToDateTime(TimeOnly.MinValue), Seoul.GetUtcOffset(day.ToDateTime(TimeOnly.MinValue)));
+        List<long> sleepers;
+        await using (var db = database.CreateContext())
+        {
+            sleepers = (await db.Users.AsNoTracking().Where(u => u.Status == AccountStatus.Active)
+                .Select(u => new { u.Id, u.LastActivityAt }).ToListAsync())
+                .Where(u => u.LastActivityAt < yearBefore).Select(u => u.Id).Order().ToList();
+        }
+        Assert.NotEmpty(sleepers);
+
+        var nodes = Enumerable.Range(1, 2).Select(n =>
+        {
+            var settings = NodeSettings(database, standIn, $"node-{n}");
+            settings["AssetRefresh:Enabled"] = "false";
+            settings["UserDormancy:Cron"] = "0/3 * * * * ?";
+            return CoreServerProcess.Start(settings);
+        }).ToList();
+        try
+        {
+            var run = await WaitForRunAsync(database, day, r => r.Status == BatchRunStatus.Completed, TimeSpan.FromSeconds(90), nodes,
+                UserDormancyJob.Name);
+
+            await using var db = database.CreateContext();
+            var partitions = await db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == run.Id).ToListAsync();
+            output.WriteLine($"run {run.Id}: {run.Success} made dormant by {string.Join(", ", partitions.GroupBy(p => p.Node).Select(g => $"{g.Key} {g.Count()}"))}");
+            Assert.Equal((1, sleepers.Count), (run.Attempts, run.Success));
+            Assert.True(partitions.Count > 1, "the day was not split into partitions");
+            Assert.All(partitions, p => Assert.Equal(BatchPartitionStatus.Done, p.Status));
+            Assert.Single(await db.BatchRuns.AsNoTracking().Where(r => r.JobName == UserDormancyJob.Name).ToListAsync());
+            var changed = await db.UserStatusChanges.AsNoTracking().Select(c => c.UserId).ToListAsync();
+            Assert.Equal(sleepers, changed.Order());
+            Assert.Equal(sleepers, (await db.Users.AsNoTracking().Where(u => sleepers.Contains(u.Id) && u.Status == AccountStatus.Inactive)
+                .Select(u => u.Id).ToListAsync()).Order());
+            Assert.Equal(0, await db.BatchRuns.CountAsync(r => r.JobName == AssetRefreshJob.Name));
+        }
+        finally
+        {
+            foreach (var node in nodes)
+                await node.DisposeAsync();
+        }
+    }
+
     private static Dictionary<string, string?> NodeSettings(TestDatabase database, StandInServer standIn, string name) => new()
     {
         ["Database:Provider"] = "Postgres",
@@ -181,14 +237,15 @@ public sealed class ClusterTests(ITestOutputHelper output)
     }
 
     private static async Task<BatchRun> WaitForRunAsync(
-        TestDatabase database, DateOnly day, Func<BatchRun, bool> condition, TimeSpan timeout, IReadOnlyList<CoreServerProcess> nodes)
+        TestDatabase database, DateOnly day, Func<BatchRun, bool> condition, TimeSpan timeout, IReadOnlyList<CoreServerProcess> nodes,
+        string job = AssetRefreshJob.Name)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
             await using (var db = database.CreateContext())
             {
-                if (await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.JobName == AssetRefreshJob.Name && r.SnapshotDay == day) is { } run
+                if (await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.JobName == job && r.SnapshotDay == day) is { } run
                     && condition(run))
                     return run;
             }

@@ -36,7 +36,11 @@ public sealed class DaylightSavingTests
     public async Task Catch_up_runs_each_calendar_day_exactly_once(string lastRun, string now)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
-        var settings = new Dictionary<string, string?> { ["AssetRefresh:TimeZone"] = "America/New_York", ["AssetRefresh:Cron"] = Cron };
+        var settings = new Dictionary<string, string?>
+        {
+            // Every batch counts days in one zone.
+            ["AssetRefresh:TimeZone"] = "America/New_York", ["UserDormancy:TimeZone"] = "America/New_York", ["AssetRefresh:Cron"] = Cron,
+        };
         var firstDay = DateOnly.Parse(lastRun);
         long user;
         await using (var before = new CoreServerApp(database, settings))
@@ -54,7 +58,7 @@ public sealed class DaylightSavingTests
             app.Time.Now = DateTimeOffset.Parse(now);
             app.CreateClient();
             await using var scope = app.Services.CreateAsyncScope();
-            var results = await scope.ServiceProvider.GetRequiredService<AssetRefreshJob>().RunDueDaysAsync(null, CancellationToken.None);
+            var results = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>().RunDueDaysAsync(null, CancellationToken.None);
             days.AddRange(results.Select(r => r.SnapshotDay));
         }
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Asset.Scheduler;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
@@ -137,9 +136,10 @@ public sealed class RunHistoryTests
         var manual = await client.RunDayAsync(Day);
         var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
 
-        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
-        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var executions = await JobExecutions.ListenAsync(scheduler, AssetRefreshJob.Definition.FireKey);
+        await scheduler.TriggerJob(AssetRefreshJob.Definition.FireKey);
+        await scheduler.TriggerJob(AssetRefreshJob.Definition.FireKey);
+        await executions.WaitForAsync(2, TimeSpan.FromSeconds(30));
 
         await using var scope = app.Services.CreateAsyncScope();
         var run = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().FindAsync(AssetRefreshJob.Name, Day, CancellationToken.None);

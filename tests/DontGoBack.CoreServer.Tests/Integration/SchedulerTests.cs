@@ -1,4 +1,4 @@
-using DontGoBack.CoreServer.Batch.Asset.Scheduler;
+using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
@@ -24,7 +24,7 @@ public sealed class SchedulerTests
         app.CreateClient();
         var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
 
-        var trigger = await scheduler.GetTrigger(DailyAssetRefreshScheduler.TriggerKey);
+        var trigger = await scheduler.GetTrigger(AssetRefreshJob.Definition.CronKey);
 
         Assert.NotNull(trigger);
         var fire = trigger.GetFireTimeAfter(new DateTimeOffset(2025, 8, 9, 17, 0, 0, TimeSpan.Zero));
@@ -45,8 +45,11 @@ public sealed class SchedulerTests
         await app.AddUserAsync(AccountStatus.Active);
         var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
 
-        Assert.Null(await scheduler.GetTrigger(DailyAssetRefreshScheduler.TriggerKey));
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        Assert.Null(await scheduler.GetTrigger(AssetRefreshJob.Definition.CronKey));
+        // Even a fire of the job (as a stale trigger would give it) runs nothing while it is disabled.
+        var executions = await JobExecutions.ListenAsync(scheduler, AssetRefreshJob.Definition.FireKey);
+        await scheduler.TriggerJob(AssetRefreshJob.Definition.FireKey);
+        await executions.WaitForAsync(1, TimeSpan.FromSeconds(30));
         Assert.Equal(0, app.Extension.TotalCalls);
     }
 
@@ -77,12 +80,12 @@ public sealed class SchedulerTests
         // The run history is where the job looks first for the days it owes: the job throws before any run starts.
         await ExecuteSqlAsync(app, "ALTER TABLE batch_runs RENAME TO batch_runs_away");
 
-        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
+        await scheduler.TriggerJob(AssetRefreshJob.Definition.FireKey);
         await app.Logs.WaitForAsync(
             e => e.Level == LogLevel.Error && e.Message.Contains("crashed"), TimeSpan.FromSeconds(15));
 
         await ExecuteSqlAsync(app, "ALTER TABLE batch_runs_away RENAME TO batch_runs");
-        await scheduler.TriggerJob(DailyAssetRefreshScheduler.JobKey);
+        await scheduler.TriggerJob(AssetRefreshJob.Definition.FireKey);
         await Eventually.UntilAsync(async () => (await app.SnapshotsOfAsync(user)).Count == 1, TimeSpan.FromSeconds(15));
     }
 

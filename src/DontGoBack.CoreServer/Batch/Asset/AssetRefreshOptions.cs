@@ -1,20 +1,14 @@
 using System.ComponentModel.DataAnnotations;
-using Quartz;
+using DontGoBack.CoreServer.Batch.Common;
 
 namespace DontGoBack.CoreServer.Batch.Asset;
 
-public sealed class AssetRefreshOptions : IValidatableObject
+/// <summary>The AssetRefresh section: the schedule every daily job has (Enabled, Cron, TimeZone), and how the refresh works.</summary>
+public sealed class AssetRefreshOptions : DailyJobOptions
 {
     public const string SectionName = "AssetRefresh";
 
-    /// <summary>When false the scheduler does not fire; the manual trigger still works.</summary>
-    public bool Enabled { get; set; } = true;
-
-    /// <summary>Quartz cron (seconds first) in <see cref="TimeZone"/>.</summary>
-    public string Cron { get; set; } = "0 0 3 * * ?";
-
-    /// <summary>IANA or Windows zone id that defines both the fire time and the snapshot day.</summary>
-    public string TimeZone { get; set; } = "Asia/Seoul";
+    protected override string Section => SectionName;
 
     /// <summary>Extension calls in flight at once.</summary>
     [Range(1, 4096, ErrorMessage = "AssetRefresh:MaxConcurrency must be between {1} and {2}.")]
@@ -35,15 +29,4 @@ public sealed class AssetRefreshOptions : IValidatableObject
     /// <summary>Base amount of a user with no snapshot before the day, in KRW.</summary>
     [Range(0, long.MaxValue, ErrorMessage = "AssetRefresh:StartAmount must be between {1} and {2}.")]
     public long StartAmount { get; set; } = 10_000_000;
-
-    // A method, not a property: options validation reads every property, and this one throws for an unknown zone.
-    public TimeZoneInfo ResolveZone() => TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
-
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
-    {
-        if (!CronExpression.TryParse(Cron, out _))
-            yield return new ValidationResult($"AssetRefresh:Cron '{Cron}' is not a valid Quartz cron expression.", [nameof(Cron)]);
-        if (!TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out _))
-            yield return new ValidationResult($"AssetRefresh:TimeZone '{TimeZone}' is not a known time zone.", [nameof(TimeZone)]);
-    }
 }

@@ -7,15 +7,21 @@ namespace DontGoBack.CoreServer.Batch.Common;
 
 public static class BatchCommonExtensions
 {
-    /// <summary>What every domain batch shares: the scheduler and the run history with its leases.</summary>
+    /// <summary>The engine every domain batch runs on: the calendar, the scheduler and the run history with its leases.</summary>
     public static IHostApplicationBuilder AddBatchCommon(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<BatchOptions>()
             .BindConfiguration(BatchOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddSingleton<BatchCalendar>();
+        builder.Services.AddSingleton<BatchJobs>();
         builder.Services.AddScoped<BatchRunLedger>();
+        builder.Services.AddScoped<RunLease>();
+        builder.Services.AddScoped<BatchRunLifecycle>();
         builder.Services.AddScoped<DueDays>();
+        builder.Services.AddScoped<BatchFanOut>();
+        builder.Services.AddHostedService<StartupCatchUp>();
         var batch = builder.Configuration.GetSection(BatchOptions.SectionName).Get<BatchOptions>() ?? new();
         var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider ?? DatabaseProvider.Sqlite;
         if (batch.Clustered && provider != DatabaseProvider.Postgres)

@@ -11,6 +11,3 @@ public interface IBatchRunFailures
 
     Task<BatchRunFailurePage> PageAsync(DateOnly day, int page, int pageSize, CancellationToken cancellationToken);
 }
-
-/// <summary>A job name recorded in the run history; each domain batch registers its own, so run queries can refuse unknown ones.</summary>
-public sealed record BatchJobName(string Name);

@@ -1,30 +1,33 @@
-using System.Globalization;
 using DontGoBack.CoreServer.Hosting;
-using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Batch.Common;
 
-/// <summary>GET /internal/batch/runs and /internal/batch/runs/{id}: the run history, with a run's failures paged.</summary>
+/// <summary>
+/// The run history of every job (GET /internal/batch/runs, /internal/batch/runs/{id} with a run's
+/// failures paged) and its manual trigger (POST /internal/batch/{job}/runs?snapshotDay=YYYY-MM-DD).
+/// </summary>
 public static class BatchRunsEndpoints
 {
     public const int MaxPageSize = 500;
 
-    public static IEndpointRouteBuilder MapBatchRuns(this IEndpointRouteBuilder app)
-    {
-        var runs = app.MapInternalBatchGroup();
-        runs.MapGet("/runs", ListAsync);
-        runs.MapGet("/runs/{id:long}", GetAsync);
-        return app;
-    }
-
     /// <summary>Pages beyond this are refused, so an offset can never overflow (at most 500 million rows in).</summary>
     public const int MaxPage = 1_000_000;
 
-    private static async Task<IResult> ListAsync(
-        string? job, string? from, string? to, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> jobs, IEnumerable<BatchJobName> known,
-        IOptions<BatchOptions> batch, CancellationToken cancellationToken)
+    public static IEndpointRouteBuilder MapBatchRuns(this IEndpointRouteBuilder app)
     {
-        var knownNames = known.Select(k => k.Name).ToArray();
+        var batch = app.MapInternalBatchGroup();
+        batch.MapGet("/runs", ListAsync);
+        batch.MapGet("/runs/{id:long}", GetAsync);
+        batch.MapPost("/{job}/runs", TriggerAsync);
+        foreach (var endpoints in app.ServiceProvider.GetServices<BatchEndpoints>())
+            endpoints.Map(app);
+        return app;
+    }
+
+    private static async Task<IResult> ListAsync(
+        string? job, string? from, string? to, BatchRunLedger ledger, BatchJobs jobs, BatchCalendar calendar, CancellationToken cancellationToken)
+    {
+        var knownNames = jobs.RunNames;
         if (job is not null && !knownNames.Contains(job))
         {
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Unknown job",
@@ -33,29 +36,62 @@ public static class BatchRunsEndpoints
         // Open-ended by default; a bound given is a real day within the supported range. Runs of
         // future days (load tests) are listed by leaving "to" out.
         var (first, last) = (DateOnly.MinValue, DateOnly.MaxValue);
-        var earliest = batch.Value.EarliestDay;
-        var latest = DateOnly.MaxValue;
-        if ((!string.IsNullOrEmpty(from) && !BatchDay.TryParseWithin(from, "from", earliest, latest, out first, out var problem))
-            || (!string.IsNullOrEmpty(to) && !BatchDay.TryParseWithin(to, "to", earliest, latest, out last, out problem)))
+        if ((!string.IsNullOrEmpty(from) && !calendar.TryParseDay(from, "from", out first, out var problem, latest: DateOnly.MaxValue))
+            || (!string.IsNullOrEmpty(to) && !calendar.TryParseDay(to, "to", out last, out problem, latest: DateOnly.MaxValue)))
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid range", detail: problem);
-        var names = job is null ? jobs.Select(j => j.JobName).ToArray() : [job];
         var found = new List<BatchRun>();
-        foreach (var name in names)
+        foreach (var name in job is null ? knownNames : [job])
             found.AddRange(await ledger.ListAsync(name, first, last, cancellationToken));
         return Results.Ok(found.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName).Select(RunView.Of));
     }
 
     private static async Task<IResult> GetAsync(
-        long id, int? page, int? pageSize, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> jobs, CancellationToken cancellationToken)
+        long id, int? page, int? pageSize, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> failureSources, CancellationToken cancellationToken)
     {
         if (page is < 1 or > MaxPage || pageSize is < 1 or > MaxPageSize)
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid page", detail: $"page is 1 to {MaxPage}; pageSize is 1 to {MaxPageSize}.");
         if (await ledger.FindAsync(id, cancellationToken) is not { } run)
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such run", detail: $"There is no run {id}.");
-        var failures = jobs.FirstOrDefault(j => j.JobName == run.JobName) is { } source
+        var failures = failureSources.FirstOrDefault(j => j.JobName == run.JobName) is { } source
             ? await source.PageAsync(run.SnapshotDay, page ?? 1, pageSize ?? 100, cancellationToken)
             : null;
         return Results.Ok(new RunDetail(RunView.Of(run), failures));
+    }
+
+    /// <summary>Runs one day of a job on demand and answers its result; the day defaults to today in the batch zone.</summary>
+    private static async Task<IResult> TriggerAsync(string job, string? snapshotDay, IEnumerable<IBatchJobRunner> runners, BatchCalendar calendar)
+    {
+        if (runners.FirstOrDefault(r => r.Definition.Name == job) is not { } runner)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such job",
+                detail: $"There is no job '{(job.Length <= 40 ? job : job[..40] + "…")}'.");
+        }
+        var day = calendar.Today;
+        if (!string.IsNullOrEmpty(snapshotDay) && !calendar.TryParseDay(snapshotDay, "snapshotDay", out day, out var problem))
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid snapshotDay", detail: problem);
+
+        var what = $"The {runner.Definition.LowerTitle} for {day:yyyy-MM-dd}";
+        BatchResult? result;
+        try
+        {
+            // Not the request's token: a client or proxy giving up must not abort the day.
+            // Shutdown still stops the run (the engine watches it).
+            result = await runner.TryRunAsync(day, CancellationToken.None);
+        }
+        catch (OperationCanceledException)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Run stopped",
+                detail: $"{what} stopped before it was through (shutdown or a lost lease); it is recorded as aborted and resumes on the next start or trigger.");
+        }
+        if (result is null)
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already running", detail: $"{what} is already running.");
+        if (result.Status == BatchRunStatus.Failed)
+        {
+            // A dependency (extension, auth server or database) stopped the run: the result rides along for the counts.
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Run failed",
+                detail: $"{what} failed: {result.Error}", extensions: new Dictionary<string, object?> { ["result"] = result });
+        }
+        return Results.Json(result);
     }
 
     public sealed record RunView(

@@ -15,23 +15,23 @@ public sealed record DueDaysResult(IReadOnlyList<DateOnly> ToRun, IReadOnlyList<
 /// local time fires only at its first occurrence. Nothing before the job's first recorded run
 /// is owed, so a fresh install does not back-run a week.
 /// </summary>
-public sealed class DueDays(BatchRunLedger ledger, IOptions<BatchOptions> options, TimeProvider time)
+public sealed class DueDays(BatchRunLedger ledger, BatchCalendar calendar, IOptions<BatchOptions> options, TimeProvider time)
 {
     /// <summary>How far back missed days are looked for and reported.</summary>
     public const int ReportWindowDays = 366;
 
     /// <param name="firedDay">The day a trigger just fired for: due even on a fresh install.</param>
     public async Task<DueDaysResult> FindAsync(
-        string job, string cron, TimeZoneInfo zone, DateOnly? firedDay, CancellationToken cancellationToken)
+        string job, string cron, DateOnly? firedDay, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var today = BatchDay.At(now, zone);
+        var today = calendar.DayOf(now);
         var firstRun = await ledger.FirstDayAsync(job, cancellationToken);
         var owedFrom = firstRun ?? firedDay ?? today.AddDays(1);
         var catchUpFrom = today.AddDays(-options.Value.MaxCatchUpDays);
         var lookFrom = Max(owedFrom, today.AddDays(-ReportWindowDays));
 
-        var firedDays = FiredDays(cron, zone, lookFrom, now);
+        var firedDays = FiredDays(cron, lookFrom, now);
         if (firedDay is { } fired)
             firedDays.Add(fired);
         var completed = await ledger.CompletedDaysAsync(job, lookFrom, today, cancellationToken);
@@ -39,25 +39,19 @@ public sealed class DueDays(BatchRunLedger ledger, IOptions<BatchOptions> option
         return new DueDaysResult(missed.Where(d => d >= catchUpFrom).ToList(), missed.Where(d => d < catchUpFrom).ToList());
     }
 
-    private static SortedSet<DateOnly> FiredDays(string cron, TimeZoneInfo zone, DateOnly from, DateTimeOffset now)
+    private SortedSet<DateOnly> FiredDays(string cron, DateOnly from, DateTimeOffset now)
     {
-        var expression = new CronExpression(cron, zone);
+        var expression = new CronExpression(cron, calendar.Zone);
         var days = new SortedSet<DateOnly>();
         // One probe per day: the first fire at or after each day's local midnight.
-        for (var fire = expression.GetNextValidTimeAfter(StartOf(from, zone).AddTicks(-1));
+        for (var fire = expression.GetNextValidTimeAfter(calendar.StartOf(from).AddTicks(-1));
              fire is { } at && at <= now;
-             fire = expression.GetNextValidTimeAfter(StartOf(BatchDay.At(at, zone).AddDays(1), zone).AddTicks(-1)))
+             fire = expression.GetNextValidTimeAfter(calendar.StartOf(calendar.DayOf(at).AddDays(1)).AddTicks(-1)))
         {
-            days.Add(BatchDay.At(at, zone));
+            days.Add(calendar.DayOf(at));
         }
         return days;
     }
 
     private static DateOnly Max(DateOnly a, DateOnly b) => a > b ? a : b;
-
-    private static DateTimeOffset StartOf(DateOnly day, TimeZoneInfo zone)
-    {
-        var midnight = day.ToDateTime(TimeOnly.MinValue);
-        return new DateTimeOffset(midnight, zone.GetUtcOffset(midnight));
-    }
 }

@@ -50,15 +50,15 @@ public static class AssetEndpoints
 
     private static async Task<IResult> SeriesAsync(
         long userId, string? from, string? to, string? interval, DontGoBackDbContext db, AssetColourPolicy colours,
-        IOptions<AssetRefreshOptions> refresh, IOptions<BatchOptions> batch, TimeProvider time, CancellationToken cancellationToken)
+        BatchCalendar calendar, CancellationToken cancellationToken)
     {
-        var today = BatchDay.Today(time, refresh.Value.ResolveZone());
-        var earliest = batch.Value.EarliestDay;
+        var today = calendar.Today;
+        var earliest = calendar.EarliestDay;
         var last = today;
-        if (!string.IsNullOrEmpty(to) && !BatchDay.TryParseWithin(to, "to", earliest, today, out last, out var toProblem))
+        if (!string.IsNullOrEmpty(to) && !calendar.TryParseDay(to, "to", out last, out var toProblem))
             return BadRequest(toProblem);
         var first = last.DayNumber - DefaultSeriesDays + 1 < earliest.DayNumber ? earliest : last.AddDays(-DefaultSeriesDays + 1);
-        if (!string.IsNullOrEmpty(from) && !BatchDay.TryParseWithin(from, "from", earliest, today, out first, out var fromProblem))
+        if (!string.IsNullOrEmpty(from) && !calendar.TryParseDay(from, "from", out first, out var fromProblem))
             return BadRequest(fromProblem);
         if (first > last || last.DayNumber - first.DayNumber >= MaxSeriesDays)
             return BadRequest($"from must not be after to, and the span at most {MaxSeriesDays} days.");

@@ -12,11 +12,12 @@ public static class AccountStatusNames
 {
     // Stored as the original server's enum names, which bulk SQL also filters on.
     public const string Active = "ACTIVE";
+    public const string Inactive = "INACTIVE";
 
     public static string ToStored(AccountStatus status) => status switch
     {
         AccountStatus.Active => Active,
-        AccountStatus.Inactive => "INACTIVE",
+        AccountStatus.Inactive => Inactive,
         AccountStatus.Suspended => "SUSPENDED",
         AccountStatus.CloseRequested => "CLOSE_REQUESTED",
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
@@ -25,7 +26,7 @@ public static class AccountStatusNames
     public static AccountStatus FromStored(string stored) => stored switch
     {
         Active => AccountStatus.Active,
-        "INACTIVE" => AccountStatus.Inactive,
+        Inactive => AccountStatus.Inactive,
         "SUSPENDED" => AccountStatus.Suspended,
         "CLOSE_REQUESTED" => AccountStatus.CloseRequested,
         _ => throw new ArgumentOutOfRangeException(nameof(stored), stored, "unknown account status"),

@@ -7,6 +7,7 @@ namespace DontGoBack.CoreServer.Domain.Users;
 /// <summary>Adds demo users in set-based SQL, each with an opening snapshot and its change row, so a fresh database has something to refresh.</summary>
 public sealed class DemoPopulation(DontGoBackDbContext db, TimeProvider time)
 {
+
     /// <param name="activePercent">Share of ACTIVE users; the rest are spread over the other statuses by id.</param>
     /// <returns>The id range added.</returns>
     public async Task<(long FirstId, long LastId)> AddUsersAsync(
@@ -24,13 +25,21 @@ public sealed class DemoPopulation(DontGoBackDbContext db, TimeProvider time)
         // Statuses follow the id so a given id always has the same status in every demo database.
         await db.Database.ExecuteSqlAsync($"""
             WITH RECURSIVE seq(id) AS (SELECT {firstId} UNION ALL SELECT id + 1 FROM seq WHERE id < {lastId})
-            INSERT INTO users (id, status, created_at, opening_day)
+            INSERT INTO users (id, status, created_at, opening_day, last_activity_at)
             SELECT id,
                    CASE WHEN id % 100 < {activePercent} THEN 'ACTIVE'
                         WHEN id % 3 = 0 THEN 'INACTIVE'
                         WHEN id % 3 = 1 THEN 'SUSPENDED'
                         ELSE 'CLOSE_REQUESTED' END,
-                   {now}, {openingDay}
+                   {now}, {openingDay},
+                   -- Plausible last activity, spread by id independently of the status: most users lately, a few
+                   -- over a year ago (UserDormancy:AfterDays), whom the next dormancy run makes INACTIVE.
+                   CASE WHEN (id * 37) % 100 < 45 THEN {now.AddHours(-6)}
+                        WHEN (id * 37) % 100 < 70 THEN {now.AddDays(-3)}
+                        WHEN (id * 37) % 100 < 85 THEN {now.AddDays(-20)}
+                        WHEN (id * 37) % 100 < 93 THEN {now.AddDays(-90)}
+                        WHEN (id * 37) % 100 < 97 THEN {now.AddDays(-250)}
+                        ELSE {now.AddDays(-400)} END
               FROM seq
             """, cancellationToken);
         if (db.Database.IsNpgsql())

@@ -11,6 +11,9 @@ public sealed class User
     /// <summary>The day the account opened, in the batch zone: no snapshot may be for an earlier day.</summary>
     public DateOnly OpeningDay { get; set; }
 
+    /// <summary>When the user was last active (POST /internal/users/{id}/activity); null: never since the account opened (see <see cref="CreatedAt"/>).</summary>
+    public DateTimeOffset? LastActivityAt { get; set; }
+
     /// <summary>The user's snapshot with the greatest day; never moved back by a back-fill.</summary>
     public long? CurrentSnapshotId { get; set; }
     public DailyAssetSnapshot? CurrentSnapshot { get; set; }

@@ -6,14 +6,6 @@ using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
-/// <param name="StoppedBecause">Why the run stopped before reaching every user; null when it went through.</param>
-public sealed record RefreshOutcome(
-    int Total, int Success, int Skipped, int Failed, string? StoppedBecause, int RebasedUsers = 0, int RebasedDays = 0, int SkippedBeforeOpening = 0)
-{
-    public BatchResult ToResult(DateOnly day, BatchRunStatus status, long elapsedMs, long? runId = null, int? attempt = null) =>
-        new(day, status, Total, Success, Skipped, Failed, elapsedMs, StoppedBecause, runId, attempt, RebasedUsers, RebasedDays, SkippedBeforeOpening);
-}
-
 /// <summary>
 /// Refreshes every ACTIVE user's asset for one day. Three stages overlap, joined by bounded
 /// channels so memory stays flat whatever the user count: keyset pages of candidates, grouped
@@ -32,7 +24,7 @@ public sealed partial class RefreshAssetsUseCase(
     private const int MaxReasonLength = 500;
 
     /// <param name="users">Only these users; every active user when null.</param>
-    public async Task<RefreshOutcome> RunAsync(DateOnly day, UserIdRange? users, CancellationToken cancellationToken)
+    public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange? users, CancellationToken cancellationToken)
     {
         var range = users ?? UserIdRange.All;
         var settings = options.Value;
@@ -60,12 +52,12 @@ public sealed partial class RefreshAssetsUseCase(
             // a re-run continues with the users still without the day's snapshot.
             var why = DatabaseFaults.Describe(e);
             LogDatabaseStopped(day.ToString("O"), why);
-            return new RefreshOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, why);
+            return new BatchOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, why);
         }
 
         if (stoppedBy is not null)
             LogRunStopped(day.ToString("O"), stoppedBy.FailureClass.ToString(), stoppedBy.Message);
-        return new RefreshOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, stoppedBy?.Message,
+        return new BatchOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, stoppedBy?.Message,
             tally.RebasedUsers, tally.RebasedDays, tally.SkippedBeforeOpening);
     }
 

@@ -362,6 +362,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("current_snapshot_id");
 
+                    b.Property<DateTimeOffset?>("LastActivityAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_activity_at");
+
                     b.Property<DateOnly>("OpeningDay")
                         .HasColumnType("date")
                         .HasColumnName("opening_day");
@@ -382,6 +386,50 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasDatabaseName("ix_users_status_id");
 
                     b.ToTable("users", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Users.UserStatusChange", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset>("ChangedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("changed_at");
+
+                    b.Property<string>("FromStatus")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("from_status");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("ToStatus")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("to_status");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_user_status_changes");
+
+                    b.HasIndex("UserId", "Id")
+                        .HasDatabaseName("ix_user_status_changes_user_id_id");
+
+                    b.ToTable("user_status_changes", (string)null);
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
@@ -432,6 +480,16 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasConstraintName("fk_users_daily_asset_snapshots_current_snapshot_id");
 
                     b.Navigation("CurrentSnapshot");
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Users.UserStatusChange", b =>
+                {
+                    b.HasOne("DontGoBack.CoreServer.Domain.Users.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_user_status_changes_users_user_id");
                 });
 #pragma warning restore 612, 618
         }

@@ -349,6 +349,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("current_snapshot_id");
 
+                    b.Property<DateTimeOffset?>("LastActivityAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_activity_at");
+
                     b.Property<DateOnly>("OpeningDay")
                         .HasColumnType("TEXT")
                         .HasColumnName("opening_day");
@@ -369,6 +373,48 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasDatabaseName("ix_users_status_id");
 
                     b.ToTable("users", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Users.UserStatusChange", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("ChangedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("changed_at");
+
+                    b.Property<string>("FromStatus")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("from_status");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("ToStatus")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("to_status");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_user_status_changes");
+
+                    b.HasIndex("UserId", "Id")
+                        .HasDatabaseName("ix_user_status_changes_user_id_id");
+
+                    b.ToTable("user_status_changes", (string)null);
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
@@ -419,6 +465,16 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasConstraintName("fk_users_daily_asset_snapshots_current_snapshot_id");
 
                     b.Navigation("CurrentSnapshot");
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Users.UserStatusChange", b =>
+                {
+                    b.HasOne("DontGoBack.CoreServer.Domain.Users.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_user_status_changes_users_user_id");
                 });
 #pragma warning restore 612, 618
         }

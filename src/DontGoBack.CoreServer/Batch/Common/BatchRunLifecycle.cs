@@ -1,0 +1,186 @@
+using System.Text.Json;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <summary>
+/// The life of one run or partition of any daily job, written once: claim the day's lease (or the
+/// partition), renew it while the work goes on, time it, map its outcome to a status and record
+/// it — retried through database outages — and finalise a clustered run with the last partition.
+/// Every run passes through here, so what is measured of runs belongs here.
+/// </summary>
+public sealed partial class BatchRunLifecycle(
+    BatchRunLedger ledger, RunLease lease, IOptions<BatchOptions> options, IHostApplicationLifetime lifetime, TimeProvider time,
+    ILogger<BatchRunLifecycle> logger)
+{
+    /// <summary>Runs <paramref name="work"/> for one day as a recorded run under <paramref name="runName"/>.</summary>
+    /// <param name="rerunCompleted">False for the schedule: a day that went through is not run again.</param>
+    /// <returns>The result, or null when another attempt (here or in another process) holds the day, or it went through and may not be rerun.</returns>
+    /// <exception cref="OperationCanceledException">The caller or shutdown stopped the run; it is recorded aborted first.</exception>
+    public async Task<BatchResult?> RunAsync(
+        DailyJobDefinition job, string runName, DateOnly day, bool rerunCompleted, Func<CancellationToken, Task<BatchOutcome>> work,
+        CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        RunClaim? claim;
+        try
+        {
+            claim = await ledger.TryClaimAsync(runName, day, rerunCompleted, cancellationToken);
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            // Nothing was claimed, so nothing is left running: the run just cannot start now.
+            var why = DatabaseFaults.Describe(e);
+            LogNotStartedDatabase(job.Title, day.ToString("O"), why);
+            return new BatchResult(day, BatchRunStatus.Failed, 0, 0, 0, 0, Elapsed(started), why);
+        }
+        if (claim is null)
+        {
+            LogNotStarted(job.Title, day.ToString("O"));
+            return null;
+        }
+
+        LogStarting(job.Title, day.ToString("O"), claim.Attempt);
+        var (outcome, stopped) = await WorkUnderLeaseAsync(claim, work, cancellationToken);
+        var result = outcome.ToResult(day, stopped?.Status ?? outcome.Status, Elapsed(started), claim.RunId, claim.Attempt);
+        var recorded = await RecordAsync(job, claim, result);
+        if (recorded is false)
+            LogLeaseLost(job.LowerTitle, claim.RunId);
+        if (recorded is null)
+            result = result with { Status = BatchRunStatus.Failed, Error = OutcomeNotRecorded(result) };
+        if (stopped is { Status: BatchRunStatus.Aborted })
+            stopped.Rethrow();
+        if (stopped is not null)
+            LogRunCrashed(stopped.Exception, job.Title, day.ToString("O"));
+        LogFinished(job.Title, day.ToString("O"), result.Status.ToText(), result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
+        return result;
+    }
+
+    /// <summary>
+    /// Clustered mode: runs one partition of a fanned-out day under the run's lease; the partition
+    /// that leaves none pending finalises the run with the counts of all of them.
+    /// </summary>
+    /// <returns>The run's result when this partition finalised it; null otherwise (others pending, a stale partition, a lost lease).</returns>
+    public async Task<BatchResult?> RunPartitionAsync(
+        DailyJobDefinition job, RunClaim claim, DateOnly day, int partitionNo, Func<CancellationToken, Task<BatchOutcome>> work,
+        CancellationToken cancellationToken)
+    {
+        if (!await ledger.TryTakePartitionAsync(claim, partitionNo, cancellationToken))
+        {
+            LogStalePartition(claim.RunId, claim.Attempt, partitionNo);
+            return null;
+        }
+
+        var started = time.GetTimestamp();
+        var (outcome, stopped) = await WorkUnderLeaseAsync(claim, work, cancellationToken);
+        // A partition that cannot finish fails the run rather than leaving it pending until the lease goes stale.
+        var partition = outcome.ToResult(day, stopped?.Status ?? (outcome.StoppedBecause is null ? BatchRunStatus.Completed : BatchRunStatus.Failed),
+            Elapsed(started));
+        BatchResult result;
+        try
+        {
+            var lastOne = await ledger.RecordPartitionOutcomeAsync(claim, partitionNo,
+                partition.Status == BatchRunStatus.Completed ? BatchPartitionStatus.Done : BatchPartitionStatus.Failed, partition, CancellationToken.None);
+            if (lastOne is not true)
+                return null;
+
+            var startedAt = (await ledger.FindAsync(claim.RunId, CancellationToken.None))!.StartedAt;
+            result = await ledger.SumPartitionsAsync(claim.RunId, day, claim.Attempt,
+                (long)(time.GetUtcNow() - startedAt).TotalMilliseconds, CancellationToken.None);
+            await ledger.RecordOutcomeAsync(claim, result, CancellationToken.None);
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            LogOutcomeNotRecorded(job.LowerTitle, claim.RunId, partition.Status, DatabaseFaults.Describe(e), options.Value.LeaseTimeout);
+            return null;
+        }
+        LogFinished(job.Title, day.ToString("O"), result.Status.ToText(), result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
+        return result;
+    }
+
+    /// <summary>A clustered run with nothing (left) to partition is finished at once with the sum of what its partitions did.</summary>
+    public async Task<BatchResult> FinishWithoutPartitionsAsync(RunClaim claim, DateOnly day, CancellationToken cancellationToken)
+    {
+        var result = await ledger.SumPartitionsAsync(claim.RunId, day, claim.Attempt, 0, cancellationToken);
+        await ledger.FinishAsync(claim, result, cancellationToken);
+        return result;
+    }
+
+    /// <summary>
+    /// The work with its lease renewed meanwhile. Shutdown (SIGTERM) stops it too: no new ids are
+    /// taken, calls in flight are abandoned, and the run is left aborted to resume.
+    /// </summary>
+    private async Task<(BatchOutcome Outcome, Stop? Stopped)> WorkUnderLeaseAsync(
+        RunClaim claim, Func<CancellationToken, Task<BatchOutcome>> work, CancellationToken cancellationToken)
+    {
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
+        // The renewal shares the ledger's DbContext: it is stopped before anything is recorded.
+        await using var renewal = lease.Hold(claim, run);
+        try
+        {
+            return (await work(run.Token), null);
+        }
+        catch (Exception e)
+        {
+            var aborted = e is OperationCanceledException && run.IsCancellationRequested;
+            var why = !aborted ? DatabaseFaults.IsDatabaseFault(e) ? DatabaseFaults.Describe(e) : e.Message
+                : cancellationToken.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested ? "stopped before the run was through"
+                : "lease lost to another attempt";
+            return (BatchOutcome.Nothing with { StoppedBecause = why }, new Stop(aborted ? BatchRunStatus.Aborted : BatchRunStatus.Failed, e));
+        }
+    }
+
+    /// <summary>Why the work ended in an exception: aborted (cancelled: passed on once recorded) or failed (answered as a failed run).</summary>
+    private sealed record Stop(BatchRunStatus Status, Exception Exception)
+    {
+        public void Rethrow() => System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(Exception).Throw();
+    }
+
+    /// <summary>Records the run's outcome without the caller's token (the row must not stay "running"), retried while the database is away.</summary>
+    /// <returns>False when the lease was lost meanwhile; null when the database stayed unreachable.</returns>
+    private async Task<bool?> RecordAsync(DailyJobDefinition job, RunClaim claim, BatchResult result)
+    {
+        try
+        {
+            return await ledger.RecordOutcomeAsync(claim, result, CancellationToken.None);
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            LogOutcomeNotRecorded(job.LowerTitle, claim.RunId, result.Status, DatabaseFaults.Describe(e), options.Value.LeaseTimeout);
+            return null;
+        }
+    }
+
+    /// <summary>A run whose outcome could not be recorded is not done as far as the schedule knows: it counts as failed.</summary>
+    private static string OutcomeNotRecorded(BatchResult result) => result.Error is null
+        ? $"the run went through ({JsonSerializer.Serialize(result.Status).Trim('"')}), but its outcome could not be recorded: database unavailable"
+        : $"{result.Error}; its outcome could not be recorded";
+
+    private long Elapsed(long started) => (long)time.GetElapsedTime(started).TotalMilliseconds;
+
+    [LoggerMessage(LogLevel.Warning, "{Job} for {Day} not started: another attempt holds it, or it already went through")]
+    private partial void LogNotStarted(string job, string day);
+
+    [LoggerMessage(LogLevel.Error, "{Job} for {Day} not started: {Reason}")]
+    private partial void LogNotStartedDatabase(string job, string day, string reason);
+
+    [LoggerMessage(LogLevel.Error, "{Job} for {Day} failed on an unexpected error; recorded as failed")]
+    private partial void LogRunCrashed(Exception exception, string job, string day);
+
+    [LoggerMessage(LogLevel.Error,
+        "Could not record the outcome ({Status}) of {Job} run {RunId}: {Reason}. Its lease goes stale after {LeaseTimeout}; the next start or trigger takes the day over")]
+    private partial void LogOutcomeNotRecorded(string job, long runId, BatchRunStatus status, string reason, TimeSpan leaseTimeout);
+
+    [LoggerMessage(LogLevel.Information, "{Job} for {Day} starting (attempt {Attempt})")]
+    private partial void LogStarting(string job, string day, int attempt);
+
+    [LoggerMessage(LogLevel.Warning, "Partition {Partition} of run {RunId} attempt {Attempt} is stale: a newer attempt holds the run; skipping")]
+    private partial void LogStalePartition(long runId, int attempt, int partition);
+
+    [LoggerMessage(LogLevel.Error, "{Job} run {RunId} lost its lease to another attempt")]
+    private partial void LogLeaseLost(string job, long runId);
+
+    [LoggerMessage(LogLevel.Information, "{Job} for {Day} {Status}: total {Total}, success {Success}, skipped {Skipped}, failed {Failed} in {ElapsedMs} ms")]
+    private partial void LogFinished(string job, string day, string status, int total, int success, int skipped, int failed, long elapsedMs);
+}

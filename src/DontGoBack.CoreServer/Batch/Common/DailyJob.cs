@@ -1,0 +1,58 @@
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <summary>
+/// The part of a daily batch that is about its domain: which ids a day's work covers and the work
+/// for one range of them. Everything else — the run ledger and its lease, statuses, due days and
+/// catch-up, the cron trigger, clustered partitions, the manual trigger and the CLI — is the
+/// engine's (<see cref="DailyJobRunner{TJob}"/>). Resolved in a scope per run or partition.
+/// </summary>
+public interface IDailyJob
+{
+    /// <summary>The ids the day's work may touch (the engine splits them into partitions for a cluster); null when there are none.</summary>
+    Task<UserIdRange?> WorkRangeAsync(DateOnly day, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Does the day's work for the ids in <paramref name="range"/>, skipping what is done already, so
+    /// a run again (a resume, a retry, a recovered partition) continues rather than repeats.
+    /// </summary>
+    /// <returns>Its counts; <see cref="BatchOutcome.StoppedBecause"/> when a dependency stopped it early.</returns>
+    Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken);
+}
+
+/// <summary>What the engine needs to know of a daily job, fixed when it is registered.</summary>
+/// <param name="Name">The name in run history, the trigger path and the CLI, e.g. asset-refresh.</param>
+/// <param name="Title">How logs and result lines call it, e.g. "Asset refresh".</param>
+/// <param name="SectionName">Its options section, with Enabled, Cron and TimeZone (<see cref="DailyJobOptions"/>).</param>
+/// <param name="Counted">What a run's total counts, e.g. "active users".</param>
+/// <param name="SubsetName">When set, runs of some ids only (back-fills) are recorded under this name, so they never count as the day done.</param>
+public sealed record DailyJobDefinition(string Name, string Title, string SectionName, string Counted, string? SubsetName = null)
+{
+    /// <summary>Every name this job records runs under.</summary>
+    public IReadOnlyList<string> RunNames => SubsetName is null ? [Name] : [Name, SubsetName];
+
+    /// <summary>The title as it reads mid-sentence: "of asset refresh run 7".</summary>
+    public string LowerTitle => Title.ToLowerInvariant();
+
+    /// <summary>The Quartz job that fires the runner (cron, start-up catch-up, chaining).</summary>
+    public Quartz.JobKey FireKey => new($"daily-{Name}", Name);
+
+    public Quartz.TriggerKey CronKey => new($"daily-{Name}-cron", Name);
+
+    /// <summary>The Quartz group of a clustered run's partition jobs.</summary>
+    public string PartitionGroup => $"{Name}-partitions";
+}
+
+/// <summary>A registered job: its definition and its validated schedule settings.</summary>
+public abstract class DailyJobSchedule(DailyJobDefinition definition)
+{
+    public DailyJobDefinition Definition => definition;
+
+    public abstract DailyJobOptions Settings { get; }
+}
+
+/// <summary>The schedule of <typeparamref name="TJob"/>, so the engine's parts for one job find theirs by type.</summary>
+public sealed class DailyJobSchedule<TJob>(DailyJobDefinition definition, Func<DailyJobOptions> settings) : DailyJobSchedule(definition)
+    where TJob : IDailyJob
+{
+    public override DailyJobOptions Settings => settings();
+}

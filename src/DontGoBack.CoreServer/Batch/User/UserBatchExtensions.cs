@@ -1,0 +1,15 @@
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Users;
+
+namespace DontGoBack.CoreServer.Batch.User;
+
+public static class UserBatchExtensions
+{
+    /// <summary>Registers the daily user dormancy on the batch engine, with the activity endpoint that feeds it.</summary>
+    public static IHostApplicationBuilder AddUserBatch(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddScoped<UserActivity>();
+        builder.AddBatchEndpoints(app => app.MapUserActivity());
+        return builder.AddDailyJob<UserDormancyJob, UserDormancyOptions>(UserDormancyJob.Definition);
+    }
+}

@@ -1,0 +1,84 @@
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.CoreServer.Batch.User;
+
+/// <summary>
+/// Daily: ACTIVE users without activity for UserDormancy:AfterDays days before the run's day
+/// (their last activity, or the account's creation when there was none) become INACTIVE, each
+/// with a status-history row saying why. Set-based, one transaction per slice of ids, so a resumed
+/// run or a re-run finds those users no longer ACTIVE and changes nothing twice.
+/// </summary>
+public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calendar, IOptions<UserDormancyOptions> options, TimeProvider time)
+    : IDailyJob
+{
+    public const string Name = "user-dormancy";
+
+    public static readonly DailyJobDefinition Definition = new(Name, "User dormancy", UserDormancyOptions.SectionName, "active users");
+
+    /// <summary>Ids per transaction: small enough that the activity endpoint never waits long on a row lock.</summary>
+    public const int SliceSize = 5_000;
+
+    public async Task<UserIdRange?> WorkRangeAsync(DateOnly day, CancellationToken cancellationToken)
+    {
+        var active = db.Users.AsNoTracking().Where(u => u.Status == AccountStatus.Active);
+        var first = await active.MinAsync(u => (long?)u.Id, cancellationToken);
+        return first is null ? null : new UserIdRange(first.Value, (await active.MaxAsync(u => (long?)u.Id, cancellationToken))!.Value);
+    }
+
+    public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken)
+    {
+        var afterDays = options.Value.AfterDays;
+        var inactiveSince = calendar.StartOf(day.AddDays(-afterDays));
+        var reason = $"dormant: no activity for {afterDays} days before {day:yyyy-MM-dd}";
+        // Slices only over the ids that exist: the range may be every id there could be.
+        if (await WorkRangeAsync(day, cancellationToken) is not { } active
+            || Math.Max(range.First, active.First) is var first && Math.Min(range.Last, active.Last) is var last && first > last)
+            return BatchOutcome.Nothing;
+        var outcome = BatchOutcome.Nothing;
+        foreach (var slice in new UserIdRange(first, last).Split(SliceSize))
+            outcome = outcome.Add(await RunSliceAsync(slice, inactiveSince, reason, cancellationToken));
+        return outcome;
+    }
+
+    private async Task<BatchOutcome> RunSliceAsync(UserIdRange slice, DateTimeOffset inactiveSince, string reason, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var active = await db.Users.CountAsync(u => u.Id >= slice.First && u.Id <= slice.Last && u.Status == AccountStatus.Active, cancellationToken);
+        int dormant;
+        if (db.Database.IsNpgsql())
+        {
+            // One statement: the users it moves are exactly the ones it records, whatever an activity call does meanwhile.
+            dormant = await db.Database.ExecuteSqlAsync($"""
+                WITH moved AS (
+                    UPDATE users SET status = {AccountStatusNames.Inactive}
+                     WHERE id BETWEEN {slice.First} AND {slice.Last} AND status = {AccountStatusNames.Active}
+                       AND COALESCE(last_activity_at, created_at) < {inactiveSince}
+                    RETURNING id)
+                INSERT INTO user_status_changes (user_id, from_status, to_status, reason, changed_at)
+                SELECT id, {AccountStatusNames.Active}, {AccountStatusNames.Inactive}, {reason}, {now} FROM moved
+                """, cancellationToken);
+        }
+        else
+        {
+            // SQLite's write transaction (IMMEDIATE) keeps every other writer out between the two statements.
+            dormant = await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO user_status_changes (user_id, from_status, to_status, reason, changed_at)
+                SELECT id, {AccountStatusNames.Active}, {AccountStatusNames.Inactive}, {reason}, {now} FROM users
+                 WHERE id BETWEEN {slice.First} AND {slice.Last} AND status = {AccountStatusNames.Active}
+                   AND COALESCE(last_activity_at, created_at) < {inactiveSince}
+                """, cancellationToken);
+            await db.Database.ExecuteSqlAsync($"""
+                UPDATE users SET status = {AccountStatusNames.Inactive}
+                 WHERE id BETWEEN {slice.First} AND {slice.Last} AND status = {AccountStatusNames.Active}
+                   AND COALESCE(last_activity_at, created_at) < {inactiveSince}
+                """, cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return new BatchOutcome(active, dormant, active - dormant, 0, null);
+    }
+}

@@ -1,0 +1,25 @@
+using DontGoBack.CoreServer.Hosting;
+
+namespace DontGoBack.CoreServer.Domain.Users;
+
+/// <summary>POST /internal/users/{id}/activity: records that the user was active; wakes a dormant account.</summary>
+public static class UserActivityEndpoints
+{
+    public static IEndpointRouteBuilder MapUserActivity(this IEndpointRouteBuilder app)
+    {
+        app.MapInternalGroup("/users").MapPost("/{userId:long}/activity", RecordAsync);
+        return app;
+    }
+
+    private static async Task<IResult> RecordAsync(long userId, UserActivity activity, CancellationToken cancellationToken) =>
+        await activity.RecordAsync(userId, cancellationToken) switch
+        {
+            ActivityOutcome.Recorded recorded => Results.Ok(new ActivityResponse(
+                recorded.UserId, AccountStatusNames.ToStored(recorded.Status), recorded.LastActivityAt, recorded.Reactivated)),
+            ActivityOutcome.UserNotFound => Results.Problem(statusCode: StatusCodes.Status404NotFound,
+                title: "No such user", detail: $"User {userId} does not exist."),
+            var other => throw new InvalidOperationException($"unhandled activity outcome {other}"),
+        };
+
+    private sealed record ActivityResponse(long UserId, string Status, DateTimeOffset LastActivityAt, bool Reactivated);
+}
