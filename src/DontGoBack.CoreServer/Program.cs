@@ -35,6 +35,9 @@ builder.AddInternalAccess();
 builder.AddAssets();
 builder.AddBatchCommon();
 builder.AddAssetBatch();
+builder.AddTelemetry();
+builder.AddHealth();
+builder.AddApiDescription();
 
 var app = builder.Build();
 app.UseHttpSurface();
@@ -42,6 +45,9 @@ app.UseInternalAccess();
 app.MapAssets();
 app.MapBatchRuns();
 app.MapAssetBatch();
+app.MapTelemetry();
+app.MapHealth();
+app.MapApiDescription();
 
 if (request.IsCommand)
     return await request.RunAsync(app.Services);

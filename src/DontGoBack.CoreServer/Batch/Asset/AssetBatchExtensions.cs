@@ -33,6 +33,7 @@ public static class AssetBatchExtensions
             builder.Services.AddSingleton(new BatchJobName(name));
         builder.Services.AddHostedService<StartupCatchUp>();
         builder.Services.AddScoped<AssetRefreshFanOut>();
+        builder.AddDailyJobWatch<AssetRefreshSchedule>(AssetRefreshJob.Name);
 
         // Whether the trigger exists is decided now; its cron and zone come from the validated
         // options when the scheduler is built, so a bad value fails start-up naming the setting.
@@ -51,6 +52,20 @@ public static class AssetBatchExtensions
             });
         });
         return builder;
+    }
+
+    /// <summary>The daily refresh's schedule as its options say, for the health check and the schedule gauges.</summary>
+    private sealed class AssetRefreshSchedule(IOptions<AssetRefreshOptions> options) : IDailyJobSchedule
+    {
+        public DailySchedule Current
+        {
+            get
+            {
+                var refresh = options.Value;
+                return new DailySchedule(AssetRefreshJob.Name, refresh.Enabled, refresh.Cron, refresh.ResolveZone(), refresh.CompleteBy,
+                    $"{AssetRefreshOptions.SectionName}:{nameof(AssetRefreshOptions.CompleteBy)}");
+            }
+        }
     }
 
     public static IEndpointRouteBuilder MapAssetBatch(this IEndpointRouteBuilder app)

@@ -15,6 +15,7 @@ public static class BatchCommonExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddScoped<BatchRunLedger>();
+        builder.Services.AddSingleton<BatchMetrics>();
         builder.Services.AddScoped<DueDays>();
         var batch = builder.Configuration.GetSection(BatchOptions.SectionName).Get<BatchOptions>() ?? new();
         var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider ?? DatabaseProvider.Sqlite;

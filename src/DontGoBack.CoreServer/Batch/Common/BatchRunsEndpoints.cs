@@ -12,8 +12,9 @@ public static class BatchRunsEndpoints
     public static IEndpointRouteBuilder MapBatchRuns(this IEndpointRouteBuilder app)
     {
         var runs = app.MapInternalBatchGroup();
-        runs.MapGet("/runs", ListAsync);
-        runs.MapGet("/runs/{id:long}", GetAsync);
+        runs.MapGet("/runs", ListAsync).Produces<IEnumerable<RunView>>().ProducesProblem(StatusCodes.Status400BadRequest);
+        runs.MapGet("/runs/{id:long}", GetAsync).Produces<RunDetail>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

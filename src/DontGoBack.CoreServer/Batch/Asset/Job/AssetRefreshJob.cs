@@ -15,7 +15,7 @@ namespace DontGoBack.CoreServer.Batch.Asset.Job;
 public sealed partial class AssetRefreshJob(
     RefreshAssetsUseCase refreshAssets, BatchRunLedger ledger, DueDays dueDays, IServiceProvider services,
     IOptions<BatchOptions> batchOptions, IOptions<AssetRefreshOptions> refreshOptions, IHostApplicationLifetime lifetime,
-    TimeProvider time, ILogger<AssetRefreshJob> logger)
+    BatchMetrics metrics, TimeProvider time, ILogger<AssetRefreshJob> logger)
 {
     public const string Name = "asset-refresh";
 
@@ -88,6 +88,7 @@ public sealed partial class AssetRefreshJob(
         }
 
         LogStarting(day.ToString("O"), claim.Attempt);
+        using var telemetry = metrics.StartRun(users is null ? Name : SubsetName, day, claim);
         started = time.GetTimestamp();
         // Shutdown (SIGTERM) stops the run too: no new users are taken, calls in flight are abandoned, and the run is left aborted to resume.
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
@@ -160,6 +161,7 @@ public sealed partial class AssetRefreshJob(
         }
 
         var started = time.GetTimestamp();
+        using var telemetry = metrics.StartPartition(Name, day, claim, partitionNo);
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
         var lease = StartRenewingLease(claim, run);
         BatchResult partition;

@@ -9,7 +9,9 @@ namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 public static class ManualRefreshEndpoint
 {
     public static RouteHandlerBuilder MapManualRefresh(this IEndpointRouteBuilder internalBatch) =>
-        internalBatch.MapPost("/asset-refresh/runs", RunAsync);
+        internalBatch.MapPost("/asset-refresh/runs", RunAsync).Produces<BatchResult>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
     private static async Task<IResult> RunAsync(
         string? snapshotDay, AssetRefreshJob job, IOptions<AssetRefreshOptions> options, IOptions<BatchOptions> batch, TimeProvider time)
