@@ -1,5 +1,6 @@
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using Quartz;
 
 namespace DontGoBack.CoreServer.Batch.Common;
@@ -21,11 +22,12 @@ public sealed class SchedulerHealthCheck(ISchedulerFactory schedulers) : IHealth
 }
 
 /// <summary>
-/// Clustered mode: this node checked in to the cluster recently. Quartz judges it with the rule its
-/// recovery applies: overdue past one check-in interval, failed (its partitions re-run elsewhere)
-/// past the misfire threshold, three intervals.
+/// Clustered mode: this node checked in to the cluster recently. Quartz calls a node overdue past
+/// one check-in interval (Degraded here); a node silent for three intervals (the misfire threshold
+/// we give Quartz) is taken for dead by the others, which re-run its partitions (Unhealthy). Quartz
+/// never calls its own node failed, so that last judgement is made here, on the same clock.
 /// </summary>
-public sealed class ClusterNodeHealthCheck(ISchedulerFactory schedulers, TimeProvider time) : IHealthCheck
+public sealed class ClusterNodeHealthCheck(ISchedulerFactory schedulers, IOptions<BatchOptions> options, TimeProvider time) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken)
     {
@@ -42,12 +44,14 @@ public sealed class ClusterNodeHealthCheck(ISchedulerFactory schedulers, TimePro
         if (self.LastCheckInUtc is not { } last)
             return HealthCheckResult.Unhealthy($"This node ({self.InstanceId}) has not checked in to the cluster yet.");
 
-        var ago = $"This node ({self.InstanceId}) last checked in {Math.Max(0, (time.GetUtcNow() - last).TotalSeconds):0.#} s ago";
-        return self.State switch
-        {
-            ClusterNodeState.Alive => HealthCheckResult.Healthy($"{ago}."),
-            ClusterNodeState.Overdue => HealthCheckResult.Degraded($"{ago}, later than Batch:ClusterCheckinInterval."),
-            _ => HealthCheckResult.Unhealthy($"{ago}: the other nodes take it for dead and re-run its partitions."),
-        };
+        var age = time.GetUtcNow() - last;
+        var ago = $"This node ({self.InstanceId}) last checked in {Math.Max(0, age.TotalSeconds):0.#} s ago";
+        var interval = options.Value.ClusterCheckinInterval;
+        return age > 3 * interval
+            ? HealthCheckResult.Unhealthy($"{ago}, more than three times Batch:ClusterCheckinInterval ({interval.TotalSeconds:0.#} s): "
+                                          + "the other nodes take it for dead and re-run its partitions.")
+            : self.State == ClusterNodeState.Alive
+                ? HealthCheckResult.Healthy($"{ago}.")
+                : HealthCheckResult.Degraded($"{ago}, later than Batch:ClusterCheckinInterval ({interval.TotalSeconds:0.#} s).");
     }
 }
