@@ -168,8 +168,12 @@ public sealed class TelemetryTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
         Assert.Contains("# TYPE dontgoback_batch_users_processed_total counter", text);
-        Assert.Matches(new Regex($@"^dontgoback_batch_users_processed_total\{{[^}}]*batch_job=""asset-refresh""[^}}]*batch_outcome=""success""[^}}]*\}} {result.Success}$",
-            RegexOptions.Multiline), text);
+        // The exporter listens to the meter by name in the whole process, where parallel tests run
+        // servers of their own: the exact counts are checked per server above, through IMeterFactory.
+        var success = new Regex(@"^dontgoback_batch_users_processed_total\{[^}]*batch_job=""asset-refresh""[^}]*batch_outcome=""success""[^}]*\} (\d+)$",
+            RegexOptions.Multiline).Match(text);
+        Assert.True(success.Success, text);
+        Assert.True(long.Parse(success.Groups[1].Value) >= result.Success);
         Assert.Contains("# TYPE dontgoback_batch_run_duration_seconds histogram", text);
         Assert.Contains("dontgoback_batch_run_duration_seconds_count{", text);
         Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text);
