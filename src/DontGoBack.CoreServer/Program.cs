@@ -37,12 +37,18 @@ builder.AddAssets();
 builder.AddBatchCommon();
 builder.AddAssetBatch();
 builder.AddUserBatch();
+builder.AddTelemetry();
+builder.AddHealth();
+builder.AddApiDescription();
 
 var app = builder.Build();
 app.UseHttpSurface();
 app.UseInternalAccess();
 app.MapAssets();
 app.MapBatchRuns();
+app.MapTelemetry();
+app.MapHealth();
+app.MapApiDescription();
 
 if (request.IsCommand)
     return await request.RunAsync(app.Services);

@@ -32,7 +32,8 @@ public static class PersistenceExtensions
                     options.UseSqlite(connectionString).UseSnakeCaseNamingConvention().ConfigureWarnings(SqliteDatabase.KnownMigrationWarnings));
                 break;
             case DatabaseProvider.Postgres:
-                builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+                // Named, so metrics and traces label the pool with this rather than the connection string.
+                builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "dontgoback" }.Build());
                 builder.Services.AddDbContext<DontGoBackDbContext, PostgresDontGoBackDbContext>((services, options) =>
                     options.UseNpgsql(services.GetRequiredService<NpgsqlDataSource>()).UseSnakeCaseNamingConvention());
                 break;

@@ -50,6 +50,24 @@ public sealed class OptionsValidationTests
     }
 
     [Theory]
+    [InlineData("0 0 3 * * ?", "03:00")]
+    [InlineData("0 0 3 * * ?", "02:59")]
+    [InlineData("0 30 7 ? * MON-FRI", "06:00")]
+    public void A_deadline_not_after_the_days_fire_is_rejected_naming_AssetRefresh_CompleteBy(string cron, string completeBy)
+    {
+        var result = Assert.Single(Validate(new AssetRefreshOptions { Cron = cron, CompleteBy = TimeOnly.Parse(completeBy) }));
+
+        Assert.StartsWith($"AssetRefresh:CompleteBy {completeBy}:00 is not after the day's first fire", result.ErrorMessage);
+        Assert.Contains(nameof(AssetRefreshOptions.CompleteBy), result.MemberNames);
+    }
+
+    [Theory]
+    [InlineData("0 0 3 * * ?", "03:00:01")]
+    [InlineData("* * * * * ?", "06:00")]
+    public void A_deadline_after_the_days_fire_is_accepted(string cron, string completeBy) =>
+        Assert.Empty(Validate(new AssetRefreshOptions { Cron = cron, CompleteBy = TimeOnly.Parse(completeBy) }));
+
+    [Theory]
     [InlineData("America/New_York")]
     [InlineData("UTC")]
     [InlineData("Korea Standard Time")] // a Windows id, which .NET maps to Asia/Seoul

@@ -19,6 +19,7 @@ public static class BatchCommonExtensions
         builder.Services.AddScoped<BatchRunLedger>();
         builder.Services.AddScoped<RunLease>();
         builder.Services.AddScoped<BatchRunLifecycle>();
+        builder.Services.AddSingleton<BatchMetrics>();
         builder.Services.AddScoped<DueDays>();
         builder.Services.AddScoped<BatchFanOut>();
         builder.Services.AddHostedService<StartupCatchUp>();

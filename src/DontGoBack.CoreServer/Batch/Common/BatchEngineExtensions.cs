@@ -27,6 +27,7 @@ public static class BatchEngineExtensions
         builder.Services.AddScoped<TJob>();
         builder.Services.AddScoped<DailyJobRunner<TJob>>();
         builder.Services.AddScoped<IBatchJobRunner>(services => services.GetRequiredService<DailyJobRunner<TJob>>());
+        builder.AddDailyJobWatch<TJob>(definition.Name);
 
         // Whether the trigger exists is decided now; its cron and zone come from the validated
         // options when the scheduler is built, so a bad value fails start-up naming the setting.

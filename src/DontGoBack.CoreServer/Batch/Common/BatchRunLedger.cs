@@ -4,6 +4,9 @@ using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Batch.Common;
 
+/// <summary>A day whose run went through, and when its outcome was recorded.</summary>
+public sealed record DayThrough(DateOnly Day, DateTimeOffset? FinishedAt);
+
 /// <summary>A claimed run: only the holder of <see cref="Owner"/> may renew or finish it.</summary>
 public sealed record RunClaim(long RunId, int Attempt, string Owner);
 
@@ -11,7 +14,8 @@ public sealed record RunClaim(long RunId, int Attempt, string Owner);
 /// The persisted run history, and the lease that keeps a day from running twice at once across
 /// processes: claiming is one atomic upsert that succeeds only if nobody holds a live lease.
 /// </summary>
-public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions> options, DatabaseRetry retry, TimeProvider time)
+public sealed class BatchRunLedger(
+    DontGoBackDbContext db, IOptions<BatchOptions> options, DatabaseRetry retry, BatchMetrics metrics, TimeProvider time)
 {
     private string Node => options.Value.ResolveNodeName();
 
@@ -59,7 +63,7 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
     {
         var now = time.GetUtcNow();
         var error = StoredText.Clean(result.Error, MaxTextLength);
-        return await db.BatchRuns
+        var finished = await db.BatchRuns
             .Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner)
             .ExecuteUpdateAsync(set => set
                 .SetProperty(r => r.Status, result.Status)
@@ -73,6 +77,9 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
                 .SetProperty(r => r.RebasedUsers, result.RebasedUsers)
                 .SetProperty(r => r.RebasedDays, result.RebasedDays)
                 .SetProperty(r => r.Error, error), cancellationToken) == 1;
+        if (finished)
+            metrics.RunFinished(result);
+        return finished;
     }
 
     /// <summary>
@@ -99,6 +106,14 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
     /// <summary>The first day the job ever ran for, or null when it never ran here.</summary>
     public Task<DateOnly?> FirstDayAsync(string job, CancellationToken cancellationToken) =>
         db.BatchRuns.AsNoTracking().Where(r => r.JobName == job).MinAsync(r => (DateOnly?)r.SnapshotDay, cancellationToken);
+
+    /// <summary>The latest day whose run went through (with or without failed users) and when it finished; null when none did.</summary>
+    public Task<DayThrough?> LastThroughAsync(string job, CancellationToken cancellationToken) =>
+        db.BatchRuns.AsNoTracking()
+            .Where(r => r.JobName == job && (r.Status == BatchRunStatus.Completed || r.Status == BatchRunStatus.CompletedWithFailures))
+            .OrderByDescending(r => r.SnapshotDay)
+            .Select(r => new DayThrough(r.SnapshotDay, r.FinishedAt))
+            .FirstOrDefaultAsync(cancellationToken);
 
     /// <summary>Days in the range whose run went through (with or without failed users).</summary>
     public async Task<HashSet<DateOnly>> CompletedDaysAsync(string job, DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
@@ -150,6 +165,7 @@ public sealed class BatchRunLedger(DontGoBackDbContext db, IOptions<BatchOptions
                 .SetProperty(p => p.Error, error), cancellationToken);
         if (updated == 0)
             return null;
+        metrics.PartitionFinished(result);
         await db.Database.ExecuteSqlAsync($"""
             UPDATE batch_runs
                SET nodes = CASE WHEN (',' || nodes || ',') LIKE ('%,' || {node} || ',%') THEN nodes ELSE substr(nodes || ',' || {node}, 1, {MaxTextLength}) END

@@ -11,7 +11,7 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// Every run passes through here, so what is measured of runs belongs here.
 /// </summary>
 public sealed partial class BatchRunLifecycle(
-    BatchRunLedger ledger, RunLease lease, IOptions<BatchOptions> options, IHostApplicationLifetime lifetime, TimeProvider time,
+    BatchRunLedger ledger, RunLease lease, BatchMetrics metrics, IOptions<BatchOptions> options, IHostApplicationLifetime lifetime, TimeProvider time,
     ILogger<BatchRunLifecycle> logger)
 {
     /// <summary>Runs <paramref name="work"/> for one day as a recorded run under <paramref name="runName"/>.</summary>
@@ -42,6 +42,7 @@ public sealed partial class BatchRunLifecycle(
         }
 
         LogStarting(job.Title, day.ToString("O"), claim.Attempt);
+        using var telemetry = metrics.StartRun(runName, day, claim);
         var (outcome, stopped) = await WorkUnderLeaseAsync(claim, work, cancellationToken);
         var result = outcome.ToResult(day, stopped?.Status ?? outcome.Status, Elapsed(started), claim.RunId, claim.Attempt);
         var recorded = await RecordAsync(job, claim, result);
@@ -73,6 +74,7 @@ public sealed partial class BatchRunLifecycle(
         }
 
         var started = time.GetTimestamp();
+        using var telemetry = metrics.StartPartition(job.Name, day, claim, partitionNo);
         var (outcome, stopped) = await WorkUnderLeaseAsync(claim, work, cancellationToken);
         // A partition that cannot finish fails the run rather than leaving it pending until the lease goes stale.
         var partition = outcome.ToResult(day, stopped?.Status ?? (outcome.StoppedBecause is null ? BatchRunStatus.Completed : BatchRunStatus.Failed),

@@ -16,9 +16,12 @@ public static class BatchRunsEndpoints
     public static IEndpointRouteBuilder MapBatchRuns(this IEndpointRouteBuilder app)
     {
         var batch = app.MapInternalBatchGroup();
-        batch.MapGet("/runs", ListAsync);
-        batch.MapGet("/runs/{id:long}", GetAsync);
-        batch.MapPost("/{job}/runs", TriggerAsync);
+        batch.MapGet("/runs", ListAsync).Produces<IEnumerable<RunView>>().ProducesProblem(StatusCodes.Status400BadRequest);
+        batch.MapGet("/runs/{id:long}", GetAsync).Produces<RunDetail>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+        batch.MapPost("/{job}/runs", TriggerAsync).Produces<BatchResult>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         foreach (var endpoints in app.ServiceProvider.GetServices<BatchEndpoints>())
             endpoints.Map(app);
         return app;

@@ -48,6 +48,14 @@ public abstract class DailyJobSchedule(DailyJobDefinition definition)
     public DailyJobDefinition Definition => definition;
 
     public abstract DailyJobOptions Settings { get; }
+
+    /// <summary>The schedule as its settings say now, in the batch zone: what the health check and the schedule gauges judge.</summary>
+    public DailySchedule Describe(BatchCalendar calendar)
+    {
+        var settings = Settings;
+        return new DailySchedule(Definition.Name, settings.Enabled, settings.Cron, calendar.Zone, settings.CompleteBy,
+            $"{Definition.SectionName}:{nameof(DailyJobOptions.CompleteBy)}");
+    }
 }
 
 /// <summary>The schedule of <typeparamref name="TJob"/>, so the engine's parts for one job find theirs by type.</summary>

@@ -15,6 +15,12 @@ public abstract class DailyJobOptions : IValidatableObject
     /// <summary>IANA or Windows zone id that defines both the fire time and the day; every job uses the same one (see <see cref="BatchCalendar"/>).</summary>
     public string TimeZone { get; set; } = "Asia/Seoul";
 
+    /// <summary>
+    /// Local time in <see cref="TimeZone"/> by which each day's run should be through; past it the
+    /// day is overdue (the job's health check turns Degraded). Must be after the day's first fire.
+    /// </summary>
+    public TimeOnly CompleteBy { get; set; } = new(6, 0);
+
     /// <summary>The section, for messages that name the setting.</summary>
     protected abstract string Section { get; }
 
@@ -22,7 +28,25 @@ public abstract class DailyJobOptions : IValidatableObject
     {
         if (!CronExpression.TryParse(Cron, out _))
             yield return new ValidationResult($"{Section}:Cron '{Cron}' is not a valid Quartz cron expression.", [nameof(Cron)]);
+        else if (FirstFireOfDay() is { } fire && CompleteBy <= fire)
+            yield return new ValidationResult(
+                $"{Section}:CompleteBy {CompleteBy:HH:mm:ss} is not after the day's first fire at {fire:HH:mm:ss} ({Section}:Cron); a day cannot be due before it starts.",
+                [nameof(CompleteBy)]);
         if (!TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out _))
             yield return new ValidationResult($"{Section}:TimeZone '{TimeZone}' is not a known time zone.", [nameof(TimeZone)]);
+    }
+
+    /// <summary>The local time of the cron's first fire on a day it fires (null if it never does), as the deadline is compared with it.</summary>
+    private TimeOnly? FirstFireOfDay()
+    {
+        // Any week will do: the time of day does not depend on the date, only whether it fires does.
+        var monday = new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var cron = new CronExpression(Cron, TimeZoneInfo.Utc);
+        for (var day = monday; day < monday.AddDays(7); day = day.AddDays(1))
+        {
+            if (cron.GetNextValidTimeAfter(day.AddTicks(-1)) is { } fire && fire < day.AddDays(1))
+                return TimeOnly.FromTimeSpan(fire.TimeOfDay);
+        }
+        return null;
     }
 }

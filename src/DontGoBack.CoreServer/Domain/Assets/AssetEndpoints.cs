@@ -31,8 +31,12 @@ public static class AssetEndpoints
 
     public static IEndpointRouteBuilder MapAssets(this IEndpointRouteBuilder app)
     {
-        app.MapInternalGroup("/users").MapPost("/{userId:long}/asset-adjustments", AdjustAsync);
-        app.MapGet("/api/users/{userId:long}/asset-series", SeriesAsync);
+        app.MapInternalGroup("/users").MapPost("/{userId:long}/asset-adjustments", AdjustAsync).Produces<AdjustmentResult>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        app.MapGet("/api/users/{userId:long}/asset-series", SeriesAsync).Produces<AssetSeriesResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         return app;
     }
 

@@ -7,7 +7,8 @@ public static class UserActivityEndpoints
 {
     public static IEndpointRouteBuilder MapUserActivity(this IEndpointRouteBuilder app)
     {
-        app.MapInternalGroup("/users").MapPost("/{userId:long}/activity", RecordAsync);
+        app.MapInternalGroup("/users").MapPost("/{userId:long}/activity", RecordAsync).Produces<ActivityResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -21,5 +22,5 @@ public static class UserActivityEndpoints
             var other => throw new InvalidOperationException($"unhandled activity outcome {other}"),
         };
 
-    private sealed record ActivityResponse(long UserId, string Status, DateTimeOffset LastActivityAt, bool Reactivated);
+    public sealed record ActivityResponse(long UserId, string Status, DateTimeOffset LastActivityAt, bool Reactivated);
 }

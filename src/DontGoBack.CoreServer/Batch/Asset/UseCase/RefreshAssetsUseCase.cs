@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.InterServer.Extension;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.Options;
@@ -18,6 +19,7 @@ public sealed partial class RefreshAssetsUseCase(
     ExtensionClient extension,
     IOptions<AssetRefreshOptions> options,
     IOptions<ExtensionOptions> extensionOptions,
+    BatchMetrics metrics,
     TimeProvider time,
     ILogger<RefreshAssetsUseCase> logger)
 {
@@ -71,7 +73,9 @@ public sealed partial class RefreshAssetsUseCase(
             var afterUserId = range.First - 1;
             while (true)
             {
-                var page = await store.ReadActivePageAsync(day, afterUserId, range.Last, pageSize, stop.Token);
+                IReadOnlyList<RefreshCandidate> page;
+                using (BatchMetrics.PageRead(pageSize))
+                    page = await store.ReadActivePageAsync(day, afterUserId, range.Last, pageSize, stop.Token);
                 foreach (var candidate in page)
                 {
                     Interlocked.Increment(ref tally.Total);
@@ -79,11 +83,13 @@ public sealed partial class RefreshAssetsUseCase(
                     {
                         Interlocked.Increment(ref tally.Skipped);
                         Interlocked.Increment(ref tally.SkippedBeforeOpening);
+                        metrics.UsersDone(success: 0, skipped: 1);
                         continue;
                     }
                     if (candidate.AlreadyRefreshed)
                     {
                         Interlocked.Increment(ref tally.Skipped);
+                        metrics.UsersDone(success: 0, skipped: 1);
                         continue;
                     }
                     group.Add(new AssetUpdateRequest(candidate.UserId, candidate.PreviousAmount ?? startAmount));
@@ -126,7 +132,9 @@ public sealed partial class RefreshAssetsUseCase(
                 new ParallelOptions { MaxDegreeOfParallelism = callsInFlight, CancellationToken = stop.Token },
                 async (group, token) =>
                 {
-                    var outcomes = await extension.UpdateAssetsAsync(group, day, token);
+                    IReadOnlyList<UpdateAssetOutcome> outcomes;
+                    using (metrics.ExtensionCall())
+                        outcomes = await extension.UpdateAssetsAsync(group, day, token);
                     for (var i = 0; i < group.Length; i++)
                         await results.WriteAsync((group[i], outcomes[i]), token);
                 });
@@ -212,7 +220,10 @@ public sealed partial class RefreshAssetsUseCase(
         {
             if (refreshed.Count + failures.Count == 0)
                 return;
-            var written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
+            ChunkWriteResult written;
+            using (metrics.ChunkWrite(refreshed.Count + failures.Count))
+                written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
+            CountFinished(written, failures);
             Interlocked.Add(ref tally.Success, written.Written);
             Interlocked.Add(ref tally.Skipped, written.AlreadyPresent);
             Interlocked.Add(ref tally.Failed, written.Failed);
@@ -221,6 +232,15 @@ public sealed partial class RefreshAssetsUseCase(
             refreshed.Clear();
             failures.Clear();
         }
+    }
+
+    /// <summary>The chunk's users in the metrics, counted as the tally counts them: its failures by class, plus the moves the store failed as not fitting (permanent).</summary>
+    private void CountFinished(ChunkWriteResult written, List<RefreshFailure> failures)
+    {
+        metrics.UsersDone(written.Written, written.AlreadyPresent);
+        foreach (var failed in failures.GroupBy(f => f.Class))
+            metrics.UsersFailed(failed.Key, failed.Count());
+        metrics.UsersFailed(FailureClass.Permanent, written.Failed - failures.Count);
     }
 
     [LoggerMessage(LogLevel.Warning, "Asset refresh of user {UserId} for {Day} failed ({FailureClass}): {Reason}")]

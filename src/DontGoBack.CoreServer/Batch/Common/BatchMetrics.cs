@@ -1,0 +1,274 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <summary>
+/// The batch engine's telemetry, named in this one place: the meter with every instrument and the
+/// activity source. Tags stay few and bounded (job, status, outcome, failure class), never a user
+/// or a day, so a series per tag set stays a handful whatever the user count.
+/// </summary>
+/// <remarks>
+/// Measurements made while a run works (users, chunk writes, extension calls) are tagged with the
+/// job of the run in progress on that flow, <see cref="BatchRunTelemetry.Current"/>, so the code
+/// doing the work needs no job name of its own.
+/// </remarks>
+public sealed class BatchMetrics
+{
+    public const string MeterName = "DontGoBack.Batch";
+    public const string ActivitySourceName = "DontGoBack.Batch";
+
+    public const string JobTag = "batch.job";
+    public const string StatusTag = "batch.status";
+    public const string OutcomeTag = "batch.outcome";
+    public const string FailureClassTag = "batch.failure_class";
+
+    public const string RunIdTag = "batch.run_id";
+    public const string DayTag = "batch.day";
+    public const string AttemptTag = "batch.attempt";
+    public const string PartitionTag = "batch.partition";
+
+    public const string RunDuration = "dontgoback.batch.run.duration";
+    public const string ActiveRuns = "dontgoback.batch.run.active";
+    public const string UsersProcessed = "dontgoback.batch.users.processed";
+    public const string UsersPerSecond = "dontgoback.batch.users.rate";
+    public const string ChunkWriteDuration = "dontgoback.batch.chunk.write.duration";
+    public const string ExtensionCallDuration = "dontgoback.batch.extension.call.duration";
+    public const string DaysBehind = "dontgoback.batch.schedule.days_behind";
+    public const string SinceLastThrough = "dontgoback.batch.schedule.since_last_through";
+
+    internal static readonly ActivitySource ActivitySource = new(ActivitySourceName);
+
+    // Runs last seconds to hours; the SDK's default buckets stop at 10 s.
+    private static readonly double[] RunBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400];
+    // Chunk writes and extension calls take milliseconds to the per-call deadline (30 s by default).
+    private static readonly double[] CallBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+    private readonly TimeProvider _time;
+    private readonly Histogram<double> _runDuration;
+    private readonly Counter<long> _users;
+    private readonly Histogram<double> _chunkWrite;
+    private readonly Histogram<double> _extensionCall;
+    private readonly ConcurrentDictionary<BatchRunTelemetry, byte> _inProgress = new();
+    private readonly ConcurrentDictionary<string, ScheduleReport> _schedules = new();
+    private readonly ConcurrentDictionary<string, byte> _jobsSeen = new();
+    private TaskCompletionSource _nextRunRecorded = NewSignal();
+
+    public BatchMetrics(IMeterFactory meters, TimeProvider time)
+    {
+        _time = time;
+        var meter = meters.Create(MeterName);
+        _runDuration = meter.CreateHistogram(RunDuration, "s", "How long runs took, from claim to recorded outcome, by job and final status.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = RunBuckets });
+        _users = meter.CreateCounter<long>(UsersProcessed, "{user}",
+            "Users a run finished with, by job and outcome (success, skipped, failed with its failure class); counted as each chunk is written.");
+        _chunkWrite = meter.CreateHistogram(ChunkWriteDuration, "s", "Time to write one chunk of results in its transaction, retries included.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = CallBuckets });
+        _extensionCall = meter.CreateHistogram(ExtensionCallDuration, "s",
+            "Time of one call to the extension server (one user, or a bulk group), its retries and waits included.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = CallBuckets });
+        meter.CreateObservableUpDownCounter(ActiveRuns, ObserveActive, "{run}",
+            "Runs, or partitions of a clustered run, this process is working on now.");
+        meter.CreateObservableGauge(UsersPerSecond, ObserveRate, "{user}/s",
+            "Users finished per second by the runs in progress here, averaged since each started.");
+        meter.CreateObservableGauge(DaysBehind, ObserveDaysBehind, "{day}",
+            "Days the schedule owes that are past their deadline and not through, skipped days (older than the catch-up window) included.");
+        meter.CreateObservableGauge(SinceLastThrough, ObserveSinceLastThrough, "s",
+            "Time since the run of the latest day that went through finished.");
+    }
+
+    /// <summary>Starts the telemetry of a claimed run on this flow: its activity, and counts it as in progress until disposed.</summary>
+    public BatchRunTelemetry StartRun(string job, DateOnly day, RunClaim claim) =>
+        Start(job, day, claim, partition: null);
+
+    /// <summary>As <see cref="StartRun"/>, for one partition of a clustered run.</summary>
+    public BatchRunTelemetry StartPartition(string job, DateOnly day, RunClaim claim, int partition) =>
+        Start(job, day, claim, partition);
+
+    private BatchRunTelemetry Start(string job, DateOnly day, RunClaim claim, int? partition)
+    {
+        var activity = ActivitySource.StartActivity(partition is null ? $"{job} run" : $"{job} partition");
+        activity?.SetTag(JobTag, job);
+        activity?.SetTag(RunIdTag, claim.RunId);
+        activity?.SetTag(DayTag, day.ToString("O"));
+        activity?.SetTag(AttemptTag, claim.Attempt);
+        if (partition is not null)
+            activity?.SetTag(PartitionTag, partition);
+        _jobsSeen.TryAdd(job, 0);
+        var telemetry = new BatchRunTelemetry(this, job, activity, _time.GetTimestamp(), partition is not null);
+        _inProgress.TryAdd(telemetry, 0);
+        return telemetry;
+    }
+
+    internal void Ended(BatchRunTelemetry telemetry) => _inProgress.TryRemove(telemetry, out _);
+
+    /// <summary>
+    /// A run's outcome was recorded: its duration by final status, and, when the day went through,
+    /// the time since the last day through starts again from now.
+    /// </summary>
+    public void RunFinished(BatchResult result)
+    {
+        if (BatchRunTelemetry.Current is not { } run)
+            return;
+        _runDuration.Record(result.ElapsedMs / 1000.0, new(JobTag, run.Job), new(StatusTag, result.Status.ToText()));
+        if (!run.IsPartition)
+            run.Finished(result);
+        if (result.Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures)
+        {
+            var now = _time.GetUtcNow();
+            _schedules.AddOrUpdate(run.Job, _ => new ScheduleReport(null, now),
+                (_, report) => report with { LastThroughAt = report.LastThroughAt > now ? report.LastThroughAt : now });
+        }
+        Interlocked.Exchange(ref _nextRunRecorded, NewSignal()).TrySetResult();
+    }
+
+    /// <summary>Completes when the next run's outcome is recorded here: the schedule watch then reads the standing again at once.</summary>
+    public Task NextRunRecorded => Volatile.Read(ref _nextRunRecorded).Task;
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A partition's outcome was recorded (the run's own, once all are through, comes to <see cref="RunFinished"/>).</summary>
+    public void PartitionFinished(BatchResult result)
+    {
+        if (BatchRunTelemetry.Current is { IsPartition: true } partition)
+            partition.Finished(result);
+    }
+
+    /// <summary>Users that finished with success, or were skipped (the day was already there, or their account opened later).</summary>
+    public void UsersDone(int success, int skipped)
+    {
+        var job = BatchRunTelemetry.Current?.Job;
+        if (success > 0)
+            _users.Add(success, new(JobTag, job), new(OutcomeTag, "success"));
+        if (skipped > 0)
+            _users.Add(skipped, new(JobTag, job), new(OutcomeTag, "skipped"));
+        BatchRunTelemetry.Current?.Count(success + skipped);
+    }
+
+    /// <summary>Users that failed, by failure class: an enum, so the tag's values are bounded by construction.</summary>
+    public void UsersFailed<TClass>(TClass failureClass, int count) where TClass : struct, Enum
+    {
+        if (count <= 0)
+            return;
+        _users.Add(count, new(JobTag, BatchRunTelemetry.Current?.Job), new(OutcomeTag, "failed"),
+            new(FailureClassTag, failureClass.ToString().ToLowerInvariant()));
+        BatchRunTelemetry.Current?.Count(count);
+    }
+
+    /// <summary>Times one chunk write (and traces it) until disposed.</summary>
+    public Timed ChunkWrite(int results)
+    {
+        var activity = ActivitySource.StartActivity("chunk write");
+        activity?.SetTag("batch.chunk.results", results);
+        return new Timed(_chunkWrite, activity, _time);
+    }
+
+    /// <summary>Traces one page read of a run until disposed.</summary>
+    public static Activity? PageRead(int pageSize) =>
+        ActivitySource.StartActivity("page read")?.SetTag("batch.page.size", pageSize);
+
+    /// <summary>Times one call to the extension server until disposed; its HTTP spans are traced by the HTTP client itself.</summary>
+    public Timed ExtensionCall() => new(_extensionCall, null, _time);
+
+    /// <summary>What the schedule watch last found for a daily job (see <see cref="DailyJobWatch"/>).</summary>
+    public void ReportSchedule(string job, int daysBehind, DateTimeOffset? lastThroughAt) =>
+        _schedules.AddOrUpdate(job, _ => new ScheduleReport(daysBehind, lastThroughAt),
+            (_, report) => new ScheduleReport(daysBehind, Latest(report.LastThroughAt, lastThroughAt)));
+
+    private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
+
+    // Every job that ran here, or is watched, is reported, with 0 when idle, so a dashboard tells "idle" from "no data".
+    private IEnumerable<Measurement<long>> ObserveActive() =>
+        _jobsSeen.Keys.Union(_schedules.Keys).Select(job => new Measurement<long>(
+            _inProgress.Keys.Count(r => r.Job == job), new KeyValuePair<string, object?>(JobTag, job)));
+
+    private IEnumerable<Measurement<double>> ObserveRate() =>
+        _inProgress.Keys.GroupBy(r => r.Job).Select(g => new Measurement<double>(
+            g.Sum(r => r.UsersPerSecond(_time)), new KeyValuePair<string, object?>(JobTag, g.Key)));
+
+    private IEnumerable<Measurement<int>> ObserveDaysBehind() =>
+        _schedules.Where(s => s.Value.DaysBehind is not null)
+            .Select(s => new Measurement<int>(s.Value.DaysBehind!.Value, new KeyValuePair<string, object?>(JobTag, s.Key)));
+
+    private IEnumerable<Measurement<double>> ObserveSinceLastThrough()
+    {
+        var now = _time.GetUtcNow();
+        return _schedules.Where(s => s.Value.LastThroughAt is not null)
+            .Select(s => new Measurement<double>(
+                Math.Max(0, (now - s.Value.LastThroughAt!.Value).TotalSeconds), new KeyValuePair<string, object?>(JobTag, s.Key)));
+    }
+
+    private sealed record ScheduleReport(int? DaysBehind, DateTimeOffset? LastThroughAt);
+
+    /// <summary>A duration recorded in seconds, tagged with the run's job, when disposed; with its activity, if traced.</summary>
+    public readonly struct Timed(Histogram<double> histogram, Activity? activity, TimeProvider time) : IDisposable
+    {
+        private readonly long _started = time.GetTimestamp();
+
+        public void Dispose()
+        {
+            histogram.Record(time.GetElapsedTime(_started).TotalSeconds, new KeyValuePair<string, object?>(JobTag, BatchRunTelemetry.Current?.Job));
+            activity?.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// The telemetry of one run (or partition) in progress: its activity, and how many users it has
+/// finished. Current on the flow that started it, as <see cref="Activity.Current"/> is, so the
+/// work beneath tags its measurements with the run's job.
+/// </summary>
+public sealed class BatchRunTelemetry : IDisposable
+{
+    private static readonly AsyncLocal<BatchRunTelemetry?> CurrentRun = new();
+
+    private readonly BatchMetrics _metrics;
+    private readonly BatchRunTelemetry? _outer;
+    private readonly long _started;
+    private long _users;
+
+    internal BatchRunTelemetry(BatchMetrics metrics, string job, Activity? activity, long started, bool isPartition)
+    {
+        (_metrics, Job, Activity, _started, IsPartition) = (metrics, job, activity, started, isPartition);
+        _outer = CurrentRun.Value;
+        CurrentRun.Value = this;
+    }
+
+    /// <summary>The run in progress on this flow, if any.</summary>
+    public static BatchRunTelemetry? Current => CurrentRun.Value;
+
+    public string Job { get; }
+    public Activity? Activity { get; }
+
+    /// <summary>One partition of a clustered run rather than a whole run.</summary>
+    public bool IsPartition { get; }
+
+    internal void Count(int users) => Interlocked.Add(ref _users, users);
+
+    internal double UsersPerSecond(TimeProvider time)
+    {
+        var seconds = time.GetElapsedTime(_started).TotalSeconds;
+        return seconds <= 0 ? 0 : Interlocked.Read(ref _users) / seconds;
+    }
+
+    internal void Finished(BatchResult result)
+    {
+        if (Activity is null)
+            return;
+        Activity.SetTag(BatchMetrics.StatusTag, result.Status.ToText());
+        Activity.SetTag("batch.users.total", result.Total);
+        Activity.SetTag("batch.users.success", result.Success);
+        Activity.SetTag("batch.users.skipped", result.Skipped);
+        Activity.SetTag("batch.users.failed", result.Failed);
+        if (result.Status == BatchRunStatus.Failed)
+            Activity.SetStatus(ActivityStatusCode.Error, result.Error);
+    }
+
+    public void Dispose()
+    {
+        _metrics.Ended(this);
+        Activity?.Dispose();
+        CurrentRun.Value = _outer;
+    }
+}

@@ -1,0 +1,135 @@
+using DontGoBack.CoreServer.Hosting;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <summary>
+/// A daily job's own health: Healthy while it keeps its schedule, Degraded once an owed day is
+/// past its deadline and not through, Unhealthy when owed days are older than the catch-up window
+/// (the schedule no longer runs them by itself, so they stay missing until someone back-fills them).
+/// </summary>
+public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar calendar, ScheduleStandingReader reader, IOptions<BatchOptions> batch)
+    : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken)
+    {
+        var current = schedule.Describe(calendar);
+        if (!current.Enabled)
+            return HealthCheckResult.Healthy("The schedule is off; runs only start by hand.");
+        ScheduleStanding standing;
+        try
+        {
+            standing = await reader.ReadAsync(current, cancellationToken);
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, $"Could not read the run history: {DatabaseFaults.Describe(e)}");
+        }
+
+        var data = new Dictionary<string, object>
+        {
+            ["today"] = standing.Today.ToString("O"),
+            ["deadline"] = standing.TodayDeadline.ToString("O"),
+            ["daysBehind"] = standing.DaysBehind,
+            ["lastDayThrough"] = standing.LastThrough?.Day.ToString("O") ?? "",
+        };
+        if (standing.Skipped.Count > 0)
+        {
+            return HealthCheckResult.Unhealthy(
+                $"{standing.Skipped.Count} owed days from {standing.Skipped[0]:yyyy-MM-dd} to {standing.Skipped[^1]:yyyy-MM-dd} are older than "
+                + $"Batch:MaxCatchUpDays ({batch.Value.MaxCatchUpDays}) and are not run by the schedule; `backfill` or the manual trigger runs them.",
+                data: data);
+        }
+        if (standing.Behind.Count > 0)
+        {
+            return HealthCheckResult.Degraded(
+                $"{Days(standing.Behind)} past the deadline ({current.CompleteBySetting} {current.CompleteBy:HH:mm} in {current.Zone.Id}) and not through.",
+                data: data);
+        }
+        return HealthCheckResult.Healthy(standing.LastThrough is { } last
+            ? $"On schedule; the latest day through is {last.Day:yyyy-MM-dd}."
+            : "On schedule; no day has gone through yet.", data);
+    }
+
+    private static string Days(IReadOnlyList<DateOnly> days) => days.Count == 1
+        ? $"{days[0]:yyyy-MM-dd} is"
+        : $"{days.Count} days from {days[0]:yyyy-MM-dd} to {days[^1]:yyyy-MM-dd} are";
+}
+
+/// <summary>
+/// Keeps the schedule gauges (days behind, time since the last day through) fed without a query
+/// inside a metrics callback: reads each daily job's standing now and then and hands it to <see cref="BatchMetrics"/>.
+/// </summary>
+public sealed partial class DailyJobWatch(
+    IEnumerable<DailyJobSchedule> schedules, BatchCalendar calendar, IServiceScopeFactory scopes, BatchMetrics metrics, IHostApplicationLifetime lifetime,
+    TimeProvider time, ILogger<DailyJobWatch> logger) : BackgroundService
+{
+    /// <summary>How often the standing is read; a scrape sees it at most this old (the time since the last day through is exact).</summary>
+    public static readonly TimeSpan Every = TimeSpan.FromSeconds(15);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Not before start-up has finished: the database must be migrated.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+            await started.Task.WaitAsync(stoppingToken);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var runRecorded = metrics.NextRunRecorded;
+            await RefreshAsync(stoppingToken);
+            // A recorded run may have changed the standing: read it again at once rather than up to a round later.
+            await Task.WhenAny(Task.Delay(Every, time, stoppingToken), runRecorded);
+        }
+    }
+
+    /// <summary>Reads every daily job's standing once and reports it.</summary>
+    public async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        foreach (var schedule in schedules.Select(s => s.Describe(calendar)).Where(s => s.Enabled))
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var standing = await scope.ServiceProvider.GetRequiredService<ScheduleStandingReader>().ReadAsync(schedule, cancellationToken);
+                metrics.ReportSchedule(schedule.Job, standing.DaysBehind, standing.LastThrough?.FinishedAt);
+            }
+            catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+            {
+                // The gauges keep their last values; the database's own check and the runs report the outage.
+                LogNotRead(schedule.Job, DatabaseFaults.Describe(e));
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // Never lets the host stop over a gauge: the next round tries again.
+                LogFailed(e, schedule.Job);
+            }
+        }
+    }
+
+    [LoggerMessage(LogLevel.Debug, "Could not read the schedule standing of {Job}: {Reason}")]
+    private partial void LogNotRead(string job, string reason);
+
+    [LoggerMessage(LogLevel.Warning, "Reading the schedule standing of {Job} failed")]
+    private partial void LogFailed(Exception exception, string job);
+}
+
+public static class DailyJobWatchExtensions
+{
+    /// <summary>
+    /// Watches a daily batch job: its health check (named after the job, part of /health/ready)
+    /// and the schedule gauges of <see cref="BatchMetrics"/>.
+    /// </summary>
+    public static IHostApplicationBuilder AddDailyJobWatch<TJob>(this IHostApplicationBuilder builder, string job)
+        where TJob : IDailyJob
+    {
+        builder.Services.TryAddScoped<ScheduleStandingReader>();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DailyJobWatch>());
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(job,
+            services => ActivatorUtilities.CreateInstance<DailyJobHealthCheck>(services, services.GetRequiredService<DailyJobSchedule<TJob>>()),
+            HealthStatus.Unhealthy, [HealthEndpoints.ReadyTag], HealthEndpoints.CheckTimeout));
+        return builder;
+    }
+}

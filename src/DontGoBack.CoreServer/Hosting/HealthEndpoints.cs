@@ -1,0 +1,54 @@
+using System.Text.Json;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace DontGoBack.CoreServer.Hosting;
+
+/// <summary>
+/// /health/live answers as long as the process serves requests; /health/ready runs every check
+/// tagged <see cref="ReadyTag"/> (database, scheduler, cluster check-in, each daily job's schedule).
+/// Healthy and Degraded answer 200, Unhealthy 503; the body names each check's status.
+/// </summary>
+public static class HealthEndpoints
+{
+    public const string LivePath = "/health/live";
+    public const string ReadyPath = "/health/ready";
+    public const string ReadyTag = "ready";
+
+    /// <summary>A check that takes longer (a database that does not answer) is reported Unhealthy rather than holding the probe.</summary>
+    public static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
+
+    public static IHostApplicationBuilder AddHealth(this IHostApplicationBuilder builder)
+    {
+        var checks = builder.Services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", HealthStatus.Unhealthy, [ReadyTag], CheckTimeout)
+            .AddCheck<SchedulerHealthCheck>("scheduler", HealthStatus.Unhealthy, [ReadyTag], CheckTimeout);
+        if (builder.Configuration.GetSection(BatchOptions.SectionName).Get<BatchOptions>()?.Clustered == true)
+            checks.AddCheck<ClusterNodeHealthCheck>("cluster-node", HealthStatus.Unhealthy, [ReadyTag], CheckTimeout);
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
+    {
+        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync });
+        app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync });
+        return app;
+    }
+
+    /// <summary>The overall status and each check's status, description and data; never an exception's text, since probes need no credentials.</summary>
+    private static Task WriteAsync(HttpContext http, HealthReport report)
+    {
+        http.Response.ContentType = "application/json; charset=utf-8";
+        var body = new HealthBody(report.Status.ToString(), Math.Round(report.TotalDuration.TotalMilliseconds, 1),
+            report.Entries.ToDictionary(e => e.Key, e => new CheckBody(
+                e.Value.Status.ToString(), e.Value.Description, Math.Round(e.Value.Duration.TotalMilliseconds, 1),
+                e.Value.Data.Count > 0 ? e.Value.Data : null)));
+        return JsonSerializer.SerializeAsync(http.Response.Body, body, JsonSerializerOptions.Web, http.RequestAborted);
+    }
+
+    public sealed record HealthBody(string Status, double DurationMs, IReadOnlyDictionary<string, CheckBody> Checks);
+
+    public sealed record CheckBody(string Status, string? Description, double DurationMs, IReadOnlyDictionary<string, object>? Data);
+}
