@@ -48,7 +48,7 @@ internal static class BenchRun
         Progress.Say($"raw HTTP rate: {raw.RequestsPerSecond:N0} requests/s ({raw.NotOk:N0} answers not 2xx); " +
                      $"CPU s client {raw.ClientCpu.TotalSeconds:F1}, stand-in {raw.SimulatorCpu.TotalSeconds:F1}");
 
-        Progress.Say($"floor: COPY of {activeUsers:N0} snapshots and their changes, one pointer UPDATE, rolled back");
+        Progress.Say($"floor: COPY of {activeUsers:N0} snapshots, one pointer UPDATE, rolled back");
         var floor = await database.MeasureFloorAsync(cancellationToken);
         await database.VacuumAnalyzeAsync(cancellationToken);
         Progress.Say($"floor: {floor.TotalSeconds:F2} s");
