@@ -52,9 +52,15 @@ internal static class BenchCommand
                 result.AddError("--raw-requests must be positive.");
         });
 
+        var historyDays = IntOption("--history-days", "Days of history added for every active user after the fresh runs, before the modes run again (0: none)", 0, 0, 3_650);
+        var historyMarketChanges = new Option<bool>("--history-market-changes")
+        {
+            Description = "The added history also gets a market change per user and day, as the refresh wrote it before market moves lived in the snapshots alone",
+        };
+
         var root = new RootCommand("Benchmarks the core server's daily asset refresh against PostgreSQL and the stand-in extension server; prints one markdown table")
         {
-            connection, coreDll, simulatorDll, users, activePercent, modes, latencyMs, errorRate, concurrency, bulkSize, bulkCalls, rawRequests,
+            connection, coreDll, simulatorDll, users, activePercent, modes, latencyMs, errorRate, concurrency, bulkSize, bulkCalls, rawRequests, historyDays, historyMarketChanges,
         };
         root.SetAction((parsed, cancellationToken) =>
         {
@@ -71,7 +77,9 @@ internal static class BenchCommand
                 parsed.GetValue(concurrency),
                 parsed.GetValue(bulkSize),
                 parsed.GetValue(bulkCalls),
-                parsed.GetValue(rawRequests) ?? Math.Min(userCount, DefaultRawRequestCap));
+                parsed.GetValue(rawRequests) ?? Math.Min(userCount, DefaultRawRequestCap),
+                parsed.GetValue(historyDays),
+                parsed.GetValue(historyMarketChanges));
             return RunReportingFailureAsync(settings, cancellationToken);
         });
         // Children are killed on the way out; give that a moment after Ctrl+C.

@@ -11,9 +11,12 @@ internal sealed record RefreshReport(
 /// <param name="Wall">From process start to exit: start-up, migrations check and shutdown included.</param>
 /// <param name="CoreServerCpu">CPU time of the core server process, start-up included.</param>
 /// <param name="SimulatorCpu">CPU time the stand-in spent meanwhile.</param>
+/// <param name="HistoryDays">Days of history every active user had before the run's day (the opening snapshot included).</param>
+/// <param name="StoredBytes">Growth of the tables the job writes over the day, each side measured after VACUUM.</param>
+/// <param name="WalBytes">WAL the server wrote while the job ran.</param>
 internal sealed record ModeRun(
-    RefreshMode Mode, DateOnly Day, int ExitCode, RefreshReport Report, TimeSpan Wall, long PeakResidentBytes,
-    TimeSpan CoreServerCpu, TimeSpan SimulatorCpu);
+    RefreshMode Mode, DateOnly Day, int HistoryDays, int ExitCode, RefreshReport Report, TimeSpan Wall, long PeakResidentBytes,
+    TimeSpan CoreServerCpu, TimeSpan SimulatorCpu, long StoredBytes, long WalBytes);
 
 /// <summary>The core server's `verify` after the runs: its exit code, its summary line and how long the process took.</summary>
 internal sealed record VerifyRun(int ExitCode, string Summary, TimeSpan Wall);
@@ -29,8 +32,9 @@ internal static class BenchRun
         Progress.Say($"recreating database {BenchDatabase.Name}");
         await using var database = await BenchDatabase.RecreateAsync(settings.AdminConnectionString, cancellationToken);
 
-        Progress.Say($"seeding {settings.Users:N0} users ({settings.ActivePercent}% active) with the core server's seed command");
-        await SeedAsync(settings, database, cancellationToken);
+        var openingDay = TodayIn(BatchTimeZone).AddDays(-1);
+        Progress.Say($"seeding {settings.Users:N0} users ({settings.ActivePercent}% active), openings on {openingDay:yyyy-MM-dd}");
+        await SeedAsync(settings, database, openingDay, cancellationToken);
         await database.VacuumAnalyzeAsync(cancellationToken);
         var activeUsers = await database.CountActiveUsersAsync(cancellationToken);
         Progress.Say($"{activeUsers:N0} active users");
@@ -44,27 +48,33 @@ internal static class BenchRun
         Progress.Say($"raw HTTP rate: {raw.RequestsPerSecond:N0} requests/s ({raw.NotOk:N0} answers not 2xx); " +
                      $"CPU s client {raw.ClientCpu.TotalSeconds:F1}, stand-in {raw.SimulatorCpu.TotalSeconds:F1}");
 
-        Progress.Say($"floor: COPY of {activeUsers:N0} snapshots and their changes, one pointer UPDATE, rolled back");
+        Progress.Say($"floor: COPY of {activeUsers:N0} snapshots, one pointer UPDATE, rolled back");
         var floor = await database.MeasureFloorAsync(cancellationToken);
         await database.VacuumAnalyzeAsync(cancellationToken);
         Progress.Say($"floor: {floor.TotalSeconds:F2} s");
 
         // Days after the seed's opening snapshot, so every run moves every pointer as the daily run does.
         // Only the HTTP trigger refuses a future day; the CLI takes any.
-        var firstDay = TodayIn(BatchTimeZone).AddDays(1);
+        var day = openingDay.AddDays(1);
         var runs = new List<ModeRun>();
-        for (var i = 0; i < settings.Modes.Count; i++)
+        var historyDays = 1;
+        foreach (var mode in settings.Modes)
         {
-            if (i > 0)
-                await database.VacuumAnalyzeAsync(cancellationToken);
-            var mode = settings.Modes[i];
-            var day = firstDay.AddDays(i);
-            Progress.Say($"refresh {mode.Name()} for {day:yyyy-MM-dd}");
-            var run = await RefreshAsync(settings, database, simulator, mode, day, cancellationToken);
-            Progress.Say($"refresh {mode.Name()}: {run.Report.Status}, success {run.Report.Success:N0}, failed {run.Report.Failed:N0} " +
-                         $"in {run.Report.ElapsedMs / 1000.0:F2} s, peak {run.PeakResidentBytes / ResultTable.BytesPerMegabyte:N0} MB; " +
-                         $"CPU s core server {run.CoreServerCpu.TotalSeconds:F1}, stand-in {run.SimulatorCpu.TotalSeconds:F1}");
-            runs.Add(run);
+            runs.Add(await RefreshAsync(settings, database, simulator, mode, day, historyDays, cancellationToken));
+            (day, historyDays) = (day.AddDays(1), historyDays + 1);
+        }
+        if (settings.HistoryDays > 0)
+        {
+            Progress.Say($"history: {settings.HistoryDays} more days for every active user from {day:yyyy-MM-dd}, set-based");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await database.AddHistoryAsync(day, settings.HistoryDays, settings.HistoryWithMarketChanges, cancellationToken);
+            Progress.Say($"history: written in {clock.Elapsed.TotalSeconds:F0} s");
+            (day, historyDays) = (day.AddDays(settings.HistoryDays), historyDays + settings.HistoryDays);
+            foreach (var mode in settings.Modes)
+            {
+                runs.Add(await RefreshAsync(settings, database, simulator, mode, day, historyDays, cancellationToken));
+                (day, historyDays) = (day.AddDays(1), historyDays + 1);
+            }
         }
 
         Progress.Say("verify: the chain rule over the whole history");
@@ -83,25 +93,25 @@ internal static class BenchRun
         return table.Warnings.Count == 0 ? 0 : 1;
     }
 
-    private static async Task SeedAsync(BenchSettings settings, BenchDatabase database, CancellationToken cancellationToken)
+    private static async Task SeedAsync(BenchSettings settings, BenchDatabase database, DateOnly openingDay, CancellationToken cancellationToken)
     {
-        // Seeding is set-based SQL whose statements grow with the user count; it is setup, not
-        // measured, so it gets no command timeout. The refresh runs on the plain connection string.
-        var unlimited = new NpgsqlConnectionStringBuilder(database.ConnectionString) { CommandTimeout = 0 };
-        var seed = await DotnetProcess.RunAsync(
-            settings.CoreServerDll,
-            ["seed", "--users", Invariant(settings.Users), "--active-percent", Invariant(settings.ActivePercent)],
-            CoreServerEnvironment(unlimited.ConnectionString),
-            cancellationToken);
-        EchoOutput("seed", seed);
-        if (seed.ExitCode != 0)
-            throw new BenchFailedException($"the core server's seed command exited with code {seed.ExitCode}");
+        // The core server creates its schema (any command migrates first; verify on an empty database finds nothing).
+        var migrate = await DotnetProcess.RunAsync(settings.CoreServerDll, ["verify"], CoreServerEnvironment(database.ConnectionString), cancellationToken);
+        EchoOutput("verify (migration)", migrate);
+        if (migrate.ExitCode != 0)
+            throw new BenchFailedException($"the core server's verify (to migrate the schema) exited with code {migrate.ExitCode}");
+        await database.SeedAsync(settings.Users, settings.ActivePercent, openingDay, cancellationToken);
     }
 
+    /// <summary>One day of one mode, between two VACUUMs that make its storage growth comparable, with the WAL written while it ran.</summary>
     private static async Task<ModeRun> RefreshAsync(
-        BenchSettings settings, BenchDatabase database, ExtensionSimulator simulator, RefreshMode mode, DateOnly day,
+        BenchSettings settings, BenchDatabase database, ExtensionSimulator simulator, RefreshMode mode, DateOnly day, int historyDays,
         CancellationToken cancellationToken)
     {
+        await database.VacuumAnalyzeAsync(cancellationToken);
+        var bytesBefore = await database.WrittenTablesBytesAsync(cancellationToken);
+        Progress.Say($"refresh {mode.Name()} for {day:yyyy-MM-dd} ({historyDays} days of history)");
+        var walBefore = await database.WalPositionAsync(cancellationToken);
         var environment = CoreServerEnvironment(database.ConnectionString);
         var extensionUrl = simulator.BaseUrl.ToString().TrimEnd('/');
         environment["Extension__BaseUrl"] = extensionUrl;
@@ -118,7 +128,10 @@ internal static class BenchRun
             settings.CoreServerDll, ["refresh", "--day", day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), "--json", "--allow-future-day"],
             environment, cancellationToken);
         var simulatorCpu = simulator.CpuTime - simulatorCpuBefore;
+        var walBytes = await database.WalPositionAsync(cancellationToken) - walBefore;
         EchoOutput($"refresh {mode.Name()}", run);
+        await database.VacuumAnalyzeAsync(cancellationToken);
+        var storedBytes = await database.WrittenTablesBytesAsync(cancellationToken) - bytesBefore;
 
         var lastLine = run.StandardOutput.LastOrDefault(line => !string.IsNullOrWhiteSpace(line));
         RefreshReport? report;
@@ -133,7 +146,17 @@ internal static class BenchRun
         return report is null
             ? throw new BenchFailedException(
                 $"the core server's refresh ({mode.Name()}) exited with code {run.ExitCode} without a JSON result line")
-            : new ModeRun(mode, day, run.ExitCode, report, run.Wall, run.PeakResidentBytes, run.CpuTime, simulatorCpu);
+            : Reported(new ModeRun(mode, day, historyDays, run.ExitCode, report, run.Wall, run.PeakResidentBytes, run.CpuTime, simulatorCpu,
+                storedBytes, walBytes));
+    }
+
+    private static ModeRun Reported(ModeRun run)
+    {
+        var users = Math.Max(1, run.Report.Success);
+        Progress.Say($"refresh {run.Mode.Name()}: {run.Report.Status}, success {run.Report.Success:N0}, failed {run.Report.Failed:N0} " +
+                     $"in {run.Report.ElapsedMs / 1000.0:F2} s, peak {run.PeakResidentBytes / ResultTable.BytesPerMegabyte:N0} MB; " +
+                     $"CPU s core server {run.CoreServerCpu.TotalSeconds:F1}; stored {run.StoredBytes / users:N0} B and WAL {run.WalBytes / users:N0} B per user-day");
+        return run;
     }
 
     private static Dictionary<string, string> CoreServerEnvironment(string connectionString) => new()

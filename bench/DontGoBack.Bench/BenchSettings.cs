@@ -31,6 +31,7 @@ internal static class RefreshModes
 }
 
 /// <param name="AdminConnectionString">Any database on the server; the bench database is recreated beside it.</param>
+/// <param name="HistoryDays">0: the modes run once on the seeded database; N: then N days of history are added and they run again.</param>
 /// <param name="Concurrency">Extension calls (per-user) or bulk groups in flight, in the core server and in the raw HTTP rate alike.</param>
 internal sealed record BenchSettings(
     string AdminConnectionString,
@@ -44,7 +45,9 @@ internal sealed record BenchSettings(
     int Concurrency,
     int BulkSize,
     int BulkCalls,
-    int RawRequests)
+    int RawRequests,
+    int HistoryDays = 0,
+    bool HistoryWithMarketChanges = false)
 {
     public int BulkSizeFor(RefreshMode mode) => mode == RefreshMode.Bulk ? BulkSize : 0;
 

@@ -11,8 +11,9 @@ internal sealed class ResultTable(
 
     private static readonly string[] Columns =
     [
-        "mode", "users (active)", "latency ms", "calls in flight", "bulk size", "job s", "wall s", "users/s", "peak MB",
-        "floor s", "job/floor", "raw HTTP req/s", "job users/s ÷ raw req/s", "success", "failed",
+        "mode", "history days", "users (active)", "latency ms", "calls in flight", "bulk size", "job s", "wall s", "users/s", "peak MB",
+        "floor s", "job/floor", "raw HTTP req/s", "job users/s ÷ raw req/s",
+        "stored B/user-day", "WAL B/user-day", "success", "failed",
     ];
 
     /// <summary>Runs that did not account for every active user exactly once, or did not finish.</summary>
@@ -42,6 +43,10 @@ internal sealed class ResultTable(
             $"CPU ms per 1,000 users (core server, start-up included, + stand-in): " +
             $"{string.Join("; ", runs.Select(r => $"{r.Mode.Name()} {PerThousand(r.CoreServerCpu, r.Report.Success + r.Report.Failed)} + {PerThousand(r.SimulatorCpu, r.Report.Success + r.Report.Failed)}"))}; " +
             $"raw HTTP per 1,000 calls (client + stand-in): {PerThousand(raw.ClientCpu, raw.Requests)} + {PerThousand(raw.SimulatorCpu, raw.Requests)}.");
+        text.AppendLine(
+            $"Stored B/user-day: growth of {string.Join(", ", BenchDatabase.WrittenTables)} (heap, indexes, TOAST; pg_total_relation_size) " +
+            "over the day, VACUUM before and after, ÷ users written; WAL B/user-day: WAL written while the job ran ÷ users written " +
+            "(the bench's server runs with full_page_writes off, so production writes more).");
         text.AppendLine($"Chain check after the runs (`verify`, whole history): {verify.Summary}; {verify.Wall.TotalSeconds:F2} s wall.");
         text.AppendLine(
             $"Machine: {Environment.ProcessorCount} logical CPUs, {TotalMemoryGibibytes():F1} GiB RAM; .NET {Environment.Version}; " +
@@ -56,6 +61,7 @@ internal sealed class ResultTable(
         return
         [
             run.Mode.Name(),
+            $"{run.HistoryDays}",
             $"{settings.Users:N0} ({activeUsers:N0})",
             $"{settings.LatencyMs}",
             $"{settings.CallsInFlight(run.Mode)}",
@@ -68,6 +74,8 @@ internal sealed class ResultTable(
             $"{jobSeconds / floor.TotalSeconds:F1}×",
             $"{raw.RequestsPerSecond:N0}",
             double.IsFinite(usersPerSecond) ? $"{usersPerSecond / raw.RequestsPerSecond:F2}" : "—",
+            run.Report.Success > 0 ? $"{(double)run.StoredBytes / run.Report.Success:N0}" : "—",
+            run.Report.Success > 0 ? $"{(double)run.WalBytes / run.Report.Success:N0}" : "—",
             $"{run.Report.Success:N0}",
             $"{run.Report.Failed:N0}",
         ];

@@ -118,11 +118,11 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
         return await db.DailyAssetSnapshots.AsNoTracking().Where(h => h.UserId == userId).OrderBy(h => h.SnapshotDay).ToListAsync();
     }
 
+    /// <summary>The user's change history as it reads: recorded changes with the market moves taken from the snapshots.</summary>
     public async Task<List<AssetChange>> ChangesOfAsync(long userId)
     {
         await using var scope = Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
-        return await db.AssetChanges.AsNoTracking().Where(c => c.UserId == userId).OrderBy(c => c.Id).ToListAsync();
+        return await scope.ServiceProvider.GetRequiredService<AssetChangeHistory>().OfUserAsync(userId, CancellationToken.None);
     }
 
     /// <summary>The day of the snapshot the user's pointer is on, or null.</summary>

@@ -25,6 +25,16 @@ public sealed record UserRebase(long UserId, IReadOnlyList<RebasedSnapshot> Snap
 /// </summary>
 public static class AssetChainRebase
 {
+    /// <summary>A rebase row's reason starts with this, then the late day written (yyyy-MM-dd).</summary>
+    private const string RebaseReasonPrefix = "market move of ";
+
+    /// <summary>The late day whose market move a rebase row records (it has no move of its own in the history); null if the reason is not a rebase's.</summary>
+    public static DateOnly? LateDayOf(string? rebaseReason) =>
+        rebaseReason is { Length: >= 25 } && rebaseReason.StartsWith(RebaseReasonPrefix, StringComparison.Ordinal)
+        && DateOnly.TryParseExact(rebaseReason.AsSpan(RebaseReasonPrefix.Length, 10), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)
+            ? day
+            : null;
+
     /// <param name="writtenDay">The late day just written, with its multiplier and closing.</param>
     /// <param name="later">The user's snapshots after <paramref name="writtenDay"/>, in day order; at least one.</param>
     /// <returns>The plan, or null when an amount would not fit in 64 bits.</returns>
@@ -64,7 +74,7 @@ public static class AssetChainRebase
         }
         changes.Add(new RebaseChange(AssetChangeKind.Rebase, balance, previousClosing,
             string.Create(CultureInfo.InvariantCulture,
-                $"market move of {writtenDay:yyyy-MM-dd} (x{writtenMultiplier:0.######}) written after later days; re-based {later.Count} day(s) {first.Day:yyyy-MM-dd}..{newest.Day:yyyy-MM-dd}"),
+                $"{RebaseReasonPrefix}{writtenDay:yyyy-MM-dd} (x{writtenMultiplier:0.######}) written after later days; re-based {later.Count} day(s) {first.Day:yyyy-MM-dd}..{newest.Day:yyyy-MM-dd}"),
             newest.Id, newest.Day));
         return new UserRebase(userId, snapshots, changes);
     }

@@ -26,6 +26,7 @@ public static class AssetEndpoints
         builder.Services.AddSingleton<AssetColourPolicy>();
         builder.Services.AddScoped<AssetAdjustments>();
         builder.Services.AddScoped<AssetChainVerifier>();
+        builder.Services.AddScoped<AssetChangeHistory>();
         return builder;
     }
 

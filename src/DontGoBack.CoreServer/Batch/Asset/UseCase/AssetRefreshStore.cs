@@ -99,7 +99,7 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
     /// In one transaction that holds the chunk's users (PostgreSQL: their rows locked; SQLite: the
     /// single writer), so a reward or penalty is either before the move, and in its base, or after
     /// it, on the new snapshot: inserts the day's
-    /// snapshots and their market-move changes (skipping users the day already has), moves each
+    /// snapshots, which hold the market move (skipping users the day already has), moves each
     /// pointer only forward, clears the day's failure record of users that now succeeded and
     /// records the new failures. A transient fault runs the whole transaction again (see <see cref="ChunkTries"/>).
     /// </summary>

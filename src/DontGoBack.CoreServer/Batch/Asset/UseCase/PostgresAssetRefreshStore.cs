@@ -49,10 +49,11 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
          ORDER BY t.ord
         """;
 
-    // One round trip: snapshots inserted, their market-move changes (a late day's move is recorded
-    // by its rebase row instead), pointers moved only forward, the day's old failures cleared
-    // (data-modifying CTEs run even when nothing reads them). Answers how many were inserted, and
-    // which of the users with later days.
+    // One round trip: snapshots inserted, pointers moved, the day's old failures cleared
+    // (data-modifying CTEs run even when nothing reads them). The market move lives in the snapshot
+    // alone; a late day's move is recorded by its rebase row. Under the chunk's lock the bases read
+    // told which users already have a later day: for everyone else the new snapshot is the newest,
+    // so the pointer moves to it without reading the old pointer's day. Answers the users inserted.
     private const string WriteMovesSql = """
         WITH input AS (
             SELECT * FROM unnest(@user_ids, @openings, @closings, @multipliers) AS t(user_id, opening, closing, multiplier)
@@ -61,19 +62,11 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
                    (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
             SELECT user_id, @day, opening, closing, multiplier, closing - opening, 0, @now FROM input
             ON CONFLICT (user_id, snapshot_day) DO NOTHING
-            RETURNING id, user_id, opening_amount, closing_amount
-        ), changed AS (
-            INSERT INTO asset_changes
-                   (user_id, kind, amount_before, amount_after, delta, snapshot_id, snapshot_day, changed_at)
-            SELECT user_id, 'Market', opening_amount, closing_amount, closing_amount - opening_amount, id, @day, @now
-              FROM inserted
-             WHERE user_id <> ALL(@rebased_user_ids)
+            RETURNING id, user_id
         ), moved AS (
             UPDATE users u SET current_snapshot_id = i.id
               FROM inserted i
-             WHERE u.id = i.user_id
-               AND (u.current_snapshot_id IS NULL
-                    OR (SELECT c.snapshot_day FROM daily_asset_snapshots c WHERE c.id = u.current_snapshot_id) < @day)
+             WHERE u.id = i.user_id AND i.user_id <> ALL(@with_later_days)
         ), cleared AS (
             DELETE FROM asset_refresh_failures f
              USING input
@@ -140,7 +133,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
                 write.Parameters.AddWithValue("openings", moves.Select(m => m.Opening).ToArray());
                 write.Parameters.AddWithValue("closings", moves.Select(m => m.Closing).ToArray());
                 write.Parameters.AddWithValue("multipliers", moves.Select(m => m.Multiplier).ToArray());
-                write.Parameters.AddWithValue("rebased_user_ids", rebases.Keys.ToArray());
+                write.Parameters.AddWithValue("with_later_days", withLaterDays.ToArray());
                 write.Parameters.AddWithValue("day", day);
                 write.Parameters.AddWithValue("now", changedAt);
                 await using var insertedUsers = await write.ExecuteReaderAsync(cancellationToken);

@@ -1,6 +1,7 @@
 using System.Data.Common;
-using System.Globalization;
+using System.Buffers;
 using System.Text;
+using System.Text.Json;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Data.Sqlite;
@@ -34,22 +35,21 @@ public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retr
             moveCount = moves.Count;
             if (moves.Count > 0)
                 inserted = await InsertSnapshotsAsync(connection, day, moves, changedAt, cancellationToken);
-            // A late day's move is recorded by its rebase row instead of a market row.
+            // The market move lives in the snapshot alone; a late day's move is recorded by its rebase row.
             var applied = inserted.Where(i => rebases.ContainsKey(i.Move.UserId)).Select(i => rebases[i.Move.UserId]).ToList();
             var inOrder = inserted.Where(i => !rebases.ContainsKey(i.Move.UserId)).ToList();
             if (inOrder.Count > 0)
-            {
-                await InsertMarketChangesAsync(connection, day, inOrder, changedAt, cancellationToken);
                 await MovePointersAsync(connection, inOrder.Select(i => i.Move.UserId), cancellationToken);
-            }
             if (applied.Count > 0)
                 await ApplyRebasesAsync(connection, applied, changedAt, cancellationToken);
             (rebasedUsers, rebasedDays) = (applied.Count, applied.Sum(r => r.Snapshots.Count));
             if (moves.Count > 0)
             {
-                await ExecuteAsync(connection,
-                    $"DELETE FROM asset_refresh_failures WHERE snapshot_day = @day AND user_id IN ({IdList(moves.Select(m => m.UserId))})",
-                    day, cancellationToken);
+                await using var clear = connection.CreateCommand();
+                clear.CommandText = "DELETE FROM asset_refresh_failures WHERE snapshot_day = @day AND user_id IN (SELECT value FROM json_each(@user_ids))";
+                clear.Parameters.AddWithValue("@day", day);
+                clear.Parameters.AddWithValue("@user_ids", JsonIds(moves.Select(m => m.UserId)));
+                await clear.ExecuteNonQueryAsync(cancellationToken);
             }
         }
         if (allFailures.Count > 0)
@@ -69,7 +69,7 @@ public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retr
         SqliteConnection connection, DateOnly day, IReadOnlyList<RefreshedAsset> refreshed, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = $"""
+        command.CommandText = """
             SELECT u.id,
                    (SELECT s.closing_amount FROM daily_asset_snapshots s
                      WHERE s.user_id = u.id AND s.snapshot_day < @day
@@ -77,9 +77,10 @@ public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retr
                    (SELECT l.snapshot_day FROM daily_asset_snapshots l
                      WHERE l.user_id = u.id AND l.snapshot_day > @day
                      ORDER BY l.snapshot_day LIMIT 1) IS NOT NULL
-              FROM users u WHERE u.id IN ({IdList(refreshed.Select(r => r.UserId))})
+              FROM users u WHERE u.id IN (SELECT value FROM json_each(@user_ids))
             """;
         command.Parameters.AddWithValue("@day", day);
+        command.Parameters.AddWithValue("@user_ids", JsonIds(refreshed.Select(r => r.UserId)));
         var bases = new Dictionary<long, long>(refreshed.Count);
         var withLaterDays = new List<long>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -102,10 +103,11 @@ public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retr
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
             SELECT {StoredSnapshotColumns} FROM daily_asset_snapshots
-             WHERE user_id IN ({IdList(userIds)}) AND snapshot_day > @day
+             WHERE user_id IN (SELECT value FROM json_each(@user_ids)) AND snapshot_day > @day
              ORDER BY user_id, snapshot_day
             """;
         command.Parameters.AddWithValue("@day", day);
+        command.Parameters.AddWithValue("@user_ids", JsonIds(userIds));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
             later.Add((reader.GetInt64(1), ReadStoredSnapshot(reader)));
@@ -159,20 +161,22 @@ public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retr
         SqliteConnection connection, DateOnly day, List<MarketMove> moves, DateTimeOffset changedAt, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        var sql = new StringBuilder("""
+        // "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
+        command.CommandText = """
             INSERT INTO daily_asset_snapshots
                    (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
-            VALUES
-            """);
-        for (var i = 0; i < moves.Count; i++)
+            SELECT value ->> 0, @day, value ->> 1, value ->> 2, value ->> 3, (value ->> 2) - (value ->> 1), 0, @now
+              FROM json_each(@moves) WHERE true
+            ON CONFLICT (user_id, snapshot_day) DO NOTHING
+            RETURNING id, user_id
+            """;
+        command.Parameters.AddWithValue("@moves", JsonRows(moves, (json, move) =>
         {
-            var move = moves[i];
-            sql.Append(i == 0 ? "" : ",").Append(CultureInfo.InvariantCulture,
-                $"({move.UserId}, @day, {move.Opening}, {move.Closing}, @m{i}, {move.Closing - move.Opening}, 0, @now)");
-            command.Parameters.AddWithValue($"@m{i}", move.Multiplier);
-        }
-        sql.Append(" ON CONFLICT (user_id, snapshot_day) DO NOTHING RETURNING id, user_id");
-        command.CommandText = sql.ToString();
+            json.WriteNumberValue(move.UserId);
+            json.WriteNumberValue(move.Opening);
+            json.WriteNumberValue(move.Closing);
+            json.WriteNumberValue(move.Multiplier);
+        }));
         command.Parameters.AddWithValue("@day", day);
         command.Parameters.AddWithValue("@now", changedAt);
 
@@ -184,36 +188,16 @@ public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retr
         return inserted;
     }
 
-    private static async Task InsertMarketChangesAsync(
-        SqliteConnection connection, DateOnly day, List<(long SnapshotId, MarketMove Move)> inserted,
-        DateTimeOffset changedAt, CancellationToken cancellationToken)
-    {
-        var sql = new StringBuilder("""
-            INSERT INTO asset_changes (user_id, kind, amount_before, amount_after, delta, snapshot_id, snapshot_day, changed_at)
-            VALUES
-            """);
-        for (var i = 0; i < inserted.Count; i++)
-        {
-            var (snapshotId, move) = inserted[i];
-            sql.Append(i == 0 ? "" : ",").Append(CultureInfo.InvariantCulture,
-                $"({move.UserId}, 'Market', {move.Opening}, {move.Closing}, {move.Closing - move.Opening}, {snapshotId}, @day, @now)");
-        }
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql.ToString();
-        command.Parameters.AddWithValue("@day", day);
-        command.Parameters.AddWithValue("@now", changedAt);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
     private static async Task MovePointersAsync(SqliteConnection connection, IEnumerable<long> userIds, CancellationToken cancellationToken)
     {
         // The pointer is the snapshot with the greatest day, so a back-fill never moves it back.
         await using var command = connection.CreateCommand();
-        command.CommandText = $"""
+        command.CommandText = """
             UPDATE users SET current_snapshot_id =
                    (SELECT s.id FROM daily_asset_snapshots s WHERE s.user_id = users.id ORDER BY s.snapshot_day DESC LIMIT 1)
-             WHERE id IN ({IdList(userIds)})
+             WHERE id IN (SELECT value FROM json_each(@user_ids))
             """;
+        command.Parameters.AddWithValue("@user_ids", JsonIds(userIds));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -222,38 +206,48 @@ public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retr
         DateTimeOffset failedAt, bool retry, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        var sql = new StringBuilder(
-            "INSERT INTO asset_refresh_failures (snapshot_day, user_id, failure_class, reason, attempts, failed_at) VALUES ");
-        for (var i = 0; i < failures.Count; i++)
+        command.CommandText = """
+            INSERT INTO asset_refresh_failures (snapshot_day, user_id, failure_class, reason, attempts, failed_at)
+            SELECT @day, value ->> 0, value ->> 1, value ->> 2, 1, @failed_at FROM json_each(@failures) WHERE true
+            ON CONFLICT (snapshot_day, user_id) DO UPDATE
+               SET failure_class = excluded.failure_class, reason = excluded.reason,
+                   attempts = asset_refresh_failures.attempts
+                              + CASE WHEN @retry AND asset_refresh_failures.failed_at = excluded.failed_at THEN 0 ELSE 1 END,
+                   failed_at = excluded.failed_at
+            """;
+        command.Parameters.AddWithValue("@failures", JsonRows(failures, (json, failure) =>
         {
-            sql.Append(i == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $"(@day, {failures[i].UserId}, @c{i}, @r{i}, 1, @failed_at)");
-            command.Parameters.AddWithValue($"@c{i}", failures[i].Class.ToString());
-            command.Parameters.AddWithValue($"@r{i}", failures[i].Reason);
-        }
-        sql.Append("""
-             ON CONFLICT (snapshot_day, user_id) DO UPDATE
-                SET failure_class = excluded.failure_class, reason = excluded.reason,
-                    attempts = asset_refresh_failures.attempts
-                               + CASE WHEN @retry AND asset_refresh_failures.failed_at = excluded.failed_at THEN 0 ELSE 1 END,
-                    failed_at = excluded.failed_at
-            """);
-        command.CommandText = sql.ToString();
+            json.WriteNumberValue(failure.UserId);
+            json.WriteStringValue(failure.Class.ToString());
+            json.WriteStringValue(failure.Reason);
+        }));
         command.Parameters.AddWithValue("@day", day);
         command.Parameters.AddWithValue("@failed_at", failedAt);
         command.Parameters.AddWithValue("@retry", retry);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static async Task ExecuteAsync(SqliteConnection connection, string sql, DateOnly day, CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("@day", day);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    // A chunk's rows travel as one JSON parameter that json_each unpacks, as unnest does on
+    // PostgreSQL: no SQL text is built from values, and a chunk never meets SQLite's cap on bound parameters.
+    private static string JsonIds(IEnumerable<long> ids) => JsonRows(ids, (json, id) => json.WriteNumberValue(id), asArrays: false);
 
-    // Ids and amounts are our own 64-bit integers, so inlining them cannot inject anything and
-    // keeps a chunk under SQLite's cap on bound parameters.
-    private static string IdList(IEnumerable<long> ids) =>
-        string.Join(',', ids.Select(id => id.ToString(CultureInfo.InvariantCulture)));
+    /// <param name="asArrays">Each item is an array of the values <paramref name="write"/> writes; otherwise the one value itself.</param>
+    private static string JsonRows<T>(IEnumerable<T> items, Action<Utf8JsonWriter, T> write, bool asArrays = true)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            foreach (var item in items)
+            {
+                if (asArrays)
+                    json.WriteStartArray();
+                write(json, item);
+                if (asArrays)
+                    json.WriteEndArray();
+            }
+            json.WriteEndArray();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 }
