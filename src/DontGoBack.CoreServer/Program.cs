@@ -39,6 +39,7 @@ builder.AddAssetBatch();
 var app = builder.Build();
 app.UseHttpSurface();
 app.UseInternalAccess();
+app.UseOutputCache();
 app.MapAssets();
 app.MapBatchRuns();
 app.MapAssetBatch();

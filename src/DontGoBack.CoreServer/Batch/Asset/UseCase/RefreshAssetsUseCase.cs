@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.InterServer.Extension;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.Options;
@@ -24,6 +25,7 @@ public sealed record RefreshOutcome(
 public sealed partial class RefreshAssetsUseCase(
     AssetRefreshStore store,
     ExtensionClient extension,
+    ISeriesCacheInvalidator seriesCache,
     IOptions<AssetRefreshOptions> options,
     IOptions<ExtensionOptions> extensionOptions,
     TimeProvider time,
@@ -220,7 +222,17 @@ public sealed partial class RefreshAssetsUseCase(
         {
             if (refreshed.Count + failures.Count == 0)
                 return;
-            var written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
+            ChunkWriteResult written;
+            try
+            {
+                written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
+            }
+            finally
+            {
+                // The chunk's users (their later days re-based too) get fresh graphs; evicted even when the
+                // write failed, since a commit lost in flight may still have landed.
+                await seriesCache.EvictAsync(refreshed.ConvertAll(r => r.UserId), CancellationToken.None);
+            }
             Interlocked.Add(ref tally.Success, written.Written);
             Interlocked.Add(ref tally.Skipped, written.AlreadyPresent);
             Interlocked.Add(ref tally.Failed, written.Failed);
