@@ -6,12 +6,14 @@
 # and EXPLAIN ANALYZE of one user's query as the database's own time. Standard output is the
 # markdown table; progress goes to standard error.
 #   bench/read.sh [--users N] [--days D] [--connections 16,64] [--duration S] [--intervals day,week,month]
-#                 [--threads T] [--core-dll PATH] [--skip-seed] [--keep-cluster]
+#                 [--threads T] [--core-dll PATH] [--baseline] [--skip-seed] [--keep-cluster]
+# --baseline: the server in --core-dll is a build from before the read path was cached (no cache
+# to warm, no ETag): the warm-up pass is skipped and the yardstick explains the statements it sent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 users=100000 days=90 connections=16,64 duration=10 intervals=day,week,month threads=2
-core_dll="" skip_seed=false keep_cluster=false
+core_dll="" baseline=false skip_seed=false keep_cluster=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) users=$2; shift 2 ;;
@@ -21,6 +23,7 @@ while [ $# -gt 0 ]; do
     --intervals) intervals=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --core-dll) core_dll=$2; shift 2 ;;
+    --baseline) baseline=true; shift ;;
     --skip-seed) skip_seed=true; shift ;;
     --keep-cluster) keep_cluster=true; shift ;;
     *) echo "unknown option $1; see the top of bench/read.sh" >&2; exit 2 ;;
@@ -59,8 +62,12 @@ connection="${admin/Database=postgres/Database=dontgoback_read}"
 psql=(/usr/lib/postgresql/15/bin/psql -h 127.0.0.1 -p "$port" -U postgres -qAt)
 last_day=$(TZ=Asia/Seoul date +%F)
 
+# The cache must hold every user's graph for the warm runs (about 5 KB each for 30 days), and keep
+# it through the warm-up pass and the runs: a bench setting, not a default (see the README).
+cache_mb=$(( users * 6 / 1000 > 256 ? users * 6 / 1000 : 256 ))
 export Database__Provider=Postgres ConnectionStrings__DontGoBack="$connection" DemoData__UsersOnEmptyDatabase=0 \
-  AssetRefresh__Enabled=false PublicRateLimit__Enabled=false Logging__LogLevel__Default=Warning
+  AssetRefresh__Enabled=false PublicRateLimit__Enabled=false Logging__LogLevel__Default=Warning \
+  SeriesCache__SizeLimitMegabytes=$cache_mb SeriesCache__Lifetime=01:00:00
 
 if [ "$skip_seed" = false ]; then
   "${psql[@]}" -c "DROP DATABASE IF EXISTS dontgoback_read" -c "CREATE DATABASE dontgoback_read" >&2
@@ -102,7 +109,9 @@ for interval in "${interval_list[@]}"; do
     row cold "$interval" "$c" cold
   done
   start_server
-  notes+=("$(bench warm --base-url "$base_url" --users "$users" --interval "$interval" --concurrency 64)")
+  if [ "$baseline" = false ]; then
+    notes+=("$(bench warm --base-url "$base_url" --users "$users" --interval "$interval" --concurrency 64)")
+  fi
   for c in "${connection_list[@]}"; do row warm "$interval" "$c" random; done
   etags_file=$(mktemp --suffix=.lua)
   if bench etags --base-url "$base_url" --users "$users" --interval "$interval" --out "$etags_file"; then
@@ -111,7 +120,7 @@ for interval in "${interval_list[@]}"; do
     echo "| revalidate | $interval | — | no ETag | | | | |"
   fi
   rm -f "$etags_file"
-  notes+=("$(bench explain --connection "$connection" --user $(( (RANDOM * 32768 + RANDOM) % users + 1 )) --interval "$interval" --last-day "$last_day")")
+  notes+=("$(bench explain --connection "$connection" --user $(( (RANDOM * 32768 + RANDOM) % users + 1 )) --interval "$interval" --last-day "$last_day" $([ "$baseline" = true ] && echo --before))")
 done
 stop_server
 

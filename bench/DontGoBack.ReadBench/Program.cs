@@ -37,12 +37,13 @@ etags.SetAction((parsed, token) => SeriesClient.WriteEtagsAsync(parsed.GetValue(
     parsed.GetValue(intervalOption)!, parsed.GetValue(countOption), parsed.GetValue(outOption)!, token));
 
 var userOption = new Option<long>("--user") { Required = true, Description = "The user whose series is explained" };
+var beforeOption = new Option<bool>("--before") { Description = "Explain the two statements the endpoint sent before the read path was tuned" };
 var explain = new Command("explain", "EXPLAIN ANALYZE the endpoint's series query for one user; prints the database's execution time")
 {
-    connectionOption, userOption, intervalOption, lastDayOption,
+    connectionOption, userOption, intervalOption, lastDayOption, beforeOption,
 };
 explain.SetAction((parsed, token) => SeriesQueryExplain.RunAsync(parsed.GetValue(connectionOption)!, parsed.GetValue(userOption),
     parsed.GetValue(intervalOption)!, DateOnly.ParseExact(parsed.GetValue(lastDayOption)!, "yyyy-MM-dd", CultureInfo.InvariantCulture),
-    Console.Out, token));
+    parsed.GetValue(beforeOption), Console.Out, token));
 
 return await new RootCommand("Read-path bench helpers for bench/read.sh") { seed, warm, etags, explain }.Parse(args).InvokeAsync();

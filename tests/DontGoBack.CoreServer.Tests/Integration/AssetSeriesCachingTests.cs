@@ -163,6 +163,26 @@ public sealed class AssetSeriesCachingTests
         await database.AssertChainHoldsAsync();
     }
 
+    [Fact]
+    public async Task A_reward_on_one_replica_evicts_the_graph_another_replica_cached()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var writer = new CoreServerApp(database);
+        await using var reader = new CoreServerApp(database);
+        var (writerClient, readerClient) = (writer.CreateClient(), reader.CreateClient());
+        var user = await writer.AddUserAsync(AccountStatus.Active, (Today.AddDays(-1), 10_000_000));
+        await readerClient.GetAsync(SeriesPath(user));
+        var cached = await readerClient.GetAsync(SeriesPath(user));
+        Assert.NotNull(cached.Headers.Age);
+
+        var reward = await writerClient.PostAsJsonAsync($"/internal/users/{user}/asset-adjustments", new { amount = 500_000, reason = "quiz" });
+
+        Assert.Equal(HttpStatusCode.OK, reward.StatusCode);
+        // The other replica hears of it through NOTIFY, after the writer's answer: soon, not at once.
+        await Eventually.UntilAsync(async () =>
+            (await NicknameAndPointsAsync(await readerClient.GetAsync(SeriesPath(user)))).Nickname == "1050만", TimeSpan.FromSeconds(10));
+    }
+
     /// <summary>Proof that the graphs about to change were in the cache, so a missed eviction would show.</summary>
     private static async Task AssertCachedAsync(HttpClient client, IEnumerable<long> users)
     {

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Persistence;
 using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -47,15 +48,21 @@ public sealed class SeriesCacheOptions
 /// after its eviction lands under the old generation, which no later request looks up — tag
 /// eviction alone would let that answer in. Users share 65,536 counters by id: advancing one
 /// also retires the entries of the users that share it, which costs a read, never a stale answer.
+/// One more counter retires every entry at once (<see cref="AdvanceAll"/>).
 /// </summary>
 public sealed class SeriesCacheGenerations
 {
     private const int Stripes = 1 << 16;
     private readonly long[] _generations = new long[Stripes];
+    private long _all;
 
-    public long Of(long userId) => Volatile.Read(ref _generations[StripeOf(userId)]);
+    /// <summary>The part of the cache key that changes whenever the user's entries are retired.</summary>
+    public string KeyOf(long userId) => string.Create(CultureInfo.InvariantCulture,
+        $"{Volatile.Read(ref _all)}.{Volatile.Read(ref _generations[StripeOf(userId)])}");
 
     public void Advance(long userId) => Interlocked.Increment(ref _generations[StripeOf(userId)]);
+
+    public void AdvanceAll() => Interlocked.Increment(ref _all);
 
     private static int StripeOf(long userId) => (int)((ulong)userId % Stripes);
 }
@@ -74,7 +81,15 @@ public static class SeriesCache
             .ValidateOnStart();
         builder.Services.AddSingleton<SeriesCacheGenerations>();
         builder.Services.AddSingleton<SeriesOutputCachePolicy>();
-        builder.Services.AddSingleton<ISeriesCacheInvalidator, OutputCacheSeriesInvalidator>();
+        builder.Services.AddSingleton<LocalEviction>();
+        var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider;
+        if (provider == DatabaseProvider.Postgres)
+        {
+            builder.Services.AddSingleton<SeriesChangeFeed>();
+            builder.Services.AddHostedService(services => services.GetRequiredService<SeriesChangeFeed>());
+        }
+        builder.Services.AddSingleton<ISeriesCacheInvalidator>(services =>
+            new Invalidator(services.GetRequiredService<LocalEviction>(), services.GetService<SeriesChangeFeed>()));
         builder.Services.AddOutputCache();
         builder.Services.AddOptions<OutputCacheOptions>()
             .Configure<SeriesOutputCachePolicy, IOptions<SeriesCacheOptions>>((output, policy, settings) =>
@@ -110,7 +125,7 @@ public static class SeriesCache
             context.CacheVaryByRules.QueryKeys = QueryKeys;
             // Without from or to the range ends today, so the key holds the day in the batch zone.
             context.CacheVaryByRules.VaryByValues["day"] = BatchDay.Today(time, refresh.Value.ResolveZone()).ToString("O");
-            context.CacheVaryByRules.VaryByValues["generation"] = generations.Of(userId).ToString(CultureInfo.InvariantCulture);
+            context.CacheVaryByRules.VaryByValues["generation"] = generations.KeyOf(userId);
             context.Tags.Add(TagOf(userId));
             context.ResponseExpirationTimeSpan = options.Value.Lifetime;
             return ValueTask.CompletedTask;
@@ -127,9 +142,10 @@ public static class SeriesCache
         }
     }
 
-    private sealed class OutputCacheSeriesInvalidator(SeriesCacheGenerations generations, IOutputCacheStore store) : ISeriesCacheInvalidator
+    /// <summary>Evicts users' graphs from this process's cache only.</summary>
+    public sealed class LocalEviction(SeriesCacheGenerations generations, IOutputCacheStore store)
     {
-        public async Task EvictAsync(IReadOnlyCollection<long> userIds, CancellationToken cancellationToken)
+        public async Task EvictAsync(IReadOnlyCollection<long> userIds)
         {
             // The generations first: from here on no request finds an older answer of these users.
             foreach (var userId in userIds)
@@ -137,6 +153,19 @@ public static class SeriesCache
             // Then the memory; not cancelled halfway, as the entries would only wait for their lifetime.
             foreach (var userId in userIds)
                 await store.EvictByTagAsync(TagOf(userId), CancellationToken.None);
+        }
+    }
+
+    /// <summary>This process's cache at once, then (PostgreSQL) every other process's through the feed.</summary>
+    private sealed class Invalidator(LocalEviction local, SeriesChangeFeed? feed) : ISeriesCacheInvalidator
+    {
+        public async Task EvictAsync(IReadOnlyCollection<long> userIds, CancellationToken cancellationToken)
+        {
+            if (userIds.Count == 0)
+                return;
+            await local.EvictAsync(userIds);
+            if (feed is not null)
+                await feed.PublishAsync(userIds, cancellationToken);
         }
     }
 }
