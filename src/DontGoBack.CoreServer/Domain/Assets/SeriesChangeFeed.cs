@@ -38,7 +38,7 @@ public sealed partial class SeriesChangeFeed(
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
             // The write itself is done; other processes keep their copies until SeriesCache:Lifetime.
-            LogPublishFailed(e, userIds.Count);
+            LogPublishFailed(userIds.Count, e.Message);
         }
     }
 
@@ -82,7 +82,7 @@ public sealed partial class SeriesChangeFeed(
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException or System.IO.IOException)
             {
-                LogListenFailed(e, backoff.TotalMilliseconds);
+                LogListenFailed(backoff.TotalMilliseconds, e.Message);
                 generations.AdvanceAll();
                 try
                 {
@@ -112,9 +112,10 @@ public sealed partial class SeriesChangeFeed(
         _ = eviction.EvictAsync(userIds);
     }
 
-    [LoggerMessage(LogLevel.Warning, "Could not tell other processes that {Count} users' graphs changed; their caches keep them until SeriesCache:Lifetime")]
-    private partial void LogPublishFailed(Exception exception, int count);
+    // One line with the reason, as the database retries log theirs: a database outage is expected, not a bug with a stack.
+    [LoggerMessage(LogLevel.Warning, "Could not tell other processes that {Count} users' graphs changed ({Reason}); their caches keep them until SeriesCache:Lifetime")]
+    private partial void LogPublishFailed(int count, string reason);
 
-    [LoggerMessage(LogLevel.Warning, "Listening for other processes' graph changes failed; retrying in {DelayMs} ms, the cache is retired meanwhile")]
-    private partial void LogListenFailed(Exception exception, double delayMs);
+    [LoggerMessage(LogLevel.Warning, "Listening for other processes' graph changes failed ({Reason}); retrying in {DelayMs} ms, the cache is retired meanwhile")]
+    private partial void LogListenFailed(double delayMs, string reason);
 }
