@@ -7,8 +7,9 @@ namespace DontGoBack.ReadBench;
 /// <summary>The yardstick: what the database itself needs for one user's series, without HTTP, the pool or serialisation.</summary>
 public static class SeriesQueryExplain
 {
-    // The two statements EF Core sent for one series request before the read path was tuned (from
-    // its command log), kept to measure the before figures again.
+    // The two statements of the series endpoint before the read path was tuned, written out from its
+    // two LINQ queries in the shape EF Core translates them to (not copied from its command log),
+    // kept to measure the before figures again.
     private static readonly string[] Before =
     [
         """
