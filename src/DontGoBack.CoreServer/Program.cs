@@ -44,6 +44,7 @@ builder.AddApiDescription();
 var app = builder.Build();
 app.UseHttpSurface();
 app.UseInternalAccess();
+app.UseOutputCache();
 app.MapAssets();
 app.MapBatchRuns();
 app.MapTelemetry();

@@ -27,7 +27,7 @@ public abstract record AdjustmentOutcome
 /// and net flow) with a change-history row. The user's row is locked first — the daily refresh
 /// takes the same lock per chunk — so concurrent changes queue instead of overwriting each other.
 /// </summary>
-public sealed class AssetAdjustments(DontGoBackDbContext db, TimeProvider time)
+public sealed class AssetAdjustments(DontGoBackDbContext db, ISeriesCacheInvalidator seriesCache, TimeProvider time)
 {
     public const int MaxReasonLength = 500;
     public const int MaxIdempotencyKeyLength = 200;
@@ -93,7 +93,15 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, TimeProvider time)
         };
         db.AssetChanges.Add(change);
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        try
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            // Also when the commit failed: whether it landed may be unknown, and a needless eviction costs one read.
+            await seriesCache.EvictAsync([userId], CancellationToken.None);
+        }
         return new AdjustmentOutcome.Applied(ResultOf(change));
     }
 

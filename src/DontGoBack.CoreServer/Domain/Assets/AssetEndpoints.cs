@@ -1,11 +1,15 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
-using Microsoft.EntityFrameworkCore;
+using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Npgsql;
 
 namespace DontGoBack.CoreServer.Domain.Assets;
 
@@ -27,6 +31,16 @@ public static class AssetEndpoints
         builder.Services.AddScoped<AssetAdjustments>();
         builder.Services.AddScoped<AssetChainVerifier>();
         builder.Services.AddScoped<AssetChangeHistory>();
+        builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider switch
+        {
+            DatabaseProvider.Postgres => new AssetSeriesReader(
+                async token => await services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(token),
+                aggregatesInDatabase: true, services.GetRequiredService<AssetColourPolicy>()),
+            _ => new AssetSeriesReader(
+                async token => await services.GetRequiredService<SqliteDatabase>().OpenAsync(token),
+                aggregatesInDatabase: false, services.GetRequiredService<AssetColourPolicy>()),
+        });
+        builder.AddSeriesCache();
         return builder;
     }
 
@@ -35,7 +49,7 @@ public static class AssetEndpoints
         app.MapInternalGroup("/users").MapPost("/{userId:long}/asset-adjustments", AdjustAsync).Produces<AdjustmentResult>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        app.MapGet("/api/users/{userId:long}/asset-series", SeriesAsync).Produces<AssetSeriesResponse>()
+        app.MapGet("/api/users/{userId:long}/asset-series", SeriesAsync).CacheOutput(SeriesCache.PolicyName).Produces<AssetSeriesResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status429TooManyRequests);
         return app;
@@ -54,7 +68,7 @@ public static class AssetEndpoints
         };
 
     private static async Task<IResult> SeriesAsync(
-        long userId, string? from, string? to, string? interval, DontGoBackDbContext db, AssetColourPolicy colours,
+        long userId, string? from, string? to, string? interval, AssetSeriesReader reader, IOptions<JsonOptions> json, HttpContext http,
         BatchCalendar calendar, CancellationToken cancellationToken)
     {
         var today = calendar.Today;
@@ -71,21 +85,26 @@ public static class AssetEndpoints
             return BadRequest($"interval must be day, week or month.");
 
         // Only visible profiles: a dormant, suspended or closed account answers as if it did not exist.
-        var user = await db.Users.AsNoTracking().Where(u => u.Id == userId && u.Status == AccountStatus.Active)
-            .Select(u => new { Current = u.CurrentSnapshot == null ? (long?)null : u.CurrentSnapshot.ClosingAmount })
-            .SingleOrDefaultAsync(cancellationToken);
-        if (user is null)
+        if (await reader.ReadAsync(userId, first, last, seriesInterval, cancellationToken) is not { } series)
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such user", detail: $"There is no visible profile {userId}.");
 
-        var days = await db.DailyAssetSnapshots.AsNoTracking()
-            .Where(s => s.UserId == userId && s.SnapshotDay >= first && s.SnapshotDay <= last)
-            .OrderBy(s => s.SnapshotDay)
-            .Select(s => new DailySnapshotPoint(s.SnapshotDay, s.ClosingAmount, s.MarketMultiplier, s.NetFlow))
-            .ToListAsync(cancellationToken);
-        return Results.Ok(new AssetSeriesResponse(
-            userId, first, last, seriesInterval.ToString().ToLowerInvariant(),
-            user.Current is { } balance ? AssetNickname.Format(balance) : null,
-            AssetSeries.Build(days, seriesInterval, colours)));
+        var body = JsonSerializer.SerializeToUtf8Bytes(
+            new AssetSeriesResponse(userId, first, last, seriesInterval.ToString().ToLowerInvariant(), series.Nickname, series.Points),
+            json.Value.SerializerOptions);
+        // Strong by construction: the tag is a hash of the very bytes sent, so two answers share
+        // it only when they are identical, whatever wrote the rows behind them.
+        var etag = new EntityTagHeaderValue($"\"{Convert.ToHexStringLower(SHA256.HashData(body), 0, 12)}\"");
+        var headers = http.Response.GetTypedHeaders();
+        headers.ETag = etag;
+        // Any reward may change the graph at any moment, so no age is safe: clients and proxies
+        // keep it, but ask each time, and a 304 costs no body (and no database when cached here).
+        headers.CacheControl = new CacheControlHeaderValue { Public = true, NoCache = true };
+        if (http.Request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } held
+            && held.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(etag, useStrongComparison: false)))
+        {
+            return Results.StatusCode(StatusCodes.Status304NotModified);
+        }
+        return Results.Bytes(body, "application/json; charset=utf-8");
     }
 
     private static IResult BadRequest(string detail) =>

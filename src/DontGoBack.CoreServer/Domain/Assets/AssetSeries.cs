@@ -74,6 +74,16 @@ public static class AssetSeries
         return points;
     }
 
+    /// <summary>
+    /// A period's point from its totals, wherever they were summed (here or in the database): the colour
+    /// is decided on the exact product of the multipliers, the point shows it rounded.
+    /// </summary>
+    /// <param name="marketMultiplier">Product of the period's daily multipliers in day order, a missing one counting as 1.0.</param>
+    public static AssetSeriesPoint PointOf(
+        DateOnly start, DateOnly end, long closingAmount, long netFlow, double marketMultiplier, AssetColourPolicy policy) =>
+        new(start, end, closingAmount, policy.ForMarketMultiplier(marketMultiplier), netFlow,
+            Math.Round(marketMultiplier, MultiplierDecimals, MidpointRounding.AwayFromZero));
+
     /// <summary>Reads "day", "week" or "month" in any case; null or empty means <see cref="SeriesInterval.Day"/>.</summary>
     /// <remarks>Enum.TryParse is avoided on purpose: it would also accept "0", "2" or "Day,Week".</remarks>
     public static bool TryParseInterval(string? text, out SeriesInterval interval)
@@ -97,7 +107,8 @@ public static class AssetSeries
         return false;
     }
 
-    private static (DateOnly Start, DateOnly End) PeriodOf(DateOnly day, SeriesInterval interval)
+    /// <summary>The calendar period holding <paramref name="day"/>: the day itself, its ISO week (Monday first) or its month.</summary>
+    public static (DateOnly Start, DateOnly End) PeriodOf(DateOnly day, SeriesInterval interval)
     {
         switch (interval)
         {
@@ -131,8 +142,6 @@ public static class AssetSeries
             _marketMultiplier *= day.MarketMultiplier ?? 1.0;
         }
 
-        public AssetSeriesPoint ToPoint(AssetColourPolicy policy) =>
-            new(start, end, _closingAmount, policy.ForMarketMultiplier(_marketMultiplier), _netFlow,
-                Math.Round(_marketMultiplier, MultiplierDecimals, MidpointRounding.AwayFromZero));
+        public AssetSeriesPoint ToPoint(AssetColourPolicy policy) => PointOf(start, end, _closingAmount, _netFlow, _marketMultiplier, policy);
     }
 }

@@ -17,6 +17,7 @@ namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 public sealed partial class RefreshAssetsUseCase(
     AssetRefreshStore store,
     ExtensionClient extension,
+    ISeriesCacheInvalidator seriesCache,
     IOptions<AssetRefreshOptions> options,
     IOptions<ExtensionOptions> extensionOptions,
     BatchMetrics metrics,
@@ -221,8 +222,17 @@ public sealed partial class RefreshAssetsUseCase(
             if (refreshed.Count + failures.Count == 0)
                 return;
             ChunkWriteResult written;
-            using (metrics.ChunkWrite(refreshed.Count + failures.Count))
-                written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
+            try
+            {
+                using (metrics.ChunkWrite(refreshed.Count + failures.Count))
+                    written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
+            }
+            finally
+            {
+                // The chunk's users (their later days re-based too) get fresh graphs; evicted even when the
+                // write failed, since a commit lost in flight may still have landed.
+                await seriesCache.EvictAsync(refreshed.ConvertAll(r => r.UserId), CancellationToken.None);
+            }
             CountFinished(written, failures);
             Interlocked.Add(ref tally.Success, written.Written);
             Interlocked.Add(ref tally.Skipped, written.AlreadyPresent);

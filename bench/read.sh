@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Benchmarks the read path: GET /api/users/{id}/asset-series on the built core server (Release)
+# against PostgreSQL, driven by wrk. Seeds N users × D days of history by binary COPY, then per
+# interval: cold runs (a fresh server, every request a user not asked before), a warm-up pass
+# over every user, warm runs (random users), revalidation runs (If-None-Match with held ETags),
+# and EXPLAIN ANALYZE of one user's query as the database's own time. Standard output is the
+# markdown table; progress goes to standard error.
+#   bench/read.sh [--users N] [--days D] [--connections 16,64] [--duration S] [--intervals day,week,month]
+#                 [--threads T] [--core-dll PATH] [--baseline] [--skip-seed] [--keep-cluster]
+# --baseline: the server in --core-dll is a build from before the read path was cached (no cache
+# to warm, no ETag): the warm-up pass is skipped and the yardstick explains the statements it sent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+users=100000 days=90 connections=16,64 duration=10 intervals=day,week,month threads=2
+core_dll="" baseline=false skip_seed=false keep_cluster=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --users) users=$2; shift 2 ;;
+    --days) days=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --intervals) intervals=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --core-dll) core_dll=$2; shift 2 ;;
+    --baseline) baseline=true; shift ;;
+    --skip-seed) skip_seed=true; shift ;;
+    --keep-cluster) keep_cluster=true; shift ;;
+    *) echo "unknown option $1; see the top of bench/read.sh" >&2; exit 2 ;;
+  esac
+done
+
+port=${DONTGOBACK_BENCH_PG_PORT:-25435}
+http_port=${READ_BENCH_HTTP_PORT:-$((port + 20000))}
+framework=net10.0
+base_url="http://127.0.0.1:$http_port"
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk" >&2
+  { apt-get update -qq && apt-get install -y -qq wrk; } >&2
+fi
+
+if [ -z "$core_dll" ]; then
+  dotnet build src/DontGoBack.CoreServer -c Release --nologo -v quiet >&2
+  core_dll="src/DontGoBack.CoreServer/bin/Release/$framework/DontGoBack.CoreServer.dll"
+fi
+dotnet build bench/DontGoBack.ReadBench -c Release --nologo -v quiet >&2
+bench() { dotnet "bench/DontGoBack.ReadBench/bin/Release/$framework/DontGoBack.ReadBench.dll" "$@"; }
+
+server_pid=""
+stop_server() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; fi
+}
+cleanup() {
+  stop_server
+  if [ "$keep_cluster" = false ]; then scripts/postgres.sh stop "$port"; fi
+}
+trap cleanup EXIT
+
+admin=$(scripts/postgres.sh start "$port" | tail -n 1)
+connection="${admin/Database=postgres/Database=dontgoback_read}"
+psql=(/usr/lib/postgresql/15/bin/psql -h 127.0.0.1 -p "$port" -U postgres -qAt)
+last_day=$(TZ=Asia/Seoul date +%F)
+
+# The cache must hold every user's graph for the warm runs (about 5 KB each for 30 days), and keep
+# it through the warm-up pass and the runs: a bench setting, not a default (see the README).
+cache_mb=$(( users * 6 / 1000 > 256 ? users * 6 / 1000 : 256 ))
+export Database__Provider=Postgres ConnectionStrings__DontGoBack="$connection" DemoData__UsersOnEmptyDatabase=0 \
+  AssetRefresh__Enabled=false PublicRateLimit__Enabled=false Logging__LogLevel__Default=Warning \
+  SeriesCache__SizeLimitMegabytes=$cache_mb SeriesCache__Lifetime=01:00:00
+
+if [ "$skip_seed" = false ]; then
+  "${psql[@]}" -c "DROP DATABASE IF EXISTS dontgoback_read" -c "CREATE DATABASE dontgoback_read" >&2
+  dotnet "$core_dll" runs >/dev/null   # applies the migrations
+  bench seed --connection "$connection" --users "$users" --days "$days" --last-day "$last_day"
+fi
+
+start_server() {
+  stop_server
+  dotnet "$core_dll" --urls "$base_url" >&2 &
+  server_pid=$!
+  for _ in $(seq 1 300); do
+    # A user id that does not exist: readiness without filling the cache.
+    if curl -s -o /dev/null "$base_url/api/users/0/asset-series"; then return 0; fi
+    sleep 0.2
+  done
+  echo "the core server did not start" >&2; exit 1
+}
+
+export READ_LUA_DIR="$PWD/bench/read" READ_USERS=$users READ_THREADS=$threads
+row() {  # phase interval connections script
+  local out
+  out=$(READ_INTERVAL=$2 wrk -t "$threads" -c "$3" -d "${duration}s" --latency -s "bench/read/$4.lua" "$base_url" | grep '^RESULT')
+  read -r _ rps p50 p99 requests errors not_modified <<<"$out"
+  local extra=""
+  [ "$4" = revalidate ] && extra=" ($not_modified of them 304)"
+  echo "| $1 | $2 | $3 | $rps | $p50 | $p99 | $requests$extra | $errors |"
+}
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "| phase | interval | connections | requests/s | p50 ms | p99 ms | requests | errors |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+IFS=, read -ra interval_list <<<"$intervals"
+IFS=, read -ra connection_list <<<"$connections"
+notes=()
+for interval in "${interval_list[@]}"; do
+  for c in "${connection_list[@]}"; do
+    start_server
+    row cold "$interval" "$c" cold
+  done
+  start_server
+  if [ "$baseline" = false ]; then
+    notes+=("$(bench warm --base-url "$base_url" --users "$users" --interval "$interval" --concurrency 64)")
+  fi
+  for c in "${connection_list[@]}"; do row warm "$interval" "$c" random; done
+  etags_file=$(mktemp --suffix=.lua)
+  if bench etags --base-url "$base_url" --users "$users" --interval "$interval" --out "$etags_file"; then
+    for c in "${connection_list[@]}"; do READ_ETAGS=$etags_file row revalidate "$interval" "$c" revalidate; done
+  else
+    echo "| revalidate | $interval | — | no ETag | | | | |"
+  fi
+  rm -f "$etags_file"
+  notes+=("$(bench explain --connection "$connection" --user $(( (RANDOM * 32768 + RANDOM) % users + 1 )) --interval "$interval" --last-day "$last_day" $([ "$baseline" = true ] && echo --before))")
+done
+stop_server
+
+echo
+echo "$users users × $days days (to $last_day), PostgreSQL 15 on 127.0.0.1, wrk $threads threads, ${duration} s per run; load average before: $load."
+for note in "${notes[@]}"; do echo "$note"; done
+echo "Load average after: $(cut -d" " -f1-3 /proc/loadavg). Machine: $(nproc) logical CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; $(date -u '+%Y-%m-%d %H:%M UTC')."

@@ -1,0 +1,102 @@
+using System.Data;
+using System.Data.Common;
+using DontGoBack.CoreServer.Domain.Users;
+
+namespace DontGoBack.CoreServer.Domain.Assets;
+
+/// <param name="Nickname">From the balance the user's pointer is on; null when the user has no snapshot yet.</param>
+public sealed record SeriesRead(string? Nickname, IReadOnlyList<AssetSeriesPoint> Points);
+
+/// <summary>
+/// One visible profile's series in one round trip: the visibility check, the balance for the
+/// nickname and the range of snapshots come from a single statement that walks the unique
+/// (user_id, snapshot_day) index once — no tracking, no second query, prepared on its
+/// connection. With <c>aggregatesInDatabase</c> (PostgreSQL) a week or month view is summed by
+/// the database, so a year of months sends 12 rows rather than 365; the product of the
+/// multipliers is the <c>series_product</c> aggregate (IEEE multiplication in day order, as
+/// <see cref="AssetSeries.Build"/> does), so both paths give the same bits and the same colour.
+/// SQLite, the embedded single-process database, folds the day rows in process.
+/// </summary>
+public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>> openConnection, bool aggregatesInDatabase, AssetColourPolicy colours)
+{
+    // A LEFT JOIN rather than a second query: a visible user without snapshots in the range is one row of NULLs.
+    public const string DaysSql = $"""
+        SELECT c.closing_amount, s.snapshot_day, s.closing_amount, s.net_flow, s.market_multiplier
+          FROM users u
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN daily_asset_snapshots s ON s.user_id = u.id AND s.snapshot_day BETWEEN @from AND @to
+         WHERE u.id = @user_id AND u.status = '{AccountStatusNames.Active}'
+         ORDER BY s.snapshot_day
+        """;
+
+    // date_trunc on a timestamp, not a date: a date would be widened to timestamptz and the
+    // period would then depend on the session's time zone. 'week' is ISO, Monday first.
+    public const string PeriodsSql = $"""
+        SELECT c.closing_amount, p.period_start, p.closing_amount, p.net_flow, p.multiplier
+          FROM users u
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN LATERAL (
+                SELECT date_trunc(@unit, s.snapshot_day::timestamp)::date AS period_start,
+                       (array_agg(s.closing_amount ORDER BY s.snapshot_day DESC))[1] AS closing_amount,
+                       sum(s.net_flow)::bigint AS net_flow,
+                       series_product(coalesce(s.market_multiplier, 1) ORDER BY s.snapshot_day) AS multiplier
+                  FROM daily_asset_snapshots s
+                 WHERE s.user_id = u.id AND s.snapshot_day BETWEEN @from AND @to
+                 GROUP BY 1) p ON true
+         WHERE u.id = @user_id AND u.status = '{AccountStatusNames.Active}'
+         ORDER BY p.period_start
+        """;
+
+    /// <returns>Null when there is no visible (ACTIVE) profile with this id.</returns>
+    public async Task<SeriesRead?> ReadAsync(long userId, DateOnly first, DateOnly last, SeriesInterval interval, CancellationToken cancellationToken)
+    {
+        var periodsInDatabase = aggregatesInDatabase && interval != SeriesInterval.Day;
+        await using var connection = await openConnection(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = periodsInDatabase ? PeriodsSql : DaysSql;
+        AddParameter(command, "user_id", DbType.Int64, userId);
+        AddParameter(command, "from", DbType.Date, first);
+        AddParameter(command, "to", DbType.Date, last);
+        if (periodsInDatabase)
+            AddParameter(command, "unit", DbType.String, interval == SeriesInterval.Week ? "week" : "month");
+        // Kept on the physical connection, so a pooled connection parses and plans it once.
+        await command.PrepareAsync(cancellationToken);
+
+        await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SingleResult, cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+            return null;
+        var nickname = reader.IsDBNull(0) ? null : AssetNickname.Format(reader.GetInt64(0));
+        var points = new List<AssetSeriesPoint>();
+        var days = new List<DailySnapshotPoint>();
+        // A visible user with nothing in the range comes back as one row with a NULL day.
+        if (!reader.IsDBNull(1))
+        {
+            do
+            {
+                var start = reader.GetFieldValue<DateOnly>(1);
+                var (closing, netFlow) = (reader.GetInt64(2), reader.GetInt64(3));
+                double? multiplier = reader.IsDBNull(4) ? null : reader.GetDouble(4);
+                if (periodsInDatabase || interval == SeriesInterval.Day)
+                {
+                    var (periodStart, periodEnd) = AssetSeries.PeriodOf(start, interval);
+                    points.Add(AssetSeries.PointOf(periodStart, periodEnd, closing, netFlow, multiplier ?? 1.0, colours));
+                }
+                else
+                {
+                    days.Add(new DailySnapshotPoint(start, closing, multiplier, netFlow));
+                }
+            }
+            while (await reader.ReadAsync(cancellationToken));
+        }
+        return new SeriesRead(nickname, periodsInDatabase || interval == SeriesInterval.Day ? points : AssetSeries.Build(days, interval, colours));
+    }
+
+    private static void AddParameter(DbCommand command, string name, DbType type, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.DbType = type;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+}
