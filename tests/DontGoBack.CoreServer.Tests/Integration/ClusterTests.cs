@@ -215,7 +215,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         setup.Time.Now = DateTimeOffset.UtcNow;
         setup.CreateClient();
         await using var scope = setup.Services.CreateAsyncScope();
-        await CoreServerStartup.AddDemoUsersAsync(scope.ServiceProvider, Users, activePercent: 85, CancellationToken.None);
+        await scope.ServiceProvider.GetRequiredService<DemoDataSeeder>().AddUsersAsync(Users, activePercent: 85, CancellationToken.None);
         await using var db = database.CreateContext();
         return await db.Users.CountAsync(u => u.Status == AccountStatus.Active);
     }

@@ -15,8 +15,8 @@ public sealed class CommandLineTests
     public void Only_configuration_switches_start_the_server(string commandLine)
     {
         Assert.Null(ServerArguments.FirstMistake(Split(commandLine)));
-        Assert.Null(CoreCommands.Read(Split(commandLine)).ExitCode);
-        Assert.False(CoreCommands.Read(Split(commandLine)).IsCommand);
+        Assert.Null(CoreCommandLine.Read(Split(commandLine)).ExitCode);
+        Assert.False(CoreCommandLine.Read(Split(commandLine)).IsCommand);
     }
 
     [Theory]
@@ -40,7 +40,7 @@ public sealed class CommandLineTests
     [InlineData("runs --job asset-refresh-subset")]
     public void A_known_command_is_run_after_the_host_is_built(string commandLine)
     {
-        var request = CoreCommands.Read(Split(commandLine));
+        var request = CoreCommandLine.Read(Split(commandLine));
         Assert.True(request.IsCommand);
         Assert.Null(request.ExitCode);
     }
