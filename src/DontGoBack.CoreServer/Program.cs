@@ -15,7 +15,7 @@ ConfigurationErrors.ExitWithOneLinePerSetting();
 
 // Read before anything is built: help, the version and mistakes are answered here (exit 0 or 2)
 // without reading configuration or touching the database.
-var request = CoreCommands.Read(args);
+var request = CoreCommandLine.Read(args);
 if (request.ExitCode is { } answered)
     return answered;
 
@@ -40,6 +40,8 @@ builder.AddUserBatch();
 builder.AddTelemetry();
 builder.AddHealth();
 builder.AddApiDescription();
+builder.AddCoreServerStartup();
+builder.AddCoreCommands();
 
 var app = builder.Build();
 app.UseHttpSurface();
@@ -54,7 +56,8 @@ app.MapApiDescription();
 if (request.IsCommand)
     return await request.RunAsync(app.Services);
 
-await CoreServerStartup.PrepareAsync(app.Services, seedEmptyDatabase: true, app.Lifetime.ApplicationStopping);
+// Bad settings end the process here, one line each (exit 2); the database is prepared as the host starts.
+app.Services.GetRequiredService<CoreServerStartup>().CheckSettings();
 await app.RunAsync();
 return 0;
 

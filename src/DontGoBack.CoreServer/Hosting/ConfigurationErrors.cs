@@ -28,7 +28,7 @@ public static partial class ConfigurationErrors
                 return;
             foreach (var setting in settings)
                 Console.Error.WriteLine($"Configuration error: {setting}");
-            Environment.Exit(Cli.CoreCommands.UsageError);
+            Environment.Exit(Cli.CoreCommandLine.UsageError);
         };
     }
 

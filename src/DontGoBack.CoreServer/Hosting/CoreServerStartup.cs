@@ -1,15 +1,14 @@
-using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Common;
-using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.InterServer.Extension;
 using DontGoBack.CoreServer.Persistence;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Hosting;
 
-/// <summary>What must hold before the server or a CLI command does any work.</summary>
-public static partial class CoreServerStartup
+/// <summary>What must hold before the server or a CLI command does any work: sound settings, a migrated (and maybe seeded) database.</summary>
+public sealed partial class CoreServerStartup(
+    IServiceScopeFactory scopes, DatabaseMigration migration, IOptions<DatabaseOptions> database,
+    IOptions<ExtensionOptions> extension, ILogger<CoreServerStartup> logger, SqliteDatabase? sqlite = null)
 {
     /// <summary>
     /// Where appsettings.json is read from: beside the app's own files, wherever the process is
@@ -27,51 +26,36 @@ public static partial class CoreServerStartup
         return string.IsNullOrEmpty(explicitRoot) ? AppContext.BaseDirectory : Path.GetFullPath(explicitRoot);
     }
 
-    /// <param name="demoOpeningDay">Day of the demo users' opening snapshot when the database is seeded; default yesterday.</param>
-    public static async Task PrepareAsync(
-        IServiceProvider services, bool seedEmptyDatabase, CancellationToken cancellationToken, DateOnly? demoOpeningDay = null)
+    /// <summary>
+    /// Bad settings fail here, naming the setting, before anything touches the database. The server
+    /// checks before its host starts, since a host that fails to start logs the error with its stack trace.
+    /// </summary>
+    public void CheckSettings()
     {
-        // Bad settings fail here, naming the setting, before anything touches the database.
-        services.GetService<IStartupValidator>()?.Validate();
+        // Resolved here, not injected: the validator must see every section before any one of them is read.
+        using var scope = scopes.CreateScope();
+        scope.ServiceProvider.GetService<IStartupValidator>()?.Validate();
         // The jobs' zones agree, or this says which settings differ.
-        services.GetRequiredService<BatchCalendar>();
-        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CoreServerStartup));
-
-        var database = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-        if (services.GetService<SqliteDatabase>()?.FullPath is { } file)
-            LogSqliteFile(logger, file);
-        else
-            LogDatabase(logger, database.Provider);
-        await services.MigrateDatabaseAsync(cancellationToken);
-
-        var extension = services.GetRequiredService<IOptions<ExtensionOptions>>().Value;
-        if (extension.UsesInProcessStandIn)
-            LogInProcessStandIn(logger);
-        else
-            LogRemoteExtension(logger, extension.BaseUrl!);
-
-        var demo = services.GetRequiredService<IOptions<DemoDataOptions>>().Value;
-        if (seedEmptyDatabase && demo.UsersOnEmptyDatabase > 0)
-        {
-            await using var scope = services.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
-            if (!await db.Users.AnyAsync(cancellationToken))
-            {
-                var added = await AddDemoUsersAsync(
-                    scope.ServiceProvider, demo.UsersOnEmptyDatabase, demo.ActivePercent, cancellationToken, demoOpeningDay);
-                LogSeeded(logger, added.LastId - added.FirstId + 1, demo.ActivePercent);
-            }
-        }
+        scope.ServiceProvider.GetRequiredService<BatchCalendar>();
     }
 
-    /// <summary>Adds demo users with an opening snapshot at the configured start amount, by default yesterday in the batch zone.</summary>
-    public static Task<(long FirstId, long LastId)> AddDemoUsersAsync(
-        IServiceProvider scopedServices, int count, int activePercent, CancellationToken cancellationToken, DateOnly? openingDay = null)
+    /// <param name="seed">Run the seeders (demo users on an empty database); a command that only reads or adds its own leaves them out.</param>
+    public async Task PrepareAsync(bool seed, CancellationToken cancellationToken)
     {
-        var refresh = scopedServices.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
-        var today = scopedServices.GetRequiredService<BatchCalendar>().Today;
-        return scopedServices.GetRequiredService<DemoPopulation>()
-            .AddUsersAsync(count, openingDay ?? today.AddDays(-1), refresh.StartAmount, activePercent, cancellationToken);
+        CheckSettings();
+        if (sqlite?.FullPath is { } file)
+            LogSqliteFile(logger, file);
+        else
+            LogDatabase(logger, database.Value.Provider);
+        await migration.MigrateAsync(cancellationToken);
+
+        if (extension.Value.UsesInProcessStandIn)
+            LogInProcessStandIn(logger);
+        else
+            LogRemoteExtension(logger, extension.Value.BaseUrl!);
+
+        if (seed)
+            await migration.SeedAsync(cancellationToken);
     }
 
     [LoggerMessage(LogLevel.Information, "Database provider: {Provider}")]
@@ -85,9 +69,36 @@ public static partial class CoreServerStartup
 
     [LoggerMessage(LogLevel.Information, "Database: SQLite file {Path}")]
     private static partial void LogSqliteFile(ILogger logger, string path);
+}
 
-    // The share is said here because the first refresh then reports fewer users than were added.
-    [LoggerMessage(LogLevel.Information,
-        "Empty database: added {Count} demo users, {ActivePercent}% of them ACTIVE (DemoData:ActivePercent); the refresh takes only ACTIVE users")]
-    private static partial void LogSeeded(ILogger logger, long count, int activePercent);
+/// <summary>
+/// The server prepares the database as its host starts: in the starting phase, so every hosted
+/// service (the scheduler, the start-up catch-up) and the HTTP server find it migrated and seeded.
+/// </summary>
+public sealed class DatabasePreparationService(CoreServerStartup startup) : IHostedLifecycleService
+{
+    public Task StartingAsync(CancellationToken cancellationToken) => startup.PrepareAsync(seed: true, cancellationToken);
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+public static class CoreServerStartupExtensions
+{
+    /// <summary>Start-up preparation for the server (a hosted service) and the commands, and the demo seeder.</summary>
+    public static IHostApplicationBuilder AddCoreServerStartup(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<CoreServerStartup>();
+        builder.Services.AddScoped<DemoDataSeeder>();
+        builder.Services.AddScoped<IDbSeeder<DontGoBackDbContext>>(services => services.GetRequiredService<DemoDataSeeder>());
+        builder.Services.AddHostedService<DatabasePreparationService>();
+        return builder;
+    }
 }

@@ -1,6 +1,4 @@
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Infrastructure;
-using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -15,6 +13,7 @@ public static class PersistenceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<DatabaseRetry>();
+        builder.Services.AddSingleton<DatabaseMigration>();
 
         // The provider decides which services exist, so it is read while registering.
         var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider
@@ -39,22 +38,5 @@ public static class PersistenceExtensions
                 break;
         }
         return builder;
-    }
-
-    /// <summary>Creates the SQLite folder if needed and applies pending migrations.</summary>
-    public static async Task MigrateDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken)
-    {
-        services.GetService<SqliteDatabase>()?.EnsureDirectory();
-        await using var scope = services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
-        // On a fresh database EF reads the history table before creating it and logs the failed
-        // query as an error (dotnet/efcore#37328); created first (IF NOT EXISTS), the read succeeds.
-        await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
-        await db.Database.MigrateAsync(cancellationToken);
-        if (db.Database.IsSqlite())
-        {
-            // WAL lets the refresh read the next page while it writes the previous chunk.
-            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
-        }
     }
 }

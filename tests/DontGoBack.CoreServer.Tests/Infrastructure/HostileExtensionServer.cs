@@ -231,6 +231,7 @@ public sealed class HostileExtensionServer : IAsyncDisposable
         http.Response.ContentLength = bytes.Length;
         await http.Response.Body.WriteAsync(bytes.AsMemory(0, bytes.Length / 2));
         await http.Response.Body.FlushAsync();
+        // Part of the behaviour, not a wait for an outcome: the client gets the first half before the connection breaks.
         await Task.Delay(50);
         http.Abort();
     };

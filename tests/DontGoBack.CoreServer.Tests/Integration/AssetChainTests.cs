@@ -60,7 +60,7 @@ public sealed class AssetChainTests
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database);
         await using (var scope = app.Services.CreateAsyncScope())
-            await CoreServerStartup.AddDemoUsersAsync(scope.ServiceProvider, 20, activePercent: 100, CancellationToken.None);
+            await scope.ServiceProvider.GetRequiredService<DemoDataSeeder>().AddUsersAsync(20, activePercent: 100, CancellationToken.None);
         var client = app.CreateClient();
 
         // seed (openings yesterday), then a back-fill of the 5 days before today, oldest first.

@@ -125,9 +125,11 @@ public sealed class ClusterTests(ITestOutputHelper output)
             // Killed at a random point after this attempt has written something, however slowly the machine starts a process.
             var writtenBefore = await SnapshotsOfDayAsync(database, day);
             await Eventually.UntilAsync(async () => await SnapshotsOfDayAsync(database, day) > writtenBefore, TimeSpan.FromSeconds(60));
+            // The scenario's timing, not a wait for an outcome: the kill lands at a random point of the writing.
             await Task.Delay(TimeSpan.FromMilliseconds(random.Next(0, 1_500)));
             node.KillHard();
-            // Past the lease, so the next start takes the dead run over.
+            // The scenario's timing too: the next start comes after the dead node's lease (3 s) ran out, so it
+            // takes the dead run over as a real restart would; nothing is asserted after this wait.
             await Task.Delay(TimeSpan.FromSeconds(3.5));
         }
         await using var last = CoreServerProcess.Start(settings);
@@ -215,7 +217,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         setup.Time.Now = DateTimeOffset.UtcNow;
         setup.CreateClient();
         await using var scope = setup.Services.CreateAsyncScope();
-        await CoreServerStartup.AddDemoUsersAsync(scope.ServiceProvider, Users, activePercent: 85, CancellationToken.None);
+        await scope.ServiceProvider.GetRequiredService<DemoDataSeeder>().AddUsersAsync(Users, activePercent: 85, CancellationToken.None);
         await using var db = database.CreateContext();
         return await db.Users.CountAsync(u => u.Status == AccountStatus.Active);
     }

@@ -58,11 +58,19 @@ public sealed class AccessTokenProviderTests : IDisposable
     {
         var hold = _endpoint.HoldRequests();
 
-        var callers = Enumerable.Range(0, 20).Select(_ => Task.Run(() => Token().AsTask())).ToArray();
-        // Keep the first fetch in flight while the other callers arrive; without the shared fetch
-        // each of them would reach the endpoint too.
+        var called = 0;
+        var allCalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var callers = Enumerable.Range(0, 20).Select(_ => Task.Run(() =>
+        {
+            var token = Token().AsTask();
+            if (Interlocked.Increment(ref called) == 20)
+                allCalled.SetResult();
+            return token;
+        })).ToArray();
+        // Keep the first fetch in flight until every caller's call has returned, i.e. is waiting
+        // for that fetch; without the shared fetch each of them would reach the endpoint too.
         await _endpoint.FirstRequestArrived.WaitAsync(TimeSpan.FromSeconds(10));
-        await Task.Delay(TimeSpan.FromMilliseconds(100));
+        await allCalled.Task.WaitAsync(TimeSpan.FromSeconds(10));
         hold.SetResult();
         var tokens = await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(10));
 

@@ -15,8 +15,8 @@ public sealed class CommandLineTests
     public void Only_configuration_switches_start_the_server(string commandLine)
     {
         Assert.Null(ServerArguments.FirstMistake(Split(commandLine)));
-        Assert.Null(CoreCommands.Read(Split(commandLine)).ExitCode);
-        Assert.False(CoreCommands.Read(Split(commandLine)).IsCommand);
+        Assert.Null(CoreCommandLine.Read(Split(commandLine)).ExitCode);
+        Assert.False(CoreCommandLine.Read(Split(commandLine)).IsCommand);
     }
 
     [Theory]
@@ -40,9 +40,31 @@ public sealed class CommandLineTests
     [InlineData("runs --job asset-refresh-subset")]
     public void A_known_command_is_run_after_the_host_is_built(string commandLine)
     {
-        var request = CoreCommands.Read(Split(commandLine));
+        var request = CoreCommandLine.Read(Split(commandLine));
         Assert.True(request.IsCommand);
         Assert.Null(request.ExitCode);
+    }
+
+    [Theory]
+    [InlineData("refresh --day 2025-13-01")]
+    [InlineData("runs --from 10/08/2025")]
+    [InlineData("seed --users 0")]
+    [InlineData("seed --users 5 --active-percent 101")]
+    [InlineData("verify --limit -1")]
+    [InlineData("backfill --days 2 --users 5-1")]
+    public void A_value_of_the_wrong_form_is_answered_with_exit_2_before_the_host_is_built(string commandLine)
+    {
+        var request = CoreCommandLine.Read(Split(commandLine));
+        Assert.False(request.IsCommand);
+        Assert.Equal(CoreCommandLine.UsageError, request.ExitCode);
+    }
+
+    [Fact]
+    public void Help_lists_every_declared_command()
+    {
+        var root = CoreCommandLine.Declare(checks: null);
+        Assert.Equal(CoreCommandLine.Commands.Select(c => c.Name), root.Subcommands.Select(c => c.Name));
+        Assert.Equal(["refresh", "seed", "backfill", "runs", "retry-failed", "verify"], CoreCommandLine.Commands.Select(c => c.Name));
     }
 
     [Fact]

@@ -93,6 +93,8 @@ public sealed class DatabaseRetryTests
     {
         for (var step = 0; !work.IsCompleted && step < 10_000; step++)
         {
+            // Not a wait before an assertion: a real tick hands the thread pool the retry's continuation, which
+            // then waits on the fake clock; the loop ends on the work's own completion, the signal.
             await Task.Delay(1);
             if (!work.IsCompleted)
                 _time.Advance(TimeSpan.FromMilliseconds(25));

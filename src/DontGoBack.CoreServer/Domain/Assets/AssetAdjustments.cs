@@ -19,7 +19,20 @@ public abstract record AdjustmentOutcome
 
     public sealed record UserNotFound : AdjustmentOutcome;
 
-    public sealed record Rejected(int StatusCode, string Title, string Detail) : AdjustmentOutcome;
+    /// <summary>Nothing changed, for the reason given; the endpoint says it in HTTP.</summary>
+    public sealed record Rejected(AdjustmentRejection Reason, string Detail) : AdjustmentOutcome;
+}
+
+public enum AdjustmentRejection
+{
+    /// <summary>The request itself is malformed (amount, reason, key or kind).</summary>
+    Invalid,
+    /// <summary>The idempotency key was used before for a different change.</summary>
+    IdempotencyKeyReused,
+    /// <summary>The user has no snapshot to apply the change to.</summary>
+    NoAssetYet,
+    /// <summary>The change would take the balance below zero or past the largest amount.</summary>
+    OutOfRange,
 }
 
 /// <summary>
@@ -55,13 +68,13 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, ISeriesCacheInvalid
         {
             return earlier.Delta == request.Amount && earlier.Kind == kind
                 ? new AdjustmentOutcome.Replayed(ResultOf(earlier))
-                : new AdjustmentOutcome.Rejected(StatusCodes.Status409Conflict, "Idempotency key reused",
+                : new AdjustmentOutcome.Rejected(AdjustmentRejection.IdempotencyKeyReused,
                     $"Key '{key}' was already used for a {earlier.Kind} of {earlier.Delta}, not a {kind} of {request.Amount}.");
         }
 
         if (user.CurrentSnapshotId is not { } snapshotId)
         {
-            return new AdjustmentOutcome.Rejected(StatusCodes.Status409Conflict, "No asset yet",
+            return new AdjustmentOutcome.Rejected(AdjustmentRejection.NoAssetYet,
                 $"User {userId} has no asset snapshot to adjust.");
         }
         var snapshot = await db.DailyAssetSnapshots.SingleAsync(s => s.Id == snapshotId, cancellationToken);
@@ -69,7 +82,7 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, ISeriesCacheInvalid
         var after = before + request.Amount;
         if (request.Amount > 0 ? after < before : after < 0)
         {
-            return new AdjustmentOutcome.Rejected(StatusCodes.Status422UnprocessableEntity, "Asset would go out of range",
+            return new AdjustmentOutcome.Rejected(AdjustmentRejection.OutOfRange,
                 $"The balance is {before}; adding {request.Amount} would take it below zero or past the largest amount.");
         }
 
@@ -123,7 +136,7 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, ISeriesCacheInvalid
               && ((kind == AssetChangeKind.Reward && request.Amount < 0) || (kind == AssetChangeKind.Penalty && request.Amount > 0))
                 ? $"a {request.Kind} cannot have amount {request.Amount}"
             : null;
-        return problem is null ? null : new AdjustmentOutcome.Rejected(StatusCodes.Status400BadRequest, "Invalid adjustment", problem);
+        return problem is null ? null : new AdjustmentOutcome.Rejected(AdjustmentRejection.Invalid, problem);
     }
 
     private static AssetChangeKind? ParseKind(string kind) => kind.ToLowerInvariant() switch

@@ -63,9 +63,22 @@ public static class AssetEndpoints
             AdjustmentOutcome.Replayed replayed => Results.Ok(replayed.Result),
             AdjustmentOutcome.UserNotFound => Results.Problem(statusCode: StatusCodes.Status404NotFound,
                 title: "No such user", detail: $"User {userId} does not exist."),
-            AdjustmentOutcome.Rejected rejected => Results.Problem(statusCode: rejected.StatusCode, title: rejected.Title, detail: rejected.Detail),
+            AdjustmentOutcome.Rejected rejected => RejectionProblem(rejected),
             var other => throw new InvalidOperationException($"unhandled adjustment outcome {other}"),
         };
+
+    private static IResult RejectionProblem(AdjustmentOutcome.Rejected rejected)
+    {
+        var (status, title) = rejected.Reason switch
+        {
+            AdjustmentRejection.Invalid => (StatusCodes.Status400BadRequest, "Invalid adjustment"),
+            AdjustmentRejection.IdempotencyKeyReused => (StatusCodes.Status409Conflict, "Idempotency key reused"),
+            AdjustmentRejection.NoAssetYet => (StatusCodes.Status409Conflict, "No asset yet"),
+            AdjustmentRejection.OutOfRange => (StatusCodes.Status422UnprocessableEntity, "Asset would go out of range"),
+            var other => throw new InvalidOperationException($"unhandled adjustment rejection {other}"),
+        };
+        return Results.Problem(statusCode: status, title: title, detail: rejected.Detail);
+    }
 
     private static async Task<IResult> SeriesAsync(
         long userId, string? from, string? to, string? interval, AssetSeriesReader reader, IOptions<JsonOptions> json, HttpContext http,

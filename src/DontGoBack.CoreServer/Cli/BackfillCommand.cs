@@ -1,0 +1,89 @@
+using System.CommandLine;
+using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Hosting;
+using DontGoBack.CoreServer.Persistence;
+
+namespace DontGoBack.CoreServer.Cli;
+
+/// <summary>`backfill --days N [--users 1-100,205]`: the N days before today, oldest first, skipping what is done.</summary>
+public sealed class BackfillCommand(CoreServerStartup startup, IServiceScopeFactory scopes, BatchCalendar calendar, TerminationSignals signals)
+    : ICoreCommand, IDeclaredCommand
+{
+    /// <summary>The most days one back-fill may cover, whatever Batch:EarliestDay allows.</summary>
+    public const int MaxDays = 3_650;
+
+    public static Command Declare(CommandChecks? checks)
+    {
+        var daysOption = new Option<int>("--days") { Description = "How many days before today to fill", Required = true };
+        if (checks is not null)
+        {
+            daysOption.Validators.Add(result =>
+            {
+                var (today, earliest) = (checks.Calendar.Today, checks.Calendar.EarliestDay);
+                var mostDays = Math.Min(MaxDays, today.DayNumber - earliest.DayNumber);
+                if (result.GetValueOrDefault<int>() is var days && (days < 1 || days > mostDays))
+                    result.AddError($"--days must be between 1 and {mostDays} (no day before Batch:EarliestDay {earliest:yyyy-MM-dd}).");
+            });
+        }
+        var usersOption = new Option<IReadOnlyList<UserIdRange>?>("--users")
+        {
+            Description = "User ids: 5, 1-100 or 1-100,205; default every active user",
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                if (UserIdRange.TryParseList(text, out var ranges))
+                    return ranges;
+                result.AddError($"--users '{text}' is not a list of ids or ranges such as 1-100,205.");
+                return null;
+            },
+        };
+        return new Command("backfill", "Refresh the N days before today, oldest first, skipping what is done") { daysOption, usersOption };
+    }
+
+    public async Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
+    {
+        var output = parsed.InvocationConfiguration.Output;
+        var days = parsed.GetValue<int>("--days");
+        var ranges = parsed.GetValue<IReadOnlyList<UserIdRange>?>("--users") ?? [UserIdRange.All];
+        var today = calendar.Today;
+
+        await startup.PrepareAsync(seed: false, cancellationToken);
+        // Demo users seeded now open the day before the first back-filled day, so their history is one unbroken chain.
+        await using (var seeding = scopes.CreateAsyncScope())
+        {
+            await seeding.ServiceProvider.GetRequiredService<DemoDataSeeder>().SeedEmptyAsync(
+                seeding.ServiceProvider.GetRequiredService<DontGoBackDbContext>(), today.AddDays(-days - 1), cancellationToken);
+        }
+        // Oldest first: each day's base is the day before it.
+        for (var day = today.AddDays(-days); day < today; day = day.AddDays(1))
+        {
+            foreach (var range in ranges)
+            {
+                var users = range == UserIdRange.All ? "all" : $"{range.First}-{range.Last}";
+                await using var scope = scopes.CreateAsyncScope();
+                BatchResult? result;
+                try
+                {
+                    result = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>()
+                        .TryRunAsync(day, cancellationToken, range == UserIdRange.All ? null : range);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // Recorded aborted by the job; the days before it are done, this one resumes on the next back-fill.
+                    await output.WriteLineAsync($"{day:yyyy-MM-dd} users {users}: {BatchRunStatus.Aborted.ToText()}");
+                    return signals.ExitCode ?? 1;
+                }
+                if (result is null || result.Status == BatchRunStatus.Failed)
+                {
+                    await Console.Error.WriteLineAsync($"Back-fill of {day:yyyy-MM-dd} failed: {result?.Error ?? "that day is already running"}");
+                    return 1;
+                }
+                await output.WriteLineAsync(
+                    $"{day:yyyy-MM-dd} users {users}: {result.Status.ToText()}, success {result.Success}, skipped {result.Skipped}" +
+                    $"{ResultLines.BeforeOpening(result)}, failed {result.Failed}{ResultLines.Rebased(result)}");
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using DontGoBack.CoreServer.Batch.Common;
+
+namespace DontGoBack.CoreServer.Cli;
+
+/// <summary>
+/// What command arguments are checked against once the host is built: the registered jobs and the
+/// calendar (the batch zone's today, Batch:EarliestDay). Options are declared through these helpers
+/// so the checks before and after the host is built are the same code, the later ones stricter.
+/// </summary>
+public sealed class CommandChecks(BatchJobs jobs, BatchCalendar calendar)
+{
+    public BatchCalendar Calendar => calendar;
+
+    public BatchJobs Jobs => jobs;
+
+    /// <summary>A `--job` option: one of the registered jobs' names (<paramref name="runNames"/>: or a name runs are recorded under).</summary>
+    public static Option<string> JobOption(CommandChecks? checks, bool runNames, string description)
+    {
+        var option = new Option<string>("--job") { Description = description, DefaultValueFactory = _ => Batch.Asset.Job.AssetRefreshJob.Name };
+        if (checks is not null)
+        {
+            var known = runNames ? checks.Jobs.RunNames : checks.Jobs.All.Select(j => j.Definition.Name).ToList();
+            option.Validators.Add(result =>
+            {
+                var job = result.GetValueOrDefault<string>();
+                if (!known.Contains(job))
+                    result.AddError($"--job '{job}' is not a job; it is one of: {string.Join(", ", known.Select(name => $"'{name}'"))}.");
+            });
+        }
+        return option;
+    }
+
+    /// <summary>
+    /// A day option, YYYY-MM-DD. Before the host is built only the form is checked; after, the
+    /// calendar's parser also holds it between Batch:EarliestDay and <paramref name="latest"/> (default: any day).
+    /// </summary>
+    public static Option<DateOnly?> DayOption(string name, string description, CommandChecks? checks, Func<ArgumentResult, DateOnly>? latest = null) =>
+        new(name)
+        {
+            Description = description,
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : null;
+                string? problem;
+                var parsed = checks is null
+                    ? BatchDay.TryParseWithin(text, name, DateOnly.MinValue, DateOnly.MaxValue, out var day, out problem)
+                    : checks.Calendar.TryParseDay(text, name, out day, out problem, latest?.Invoke(result) ?? DateOnly.MaxValue);
+                if (parsed)
+                    return day;
+                result.AddError(problem!);
+                return null;
+            },
+        };
+
+    /// <summary>A validator that holds a number at or above <paramref name="least"/>, saying so in <paramref name="message"/>.</summary>
+    public static Option<T> AtLeast<T>(Option<T> option, T least, string message) where T : struct, IComparable<T>
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<T>().CompareTo(least) < 0)
+                result.AddError(message);
+        });
+        return option;
+    }
+}

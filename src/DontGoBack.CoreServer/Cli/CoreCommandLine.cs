@@ -1,0 +1,170 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using DontGoBack.CoreServer.Hosting;
+
+namespace DontGoBack.CoreServer.Cli;
+
+/// <summary>
+/// The command line: the declared commands, read once before the host is built (<see cref="Read"/>),
+/// so help, the version and mistakes are answered without touching configuration or the database,
+/// and once more after, with every check, by <see cref="CommandRunner"/>.
+/// </summary>
+public static class CoreCommandLine
+{
+    /// <summary>Exit code of bad input, an unknown command or option, and a configuration error.</summary>
+    public const int UsageError = 2;
+
+    /// <summary>Every command there is; help, parsing and DI registration all come from this list.</summary>
+    public static IReadOnlyList<DeclaredCommand> Commands { get; } =
+    [
+        DeclaredCommand.Of<RefreshCommand>(),
+        DeclaredCommand.Of<SeedCommand>(),
+        DeclaredCommand.Of<BackfillCommand>(),
+        DeclaredCommand.Of<RunsCommand>(),
+        DeclaredCommand.Of<RetryFailedCommand>(),
+        DeclaredCommand.Of<VerifyCommand>(),
+    ];
+
+    public static RootCommand Declare(CommandChecks? checks)
+    {
+        var root = new RootCommand(
+            "DontGoBack core server. Without a command it serves HTTP; it then accepts only host and configuration " +
+            "switches such as --urls http://127.0.0.1:5070, --environment Staging or --AssetRefresh:Enabled=false.");
+        foreach (var command in Commands)
+            root.Subcommands.Add(command.Declare(checks));
+        return root;
+    }
+
+    /// <summary>
+    /// Decides what the arguments ask for: the server (no arguments, or only host and configuration
+    /// switches), a command, or something answered at once — help and the version (exit 0), an
+    /// unknown command or option or a malformed value (a message on standard error, exit 2).
+    /// </summary>
+    public static CommandLineRequest Read(string[] args)
+    {
+        var mistake = ServerArguments.FirstMistake(args);
+        if (mistake is null)
+            return CommandLineRequest.Server;
+
+        // `help` and `help refresh` mean `--help` and `refresh --help`.
+        if (args[0] == "help")
+            args = [.. args[1..], "--help"];
+        var root = Declare(checks: null);
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+            return CommandLineRequest.Answered(ReportMistakes(root, parsed, mistake));
+        if (parsed.Action is HelpAction || parsed.CommandResult.Command == root)
+            return CommandLineRequest.Answered(parsed.Invoke());
+        return CommandLineRequest.Command(args);
+    }
+
+    /// <param name="mistake">The first argument that made the command line something other than server switches.</param>
+    private static int ReportMistakes(RootCommand root, ParseResult parsed, string mistake)
+    {
+        if (parsed.CommandResult.Command == root)
+        {
+            Console.Error.WriteLine(mistake.StartsWith('-')
+                ? $"unknown option '{mistake}'; the server takes only switches with a value, such as --urls http://127.0.0.1:5070; see --help"
+                : $"unknown command '{mistake}'; see --help");
+            return UsageError;
+        }
+        foreach (var error in parsed.Errors)
+            Console.Error.WriteLine(error.Message);
+        Console.Error.WriteLine($"See '{parsed.CommandResult.Command.Name} --help'.");
+        return UsageError;
+    }
+
+    /// <summary>The commands, their checks and the runner; only a command line that names a command resolves them.</summary>
+    public static IHostApplicationBuilder AddCoreCommands(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<CommandChecks>();
+        builder.Services.AddSingleton<TerminationSignals>();
+        builder.Services.AddSingleton<CommandRunner>();
+        builder.Services.AddTransient<JobDayRun>();
+        foreach (var command in Commands)
+            builder.Services.AddKeyedTransient(typeof(ICoreCommand), command.Name, command.Runner);
+        return builder;
+    }
+}
+
+/// <summary>Runs the command the arguments name, on the built host's services, after reading them again with every check.</summary>
+public sealed class CommandRunner(IServiceScopeFactory scopes, TerminationSignals signals)
+{
+    public async Task<int> RunAsync(string[] args)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            // Resolving the checks reads the jobs' and the calendar's settings: a configuration error surfaces here (exit 2).
+            var root = CoreCommandLine.Declare(scope.ServiceProvider.GetRequiredService<CommandChecks>());
+            foreach (var command in root.Subcommands)
+            {
+                var name = command.Name;
+                command.SetAction((parsed, cancellationToken) =>
+                    scope.ServiceProvider.GetRequiredKeyedService<ICoreCommand>(name).RunAsync(parsed, cancellationToken));
+            }
+            var parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                // Values the settings rule out (an unknown job, a day outside the calendar's range): the message alone, as ever.
+                foreach (var error in parsed.Errors)
+                    await Console.Error.WriteLineAsync(error.Message);
+                return CoreCommandLine.UsageError;
+            }
+            return await InvokeAsync(parsed);
+        }
+        finally
+        {
+            // From here a signal gets the default again: it ends the process.
+            signals.Dispose();
+        }
+    }
+
+    private async Task<int> InvokeAsync(ParseResult parsed)
+    {
+        try
+        {
+            // The signals are ours, so the exit code can say which one stopped the command.
+            return await parsed.InvokeAsync(
+                new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, signals.Token);
+        }
+        catch (OperationCanceledException) when (signals.ExitCode is { } exitCode)
+        {
+            await Console.Error.WriteLineAsync($"Stopped by {signals.Received} before the command was through.");
+            return exitCode;
+        }
+        catch (Exception e) when (ConfigurationErrors.Describe(e).Count == 0)
+        {
+            // A configuration error goes on to be reported in one line per setting (exit 2); anything else failed the command.
+            await Console.Error.WriteLineAsync($"{parsed.CommandResult.Command.Name} failed: {e}");
+            return 1;
+        }
+    }
+}
+
+/// <summary>What the command line asks for, decided before the host is built.</summary>
+public sealed class CommandLineRequest
+{
+    private readonly string[]? _command;
+
+    private CommandLineRequest(int? exitCode, string[]? command) => (ExitCode, _command) = (exitCode, command);
+
+    public static CommandLineRequest Server { get; } = new(null, null);
+
+    /// <summary>Help, the version or a mistake, already printed; nothing else is to be done.</summary>
+    public static CommandLineRequest Answered(int exitCode) => new(exitCode, null);
+
+    /// <param name="args">The arguments as the command line reads them (`help x` already turned into `x --help`).</param>
+    public static CommandLineRequest Command(string[] args) => new(null, args);
+
+    /// <summary>Set when the request was answered already, without building anything.</summary>
+    public int? ExitCode { get; }
+
+    public bool IsCommand => _command is not null;
+
+    /// <param name="services">The built host's services.</param>
+    public Task<int> RunAsync(IServiceProvider services) =>
+        _command is { } args
+            ? services.GetRequiredService<CommandRunner>().RunAsync(args)
+            : throw new InvalidOperationException("Not a command.");
+}

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Hosting;
+
+namespace DontGoBack.CoreServer.Cli;
+
+/// <summary>One day of one job run from the command line (`refresh`, `retry-failed`), its result printed as the server records it.</summary>
+public sealed class JobDayRun(CoreServerStartup startup, IServiceScopeFactory scopes, TimeProvider time, TerminationSignals signals)
+{
+    /// <param name="retryOnly">Only continue a recorded run; a day never run is a usage error.</param>
+    public async Task<int> RunAsync(string job, DateOnly day, bool json, bool retryOnly, TextWriter output, CancellationToken cancellationToken)
+    {
+        // A retry adds no demo users: it continues a recorded run or does nothing.
+        await startup.PrepareAsync(seed: !retryOnly, cancellationToken);
+        await using var scope = scopes.CreateAsyncScope();
+        var ledger = scope.ServiceProvider.GetRequiredService<BatchRunLedger>();
+        var runner = scope.ServiceProvider.GetServices<IBatchJobRunner>().Single(r => r.Definition.Name == job);
+        if (retryOnly && await ledger.FindAsync(runner.Definition.Name, day, cancellationToken) is null)
+        {
+            await Console.Error.WriteLineAsync(
+                $"No {runner.Definition.LowerTitle} run is recorded for {day:yyyy-MM-dd}, so there is nothing to retry; " +
+                (runner.Definition.Name == AssetRefreshJob.Name ? $"`refresh --day {day:yyyy-MM-dd}` runs the day." : "the manual trigger runs the day."));
+            return CoreCommandLine.UsageError;
+        }
+
+        var started = time.GetTimestamp();
+        BatchResult result;
+        try
+        {
+            result = await runner.TryRunAsync(day, cancellationToken)
+                     ?? new BatchResult(day, BatchRunStatus.Running, 0, 0, 0, 0, 0, "another attempt is running this day");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The job recorded the run before passing the cancellation on; the recorded run is the result.
+            result = await RecordedResultAsync(ledger, runner.Definition.Name, day, (long)time.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        await output.WriteLineAsync(ResultLines.Of(runner.Definition, result));
+        if (result.Error is not null)
+            await output.WriteLineAsync($"Stopped early: {result.Error}");
+        if (json)
+            await output.WriteLineAsync(JsonSerializer.Serialize(result, JsonSerializerOptions.Web));
+        if (signals.ExitCode is { } stopped)
+            return stopped;
+        return result.Status is BatchRunStatus.Failed or BatchRunStatus.Running ? 1 : 0;
+    }
+
+    private static async Task<BatchResult> RecordedResultAsync(BatchRunLedger ledger, string job, DateOnly day, long elapsedMs)
+    {
+        var run = await ledger.FindAsync(job, day, CancellationToken.None);
+        return run is null
+            ? new BatchResult(day, BatchRunStatus.Aborted, 0, 0, 0, 0, elapsedMs, "stopped before the run was recorded")
+            : new BatchResult(day, run.Status, run.Total, run.Success, run.Skipped, run.Failed, elapsedMs, run.Error, run.Id, run.Attempts,
+                run.RebasedUsers, run.RebasedDays);
+    }
+}
+
+/// <summary>How the commands print a run's result.</summary>
+public static class ResultLines
+{
+    /// <summary>The plain result line; "total" counts the ACTIVE users the run looked at, the only ones refreshed.</summary>
+    public static string Of(DailyJobDefinition job, BatchResult result) =>
+        $"{job.Title} {result.SnapshotDay:yyyy-MM-dd}: {result.Status.ToText()} — total {result.Total} {job.Counted}, success {result.Success}, " +
+        $"skipped {result.Skipped}{BeforeOpening(result)}, failed {result.Failed}{Rebased(result)}, {result.ElapsedMs} ms";
+
+    public static string BeforeOpening(BatchResult result) =>
+        result.SkippedBeforeOpening > 0 ? $" ({result.SkippedBeforeOpening} opened later)" : "";
+
+    public static string Rebased(BatchResult result) =>
+        result.RebasedUsers > 0 ? $", re-based {result.RebasedDays} later days of {result.RebasedUsers} users" : "";
+}

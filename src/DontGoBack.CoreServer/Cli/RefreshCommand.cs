@@ -1,0 +1,27 @@
+using System.CommandLine;
+using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Batch.Common;
+
+namespace DontGoBack.CoreServer.Cli;
+
+/// <summary>`refresh [--day D] [--json] [--allow-future-day]`: the daily asset refresh once, for one day.</summary>
+public sealed class RefreshCommand(JobDayRun run, BatchCalendar calendar) : ICoreCommand, IDeclaredCommand
+{
+    /// <summary>How far past today `refresh --allow-future-day` may go: far enough for load tests, never near the calendar's end.</summary>
+    public const int MaxFutureDays = 3_660;
+
+    public static Command Declare(CommandChecks? checks)
+    {
+        var futureOption = new Option<bool>("--allow-future-day") { Description = "Accept a day after today (load tests only: it writes snapshots ahead of time)" };
+        var dayOption = CommandChecks.DayOption("--day", "Snapshot day YYYY-MM-DD; default today in the batch time zone", checks,
+            latest: result => checks!.Calendar.Today.AddDays(result.GetValue(futureOption) ? MaxFutureDays : 0));
+        return new Command("refresh", "Run the daily asset refresh once for a day, for every ACTIVE user")
+        {
+            dayOption, new Option<bool>("--json") { Description = "Print the result as one JSON object on the last line" }, futureOption,
+        };
+    }
+
+    public Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken) =>
+        run.RunAsync(AssetRefreshJob.Name, parsed.GetValue<DateOnly?>("--day") ?? calendar.Today, parsed.GetValue<bool>("--json"),
+            retryOnly: false, parsed.InvocationConfiguration.Output, cancellationToken);
+}

@@ -1,0 +1,22 @@
+using System.CommandLine;
+
+namespace DontGoBack.CoreServer.Cli;
+
+/// <summary>`retry-failed --day D [--job NAME] [--json]`: a recorded day of a job again, only what is not done yet.</summary>
+public sealed class RetryFailedCommand(JobDayRun run) : ICoreCommand, IDeclaredCommand
+{
+    public static Command Declare(CommandChecks? checks)
+    {
+        var dayOption = CommandChecks.DayOption("--day", "Snapshot day YYYY-MM-DD of a recorded run", checks, latest: _ => checks!.Calendar.Today);
+        dayOption.Required = true;
+        return new Command("retry-failed", "Run a recorded day again: only users not yet done (failed or never reached)")
+        {
+            dayOption, CommandChecks.JobOption(checks, runNames: false, "Job name"),
+            new Option<bool>("--json") { Description = "Print the result as one JSON object on the last line" },
+        };
+    }
+
+    public Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken) =>
+        run.RunAsync(parsed.GetValue<string>("--job")!, parsed.GetValue<DateOnly?>("--day")!.Value, parsed.GetValue<bool>("--json"),
+            retryOnly: true, parsed.InvocationConfiguration.Output, cancellationToken);
+}
