@@ -2,7 +2,9 @@ using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Fault = DontGoBack.CoreServer.Tests.Infrastructure.FakeExtensionServer.Fault;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
@@ -82,21 +84,27 @@ public sealed class RunProgressTests
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
-    public async Task An_aborted_run_records_what_it_wrote(DatabaseProvider provider)
+    public async Task An_aborted_run_records_what_it_wrote_and_the_metrics_show_what_was_left(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database, Settings(concurrency: 4));
         var client = app.CreateClient();
         var users = await app.AddActiveUsersAsync(12, Day.AddDays(-1), 1_000_000);
         app.Extension.Inject(Fault.Block, users[^1]);
+        using var remaining = new MetricCollector<long>(app.Services.GetRequiredService<IMeterFactory>(), BatchMetrics.MeterName, BatchMetrics.UsersRemaining);
 
         using var stop = new CancellationTokenSource();
         await using var scope = app.Services.CreateAsyncScope();
         var runner = scope.ServiceProvider.GetServices<IBatchJobRunner>().Single(r => r.Definition.Name == "asset-refresh");
         var running = runner.TryRunAsync(Day, stop.Token);
         await app.Extension.BlockedCallArrived.WaitAsync(TimeSpan.FromSeconds(30));
-        // Every user but the blocked one is answered; wait until their answers are written, then stop the run.
-        await Eventually.UntilAsync(async () => await WrittenAsync(app, users) == users.Count - 1, TimeSpan.FromSeconds(30));
+        // Every user but the blocked one is answered; once their answers are written and counted
+        // (the gauge shows the one left), the run is stopped.
+        await Eventually.UntilAsync(async () =>
+        {
+            remaining.RecordObservableInstruments();
+            return remaining.LastMeasurement?.Value == 1 && await WrittenAsync(app, users) == users.Count - 1;
+        }, TimeSpan.FromSeconds(30));
         await stop.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
 

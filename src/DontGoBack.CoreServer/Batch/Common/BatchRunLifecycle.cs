@@ -42,8 +42,9 @@ public sealed partial class BatchRunLifecycle(
         }
 
         LogStarting(job.Title, day.ToString("O"), claim.Attempt);
-        using var telemetry = metrics.StartRun(runName, day, claim);
         var progress = new RunProgress();
+        using var telemetry = metrics.StartRun(runName, day, claim);
+        telemetry.Progress = progress;
         var (outcome, stopped) = await WorkUnderLeaseAsync(claim, null, progress, work, cancellationToken);
         var result = outcome.ToResult(day, stopped?.Status ?? outcome.Status, Elapsed(started), claim.RunId, claim.Attempt);
         var recorded = await RecordAsync(job, claim, result, progress.Snapshot().Expected);
@@ -75,8 +76,9 @@ public sealed partial class BatchRunLifecycle(
         }
 
         var started = time.GetTimestamp();
-        using var telemetry = metrics.StartPartition(job.Name, day, claim, partitionNo);
         var progress = new RunProgress();
+        using var telemetry = metrics.StartPartition(job.Name, day, claim, partitionNo);
+        telemetry.Progress = progress;
         var (outcome, stopped) = await WorkUnderLeaseAsync(claim, partitionNo, progress, work, cancellationToken);
         // A partition that cannot finish fails the run rather than leaving it pending until the lease goes stale.
         var partition = outcome.ToResult(day, stopped?.Status ?? (outcome.StoppedBecause is null ? BatchRunStatus.Completed : BatchRunStatus.Failed),
