@@ -5,11 +5,12 @@ using DontGoBack.CoreServer.Tests.Infrastructure;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Xunit.Abstractions;
 using Fault = DontGoBack.CoreServer.Tests.Infrastructure.FakeExtensionServer.Fault;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
-public sealed class RunProgressTests
+public sealed class RunProgressTests(ITestOutputHelper output)
 {
     private static readonly DateOnly Day = new(2025, 8, 10);
 
@@ -43,6 +44,7 @@ public sealed class RunProgressTests
             return readings.Count >= 3 || running.IsCompleted;
         }, TimeSpan.FromSeconds(30));
         var result = await running;
+        output.WriteLine(string.Join(Environment.NewLine, readings.Select(r => JsonSerializer.Serialize(r, JsonSerializerOptions.Web))));
         Assert.True(readings.Count >= 3, $"the run was through after {readings.Count} progress readings");
 
         Assert.All(readings, r => Assert.Equal(40, r.Expected));
@@ -87,7 +89,10 @@ public sealed class RunProgressTests
     public async Task An_aborted_run_records_what_it_wrote_and_the_metrics_show_what_was_left(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
-        await using var app = new CoreServerApp(database, Settings(concurrency: 4));
+        var settings = Settings(concurrency: 4);
+        // The held call must outlast the wait for the others' writes, not time out into a failure.
+        settings["Extension:AttemptTimeout"] = "00:00:30";
+        await using var app = new CoreServerApp(database, settings);
         var client = app.CreateClient();
         var users = await app.AddActiveUsersAsync(12, Day.AddDays(-1), 1_000_000);
         app.Extension.Inject(Fault.Block, users[^1]);
