@@ -13,6 +13,7 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<AssetRefreshFailure> AssetRefreshFailures => Set<AssetRefreshFailure>();
     public DbSet<BatchRun> BatchRuns => Set<BatchRun>();
     public DbSet<BatchRunPartition> BatchRunPartitions => Set<BatchRunPartition>();
+    public DbSet<BatchRunAttempt> BatchRunAttempts => Set<BatchRunAttempt>();
     public DbSet<UserStatusChange> UserStatusChanges => Set<UserStatusChange>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -92,6 +93,15 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             partition.Property(p => p.Node).HasMaxLength(200);
             partition.Property(p => p.Error).HasMaxLength(2000);
             partition.HasOne<BatchRun>().WithMany().HasForeignKey(p => p.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<BatchRunAttempt>(attempt =>
+        {
+            attempt.ToTable("batch_run_attempts");
+            attempt.HasKey(a => new { a.RunId, a.Attempt });
+            attempt.Property(a => a.Status).HasConversion<string>().HasMaxLength(30);
+            attempt.Property(a => a.Error).HasMaxLength(2000);
+            attempt.HasOne<BatchRun>().WithMany().HasForeignKey(a => a.RunId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<AssetRefreshFailure>(failure =>

@@ -46,6 +46,10 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.Equal((1, active, active), (run.Attempts, run.Total, run.Success));
             Assert.Single(await db.BatchRuns.AsNoTracking().Where(r => r.SnapshotDay == day).ToListAsync());
             Assert.All(partitions, p => Assert.Equal(BatchPartitionStatus.Done, p.Status));
+            // Each partition counted its own users at its start; they add up to the day's, and so does the attempt's record.
+            Assert.Equal(active, partitions.Sum(p => p.Expected));
+            var attempt = Assert.Single(await db.BatchRunAttempts.AsNoTracking().Where(a => a.RunId == run.Id).ToListAsync());
+            Assert.Equal((BatchRunStatus.Completed, active, active, active), (attempt.Status, attempt.Expected, attempt.Total, attempt.Success));
             Assert.True(partitions.Select(p => p.Node).Distinct().Count() >= 2, "the partitions were not shared between nodes");
             Assert.Equal((active, active, 0), ((int)standIn.Calls.Count, standIn.Calls.DistinctUsers, standIn.Calls.RepeatedUsers));
             Assert.Equal(active, await db.DailyAssetSnapshots.CountAsync(s => s.SnapshotDay == day));

@@ -18,6 +18,7 @@ public static class BatchCommonExtensions
         builder.Services.AddSingleton<BatchJobs>();
         builder.Services.AddScoped<BatchRunLedger>();
         builder.Services.AddScoped<RunLease>();
+        builder.Services.AddScoped<RunProgressReader>();
         builder.Services.AddScoped<BatchRunLifecycle>();
         builder.Services.AddSingleton<BatchMetrics>();
         builder.Services.AddScoped<DueDays>();

@@ -33,6 +33,7 @@ public sealed class BatchMetrics
     public const string ActiveRuns = "dontgoback.batch.run.active";
     public const string UsersProcessed = "dontgoback.batch.users.processed";
     public const string UsersPerSecond = "dontgoback.batch.users.rate";
+    public const string UsersRemaining = "dontgoback.batch.users.remaining";
     public const string ChunkWriteDuration = "dontgoback.batch.chunk.write.duration";
     public const string ExtensionCallDuration = "dontgoback.batch.extension.call.duration";
     public const string DaysBehind = "dontgoback.batch.schedule.days_behind";
@@ -72,6 +73,8 @@ public sealed class BatchMetrics
             "Runs, or partitions of a clustered run, this process is working on now.");
         meter.CreateObservableGauge(UsersPerSecond, ObserveRate, "{user}/s",
             "Users finished per second by the runs in progress here, averaged since each started.");
+        meter.CreateObservableGauge(UsersRemaining, ObserveRemaining, "{user}",
+            "Users the runs in progress here counted at their start and have not finished yet.");
         meter.CreateObservableGauge(DaysBehind, ObserveDaysBehind, "{day}",
             "Days the schedule owes that are past their deadline and not through, skipped days (older than the catch-up window) included.");
         meter.CreateObservableGauge(SinceLastThrough, ObserveSinceLastThrough, "s",
@@ -187,6 +190,10 @@ public sealed class BatchMetrics
         _inProgress.Keys.GroupBy(r => r.Job).Select(g => new Measurement<double>(
             g.Sum(r => r.UsersPerSecond(_time)), new KeyValuePair<string, object?>(JobTag, g.Key)));
 
+    private IEnumerable<Measurement<long>> ObserveRemaining() =>
+        _inProgress.Keys.GroupBy(r => r.Job).Select(g => new Measurement<long>(
+            g.Sum(r => r.Progress?.Snapshot() is { } p ? Math.Max(0L, p.Expected - p.Seen) : 0L), new KeyValuePair<string, object?>(JobTag, g.Key)));
+
     private IEnumerable<Measurement<int>> ObserveDaysBehind() =>
         _schedules.Where(s => s.Value.DaysBehind is not null)
             .Select(s => new Measurement<int>(s.Value.DaysBehind!.Value, new KeyValuePair<string, object?>(JobTag, s.Key)));
@@ -243,6 +250,9 @@ public sealed class BatchRunTelemetry : IDisposable
 
     /// <summary>One partition of a clustered run rather than a whole run.</summary>
     public bool IsPartition { get; }
+
+    /// <summary>The run's progress, as its job reports it; set by the lifecycle once the work starts.</summary>
+    public RunProgress? Progress { get; set; }
 
     internal void Count(int users) => Interlocked.Add(ref _users, users);
 

@@ -13,6 +13,10 @@ public sealed class BatchOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Batch:LeaseTimeout must be between {1} and {2}.")]
     public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How often a working run writes its progress (with its lease's renewal, which also happens at least every LeaseTimeout/4).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00", ErrorMessage = "Batch:ProgressInterval must be between {1} and {2}.")]
+    public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(3);
+
     /// <summary>
     /// How long a run's outcome is retried while the database is unreachable. Past it the run is
     /// left as it stands (running, with a lease no one renews), so the next start or trigger takes it over.

@@ -46,20 +46,58 @@ public sealed class BatchRunLedger(
                AND ({rerunCompleted} OR batch_runs.status NOT IN ({nameof(BatchRunStatus.Completed)}, {nameof(BatchRunStatus.CompletedWithFailures)}))
             RETURNING id, attempts
             """).ToListAsync(token), cancellationToken);
-        return claimed is [var row] ? new RunClaim(row.Id, row.Attempts, owner) : null;
+        if (claimed is not [var row])
+            return null;
+        // The attempt's own record, kept when the next attempt replaces the run's counts; an earlier
+        // attempt still "running" here is one whose process died (its lease went stale).
+        await retry.ExecuteAsync("record of the attempt", async token =>
+        {
+            await db.Database.ExecuteSqlAsync($"""
+                UPDATE batch_run_attempts SET status = {nameof(BatchRunStatus.Aborted)}
+                 WHERE run_id = {row.Id} AND attempt < {row.Attempts} AND status = {nameof(BatchRunStatus.Running)}
+                """, token);
+            return await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO batch_run_attempts (run_id, attempt, status, started_at, updated_at, expected, total, success, skipped, failed)
+                VALUES ({row.Id}, {row.Attempts}, {nameof(BatchRunStatus.Running)}, {now}, {now}, 0, 0, 0, 0, 0)
+                ON CONFLICT (run_id, attempt) DO NOTHING
+                """, token);
+        }, cancellationToken);
+        return new RunClaim(row.Id, row.Attempts, owner);
     }
 
+    /// <summary>Renews the lease and writes the work's progress: on the attempt's record, or on its partition's in a cluster.</summary>
+    /// <param name="partitionNo">The partition the progress is of; null for a run worked in one process.</param>
     /// <returns>False when the lease was lost to another process: the caller must stop.</returns>
-    public async Task<bool> RenewAsync(RunClaim claim, CancellationToken cancellationToken)
+    public async Task<bool> RenewAsync(RunClaim claim, int? partitionNo, RunProgressSnapshot progress, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        return await db.BatchRuns
+        var renewed = await db.BatchRuns
             .Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner && r.Status == BatchRunStatus.Running)
             .ExecuteUpdateAsync(set => set.SetProperty(r => r.HeartbeatAt, now), cancellationToken) == 1;
+        if (!renewed)
+            return false;
+        if (partitionNo is { } no)
+        {
+            await HeldPartition(claim, no).Where(p => p.Status == BatchPartitionStatus.Pending)
+                .ExecuteUpdateAsync(set => set
+                    .SetProperty(p => p.Expected, progress.Expected).SetProperty(p => p.Total, progress.Seen)
+                    .SetProperty(p => p.Success, progress.Success).SetProperty(p => p.Skipped, progress.Skipped)
+                    .SetProperty(p => p.Failed, progress.Failed), cancellationToken);
+        }
+        else
+        {
+            await db.BatchRunAttempts.Where(a => a.RunId == claim.RunId && a.Attempt == claim.Attempt && a.Status == BatchRunStatus.Running)
+                .ExecuteUpdateAsync(set => set
+                    .SetProperty(a => a.UpdatedAt, now).SetProperty(a => a.Expected, progress.Expected).SetProperty(a => a.Total, progress.Seen)
+                    .SetProperty(a => a.Success, progress.Success).SetProperty(a => a.Skipped, progress.Skipped)
+                    .SetProperty(a => a.Failed, progress.Failed), cancellationToken);
+        }
+        return true;
     }
 
     /// <returns>False when the lease was lost meanwhile: the newer attempt's record stands.</returns>
-    public async Task<bool> FinishAsync(RunClaim claim, BatchResult result, CancellationToken cancellationToken)
+    /// <param name="expected">The work the attempt counted at its start; for a clustered run, the sum of its partitions'.</param>
+    public async Task<bool> FinishAsync(RunClaim claim, BatchResult result, CancellationToken cancellationToken, int? expected = null)
     {
         var now = time.GetUtcNow();
         var error = StoredText.Clean(result.Error, MaxTextLength);
@@ -77,9 +115,20 @@ public sealed class BatchRunLedger(
                 .SetProperty(r => r.RebasedUsers, result.RebasedUsers)
                 .SetProperty(r => r.RebasedDays, result.RebasedDays)
                 .SetProperty(r => r.Error, error), cancellationToken) == 1;
-        if (finished)
-            metrics.RunFinished(result);
-        return finished;
+        if (!finished)
+            return false;
+        // The attempt keeps its outcome; what it counted at its start stays as its progress wrote it
+        // (a clustered run's is the sum of its partitions').
+        expected ??= await db.BatchRunPartitions.Where(p => p.RunId == claim.RunId).SumAsync(p => (int?)p.Expected, cancellationToken);
+        await db.BatchRunAttempts.Where(a => a.RunId == claim.RunId && a.Attempt == claim.Attempt)
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(a => a.Status, result.Status).SetProperty(a => a.UpdatedAt, now).SetProperty(a => a.FinishedAt, now)
+                .SetProperty(a => a.Expected, a => expected ?? a.Expected)
+                .SetProperty(a => a.Total, result.Total).SetProperty(a => a.Success, result.Success)
+                .SetProperty(a => a.Skipped, result.Skipped).SetProperty(a => a.Failed, result.Failed)
+                .SetProperty(a => a.Error, error), cancellationToken);
+        metrics.RunFinished(result);
+        return true;
     }
 
     /// <summary>
@@ -87,9 +136,22 @@ public sealed class BatchRunLedger(
     /// Batch:RecordOutcomeTimeout, so an outage does not leave the run "running" for its lease's length.
     /// </summary>
     /// <remarks>Throws the last fault (see <see cref="DatabaseFaults"/>) when the database stayed unreachable; the run's lease then goes stale.</remarks>
-    public Task<bool> RecordOutcomeAsync(RunClaim claim, BatchResult result, CancellationToken cancellationToken) =>
+    public Task<bool> RecordOutcomeAsync(RunClaim claim, BatchResult result, CancellationToken cancellationToken, int? expected = null) =>
         retry.ExecuteAsync("record of the run's outcome", options.Value.RecordOutcomeTimeout,
-            token => FinishAsync(claim, result, token), cancellationToken);
+            token => FinishAsync(claim, result, token, expected), cancellationToken);
+
+    /// <summary>Every attempt at the run, first first.</summary>
+    public Task<List<BatchRunAttempt>> AttemptsAsync(long runId, CancellationToken cancellationToken) =>
+        db.BatchRunAttempts.AsNoTracking().Where(a => a.RunId == runId).OrderBy(a => a.Attempt).ToListAsync(cancellationToken);
+
+    /// <summary>A clustered run's current attempt as its partitions report it, summed; null when the run has no partitions.</summary>
+    public async Task<RunProgressSnapshot?> PartitionProgressAsync(long runId, CancellationToken cancellationToken)
+    {
+        var partitions = await db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == runId)
+            .Select(p => new { p.Expected, p.Total, p.Success, p.Skipped, p.Failed }).ToListAsync(cancellationToken);
+        return partitions.Count == 0 ? null : new RunProgressSnapshot(partitions.Sum(p => p.Expected), partitions.Sum(p => p.Total),
+            partitions.Sum(p => p.Success), partitions.Sum(p => p.Skipped), partitions.Sum(p => p.Failed));
+    }
 
     public Task<BatchRun?> FindAsync(long id, CancellationToken cancellationToken) =>
         db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == id, cancellationToken);
@@ -151,7 +213,7 @@ public sealed class BatchRunLedger(
     /// <summary>Records a partition's outcome and the node's name on the run, if the claim still holds the run.</summary>
     /// <returns>True when no partition of the run is pending any more; null when the lease was lost.</returns>
     public async Task<bool?> FinishPartitionAsync(
-        RunClaim claim, int partitionNo, BatchPartitionStatus status, BatchResult result, CancellationToken cancellationToken)
+        RunClaim claim, int partitionNo, BatchPartitionStatus status, BatchResult result, int expected, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var node = Node;
@@ -159,7 +221,7 @@ public sealed class BatchRunLedger(
         var updated = await HeldPartition(claim, partitionNo)
             .ExecuteUpdateAsync(set => set
                 .SetProperty(p => p.Status, status).SetProperty(p => p.Node, node).SetProperty(p => p.FinishedAt, now)
-                .SetProperty(p => p.Total, result.Total).SetProperty(p => p.Success, result.Success)
+                .SetProperty(p => p.Expected, expected).SetProperty(p => p.Total, result.Total).SetProperty(p => p.Success, result.Success)
                 .SetProperty(p => p.Skipped, result.Skipped).SetProperty(p => p.Failed, result.Failed)
                 .SetProperty(p => p.RebasedUsers, result.RebasedUsers).SetProperty(p => p.RebasedDays, result.RebasedDays)
                 .SetProperty(p => p.Error, error), cancellationToken);
@@ -177,9 +239,9 @@ public sealed class BatchRunLedger(
     /// <summary><see cref="FinishPartitionAsync"/> (repeatable as a whole), retried as <see cref="RecordOutcomeAsync"/> is.</summary>
     /// <remarks>Throws the last fault (see <see cref="DatabaseFaults"/>) when the database stayed unreachable; the run's lease then goes stale.</remarks>
     public Task<bool?> RecordPartitionOutcomeAsync(
-        RunClaim claim, int partitionNo, BatchPartitionStatus status, BatchResult result, CancellationToken cancellationToken) =>
+        RunClaim claim, int partitionNo, BatchPartitionStatus status, BatchResult result, int expected, CancellationToken cancellationToken) =>
         retry.ExecuteAsync("record of the partition's outcome", options.Value.RecordOutcomeTimeout,
-            token => FinishPartitionAsync(claim, partitionNo, status, result, token), cancellationToken);
+            token => FinishPartitionAsync(claim, partitionNo, status, result, expected, token), cancellationToken);
 
     private IQueryable<BatchRunPartition> HeldPartition(RunClaim claim, int partitionNo) =>
         db.BatchRunPartitions.Where(p => p.RunId == claim.RunId && p.PartitionNo == partitionNo

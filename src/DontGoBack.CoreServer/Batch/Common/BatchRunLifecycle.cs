@@ -19,7 +19,7 @@ public sealed partial class BatchRunLifecycle(
     /// <returns>The result, or null when another attempt (here or in another process) holds the day, or it went through and may not be rerun.</returns>
     /// <exception cref="OperationCanceledException">The caller or shutdown stopped the run; it is recorded aborted first.</exception>
     public async Task<BatchResult?> RunAsync(
-        DailyJobDefinition job, string runName, DateOnly day, bool rerunCompleted, Func<CancellationToken, Task<BatchOutcome>> work,
+        DailyJobDefinition job, string runName, DateOnly day, bool rerunCompleted, Func<RunProgress, CancellationToken, Task<BatchOutcome>> work,
         CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
@@ -42,10 +42,12 @@ public sealed partial class BatchRunLifecycle(
         }
 
         LogStarting(job.Title, day.ToString("O"), claim.Attempt);
+        var progress = new RunProgress();
         using var telemetry = metrics.StartRun(runName, day, claim);
-        var (outcome, stopped) = await WorkUnderLeaseAsync(claim, work, cancellationToken);
+        telemetry.Progress = progress;
+        var (outcome, stopped) = await WorkUnderLeaseAsync(claim, null, progress, work, cancellationToken);
         var result = outcome.ToResult(day, stopped?.Status ?? outcome.Status, Elapsed(started), claim.RunId, claim.Attempt);
-        var recorded = await RecordAsync(job, claim, result);
+        var recorded = await RecordAsync(job, claim, result, progress.Snapshot().Expected);
         if (recorded is false)
             LogLeaseLost(job.LowerTitle, claim.RunId);
         if (recorded is null)
@@ -64,7 +66,7 @@ public sealed partial class BatchRunLifecycle(
     /// </summary>
     /// <returns>The run's result when this partition finalised it; null otherwise (others pending, a stale partition, a lost lease).</returns>
     public async Task<BatchResult?> RunPartitionAsync(
-        DailyJobDefinition job, RunClaim claim, DateOnly day, int partitionNo, Func<CancellationToken, Task<BatchOutcome>> work,
+        DailyJobDefinition job, RunClaim claim, DateOnly day, int partitionNo, Func<RunProgress, CancellationToken, Task<BatchOutcome>> work,
         CancellationToken cancellationToken)
     {
         if (!await ledger.TryTakePartitionAsync(claim, partitionNo, cancellationToken))
@@ -74,8 +76,10 @@ public sealed partial class BatchRunLifecycle(
         }
 
         var started = time.GetTimestamp();
+        var progress = new RunProgress();
         using var telemetry = metrics.StartPartition(job.Name, day, claim, partitionNo);
-        var (outcome, stopped) = await WorkUnderLeaseAsync(claim, work, cancellationToken);
+        telemetry.Progress = progress;
+        var (outcome, stopped) = await WorkUnderLeaseAsync(claim, partitionNo, progress, work, cancellationToken);
         // A partition that cannot finish fails the run rather than leaving it pending until the lease goes stale.
         var partition = outcome.ToResult(day, stopped?.Status ?? (outcome.StoppedBecause is null ? BatchRunStatus.Completed : BatchRunStatus.Failed),
             Elapsed(started));
@@ -83,7 +87,8 @@ public sealed partial class BatchRunLifecycle(
         try
         {
             var lastOne = await ledger.RecordPartitionOutcomeAsync(claim, partitionNo,
-                partition.Status == BatchRunStatus.Completed ? BatchPartitionStatus.Done : BatchPartitionStatus.Failed, partition, CancellationToken.None);
+                partition.Status == BatchRunStatus.Completed ? BatchPartitionStatus.Done : BatchPartitionStatus.Failed, partition,
+                progress.Snapshot().Expected, CancellationToken.None);
             if (lastOne is not true)
                 return null;
 
@@ -110,18 +115,20 @@ public sealed partial class BatchRunLifecycle(
     }
 
     /// <summary>
-    /// The work with its lease renewed meanwhile. Shutdown (SIGTERM) stops it too: no new ids are
-    /// taken, calls in flight are abandoned, and the run is left aborted to resume.
+    /// The work with its lease renewed and its progress written meanwhile. Shutdown (SIGTERM) stops
+    /// it too: no new ids are taken, calls in flight are abandoned, and the run is left aborted to
+    /// resume. Work that ends in an exception counts what it reported until then.
     /// </summary>
     private async Task<(BatchOutcome Outcome, Stop? Stopped)> WorkUnderLeaseAsync(
-        RunClaim claim, Func<CancellationToken, Task<BatchOutcome>> work, CancellationToken cancellationToken)
+        RunClaim claim, int? partitionNo, RunProgress progress, Func<RunProgress, CancellationToken, Task<BatchOutcome>> work,
+        CancellationToken cancellationToken)
     {
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
         // The renewal shares the ledger's DbContext: it is stopped before anything is recorded.
-        await using var renewal = lease.Hold(claim, run);
+        await using var renewal = lease.Hold(claim, run, progress, partitionNo);
         try
         {
-            return (await work(run.Token), null);
+            return (await work(progress, run.Token), null);
         }
         catch (Exception e)
         {
@@ -129,7 +136,7 @@ public sealed partial class BatchRunLifecycle(
             var why = !aborted ? DatabaseFaults.IsDatabaseFault(e) ? DatabaseFaults.Describe(e) : e.Message
                 : cancellationToken.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested ? "stopped before the run was through"
                 : "lease lost to another attempt";
-            return (BatchOutcome.Nothing with { StoppedBecause = why }, new Stop(aborted ? BatchRunStatus.Aborted : BatchRunStatus.Failed, e));
+            return (progress.Snapshot().ToOutcome(why), new Stop(aborted ? BatchRunStatus.Aborted : BatchRunStatus.Failed, e));
         }
     }
 
@@ -141,11 +148,11 @@ public sealed partial class BatchRunLifecycle(
 
     /// <summary>Records the run's outcome without the caller's token (the row must not stay "running"), retried while the database is away.</summary>
     /// <returns>False when the lease was lost meanwhile; null when the database stayed unreachable.</returns>
-    private async Task<bool?> RecordAsync(DailyJobDefinition job, RunClaim claim, BatchResult result)
+    private async Task<bool?> RecordAsync(DailyJobDefinition job, RunClaim claim, BatchResult result, int expected)
     {
         try
         {
-            return await ledger.RecordOutcomeAsync(claim, result, CancellationToken.None);
+            return await ledger.RecordOutcomeAsync(claim, result, CancellationToken.None, expected);
         }
         catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
         {

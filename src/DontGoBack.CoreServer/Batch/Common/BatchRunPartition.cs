@@ -12,6 +12,8 @@ public sealed class BatchRunPartition
     /// <summary>The node working on it, or that finished it.</summary>
     public string? Node { get; set; }
 
+    /// <summary>The partition's work, counted at its start; with the counts below, written as it goes.</summary>
+    public int Expected { get; set; }
     public int Total { get; set; }
     public int Success { get; set; }
     public int Skipped { get; set; }

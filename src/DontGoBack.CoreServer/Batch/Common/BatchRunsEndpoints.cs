@@ -28,7 +28,8 @@ public static class BatchRunsEndpoints
     }
 
     private static async Task<IResult> ListAsync(
-        string? job, string? from, string? to, BatchRunLedger ledger, BatchJobs jobs, BatchCalendar calendar, CancellationToken cancellationToken)
+        string? job, string? from, string? to, BatchRunLedger ledger, RunProgressReader progress, BatchJobs jobs, BatchCalendar calendar,
+        CancellationToken cancellationToken)
     {
         var knownNames = jobs.RunNames;
         if (job is not null && !knownNames.Contains(job))
@@ -45,11 +46,16 @@ public static class BatchRunsEndpoints
         var found = new List<BatchRun>();
         foreach (var name in job is null ? knownNames : [job])
             found.AddRange(await ledger.ListAsync(name, first, last, cancellationToken));
-        return Results.Ok(found.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName).Select(RunView.Of));
+        var views = new List<RunView>(found.Count);
+        // Only running runs have live progress to read: a handful at most.
+        foreach (var run in found.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName))
+            views.Add(RunView.Of(run) with { Progress = await progress.LiveAsync(run, cancellationToken) });
+        return Results.Ok(views);
     }
 
     private static async Task<IResult> GetAsync(
-        long id, int? page, int? pageSize, BatchRunLedger ledger, IEnumerable<IBatchRunFailures> failureSources, CancellationToken cancellationToken)
+        long id, int? page, int? pageSize, BatchRunLedger ledger, RunProgressReader progress, IEnumerable<IBatchRunFailures> failureSources,
+        CancellationToken cancellationToken)
     {
         if (page is < 1 or > MaxPage || pageSize is < 1 or > MaxPageSize)
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid page", detail: $"page is 1 to {MaxPage}; pageSize is 1 to {MaxPageSize}.");
@@ -58,7 +64,8 @@ public static class BatchRunsEndpoints
         var failures = failureSources.FirstOrDefault(j => j.JobName == run.JobName) is { } source
             ? await source.PageAsync(run.SnapshotDay, page ?? 1, pageSize ?? 100, cancellationToken)
             : null;
-        return Results.Ok(new RunDetail(RunView.Of(run), failures));
+        var (attempts, dayTotals) = await progress.AttemptsAsync(run, cancellationToken);
+        return Results.Ok(new RunDetail(RunView.Of(run), failures, await progress.LiveAsync(run, cancellationToken), attempts, dayTotals));
     }
 
     /// <summary>Runs one day of a job on demand and answers its result; the day defaults to today in the batch zone.</summary>
@@ -101,10 +108,17 @@ public static class BatchRunsEndpoints
         long Id, string Job, DateOnly SnapshotDay, BatchRunStatus Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
         DateTimeOffset HeartbeatAt, IReadOnlyList<string> Nodes, int Attempts, int Total, int Success, int Skipped, int Failed, string? Error)
     {
+        /// <summary>A running run's live progress (its counts above are the previous attempt's until it finishes).</summary>
+        [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+        public RunProgressView? Progress { get; init; }
+
         public static RunView Of(BatchRun run) => new(
             run.Id, run.JobName, run.SnapshotDay, run.Status, run.StartedAt, run.FinishedAt, run.HeartbeatAt,
             run.Nodes.Split(',', StringSplitOptions.RemoveEmptyEntries), run.Attempts, run.Total, run.Success, run.Skipped, run.Failed, run.Error);
     }
 
-    public sealed record RunDetail(RunView Run, BatchRunFailurePage? Failures);
+    /// <param name="Progress">While the run is running: its current attempt's progress.</param>
+    /// <param name="Attempts">Every attempt's own counts (the run's are the latest's); <paramref name="Day"/> adds them up.</param>
+    public sealed record RunDetail(
+        RunView Run, BatchRunFailurePage? Failures, RunProgressView? Progress, IReadOnlyList<RunAttemptView> Attempts, RunDayTotals Day);
 }

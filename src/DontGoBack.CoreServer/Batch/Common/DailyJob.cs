@@ -15,8 +15,9 @@ public interface IDailyJob
     /// Does the day's work for the ids in <paramref name="range"/>, skipping what is done already, so
     /// a run again (a resume, a retry, a recovered partition) continues rather than repeats.
     /// </summary>
+    /// <param name="progress">Where the work says how many ids it counts at its start and reports them as they finish, so a long run shows live progress.</param>
     /// <returns>Its counts; <see cref="BatchOutcome.StoppedBecause"/> when a dependency stopped it early.</returns>
-    Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken);
+    Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken);
 }
 
 /// <summary>What the engine needs to know of a daily job, fixed when it is registered.</summary>

@@ -53,7 +53,7 @@ public sealed partial class DailyJobRunner<TJob>(
         foreach (var day in due.ToRun)
         {
             var result = await lifecycle.RunAsync(Definition, Definition.Name, day, rerunCompleted: false,
-                token => job.RunAsync(day, UserIdRange.All, token), cancellationToken);
+                (progress, token) => job.RunAsync(day, UserIdRange.All, progress, token), cancellationToken);
             if (result is null)
                 break;
             results.Add(result);
@@ -65,13 +65,13 @@ public sealed partial class DailyJobRunner<TJob>(
 
     public Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? ids = null) =>
         lifecycle.RunAsync(Definition, ids is null ? Definition.Name : Definition.SubsetName ?? Definition.Name, day, rerunCompleted: true,
-            token => job.RunAsync(day, ids ?? UserIdRange.All, token), cancellationToken);
+            (progress, token) => job.RunAsync(day, ids ?? UserIdRange.All, progress, token), cancellationToken);
 
     /// <summary>Clustered mode: one partition of a fanned-out day; the one that finalises a run that went through fires the next owed day.</summary>
     public async Task RunPartitionAsync(PartitionOrder order, CancellationToken cancellationToken)
     {
         var result = await lifecycle.RunPartitionAsync(Definition, order.Claim, order.Day, order.Partition,
-            token => job.RunAsync(order.Day, order.Ids, token), cancellationToken);
+            (progress, token) => job.RunAsync(order.Day, order.Ids, progress, token), cancellationToken);
         await ChainIfThroughAsync(result);
     }
 

@@ -4,26 +4,30 @@ using Microsoft.Extensions.Options;
 namespace DontGoBack.CoreServer.Batch.Common;
 
 /// <summary>
-/// Keeps a claimed run's lease alive while its work goes on: renews it every Batch:LeaseTimeout/4
-/// on a <see cref="PeriodicTimer"/> of the injected clock. A lease lost to another attempt cancels
+/// Keeps a claimed run's lease alive while its work goes on, and its progress persisted: renews it
+/// every Batch:ProgressInterval (at most Batch:LeaseTimeout/4) on a <see cref="PeriodicTimer"/> of
+/// the injected clock, writing the work's progress with the heartbeat. A lease lost to another attempt cancels
 /// the work (the newer attempt goes on; unique keys keep the overlap harmless); a renewal that
 /// fails on the database is tried again at the next tick.
 /// </summary>
 public sealed partial class RunLease(BatchRunLedger ledger, IOptions<BatchOptions> options, TimeProvider time, ILogger<RunLease> logger)
 {
     /// <summary>Starts renewing; dispose the result (before using the ledger again: they share a DbContext) to stop.</summary>
-    public Renewal Hold(RunClaim claim, CancellationTokenSource work) => new(this, claim, work);
+    /// <param name="partitionNo">The partition <paramref name="progress"/> is of, in a cluster; null for a whole run.</param>
+    public Renewal Hold(RunClaim claim, CancellationTokenSource work, RunProgress progress, int? partitionNo = null) =>
+        new(this, claim, work, progress, partitionNo);
 
-    private async Task RenewAsync(RunClaim claim, CancellationTokenSource work, CancellationToken stop)
+    private async Task RenewAsync(RunClaim claim, CancellationTokenSource work, RunProgress progress, int? partitionNo, CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(options.Value.LeaseTimeout / 4, time);
+        var every = options.Value.LeaseTimeout / 4 is var renewal && renewal < options.Value.ProgressInterval ? renewal : options.Value.ProgressInterval;
+        using var timer = new PeriodicTimer(every, time);
         try
         {
             while (await timer.WaitForNextTickAsync(stop))
             {
                 try
                 {
-                    if (await ledger.RenewAsync(claim, stop))
+                    if (await ledger.RenewAsync(claim, partitionNo, progress.Snapshot(), stop))
                         continue;
                     LogLeaseLost(claim.RunId);
                     await work.CancelAsync();
@@ -47,8 +51,8 @@ public sealed partial class RunLease(BatchRunLedger ledger, IOptions<BatchOption
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _renewing;
 
-        internal Renewal(RunLease lease, RunClaim claim, CancellationTokenSource work) =>
-            _renewing = lease.RenewAsync(claim, work, _stop.Token);
+        internal Renewal(RunLease lease, RunClaim claim, CancellationTokenSource work, RunProgress progress, int? partitionNo) =>
+            _renewing = lease.RenewAsync(claim, work, progress, partitionNo, _stop.Token);
 
         public async ValueTask DisposeAsync()
         {

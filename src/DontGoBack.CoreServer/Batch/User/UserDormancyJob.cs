@@ -29,7 +29,7 @@ public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calend
         return first is null ? null : new UserIdRange(first.Value, (await active.MaxAsync(u => (long?)u.Id, cancellationToken))!.Value);
     }
 
-    public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken)
+    public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
         var afterDays = options.Value.AfterDays;
         var inactiveSince = calendar.StartOf(day.AddDays(-afterDays));
@@ -38,9 +38,14 @@ public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calend
         if (await WorkRangeAsync(day, cancellationToken) is not { } active
             || Math.Max(range.First, active.First) is var first && Math.Min(range.Last, active.Last) is var last && first > last)
             return BatchOutcome.Nothing;
+        progress.Expect(await db.Users.CountAsync(u => u.Id >= first && u.Id <= last && u.Status == AccountStatus.Active, cancellationToken));
         var outcome = BatchOutcome.Nothing;
         foreach (var slice in new UserIdRange(first, last).Split(SliceSize))
-            outcome = outcome.Add(await RunSliceAsync(slice, inactiveSince, reason, cancellationToken));
+        {
+            var sliceOutcome = await RunSliceAsync(slice, inactiveSince, reason, cancellationToken);
+            progress.Done(sliceOutcome.Success, sliceOutcome.Skipped, sliceOutcome.Failed);
+            outcome = outcome.Add(sliceOutcome);
+        }
         return outcome;
     }
 

@@ -20,6 +20,9 @@ public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRef
 
     public Task<UserIdRange?> WorkRangeAsync(DateOnly day, CancellationToken cancellationToken) => store.ActiveIdRangeAsync(cancellationToken);
 
-    public Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken) =>
-        refreshAssets.RunAsync(day, range, cancellationToken);
+    public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken)
+    {
+        progress.Expect(await store.CountActiveAsync(range, cancellationToken));
+        return await refreshAssets.RunAsync(day, range, cancellationToken, progress);
+    }
 }

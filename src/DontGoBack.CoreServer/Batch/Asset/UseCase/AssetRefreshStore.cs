@@ -95,6 +95,25 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
             : null;
     }
 
+    /// <summary>The active users in the range: a run's work, counted at its start for its progress.</summary>
+    public Task<int> CountActiveAsync(UserIdRange range, CancellationToken cancellationToken) =>
+        retry.ExecuteAsync("count of active users", token => CountActiveOnceAsync(range, token), cancellationToken);
+
+    private async Task<int> CountActiveOnceAsync(UserIdRange range, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT count(*) FROM users WHERE status = '{AccountStatusNames.Active}' AND id BETWEEN @first AND @last";
+        foreach (var (name, value) in new[] { ("@first", range.First), ("@last", range.Last) })
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>
     /// In one transaction that holds the chunk's users (PostgreSQL: their rows locked; SQLite: the
     /// single writer), so a reward or penalty is either before the move, and in its base, or after

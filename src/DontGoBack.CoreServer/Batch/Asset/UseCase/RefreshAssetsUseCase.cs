@@ -27,11 +27,12 @@ public sealed partial class RefreshAssetsUseCase(
     private const int MaxReasonLength = 500;
 
     /// <param name="users">Only these users; every active user when null.</param>
-    public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange? users, CancellationToken cancellationToken)
+    /// <param name="progress">Told of users as they finish; none when the caller does not watch.</param>
+    public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange? users, CancellationToken cancellationToken, RunProgress? progress = null)
     {
         var range = users ?? UserIdRange.All;
         var settings = options.Value;
-        var tally = new Tally();
+        var tally = new Tally(progress ?? new RunProgress());
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var groupSize = Math.Max(1, extensionOptions.Value.BulkSize);
         var groups = Channel.CreateBounded<AssetUpdateRequest[]>(
@@ -85,12 +86,14 @@ public sealed partial class RefreshAssetsUseCase(
                         Interlocked.Increment(ref tally.Skipped);
                         Interlocked.Increment(ref tally.SkippedBeforeOpening);
                         metrics.UsersDone(success: 0, skipped: 1);
+                        tally.Progress.Done(skipped: 1);
                         continue;
                     }
                     if (candidate.AlreadyRefreshed)
                     {
                         Interlocked.Increment(ref tally.Skipped);
                         metrics.UsersDone(success: 0, skipped: 1);
+                        tally.Progress.Done(skipped: 1);
                         continue;
                     }
                     group.Add(new AssetUpdateRequest(candidate.UserId, candidate.PreviousAmount ?? startAmount));
@@ -239,6 +242,7 @@ public sealed partial class RefreshAssetsUseCase(
             Interlocked.Add(ref tally.Failed, written.Failed);
             Interlocked.Add(ref tally.RebasedUsers, written.RebasedUsers);
             Interlocked.Add(ref tally.RebasedDays, written.RebasedDays);
+            tally.Progress.Done(written.Written, written.AlreadyPresent, written.Failed);
             refreshed.Clear();
             failures.Clear();
         }
@@ -262,8 +266,9 @@ public sealed partial class RefreshAssetsUseCase(
     [LoggerMessage(LogLevel.Error, "Asset refresh for {Day} stopped early: {Reason}")]
     private partial void LogDatabaseStopped(string day, string reason);
 
-    private sealed class Tally
+    private sealed class Tally(RunProgress progress)
     {
+        public RunProgress Progress => progress;
         public int Total;
         public int Success;
         public int Skipped;

@@ -113,6 +113,65 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.ToTable("batch_runs", (string)null);
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunAttempt", b =>
+                {
+                    b.Property<long>("RunId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("run_id");
+
+                    b.Property<int>("Attempt")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempt");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("error");
+
+                    b.Property<int>("Expected")
+                        .HasColumnType("integer")
+                        .HasColumnName("expected");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed");
+
+                    b.Property<DateTimeOffset?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.Property<int>("Skipped")
+                        .HasColumnType("integer")
+                        .HasColumnName("skipped");
+
+                    b.Property<DateTimeOffset>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(30)
+                        .HasColumnType("character varying(30)")
+                        .HasColumnName("status");
+
+                    b.Property<int>("Success")
+                        .HasColumnType("integer")
+                        .HasColumnName("success");
+
+                    b.Property<int>("Total")
+                        .HasColumnType("integer")
+                        .HasColumnName("total");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("RunId", "Attempt")
+                        .HasName("pk_batch_run_attempts");
+
+                    b.ToTable("batch_run_attempts", (string)null);
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
                 {
                     b.Property<long>("RunId")
@@ -127,6 +186,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)")
                         .HasColumnName("error");
+
+                    b.Property<int>("Expected")
+                        .HasColumnType("integer")
+                        .HasColumnName("expected");
 
                     b.Property<int>("Failed")
                         .HasColumnType("integer")
@@ -430,6 +493,16 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasDatabaseName("ix_user_status_changes_user_id_id");
 
                     b.ToTable("user_status_changes", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunAttempt", b =>
+                {
+                    b.HasOne("DontGoBack.CoreServer.Batch.Common.BatchRun", null)
+                        .WithMany()
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_batch_run_attempts_batch_runs_run_id");
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>

@@ -106,6 +106,65 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.ToTable("batch_runs", (string)null);
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunAttempt", b =>
+                {
+                    b.Property<long>("RunId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("run_id");
+
+                    b.Property<int>("Attempt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempt");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<int>("Expected")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expected");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failed");
+
+                    b.Property<DateTimeOffset?>("FinishedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("finished_at");
+
+                    b.Property<int>("Skipped")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("skipped");
+
+                    b.Property<DateTimeOffset>("StartedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(30)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<int>("Success")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("success");
+
+                    b.Property<int>("Total")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("total");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("RunId", "Attempt")
+                        .HasName("pk_batch_run_attempts");
+
+                    b.ToTable("batch_run_attempts", (string)null);
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
                 {
                     b.Property<long>("RunId")
@@ -120,6 +179,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasMaxLength(2000)
                         .HasColumnType("TEXT")
                         .HasColumnName("error");
+
+                    b.Property<int>("Expected")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expected");
 
                     b.Property<int>("Failed")
                         .HasColumnType("INTEGER")
@@ -415,6 +478,16 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasDatabaseName("ix_user_status_changes_user_id_id");
 
                     b.ToTable("user_status_changes", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunAttempt", b =>
+                {
+                    b.HasOne("DontGoBack.CoreServer.Batch.Common.BatchRun", null)
+                        .WithMany()
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_batch_run_attempts_batch_runs_run_id");
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>

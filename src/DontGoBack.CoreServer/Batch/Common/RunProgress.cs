@@ -1,0 +1,42 @@
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <summary>
+/// How far one run or partition has got, as its job reports it while working: the engine hands one
+/// to <see cref="IDailyJob.RunAsync"/>, persists it with every lease renewal (Batch:ProgressInterval)
+/// and takes it as the outcome of work that stopped on an exception, so such a run shows what it wrote.
+/// Safe to report from the job's concurrent stages.
+/// </summary>
+public sealed class RunProgress
+{
+    private int _expected;
+    private int _success;
+    private int _skipped;
+    private int _failed;
+
+    /// <summary>The work counted at the start (the day's users of the range); set once, before the first <see cref="Done"/>.</summary>
+    public void Expect(int users) => Volatile.Write(ref _expected, users);
+
+    /// <summary>Users finished since the last report, by outcome.</summary>
+    public void Done(int success = 0, int skipped = 0, int failed = 0)
+    {
+        if (success != 0)
+            Interlocked.Add(ref _success, success);
+        if (skipped != 0)
+            Interlocked.Add(ref _skipped, skipped);
+        if (failed != 0)
+            Interlocked.Add(ref _failed, failed);
+    }
+
+    public RunProgressSnapshot Snapshot()
+    {
+        var (success, skipped, failed) = (Volatile.Read(ref _success), Volatile.Read(ref _skipped), Volatile.Read(ref _failed));
+        return new RunProgressSnapshot(Volatile.Read(ref _expected), success + skipped + failed, success, skipped, failed);
+    }
+}
+
+/// <summary>One reading of a <see cref="RunProgress"/>; <see cref="Seen"/> is every user finished, whatever the outcome.</summary>
+public sealed record RunProgressSnapshot(int Expected, int Seen, int Success, int Skipped, int Failed)
+{
+    /// <summary>What the work did until it stopped on an exception, as an outcome that says why.</summary>
+    public BatchOutcome ToOutcome(string why) => new(Seen, Success, Skipped, Failed, why);
+}
