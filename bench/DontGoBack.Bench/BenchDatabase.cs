@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DontGoBack.BenchSeed;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -118,85 +119,8 @@ internal sealed class BenchDatabase(NpgsqlDataSource dataSource, string connecti
     /// <summary>Every table the refresh writes: their heap, indexes and TOAST are what a day costs.</summary>
     public static readonly string[] WrittenTables = ["users", "daily_asset_snapshots", "asset_changes", "asset_refresh_failures"];
 
-    /// <summary>
-    /// Seeds users the way the core server's <c>seed</c> does (the same status rule by id, an opening
-    /// snapshot and its opening change on <paramref name="openingDay"/>, the pointer on it), in
-    /// server-side set-based SQL: at ten million users the seed is setup, not the measurement, and
-    /// must take minutes, not hours. Snapshot ids equal user ids, so each user row is written once,
-    /// already pointing at its snapshot; the foreign-key triggers are off for that one transaction
-    /// (the circle users → snapshots → users cannot otherwise be written in one pass). The schema
-    /// must exist (the core server migrates it).
-    /// </summary>
-    public async Task SeedAsync(int users, int activePercent, DateOnly openingDay, CancellationToken cancellationToken)
-    {
-        const long startAmount = 10_000_000;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using var seed = new NpgsqlCommand("""
-            SET LOCAL session_replication_role = replica;
-            INSERT INTO users (id, status, created_at, opening_day, current_snapshot_id)
-            SELECT g, CASE WHEN g % 100 < @active_percent THEN 'ACTIVE'
-                           WHEN g % 3 = 0 THEN 'INACTIVE'
-                           WHEN g % 3 = 1 THEN 'SUSPENDED'
-                           ELSE 'CLOSE_REQUESTED' END,
-                   now(), @day, g
-              FROM generate_series(1, @users) AS g;
-            INSERT INTO daily_asset_snapshots
-                   (id, user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
-            SELECT g, g, @day, @amount, @amount, NULL, 0, 0, now() FROM generate_series(1, @users) AS g;
-            INSERT INTO asset_changes (user_id, kind, amount_before, amount_after, delta, reason, snapshot_id, snapshot_day, changed_at)
-            SELECT g, 'Opening', 0, @amount, @amount, 'demo opening', g, @day, now() FROM generate_series(1, @users) AS g;
-            SELECT setval(pg_get_serial_sequence('users', 'id'), @users);
-            SELECT setval(pg_get_serial_sequence('daily_asset_snapshots', 'id'), @users);
-            """, connection, transaction);
-        seed.Parameters.AddWithValue("users", (long)users);
-        seed.Parameters.AddWithValue("active_percent", activePercent);
-        seed.Parameters.AddWithValue("day", openingDay);
-        seed.Parameters.AddWithValue("amount", startAmount);
-        await seed.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-    }
-
-    /// <summary>
-    /// Gives every active user <paramref name="days"/> more days of history from
-    /// <paramref name="firstDay"/> on, set-based (one INSERT from generate_series, one pointer
-    /// UPDATE), as the refresh would have written them: a snapshot per day (flat amounts, multiplier
-    /// 1, so the chain holds), and — only when <paramref name="withMarketChanges"/>, the history
-    /// as the refresh wrote it before market moves lived in the snapshots alone — a market change per day.
-    /// </summary>
-    public async Task AddHistoryAsync(DateOnly firstDay, int days, bool withMarketChanges, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var sql = """
-            INSERT INTO daily_asset_snapshots
-                   (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
-            SELECT u.id, @first_day + d, s.closing_amount, s.closing_amount, 1.0, 0, 0, now()
-              FROM users u JOIN daily_asset_snapshots s ON s.id = u.current_snapshot_id
-             CROSS JOIN generate_series(0, @days - 1) AS d
-             WHERE u.status = 'ACTIVE'
-             ORDER BY d, u.id;
-            """;
-        if (withMarketChanges)
-        {
-            sql += """
-                INSERT INTO asset_changes (user_id, kind, amount_before, amount_after, delta, snapshot_id, snapshot_day, changed_at)
-                SELECT user_id, 'Market', opening_amount, closing_amount, 0, id, snapshot_day, now()
-                  FROM daily_asset_snapshots WHERE snapshot_day >= @first_day
-                 ORDER BY id;
-                """;
-        }
-        sql += """
-            UPDATE users u SET current_snapshot_id = s.id
-              FROM daily_asset_snapshots s
-             WHERE s.user_id = u.id AND s.snapshot_day = @first_day + @days - 1;
-            """;
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        command.Parameters.AddWithValue("first_day", firstDay);
-        command.Parameters.AddWithValue("days", days);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-    }
+    /// <summary>The seeder both benches share: users, openings and history by binary COPY.</summary>
+    public HistoryCopy History => new(dataSource, Progress.Say);
 
     /// <summary>Heap, indexes and TOAST of <see cref="WrittenTables"/>, in bytes; run after VACUUM to count live data and reusable space alike.</summary>
     public async Task<long> WrittenTablesBytesAsync(CancellationToken cancellationToken)

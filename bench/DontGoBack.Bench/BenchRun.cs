@@ -65,9 +65,9 @@ internal static class BenchRun
         }
         if (settings.HistoryDays > 0)
         {
-            Progress.Say($"history: {settings.HistoryDays} more days for every active user from {day:yyyy-MM-dd}, set-based");
+            Progress.Say($"history: {settings.HistoryDays} more days for every active user from {day:yyyy-MM-dd}, binary COPY");
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            await database.AddHistoryAsync(day, settings.HistoryDays, settings.HistoryWithMarketChanges, cancellationToken);
+            await database.History.AppendAsync(day, settings.HistoryDays, settings.HistoryWithMarketChanges, cancellationToken);
             Progress.Say($"history: written in {clock.Elapsed.TotalSeconds:F0} s");
             (day, historyDays) = (day.AddDays(settings.HistoryDays), historyDays + settings.HistoryDays);
             foreach (var mode in settings.Modes)
@@ -100,7 +100,7 @@ internal static class BenchRun
         EchoOutput("verify (migration)", migrate);
         if (migrate.ExitCode != 0)
             throw new BenchFailedException($"the core server's verify (to migrate the schema) exited with code {migrate.ExitCode}");
-        await database.SeedAsync(settings.Users, settings.ActivePercent, openingDay, cancellationToken);
+        await database.History.SeedAsync(settings.Users, settings.ActivePercent, openingDay, days: 1, cancellationToken);
     }
 
     /// <summary>One day of one mode, between two VACUUMs that make its storage growth comparable, with the WAL written while it ran.</summary>

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using DontGoBack.BenchSeed;
 using DontGoBack.ReadBench;
+using Npgsql;
 
 // Numbers read the same on every machine.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -13,9 +15,15 @@ var seed = new Command("seed", "Replace the users and their history with N users
 {
     connectionOption, usersOption, daysOption, lastDayOption,
 };
-seed.SetAction((parsed, token) => new HistorySeeder(parsed.GetValue(connectionOption)!, parsed.GetValue(usersOption),
-    parsed.GetValue(daysOption), DateOnly.ParseExact(parsed.GetValue(lastDayOption)!, "yyyy-MM-dd", CultureInfo.InvariantCulture), Console.Error)
-    .RunAsync(token));
+seed.SetAction(async (parsed, token) =>
+{
+    var days = parsed.GetValue(daysOption);
+    var lastDay = DateOnly.ParseExact(parsed.GetValue(lastDayOption)!, "yyyy-MM-dd", CultureInfo.InvariantCulture);
+    await using var source = NpgsqlDataSource.Create(parsed.GetValue(connectionOption)!);
+    // Every user ACTIVE, the opening on the first day, so the history ends on the last.
+    await new HistoryCopy(source, Console.Error.WriteLine).SeedAsync(parsed.GetValue(usersOption), activePercent: 100,
+        lastDay.AddDays(-(days - 1)), days, token);
+});
 
 var baseUrlOption = new Option<string>("--base-url") { Required = true, Description = "The core server, e.g. http://127.0.0.1:5070" };
 var intervalOption = new Option<string>("--interval") { DefaultValueFactory = _ => "day", Description = "day, week or month" };

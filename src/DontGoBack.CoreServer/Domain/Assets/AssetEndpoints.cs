@@ -30,6 +30,11 @@ public static class AssetEndpoints
         builder.Services.AddSingleton<AssetColourPolicy>();
         builder.Services.AddScoped<AssetAdjustments>();
         builder.Services.AddScoped<AssetChainVerifier>();
+        builder.Services.AddOptions<AssetHistoryOptions>()
+            .BindConfiguration(AssetHistoryOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddScoped<AssetHistoryRetention>();
         builder.Services.AddScoped<AssetChangeHistory>();
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider switch
         {

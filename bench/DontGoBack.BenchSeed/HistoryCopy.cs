@@ -1,0 +1,296 @@
+using System.Diagnostics;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace DontGoBack.BenchSeed;
+
+/// <summary>
+/// Writes users and their asset history by binary COPY, for both benches. The indexes that are not
+/// constraints are dropped for the load and rebuilt from their own definitions after it (far
+/// cheaper than one index insert per row), the foreign-key triggers are off for the load (the ids
+/// are consistent by construction), then <c>VACUUM ANALYZE</c>. Snapshots go day by day, every
+/// user within a day, as the daily job writes them, so one user's rows lie on as many heap pages
+/// as in production. The history keeps the chain the core server's <c>verify</c> checks: the
+/// opening day opens and closes at <see cref="StartAmount"/> without a market move, with its
+/// <c>Opening</c> change; each later day opens at the closing before it and closes at
+/// round(opening × multiplier) plus that day's net flow, with a multiplier from 0.97 to 1.03 that
+/// follows (user, day), and a reward (net flow and <c>Reward</c> change) on about one user-day in 100.
+/// The schema must exist (the core server migrates it); the connection must be a superuser's
+/// (<c>session_replication_role</c>).
+/// </summary>
+public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> progress)
+{
+    public const long StartAmount = 10_000_000;
+    public const long Reward = 100_000;
+
+    private static readonly string[] Tables = ["users", "daily_asset_snapshots", "asset_changes"];
+
+    /// <summary>
+    /// Replaces every user with ids 1..<paramref name="users"/>, ACTIVE when id % 100 &lt; <paramref name="activePercent"/>
+    /// (the others INACTIVE, SUSPENDED or CLOSE_REQUESTED by id % 3, the core server's <c>seed</c> rule), each with its
+    /// opening on <paramref name="openingDay"/>; then every ACTIVE user gets <paramref name="days"/> − 1 more days and
+    /// the pointer on the newest.
+    /// </summary>
+    public Task SeedAsync(int users, int activePercent, DateOnly openingDay, int days, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(days, 1);
+        return LoadAsync(new Seed(users, activePercent, openingDay), openingDay.AddDays(1), days - 1, withMarketChanges: false, cancellationToken);
+    }
+
+    /// <summary>
+    /// Gives every ACTIVE user <paramref name="days"/> more days from <paramref name="firstDay"/> on, continuing from
+    /// the closing of the snapshot its pointer is on, and moves the pointer to the newest. With
+    /// <paramref name="withMarketChanges"/> each day also gets a <c>Market</c> change, as the refresh wrote it before
+    /// market moves lived in the snapshots alone (to measure the old layout with a build of that time).
+    /// </summary>
+    public Task AppendAsync(DateOnly firstDay, int days, bool withMarketChanges, CancellationToken cancellationToken) =>
+        LoadAsync(seed: null, firstDay, days, withMarketChanges, cancellationToken);
+
+    private sealed record Seed(int Users, int ActivePercent, DateOnly OpeningDay);
+
+    private async Task LoadAsync(Seed? seed, DateOnly firstDay, int days, bool withMarketChanges, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var clock = Stopwatch.StartNew();
+
+        long[] userIds;
+        long[] closings;
+        long nextSnapshotId;
+        if (seed is null)
+        {
+            (userIds, closings) = await ReadActiveBasesAsync(connection, cancellationToken);
+            nextSnapshotId = await ScalarAsync(connection, "SELECT COALESCE(max(id), 0) + 1 FROM daily_asset_snapshots", cancellationToken);
+        }
+        else
+        {
+            await ExecuteAsync(connection, "TRUNCATE users, daily_asset_snapshots, asset_changes CASCADE", cancellationToken);
+            var active = Enumerable.Range(1, seed.Users).Where(id => id % 100 < seed.ActivePercent).Select(id => (long)id).ToArray();
+            userIds = active;
+            closings = Enumerable.Repeat(StartAmount, active.Length).ToArray();
+            nextSnapshotId = seed.Users + 1;
+        }
+
+        var indexes = await DropIndexesAsync(connection, cancellationToken);
+        await ExecuteAsync(connection, "SET session_replication_role = replica", cancellationToken);
+        if (seed is not null)
+        {
+            await CopyUsersAndOpeningsAsync(connection, seed, now, cancellationToken);
+            progress($"users and openings: {seed.Users:N0} at {clock.Elapsed.TotalSeconds:F1} s");
+        }
+
+        var snapshotIds = new long[userIds.Length];
+        for (var day = 0; day < days; day++)
+        {
+            var snapshotDay = firstDay.AddDays(day);
+            var rewards = new List<(long User, long SnapshotId, long Before)>();
+            var markets = withMarketChanges ? new List<(long User, long SnapshotId, long Opening, long Moved)>(userIds.Length) : null;
+            await using (var copy = await connection.BeginBinaryImportAsync(
+                "COPY daily_asset_snapshots (id, user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at) FROM STDIN (FORMAT BINARY)",
+                cancellationToken))
+            {
+                // Synchronous writes block only when the buffer goes out; an await per value costs more than the row.
+                for (var i = 0; i < userIds.Length; i++)
+                {
+                    var user = userIds[i];
+                    var hash = Mix((ulong)user * 1_000_003UL + (ulong)snapshotDay.DayNumber);
+                    // 0.9700 to 1.0300 in steps of 0.0001, inside the contract's daily bound.
+                    var multiplier = 0.97 + (hash % 601) / 10_000.0;
+                    var opening = closings[i];
+                    var moved = (long)Math.Round(opening * multiplier, MidpointRounding.AwayFromZero);
+                    var netFlow = (hash >> 20) % 100 == 0 ? Reward : 0;
+                    var id = snapshotIds[i] = nextSnapshotId++;
+                    if (netFlow != 0)
+                        rewards.Add((user, id, moved));
+                    markets?.Add((user, id, opening, moved));
+                    closings[i] = moved + netFlow;
+                    copy.StartRow();
+                    copy.Write(id, NpgsqlDbType.Bigint);
+                    copy.Write(user, NpgsqlDbType.Bigint);
+                    copy.Write(snapshotDay, NpgsqlDbType.Date);
+                    copy.Write(opening, NpgsqlDbType.Bigint);
+                    copy.Write(closings[i], NpgsqlDbType.Bigint);
+                    copy.Write(multiplier, NpgsqlDbType.Double);
+                    copy.Write(moved - opening, NpgsqlDbType.Bigint);
+                    copy.Write(netFlow, NpgsqlDbType.Bigint);
+                    copy.Write(now, NpgsqlDbType.TimestampTz);
+                }
+                await copy.CompleteAsync(cancellationToken);
+            }
+            // A user's changes in the order the refresh wrote them: the market move first, then the reward.
+            await using (var copy = await connection.BeginBinaryImportAsync(ChangesCopySql, cancellationToken))
+            {
+                var r = 0;
+                foreach (var (user, id, opening, moved) in markets ?? [])
+                {
+                    WriteChange(copy, user, "Market", opening, moved, null, id, snapshotDay, now);
+                    for (; r < rewards.Count && rewards[r].User == user; r++)
+                        WriteChange(copy, user, "Reward", rewards[r].Before, rewards[r].Before + Reward, "bench reward", rewards[r].SnapshotId, snapshotDay, now);
+                }
+                for (; r < rewards.Count; r++)
+                    WriteChange(copy, rewards[r].User, "Reward", rewards[r].Before, rewards[r].Before + Reward, "bench reward", rewards[r].SnapshotId, snapshotDay, now);
+                await copy.CompleteAsync(cancellationToken);
+            }
+            if (day % 10 == 9 || day == days - 1)
+                progress($"history: day {day + 1} of {days} ({(long)(day + 1) * userIds.Length:N0} snapshots) at {clock.Elapsed.TotalSeconds:F1} s");
+        }
+
+        if (days > 0)
+            await MovePointersAsync(connection, userIds, snapshotIds, cancellationToken);
+        await ExecuteAsync(connection, "SET session_replication_role = DEFAULT", cancellationToken);
+        await ExecuteAsync(connection, "SET maintenance_work_mem = '1GB'", cancellationToken);
+        foreach (var (name, definition) in indexes)
+        {
+            await ExecuteAsync(connection, definition, cancellationToken);
+            progress($"index {name} at {clock.Elapsed.TotalSeconds:F1} s");
+        }
+        foreach (var table in Tables)
+            await ExecuteAsync(connection, $"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(max(id), 1) FROM {table}))", cancellationToken);
+        // As autovacuum would leave a table nobody writes to: statistics and the visibility map.
+        await ExecuteAsync(connection, $"VACUUM (ANALYZE) {string.Join(", ", Tables)}", cancellationToken);
+        progress($"{days} days for {userIds.Length:N0} active users from {firstDay:yyyy-MM-dd}" +
+                 $"{(seed is null ? "" : $", after {seed.Users:N0} users and openings")} in {clock.Elapsed.TotalSeconds:F1} s");
+    }
+
+    private const string ChangesCopySql =
+        "COPY asset_changes (user_id, kind, amount_before, amount_after, delta, reason, snapshot_id, snapshot_day, changed_at) FROM STDIN (FORMAT BINARY)";
+
+    private static async Task CopyUsersAndOpeningsAsync(NpgsqlConnection connection, Seed seed, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // Opening snapshot ids equal user ids; the pointer starts on the opening and moves once after the load.
+        await using (var copy = await connection.BeginBinaryImportAsync(
+            "COPY users (id, status, created_at, opening_day, current_snapshot_id) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        {
+            for (long user = 1; user <= seed.Users; user++)
+            {
+                copy.StartRow();
+                copy.Write(user, NpgsqlDbType.Bigint);
+                copy.Write(Status(user, seed.ActivePercent), NpgsqlDbType.Varchar);
+                copy.Write(now, NpgsqlDbType.TimestampTz);
+                copy.Write(seed.OpeningDay, NpgsqlDbType.Date);
+                copy.Write(user, NpgsqlDbType.Bigint);
+            }
+            await copy.CompleteAsync(cancellationToken);
+        }
+        await using (var copy = await connection.BeginBinaryImportAsync(
+            "COPY daily_asset_snapshots (id, user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at) FROM STDIN (FORMAT BINARY)",
+            cancellationToken))
+        {
+            for (long user = 1; user <= seed.Users; user++)
+            {
+                copy.StartRow();
+                copy.Write(user, NpgsqlDbType.Bigint);
+                copy.Write(user, NpgsqlDbType.Bigint);
+                copy.Write(seed.OpeningDay, NpgsqlDbType.Date);
+                copy.Write(StartAmount, NpgsqlDbType.Bigint);
+                copy.Write(StartAmount, NpgsqlDbType.Bigint);
+                copy.WriteNull();
+                copy.Write(0L, NpgsqlDbType.Bigint);
+                copy.Write(0L, NpgsqlDbType.Bigint);
+                copy.Write(now, NpgsqlDbType.TimestampTz);
+            }
+            await copy.CompleteAsync(cancellationToken);
+        }
+        await using (var copy = await connection.BeginBinaryImportAsync(ChangesCopySql, cancellationToken))
+        {
+            for (long user = 1; user <= seed.Users; user++)
+                WriteChange(copy, user, "Opening", 0, StartAmount, "bench opening", user, seed.OpeningDay, now);
+            await copy.CompleteAsync(cancellationToken);
+        }
+    }
+
+    private static string Status(long user, int activePercent) =>
+        user % 100 < activePercent ? "ACTIVE" : (user % 3) switch { 0 => "INACTIVE", 1 => "SUSPENDED", _ => "CLOSE_REQUESTED" };
+
+    /// <summary>One set-based UPDATE from a COPY'd temporary table: the pointers of every loaded user at once.</summary>
+    private static async Task MovePointersAsync(NpgsqlConnection connection, long[] userIds, long[] snapshotIds, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, "CREATE TEMPORARY TABLE bench_pointers (user_id bigint PRIMARY KEY, snapshot_id bigint NOT NULL)", cancellationToken);
+        await using (var copy = await connection.BeginBinaryImportAsync("COPY bench_pointers (user_id, snapshot_id) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        {
+            for (var i = 0; i < userIds.Length; i++)
+            {
+                copy.StartRow();
+                copy.Write(userIds[i], NpgsqlDbType.Bigint);
+                copy.Write(snapshotIds[i], NpgsqlDbType.Bigint);
+            }
+            await copy.CompleteAsync(cancellationToken);
+        }
+        await ExecuteAsync(connection, "UPDATE users u SET current_snapshot_id = p.snapshot_id FROM bench_pointers p WHERE p.user_id = u.id", cancellationToken);
+        await ExecuteAsync(connection, "DROP TABLE bench_pointers", cancellationToken);
+    }
+
+    private static async Task<(long[] UserIds, long[] Closings)> ReadActiveBasesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            SELECT u.id, s.closing_amount FROM users u JOIN daily_asset_snapshots s ON s.id = u.current_snapshot_id
+             WHERE u.status = 'ACTIVE' ORDER BY u.id
+            """, connection) { CommandTimeout = 0 };
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var (ids, closings) = (new List<long>(), new List<long>());
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetInt64(0));
+            closings.Add(reader.GetInt64(1));
+        }
+        return ([.. ids], [.. closings]);
+    }
+
+    private static async Task<List<(string Name, string Definition)>> DropIndexesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var indexes = new List<(string Name, string Definition)>();
+        await using (var read = new NpgsqlCommand("""
+            SELECT i.indexname, i.indexdef FROM pg_indexes i
+             WHERE i.tablename = ANY(@tables)
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
+            """, connection))
+        {
+            read.Parameters.AddWithValue("tables", Tables);
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                indexes.Add((reader.GetString(0), reader.GetString(1)));
+        }
+        foreach (var (name, _) in indexes)
+            await ExecuteAsync(connection, $"DROP INDEX \"{name}\"", cancellationToken);
+        return indexes;
+    }
+
+    private static void WriteChange(
+        NpgsqlBinaryImporter copy, long user, string kind, long before, long after, string? reason, long snapshotId, DateOnly day, DateTimeOffset at)
+    {
+        copy.StartRow();
+        copy.Write(user, NpgsqlDbType.Bigint);
+        copy.Write(kind, NpgsqlDbType.Varchar);
+        copy.Write(before, NpgsqlDbType.Bigint);
+        copy.Write(after, NpgsqlDbType.Bigint);
+        copy.Write(after - before, NpgsqlDbType.Bigint);
+        if (reason is null)
+            copy.WriteNull();
+        else
+            copy.Write(reason, NpgsqlDbType.Varchar);
+        copy.Write(snapshotId, NpgsqlDbType.Bigint);
+        copy.Write(day, NpgsqlDbType.Date);
+        copy.Write(at, NpgsqlDbType.TimestampTz);
+    }
+
+    private static async Task<long> ScalarAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    // SplitMix64: a cheap, well-spread hash, so every (user, day) gets the same multiplier in every run.
+    private static ulong Mix(ulong x)
+    {
+        x += 0x9E3779B97F4A7C15UL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        return x ^ (x >> 31);
+    }
+}
