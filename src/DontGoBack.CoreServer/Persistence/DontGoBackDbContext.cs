@@ -15,6 +15,7 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<BatchRunPartition> BatchRunPartitions => Set<BatchRunPartition>();
     public DbSet<BatchRunAttempt> BatchRunAttempts => Set<BatchRunAttempt>();
     public DbSet<UserStatusChange> UserStatusChanges => Set<UserStatusChange>();
+    public DbSet<DeadlineAlert> DeadlineAlerts => Set<DeadlineAlert>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -102,6 +103,21 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             attempt.Property(a => a.Status).HasConversion<string>().HasMaxLength(30);
             attempt.Property(a => a.Error).HasMaxLength(2000);
             attempt.HasOne<BatchRun>().WithMany().HasForeignKey(a => a.RunId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<DeadlineAlert>(alert =>
+        {
+            alert.ToTable("batch_alerts");
+            alert.Property(a => a.JobName).HasMaxLength(50);
+            alert.Property(a => a.Condition).HasConversion<string>().HasMaxLength(30);
+            alert.Property(a => a.Kind).HasConversion<string>().HasMaxLength(20);
+            alert.Property(a => a.Delivery).HasConversion<string>().HasMaxLength(20);
+            alert.Property(a => a.Node).HasMaxLength(200);
+            alert.Property(a => a.Payload).HasMaxLength(8000);
+            alert.Property(a => a.LastError).HasMaxLength(2000);
+            // Each message once, whichever node finds the condition first.
+            alert.HasIndex(a => new { a.JobName, a.SnapshotDay, a.Condition, a.Kind }).IsUnique();
+            alert.HasIndex(a => new { a.Delivery, a.NextAttemptAt });
         });
 
         modelBuilder.Entity<AssetRefreshFailure>(failure =>

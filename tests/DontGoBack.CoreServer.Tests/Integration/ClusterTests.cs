@@ -195,6 +195,69 @@ public sealed class ClusterTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task Three_replicas_alert_an_overdue_day_once_and_resolve_it_once()
+    {
+        await using var webhook = await FakeWebhook.StartAsync();
+        await using var standIn = await StandInServer.StartAsync();
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await SeedAsync(database);
+        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        // A cron at midnight with a deadline a second later: today is overdue from the start, and no node runs it (nothing is owed on a fresh install).
+        Dictionary<string, string?> Settings(int n) => new(NodeSettings(database, standIn, $"node-{n}"))
+        {
+            ["AssetRefresh:Cron"] = "0 0 0 * * ?",
+            ["AssetRefresh:CompleteBy"] = "00:00:01",
+            ["UserDormancy:Enabled"] = "false",
+            ["Batch:WatchInterval"] = "00:00:00.300",
+            ["Alerts:WebhookUrl"] = webhook.Url,
+            ["Alerts:PollInterval"] = "00:00:00.200",
+            ["Logging:LogLevel:DontGoBack.CoreServer.Batch.Common.DeadlineAlerts"] = "Debug",
+        };
+        var nodes = Enumerable.Range(1, 3).Select(n => CoreServerProcess.Start(Settings(n))).ToList();
+        try
+        {
+            await webhook.WaitForCallsAsync(1, TimeSpan.FromSeconds(90));
+            await EveryNodeReviewsTwiceMoreAsync(nodes);
+
+            // The day is run by a fourth process that does not watch the schedule; a node notices and resolves the alert.
+            await using (var runner = new CoreServerApp(database, new Dictionary<string, string?>
+                         {
+                             ["Extension:BaseUrl"] = standIn.Url, ["Auth:BaseUrl"] = standIn.Url, ["Auth:ClientSecret"] = StandInServer.ClientSecret,
+                         }) { UseFakeExtension = false })
+            {
+                runner.Time.Now = DateTimeOffset.UtcNow;
+                Assert.Equal(BatchRunStatus.Completed, (await runner.CreateClient().RunDayAsync(day)).Status);
+            }
+            await webhook.WaitForCallsAsync(2, TimeSpan.FromSeconds(60));
+            await EveryNodeReviewsTwiceMoreAsync(nodes);
+
+            foreach (var call in webhook.Calls)
+                output.WriteLine($"call {call.No}: {call.AnsweredWith} {call.IdempotencyKey} {call.Body}");
+            Assert.Equal(2, webhook.Calls.Count);
+            Assert.Equal([("raised", "overdue"), ("resolved", "overdue")],
+                webhook.Received.Select(b => (b.GetProperty("kind").GetString(), b.GetProperty("condition").GetString())));
+            Assert.All(webhook.Received, b => Assert.Equal(day.ToString("O"), b.GetProperty("day").GetString()));
+            await using var db = database.CreateContext();
+            Assert.Equal(2, await db.DeadlineAlerts.CountAsync());
+            var raisers = nodes.Count(n => n.Output.Contains("Alert raised: asset-refresh"));
+            Assert.Equal(1, raisers);
+        }
+        finally
+        {
+            foreach (var node in nodes)
+                await node.DisposeAsync();
+        }
+    }
+
+    /// <summary>Waits until each node has read the standing and reviewed the alerts at least twice more: each had its chance to act.</summary>
+    private static async Task EveryNodeReviewsTwiceMoreAsync(IReadOnlyList<CoreServerProcess> nodes)
+    {
+        static int Reviews(CoreServerProcess node) => node.Output.Split('\n').Count(line => line.Contains("Alerts of asset-refresh reviewed"));
+        var before = nodes.Select(Reviews).ToList();
+        await Eventually.UntilAsync(() => Task.FromResult(nodes.Select(Reviews).Zip(before).All(n => n.First >= n.Second + 2)), TimeSpan.FromSeconds(60));
+    }
+
     private static Dictionary<string, string?> NodeSettings(TestDatabase database, StandInServer standIn, string name) => new()
     {
         ["Database:Provider"] = "Postgres",

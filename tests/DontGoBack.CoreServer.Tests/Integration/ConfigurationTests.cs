@@ -13,6 +13,8 @@ public sealed class ConfigurationTests
     [InlineData("AssetRefresh:Cron", "every day at three", "AssetRefresh:Cron")]
     [InlineData("AssetRefresh:TimeZone", "Mars/Olympus_Mons", "AssetRefresh:TimeZone")]
     [InlineData("AssetRefresh:MaxConcurrency", "0", "MaxConcurrency")]
+    [InlineData("AssetRefresh:MinSuccessRatio", "1.5", "AssetRefresh:MinSuccessRatio")]
+    [InlineData("Alerts:WebhookUrl", "ftp://alerts.test/hook", "Alerts:WebhookUrl")]
     [InlineData("Extension:BaseUrl", "not a url", "Extension:BaseUrl")]
     [InlineData("Extension:BaseUrl", "http://extension.test/", "Auth:BaseUrl")]
     [InlineData("InternalAccess:AllowedNetworks:0", "everyone", "InternalAccess:AllowedNetworks")]

@@ -189,7 +189,7 @@ public sealed class HealthTests
                 () => new AssetRefreshOptions { Cron = cron, TimeZone = Seoul.Id, CompleteBy = new TimeOnly(6, 0) });
             var calendar = new BatchCalendar(time, [job], batch);
             Schedule = job.Describe(calendar);
-            Reader = new ScheduleStandingReader(new DueDays(Ledger, calendar, batch, time), Ledger, time);
+            Reader = new ScheduleStandingReader(new DueDays(Ledger, calendar, batch, time), Ledger, batch, time);
             Check = new DailyJobHealthCheck(job, calendar, Reader, batch);
         }
 

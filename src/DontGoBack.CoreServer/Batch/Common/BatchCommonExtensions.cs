@@ -24,6 +24,7 @@ public static class BatchCommonExtensions
         builder.Services.AddScoped<DueDays>();
         builder.Services.AddScoped<BatchFanOut>();
         builder.Services.AddHostedService<StartupCatchUp>();
+        builder.AddDeadlineAlerts();
         var batch = builder.Configuration.GetSection(BatchOptions.SectionName).Get<BatchOptions>() ?? new();
         var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider ?? DatabaseProvider.Sqlite;
         if (batch.Clustered && provider != DatabaseProvider.Postgres)
@@ -57,6 +58,24 @@ public static class BatchCommonExtensions
             });
         });
         builder.Services.AddQuartzHostedService(hosted => hosted.WaitForJobsToComplete = true);
+        return builder;
+    }
+
+    /// <summary>Deadline alerts: raised and resolved by <see cref="DeadlineAlerts"/> as the schedule watch reads each job's standing, posted by <see cref="AlertWebhookSender"/>.</summary>
+    private static IHostApplicationBuilder AddDeadlineAlerts(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<AlertOptions>()
+            .BindConfiguration(AlertOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<AlertSignal>();
+        builder.Services.AddScoped<DeadlineAlerts>();
+        builder.Services.AddHostedService<AlertWebhookSender>();
+        builder.Services.AddHttpClient(AlertWebhookSender.ClientName, http => http.DefaultRequestHeaders.UserAgent.ParseAdd("DontGoBack-Alerts/1"))
+            // A redirect is an answer to report, not to follow: the receiver is configured, not discovered.
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false })
+            // Alerts:Timeout bounds each call; the delivery's own backoff does the retrying.
+            .ConfigureHttpClient(http => http.Timeout = Timeout.InfiniteTimeSpan);
         return builder;
     }
 

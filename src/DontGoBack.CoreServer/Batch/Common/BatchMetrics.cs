@@ -23,6 +23,9 @@ public sealed class BatchMetrics
     public const string StatusTag = "batch.status";
     public const string OutcomeTag = "batch.outcome";
     public const string FailureClassTag = "batch.failure_class";
+    public const string AlertConditionTag = "batch.alert.condition";
+    public const string AlertKindTag = "batch.alert.kind";
+    public const string DeliveryOutcomeTag = "batch.alert.delivery";
 
     public const string RunIdTag = "batch.run_id";
     public const string DayTag = "batch.day";
@@ -38,6 +41,8 @@ public sealed class BatchMetrics
     public const string ExtensionCallDuration = "dontgoback.batch.extension.call.duration";
     public const string DaysBehind = "dontgoback.batch.schedule.days_behind";
     public const string SinceLastThrough = "dontgoback.batch.schedule.since_last_through";
+    public const string Alerts = "dontgoback.batch.alerts";
+    public const string AlertDeliveries = "dontgoback.batch.alert.deliveries";
 
     internal static readonly ActivitySource ActivitySource = new(ActivitySourceName);
 
@@ -51,6 +56,8 @@ public sealed class BatchMetrics
     private readonly Counter<long> _users;
     private readonly Histogram<double> _chunkWrite;
     private readonly Histogram<double> _extensionCall;
+    private readonly Counter<long> _alerts;
+    private readonly Counter<long> _alertDeliveries;
     private readonly ConcurrentDictionary<BatchRunTelemetry, byte> _inProgress = new();
     private readonly ConcurrentDictionary<string, ScheduleReport> _schedules = new();
     private readonly ConcurrentDictionary<string, byte> _jobsSeen = new();
@@ -69,6 +76,10 @@ public sealed class BatchMetrics
         _extensionCall = meter.CreateHistogram(ExtensionCallDuration, "s",
             "Time of one call to the extension server (one user, or a bulk group), its retries and waits included.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = CallBuckets });
+        _alerts = meter.CreateCounter<long>(Alerts, "{alert}",
+            "Deadline alerts this node made, by job, condition (overdue, low_success_ratio) and kind (raised, resolved); one per day and condition across the cluster.");
+        _alertDeliveries = meter.CreateCounter<long>(AlertDeliveries, "{call}",
+            "Webhook calls for alerts made by this node, by job and outcome (sent, retry, gave_up).");
         meter.CreateObservableUpDownCounter(ActiveRuns, ObserveActive, "{run}",
             "Runs, or partitions of a clustered run, this process is working on now.");
         meter.CreateObservableGauge(UsersPerSecond, ObserveRate, "{user}/s",
@@ -125,6 +136,11 @@ public sealed class BatchMetrics
         }
         Interlocked.Exchange(ref _nextRunRecorded, NewSignal()).TrySetResult();
     }
+
+    public void AlertMade(string job, DeadlineCondition condition, AlertKind kind) =>
+        _alerts.Add(1, new(JobTag, job), new(AlertConditionTag, condition.ToText()), new(AlertKindTag, kind.ToText()));
+
+    public void AlertDelivered(string job, string outcome) => _alertDeliveries.Add(1, new(JobTag, job), new(DeliveryOutcomeTag, outcome));
 
     /// <summary>Completes when the next run's outcome is recorded here: the schedule watch then reads the standing again at once.</summary>
     public Task NextRunRecorded => Volatile.Read(ref _nextRunRecorded).Task;

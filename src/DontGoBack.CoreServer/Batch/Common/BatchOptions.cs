@@ -48,6 +48,13 @@ public sealed class BatchOptions
     public TimeSpan ClusterCheckinInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How often each node reads every daily job's standing against its schedule: the schedule
+    /// gauges are at most this old, and a deadline passed is alerted within it.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00", ErrorMessage = "Batch:WatchInterval must be between {1} and {2}.")]
+    public TimeSpan WatchInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
     /// The earliest day any API or command accepts. Days from outside are checked against it, so
     /// date arithmetic (week and month starts, spans, catch-up) never meets the ends of the calendar.
     /// </summary>

@@ -54,8 +54,8 @@ public abstract class DailyJobSchedule(DailyJobDefinition definition)
     public DailySchedule Describe(BatchCalendar calendar)
     {
         var settings = Settings;
-        return new DailySchedule(Definition.Name, settings.Enabled, settings.Cron, calendar.Zone, settings.CompleteBy,
-            $"{Definition.SectionName}:{nameof(DailyJobOptions.CompleteBy)}");
+        return new DailySchedule(Definition.Name, settings.Enabled, settings.Cron, calendar.Zone, settings.CompleteBy, settings.MinSuccessRatio,
+            Definition.SectionName);
     }
 }
 

@@ -46,7 +46,15 @@ public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar
         if (standing.Behind.Count > 0)
         {
             return HealthCheckResult.Degraded(
-                $"{Days(standing.Behind)} past the deadline ({current.CompleteBySetting} {current.CompleteBy:HH:mm} in {current.Zone.Id}) and not through.",
+                $"{Days(standing.Behind)} past the deadline ({current.CompleteBySetting} {current.CompleteByText} in {current.Zone.Id}) and not through.",
+                data: data);
+        }
+        if (standing.LowSuccess.ToList() is [_, ..] low)
+        {
+            var worst = low.MinBy(b => b.Run!.DoneRatio)!.Run!;
+            return HealthCheckResult.Degraded(
+                $"{Days(low.ConvertAll(b => b.Day))} through with too many users failed: {worst.SnapshotDay:yyyy-MM-dd} has {worst.DoneRatio:P2} done "
+                + $"({worst.Failed} of {worst.Total} failed), below {current.MinSuccessRatioSetting} {current.MinSuccessRatio:P2}; `retry-failed` runs the failed users again.",
                 data: data);
         }
         return HealthCheckResult.Healthy(standing.LastThrough is { } last
@@ -61,15 +69,13 @@ public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar
 
 /// <summary>
 /// Keeps the schedule gauges (days behind, time since the last day through) fed without a query
-/// inside a metrics callback: reads each daily job's standing now and then and hands it to <see cref="BatchMetrics"/>.
+/// inside a metrics callback, and the deadline alerts current: reads each daily job's standing now
+/// and then and hands it to <see cref="BatchMetrics"/> and <see cref="DeadlineAlerts"/>.
 /// </summary>
 public sealed partial class DailyJobWatch(
     IEnumerable<DailyJobSchedule> schedules, BatchCalendar calendar, IServiceScopeFactory scopes, BatchMetrics metrics, IHostApplicationLifetime lifetime,
-    TimeProvider time, ILogger<DailyJobWatch> logger) : BackgroundService
+    IOptions<BatchOptions> options, TimeProvider time, ILogger<DailyJobWatch> logger) : BackgroundService
 {
-    /// <summary>How often the standing is read; a scrape sees it at most this old (the time since the last day through is exact).</summary>
-    public static readonly TimeSpan Every = TimeSpan.FromSeconds(15);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Not before start-up has finished: the database must be migrated.
@@ -81,7 +87,7 @@ public sealed partial class DailyJobWatch(
             var runRecorded = metrics.NextRunRecorded;
             await RefreshAsync(stoppingToken);
             // A recorded run may have changed the standing: read it again at once rather than up to a round later.
-            await Task.WhenAny(Task.Delay(Every, time, stoppingToken), runRecorded);
+            await Task.WhenAny(Task.Delay(options.Value.WatchInterval, time, stoppingToken), runRecorded);
         }
     }
 
@@ -95,6 +101,7 @@ public sealed partial class DailyJobWatch(
                 await using var scope = scopes.CreateAsyncScope();
                 var standing = await scope.ServiceProvider.GetRequiredService<ScheduleStandingReader>().ReadAsync(schedule, cancellationToken);
                 metrics.ReportSchedule(schedule.Job, standing.DaysBehind, standing.LastThrough?.FinishedAt);
+                await scope.ServiceProvider.GetRequiredService<DeadlineAlerts>().ReviewAsync(schedule, standing, cancellationToken);
             }
             catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
             {

@@ -21,6 +21,12 @@ public abstract class DailyJobOptions : IValidatableObject
     /// </summary>
     public TimeOnly CompleteBy { get; set; } = new(6, 0);
 
+    /// <summary>
+    /// The share of a day's users that must come out with their day done (refreshed or already
+    /// there) for the day to count as through by its deadline; below it the day is alerted.
+    /// </summary>
+    public double MinSuccessRatio { get; set; } = 0.999;
+
     /// <summary>The section, for messages that name the setting.</summary>
     protected abstract string Section { get; }
 
@@ -32,6 +38,8 @@ public abstract class DailyJobOptions : IValidatableObject
             yield return new ValidationResult(
                 $"{Section}:CompleteBy {CompleteBy:HH:mm:ss} is not after the day's first fire at {fire:HH:mm:ss} ({Section}:Cron); a day cannot be due before it starts.",
                 [nameof(CompleteBy)]);
+        if (!(MinSuccessRatio is >= 0 and <= 1))
+            yield return new ValidationResult($"{Section}:MinSuccessRatio {MinSuccessRatio} must be between 0 and 1.", [nameof(MinSuccessRatio)]);
         if (!TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out _))
             yield return new ValidationResult($"{Section}:TimeZone '{TimeZone}' is not a known time zone.", [nameof(TimeZone)]);
     }

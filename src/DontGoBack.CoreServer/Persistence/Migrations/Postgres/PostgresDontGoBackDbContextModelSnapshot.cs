@@ -244,6 +244,93 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.ToTable("batch_run_partitions", (string)null);
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.DeadlineAlert", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<string>("Condition")
+                        .IsRequired()
+                        .HasMaxLength(30)
+                        .HasColumnType("character varying(30)")
+                        .HasColumnName("condition");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Delivery")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("delivery");
+
+                    b.Property<string>("JobName")
+                        .IsRequired()
+                        .HasMaxLength(50)
+                        .HasColumnType("character varying(50)")
+                        .HasColumnName("job_name");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("last_error");
+
+                    b.Property<DateTimeOffset?>("LeaseUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("lease_until");
+
+                    b.Property<DateTimeOffset>("NextAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<string>("Node")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("node");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasMaxLength(8000)
+                        .HasColumnType("character varying(8000)")
+                        .HasColumnName("payload");
+
+                    b.Property<DateTimeOffset?>("SentAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("sent_at");
+
+                    b.Property<DateOnly>("SnapshotDay")
+                        .HasColumnType("date")
+                        .HasColumnName("snapshot_day");
+
+                    b.HasKey("Id")
+                        .HasName("pk_batch_alerts");
+
+                    b.HasIndex("Delivery", "NextAttemptAt")
+                        .HasDatabaseName("ix_batch_alerts_delivery_next_attempt_at");
+
+                    b.HasIndex("JobName", "SnapshotDay", "Condition", "Kind")
+                        .IsUnique()
+                        .HasDatabaseName("ix_batch_alerts_job_name_snapshot_day_condition_kind");
+
+                    b.ToTable("batch_alerts", (string)null);
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
                 {
                     b.Property<long>("Id")

@@ -237,6 +237,91 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.ToTable("batch_run_partitions", (string)null);
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.DeadlineAlert", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
+                    b.Property<string>("Condition")
+                        .IsRequired()
+                        .HasMaxLength(30)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("condition");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Delivery")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("delivery");
+
+                    b.Property<string>("JobName")
+                        .IsRequired()
+                        .HasMaxLength(50)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job_name");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_error");
+
+                    b.Property<DateTimeOffset?>("LeaseUntil")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("lease_until");
+
+                    b.Property<DateTimeOffset>("NextAttemptAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<string>("Node")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("node");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasMaxLength(8000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payload");
+
+                    b.Property<DateTimeOffset?>("SentAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sent_at");
+
+                    b.Property<DateOnly>("SnapshotDay")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("snapshot_day");
+
+                    b.HasKey("Id")
+                        .HasName("pk_batch_alerts");
+
+                    b.HasIndex("Delivery", "NextAttemptAt")
+                        .HasDatabaseName("ix_batch_alerts_delivery_next_attempt_at");
+
+                    b.HasIndex("JobName", "SnapshotDay", "Condition", "Kind")
+                        .IsUnique()
+                        .HasDatabaseName("ix_batch_alerts_job_name_snapshot_day_condition_kind");
+
+                    b.ToTable("batch_alerts", (string)null);
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
                 {
                     b.Property<long>("Id")
