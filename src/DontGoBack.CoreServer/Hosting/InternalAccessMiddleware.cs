@@ -14,6 +14,9 @@ public sealed class InternalAccessMiddleware(RequestDelegate next, IOptions<Inte
 {
     public const string AdminTokenHeader = "X-Admin-Token";
 
+    /// <summary>The name the audit trail gives the configured admin token.</summary>
+    public const string AdminTokenName = "admin";
+
     private readonly IPNetwork[] _allowed =
         options.Value.EffectiveNetworks.Select(n => InternalAccessOptions.ParseNetwork(n)!.Value).ToArray();
 
@@ -33,6 +36,9 @@ public sealed class InternalAccessMiddleware(RequestDelegate next, IOptions<Inte
                 statusCode: StatusCodes.Status401Unauthorized, title: "Admin token required",
                 detail: $"Send the configured admin token in the {AdminTokenHeader} header.").ExecuteAsync(http);
         }
+        // Who acted, for the audit trail: the one configured token is named "admin".
+        if (options.Value.AdminToken is { Length: > 0 })
+            http.Items[Batch.Common.Operator.TokenNameItem] = AdminTokenName;
         return next(http);
     }
 

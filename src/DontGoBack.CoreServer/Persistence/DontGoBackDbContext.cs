@@ -16,6 +16,8 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<BatchRunAttempt> BatchRunAttempts => Set<BatchRunAttempt>();
     public DbSet<UserStatusChange> UserStatusChanges => Set<UserStatusChange>();
     public DbSet<DeadlineAlert> DeadlineAlerts => Set<DeadlineAlert>();
+    public DbSet<OperatorAction> OperatorActions => Set<OperatorAction>();
+    public DbSet<SchedulePause> SchedulePauses => Set<SchedulePause>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -82,6 +84,7 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             run.Property(r => r.LeaseOwner).HasMaxLength(32);
             run.Property(r => r.Nodes).HasMaxLength(2000);
             run.Property(r => r.Error).HasMaxLength(2000);
+            run.Property(r => r.CancelReason).HasMaxLength(500);
             // A day is one job instance.
             run.HasIndex(r => new { r.JobName, r.SnapshotDay }).IsUnique();
         });
@@ -118,6 +121,30 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             // Each message once, whichever node finds the condition first.
             alert.HasIndex(a => new { a.JobName, a.SnapshotDay, a.Condition, a.Kind }).IsUnique();
             alert.HasIndex(a => new { a.Delivery, a.NextAttemptAt });
+        });
+
+        modelBuilder.Entity<OperatorAction>(action =>
+        {
+            action.ToTable("operator_actions");
+            action.Property(a => a.Action).HasConversion<string>().HasMaxLength(20);
+            action.Property(a => a.Outcome).HasConversion<string>().HasMaxLength(20);
+            action.Property(a => a.JobName).HasMaxLength(50);
+            action.Property(a => a.Address).HasMaxLength(64);
+            action.Property(a => a.TokenName).HasMaxLength(100);
+            action.Property(a => a.Reason).HasMaxLength(500);
+            action.Property(a => a.Detail).HasMaxLength(2000);
+            // Pages newest first (ids grow with time), all of them by the key or one job's by this.
+            action.HasIndex(a => new { a.JobName, a.Id });
+        });
+
+        modelBuilder.Entity<SchedulePause>(pause =>
+        {
+            pause.ToTable("batch_schedule_pauses");
+            pause.HasKey(p => p.JobName);
+            pause.Property(p => p.JobName).HasMaxLength(50);
+            pause.Property(p => p.Reason).HasMaxLength(500);
+            pause.Property(p => p.Address).HasMaxLength(64);
+            pause.Property(p => p.TokenName).HasMaxLength(100);
         });
 
         modelBuilder.Entity<AssetRefreshFailure>(failure =>

@@ -93,7 +93,7 @@ public sealed class RunHistoryTests
         Assert.Equal((BatchRunStatus.Completed, 2, 1), (taken.Status, taken.Attempt, taken.Success));
 
         // The dead attempt can neither renew nor overwrite the run it lost.
-        Assert.False(await ledger.RenewAsync(other, null, new RunProgressSnapshot(0, 0, 0, 0, 0), CancellationToken.None));
+        Assert.Equal(LeaseState.Lost, await ledger.RenewAsync(other, null, new RunProgressSnapshot(0, 0, 0, 0, 0), CancellationToken.None));
         await ledger.FinishAsync(other, new BatchResult(Day, BatchRunStatus.Failed, 0, 0, 0, 0, 0, "late"), CancellationToken.None);
         var run = await ledger.FindAsync(AssetRefreshJob.Name, Day, CancellationToken.None);
         Assert.Equal((BatchRunStatus.Completed, 1), (run!.Status, run.Success));

@@ -24,6 +24,8 @@ public static class BatchCommonExtensions
         builder.Services.AddScoped<DueDays>();
         builder.Services.AddScoped<BatchFanOut>();
         builder.Services.AddHostedService<StartupCatchUp>();
+        builder.Services.AddScoped<OperatorActions>();
+        builder.Services.AddSingleton<OperatorRuns>();
         builder.AddDeadlineAlerts();
         var batch = builder.Configuration.GetSection(BatchOptions.SectionName).Get<BatchOptions>() ?? new();
         var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider ?? DatabaseProvider.Sqlite;

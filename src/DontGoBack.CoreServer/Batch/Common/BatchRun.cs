@@ -36,6 +36,14 @@ public sealed class BatchRun
     /// <summary>Why the latest attempt stopped early, if it did.</summary>
     public string? Error { get; set; }
 
+    /// <summary>
+    /// Set by an operator's cancel while the run works: every process working on it sees it at its
+    /// next lease renewal and stops, and the run ends aborted. The next attempt clears it.
+    /// </summary>
+    public DateTimeOffset? CancelRequestedAt { get; set; }
+
+    public string? CancelReason { get; set; }
+
     /// <summary>Whether the day went through (with or without failed users): the schedule owes it no more.</summary>
     public bool IsThrough => Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures;
 

@@ -7,6 +7,16 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// <summary>A day whose run went through, and when its outcome was recorded.</summary>
 public sealed record DayThrough(DateOnly Day, DateTimeOffset? FinishedAt);
 
+/// <summary>Where a run's lease stands at a renewal.</summary>
+public enum LeaseState
+{
+    Held,
+    /// <summary>Another attempt holds the run now.</summary>
+    Lost,
+    /// <summary>Still held, but an operator asked the run to stop.</summary>
+    CancelRequested,
+}
+
 /// <summary>A claimed run: only the holder of <see cref="Owner"/> may renew or finish it.</summary>
 public sealed record RunClaim(long RunId, int Attempt, string Owner);
 
@@ -38,6 +48,7 @@ public sealed class BatchRunLedger(
             ON CONFLICT (job_name, snapshot_day) DO UPDATE
                SET status = excluded.status, started_at = excluded.started_at, finished_at = NULL,
                    heartbeat_at = excluded.heartbeat_at, lease_owner = excluded.lease_owner, error = NULL,
+                   cancel_requested_at = NULL, cancel_reason = NULL,
                    attempts = batch_runs.attempts + CASE WHEN batch_runs.lease_owner = excluded.lease_owner THEN 0 ELSE 1 END,
                    nodes = CASE WHEN (',' || batch_runs.nodes || ',') LIKE ('%,' || excluded.nodes || ',%')
                                 THEN batch_runs.nodes ELSE substr(batch_runs.nodes || ',' || excluded.nodes, 1, {MaxTextLength}) END
@@ -67,15 +78,18 @@ public sealed class BatchRunLedger(
 
     /// <summary>Renews the lease and writes the work's progress: on the attempt's record, or on its partition's in a cluster.</summary>
     /// <param name="partitionNo">The partition the progress is of; null for a run worked in one process.</param>
-    /// <returns>False when the lease was lost to another process: the caller must stop.</returns>
-    public async Task<bool> RenewAsync(RunClaim claim, int? partitionNo, RunProgressSnapshot progress, CancellationToken cancellationToken)
+    /// <returns>
+    /// <see cref="LeaseState.Held"/> when renewed; otherwise the caller must stop: the lease was lost to
+    /// another process, or an operator asked the run to stop (<see cref="CancelReasonAsync"/> says why).
+    /// </returns>
+    public async Task<LeaseState> RenewAsync(RunClaim claim, int? partitionNo, RunProgressSnapshot progress, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var renewed = await db.BatchRuns
-            .Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner && r.Status == BatchRunStatus.Running)
+        var held = db.BatchRuns.Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner && r.Status == BatchRunStatus.Running);
+        var renewed = await held.Where(r => r.CancelRequestedAt == null)
             .ExecuteUpdateAsync(set => set.SetProperty(r => r.HeartbeatAt, now), cancellationToken) == 1;
         if (!renewed)
-            return false;
+            return await held.AnyAsync(cancellationToken) ? LeaseState.CancelRequested : LeaseState.Lost;
         if (partitionNo is { } no)
         {
             await HeldPartition(claim, no).Where(p => p.Status == BatchPartitionStatus.Pending)
@@ -92,8 +106,26 @@ public sealed class BatchRunLedger(
                     .SetProperty(a => a.Success, progress.Success).SetProperty(a => a.Skipped, progress.Skipped)
                     .SetProperty(a => a.Failed, progress.Failed), cancellationToken);
         }
-        return true;
+        return LeaseState.Held;
     }
+
+    /// <summary>Asks a running run to stop, wherever it works; it ends aborted and resumes on its next attempt.</summary>
+    /// <returns>False when the run is not running (or a cancel was asked already).</returns>
+    public async Task<bool> RequestCancelAsync(long runId, string reason, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var stored = StoredText.Clean(reason, 500);
+        return await db.BatchRuns.Where(r => r.Id == runId && r.Status == BatchRunStatus.Running && r.CancelRequestedAt == null)
+            .ExecuteUpdateAsync(set => set.SetProperty(r => r.CancelRequestedAt, now).SetProperty(r => r.CancelReason, stored), cancellationToken) == 1;
+    }
+
+    /// <summary>Why the claim's run was asked to stop; null when it was not (or the claim no longer holds it).</summary>
+    public Task<string?> CancelReasonAsync(RunClaim claim, CancellationToken cancellationToken) =>
+        db.BatchRuns.AsNoTracking().Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner && r.CancelRequestedAt != null)
+            .Select(r => r.CancelReason ?? "").FirstOrDefaultAsync(cancellationToken);
+
+    /// <summary>What a cancelled run records as its error.</summary>
+    public static string CancelledBecause(string reason) => $"cancelled by an operator: {reason}";
 
     /// <returns>False when the lease was lost meanwhile: the newer attempt's record stands.</returns>
     /// <param name="expected">The work the attempt counted at its start; for a clustered run, the sum of its partitions'.</param>
@@ -207,7 +239,10 @@ public sealed class BatchRunLedger(
     public async Task<bool> TryTakePartitionAsync(RunClaim claim, int partitionNo, CancellationToken cancellationToken)
     {
         var node = Node;
-        return await HeldPartition(claim, partitionNo).ExecuteUpdateAsync(set => set.SetProperty(p => p.Node, node), cancellationToken) == 1;
+        // A run asked to stop takes no more partitions: those still queued end at once (see BatchRunLifecycle).
+        return await HeldPartition(claim, partitionNo)
+            .Where(p => db.BatchRuns.Any(r => r.Id == claim.RunId && r.CancelRequestedAt == null))
+            .ExecuteUpdateAsync(set => set.SetProperty(p => p.Node, node), cancellationToken) == 1;
     }
 
     /// <summary>Records a partition's outcome and the node's name on the run, if the claim still holds the run.</summary>
@@ -251,9 +286,12 @@ public sealed class BatchRunLedger(
     public async Task<BatchResult> SumPartitionsAsync(long runId, DateOnly day, int attempt, long elapsedMs, CancellationToken cancellationToken)
     {
         var partitions = await db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == runId).ToListAsync(cancellationToken);
-        var error = partitions.FirstOrDefault(p => p.Status == BatchPartitionStatus.Failed)?.Error;
+        var cancelReason = await db.BatchRuns.AsNoTracking().Where(r => r.Id == runId && r.CancelRequestedAt != null)
+            .Select(r => r.CancelReason ?? "").FirstOrDefaultAsync(cancellationToken);
+        var error = cancelReason is not null ? CancelledBecause(cancelReason) : partitions.FirstOrDefault(p => p.Status == BatchPartitionStatus.Failed)?.Error;
         var failed = partitions.Sum(p => p.Failed);
-        var status = error is not null ? BatchRunStatus.Failed : failed > 0 ? BatchRunStatus.CompletedWithFailures : BatchRunStatus.Completed;
+        var status = cancelReason is not null ? BatchRunStatus.Aborted
+            : error is not null ? BatchRunStatus.Failed : failed > 0 ? BatchRunStatus.CompletedWithFailures : BatchRunStatus.Completed;
         return new BatchResult(day, status, partitions.Sum(p => p.Total), partitions.Sum(p => p.Success), partitions.Sum(p => p.Skipped),
             failed, elapsedMs, error, runId, attempt, partitions.Sum(p => p.RebasedUsers), partitions.Sum(p => p.RebasedDays));
     }

@@ -52,9 +52,9 @@ public sealed partial class BatchRunLifecycle(
             LogLeaseLost(job.LowerTitle, claim.RunId);
         if (recorded is null)
             result = result with { Status = BatchRunStatus.Failed, Error = OutcomeNotRecorded(result) };
-        if (stopped is { Status: BatchRunStatus.Aborted })
+        if (stopped is { Status: BatchRunStatus.Aborted, ByOperator: false })
             stopped.Rethrow();
-        if (stopped is not null)
+        if (stopped is { ByOperator: false })
             LogRunCrashed(stopped.Exception, job.Title, day.ToString("O"));
         LogFinished(job.Title, day.ToString("O"), result.Status.ToText(), result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
         return result;
@@ -71,6 +71,8 @@ public sealed partial class BatchRunLifecycle(
     {
         if (!await ledger.TryTakePartitionAsync(claim, partitionNo, cancellationToken))
         {
+            if (await ledger.CancelReasonAsync(claim, cancellationToken) is { } reason)
+                return await EndCancelledPartitionAsync(job, claim, day, partitionNo, reason);
             LogStalePartition(claim.RunId, claim.Attempt, partitionNo);
             return null;
         }
@@ -106,6 +108,31 @@ public sealed partial class BatchRunLifecycle(
         return result;
     }
 
+    /// <summary>
+    /// A partition of a run an operator cancelled before it started: it ends without work, and the
+    /// last one to end records the run as aborted, so a cancelled run does not wait for its lease to go stale.
+    /// </summary>
+    private async Task<BatchResult?> EndCancelledPartitionAsync(DailyJobDefinition job, RunClaim claim, DateOnly day, int partitionNo, string reason)
+    {
+        var nothing = new BatchResult(day, BatchRunStatus.Aborted, 0, 0, 0, 0, 0, BatchRunLedger.CancelledBecause(reason));
+        try
+        {
+            if (await ledger.RecordPartitionOutcomeAsync(claim, partitionNo, BatchPartitionStatus.Failed, nothing, 0, CancellationToken.None) is not true)
+                return null;
+            var startedAt = (await ledger.FindAsync(claim.RunId, CancellationToken.None))!.StartedAt;
+            var result = await ledger.SumPartitionsAsync(claim.RunId, day, claim.Attempt, (long)(time.GetUtcNow() - startedAt).TotalMilliseconds,
+                CancellationToken.None);
+            await ledger.RecordOutcomeAsync(claim, result, CancellationToken.None);
+            LogFinished(job.Title, day.ToString("O"), result.Status.ToText(), result.Total, result.Success, result.Skipped, result.Failed, result.ElapsedMs);
+            return result;
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            LogOutcomeNotRecorded(job.LowerTitle, claim.RunId, BatchRunStatus.Aborted, DatabaseFaults.Describe(e), options.Value.LeaseTimeout);
+            return null;
+        }
+    }
+
     /// <summary>A clustered run with nothing (left) to partition is finished at once with the sum of what its partitions did.</summary>
     public async Task<BatchResult> FinishWithoutPartitionsAsync(RunClaim claim, DateOnly day, CancellationToken cancellationToken)
     {
@@ -135,13 +162,16 @@ public sealed partial class BatchRunLifecycle(
             var aborted = e is OperationCanceledException && run.IsCancellationRequested;
             var why = !aborted ? DatabaseFaults.IsDatabaseFault(e) ? DatabaseFaults.Describe(e) : e.Message
                 : cancellationToken.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested ? "stopped before the run was through"
+                : renewal.CancelReason is { } reason ? BatchRunLedger.CancelledBecause(reason)
                 : "lease lost to another attempt";
-            return (progress.Snapshot().ToOutcome(why), new Stop(aborted ? BatchRunStatus.Aborted : BatchRunStatus.Failed, e));
+            return (progress.Snapshot().ToOutcome(why),
+                new Stop(aborted ? BatchRunStatus.Aborted : BatchRunStatus.Failed, e, ByOperator: aborted && renewal.CancelReason is not null));
         }
     }
 
     /// <summary>Why the work ended in an exception: aborted (cancelled: passed on once recorded) or failed (answered as a failed run).</summary>
-    private sealed record Stop(BatchRunStatus Status, Exception Exception)
+    /// <param name="ByOperator">An operator cancelled the run: it ends aborted as an answer, not as an exception (nothing is shutting down).</param>
+    private sealed record Stop(BatchRunStatus Status, Exception Exception, bool ByOperator = false)
     {
         public void Rethrow() => System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(Exception).Throw();
     }

@@ -22,6 +22,7 @@ public static class BatchRunsEndpoints
         batch.MapPost("/{job}/runs", TriggerAsync).Produces<BatchResult>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        batch.MapOperatorActions();
         foreach (var endpoints in app.ServiceProvider.GetServices<BatchEndpoints>())
             endpoints.Map(app);
         return app;
@@ -68,10 +69,11 @@ public static class BatchRunsEndpoints
         return Results.Ok(new RunDetail(RunView.Of(run), failures, await progress.LiveAsync(run, cancellationToken), attempts, dayTotals));
     }
 
-    /// <summary>Runs one day of a job on demand and answers its result; the day defaults to today in the batch zone.</summary>
-    private static async Task<IResult> TriggerAsync(string job, string? snapshotDay, IEnumerable<IBatchJobRunner> runners, BatchCalendar calendar)
+    /// <summary>Runs one day of a job on demand and answers its result; the day defaults to today in the batch zone. Audited.</summary>
+    private static async Task<IResult> TriggerAsync(
+        string job, string? snapshotDay, string? reason, OperatorActions actions, BatchCalendar calendar, HttpContext http)
     {
-        if (runners.FirstOrDefault(r => r.Definition.Name == job) is not { } runner)
+        if (actions.FindRunner(job) is not { } runner)
         {
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such job",
                 detail: $"There is no job '{(job.Length <= 40 ? job : job[..40] + "…")}'.");
@@ -79,6 +81,8 @@ public static class BatchRunsEndpoints
         var day = calendar.Today;
         if (!string.IsNullOrEmpty(snapshotDay) && !calendar.TryParseDay(snapshotDay, "snapshotDay", out day, out var problem))
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid snapshotDay", detail: problem);
+        if (!OperatorActions.TryReadReason(reason, required: false, out var why, out problem))
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid reason", detail: problem);
 
         var what = $"The {runner.Definition.LowerTitle} for {day:yyyy-MM-dd}";
         BatchResult? result;
@@ -86,7 +90,7 @@ public static class BatchRunsEndpoints
         {
             // Not the request's token: a client or proxy giving up must not abort the day.
             // Shutdown still stops the run (the engine watches it).
-            result = await runner.TryRunAsync(day, CancellationToken.None);
+            result = (await actions.RunDayAsync(runner, day, OperatorActionKind.Trigger, why, Operator.Of(http), CancellationToken.None)).Result;
         }
         catch (OperationCanceledException)
         {
@@ -95,6 +99,12 @@ public static class BatchRunsEndpoints
         }
         if (result is null)
             return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already running", detail: $"{what} is already running.");
+        if (result.Status == BatchRunStatus.Aborted)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Run cancelled",
+                detail: $"{what} was cancelled: {result.Error}. It is recorded as aborted and resumes on the next trigger.",
+                extensions: new Dictionary<string, object?> { ["result"] = result });
+        }
         if (result.Status == BatchRunStatus.Failed)
         {
             // A dependency (extension, auth server or database) stopped the run: the result rides along for the counts.

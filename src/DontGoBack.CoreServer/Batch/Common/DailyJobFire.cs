@@ -1,3 +1,5 @@
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.EntityFrameworkCore;
 using Quartz;
 
 namespace DontGoBack.CoreServer.Batch.Common;
@@ -15,7 +17,8 @@ public static class DailyJobFire
 /// </summary>
 [DisallowConcurrentExecution]
 public sealed partial class DailyJobFire<TJob>(
-    DailyJobRunner<TJob> runner, DailyJobSchedule<TJob> schedule, BatchCalendar calendar, ILogger<DailyJobFire<TJob>> logger) : IJob
+    DailyJobRunner<TJob> runner, DailyJobSchedule<TJob> schedule, BatchCalendar calendar, DontGoBackDbContext db, ILogger<DailyJobFire<TJob>> logger)
+    : IJob
     where TJob : IDailyJob
 {
     /// <summary>Bound from the job data: true on a fire that owes no day of its own (start-up, chaining).</summary>
@@ -25,6 +28,12 @@ public sealed partial class DailyJobFire<TJob>(
     {
         if (!schedule.Settings.Enabled)
             return;
+        // A paused schedule runs nothing by itself: not its cron (Quartz holds that), nor the catch-up at start-up or chaining.
+        if (await db.SchedulePauses.AsNoTracking().FirstOrDefaultAsync(p => p.JobName == schedule.Definition.Name, cancellationToken) is { } pause)
+        {
+            LogPaused(schedule.Definition.LowerTitle, pause.Reason);
+            return;
+        }
         DateOnly? firedDay = CatchUp ? null : calendar.DayOf(context.ScheduledFireTimeUtc ?? context.FireTimeUtc);
         var day = firedDay ?? calendar.DayOf(context.FireTimeUtc);
         try
@@ -44,6 +53,9 @@ public sealed partial class DailyJobFire<TJob>(
         }
     }
 
+    [LoggerMessage(LogLevel.Warning, "Scheduled {Job} not run: its schedule is paused ({Reason})")]
+    private partial void LogPaused(string job, string reason);
+
     [LoggerMessage(LogLevel.Information, "Caught up {Count} {Job} days")]
     private partial void LogCaughtUp(int count, string job);
 
@@ -59,7 +71,8 @@ public sealed partial class DailyJobFire<TJob>(
 /// was down (or that a crashed process left unfinished), so they do not wait for the next fire.
 /// </summary>
 public sealed partial class StartupCatchUp(
-    IEnumerable<DailyJobSchedule> jobs, ISchedulerFactory schedulers, IHostApplicationLifetime lifetime, ILogger<StartupCatchUp> logger)
+    IEnumerable<DailyJobSchedule> jobs, ISchedulerFactory schedulers, IServiceScopeFactory scopes, IHostApplicationLifetime lifetime,
+    ILogger<StartupCatchUp> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -71,6 +84,14 @@ public sealed partial class StartupCatchUp(
         try
         {
             var scheduler = await schedulers.GetScheduler(stoppingToken);
+            // Pauses outlive a restart: an in-memory scheduler learns them again here (a clustered one keeps them in its store).
+            await using (var scope = scopes.CreateAsyncScope())
+            {
+                var paused = await scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>().SchedulePauses.AsNoTracking()
+                    .Select(p => p.JobName).ToListAsync(stoppingToken);
+                foreach (var job in jobs.Where(j => j.Settings.Enabled && paused.Contains(j.Definition.Name)))
+                    await scheduler.PauseTrigger(job.Definition.CronKey, stoppingToken);
+            }
             foreach (var job in jobs.Where(j => j.Settings.Enabled))
                 await scheduler.TriggerJob(job.Definition.FireKey, DailyJobFire.CatchUpData, stoppingToken);
         }

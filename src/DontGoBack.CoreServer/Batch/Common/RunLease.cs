@@ -7,7 +7,8 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// Keeps a claimed run's lease alive while its work goes on, and its progress persisted: renews it
 /// every Batch:ProgressInterval (at most Batch:LeaseTimeout/4) on a <see cref="PeriodicTimer"/> of
 /// the injected clock, writing the work's progress with the heartbeat. A lease lost to another attempt cancels
-/// the work (the newer attempt goes on; unique keys keep the overlap harmless); a renewal that
+/// the work (the newer attempt goes on; unique keys keep the overlap harmless), and so does an
+/// operator's cancel of the run, seen at the same renewal wherever the run works; a renewal that
 /// fails on the database is tried again at the next tick.
 /// </summary>
 public sealed partial class RunLease(BatchRunLedger ledger, IOptions<BatchOptions> options, TimeProvider time, ILogger<RunLease> logger)
@@ -17,9 +18,10 @@ public sealed partial class RunLease(BatchRunLedger ledger, IOptions<BatchOption
     public Renewal Hold(RunClaim claim, CancellationTokenSource work, RunProgress progress, int? partitionNo = null) =>
         new(this, claim, work, progress, partitionNo);
 
-    private async Task RenewAsync(RunClaim claim, CancellationTokenSource work, RunProgress progress, int? partitionNo, CancellationToken stop)
+    private async Task RenewAsync(
+        Renewal renewal, RunClaim claim, CancellationTokenSource work, RunProgress progress, int? partitionNo, CancellationToken stop)
     {
-        var every = options.Value.LeaseTimeout / 4 is var renewal && renewal < options.Value.ProgressInterval ? renewal : options.Value.ProgressInterval;
+        var every = options.Value.LeaseTimeout / 4 is var quarter && quarter < options.Value.ProgressInterval ? quarter : options.Value.ProgressInterval;
         using var timer = new PeriodicTimer(every, time);
         try
         {
@@ -27,9 +29,18 @@ public sealed partial class RunLease(BatchRunLedger ledger, IOptions<BatchOption
             {
                 try
                 {
-                    if (await ledger.RenewAsync(claim, partitionNo, progress.Snapshot(), stop))
+                    var state = await ledger.RenewAsync(claim, partitionNo, progress.Snapshot(), stop);
+                    if (state == LeaseState.Held)
                         continue;
-                    LogLeaseLost(claim.RunId);
+                    if (state == LeaseState.CancelRequested)
+                    {
+                        renewal.CancelReason = await ledger.CancelReasonAsync(claim, stop) ?? "";
+                        LogCancelRequested(claim.RunId, renewal.CancelReason);
+                    }
+                    else
+                    {
+                        LogLeaseLost(claim.RunId);
+                    }
                     await work.CancelAsync();
                     return;
                 }
@@ -52,7 +63,10 @@ public sealed partial class RunLease(BatchRunLedger ledger, IOptions<BatchOption
         private readonly Task _renewing;
 
         internal Renewal(RunLease lease, RunClaim claim, CancellationTokenSource work, RunProgress progress, int? partitionNo) =>
-            _renewing = lease.RenewAsync(claim, work, progress, partitionNo, _stop.Token);
+            _renewing = lease.RenewAsync(this, claim, work, progress, partitionNo, _stop.Token);
+
+        /// <summary>Set when the work was stopped because an operator cancelled the run: the reason given.</summary>
+        public string? CancelReason { get; internal set; }
 
         public async ValueTask DisposeAsync()
         {
@@ -61,6 +75,9 @@ public sealed partial class RunLease(BatchRunLedger ledger, IOptions<BatchOption
             _stop.Dispose();
         }
     }
+
+    [LoggerMessage(LogLevel.Warning, "Run {RunId} was cancelled by an operator ({Reason}); stopping")]
+    private partial void LogCancelRequested(long runId, string reason);
 
     [LoggerMessage(LogLevel.Error, "Run {RunId} lost its lease to another attempt")]
     private partial void LogLeaseLost(long runId);

@@ -1,0 +1,112 @@
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Quartz;
+
+namespace DontGoBack.CoreServer.Batch.Common;
+
+/// <summary>
+/// The operators' actions over HTTP, each audited (<see cref="OperatorActions"/>): cancel a running
+/// run, pause and resume a job's schedule, and the schedules and the audit trail to read.
+/// </summary>
+public static class OperatorEndpoints
+{
+    /// <summary>The body of an action that needs a reason.</summary>
+    public sealed record ActionRequest(string? Reason);
+
+    /// <summary>An action's answer: what came of it and its row in the audit trail.</summary>
+    public sealed record ActionView(OperatorActionOutcome Outcome, string Detail, long AuditId);
+
+    public sealed record ScheduleView(
+        string Job, string Title, bool Enabled, string Cron, string TimeZone, string CompleteBy, double MinSuccessRatio, PauseView? Paused,
+        IReadOnlyList<FireView> NextFires);
+
+    public sealed record PauseView(DateTimeOffset At, string Reason, string Address, string TokenName);
+
+    /// <summary>A coming fire time, in the batch zone and in UTC.</summary>
+    public sealed record FireView(DateTimeOffset Local, DateTimeOffset Utc);
+
+    public sealed record AuditPage(int Page, int PageSize, IReadOnlyList<OperatorAction> Actions);
+
+    public static RouteGroupBuilder MapOperatorActions(this RouteGroupBuilder batch)
+    {
+        batch.MapPost("/runs/{id:long}/cancel", CancelAsync).Produces<ActionView>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        batch.MapPost("/{job}/schedule/pause", (string job, ActionRequest? body, OperatorActions actions, HttpContext http) =>
+                ScheduleActionAsync(job, body, actions, http, pause: true)).Produces<ActionView>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        batch.MapPost("/{job}/schedule/resume", (string job, ActionRequest? body, OperatorActions actions, HttpContext http) =>
+                ScheduleActionAsync(job, body, actions, http, pause: false)).Produces<ActionView>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        batch.MapGet("/schedules", SchedulesAsync).Produces<IEnumerable<ScheduleView>>();
+        batch.MapGet("/audit", AuditAsync).Produces<AuditPage>().ProducesProblem(StatusCodes.Status400BadRequest);
+        return batch;
+    }
+
+    private static async Task<IResult> CancelAsync(long id, ActionRequest? body, OperatorActions actions, HttpContext http)
+    {
+        if (!OperatorActions.TryReadReason(body?.Reason, required: true, out var reason, out var problem))
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid reason", detail: problem);
+        if (await actions.CancelAsync(id, reason!, Operator.Of(http), CancellationToken.None) is not { } answer)
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such run", detail: $"There is no run {id}.");
+        return answer.Outcome == OperatorActionOutcome.Accepted
+            ? Results.Json(View(answer), statusCode: StatusCodes.Status202Accepted)
+            : Refused("Run not cancelled", answer);
+    }
+
+    private static async Task<IResult> ScheduleActionAsync(string job, ActionRequest? body, OperatorActions actions, HttpContext http, bool pause)
+    {
+        if (actions.FindJob(job) is not { } definition)
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such job", detail: $"There is no job '{(job.Length <= 40 ? job : job[..40] + "…")}'.");
+        if (!OperatorActions.TryReadReason(body?.Reason, required: true, out var reason, out var problem))
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid reason", detail: problem);
+        var who = Operator.Of(http);
+        var answer = pause
+            ? await actions.PauseAsync(definition, reason!, who, CancellationToken.None)
+            : await actions.ResumeAsync(definition, reason!, who, CancellationToken.None);
+        return answer.Outcome == OperatorActionOutcome.Accepted ? Results.Ok(View(answer)) : Refused(pause ? "Not paused" : "Not resumed", answer);
+    }
+
+    private static async Task<IResult> SchedulesAsync(
+        BatchJobs jobs, BatchCalendar calendar, DontGoBackDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var pauses = await db.SchedulePauses.AsNoTracking().ToDictionaryAsync(p => p.JobName, cancellationToken);
+        var now = time.GetUtcNow();
+        return Results.Ok(jobs.All.Select(job => Describe(job, calendar, pauses.GetValueOrDefault(job.Definition.Name), now)).ToList());
+    }
+
+    /// <summary>A job's schedule as operators read it, with its next fire times (none while paused or off).</summary>
+    public static ScheduleView Describe(DailyJobSchedule job, BatchCalendar calendar, SchedulePause? pause, DateTimeOffset now, int fires = 5)
+    {
+        var schedule = job.Describe(calendar);
+        var next = new List<FireView>();
+        if (schedule.Enabled && pause is null)
+        {
+            var cron = new CronExpression(schedule.Cron, calendar.Zone);
+            for (var at = cron.GetNextValidTimeAfter(now); at is { } fire && next.Count < fires; at = cron.GetNextValidTimeAfter(fire))
+                next.Add(new FireView(TimeZoneInfo.ConvertTime(fire, calendar.Zone), fire.ToUniversalTime()));
+        }
+        return new ScheduleView(schedule.Job, job.Definition.Title, schedule.Enabled, schedule.Cron, calendar.ZoneId, schedule.CompleteByText,
+            schedule.MinSuccessRatio, pause is null ? null : new PauseView(pause.PausedAt, pause.Reason, pause.Address, pause.TokenName), next);
+    }
+
+    private static async Task<IResult> AuditAsync(string? job, int? page, int? pageSize, DontGoBackDbContext db, CancellationToken cancellationToken)
+    {
+        if (page is < 1 or > BatchRunsEndpoints.MaxPage || pageSize is < 1 or > BatchRunsEndpoints.MaxPageSize)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid page",
+                detail: $"page is 1 to {BatchRunsEndpoints.MaxPage}; pageSize is 1 to {BatchRunsEndpoints.MaxPageSize}.");
+        }
+        var (number, size) = (page ?? 1, pageSize ?? 50);
+        var actions = db.OperatorActions.AsNoTracking();
+        if (!string.IsNullOrEmpty(job))
+            actions = actions.Where(a => a.JobName == job);
+        var rows = await actions.OrderByDescending(a => a.Id)
+            .Skip((number - 1) * size).Take(size).ToListAsync(cancellationToken);
+        return Results.Ok(new AuditPage(number, size, rows));
+    }
+
+    private static ActionView View(ActionAnswer answer) => new(answer.Outcome, answer.Detail, answer.AuditId);
+
+    private static IResult Refused(string title, ActionAnswer answer) => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: title,
+        detail: answer.Detail, extensions: new Dictionary<string, object?> { ["auditId"] = answer.AuditId });
+}

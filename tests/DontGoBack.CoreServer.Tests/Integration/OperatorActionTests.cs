@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Persistence;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace DontGoBack.CoreServer.Tests.Integration;
+
+/// <summary>Cancel, pause and resume through the HTTP API, each in the audit trail with who, from where and why.</summary>
+public sealed class OperatorActionTests
+{
+    private static readonly DateOnly Day = new(2025, 8, 10);
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private static async Task<JsonElement> AuditAsync(HttpClient client) =>
+        (await client.GetFromJsonAsync<JsonElement>("/internal/batch/audit?pageSize=20")).GetProperty("actions");
+
+    private static async Task<JsonElement> RunAsync(HttpClient client, long id) =>
+        await client.GetFromJsonAsync<JsonElement>($"/internal/batch/runs/{id}");
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_cancelled_run_stops_aborted_with_the_reason_and_the_next_trigger_resumes_it(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["Batch:ProgressInterval"] = "00:00:00.100", ["AssetRefresh:MaxConcurrency"] = "1", ["AssetRefresh:WriteChunkSize"] = "2",
+            ["AssetRefresh:MaxWriteDelay"] = "00:00:00.050",
+        });
+        var client = app.CreateClient();
+        await app.AddActiveUsersAsync(40, Day.AddDays(-1), 1_000_000);
+        // About 4 s of run, one slowed call at a time: it is still working when the cancel comes.
+        app.Extension.Latency = TimeSpan.FromMilliseconds(100);
+        app.Time.StartTicking();
+
+        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?snapshotDay={Day:yyyy-MM-dd}&reason=first%20try", null);
+        long runId = 0;
+        await Eventually.UntilAsync(async () =>
+        {
+            var runs = await client.GetFromJsonAsync<JsonElement>("/internal/batch/runs");
+            var live = runs.EnumerateArray().FirstOrDefault(r => r.TryGetProperty("progress", out var p) && p.GetProperty("seen").GetInt32() > 0);
+            runId = live.ValueKind == JsonValueKind.Object ? live.GetProperty("id").GetInt64() : 0;
+            return runId > 0;
+        }, Patience);
+
+        var noReason = await client.PostAsJsonAsync($"/internal/batch/runs/{runId}/cancel", new { reason = "   " });
+        var cancel = await client.PostAsJsonAsync($"/internal/batch/runs/{runId}/cancel", new { reason = "wrong market data" });
+        var stopped = await running;
+
+        Assert.Equal(HttpStatusCode.BadRequest, noReason.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, stopped.StatusCode);
+        Assert.Equal("Run cancelled", (await stopped.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("title").GetString());
+        var aborted = (await RunAsync(client, runId)).GetProperty("run");
+        Assert.Equal(("aborted", "cancelled by an operator: wrong market data"),
+            (aborted.GetProperty("status").GetString(), aborted.GetProperty("error").GetString()));
+        var written = aborted.GetProperty("success").GetInt32();
+        Assert.InRange(written, 1, 39);
+        await using (var db = database.CreateContext())
+            Assert.Equal(written, await db.DailyAssetSnapshots.CountAsync(s => s.SnapshotDay == Day));
+
+        // A cancel of a run that is not running is refused, and audited as such; an unknown run is a 404.
+        var again = await client.PostAsJsonAsync($"/internal/batch/runs/{runId}/cancel", new { reason = "twice" });
+        var unknown = await client.PostAsJsonAsync("/internal/batch/runs/999999/cancel", new { reason = "nothing" });
+        Assert.Equal((HttpStatusCode.Conflict, HttpStatusCode.NotFound), (again.StatusCode, unknown.StatusCode));
+
+        // Resumed: the next attempt skips what the cancelled one wrote.
+        app.Extension.Latency = TimeSpan.Zero;
+        var resumed = await client.RunDayAsync(Day);
+        Assert.Equal((BatchRunStatus.Completed, 40 - written, written, 2), (resumed.Status, resumed.Success, resumed.Skipped, resumed.Attempt));
+
+        var audit = await AuditAsync(client);
+        var rows = audit.EnumerateArray().Select(a => (a.GetProperty("action").GetString(), a.GetProperty("outcome").GetString(),
+            a.TryGetProperty("reason", out var r) ? r.GetString() : null)).ToList();
+        Assert.Equal([
+            ("trigger", "accepted", null), ("cancel", "refused", "twice"), ("cancel", "accepted", "wrong market data"), ("trigger", "accepted", "first try"),
+        ], rows);
+        Assert.All(audit.EnumerateArray(), a => Assert.Equal(("127.0.0.1", Operator.NoToken),
+            (a.GetProperty("address").GetString(), a.GetProperty("tokenName").GetString())));
+        Assert.StartsWith($"run {runId} aborted", audit[3].GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_paused_schedule_runs_nothing_by_itself_until_resumed_and_both_are_audited(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["AssetRefresh:Enabled"] = "true", ["InternalAccess:AdminToken"] = "s3cret",
+        });
+        var client = app.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Admin-Token", "s3cret");
+        await app.AddActiveUsersAsync(3, Day.AddDays(-1), 1_000_000);
+        var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        var cronKey = AssetRefreshJob.Definition.CronKey;
+
+        var withoutReason = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/pause", new { });
+        var unknownJob = await client.PostAsJsonAsync("/internal/batch/no-such-job/schedule/pause", new { reason = "x" });
+        var pause = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/pause", new { reason = "extension maintenance" });
+        var pauseAgain = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/pause", new { reason = "again" });
+
+        Assert.Equal((HttpStatusCode.BadRequest, HttpStatusCode.NotFound, HttpStatusCode.OK, HttpStatusCode.Conflict),
+            (withoutReason.StatusCode, unknownJob.StatusCode, pause.StatusCode, pauseAgain.StatusCode));
+        Assert.Equal(TriggerState.Paused, await scheduler.GetTriggerState(cronKey));
+        var schedules = await client.GetFromJsonAsync<JsonElement>("/internal/batch/schedules");
+        var refresh = schedules.EnumerateArray().Single(s => s.GetProperty("job").GetString() == AssetRefreshJob.Name);
+        Assert.Equal("extension maintenance", refresh.GetProperty("paused").GetProperty("reason").GetString());
+        Assert.Equal(0, refresh.GetProperty("nextFires").GetArrayLength());
+
+        // A fire that gets through anyway (the start-up catch-up, a chained day) finds the pause and runs nothing.
+        await scheduler.TriggerJob(AssetRefreshJob.Definition.FireKey, DailyJobFire.CatchUpData);
+        await app.Logs.WaitForAsync(e => e.Message.Contains("not run: its schedule is paused (extension maintenance)"), Patience);
+        await using (var db = database.CreateContext())
+            Assert.Equal(0, await db.BatchRuns.CountAsync());
+
+        var resume = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/resume", new { reason = "maintenance over" });
+        var resumeAgain = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/resume", new { reason = "again" });
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.Conflict), (resume.StatusCode, resumeAgain.StatusCode));
+        Assert.Equal(TriggerState.Normal, await scheduler.GetTriggerState(cronKey));
+        schedules = await client.GetFromJsonAsync<JsonElement>("/internal/batch/schedules");
+        refresh = schedules.EnumerateArray().Single(s => s.GetProperty("job").GetString() == AssetRefreshJob.Name);
+        Assert.Equal(JsonValueKind.Null, refresh.GetProperty("paused").ValueKind);
+        var next = refresh.GetProperty("nextFires")[0];
+        Assert.Equal(new DateTimeOffset(2025, 8, 11, 3, 0, 0, TimeSpan.FromHours(9)), next.GetProperty("local").GetDateTimeOffset());
+        Assert.Equal(TimeSpan.FromHours(9), next.GetProperty("local").GetDateTimeOffset().Offset);
+        Assert.Equal(new DateTimeOffset(2025, 8, 10, 18, 0, 0, TimeSpan.Zero), next.GetProperty("utc").GetDateTimeOffset());
+
+        var audit = await AuditAsync(client);
+        Assert.Equal([("resume", "refused"), ("resume", "accepted"), ("pause", "refused"), ("pause", "accepted")],
+            audit.EnumerateArray().Select(a => (a.GetProperty("action").GetString(), a.GetProperty("outcome").GetString())));
+        Assert.All(audit.EnumerateArray(), a => Assert.Equal("admin", a.GetProperty("tokenName").GetString()));
+        Assert.Equal("maintenance over", audit[1].GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task A_pause_outlives_a_restart()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        var settings = new Dictionary<string, string?> { ["AssetRefresh:Enabled"] = "true" };
+        await using (var first = new CoreServerApp(database, settings))
+        {
+            var pause = await first.CreateClient().PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/pause", new { reason = "hold" });
+            Assert.Equal(HttpStatusCode.OK, pause.StatusCode);
+        }
+        await using var second = new CoreServerApp(database, settings);
+        second.CreateClient();
+        var scheduler = await second.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+
+        // The start-up catch-up re-applies the pause before it fires, and its fire then finds the pause.
+        await second.Logs.WaitForAsync(e => e.Message.Contains("not run: its schedule is paused (hold)"), Patience);
+        Assert.Equal(TriggerState.Paused, await scheduler.GetTriggerState(AssetRefreshJob.Definition.CronKey));
+    }
+}
