@@ -63,15 +63,22 @@ public sealed class DeadlineAlertTests
         };
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database, Settings(webhook));
-        // Retry waits are measured on the server's clock: let it tick from 09:00.
+        // The server starts before the deadline, so the metric is watched from before the first alert.
+        app.Time.Now = CoreServerApp.DefaultNow - TimeSpan.FromHours(4);
+        // Retry waits are measured on the server's clock: let it tick.
         app.Time.StartTicking();
         var meters = app.Services.GetRequiredService<IMeterFactory>();
         using var alertsMade = new MetricCollector<long>(meters, BatchMetrics.MeterName, BatchMetrics.Alerts);
         var users = await app.AddActiveUsersAsync(3, Day.AddDays(-1), 10_000_000);
         var client = app.CreateClient();
         var watch = app.Services.GetServices<IHostedService>().OfType<DailyJobWatch>().Single();
+        await watch.RefreshAsync(CancellationToken.None);
+        await using (var before = database.CreateContext())
+            Assert.Equal(0, await before.DeadlineAlerts.CountAsync());
 
-        // No run at all by the deadline: the watch raises it as the server starts.
+        // 09:00: no run at all by the 06:00 deadline.
+        app.Time.Now = CoreServerApp.DefaultNow;
+        await watch.RefreshAsync(CancellationToken.None);
         await webhook.WaitForCallsAsync(2, Patience);
         var (failedCall, overdue) = (webhook.Calls[0], webhook.Calls[1]);
         Assert.Equal((500, 200), (failedCall.AnsweredWith, overdue.AnsweredWith));

@@ -151,18 +151,45 @@ public sealed partial class OperatorActions(
             TokenName = StoredText.Clean(who.TokenName, 100), Reason = reason, Outcome = outcome, Detail = StoredText.Clean(detail, BatchRunLedger.MaxTextLength),
         };
         db.OperatorActions.Add(row);
-        // Not the caller's token: an action that happened is audited even if the caller has gone.
-        await db.SaveChangesAsync(CancellationToken.None);
-        db.Entry(row).State = EntityState.Detached;
-        return row.Id;
+        try
+        {
+            // Not the caller's token: an action that happened is audited even if the caller has gone.
+            await db.SaveChangesAsync(CancellationToken.None);
+            return row.Id;
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            // The action goes on (a run says for itself that the database is away); the log keeps what the trail could not.
+            LogNotAudited(action.ToString(), job, runId, day, who.Address, who.TokenName, reason, outcome.ToString(), detail, DatabaseFaults.Describe(e));
+            return 0;
+        }
+        finally
+        {
+            db.Entry(row).State = EntityState.Detached;
+        }
     }
 
-    private Task CompleteAsync(long audit, OperatorActionOutcome outcome, string detail)
+    private async Task CompleteAsync(long audit, OperatorActionOutcome outcome, string detail)
     {
         var stored = StoredText.Clean(detail, BatchRunLedger.MaxTextLength);
-        return db.OperatorActions.Where(a => a.Id == audit)
-            .ExecuteUpdateAsync(set => set.SetProperty(a => a.Outcome, outcome).SetProperty(a => a.Detail, stored), CancellationToken.None);
+        try
+        {
+            await db.OperatorActions.Where(a => a.Id == audit)
+                .ExecuteUpdateAsync(set => set.SetProperty(a => a.Outcome, outcome).SetProperty(a => a.Detail, stored), CancellationToken.None);
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            LogOutcomeNotAudited(audit, outcome.ToString(), detail, DatabaseFaults.Describe(e));
+        }
     }
+
+    [LoggerMessage(LogLevel.Warning,
+        "Could not audit {Action} of {Job} (run {RunId}, day {Day}) by {TokenName} from {Address}, reason {Reason}: {Outcome}, {Detail}. {Fault}")]
+    private partial void LogNotAudited(
+        string action, string? job, long? runId, DateOnly? day, string address, string tokenName, string? reason, string outcome, string detail, string fault);
+
+    [LoggerMessage(LogLevel.Warning, "Could not write the outcome of audited action {AuditId}: {Outcome}, {Detail}. {Fault}")]
+    private partial void LogOutcomeNotAudited(long auditId, string outcome, string detail, string fault);
 
     [LoggerMessage(LogLevel.Warning, "Schedule of {Job} paused by {TokenName} from {Address}: {Reason}")]
     private partial void LogPaused(string job, string reason, string address, string tokenName);
