@@ -38,7 +38,7 @@ public sealed class AdminSession(IDataProtectionProvider protection, IOptions<In
             SameSite = SameSiteMode.Strict,
             Secure = http.Request.IsHttps,
             Path = InternalAccessExtensions.PathPrefix,
-            Expires = expires,
+            // A browser-session cookie: the expiry inside it is checked on the server's own clock, not the browser's.
             IsEssential = true,
         });
     }

@@ -34,7 +34,8 @@ public sealed class InternalAccessMiddleware(RequestDelegate next, IOptions<Inte
             return next(http);
 
         // A person opening a console page is sent to sign in; anything else (an action, the API) is refused.
-        if (HttpMethods.IsGet(http.Request.Method) && http.Request.Path.StartsWithSegments(ConsolePaths.Root))
+        if (HttpMethods.IsGet(http.Request.Method) && http.Request.Path.StartsWithSegments(ConsolePaths.Root)
+            && http.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase))
         {
             http.Response.Redirect(ConsolePaths.SignInFor(http.Request));
             return Task.CompletedTask;
