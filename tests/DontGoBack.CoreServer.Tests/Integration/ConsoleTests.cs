@@ -5,6 +5,7 @@ using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using DontGoBack.CoreServer.AdminConsole.Pages;
 using Microsoft.Playwright;
 using Fault = DontGoBack.CoreServer.Tests.Infrastructure.FakeExtensionServer.Fault;
 
@@ -182,6 +183,43 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         Assert.Equal(HttpStatusCode.Redirect, accepted.StatusCode);
         await Eventually.UntilAsync(async () => (await RunAsync(app, run.RunId!.Value)) is { Attempts: 2, Status: not BatchRunStatus.Running },
             TimeSpan.FromSeconds(20));
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_users_graph_is_drawn_with_blue_and_red_points_and_the_schedule_shows_fire_times(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, Settings());
+        var server = app.StartOnKestrel();
+        // Up (BLUE), down (RED), up (BLUE): the colour is the market move's.
+        var user = await app.AddUserAsync(AccountStatus.Active,
+            (Day.AddDays(-4), 1_000_000), (Day.AddDays(-3), 1_010_000), (Day.AddDays(-2), 1_000_000), (Day.AddDays(-1), 1_020_000));
+
+        var page = await browser.OpenAsync(server);
+        await page.GotoAsync("internal/console/users");
+        await page.FillAsync("input[name=userId]", user.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForSelectorAsync("[data-field=amount]");
+        Assert.Equal("1,020,000 KRW", await page.TextContentAsync("[data-field=amount]"));
+        Assert.Equal("102만", await page.TextContentAsync("[data-field=nickname]"));
+        // What Chart.js drew: one point per day, coloured by the rule.
+        await page.WaitForFunctionAsync("() => window.Chart && Chart.getChart('graph')");
+        var colours = await page.EvaluateAsync<string[]>("() => Chart.getChart('graph').data.datasets[0].pointBackgroundColor");
+        Assert.Equal(["#2563eb", "#2563eb", "#dc2626", "#2563eb"], colours);
+        var table = await page.Locator("[data-test=graph-table] tbody tr td:last-child").AllTextContentsAsync();
+        Assert.Equal(["BLUE", "BLUE", "RED", "BLUE"], table.Select(t => t.Trim()));
+        // The three market moves (the first day opened the account without a recorded change here).
+        Assert.Equal(["market", "market", "market"], (await page.Locator("[data-test=changes] tbody tr td:nth-child(2)").AllTextContentsAsync()).Select(t => t.Trim()));
+        await ConsoleBrowser.ScreenshotAsync(page, $"user-{provider}");
+
+        await page.GotoAsync("internal/console/schedule");
+        Assert.Equal(ScheduleModel.NextFires, await page.Locator("[data-job=asset-refresh] tbody tr").CountAsync());
+        // 03:00 in Seoul is 18:00 UTC the day before.
+        Assert.Equal("2025-08-11 03:00:00", await page.TextContentAsync("[data-job=asset-refresh] tbody tr td:first-child"));
+        Assert.Equal("2025-08-10 18:00:00Z", await page.TextContentAsync("[data-job=asset-refresh] tbody tr td:nth-child(2)"));
+        await ConsoleBrowser.ScreenshotAsync(page, $"schedule-{provider}");
     }
 
     private static async Task<int> WaitForSeenAboveAsync(IPage page, int seen)

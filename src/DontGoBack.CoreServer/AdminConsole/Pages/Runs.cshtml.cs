@@ -11,7 +11,7 @@ public sealed class RunsModel(ConsoleReader reader, BatchJobs jobs, BatchCalenda
     [BindProperty(SupportsGet = true)] public string? Status { get; set; }
     [BindProperty(SupportsGet = true)] public string? From { get; set; }
     [BindProperty(SupportsGet = true, Name = "to")] public string? To { get; set; }
-    [BindProperty(SupportsGet = true, Name = "page")] public int PageNumber { get; set; } = 1;
+    [BindProperty(SupportsGet = true, Name = "p")] public int PageNumber { get; set; } = 1;
 
     public IReadOnlyList<string> JobNames => jobs.RunNames;
 
@@ -26,7 +26,7 @@ public sealed class RunsModel(ConsoleReader reader, BatchJobs jobs, BatchCalenda
     {
         if (!ModelState.IsValid || PageNumber is < 1 or > BatchRunsEndpoints.MaxPage)
         {
-            Problem = $"page is 1 to {BatchRunsEndpoints.MaxPage}.";
+            Problem = $"p (the page) is 1 to {BatchRunsEndpoints.MaxPage}.";
             return;
         }
         var job = string.IsNullOrEmpty(Job) ? null : Job;
@@ -69,6 +69,6 @@ public sealed class RunsModel(ConsoleReader reader, BatchJobs jobs, BatchCalenda
 
     public string PageLink(int page) => QueryString.Create(new Dictionary<string, string?>
     {
-        ["job"] = Job, ["status"] = Status, ["from"] = From, ["to"] = To, ["page"] = page.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["job"] = Job, ["status"] = Status, ["from"] = From, ["to"] = To, ["p"] = page.ToString(System.Globalization.CultureInfo.InvariantCulture),
     }.Where(p => !string.IsNullOrEmpty(p.Value))).ToUriComponent();
 }
