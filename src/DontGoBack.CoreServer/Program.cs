@@ -1,3 +1,4 @@
+using DontGoBack.CoreServer.AdminConsole;
 using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Batch.User;
@@ -40,18 +41,21 @@ builder.AddUserBatch();
 builder.AddTelemetry();
 builder.AddHealth();
 builder.AddApiDescription();
+builder.AddAdminConsole();
 builder.AddCoreServerStartup();
 builder.AddCoreCommands();
 
 var app = builder.Build();
 app.UseHttpSurface();
 app.UseInternalAccess();
+app.UseAdminConsole();
 app.UseOutputCache();
 app.MapAssets();
 app.MapBatchRuns();
 app.MapTelemetry();
 app.MapHealth();
 app.MapApiDescription();
+app.MapAdminConsole();
 
 if (request.IsCommand)
     return await request.RunAsync(app.Services);

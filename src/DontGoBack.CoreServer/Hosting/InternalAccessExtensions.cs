@@ -8,6 +8,7 @@ public static class InternalAccessExtensions
             .BindConfiguration(InternalAccessOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddSingleton<AdminSession>();
         return builder;
     }
 

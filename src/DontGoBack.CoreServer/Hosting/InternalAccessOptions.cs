@@ -19,8 +19,12 @@ public sealed class InternalAccessOptions : IValidatableObject
 
     public IReadOnlyList<string> EffectiveNetworks => AllowedNetworks.Length > 0 ? AllowedNetworks : DefaultNetworks;
 
-    /// <summary>When set, callers must also send it in the X-Admin-Token header.</summary>
+    /// <summary>When set, callers must also send it in the X-Admin-Token header (or, in a browser, sign in to the console with it).</summary>
     public string? AdminToken { get; set; }
+
+    /// <summary>How long a console sign-in (its cookie) lasts.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "30.00:00:00", ErrorMessage = "InternalAccess:ConsoleSessionLifetime must be between {1} and {2}.")]
+    public TimeSpan ConsoleSessionLifetime { get; set; } = TimeSpan.FromHours(12);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
         AllowedNetworks

@@ -87,6 +87,8 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             run.Property(r => r.CancelReason).HasMaxLength(500);
             // A day is one job instance.
             run.HasIndex(r => new { r.JobName, r.SnapshotDay }).IsUnique();
+            // The console lists every job's runs newest first: ten years of days without a sort of them all.
+            run.HasIndex(r => r.SnapshotDay);
         });
 
         modelBuilder.Entity<BatchRunPartition>(partition =>
@@ -105,6 +107,7 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             attempt.HasKey(a => new { a.RunId, a.Attempt });
             attempt.Property(a => a.Status).HasConversion<string>().HasMaxLength(30);
             attempt.Property(a => a.Error).HasMaxLength(2000);
+            attempt.Property(a => a.Node).HasMaxLength(200);
             attempt.HasOne<BatchRun>().WithMany().HasForeignKey(a => a.RunId).OnDelete(DeleteBehavior.Cascade);
         });
 
@@ -153,6 +156,8 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             failure.HasKey(f => new { f.SnapshotDay, f.UserId });
             failure.Property(f => f.FailureClass).HasConversion<string>().HasMaxLength(20);
             failure.Property(f => f.Reason).HasMaxLength(500);
+            // The console's search by class within a day of up to every user's failure, paged by user id.
+            failure.HasIndex(f => new { f.SnapshotDay, f.FailureClass, f.UserId });
         });
     }
 }

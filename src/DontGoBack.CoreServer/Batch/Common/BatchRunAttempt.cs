@@ -12,6 +12,9 @@ public sealed class BatchRunAttempt
     public BatchRunStatus Status { get; set; }
     public DateTimeOffset StartedAt { get; set; }
 
+    /// <summary>The node that claimed the run for this attempt (in a cluster, its partitions name theirs).</summary>
+    public string? Node { get; set; }
+
     /// <summary>When its counts were last written: its progress, or its outcome.</summary>
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }

@@ -68,8 +68,8 @@ public sealed class BatchRunLedger(
                  WHERE run_id = {row.Id} AND attempt < {row.Attempts} AND status = {nameof(BatchRunStatus.Running)}
                 """, token);
             return await db.Database.ExecuteSqlAsync($"""
-                INSERT INTO batch_run_attempts (run_id, attempt, status, started_at, updated_at, expected, total, success, skipped, failed)
-                VALUES ({row.Id}, {row.Attempts}, {nameof(BatchRunStatus.Running)}, {now}, {now}, 0, 0, 0, 0, 0)
+                INSERT INTO batch_run_attempts (run_id, attempt, status, started_at, node, updated_at, expected, total, success, skipped, failed)
+                VALUES ({row.Id}, {row.Attempts}, {nameof(BatchRunStatus.Running)}, {now}, {node}, {now}, 0, 0, 0, 0, 0)
                 ON CONFLICT (run_id, attempt) DO NOTHING
                 """, token);
         }, cancellationToken);

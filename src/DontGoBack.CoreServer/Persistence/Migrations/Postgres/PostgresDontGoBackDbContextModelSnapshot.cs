@@ -115,6 +115,9 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.HasKey("Id")
                         .HasName("pk_batch_runs");
 
+                    b.HasIndex("SnapshotDay")
+                        .HasDatabaseName("ix_batch_runs_snapshot_day");
+
                     b.HasIndex("JobName", "SnapshotDay")
                         .IsUnique()
                         .HasDatabaseName("ix_batch_runs_job_name_snapshot_day");
@@ -148,6 +151,11 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.Property<DateTimeOffset?>("FinishedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("finished_at");
+
+                    b.Property<string>("Node")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("node");
 
                     b.Property<int>("Skipped")
                         .HasColumnType("integer")
@@ -548,6 +556,9 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
 
                     b.HasKey("SnapshotDay", "UserId")
                         .HasName("pk_asset_refresh_failures");
+
+                    b.HasIndex("SnapshotDay", "FailureClass", "UserId")
+                        .HasDatabaseName("ix_asset_refresh_failures_snapshot_day_failure_class_user_id");
 
                     b.ToTable("asset_refresh_failures", (string)null);
                 });

@@ -108,6 +108,9 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.HasKey("Id")
                         .HasName("pk_batch_runs");
 
+                    b.HasIndex("SnapshotDay")
+                        .HasDatabaseName("ix_batch_runs_snapshot_day");
+
                     b.HasIndex("JobName", "SnapshotDay")
                         .IsUnique()
                         .HasDatabaseName("ix_batch_runs_job_name_snapshot_day");
@@ -141,6 +144,11 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.Property<DateTimeOffset?>("FinishedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("finished_at");
+
+                    b.Property<string>("Node")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("node");
 
                     b.Property<int>("Skipped")
                         .HasColumnType("INTEGER")
@@ -535,6 +543,9 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
 
                     b.HasKey("SnapshotDay", "UserId")
                         .HasName("pk_asset_refresh_failures");
+
+                    b.HasIndex("SnapshotDay", "FailureClass", "UserId")
+                        .HasDatabaseName("ix_asset_refresh_failures_snapshot_day_failure_class_user_id");
 
                     b.ToTable("asset_refresh_failures", (string)null);
                 });

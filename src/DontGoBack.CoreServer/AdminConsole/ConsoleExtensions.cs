@@ -1,0 +1,48 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.FileProviders;
+
+namespace DontGoBack.CoreServer.AdminConsole;
+
+/// <summary>
+/// The operations console: Razor Pages under /internal/console (so behind the internal guard), its
+/// stylesheet, script and chart library from wwwroot/console, and the Server-Sent Events of a run's progress.
+/// </summary>
+public static partial class ConsoleExtensions
+{
+    public static IHostApplicationBuilder AddAdminConsole(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddRazorPages(pages => pages.RootDirectory = "/AdminConsole/Pages");
+        builder.Services.AddScoped<ConsoleReader>();
+        builder.Services.AddSingleton<LiveProgress>();
+        builder.Services.AddSingleton<ConsoleRunStarter>();
+        return builder;
+    }
+
+    /// <summary>The console's static files (after the internal guard, which lets them through for the sign-in page).</summary>
+    public static IApplicationBuilder UseAdminConsole(this WebApplication app)
+    {
+        var folder = Path.Combine(app.Environment.WebRootPath ?? Path.Combine(app.Environment.ContentRootPath, "wwwroot"), "console");
+        if (Directory.Exists(folder))
+            app.UseStaticFiles(new StaticFileOptions { RequestPath = ConsolePaths.Assets, FileProvider = new PhysicalFileProvider(folder) });
+        return app;
+    }
+
+    public static WebApplication MapAdminConsole(this WebApplication app)
+    {
+        app.MapRazorPages();
+        app.MapGet(ConsolePaths.Root + "/runs/{id:long}/live", (long id, int? after, LiveProgress live, CancellationToken cancellationToken) =>
+            TypedResults.ServerSentEvents(live.FollowAsync(id, after, cancellationToken)));
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("DontGoBack.CoreServer.AdminConsole");
+            foreach (var address in addresses)
+                LogConsoleAddress(logger, address.TrimEnd('/') + ConsolePaths.Root);
+        });
+        return app;
+    }
+
+    [LoggerMessage(LogLevel.Information, "Operations console: {Address}")]
+    private static partial void LogConsoleAddress(ILogger logger, string address);
+}

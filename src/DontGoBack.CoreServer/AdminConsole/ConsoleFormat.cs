@@ -1,0 +1,78 @@
+using System.Globalization;
+using DontGoBack.CoreServer.Batch.Common;
+
+namespace DontGoBack.CoreServer.AdminConsole;
+
+/// <summary>How the console writes times, counts and statuses: times in the batch zone, as operators think of the day.</summary>
+public static class ConsoleFormat
+{
+    public static string Time(DateTimeOffset instant, TimeZoneInfo zone) =>
+        TimeZoneInfo.ConvertTime(instant, zone).ToString("HH:mm:ss", CultureInfo.InvariantCulture);
+
+    public static string DateTime(DateTimeOffset instant, TimeZoneInfo zone) =>
+        TimeZoneInfo.ConvertTime(instant, zone).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+
+    public static string DateTime(DateTimeOffset? instant, TimeZoneInfo zone) => instant is { } at ? DateTime(at, zone) : "–";
+
+    public static string Utc(DateTimeOffset instant) =>
+        instant.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    public static string Day(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    public static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    public static string Duration(DateTimeOffset start, DateTimeOffset? end)
+    {
+        if (end is not { } finished)
+            return "–";
+        var span = finished - start;
+        return span.TotalHours >= 1 ? $"{(int)span.TotalHours} h {span.Minutes:00} min"
+            : span.TotalMinutes >= 1 ? $"{(int)span.TotalMinutes} min {span.Seconds:00} s"
+            : $"{span.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s";
+    }
+
+    /// <summary>The status's CSS class and text; one spelling, the same as the API's.</summary>
+    public static string StatusClass(BatchRunStatus? status) => status switch
+    {
+        BatchRunStatus.Completed => "ok",
+        BatchRunStatus.CompletedWithFailures => "warn",
+        BatchRunStatus.Failed => "bad",
+        BatchRunStatus.Aborted => "bad",
+        BatchRunStatus.Running => "run",
+        _ => "none",
+    };
+
+    public static string StandingText(DayStanding standing) => standing switch
+    {
+        DayStanding.Waiting => "waiting",
+        DayStanding.OnTrack => "on track",
+        DayStanding.AtRisk => "at risk",
+        DayStanding.Late => "late",
+        DayStanding.Through => "through",
+        DayStanding.NotDue => "not due today",
+        _ => standing.ToString(),
+    };
+
+    public static string StandingClass(DayStanding standing) => standing switch
+    {
+        DayStanding.Through => "ok",
+        DayStanding.OnTrack => "run",
+        DayStanding.AtRisk => "warn",
+        DayStanding.Late => "bad",
+        _ => "none",
+    };
+
+    public static bool TryParseStatus(string? text, out BatchRunStatus status)
+    {
+        foreach (var candidate in Enum.GetValues<BatchRunStatus>())
+        {
+            if (candidate.ToText() == text)
+            {
+                status = candidate;
+                return true;
+            }
+        }
+        status = default;
+        return false;
+    }
+}

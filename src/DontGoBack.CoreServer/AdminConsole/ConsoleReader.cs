@@ -1,0 +1,133 @@
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Quartz;
+
+namespace DontGoBack.CoreServer.AdminConsole;
+
+/// <summary>How today's day of a job stands against its deadline.</summary>
+public enum DayStanding
+{
+    /// <summary>Not started, and the deadline is ahead.</summary>
+    Waiting,
+    /// <summary>Running, at a rate that gets it through before the deadline.</summary>
+    OnTrack,
+    /// <summary>Running too slowly for the deadline, or stopped (failed, aborted) with the deadline still ahead.</summary>
+    AtRisk,
+    /// <summary>Past the deadline and not through.</summary>
+    Late,
+    Through,
+    /// <summary>The cron does not fire today.</summary>
+    NotDue,
+}
+
+/// <param name="Run">Today's run, if it started.</param>
+/// <param name="Progress">While it runs: its progress as last written.</param>
+/// <param name="LastDays">The last <see cref="ConsoleReader.StripDays"/> days, oldest first, with their runs where there is one.</param>
+public sealed record JobToday(
+    DailyJobDefinition Job, DailySchedule Schedule, DateOnly Today, BatchRun? Run, RunProgressView? Progress, DateTimeOffset Deadline,
+    DayStanding Standing, DateTimeOffset? NextFire, IReadOnlyList<(DateOnly Day, BatchRun? Run)> LastDays);
+
+/// <param name="LastCheckin">When it last checked in to the cluster (this process alone: now).</param>
+/// <param name="Late">Silent for three check-in intervals: the others take it for dead.</param>
+public sealed record NodeCheckin(string Name, DateTimeOffset? LastCheckin, bool Late, bool ThisNode);
+
+public sealed record RunsFilter(string? Job, BatchRunStatus? Status, DateOnly? From, DateOnly? To);
+
+/// <param name="HasNext">More (older) runs follow this page.</param>
+public sealed record RunsPage(IReadOnlyList<BatchRun> Runs, int Page, int PageSize, bool HasNext);
+
+/// <summary>
+/// What the console's pages read, each a query the database pages or bounds: today's runs and the
+/// last 30 days of every registered job, runs by filter, a run's partitions, the cluster's nodes.
+/// </summary>
+public sealed class ConsoleReader(
+    DontGoBackDbContext db, BatchJobs jobs, BatchCalendar calendar, BatchRunLedger ledger, RunProgressReader progress,
+    IOptions<BatchOptions> batch, ISchedulerFactory schedulers, TimeProvider time)
+{
+    public const int StripDays = 30;
+    public const int RunsPageSize = 50;
+
+    public async Task<IReadOnlyList<JobToday>> OverviewAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var today = calendar.DayOf(now);
+        var first = today.AddDays(-(StripDays - 1));
+        var overview = new List<JobToday>();
+        foreach (var job in jobs.All)
+        {
+            var schedule = job.Describe(calendar);
+            var recent = (await ledger.ListAsync(job.Definition.Name, first, today, cancellationToken)).ToDictionary(r => r.SnapshotDay);
+            var run = recent.GetValueOrDefault(today);
+            var live = run is null ? null : await progress.LiveAsync(run, cancellationToken);
+            var deadline = schedule.DeadlineOf(today);
+            var days = Enumerable.Range(0, StripDays).Select(i => first.AddDays(i)).Select(d => (d, recent.GetValueOrDefault(d))).ToList();
+            overview.Add(new JobToday(job.Definition, schedule, today, run, live, deadline, StandingOf(schedule, today, run, live, deadline, now),
+                schedule.Enabled ? NextFires(schedule, now, 1).FirstOrDefault() : null, days));
+        }
+        return overview;
+    }
+
+    private static DayStanding StandingOf(
+        DailySchedule schedule, DateOnly today, BatchRun? run, RunProgressView? live, DateTimeOffset deadline, DateTimeOffset now)
+    {
+        if (run?.Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures)
+            return DayStanding.Through;
+        if (run is null && !schedule.FiresOn(today))
+            return DayStanding.NotDue;
+        if (now >= deadline)
+            return DayStanding.Late;
+        return run switch
+        {
+            null => DayStanding.Waiting,
+            { Status: BatchRunStatus.Running } => live?.Eta is { } eta && eta > deadline ? DayStanding.AtRisk : DayStanding.OnTrack,
+            _ => DayStanding.AtRisk,
+        };
+    }
+
+    /// <summary>The cron's next fire instants after <paramref name="after"/>, in the batch zone.</summary>
+    public static IReadOnlyList<DateTimeOffset> NextFires(DailySchedule schedule, DateTimeOffset after, int count)
+    {
+        var cron = new CronExpression(schedule.Cron, schedule.Zone);
+        var fires = new List<DateTimeOffset>(count);
+        for (var at = after; fires.Count < count && cron.GetNextValidTimeAfter(at) is { } next; at = next)
+            fires.Add(TimeZoneInfo.ConvertTime(next, schedule.Zone));
+        return fires;
+    }
+
+    /// <summary>One page of runs, newest day first; OFFSET on the (job, day) or (day) index, one row more to know if a next page exists.</summary>
+    public async Task<RunsPage> RunsAsync(RunsFilter filter, int page, CancellationToken cancellationToken)
+    {
+        var runs = db.BatchRuns.AsNoTracking();
+        if (filter.Job is { } job)
+            runs = runs.Where(r => r.JobName == job);
+        if (filter.Status is { } status)
+            runs = runs.Where(r => r.Status == status);
+        if (filter.From is { } from)
+            runs = runs.Where(r => r.SnapshotDay >= from);
+        if (filter.To is { } to)
+            runs = runs.Where(r => r.SnapshotDay <= to);
+        var rows = await runs.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName)
+            .Skip((page - 1) * RunsPageSize).Take(RunsPageSize + 1).ToListAsync(cancellationToken);
+        return new RunsPage(rows.Take(RunsPageSize).ToList(), page, RunsPageSize, rows.Count > RunsPageSize);
+    }
+
+    public Task<List<BatchRunPartition>> PartitionsAsync(long runId, CancellationToken cancellationToken) =>
+        db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == runId).OrderBy(p => p.PartitionNo).ToListAsync(cancellationToken);
+
+    /// <summary>Clustered: every node of Quartz's scheduler state with its last check-in (as the health check reads it); otherwise this process alone.</summary>
+    public async Task<IReadOnlyList<NodeCheckin>> NodesAsync(CancellationToken cancellationToken)
+    {
+        var settings = batch.Value;
+        var now = time.GetUtcNow();
+        if (!settings.Clustered)
+            return [new NodeCheckin(settings.ResolveNodeName(), now, Late: false, ThisNode: true)];
+        var scheduler = await schedulers.GetScheduler(cancellationToken);
+        var nodes = await scheduler.QueryClusterNodes(cancellationToken);
+        return nodes.OrderBy(n => n.InstanceId, StringComparer.Ordinal)
+            .Select(n => new NodeCheckin(n.InstanceId, n.LastCheckInUtc,
+                Late: n.LastCheckInUtc is not { } last || now - last > 3 * settings.ClusterCheckinInterval, n.IsCurrentNode))
+            .ToList();
+    }
+}

@@ -1,0 +1,31 @@
+using DontGoBack.CoreServer.Batch.Common;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace DontGoBack.CoreServer.AdminConsole.Pages;
+
+/// <summary>Today per job (status, live progress, deadline), the last 30 days, and the cluster's nodes.</summary>
+public sealed class IndexModel(ConsoleReader reader, BatchCalendar calendar, Microsoft.Extensions.Options.IOptions<BatchOptions> batch) : PageModel
+{
+    public bool Clustered => batch.Value.Clustered;
+
+    public IReadOnlyList<JobToday> Jobs { get; private set; } = [];
+
+    public IReadOnlyList<NodeCheckin> Nodes { get; private set; } = [];
+
+    public TimeZoneInfo Zone => calendar.Zone;
+
+    public async Task OnGetAsync(CancellationToken cancellationToken)
+    {
+        Jobs = await reader.OverviewAsync(cancellationToken);
+        Nodes = await reader.NodesAsync(cancellationToken);
+    }
+
+    /// <summary>The data of a job's 30-day chart: seconds each day's run took and the share of its users that went through.</summary>
+    public static object ChartData(JobToday job) => new
+    {
+        labels = job.LastDays.Select(d => ConsoleFormat.Day(d.Day)[5..]).ToArray(),
+        seconds = job.LastDays.Select(d => d.Run is { FinishedAt: { } end } run ? Math.Round((end - run.StartedAt).TotalSeconds, 1) : (double?)null).ToArray(),
+        ratio = job.LastDays.Select(d => d.Run is { Total: > 0, Status: not BatchRunStatus.Running } run
+            ? Math.Round(100.0 * (run.Total - run.Failed) / run.Total, 2) : (double?)null).ToArray(),
+    };
+}

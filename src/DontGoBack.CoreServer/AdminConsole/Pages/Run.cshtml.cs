@@ -1,0 +1,100 @@
+using DontGoBack.CoreServer.Batch.Common;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace DontGoBack.CoreServer.AdminConsole.Pages;
+
+/// <summary>
+/// One run: its attempts and partitions (who ran what), throughput, live progress, the day's
+/// failures searched and paged in the database, and the action that runs the day again.
+/// </summary>
+public sealed class RunModel(
+    BatchRunLedger ledger, RunProgressReader progress, ConsoleReader reader, IEnumerable<IBatchRunFailures> failureSources, BatchJobs jobs,
+    BatchCalendar calendar, ConsoleRunStarter starter) : PageModel
+{
+    public const int FailuresPageSize = 50;
+
+    [BindProperty(SupportsGet = true, Name = "user")] public long? UserId { get; set; }
+    [BindProperty(SupportsGet = true, Name = "class")] public string? FailureClass { get; set; }
+    [BindProperty(SupportsGet = true)] public string? Reason { get; set; }
+    [BindProperty(SupportsGet = true)] public long? After { get; set; }
+
+    /// <summary>Set when the console has just started the day again: the attempt count before it did.</summary>
+    [BindProperty(SupportsGet = true)] public int? Started { get; set; }
+
+    public BatchRun Run { get; private set; } = null!;
+    public IReadOnlyList<BatchRunAttempt> Attempts { get; private set; } = [];
+    public RunDayTotals Day { get; private set; } = new(0, 0);
+    public RunProgressView? Progress { get; private set; }
+    public IReadOnlyList<BatchRunPartition> Partitions { get; private set; } = [];
+    public IBatchRunFailures? Failures { get; private set; }
+    public FailureSearchPage? FailurePage { get; private set; }
+    public string? Problem { get; private set; }
+    public string? Notice { get; private set; }
+    public TimeZoneInfo Zone => calendar.Zone;
+
+    /// <summary>Whether the run may be started again from here: a job's own run (a back-fill's subset is run with `backfill`), not running.</summary>
+    public bool CanRunAgain => Run.Status != BatchRunStatus.Running && jobs.All.Any(j => j.Definition.Name == Run.JobName);
+
+    /// <summary>The console started the day again and its attempt has not claimed the run yet: the page follows until it does.</summary>
+    public bool AwaitingClaim => Started is { } before && Run.Attempts <= before && Run.Status != BatchRunStatus.Running;
+
+    public async Task<IActionResult> OnGetAsync(long id, CancellationToken cancellationToken)
+    {
+        if (await ledger.FindAsync(id, cancellationToken) is not { } run)
+            return NotFound();
+        Run = run;
+        Attempts = await ledger.AttemptsAsync(id, cancellationToken);
+        Day = (await progress.AttemptsAsync(run, cancellationToken)).Day;
+        Progress = await progress.LiveAsync(run, cancellationToken);
+        Partitions = await reader.PartitionsAsync(id, cancellationToken);
+        Failures = failureSources.FirstOrDefault(f => f.JobName == run.JobName);
+        if (Started is not null && !AwaitingClaim && run.Status != BatchRunStatus.Running)
+            Notice = $"Attempt {run.Attempts} ran: {run.Status.ToText()}.";
+        if (Failures is null)
+            return Page();
+        if (!ModelState.IsValid)
+        {
+            Problem = "user and after are user ids (whole numbers).";
+            return Page();
+        }
+        if (Reason is { Length: > FailureSearch.MaxReasonLength })
+        {
+            Problem = $"The reason to look for is at most {FailureSearch.MaxReasonLength} characters.";
+            return Page();
+        }
+        if (!string.IsNullOrEmpty(FailureClass) && !Failures.FailureClasses.Contains(FailureClass, StringComparer.OrdinalIgnoreCase))
+        {
+            Problem = $"class must be one of: {string.Join(", ", Failures.FailureClasses)}.";
+            return Page();
+        }
+        var search = new FailureSearch(UserId, string.IsNullOrEmpty(FailureClass) ? null : FailureClass, string.IsNullOrWhiteSpace(Reason) ? null : Reason.Trim());
+        FailurePage = await Failures.SearchAsync(run.SnapshotDay, search, After, FailuresPageSize, cancellationToken);
+        return Page();
+    }
+
+    /// <summary>Runs the day again as a continuation: only users not done yet (the failed, and any never reached).</summary>
+    public async Task<IActionResult> OnPostRunAgainAsync(long id, CancellationToken cancellationToken)
+    {
+        if (await ledger.FindAsync(id, cancellationToken) is not { } run)
+            return NotFound();
+        Run = run;
+        if (!CanRunAgain)
+            return Redirect(ConsolePaths.Run(id));
+        starter.TryStart(run.JobName, run.SnapshotDay);
+        return Redirect($"{ConsolePaths.Run(id)}?started={run.Attempts}");
+    }
+
+    public string FailuresLink(long? after) => QueryString.Create(new Dictionary<string, string?>
+    {
+        ["user"] = UserId?.ToString(System.Globalization.CultureInfo.InvariantCulture), ["class"] = FailureClass, ["reason"] = Reason,
+        ["after"] = after?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    }.Where(p => !string.IsNullOrEmpty(p.Value))).ToUriComponent() + "#failures";
+
+    /// <summary>Users per second of each attempt over its own time, for the throughput chart.</summary>
+    public object ThroughputData() => new
+    {
+        labels = Attempts.Select(a => $"attempt {a.Attempt}").ToArray(),
+        rate = Attempts.Select(a => Math.Round(a.Total / Math.Max(0.001, ((a.FinishedAt ?? a.UpdatedAt) - a.StartedAt).TotalSeconds), 1)).ToArray(),
+    };
+}

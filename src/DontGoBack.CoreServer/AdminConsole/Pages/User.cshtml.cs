@@ -1,0 +1,77 @@
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+
+namespace DontGoBack.CoreServer.AdminConsole.Pages;
+
+/// <summary>One user: status, nickname and amount, the profile graph (the public series' own reader) and the change history.</summary>
+public sealed class UserModel(DontGoBackDbContext db, AssetSeriesReader series, AssetChangeHistory history, BatchCalendar calendar) : PageModel
+{
+    public const int ChangesPageSize = 50;
+
+    [BindProperty(SupportsGet = true, Name = "interval")] public string? IntervalText { get; set; }
+    [BindProperty(SupportsGet = true)] public int Days { get; set; } = 90;
+    [BindProperty(SupportsGet = true, Name = "changes")] public int ChangesPage { get; set; } = 1;
+
+    public long Id { get; private set; }
+    public User? Account { get; private set; }
+    public long? Amount { get; private set; }
+    public SeriesRead? Series { get; private set; }
+    public SeriesInterval Interval { get; private set; }
+    public IReadOnlyList<AssetChange> Changes { get; private set; } = [];
+    public int ChangesTotal { get; private set; }
+    public string? Problem { get; private set; }
+    public TimeZoneInfo Zone => calendar.Zone;
+
+    /// <summary>The id typed into the look-up form (the page's address carries it afterwards).</summary>
+    [BindProperty(SupportsGet = true, Name = "userId")] public long? LookUp { get; set; }
+
+    public async Task<IActionResult> OnGetAsync(long? id, CancellationToken cancellationToken)
+    {
+        if (id is null)
+            return LookUp is { } typed ? Redirect(ConsolePaths.User(typed)) : Page();
+        Id = id.Value;
+        if (!ModelState.IsValid || Days is < 1 or > AssetEndpoints.MaxSeriesDays || ChangesPage is < 1 or > 100_000
+            || !AssetSeries.TryParseInterval(IntervalText, out var interval))
+        {
+            Problem = $"interval is day, week or month; days 1 to {AssetEndpoints.MaxSeriesDays}; page from 1.";
+            return Page();
+        }
+        Interval = interval;
+        Account = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == Id, cancellationToken);
+        if (Account is null)
+        {
+            Response.StatusCode = StatusCodes.Status404NotFound;
+            return Page();
+        }
+        Amount = await db.Users.AsNoTracking().Where(u => u.Id == Id)
+            .Select(u => u.CurrentSnapshot == null ? (long?)null : u.CurrentSnapshot.ClosingAmount).SingleAsync(cancellationToken);
+        var last = calendar.Today;
+        var first = last.AddDays(-(Days - 1));
+        // The public series' reader: the same points, colours and nickname the app shows (visible profiles only).
+        Series = await series.ReadAsync(Id, first < calendar.EarliestDay ? calendar.EarliestDay : first, last, interval, cancellationToken);
+        // The history reads as one sequence (each day's move put back between the recorded changes), so
+        // it is merged for the one user and paged here, newest first: a user's history, not a table's.
+        var all = await history.OfUserAsync(Id, cancellationToken);
+        ChangesTotal = all.Count;
+        Changes = Enumerable.Reverse(all).Skip((ChangesPage - 1) * ChangesPageSize).Take(ChangesPageSize).ToList();
+        return Page();
+    }
+
+    public object GraphData() => new
+    {
+        labels = Series?.Points.Select(p => ConsoleFormat.Day(p.PeriodStart)).ToArray() ?? [],
+        amounts = Series?.Points.Select(p => p.ClosingAmount).ToArray() ?? [],
+        colours = Series?.Points.Select(p => p.Colour.ToString().ToUpperInvariant()).ToArray() ?? [],
+    };
+
+    public string Link(string? interval = null, int? page = null) => QueryString.Create(new Dictionary<string, string?>
+    {
+        ["interval"] = interval ?? IntervalText, ["days"] = Days.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["changes"] = page?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    }.Where(p => !string.IsNullOrEmpty(p.Value))).ToUriComponent();
+}

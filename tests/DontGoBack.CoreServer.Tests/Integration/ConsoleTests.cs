@@ -1,0 +1,253 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.Persistence;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using DontGoBack.CoreServer.AdminConsole.Pages;
+using Microsoft.Playwright;
+using Fault = DontGoBack.CoreServer.Tests.Infrastructure.FakeExtensionServer.Fault;
+
+namespace DontGoBack.CoreServer.Tests.Integration;
+
+/// <summary>The operations console in a real browser (headless Chromium over a real Kestrel port), on both providers where data matters.</summary>
+[Collection(ConsoleBrowserCollection.Name)]
+public sealed partial class ConsoleTests(ConsoleBrowser browser)
+{
+    private static readonly DateOnly Day = new(2025, 8, 10);
+    private const string Token = "console-test-token";
+
+    private static Dictionary<string, string?> Settings(bool withToken = false, int concurrency = 8) => new()
+    {
+        ["InternalAccess:AdminToken"] = withToken ? Token : null,
+        ["Batch:ProgressInterval"] = "00:00:00.150",
+        ["AssetRefresh:MaxConcurrency"] = concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["AssetRefresh:WriteChunkSize"] = "2",
+        ["AssetRefresh:MaxWriteDelay"] = "00:00:00.050",
+    };
+
+    [Fact]
+    public async Task Sign_in_with_the_admin_token_opens_the_console_and_a_wrong_token_is_refused()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, Settings(withToken: true));
+        var server = app.StartOnKestrel();
+        var page = await browser.OpenAsync(server);
+
+        // Without the cookie a page sends the browser to sign in, and comes back after.
+        await page.GotoAsync("internal/console/runs");
+        Assert.EndsWith("/internal/console/sign-in?returnUrl=%2Finternal%2Fconsole%2Fruns", page.Url);
+        await ConsoleBrowser.ScreenshotAsync(page, "sign-in");
+
+        await page.FillAsync("#token", "not-the-token");
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForSelectorAsync("[data-test=sign-in-refused]");
+        Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == Hosting.AdminSession.CookieName);
+        var refused = await page.Context.APIRequest.GetAsync("internal/batch/runs");
+        Assert.Equal(401, refused.Status);
+
+        await page.FillAsync("#token", Token);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForURLAsync("**/internal/console/runs");
+        Assert.Equal("Runs", await page.TextContentAsync("h1"));
+        var cookie = Assert.Single(await page.Context.CookiesAsync(), c => c.Name == Hosting.AdminSession.CookieName);
+        Assert.True(cookie.HttpOnly);
+        Assert.Equal(SameSiteAttribute.Strict, cookie.SameSite);
+        Assert.DoesNotContain(Token, cookie.Value, StringComparison.Ordinal);
+        // The cookie stands for the header on the API too.
+        var api = await page.Context.APIRequest.GetAsync("internal/batch/runs");
+        Assert.Equal(200, api.Status);
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task The_overview_follows_a_slowed_run_live_with_its_eta(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, Settings(concurrency: 1));
+        var server = app.StartOnKestrel();
+        using var client = new HttpClient { BaseAddress = server };
+        await app.AddActiveUsersAsync(60, Day.AddDays(-1), 1_000_000);
+        // About 5 s for 60 users one at a time: many 150 ms progress writes.
+        app.Extension.Latency = TimeSpan.FromMilliseconds(80);
+        app.Time.StartTicking();
+
+        var running = client.RunDayAsync(Day);
+        await Eventually.UntilAsync(async () => await RunStatusAsync(app, Day) == BatchRunStatus.Running || running.IsCompleted, TimeSpan.FromSeconds(20));
+        var page = await browser.OpenAsync(server);
+        await page.GotoAsync("internal/console");
+        var job = page.Locator("[data-job=asset-refresh]");
+        var first = int.Parse(await job.Locator(".progress").GetAttributeAsync("data-seen") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+
+        // The bar moves by the events alone (the page is not reloaded while the run works), twice.
+        var seen = await WaitForSeenAboveAsync(page, first);
+        seen = await WaitForSeenAboveAsync(page, seen);
+        Assert.InRange(seen, first + 2, 59);
+        Assert.Matches(TimeOfDay(), await job.Locator("[data-field=eta]").TextContentAsync() ?? "");
+        Assert.NotEqual("0.0", await job.Locator("[data-field=rate]").TextContentAsync());
+        Assert.Equal("60", await job.Locator("[data-field=expected]").TextContentAsync());
+        await ConsoleBrowser.ScreenshotAsync(page, $"overview-running-{provider}");
+
+        // When the run ends the page shows its outcome.
+        var result = await running;
+        Assert.Equal(BatchRunStatus.Completed, result.Status);
+        await page.WaitForSelectorAsync("[data-job=asset-refresh] [data-field=status]:text-is('completed')");
+        await ConsoleBrowser.ScreenshotAsync(page, $"overview-{provider}");
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_runs_failures_are_found_by_class_and_user_and_retrying_them_from_the_page_clears_them(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, Settings());
+        var server = app.StartOnKestrel();
+        using var client = new HttpClient { BaseAddress = server };
+        var users = await app.AddActiveUsersAsync(12, Day.AddDays(-1), 1_000_000);
+        app.Extension.Inject(Fault.BadRequest, users[2], users[5]);
+        app.Extension.Inject(Fault.ServerError, users[7]);
+        var first = await client.RunDayAsync(Day);
+        Assert.Equal((BatchRunStatus.CompletedWithFailures, 3), (first.Status, first.Failed));
+
+        var page = await browser.OpenAsync(server);
+        await page.GotoAsync($"internal/console/runs/{first.RunId}");
+        Assert.Equal("3 matching", await page.TextContentAsync("[data-field=failure-count]"));
+
+        await page.SelectOptionAsync("select[name=class]", "Permanent");
+        await page.ClickAsync("[data-action=search-failures]");
+        await page.WaitForSelectorAsync("[data-field=failure-count]:text-is('2 matching')");
+        Assert.Equal([users[2].ToString(), users[5].ToString()], await FailureUsersAsync(page));
+
+        await page.SelectOptionAsync("select[name=class]", "");
+        await page.FillAsync("input[name=user]", users[7].ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await page.ClickAsync("[data-action=search-failures]");
+        await page.WaitForSelectorAsync("[data-field=failure-count]:text-is('1 matching')");
+        Assert.Equal([users[7].ToString()], await FailureUsersAsync(page));
+        Assert.Equal("Transient", await page.TextContentAsync("[data-test=failures] tbody tr td:nth-child(2)"));
+
+        await page.FillAsync("input[name=user]", "");
+        await page.FillAsync("input[name=reason]", "NO SUCH REASON");
+        await page.ClickAsync("[data-action=search-failures]");
+        await page.WaitForSelectorAsync("[data-field=failure-count]:text-is('0 matching')");
+        await ConsoleBrowser.ScreenshotAsync(page, $"run-failures-{provider}");
+
+        // Retry: the day runs again for the failed users only, and the page shows the counts change.
+        app.Extension.ClearFaults();
+        await page.ClickAsync("[data-action=run-again]");
+        await page.WaitForSelectorAsync("[data-field=run-status]:text-is('completed')");
+        Assert.Equal("0", await page.TextContentAsync("[data-field=failed-count]"));
+        Assert.Equal("0", await page.TextContentAsync("[data-field=day-failed]"));
+        Assert.Equal("3", await page.TextContentAsync("[data-field=success]"));
+        Assert.Equal("0 matching", await page.TextContentAsync("[data-field=failure-count]"));
+        Assert.Empty(await app.FailuresAsync(Day));
+        await ConsoleBrowser.ScreenshotAsync(page, $"run-{provider}");
+    }
+
+    [Fact]
+    public async Task Actions_without_the_token_are_401_and_a_post_without_the_antiforgery_token_is_refused()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, Settings(withToken: true));
+        var users = await app.AddActiveUsersAsync(3, Day.AddDays(-1), 1_000_000);
+        app.Extension.Inject(Fault.BadRequest, users[0]);
+        var api = app.CreateClient();
+        api.DefaultRequestHeaders.Add(Hosting.InternalAccessMiddleware.AdminTokenHeader, Token);
+        var run = await api.RunDayAsync(Day);
+        var runAgain = $"/internal/console/runs/{run.RunId}?handler=RunAgain";
+
+        var anonymous = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        await (await anonymous.PostAsync(runAgain, new FormUrlEncodedContent([]))).AssertProblemAsync(HttpStatusCode.Unauthorized);
+        await (await anonymous.GetAsync($"/internal/console/runs/{run.RunId}/live")).AssertProblemAsync(HttpStatusCode.Unauthorized);
+        await (await anonymous.PostAsync(RefreshRuns.Path, null)).AssertProblemAsync(HttpStatusCode.Unauthorized);
+
+        // Signed in (the cookie), but a form posted from another site carries no antiforgery token: refused.
+        var browserLike = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var signIn = await browserLike.GetStringAsync("/internal/console/sign-in");
+        var signedIn = await browserLike.PostAsync("/internal/console/sign-in", new FormUrlEncodedContent(
+            [new("token", Token), new("__RequestVerificationToken", AntiforgeryField().Match(signIn).Groups[1].Value)]));
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        var crossSite = await browserLike.PostAsync(runAgain, new FormUrlEncodedContent([]));
+        Assert.True(crossSite.StatusCode == HttpStatusCode.BadRequest, $"{crossSite.StatusCode}: {await crossSite.Content.ReadAsStringAsync()}");
+        // A sign-in form posted from elsewhere (login CSRF) is refused the same way.
+        var forgedSignIn = await anonymous.PostAsync("/internal/console/sign-in", new FormUrlEncodedContent([new("token", Token)]));
+        Assert.Equal(HttpStatusCode.BadRequest, forgedSignIn.StatusCode);
+        Assert.Equal(1, (await RunAsync(app, run.RunId!.Value)).Attempts);
+
+        // The same post with the page's own token goes through: the refusal above was the token's absence.
+        var runPage = await browserLike.GetStringAsync($"/internal/console/runs/{run.RunId}");
+        var accepted = await browserLike.PostAsync(runAgain, new FormUrlEncodedContent(
+            [new("__RequestVerificationToken", AntiforgeryField().Match(runPage).Groups[1].Value)]));
+        Assert.Equal(HttpStatusCode.Redirect, accepted.StatusCode);
+        await Eventually.UntilAsync(async () => (await RunAsync(app, run.RunId!.Value)) is { Attempts: 2, Status: not BatchRunStatus.Running },
+            TimeSpan.FromSeconds(20));
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_users_graph_is_drawn_with_blue_and_red_points_and_the_schedule_shows_fire_times(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, Settings());
+        var server = app.StartOnKestrel();
+        // Up (BLUE), down (RED), up (BLUE): the colour is the market move's.
+        var user = await app.AddUserAsync(AccountStatus.Active,
+            (Day.AddDays(-4), 1_000_000), (Day.AddDays(-3), 1_010_000), (Day.AddDays(-2), 1_000_000), (Day.AddDays(-1), 1_020_000));
+
+        var page = await browser.OpenAsync(server);
+        await page.GotoAsync("internal/console/users");
+        await page.FillAsync("input[name=userId]", user.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForSelectorAsync("[data-field=amount]");
+        Assert.Equal("1,020,000 KRW", await page.TextContentAsync("[data-field=amount]"));
+        Assert.Equal("102만", await page.TextContentAsync("[data-field=nickname]"));
+        // What Chart.js drew: one point per day, coloured by the rule.
+        await page.WaitForFunctionAsync("() => window.Chart && Chart.getChart('graph')");
+        var colours = await page.EvaluateAsync<string[]>("() => Chart.getChart('graph').data.datasets[0].pointBackgroundColor");
+        Assert.Equal(["#2563eb", "#2563eb", "#dc2626", "#2563eb"], colours);
+        var table = await page.Locator("[data-test=graph-table] tbody tr td:last-child").AllTextContentsAsync();
+        Assert.Equal(["BLUE", "BLUE", "RED", "BLUE"], table.Select(t => t.Trim()));
+        // The three market moves (the first day opened the account without a recorded change here).
+        Assert.Equal(["market", "market", "market"], (await page.Locator("[data-test=changes] tbody tr td:nth-child(2)").AllTextContentsAsync()).Select(t => t.Trim()));
+        await ConsoleBrowser.ScreenshotAsync(page, $"user-{provider}");
+
+        await page.GotoAsync("internal/console/schedule");
+        Assert.Equal(ScheduleModel.NextFires, await page.Locator("[data-job=asset-refresh] tbody tr").CountAsync());
+        // 03:00 in Seoul is 18:00 UTC the day before.
+        Assert.Equal("2025-08-11 03:00:00", await page.TextContentAsync("[data-job=asset-refresh] tbody tr td:first-child"));
+        Assert.Equal("2025-08-10 18:00:00Z", await page.TextContentAsync("[data-job=asset-refresh] tbody tr td:nth-child(2)"));
+        await ConsoleBrowser.ScreenshotAsync(page, $"schedule-{provider}");
+    }
+
+    private static async Task<int> WaitForSeenAboveAsync(IPage page, int seen)
+    {
+        await page.WaitForFunctionAsync(
+            $"() => Number(document.querySelector('[data-job=asset-refresh] .progress')?.dataset.seen ?? 0) > {seen}");
+        return int.Parse(await page.Locator("[data-job=asset-refresh] .progress").GetAttributeAsync("data-seen") ?? "0",
+            System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<string[]> FailureUsersAsync(IPage page) =>
+        (await page.Locator("[data-test=failures] tbody tr td:first-child").AllTextContentsAsync()).Select(t => t.Trim()).ToArray();
+
+    private static async Task<BatchRunStatus?> RunStatusAsync(CoreServerApp app, DateOnly day)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        return (await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().FindAsync("asset-refresh", day, CancellationToken.None))?.Status;
+    }
+
+    private static async Task<BatchRun> RunAsync(CoreServerApp app, long id)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        return (await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().FindAsync(id, CancellationToken.None))!;
+    }
+
+    [GeneratedRegex(@"^\d{2}:\d{2}:\d{2}$")]
+    private static partial Regex TimeOfDay();
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"")]
+    private static partial Regex AntiforgeryField();
+}
