@@ -15,7 +15,6 @@ public static partial class ConsoleExtensions
         builder.Services.AddRazorPages(pages => pages.RootDirectory = "/AdminConsole/Pages");
         builder.Services.AddScoped<ConsoleReader>();
         builder.Services.AddSingleton<LiveProgress>();
-        builder.Services.AddSingleton<ConsoleRunStarter>();
         return builder;
     }
 

@@ -64,7 +64,7 @@ public sealed class ConsoleReader(
             var deadline = schedule.DeadlineOf(today);
             var days = Enumerable.Range(0, StripDays).Select(i => first.AddDays(i)).Select(d => (d, recent.GetValueOrDefault(d))).ToList();
             overview.Add(new JobToday(job.Definition, schedule, today, run, live, deadline, StandingOf(schedule, today, run, live, deadline, now),
-                schedule.Enabled ? NextFires(schedule, now, 1).FirstOrDefault() : null, days));
+                schedule.Enabled ? schedule.NextFires(now, 1).FirstOrDefault() : null, days));
         }
         return overview;
     }
@@ -84,16 +84,6 @@ public sealed class ConsoleReader(
             { Status: BatchRunStatus.Running } => live?.Eta is { } eta && eta > deadline ? DayStanding.AtRisk : DayStanding.OnTrack,
             _ => DayStanding.AtRisk,
         };
-    }
-
-    /// <summary>The cron's next fire instants after <paramref name="after"/>, in the batch zone.</summary>
-    public static IReadOnlyList<DateTimeOffset> NextFires(DailySchedule schedule, DateTimeOffset after, int count)
-    {
-        var cron = new CronExpression(schedule.Cron, schedule.Zone);
-        var fires = new List<DateTimeOffset>(count);
-        for (var at = after; fires.Count < count && cron.GetNextValidTimeAfter(at) is { } next; at = next)
-            fires.Add(TimeZoneInfo.ConvertTime(next, schedule.Zone));
-        return fires;
     }
 
     /// <summary>One page of runs, newest day first; OFFSET on the (job, day) or (day) index, one row more to know if a next page exists.</summary>

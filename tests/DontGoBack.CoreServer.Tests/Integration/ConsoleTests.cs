@@ -147,6 +147,85 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
     }
 
     [Fact]
+    public async Task A_running_run_is_cancelled_from_its_page_and_the_audit_shows_who_and_why()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, Settings(concurrency: 1));
+        var server = app.StartOnKestrel();
+        using var client = new HttpClient { BaseAddress = server };
+        await app.AddActiveUsersAsync(60, Day.AddDays(-1), 1_000_000);
+        app.Extension.Latency = TimeSpan.FromMilliseconds(80);
+        app.Time.StartTicking();
+        var running = client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+        await Eventually.UntilAsync(async () => await RunStatusAsync(app, Day) == BatchRunStatus.Running || running.IsCompleted, TimeSpan.FromSeconds(20));
+        long runId;
+        await using (var db = database.CreateContext())
+            runId = db.BatchRuns.Single(r => r.SnapshotDay == Day).Id;
+
+        var page = await browser.OpenAsync(server);
+        await page.GotoAsync($"internal/console/runs/{runId}");
+        await page.FillAsync("input[name=cancelReason]", "wrong prices upstream");
+        await page.ClickAsync("[data-action=cancel]");
+        await page.WaitForSelectorAsync("[data-test=cancelled]");
+        var answer = await running;
+
+        Assert.Equal(HttpStatusCode.Conflict, answer.StatusCode);
+        var run = await RunAsync(app, runId);
+        Assert.Equal((BatchRunStatus.Aborted, "cancelled by an operator: wrong prices upstream"), (run.Status, run.Error));
+        await page.ReloadAsync();
+        Assert.Equal("aborted", await page.TextContentAsync("[data-field=run-status]"));
+        Assert.Equal(0, await page.Locator("[data-action=cancel]").CountAsync());
+        Assert.Equal(1, await page.Locator("[data-action=run-again]").CountAsync());
+        await ConsoleBrowser.ScreenshotAsync(page, "run-cancelled");
+
+        await page.GotoAsync("internal/console/audit");
+        var rows = page.Locator("[data-test=audit] tbody tr");
+        Assert.Equal(["cancel", "trigger"], await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.action)"));
+        var cancel = await rows.Nth(0).Locator("td").AllTextContentsAsync();
+        Assert.Equal(("127.0.0.1", Operator.NoToken, "wrong prices upstream", "accepted"), (cancel[4], cancel[5], cancel[6], cancel[7]));
+        await ConsoleBrowser.ScreenshotAsync(page, "audit");
+    }
+
+    [Fact]
+    public async Task The_schedule_is_paused_and_resumed_with_a_reason_and_both_appear_in_the_audit()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        var settings = Settings(withToken: true);
+        settings["AssetRefresh:Enabled"] = "true";
+        await using var app = new CoreServerApp(database, settings);
+        var server = app.StartOnKestrel();
+        var page = await browser.OpenAsync(server);
+        await page.GotoAsync("internal/console/sign-in");
+        await page.FillAsync("#token", Token);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForURLAsync("**/internal/console");
+
+        await page.GotoAsync("internal/console/schedule");
+        var job = page.Locator("[data-job=asset-refresh]");
+        await job.Locator("input[name=reason]").FillAsync("extension maintenance until 10:00");
+        await job.Locator("[data-action=pause]").ClickAsync();
+        await page.WaitForSelectorAsync("[data-test=schedule-done]");
+        Assert.Equal("paused", await job.Locator("[data-test=paused]").TextContentAsync());
+        Assert.Contains("by admin from 127.0.0.1: extension maintenance until 10:00", await job.Locator("[data-test=pause-reason]").TextContentAsync());
+        var scheduler = await app.Services.GetRequiredService<Quartz.ISchedulerFactory>().GetScheduler();
+        Assert.Equal(Quartz.TriggerState.Paused, await scheduler.GetTriggerState(Batch.Asset.Job.AssetRefreshJob.Definition.CronKey));
+        await ConsoleBrowser.ScreenshotAsync(page, "schedule-paused");
+
+        await job.Locator("input[name=reason]").FillAsync("maintenance over");
+        await job.Locator("[data-action=resume]").ClickAsync();
+        await page.WaitForSelectorAsync("[data-test=schedule-done]:has-text('resumed')");
+        Assert.Equal(0, await job.Locator("[data-test=paused]").CountAsync());
+        Assert.Equal(Quartz.TriggerState.Normal, await scheduler.GetTriggerState(Batch.Asset.Job.AssetRefreshJob.Definition.CronKey));
+
+        await page.GotoAsync("internal/console/audit");
+        var rows = page.Locator("[data-test=audit] tbody tr");
+        Assert.Equal(["resume", "pause"], await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.action)"));
+        Assert.Equal(["admin", "admin"], await page.Locator("[data-test=audit] tbody tr td:nth-child(6)").AllTextContentsAsync());
+        Assert.Equal(["maintenance over", "extension maintenance until 10:00"],
+            await page.Locator("[data-test=audit] tbody tr td:nth-child(7)").AllTextContentsAsync());
+    }
+
+    [Fact]
     public async Task Actions_without_the_token_are_401_and_a_post_without_the_antiforgery_token_is_refused()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);

@@ -10,7 +10,7 @@ namespace DontGoBack.CoreServer.AdminConsole.Pages;
 /// </summary>
 public sealed class RunModel(
     BatchRunLedger ledger, RunProgressReader progress, ConsoleReader reader, IEnumerable<IBatchRunFailures> failureSources, BatchJobs jobs,
-    BatchCalendar calendar, ConsoleRunStarter starter) : PageModel
+    BatchCalendar calendar, OperatorActions actions) : PageModel
 {
     public const int FailuresPageSize = 50;
 
@@ -79,11 +79,27 @@ public sealed class RunModel(
         if (await ledger.FindAsync(id, cancellationToken) is not { } run)
             return NotFound();
         Run = run;
-        if (!CanRunAgain)
+        if (!CanRunAgain || actions.FindRunner(run.JobName) is not { } runner)
             return Redirect(ConsolePaths.Run(id));
-        starter.TryStart(run.JobName, run.SnapshotDay);
+        var kind = run.Failed > 0 || run.Status is BatchRunStatus.Failed or BatchRunStatus.Aborted ? OperatorActionKind.Retry : OperatorActionKind.Trigger;
+        await actions.StartDayAsync(runner, run.SnapshotDay, kind, reason: null, Operator.Of(HttpContext), cancellationToken);
         return Redirect($"{ConsolePaths.Run(id)}?started={run.Attempts}");
     }
+
+    /// <summary>Asks the running run to stop wherever it works (audited, a reason required); it ends aborted and can be run again.</summary>
+    public async Task<IActionResult> OnPostCancelAsync(long id, string? cancelReason, CancellationToken cancellationToken)
+    {
+        if (!OperatorActions.TryReadReason(cancelReason, required: true, out var reason, out var problem))
+            return Redirect($"{ConsolePaths.Run(id)}?cancelProblem={Uri.EscapeDataString(problem!)}");
+        if (await actions.CancelAsync(id, reason!, Operator.Of(HttpContext), cancellationToken) is not { } answer)
+            return NotFound();
+        return Redirect($"{ConsolePaths.Run(id)}?cancelled={Uri.EscapeDataString(answer.Detail)}");
+    }
+
+    /// <summary>What came of a cancel just asked for, or why it was not taken.</summary>
+    [BindProperty(SupportsGet = true)] public string? Cancelled { get; set; }
+
+    [BindProperty(SupportsGet = true)] public string? CancelProblem { get; set; }
 
     public string FailuresLink(long? after) => QueryString.Create(new Dictionary<string, string?>
     {

@@ -1,22 +1,57 @@
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.CoreServer.AdminConsole.Pages;
 
-/// <summary>Each registered job's cron, zone, deadline and next fire times, in the zone and in UTC (read-only).</summary>
-public sealed class ScheduleModel(BatchJobs jobs, BatchCalendar calendar, TimeProvider time) : PageModel
+/// <summary>
+/// Each registered job's cron, zone, deadline and next fire times, in the zone and in UTC, and its
+/// pause: paused and resumed from here with a reason (audited, cluster-wide, kept across restarts).
+/// </summary>
+public sealed class ScheduleModel(BatchJobs jobs, BatchCalendar calendar, DontGoBackDbContext db, OperatorActions actions, TimeProvider time)
+    : PageModel
 {
     public const int NextFires = 5;
 
-    public IReadOnlyList<(DailyJobDefinition Job, DailySchedule Schedule, IReadOnlyList<DateTimeOffset> Fires)> Jobs { get; private set; } = [];
+    public IReadOnlyList<(DailyJobDefinition Job, DailySchedule Schedule, IReadOnlyList<DateTimeOffset> Fires, SchedulePause? Pause)> Jobs
+    {
+        get;
+        private set;
+    } = [];
 
-    public void OnGet()
+    /// <summary>What came of the action just taken, and on which job.</summary>
+    [BindProperty(SupportsGet = true)] public string? Done { get; set; }
+
+    [BindProperty(SupportsGet = true)] public string? Refused { get; set; }
+
+    public async Task OnGetAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        var pauses = await db.SchedulePauses.AsNoTracking().ToDictionaryAsync(p => p.JobName, cancellationToken);
         Jobs = jobs.All.Select(j =>
         {
             var schedule = j.Describe(calendar);
-            return (j.Definition, schedule, ConsoleReader.NextFires(schedule, now, NextFires));
+            return (j.Definition, schedule, schedule.NextFires(now, NextFires), pauses.GetValueOrDefault(j.Definition.Name));
         }).ToList();
+    }
+
+    public Task<IActionResult> OnPostPauseAsync(string job, string? reason, CancellationToken cancellationToken) =>
+        ActAsync(job, reason, pause: true, cancellationToken);
+
+    public Task<IActionResult> OnPostResumeAsync(string job, string? reason, CancellationToken cancellationToken) =>
+        ActAsync(job, reason, pause: false, cancellationToken);
+
+    private async Task<IActionResult> ActAsync(string job, string? given, bool pause, CancellationToken cancellationToken)
+    {
+        if (actions.FindJob(job) is not { } definition)
+            return NotFound();
+        if (!OperatorActions.TryReadReason(given, required: true, out var reason, out var problem))
+            return Redirect($"{ConsolePaths.Root}/schedule?refused={Uri.EscapeDataString($"{definition.Name}: {problem}")}");
+        var who = Operator.Of(HttpContext);
+        var answer = pause ? await actions.PauseAsync(definition, reason!, who, cancellationToken) : await actions.ResumeAsync(definition, reason!, who, cancellationToken);
+        var message = Uri.EscapeDataString($"{definition.Name}: {answer.Detail}");
+        return Redirect($"{ConsolePaths.Root}/schedule?{(answer.Outcome == OperatorActionOutcome.Accepted ? "done" : "refused")}={message}");
     }
 }

@@ -71,3 +71,11 @@ public sealed class SchedulePause
     public string Address { get; set; } = "";
     public string TokenName { get; set; } = "";
 }
+
+/// <summary>Action kinds and outcomes as the audit trail shows them, the same words as its JSON.</summary>
+public static class OperatorActionText
+{
+    public static string ToText(this OperatorActionKind action) => action.ToString().ToLowerInvariant();
+
+    public static string ToText(this OperatorActionOutcome outcome) => outcome.ToString().ToLowerInvariant();
+}

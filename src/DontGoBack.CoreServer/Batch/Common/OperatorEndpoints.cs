@@ -1,6 +1,5 @@
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.EntityFrameworkCore;
-using Quartz;
 
 namespace DontGoBack.CoreServer.Batch.Common;
 
@@ -78,13 +77,9 @@ public static class OperatorEndpoints
     public static ScheduleView Describe(DailyJobSchedule job, BatchCalendar calendar, SchedulePause? pause, DateTimeOffset now, int fires = 5)
     {
         var schedule = job.Describe(calendar);
-        var next = new List<FireView>();
-        if (schedule.Enabled && pause is null)
-        {
-            var cron = new CronExpression(schedule.Cron, calendar.Zone);
-            for (var at = cron.GetNextValidTimeAfter(now); at is { } fire && next.Count < fires; at = cron.GetNextValidTimeAfter(fire))
-                next.Add(new FireView(TimeZoneInfo.ConvertTime(fire, calendar.Zone), fire.ToUniversalTime()));
-        }
+        IReadOnlyList<FireView> next = schedule.Enabled && pause is null
+            ? schedule.NextFires(now, fires).Select(fire => new FireView(fire, fire.ToUniversalTime())).ToList()
+            : [];
         return new ScheduleView(schedule.Job, job.Definition.Title, schedule.Enabled, schedule.Cron, calendar.ZoneId, schedule.CompleteByText,
             schedule.MinSuccessRatio, pause is null ? null : new PauseView(pause.PausedAt, pause.Reason, pause.Address, pause.TokenName), next);
     }

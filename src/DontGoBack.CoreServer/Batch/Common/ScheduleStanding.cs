@@ -27,6 +27,16 @@ public sealed record DailySchedule(
         return new DateTimeOffset(local, Zone.GetUtcOffset(local));
     }
 
+    /// <summary>The cron's next fire instants after <paramref name="after"/>, in the zone.</summary>
+    public IReadOnlyList<DateTimeOffset> NextFires(DateTimeOffset after, int count)
+    {
+        var cron = new CronExpression(Cron, Zone);
+        var fires = new List<DateTimeOffset>(count);
+        for (var at = after; fires.Count < count && cron.GetNextValidTimeAfter(at) is { } next; at = next)
+            fires.Add(TimeZoneInfo.ConvertTime(next, Zone));
+        return fires;
+    }
+
     /// <summary>Whether the cron fires at all on that day in the zone (a weekday-only cron owes no Saturday).</summary>
     public bool FiresOn(DateOnly day)
     {

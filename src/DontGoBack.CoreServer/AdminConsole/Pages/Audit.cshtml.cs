@@ -1,0 +1,40 @@
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+
+namespace DontGoBack.CoreServer.AdminConsole.Pages;
+
+/// <summary>Every operator action (trigger, retry, cancel, pause, resume), from the console or the HTTP API, newest first, paged by id in the database.</summary>
+public sealed class AuditModel(DontGoBackDbContext db, BatchJobs jobs, BatchCalendar calendar) : PageModel
+{
+    public const int PageSize = 50;
+
+    [BindProperty(SupportsGet = true)] public string? Job { get; set; }
+
+    /// <summary>Keyset: the page starts below this id.</summary>
+    [BindProperty(SupportsGet = true)] public long? Before { get; set; }
+
+    public IReadOnlyList<OperatorAction> Actions { get; private set; } = [];
+    public long? NextBefore { get; private set; }
+    public IReadOnlyList<string> JobNames => jobs.All.Select(j => j.Definition.Name).ToList();
+    public TimeZoneInfo Zone => calendar.Zone;
+
+    public async Task OnGetAsync(CancellationToken cancellationToken)
+    {
+        var actions = db.OperatorActions.AsNoTracking();
+        if (!string.IsNullOrEmpty(Job))
+            actions = actions.Where(a => a.JobName == Job);
+        if (Before is { } before)
+            actions = actions.Where(a => a.Id < before);
+        var rows = await actions.OrderByDescending(a => a.Id).Take(PageSize + 1).ToListAsync(cancellationToken);
+        Actions = rows.Take(PageSize).ToList();
+        NextBefore = rows.Count > PageSize ? Actions[^1].Id : null;
+    }
+
+    public string NextLink => QueryString.Create(new Dictionary<string, string?>
+    {
+        ["job"] = Job, ["before"] = NextBefore?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    }.Where(p => !string.IsNullOrEmpty(p.Value))).ToUriComponent();
+}
