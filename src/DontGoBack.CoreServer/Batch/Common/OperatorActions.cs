@@ -54,7 +54,7 @@ public sealed partial class OperatorActions(
             throw;
         }
         var answer = Judge(result, runner.Definition, day);
-        await CompleteAsync(audit, answer.Outcome, answer.Detail);
+        await CompleteAsync(audit, answer.Outcome, answer.Detail, result?.RunId);
         return answer with { AuditId = audit, Result = result };
     }
 
@@ -169,13 +169,20 @@ public sealed partial class OperatorActions(
         }
     }
 
-    private async Task CompleteAsync(long audit, OperatorActionOutcome outcome, string detail)
+    /// <summary>Writes what came of an audited action once it is known, with the run it made.</summary>
+    internal static async Task CompleteAsync(DontGoBackDbContext db, long audit, OperatorActionOutcome outcome, string detail, long? runId)
     {
         var stored = StoredText.Clean(detail, BatchRunLedger.MaxTextLength);
+        await db.OperatorActions.Where(a => a.Id == audit)
+            .ExecuteUpdateAsync(set => set.SetProperty(a => a.Outcome, outcome).SetProperty(a => a.Detail, stored)
+                .SetProperty(a => a.RunId, a => runId ?? a.RunId), CancellationToken.None);
+    }
+
+    private async Task CompleteAsync(long audit, OperatorActionOutcome outcome, string detail, long? runId = null)
+    {
         try
         {
-            await db.OperatorActions.Where(a => a.Id == audit)
-                .ExecuteUpdateAsync(set => set.SetProperty(a => a.Outcome, outcome).SetProperty(a => a.Detail, stored), CancellationToken.None);
+            await CompleteAsync(db, audit, outcome, detail, runId);
         }
         catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
         {
@@ -228,18 +235,18 @@ public sealed partial class OperatorRuns(IServiceScopeFactory scopes, IHostAppli
             var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
             string detail;
             OperatorActionOutcome outcome;
+            long? runId = null;
             try
             {
-                var answer = OperatorActions.Judge(await runner.TryRunAsync(day, lifetime.ApplicationStopping), runner.Definition, day);
-                (outcome, detail) = (answer.Outcome, answer.Detail);
+                var result = await runner.TryRunAsync(day, lifetime.ApplicationStopping);
+                var answer = OperatorActions.Judge(result, runner.Definition, day);
+                (outcome, detail, runId) = (answer.Outcome, answer.Detail, result?.RunId);
             }
             catch (OperationCanceledException)
             {
                 (outcome, detail) = (OperatorActionOutcome.Failed, "stopped by shutdown before it was through; recorded aborted, resumes on the next start");
             }
-            var stored = StoredText.Clean(detail, BatchRunLedger.MaxTextLength);
-            await db.OperatorActions.Where(a => a.Id == audit)
-                .ExecuteUpdateAsync(set => set.SetProperty(a => a.Outcome, outcome).SetProperty(a => a.Detail, stored), CancellationToken.None);
+            await OperatorActions.CompleteAsync(db, audit, outcome, detail, runId);
         }
         catch (Exception e)
         {
