@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Batch.User;
@@ -248,6 +249,56 @@ public sealed class ClusterTests(ITestOutputHelper output)
             foreach (var node in nodes)
                 await node.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task A_run_cancelled_while_three_replicas_work_on_it_ends_aborted_everywhere_and_resumes_without_doubles()
+    {
+        await using var standIn = await StandInServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Simulator:TrackUsers"] = "true", ["Simulator:AddedLatencyMs"] = "100",
+        });
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        var active = await SeedAsync(database);
+        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        Dictionary<string, string?> Settings(int n) => new(NodeSettings(database, standIn, $"node-{n}"))
+        {
+            ["Batch:ProgressInterval"] = "00:00:00.200", ["UserDormancy:Enabled"] = "false",
+        };
+        var nodes = Enumerable.Range(1, 3).Select(n => CoreServerProcess.Start(Settings(n))).ToList();
+        try
+        {
+            await WaitForBusyNodeAsync(database, TimeSpan.FromSeconds(90), nodes);
+            var running = await WaitForRunAsync(database, day, r => r.Status == BatchRunStatus.Running, TimeSpan.FromSeconds(5), nodes);
+
+            // The cancel comes through a fourth process's API: the nodes learn of it from the run's row alone.
+            await using (var operatorApp = new CoreServerApp(database) { UseFakeExtension = false })
+            {
+                operatorApp.Time.Now = DateTimeOffset.UtcNow;
+                var cancel = await operatorApp.CreateClient().PostAsJsonAsync($"/internal/batch/runs/{running.Id}/cancel", new { reason = "bad data upstream" });
+                Assert.Equal(System.Net.HttpStatusCode.Accepted, cancel.StatusCode);
+            }
+            var aborted = await WaitForRunAsync(database, day, r => r.Status == BatchRunStatus.Aborted, TimeSpan.FromSeconds(60), nodes);
+            Assert.Equal("cancelled by an operator: bad data upstream", aborted.Error);
+            await using (var db = database.CreateContext())
+            {
+                var partitions = await db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == aborted.Id).ToListAsync();
+                Assert.DoesNotContain(partitions, p => p.Status == BatchPartitionStatus.Pending);
+                Assert.InRange(await db.DailyAssetSnapshots.CountAsync(s => s.SnapshotDay == day), 1, active - 1);
+            }
+
+            // The cluster's trigger (every three seconds) finds the day owed and resumes it: nothing doubled, nothing lost.
+            var resumed = await WaitForRunAsync(database, day, r => r.Status == BatchRunStatus.Completed, TimeSpan.FromSeconds(120), nodes);
+            Assert.Equal(2, resumed.Attempts);
+            await AssertOneSnapshotPerActiveUserAsync(database, day, active);
+            output.WriteLine($"cancelled run {aborted.Id} with {aborted.Success} written; resumed by attempt 2: {resumed.Success} more, {resumed.Skipped} skipped");
+        }
+        finally
+        {
+            foreach (var node in nodes)
+                await node.DisposeAsync();
+        }
+        await database.AssertChainHoldsAsync();
     }
 
     /// <summary>Waits until each node has read the standing and reviewed the alerts at least twice more: each had its chance to act.</summary>
