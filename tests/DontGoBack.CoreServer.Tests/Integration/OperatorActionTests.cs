@@ -105,6 +105,12 @@ public sealed class OperatorActionTests
         var cronKey = AssetRefreshJob.Definition.CronKey;
 
         var withoutReason = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/pause", new { });
+        // Hostile reasons: nothing left after cleaning, too long, not a string.
+        foreach (var hostile in new object[] { new { reason = "\u0000\u0001\t" }, new { reason = new string('a', 501) }, new { reason = 123 } })
+        {
+            var refused = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/pause", hostile);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        }
         var unknownJob = await client.PostAsJsonAsync("/internal/batch/no-such-job/schedule/pause", new { reason = "x" });
         var pause = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/pause", new { reason = "extension maintenance" });
         var pauseAgain = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/pause", new { reason = "again" });

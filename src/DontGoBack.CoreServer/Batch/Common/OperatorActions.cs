@@ -21,7 +21,8 @@ public sealed partial class OperatorActions(
     /// <summary>The reason as stored, or why it cannot be taken (missing, blank, too long).</summary>
     public static bool TryReadReason(string? given, bool required, out string? reason, out string? problem)
     {
-        reason = StoredText.Clean(given?.Trim(), int.MaxValue);
+        // Cleaned to one character past the limit: anything longer is refused, not cut.
+        reason = StoredText.Clean(given?.Trim(), MaxReasonLength + 1)?.Trim();
         problem = null;
         if (string.IsNullOrEmpty(reason))
         {
@@ -32,7 +33,7 @@ public sealed partial class OperatorActions(
         }
         if (reason.Length > MaxReasonLength)
         {
-            problem = $"The reason is {reason.Length} characters; at most {MaxReasonLength}.";
+            problem = $"The reason is {given!.Trim().Length} characters; at most {MaxReasonLength}.";
             return false;
         }
         return true;
