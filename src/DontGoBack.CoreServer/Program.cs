@@ -41,7 +41,7 @@ builder.AddTelemetry();
 builder.AddHealth();
 builder.AddApiDescription();
 builder.AddCoreServerStartup();
-builder.AddCoreCommands();
+builder.AddCoreCommands(request);
 
 var app = builder.Build();
 app.UseHttpSurface();
