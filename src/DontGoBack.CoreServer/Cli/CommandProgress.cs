@@ -142,8 +142,9 @@ public sealed partial class CommandProgress(CommandConsole console, TimeProvider
         }
 
         var ansi = terminal.CreateConsole();
-        using var live = terminal.Live(ansi);
-        var progress = new Progress(ansi, time) { AutoClear = false, HideCompleted = false, ExcludeVerticalPadding = true }
+        using var live = terminal.Live();
+        // Drawn only from this flow (no refresh thread of Spectre's), so the held lines are printed between two frames, never during one.
+        var progress = new Progress(ansi, time) { AutoRefresh = false, AutoClear = false, HideCompleted = false, ExcludeVerticalPadding = true }
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 30 }, new PercentageColumn(),
                 new FiguresColumn());
         await progress.StartAsync(async context =>
@@ -152,15 +153,16 @@ public sealed partial class CommandProgress(CommandConsole console, TimeProvider
             var users = context.AddTask(Markup.Escape(reading.What));
             while (true)
             {
-                Show(steps, users, reading);
-                if (working.IsCompleted)
+                // Read after the work is seen to end, so the last frame has the counts as the run left them.
+                var ended = working.IsCompleted;
+                Show(steps, users, watch.Read() ?? reading);
+                if (terminal.TakeHeld() is { } lines)
+                    ansi.Write(lines);
+                context.Refresh();
+                if (ended)
                     break;
                 await Task.WhenAny(working, Task.Delay(BarRefresh, time));
-                reading = watch.Read() ?? reading;
             }
-            // The final counts, as the run left them.
-            Show(steps, users, watch.Read() ?? reading);
-            context.Refresh();
         });
     }
 

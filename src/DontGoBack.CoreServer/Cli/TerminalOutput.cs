@@ -7,18 +7,20 @@ namespace DontGoBack.CoreServer.Cli;
 /// <summary>
 /// Standard error (and standard output, when it is the same kind of thing) of a command run on a
 /// terminal. While a progress bar is drawn there, whole lines written to them — log lines, a
-/// back-fill's day lines — go through the bar's console, which prints them above the bar and
-/// draws it again below, instead of landing in the middle of it.
+/// back-fill's day lines — are held, and the bar prints them above itself as it is drawn again,
+/// instead of their landing in the middle of it.
 /// </summary>
 /// <remarks>
 /// Installed with <see cref="Console.SetError"/> before the host is built, so the console logger,
-/// which keeps the writer it finds when it is created, writes through it too.
+/// which keeps the writer it finds when it is created, writes through it too. Held lines are handed
+/// to the one flow that draws the bar: Spectre's live display takes no writes from other threads.
 /// </remarks>
 public sealed class TerminalOutput
 {
     private readonly Lock _lock = new();
     private readonly TextWriter _standardError;
-    private IAnsiConsole? _live;
+    private readonly StringBuilder _held = new();
+    private bool _live;
 
     private TerminalOutput(TextWriter standardError) => _standardError = standardError;
 
@@ -43,12 +45,25 @@ public sealed class TerminalOutput
         ColorSystem = ColorSystemSupport.Detect,
     });
 
-    /// <summary>Lines written meanwhile go through <paramref name="console"/>, above its live display, until disposed.</summary>
-    public IDisposable Live(IAnsiConsole console)
+    /// <summary>Whole lines written from now on are held for <see cref="TakeHeld"/>, until disposed; then what is left is written out.</summary>
+    public IDisposable Live()
     {
         lock (_lock)
-            _live = console;
+            _live = true;
         return new LiveEnd(this);
+    }
+
+    /// <summary>The lines held since the last call, as one renderable that prints them above a live display; null when there are none.</summary>
+    public IRenderable? TakeHeld()
+    {
+        lock (_lock)
+        {
+            if (_held.Length == 0)
+                return null;
+            var lines = new Lines(_held.ToString());
+            _held.Clear();
+            return lines;
+        }
     }
 
     private sealed class LiveEnd(TerminalOutput terminal) : IDisposable
@@ -56,7 +71,12 @@ public sealed class TerminalOutput
         public void Dispose()
         {
             lock (terminal._lock)
-                terminal._live = null;
+            {
+                terminal._live = false;
+                terminal._standardError.Write(terminal._held.ToString());
+                terminal._standardError.Flush();
+                terminal._held.Clear();
+            }
         }
     }
 
@@ -68,7 +88,7 @@ public sealed class TerminalOutput
         public IEnumerable<Segment> Render(RenderOptions options, int maxWidth) => [Segment.Control("\u001b[0J" + text)];
     }
 
-    /// <summary>One of the two streams: straight through while no bar is drawn, whole lines through its console while one is.</summary>
+    /// <summary>One of the two streams: straight through while no bar is drawn, whole lines held while one is.</summary>
     private sealed class Gate(TerminalOutput terminal, TextWriter inner) : TextWriter
     {
         private readonly StringBuilder _pending = new();
@@ -87,20 +107,19 @@ public sealed class TerminalOutput
                 return;
             lock (terminal._lock)
             {
-                if (terminal._live is not { } console)
+                if (!terminal._live)
                 {
                     FlushPending();
                     inner.Write(value);
                     return;
                 }
-                // A line is shown once it is whole: a part of one would be split by the bar drawn after it.
+                // A line is held once it is whole: a part of one would be split by the bar drawn after it.
                 _pending.Append(value);
                 var end = _pending.ToString().LastIndexOf('\n');
                 if (end < 0)
                     return;
-                var lines = _pending.ToString(0, end + 1);
+                terminal._held.Append(_pending.ToString(0, end + 1));
                 _pending.Remove(0, end + 1);
-                console.Write(new Lines(lines));
             }
         }
 
@@ -108,7 +127,7 @@ public sealed class TerminalOutput
         {
             lock (terminal._lock)
             {
-                if (terminal._live is null)
+                if (!terminal._live)
                     FlushPending();
                 inner.Flush();
             }
