@@ -43,7 +43,7 @@ builder.AddHealth();
 builder.AddApiDescription();
 builder.AddAdminConsole();
 builder.AddCoreServerStartup();
-builder.AddCoreCommands();
+builder.AddCoreCommands(request);
 
 var app = builder.Build();
 app.UseHttpSurface();

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
@@ -7,8 +8,9 @@ using DontGoBack.CoreServer.Persistence;
 namespace DontGoBack.CoreServer.Cli;
 
 /// <summary>`backfill --days N [--users 1-100,205]`: the N days before today, oldest first, skipping what is done.</summary>
-public sealed class BackfillCommand(CoreServerStartup startup, IServiceScopeFactory scopes, BatchCalendar calendar, TerminationSignals signals)
-    : ICoreCommand, IDeclaredCommand
+public sealed class BackfillCommand(
+    CoreServerStartup startup, IServiceScopeFactory scopes, BatchCalendar calendar, TerminationSignals signals, CommandProgress progress,
+    CommandConsole console, TimeProvider time) : ICoreCommand, IDeclaredCommand
 {
     /// <summary>The most days one back-fill may cover, whatever Batch:EarliestDay allows.</summary>
     public const int MaxDays = 3_650;
@@ -38,12 +40,16 @@ public sealed class BackfillCommand(CoreServerStartup startup, IServiceScopeFact
                 return null;
             },
         };
-        return new Command("backfill", "Refresh the N days before today, oldest first, skipping what is done") { daysOption, usersOption };
+        return new Command("backfill", "Refresh the N days before today, oldest first, skipping what is done") {
+            daysOption, usersOption, CoreCommandLine.JsonOption(), CoreCommandLine.QuietOption(),
+        };
     }
 
     public async Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
     {
         var output = parsed.InvocationConfiguration.Output;
+        var json = parsed.GetValue<bool>("--json");
+        var people = ResultLines.ForPeople(json, console, output);
         var days = parsed.GetValue<int>("--days");
         var ranges = parsed.GetValue<IReadOnlyList<UserIdRange>?>("--users") ?? [UserIdRange.All];
         var today = calendar.Today;
@@ -55,35 +61,62 @@ public sealed class BackfillCommand(CoreServerStartup startup, IServiceScopeFact
             await seeding.ServiceProvider.GetRequiredService<DemoDataSeeder>().SeedEmptyAsync(
                 seeding.ServiceProvider.GetRequiredService<DontGoBackDbContext>(), today.AddDays(-days - 1), cancellationToken);
         }
-        // Oldest first: each day's base is the day before it.
-        for (var day = today.AddDays(-days); day < today; day = day.AddDays(1))
+        var filled = new List<BackfillDay>();
+        var (status, exitCode) = await progress.ShowAsync("Back-fill", async watch =>
         {
-            foreach (var range in ranges)
+            // Oldest first: each day's base is the day before it.
+            for (var (day, done) = (today.AddDays(-days), 0); day < today; day = day.AddDays(1), done++)
             {
-                var users = range == UserIdRange.All ? "all" : $"{range.First}-{range.Last}";
-                await using var scope = scopes.CreateAsyncScope();
-                BatchResult? result;
-                try
+                watch.Steps(done, days, "day");
+                foreach (var range in ranges)
                 {
-                    result = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>()
-                        .TryRunAsync(day, cancellationToken, range == UserIdRange.All ? null : range);
+                    var users = range == UserIdRange.All ? "all" : $"{range.First}-{range.Last}";
+                    watch.Describe($"Back-fill {day:yyyy-MM-dd} users {users}");
+                    var started = time.GetTimestamp();
+                    await using var scope = scopes.CreateAsyncScope();
+                    var runner = scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>();
+                    BatchResult? result;
+                    try
+                    {
+                        result = await runner.TryRunAsync(day, cancellationToken, range == UserIdRange.All ? null : range);
+                    }
+                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                    {
+                        // Recorded aborted by the job; the days before it are done, this one resumes on the next back-fill.
+                        var runName = range == UserIdRange.All ? runner.Definition.Name : runner.Definition.SubsetName ?? runner.Definition.Name;
+                        filled.Add(new BackfillDay(users, await JobDayRun.RecordedResultAsync(scope.ServiceProvider.GetRequiredService<BatchRunLedger>(),
+                            runName, day, (long)time.GetElapsedTime(started).TotalMilliseconds)));
+                        if (people is not null)
+                            await people.WriteLineAsync($"{day:yyyy-MM-dd} users {users}: {BatchRunStatus.Aborted.ToText()}");
+                        return (BatchRunStatus.Aborted, signals.ExitCode ?? 1);
+                    }
+                    if (result is null || result.Status == BatchRunStatus.Failed)
+                    {
+                        if (result is not null)
+                            filled.Add(new BackfillDay(users, result));
+                        await Console.Error.WriteLineAsync($"Back-fill of {day:yyyy-MM-dd} failed: {result?.Error ?? "that day is already running"}");
+                        return (result is null ? BatchRunStatus.Running : BatchRunStatus.Failed, 1);
+                    }
+                    filled.Add(new BackfillDay(users, result));
+                    if (people is not null)
+                    {
+                        await people.WriteLineAsync(
+                            $"{day:yyyy-MM-dd} users {users}: {result.Status.ToText()}, success {result.Success}, skipped {result.Skipped}" +
+                            $"{ResultLines.BeforeOpening(result)}, failed {result.Failed}{ResultLines.Rebased(result)}");
+                    }
                 }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                {
-                    // Recorded aborted by the job; the days before it are done, this one resumes on the next back-fill.
-                    await output.WriteLineAsync($"{day:yyyy-MM-dd} users {users}: {BatchRunStatus.Aborted.ToText()}");
-                    return signals.ExitCode ?? 1;
-                }
-                if (result is null || result.Status == BatchRunStatus.Failed)
-                {
-                    await Console.Error.WriteLineAsync($"Back-fill of {day:yyyy-MM-dd} failed: {result?.Error ?? "that day is already running"}");
-                    return 1;
-                }
-                await output.WriteLineAsync(
-                    $"{day:yyyy-MM-dd} users {users}: {result.Status.ToText()}, success {result.Success}, skipped {result.Skipped}" +
-                    $"{ResultLines.BeforeOpening(result)}, failed {result.Failed}{ResultLines.Rebased(result)}");
             }
-        }
-        return 0;
+            watch.Steps(days, days, "day");
+            return (filled.Any(d => d.Result.Status == BatchRunStatus.CompletedWithFailures) ? BatchRunStatus.CompletedWithFailures : BatchRunStatus.Completed, 0);
+        });
+        if (json)
+            await output.WriteLineAsync(JsonSerializer.Serialize(new BackfillResult(status, filled), JsonSerializerOptions.Web));
+        return exitCode;
     }
 }
+
+/// <summary>What `backfill --json` prints: how the back-fill ended (as a run's status: completed, completed_with_failures, failed, aborted, running when a day was taken) and each day's result.</summary>
+public sealed record BackfillResult(BatchRunStatus Status, IReadOnlyList<BackfillDay> Days);
+
+/// <param name="Users">"all", or the id range of `--users` the run took.</param>
+public sealed record BackfillDay(string Users, BatchResult Result);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using DontGoBack.CoreServer.Hosting;
+using Microsoft.Extensions.Logging.Console;
 
 namespace DontGoBack.CoreServer.Cli;
 
@@ -24,6 +25,14 @@ public static class CoreCommandLine
         DeclaredCommand.Of<RetryFailedCommand>(),
         DeclaredCommand.Of<VerifyCommand>(),
     ];
+
+    /// <summary>`--json`: standard output holds the result alone, one JSON document; what people read goes to standard error.</summary>
+    public static Option<bool> JsonOption() =>
+        new("--json") { Description = "Print only the result, as one JSON document, on standard output (the rest goes to standard error)" };
+
+    /// <summary>`--quiet`: nothing but the result (no progress, no log below warnings).</summary>
+    public static Option<bool> QuietOption() =>
+        new("--quiet", "-q") { Description = "Show nothing but the result: no progress bar or lines, no log below warnings" };
 
     public static RootCommand Declare(CommandChecks? checks)
     {
@@ -55,7 +64,7 @@ public static class CoreCommandLine
             return CommandLineRequest.Answered(ReportMistakes(root, parsed, mistake));
         if (parsed.Action is HelpAction || parsed.CommandResult.Command == root)
             return CommandLineRequest.Answered(parsed.Invoke());
-        return CommandLineRequest.Command(args);
+        return CommandLineRequest.Command(args, quiet: parsed.GetResult(QuietOption().Name) is System.CommandLine.Parsing.OptionResult { Implicit: false });
     }
 
     /// <param name="mistake">The first argument that made the command line something other than server switches.</param>
@@ -75,8 +84,13 @@ public static class CoreCommandLine
     }
 
     /// <summary>The commands, their checks and the runner; only a command line that names a command resolves them.</summary>
-    public static IHostApplicationBuilder AddCoreCommands(this IHostApplicationBuilder builder)
+    public static IHostApplicationBuilder AddCoreCommands(this IHostApplicationBuilder builder, CommandLineRequest request)
     {
+        // Before the host is built: the console logger keeps the standard error it finds when it is created.
+        builder.Services.AddSingleton(new CommandConsole(request.Quiet, request.IsCommand && !request.Quiet ? TerminalOutput.Install() : null));
+        if (request.Quiet)
+            QuietConsoleLog(builder);
+        builder.Services.AddSingleton<CommandProgress>();
         builder.Services.AddSingleton<CommandChecks>();
         builder.Services.AddSingleton<TerminationSignals>();
         builder.Services.AddSingleton<CommandRunner>();
@@ -84,6 +98,20 @@ public static class CoreCommandLine
         foreach (var command in Commands)
             builder.Services.AddKeyedTransient(typeof(ICoreCommand), command.Name, command.Runner);
         return builder;
+    }
+
+    /// <summary>
+    /// `--quiet`: the console log shows warnings and errors only. Each configured level is raised to
+    /// Warning for the console, never lowered, so a stricter setting stays as strict.
+    /// </summary>
+    private static void QuietConsoleLog(IHostApplicationBuilder builder)
+    {
+        builder.Logging.AddFilter<ConsoleLoggerProvider>(null, LogLevel.Warning);
+        foreach (var setting in builder.Configuration.GetSection("Logging:LogLevel").GetChildren())
+        {
+            if (Enum.TryParse<LogLevel>(setting.Value, ignoreCase: true, out var level))
+                builder.Logging.AddFilter<ConsoleLoggerProvider>(setting.Key == "Default" ? null : setting.Key, level > LogLevel.Warning ? level : LogLevel.Warning);
+        }
     }
 }
 
@@ -147,7 +175,7 @@ public sealed class CommandLineRequest
 {
     private readonly string[]? _command;
 
-    private CommandLineRequest(int? exitCode, string[]? command) => (ExitCode, _command) = (exitCode, command);
+    private CommandLineRequest(int? exitCode, string[]? command, bool quiet = false) => (ExitCode, _command, Quiet) = (exitCode, command, quiet);
 
     public static CommandLineRequest Server { get; } = new(null, null);
 
@@ -155,12 +183,16 @@ public sealed class CommandLineRequest
     public static CommandLineRequest Answered(int exitCode) => new(exitCode, null);
 
     /// <param name="args">The arguments as the command line reads them (`help x` already turned into `x --help`).</param>
-    public static CommandLineRequest Command(string[] args) => new(null, args);
+    /// <param name="quiet">The command was given `--quiet`.</param>
+    public static CommandLineRequest Command(string[] args, bool quiet = false) => new(null, args, quiet);
 
     /// <summary>Set when the request was answered already, without building anything.</summary>
     public int? ExitCode { get; }
 
     public bool IsCommand => _command is not null;
+
+    /// <summary>A command given `--quiet`: nothing but its result is to be shown.</summary>
+    public bool Quiet { get; }
 
     /// <param name="services">The built host's services.</param>
     public Task<int> RunAsync(IServiceProvider services) =>

@@ -6,7 +6,8 @@ using DontGoBack.CoreServer.Hosting;
 namespace DontGoBack.CoreServer.Cli;
 
 /// <summary>One day of one job run from the command line (`refresh`, `retry-failed`), its result printed as the server records it.</summary>
-public sealed class JobDayRun(CoreServerStartup startup, IServiceScopeFactory scopes, TimeProvider time, TerminationSignals signals)
+public sealed class JobDayRun(
+    CoreServerStartup startup, IServiceScopeFactory scopes, TimeProvider time, TerminationSignals signals, CommandProgress progress, CommandConsole console)
 {
     /// <param name="retryOnly">Only continue a recorded run; a day never run is a usage error.</param>
     public async Task<int> RunAsync(string job, DateOnly day, bool json, bool retryOnly, TextWriter output, CancellationToken cancellationToken)
@@ -28,7 +29,7 @@ public sealed class JobDayRun(CoreServerStartup startup, IServiceScopeFactory sc
         BatchResult result;
         try
         {
-            result = await runner.TryRunAsync(day, cancellationToken)
+            result = await progress.ShowAsync($"{runner.Definition.Title} {day:yyyy-MM-dd}", _ => runner.TryRunAsync(day, cancellationToken))
                      ?? new BatchResult(day, BatchRunStatus.Running, 0, 0, 0, 0, 0, "another attempt is running this day");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -37,9 +38,13 @@ public sealed class JobDayRun(CoreServerStartup startup, IServiceScopeFactory sc
             result = await RecordedResultAsync(ledger, runner.Definition.Name, day, (long)time.GetElapsedTime(started).TotalMilliseconds);
         }
 
-        await output.WriteLineAsync(ResultLines.Of(runner.Definition, result));
-        if (result.Error is not null)
-            await output.WriteLineAsync($"Stopped early: {result.Error}");
+        // With --json the line people read goes to standard error, so standard output is the JSON alone.
+        if (ResultLines.ForPeople(json, console, output) is { } people)
+        {
+            await people.WriteLineAsync(ResultLines.Of(runner.Definition, result));
+            if (result.Error is not null)
+                await people.WriteLineAsync($"Stopped early: {result.Error}");
+        }
         if (json)
             await output.WriteLineAsync(JsonSerializer.Serialize(result, JsonSerializerOptions.Web));
         if (signals.ExitCode is { } stopped)
@@ -47,7 +52,8 @@ public sealed class JobDayRun(CoreServerStartup startup, IServiceScopeFactory sc
         return result.Status is BatchRunStatus.Failed or BatchRunStatus.Running ? 1 : 0;
     }
 
-    private static async Task<BatchResult> RecordedResultAsync(BatchRunLedger ledger, string job, DateOnly day, long elapsedMs)
+    /// <summary>The result of a run a signal stopped, as the job recorded it before passing the cancellation on.</summary>
+    public static async Task<BatchResult> RecordedResultAsync(BatchRunLedger ledger, string job, DateOnly day, long elapsedMs)
     {
         var run = await ledger.FindAsync(job, day, CancellationToken.None);
         return run is null
@@ -60,6 +66,13 @@ public sealed class JobDayRun(CoreServerStartup startup, IServiceScopeFactory sc
 /// <summary>How the commands print a run's result.</summary>
 public static class ResultLines
 {
+    /// <summary>
+    /// Where the lines people read go: standard output, or standard error when standard output
+    /// carries JSON (`--json`); nowhere with `--quiet` and JSON, since the JSON then is the whole result.
+    /// </summary>
+    public static TextWriter? ForPeople(bool json, CommandConsole console, TextWriter output) =>
+        !json ? output : console.Quiet ? null : Console.Error;
+
     /// <summary>The plain result line; "total" counts the ACTIVE users the run looked at, the only ones refreshed.</summary>
     public static string Of(DailyJobDefinition job, BatchResult result) =>
         $"{job.Title} {result.SnapshotDay:yyyy-MM-dd}: {result.Status.ToText()} — total {result.Total} {job.Counted}, success {result.Success}, " +

@@ -17,7 +17,7 @@ public sealed class RefreshCommand(JobDayRun run, BatchCalendar calendar) : ICor
             latest: result => checks!.Calendar.Today.AddDays(result.GetValue(futureOption) ? MaxFutureDays : 0));
         return new Command("refresh", "Run the daily asset refresh once for a day, for every ACTIVE user")
         {
-            dayOption, new Option<bool>("--json") { Description = "Print the result as one JSON object on the last line" }, futureOption,
+            dayOption, CoreCommandLine.JsonOption(), CoreCommandLine.QuietOption(), futureOption,
         };
     }
 

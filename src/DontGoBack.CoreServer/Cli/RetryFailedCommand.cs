@@ -12,7 +12,7 @@ public sealed class RetryFailedCommand(JobDayRun run) : ICoreCommand, IDeclaredC
         return new Command("retry-failed", "Run a recorded day again: only users not yet done (failed or never reached)")
         {
             dayOption, CommandChecks.JobOption(checks, runNames: false, "Job name"),
-            new Option<bool>("--json") { Description = "Print the result as one JSON object on the last line" },
+            CoreCommandLine.JsonOption(), CoreCommandLine.QuietOption(),
         };
     }
 

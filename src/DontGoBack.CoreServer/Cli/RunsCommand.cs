@@ -1,11 +1,15 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
 
 namespace DontGoBack.CoreServer.Cli;
 
-/// <summary>`runs [--job NAME] [--from D] [--to D]`: the recorded runs of a job as a markdown table, newest day first.</summary>
+/// <summary>
+/// `runs [--job NAME] [--from D] [--to D] [--json]`: the recorded runs of a job as a markdown table, newest day first, a
+/// running day with its live progress and ETA; with `--json`, the same list as `GET /internal/batch/runs` answers it.
+/// </summary>
 public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory scopes) : ICoreCommand, IDeclaredCommand
 {
     public static Command Declare(CommandChecks? checks) =>
@@ -14,6 +18,7 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
             CommandChecks.JobOption(checks, runNames: true, "Job name (see `runs` in the README for the list)"),
             CommandChecks.DayOption("--from", "First day YYYY-MM-DD", checks),
             CommandChecks.DayOption("--to", "Last day YYYY-MM-DD", checks),
+            CoreCommandLine.JsonOption(),
         };
 
     public async Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken)
@@ -23,14 +28,38 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
         await using var scope = scopes.CreateAsyncScope();
         var found = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().ListAsync(parsed.GetValue<string>("--job")!,
             parsed.GetValue<DateOnly?>("--from") ?? DateOnly.MinValue, parsed.GetValue<DateOnly?>("--to") ?? DateOnly.MaxValue, cancellationToken);
-        await output.WriteLineAsync("| id | day | status | attempts | total | success | skipped | failed | started (UTC) | finished (UTC) | nodes | error |");
-        await output.WriteLineAsync("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        var progress = scope.ServiceProvider.GetRequiredService<RunProgressReader>();
+        var views = new List<BatchRunsEndpoints.RunView>(found.Count);
+        // Only running runs have live progress to read: a handful at most.
         foreach (var run in found)
+            views.Add(BatchRunsEndpoints.RunView.Of(run) with { Progress = await progress.LiveAsync(run, cancellationToken) });
+        if (parsed.GetValue<bool>("--json"))
+        {
+            await output.WriteLineAsync(JsonSerializer.Serialize(views, JsonSerializerOptions.Web));
+            return 0;
+        }
+
+        await output.WriteLineAsync(
+            "| id | day | status | attempts | total | success | skipped | failed | started (UTC) | finished (UTC) | nodes | error | progress | ETA (UTC) |");
+        await output.WriteLineAsync("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var run in views)
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"| {run.Id} | {run.SnapshotDay:yyyy-MM-dd} | {run.Status.ToText()} | {run.Attempts} | {run.Total} | {run.Success} | " +
-                $"{run.Skipped} | {run.Failed} | {run.StartedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} | {run.FinishedAt?.UtcDateTime:yyyy-MM-dd HH:mm:ss} | {run.Nodes} | {run.Error} |"));
+                $"{run.Skipped} | {run.Failed} | {run.StartedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} | {run.FinishedAt?.UtcDateTime:yyyy-MM-dd HH:mm:ss} | " +
+                $"{string.Join(',', run.Nodes)} | {run.Error} | {ProgressCell(run.Progress)} | {EtaCell(run.Progress)} |"));
         }
         return 0;
     }
+
+    /// <summary>A running day's progress as last written, e.g. "4,000 of 8,500 (47%), 2,100 users/s"; empty for any other run.</summary>
+    private static string ProgressCell(RunProgressView? live) => live is null ? "" : string.Create(CultureInfo.InvariantCulture,
+        $"{live.Seen:N0} of {live.Expected:N0} ({(live.Expected > 0 ? 100L * Math.Min(live.Seen, live.Expected) / live.Expected : 0)}%), {live.UsersPerSecond:N0} users/s");
+
+    private static string EtaCell(RunProgressView? live) => live switch
+    {
+        null => "",
+        { Eta: { } eta } => string.Create(CultureInfo.InvariantCulture, $"{eta.UtcDateTime:yyyy-MM-dd HH:mm:ss}"),
+        _ => "unknown",
+    };
 }

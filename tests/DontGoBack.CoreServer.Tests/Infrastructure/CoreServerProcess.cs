@@ -29,15 +29,39 @@ public sealed class CoreServerProcess : IAsyncDisposable
     /// <param name="arguments">A CLI command and its options; none starts the server.</param>
     /// <param name="workingDirectory">Where relative paths (the default SQLite file) land; default the test's own folder.</param>
     public static CoreServerProcess Start(
-        IDictionary<string, string?> settings, IReadOnlyList<string>? arguments = null, string? workingDirectory = null)
+        IDictionary<string, string?> settings, IReadOnlyList<string>? arguments = null, string? workingDirectory = null) =>
+        Start(new ProcessStartInfo("dotnet", [Dll, .. arguments ?? []]), settings, workingDirectory);
+
+    private static string Dll => Path.Combine(AppContext.BaseDirectory, "DontGoBack.CoreServer.dll");
+
+    /// <summary>
+    /// A CLI command on a terminal of its own, as an operator runs it: a pseudo-terminal that
+    /// `script` (util-linux) opens, 120 columns wide, with <paramref name="term"/> as TERM. Standard
+    /// error is the terminal; its bytes as written, control sequences and carriage returns included,
+    /// are recorded in <paramref name="typescript"/> (<see cref="Output"/> has them split into lines).
+    /// Standard output goes to <paramref name="standardOutputFile"/>, or to the terminal when null.
+    /// </summary>
+    public static CoreServerProcess StartOnTerminal(
+        IDictionary<string, string?> settings, IReadOnlyList<string> arguments, string workingDirectory, string typescript, string? standardOutputFile,
+        string term = "xterm-256color")
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "DontGoBack.CoreServer.dll");
-        var start = new ProcessStartInfo("dotnet", [dll, .. arguments ?? []])
-        {
-            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        const string script = "/usr/bin/script";
+        Assert.True(File.Exists(script), $"{script} (util-linux) is needed to run a command on a pseudo-terminal");
+        var command = string.Join(' ', ["stty cols 120 rows 40;", "exec dotnet", Quoted(Dll), .. arguments.Select(Quoted)]) +
+                      (standardOutputFile is null ? "" : $" > {Quoted(standardOutputFile)}");
+        // -q: no banner; -f: each write as it happens; -e: its exit code is the command's. Standard input stays open, never written.
+        var start = new ProcessStartInfo(script, ["-qfec", command, typescript]) { RedirectStandardInput = true };
+        start.Environment["TERM"] = term;
+        return Start(start, settings, workingDirectory);
+    }
+
+    private static string Quoted(string word) => $"'{word.Replace("'", "'\\''", StringComparison.Ordinal)}'";
+
+    private static CoreServerProcess Start(ProcessStartInfo start, IDictionary<string, string?> settings, string? workingDirectory)
+    {
+        start.WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory;
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         start.Environment["Urls"] = "http://127.0.0.1:0";
         start.Environment["DemoData__UsersOnEmptyDatabase"] = "0";
         start.Environment["Logging__LogLevel__Default"] = "Warning";

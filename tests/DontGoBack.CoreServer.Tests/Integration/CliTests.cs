@@ -115,9 +115,10 @@ public sealed class CliTests : IDisposable
         cli.Signal(signal);
 
         Assert.Equal(exitCode, await cli.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-        using var result = JsonDocument.Parse(cli.StandardOutput[^1]);
+        // With --json, standard output is the JSON alone; the line people read is on standard error.
+        using var result = JsonDocument.Parse(Assert.Single(cli.StandardOutput));
         Assert.Equal("aborted", result.RootElement.GetProperty("status").GetString());
-        Assert.Contains(cli.StandardOutput, line => line.Contains(": aborted — total"));
+        Assert.Contains(cli.StandardError, line => line.Contains(": aborted — total"));
         var run = await RunOfTodayAsync(database);
         Assert.Equal((BatchRunStatus.Aborted, run.Id), (run.Status, result.RootElement.GetProperty("runId").GetInt64()));
         Assert.Null(run.LeaseOwner);

@@ -169,7 +169,7 @@ public sealed class UserDormancyTests
         var runs = await CoreServerProcess.RunAsync(settings, ["runs", "--job", UserDormancyJob.Name]);
 
         Assert.True(retry.ExitCode == 0, retry.Output);
-        Assert.Contains(retry.StandardOutput, line => line.StartsWith($"User dormancy {day:yyyy-MM-dd}: completed — total 0 active users", StringComparison.Ordinal));
+        Assert.Contains(retry.StandardError, line => line.StartsWith($"User dormancy {day:yyyy-MM-dd}: completed — total 0 active users", StringComparison.Ordinal));
         Assert.True(runs.ExitCode == 0, runs.Output);
         var row = Assert.Single(runs.StandardOutput, line => line.Contains($"| {day:yyyy-MM-dd} |"));
         Assert.Contains("| completed | 2 |", row);

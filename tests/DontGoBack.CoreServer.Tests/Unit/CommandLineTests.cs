@@ -38,12 +38,25 @@ public sealed class CommandLineTests
     [InlineData("refresh --json")]
     [InlineData("retry-failed --day 2025-08-10")]
     [InlineData("runs --job asset-refresh-subset")]
+    [InlineData("runs --json")]
+    [InlineData("seed --users 5 --json")]
+    [InlineData("backfill --days 2 --json")]
+    [InlineData("retry-failed --day 2025-08-10 --json --quiet")]
     public void A_known_command_is_run_after_the_host_is_built(string commandLine)
     {
         var request = CoreCommandLine.Read(Split(commandLine));
         Assert.True(request.IsCommand);
         Assert.Null(request.ExitCode);
     }
+
+    [Theory]
+    [InlineData("refresh --quiet", true)]
+    [InlineData("seed --users 5 -q", true)]
+    [InlineData("backfill --days 2 --quiet --json", true)]
+    [InlineData("refresh --json", false)]
+    [InlineData("runs", false)]
+    public void Quiet_is_read_before_the_host_is_built_so_the_log_can_be_quieted(string commandLine, bool quiet) =>
+        Assert.Equal(quiet, CoreCommandLine.Read(Split(commandLine)).Quiet);
 
     [Theory]
     [InlineData("refresh --day 2025-13-01")]

@@ -8,10 +8,30 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// </summary>
 public sealed class RunProgress
 {
+    private static readonly AsyncLocal<Action<RunProgress>?> Watcher = new();
+
     private int _expected;
     private int _success;
     private int _skipped;
     private int _failed;
+
+    public RunProgress() => Watcher.Value?.Invoke(this);
+
+    /// <summary>
+    /// Hands every progress created from now on on the caller's flow (the runs it starts beneath) to
+    /// <paramref name="started"/>, until disposed: how the CLI shows the very counts a run reports, in-process.
+    /// </summary>
+    public static IDisposable WatchStarted(Action<RunProgress> started)
+    {
+        var outer = Watcher.Value;
+        Watcher.Value = started;
+        return new WatchEnd(outer);
+    }
+
+    private sealed class WatchEnd(Action<RunProgress>? outer) : IDisposable
+    {
+        public void Dispose() => Watcher.Value = outer;
+    }
 
     /// <summary>The work counted at the start (the day's users of the range); set once, before the first <see cref="Done"/>.</summary>
     public void Expect(int users) => Volatile.Write(ref _expected, users);
