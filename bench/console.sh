@@ -56,9 +56,9 @@ connection="${admin/Database=postgres/Database=dontgoback_console}"
 psql=(/usr/lib/postgresql/15/bin/psql -h 127.0.0.1 -p "$port" -U postgres -qAt)
 last_day=$(TZ=Asia/Seoul date +%F)
 
-# The jobs' schedules stay registered (the overview and the schedule page show them), but nothing runs by itself.
+# Both jobs stay registered (the overview, runs and schedule pages show them) but never fire during the timing.
 export Database__Provider=Postgres ConnectionStrings__DontGoBack="$connection" DemoData__UsersOnEmptyDatabase=0 \
-  AssetRefresh__Enabled=false PublicRateLimit__Enabled=false Logging__LogLevel__Default=Warning \
+  AssetRefresh__Enabled=false UserDormancy__Enabled=false PublicRateLimit__Enabled=false Logging__LogLevel__Default=Warning \
   InternalAccess__AdminToken=$admin_token
 
 if [ "$skip_seed" = false ]; then
