@@ -120,14 +120,19 @@ public sealed class DeadlineAlertTests
         // Further reviews and deliveries find nothing new to say: each message went out once.
         await watch.RefreshAsync(CancellationToken.None);
         await watch.RefreshAsync(CancellationToken.None);
+        await using var db = database.CreateContext();
+        // The receiver has the last message before its sender hears the 2xx and marks it sent.
+        List<DeadlineAlert> rows = [];
+        await Eventually.UntilAsync(async () =>
+        {
+            rows = await db.DeadlineAlerts.AsNoTracking().OrderBy(a => a.Id).ToListAsync();
+            return rows.All(row => row.Delivery == AlertDelivery.Sent);
+        }, Patience);
+        Assert.Equal(4, rows.Count);
         var sender = app.Services.GetServices<IHostedService>().OfType<AlertWebhookSender>().Single();
         Assert.False(await sender.DeliverNextAsync(CancellationToken.None));
         Assert.Equal(5, webhook.Calls.Count);
         Assert.Equal(4, webhook.Received.Count);
-        await using var db = database.CreateContext();
-        var rows = await db.DeadlineAlerts.AsNoTracking().OrderBy(a => a.Id).ToListAsync();
-        Assert.Equal(4, rows.Count);
-        Assert.All(rows, row => Assert.Equal(AlertDelivery.Sent, row.Delivery));
         Assert.Equal(2, rows[0].Attempts);
         var made = alertsMade.GetMeasurementSnapshot();
         Assert.Equal(2, made.Where(m => (string?)m.Tags[BatchMetrics.AlertKindTag] == "raised").Sum(m => m.Value));
