@@ -56,7 +56,8 @@
             const build = builders[canvas.dataset.chart];
             if (!build) continue;
             const spec = build(dataFor(canvas) || {});
-            new Chart(canvas, { data: spec.data, options: Object.assign({ responsive: true, maintainAspectRatio: false, interaction: { mode: 'index', intersect: false } }, spec.options) });
+            // No animation: what is drawn is the data at once, for people and for screenshots alike.
+            new Chart(canvas, { data: spec.data, options: Object.assign({ animation: false, responsive: true, maintainAspectRatio: false, interaction: { mode: 'index', intersect: false } }, spec.options) });
         }
     }
 
