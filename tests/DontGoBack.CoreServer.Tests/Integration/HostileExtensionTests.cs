@@ -343,7 +343,8 @@ public sealed class HostileExtensionTests
         var outcome = await RunWithHostileAuthAsync(provider, server => server.TokenBehaviour = Oversized(10L << 20));
 
         AssertStoppedEarly(outcome, "token answer is larger than 16384 bytes");
-        Assert.Equal(1, outcome.TokenRequests);
+        // The refused answer is not retried; a caller queued behind that fetch may start one more before the stop reaches it.
+        Assert.InRange(outcome.TokenRequests, 1, 2);
     }
 
     [Theory]

@@ -27,14 +27,18 @@ public sealed class RunProgressReader(BatchRunLedger ledger)
         if (run.Status != BatchRunStatus.Running)
             return null;
         var progress = await ledger.PartitionProgressAsync(run.Id, cancellationToken);
+        var at = run.HeartbeatAt;
         if (progress is null)
         {
             var attempts = await ledger.AttemptsAsync(run.Id, cancellationToken);
             progress = attempts.LastOrDefault(a => a.Attempt == run.Attempts) is { } current
                 ? new RunProgressSnapshot(current.Expected, current.Total, current.Success, current.Skipped, current.Failed)
                 : new RunProgressSnapshot(0, 0, 0, 0, 0);
+            // The attempt's counts and their time are one write; the run row read before it may hold an older heartbeat.
+            if (attempts.LastOrDefault(a => a.Attempt == run.Attempts) is { } written && written.UpdatedAt > at)
+                at = written.UpdatedAt;
         }
-        return Describe(progress, run.StartedAt, run.HeartbeatAt);
+        return Describe(progress, run.StartedAt, at);
     }
 
     /// <summary>The rate is over the attempt so far; the ETA assumes it holds for the rest.</summary>
