@@ -41,6 +41,11 @@ public sealed partial class AlertWebhookSender(
                 // The messages wait in their table; the next round tries again.
                 LogDatabaseDown(DatabaseFaults.Describe(e));
             }
+            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                // Never lets the host stop over an alert: the message stays due and the next round tries again.
+                LogRoundFailed(e);
+            }
             await Task.WhenAny(Task.Delay(options.Value.PollInterval, time, stoppingToken), written);
         }
     }
@@ -135,6 +140,9 @@ public sealed partial class AlertWebhookSender(
 
     [LoggerMessage(LogLevel.Error, "Alert {Id} given up after {Attempts} calls: {Reason}. It was: {Payload}")]
     private partial void LogGaveUp(long id, int attempts, string reason, string payload);
+
+    [LoggerMessage(LogLevel.Error, "Alert delivery failed; trying again at the next round")]
+    private partial void LogRoundFailed(Exception exception);
 
     [LoggerMessage(LogLevel.Warning, "Alert delivery could not read its messages: {Reason}")]
     private partial void LogDatabaseDown(string reason);
