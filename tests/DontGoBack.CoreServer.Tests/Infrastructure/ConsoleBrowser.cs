@@ -44,7 +44,7 @@ public sealed class ConsoleBrowser : IAsyncLifetime
             BaseURL = baseUrl.ToString(), ViewportSize = new ViewportSize { Width = 1360, Height = 900 },
         });
         // Waits on the DOM give up well before a test would hang.
-        context.SetDefaultTimeout(20_000);
+        context.SetDefaultTimeout(45_000);
         return await context.NewPageAsync();
     }
 

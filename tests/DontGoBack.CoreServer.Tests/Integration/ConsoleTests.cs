@@ -18,6 +18,12 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
     private static readonly DateOnly Day = new(2025, 8, 10);
     private const string Token = "console-test-token";
 
+    /// <summary>
+    /// A navigation counts once the new address is committed: the steps after it wait on the DOM they
+    /// read, rather than on the page's load event, which a loaded machine can hold back past any timeout.
+    /// </summary>
+    private static readonly PageWaitForURLOptions AddressChanged = new() { WaitUntil = WaitUntilState.Commit };
+
     private static Dictionary<string, string?> Settings(bool withToken = false, int concurrency = 8) => new()
     {
         ["InternalAccess:AdminToken"] = withToken ? Token : null,
@@ -49,7 +55,7 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
 
         await page.FillAsync("#token", Token);
         await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync("**/internal/console/runs");
+        await page.WaitForURLAsync("**/internal/console/runs", AddressChanged);
         Assert.Equal("Runs", await page.TextContentAsync("h1"));
         var cookie = Assert.Single(await page.Context.CookiesAsync(), c => c.Name == Hosting.AdminSession.CookieName);
         Assert.True(cookie.HttpOnly);
@@ -199,7 +205,7 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         await page.GotoAsync("internal/console/sign-in");
         await page.FillAsync("#token", Token);
         await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync("**/internal/console");
+        await page.WaitForURLAsync("**/internal/console", AddressChanged);
 
         await page.GotoAsync("internal/console/schedule");
         var job = page.Locator("[data-job=asset-refresh]");
