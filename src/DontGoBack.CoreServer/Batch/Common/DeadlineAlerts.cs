@@ -86,6 +86,7 @@ public sealed partial class DeadlineAlerts(
         double? doneRatio = counts.Seen > 0 ? Math.Round((double)(counts.Seen - counts.Failed) / counts.Seen, 6) : null;
         var deadline = schedule.DeadlineOf(day);
         var what = $"{schedule.Job} for {day:yyyy-MM-dd}";
+        var late = $"{what} is not through by its deadline {schedule.CompleteByText} ({schedule.Zone.Id})";
         var summary = (kind, condition) switch
         {
             (AlertKind.Resolved, _) =>
@@ -93,13 +94,9 @@ public sealed partial class DeadlineAlerts(
             (_, DeadlineCondition.LowSuccessRatio) =>
                 $"{what} went through with {doneRatio ?? 1:P2} of its users done ({counts.Failed} of {counts.Seen} failed), "
                 + $"below {schedule.MinSuccessRatioSetting} {schedule.MinSuccessRatio:P2}.",
-            _ when run is null =>
-                $"{what} is not through by its deadline {schedule.CompleteByText} ({schedule.Zone.Id}): no run has started.",
-            _ when run.Status == BatchRunStatus.Running =>
-                $"{what} is not through by its deadline {schedule.CompleteByText} ({schedule.Zone.Id}): still running, {counts.Seen} of {counts.Expected} users seen.",
-            _ =>
-                $"{what} is not through by its deadline {schedule.CompleteByText} ({schedule.Zone.Id}): its run is {run.Status.ToText()}"
-                + (run.Error is { } error ? $" ({error})." : "."),
+            _ when run is null => $"{late}: no run has started.",
+            _ when run.Status == BatchRunStatus.Running => $"{late}: still running, {counts.Seen} of {counts.Expected} users seen.",
+            _ => $"{late}: its run is {run.Status.ToText()}" + (run.Error is { } error ? $" ({error})." : "."),
         };
         return new AlertMessage(kind, schedule.Job, day, condition, run?.Status.ToText() ?? "not_started", deadline, counts, doneRatio,
             schedule.MinSuccessRatio, summary, node, now);

@@ -212,20 +212,8 @@ public sealed partial class OperatorActions(
 /// </summary>
 public sealed partial class OperatorRuns(IServiceScopeFactory scopes, IHostApplicationLifetime lifetime, ILogger<OperatorRuns> logger)
 {
-    private readonly List<Task> _running = [];
-
-    /// <summary>The runs started here and not yet through, for tests and shutdown.</summary>
-    public Task WhenAllDone() { lock (_running) return Task.WhenAll(_running.ToArray()); }
-
-    public void Start(string job, DateOnly day, long audit)
-    {
-        var run = Task.Run(() => RunAsync(job, day, audit));
-        lock (_running)
-        {
-            _running.RemoveAll(t => t.IsCompleted);
-            _running.Add(run);
-        }
-    }
+    /// <summary>Starts the run off the request; its outcome lands on the audit row and the run's own record.</summary>
+    public void Start(string job, DateOnly day, long audit) => _ = Task.Run(() => RunAsync(job, day, audit));
 
     private async Task RunAsync(string job, DateOnly day, long audit)
     {
