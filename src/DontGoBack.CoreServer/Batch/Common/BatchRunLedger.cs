@@ -133,6 +133,10 @@ public sealed class BatchRunLedger(
     {
         var now = time.GetUtcNow();
         var error = StoredText.Clean(result.Error, MaxTextLength);
+        // One transaction: the run's row stays locked until its attempt's record is written too, so a
+        // next attempt's claim (which marks earlier "running" attempts aborted) never sees the run
+        // released with this attempt's record still unfinished.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var finished = await db.BatchRuns
             .Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner)
             .ExecuteUpdateAsync(set => set
@@ -159,6 +163,7 @@ public sealed class BatchRunLedger(
                 .SetProperty(a => a.Total, result.Total).SetProperty(a => a.Success, result.Success)
                 .SetProperty(a => a.Skipped, result.Skipped).SetProperty(a => a.Failed, result.Failed)
                 .SetProperty(a => a.Error, error), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         metrics.RunFinished(result);
         return true;
     }
