@@ -127,4 +127,4 @@ stop_server
 echo
 echo "$users users × $days days (to $last_day), PostgreSQL 15 on 127.0.0.1, wrk $threads threads, ${duration} s per run; load average before: $load."
 for note in "${notes[@]}"; do echo "$note"; done
-echo "Load average after: $(cut -d" " -f1-3 /proc/loadavg). Machine: $(nproc) logical CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; $(date -u '+%Y-%m-%d %H:%M UTC')."
+echo "Load average after: $(cut -d" " -f1-3 /proc/loadavg). Machine: $(nproc) logical CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; $(scripts/postgres.sh pages); $(date -u '+%Y-%m-%d %H:%M UTC')."

@@ -22,6 +22,14 @@ public sealed class AssetRefreshOptions : DailyJobOptions
     [Range(1, 10_000, ErrorMessage = "AssetRefresh:WriteChunkSize must be between {1} and {2}.")]
     public int WriteChunkSize { get; set; } = 1_000;
 
+    /// <summary>
+    /// Chunks written at once, each in its own transaction. Chunks hold different users, so they
+    /// never wait on each other's row locks; one writer leaves PostgreSQL on a single core while
+    /// the chunk work is the job's largest cost. SQLite takes one writer at a time whatever this says.
+    /// </summary>
+    [Range(1, 16, ErrorMessage = "AssetRefresh:WritesInFlight must be between {1} and {2}.")]
+    public int WritesInFlight { get; set; } = 2;
+
     /// <summary>Longest time an answer waits in memory for its chunk to fill before it is written anyway.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00", ErrorMessage = "AssetRefresh:MaxWriteDelay must be between {1} and {2}.")]
     public TimeSpan MaxWriteDelay { get; set; } = TimeSpan.FromSeconds(1);

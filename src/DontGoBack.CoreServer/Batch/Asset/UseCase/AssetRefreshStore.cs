@@ -182,6 +182,9 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
 
     protected abstract Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
 
+    /// <summary>Whether chunks of different users may be written in concurrent transactions (false: the database has one writer).</summary>
+    public virtual bool TakesConcurrentWrites => true;
+
     /// <summary>The market moves from the bases read inside that transaction; a move whose result would not fit is a failure.</summary>
     protected static List<MarketMove> ApplyMarketMoves(
         IReadOnlyList<RefreshedAsset> refreshed, IReadOnlyDictionary<long, long> basesNow, List<RefreshFailure> failures)

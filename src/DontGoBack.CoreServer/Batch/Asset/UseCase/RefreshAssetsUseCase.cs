@@ -171,6 +171,9 @@ public sealed partial class RefreshAssetsUseCase(
         var oldestUnwritten = 0L;
         var refreshed = new List<RefreshedAsset>(chunkSize);
         var failures = new List<RefreshFailure>();
+        // Full chunks go to up to WritesInFlight concurrent transactions; this loop fills the next meanwhile.
+        using var writeSlots = new SemaphoreSlim(store.TakesConcurrentWrites ? options.Value.WritesInFlight : 1);
+        var writes = new List<Task>();
         try
         {
             while (await WaitForResultsAsync())
@@ -197,11 +200,21 @@ public sealed partial class RefreshAssetsUseCase(
                 }
             }
             await FlushAsync();
+            await Task.WhenAll(writes);
         }
         catch
         {
-            // A database that cannot take writes stops the callers too, instead of letting them fill the channel.
+            // A database that cannot take writes stops the callers too, instead of letting them fill the channel;
+            // the chunks still being written end (or fail) before the run reports, so its counts are whole.
             await stop.CancelAsync();
+            try
+            {
+                await Task.WhenAll(writes);
+            }
+            catch
+            {
+                // The first fault is the one rethrown below; the others share its cause (the database).
+            }
             throw;
         }
 
@@ -224,28 +237,62 @@ public sealed partial class RefreshAssetsUseCase(
         {
             if (refreshed.Count + failures.Count == 0)
                 return;
-            ChunkWriteResult written;
+            var (chunk, chunkFailures) = (refreshed, failures);
+            (refreshed, failures) = (new List<RefreshedAsset>(chunkSize), new List<RefreshFailure>());
+            await writeSlots.WaitAsync(cancellationToken);
+            writes.Add(WriteAndReleaseAsync(chunk, chunkFailures));
+            // A write that failed stops the run here, at the next chunk, rather than at the end.
+            foreach (var finished in writes.Where(w => w.IsCompleted).ToList())
+            {
+                writes.Remove(finished);
+                await finished;
+            }
+        }
+
+        async Task WriteAndReleaseAsync(List<RefreshedAsset> chunk, List<RefreshFailure> chunkFailures)
+        {
             try
             {
-                using (metrics.ChunkWrite(refreshed.Count + failures.Count))
-                    written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
+                await WriteChunkAsync(day, chunk, chunkFailures, tally, cancellationToken);
+            }
+            catch
+            {
+                // At once, not at the next chunk: the callers stop taking answers that could not be written.
+                await stop.CancelAsync();
+                throw;
             }
             finally
             {
-                // The chunk's users (their later days re-based too) get fresh graphs; evicted even when the
-                // write failed, since a commit lost in flight may still have landed.
-                await seriesCache.EvictAsync(refreshed.ConvertAll(r => r.UserId), CancellationToken.None);
+                writeSlots.Release();
             }
-            CountFinished(written, failures);
-            Interlocked.Add(ref tally.Success, written.Written);
-            Interlocked.Add(ref tally.Skipped, written.AlreadyPresent);
-            Interlocked.Add(ref tally.Failed, written.Failed);
-            Interlocked.Add(ref tally.RebasedUsers, written.RebasedUsers);
-            Interlocked.Add(ref tally.RebasedDays, written.RebasedDays);
-            tally.Progress.Done(written.Written, written.AlreadyPresent, written.Failed);
-            refreshed.Clear();
-            failures.Clear();
         }
+    }
+
+    /// <summary>One chunk in its own transaction, counted once it committed.</summary>
+    private async Task WriteChunkAsync(
+        DateOnly day, List<RefreshedAsset> refreshed, List<RefreshFailure> failures, Tally tally, CancellationToken cancellationToken)
+    {
+        // Off the filling loop at once: the transaction's work runs beside the next chunk's filling.
+        await Task.Yield();
+        ChunkWriteResult written;
+        try
+        {
+            using (metrics.ChunkWrite(refreshed.Count + failures.Count))
+                written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
+        }
+        finally
+        {
+            // The chunk's users (their later days re-based too) get fresh graphs; evicted even when the
+            // write failed, since a commit lost in flight may still have landed.
+            await seriesCache.EvictAsync(refreshed.ConvertAll(r => r.UserId), CancellationToken.None);
+        }
+        CountFinished(written, failures);
+        Interlocked.Add(ref tally.Success, written.Written);
+        Interlocked.Add(ref tally.Skipped, written.AlreadyPresent);
+        Interlocked.Add(ref tally.Failed, written.Failed);
+        Interlocked.Add(ref tally.RebasedUsers, written.RebasedUsers);
+        Interlocked.Add(ref tally.RebasedDays, written.RebasedDays);
+        tally.Progress.Done(written.Written, written.AlreadyPresent, written.Failed);
     }
 
     /// <summary>The chunk's users in the metrics, counted as the tally counts them: its failures by class, plus the moves the store failed as not fitting (permanent).</summary>

@@ -61,6 +61,9 @@ public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retr
         return tries.Result(insertedUsers, moveCount, allFailures.Count, rebasedUsers, rebasedDays);
     }
 
+    /// <summary>SQLite writes one transaction at a time: a second writer would only wait for the lock.</summary>
+    public override bool TakesConcurrentWrites => false;
+
     protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
         await database.OpenAsync(cancellationToken);
 
