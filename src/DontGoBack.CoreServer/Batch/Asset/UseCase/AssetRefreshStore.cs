@@ -33,20 +33,25 @@ public sealed record ChunkWriteResult(int Written, int AlreadyPresent, int Faile
 /// </summary>
 public abstract class AssetRefreshStore(DatabaseRetry retry)
 {
-    // Works unchanged on PostgreSQL and SQLite. Both scalar subqueries are the same backward
-    // probe of the unique (user_id, snapshot_day) index for the latest snapshot up to the day:
-    // on the day itself the user is done; before it, it is the base, so a re-run or back-fill
-    // never compounds on its own result. (An EXISTS here gets planned by PostgreSQL as a hashed
-    // scan of the whole history table per page.)
+    // Works unchanged on PostgreSQL and SQLite. The latest snapshot up to the day: on the day
+    // itself the user is done; before it, it is the base, so a re-run or back-fill never compounds
+    // on its own result. The pointer is on the user's newest snapshot (a rule `verify` checks), so
+    // when its day is not after the day it is that snapshot: one primary-key probe of yesterday's
+    // rows, which sit together. Only a back-fill (the pointer past the day) descends the
+    // (user_id, snapshot_day) index, whose leaves a deep history spreads over gigabytes.
+    // CASE evaluates the probe only on that branch.
     private const string ActivePageSql = $"""
         SELECT u.id, u.opening_day,
+               CASE WHEN c.snapshot_day <= @day THEN c.snapshot_day ELSE
                (SELECT h.snapshot_day FROM daily_asset_snapshots h
                  WHERE h.user_id = u.id AND h.snapshot_day <= @day
-                 ORDER BY h.snapshot_day DESC LIMIT 1),
+                 ORDER BY h.snapshot_day DESC LIMIT 1) END,
+               CASE WHEN c.snapshot_day <= @day THEN c.closing_amount ELSE
                (SELECT h.closing_amount FROM daily_asset_snapshots h
                  WHERE h.user_id = u.id AND h.snapshot_day <= @day
-                 ORDER BY h.snapshot_day DESC LIMIT 1)
+                 ORDER BY h.snapshot_day DESC LIMIT 1) END
           FROM users u
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
          WHERE u.status = '{AccountStatusNames.Active}' AND u.id > @after_id AND u.id <= @last_id
          ORDER BY u.id
          LIMIT @page_size

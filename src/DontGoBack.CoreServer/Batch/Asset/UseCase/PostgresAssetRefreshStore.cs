@@ -13,18 +13,21 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     // but one per user fills PostgreSQL's shared lock table at large chunks.)
     private const string LockUsersSql = "SELECT id FROM users WHERE id = ANY(@user_ids) ORDER BY id FOR UPDATE";
 
-    // A statement of its own after the lock: in READ COMMITTED it sees what committed while we waited.
-    // Two index probes per user: the base before the day, and whether any day after it exists
-    // (the rare late write, which re-bases those days).
+    // A statement of its own after the lock: in READ COMMITTED it sees what committed while we
+    // waited, and the locked rows' pointers cannot move meanwhile. The pointer is on the user's
+    // newest snapshot (a rule `verify` checks): before the day, it is the base and no later day
+    // exists — one primary-key probe of yesterday's rows. Only a late write (the pointer on or past
+    // the day) probes the (user_id, snapshot_day) index for the base before the day.
     private const string BasesSql = """
         SELECT t.user_id,
+               CASE WHEN c.snapshot_day < @day THEN c.closing_amount ELSE
                (SELECT s.closing_amount FROM daily_asset_snapshots s
                  WHERE s.user_id = t.user_id AND s.snapshot_day < @day
-                 ORDER BY s.snapshot_day DESC LIMIT 1),
-               (SELECT l.snapshot_day FROM daily_asset_snapshots l
-                 WHERE l.user_id = t.user_id AND l.snapshot_day > @day
-                 ORDER BY l.snapshot_day LIMIT 1) IS NOT NULL
+                 ORDER BY s.snapshot_day DESC LIMIT 1) END,
+               coalesce(c.snapshot_day > @day, false)
           FROM unnest(@user_ids) AS t(user_id)
+          LEFT JOIN users u ON u.id = t.user_id
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
         """;
 
     private const string LaterSnapshotsSql = $"""
