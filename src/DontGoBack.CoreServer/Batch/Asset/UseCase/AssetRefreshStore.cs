@@ -65,7 +65,9 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
         DateOnly day, long afterUserId, long lastUserId, int pageSize, CancellationToken cancellationToken)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var transaction = await BeginPageReadAsync(connection, cancellationToken);
         await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = ActivePageSql;
         AddParameter(command, "day", day);
         AddParameter(command, "after_id", afterUserId);
@@ -186,6 +188,10 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
     }
 
     protected abstract Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
+
+    /// <summary>Settings the page read needs on its connection: a transaction it runs in (rolled back with it), or none.</summary>
+    protected virtual Task<DbTransaction?> BeginPageReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction?>(null);
 
     /// <summary>Whether chunks of different users may be written in concurrent transactions (false: the database has one writer).</summary>
     public virtual bool TakesConcurrentWrites => true;

@@ -97,6 +97,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await RunSeriallyAsync(connection, transaction, cancellationToken);
         var allFailures = failures.ToList();
 
         var inserted = new List<long>();
@@ -211,4 +212,20 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
 
     protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
+
+    protected override async Task<DbTransaction?> BeginPageReadAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await RunSeriallyAsync((NpgsqlConnection)connection, (NpgsqlTransaction)transaction, cancellationToken);
+        return transaction;
+    }
+
+    // Every statement of the refresh is keyed (a page of ids, a chunk's ids): parallel workers cost
+    // more to start than they save. Yet on a deep history the planner sent the page read to two of
+    // them, 68 ms a page where it needs a few; SET LOCAL keeps the choice to this transaction.
+    private static async Task RunSeriallyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var serial = new NpgsqlCommand("SET LOCAL max_parallel_workers_per_gather = 0", connection, transaction);
+        await serial.ExecuteNonQueryAsync(cancellationToken);
+    }
 }
