@@ -91,4 +91,4 @@ echo
 printf "Data: %d users, %d snapshots, %d runs (%d attempts), one run with %d failures (%d failure rows in all), %d operator actions; last day %s.\n" \
   "$n_users" "$n_snapshots" "$n_runs" "$n_attempts" "$n_big" "$n_failures" "$n_actions" "$last_day"
 echo "Per variant: $warm_up untimed requests, then $requests timed, one at a time over one kept-alive connection; a time is from sending the request to the last byte read (the server's time plus loopback). Timing took $((SECONDS - measure_start)) s."
-echo "Load average before: $load; after: $(cut -d' ' -f1-3 /proc/loadavg). Machine: $(nproc) logical CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; PostgreSQL 15 on 127.0.0.1, $(scripts/postgres.sh pages | sed "s/^PostgreSQL //"); $(date -u '+%Y-%m-%d %H:%M UTC')."
+echo "Load average before: $load; after: $(cut -d' ' -f1-3 /proc/loadavg). Machine: $(nproc) logical CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; $(scripts/postgres.sh pages "$port"); $(date -u '+%Y-%m-%d %H:%M UTC')."

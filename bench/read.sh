@@ -107,6 +107,9 @@ for interval in "${interval_list[@]}"; do
   for c in "${connection_list[@]}"; do
     start_server
     row cold "$interval" "$c" cold
+    # The same server again, on users half-way through the ids that it was never asked for: the
+    # cache is as cold, the process (JIT, pools, PostgreSQL's backends) no longer is.
+    READ_FIRST_USER=$(( users / 2 )) row "cold, warm process" "$interval" "$c" cold
   done
   start_server
   if [ "$baseline" = false ]; then
@@ -127,4 +130,4 @@ stop_server
 echo
 echo "$users users × $days days (to $last_day), PostgreSQL 15 on 127.0.0.1, wrk $threads threads, ${duration} s per run; load average before: $load."
 for note in "${notes[@]}"; do echo "$note"; done
-echo "Load average after: $(cut -d" " -f1-3 /proc/loadavg). Machine: $(nproc) logical CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; $(scripts/postgres.sh pages); $(date -u '+%Y-%m-%d %H:%M UTC')."
+echo "Load average after: $(cut -d" " -f1-3 /proc/loadavg). Machine: $(nproc) logical CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; $(scripts/postgres.sh pages "$port"); $(date -u '+%Y-%m-%d %H:%M UTC')."

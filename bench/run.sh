@@ -22,4 +22,4 @@ dotnet "bench/DontGoBack.Bench/bin/Release/$framework/DontGoBack.Bench.dll" \
   --core-dll "src/DontGoBack.CoreServer/bin/Release/$framework/DontGoBack.CoreServer.dll" \
   --simulator-dll "src/DontGoBack.ExtensionSimulator/bin/Release/$framework/DontGoBack.ExtensionSimulator.dll" \
   "$@"
-echo "$(scripts/postgres.sh pages)."
+echo "$(scripts/postgres.sh pages "$port")."

@@ -3,7 +3,7 @@
 #   scripts/postgres.sh start [port]   -> prints the connection string on the last line
 #   scripts/postgres.sh stop  [port]
 #   scripts/postgres.sh pause|resume [port]   -> stops / starts the server keeping its data (an outage, for tests)
-#   scripts/postgres.sh pages                  -> says whether shared buffers sit in huge pages (for the benches' notes)
+#   scripts/postgres.sh pages [port]           -> the shared buffers' size and whether they sit in huge pages (for the benches' notes)
 # initdb refuses to run as root, so the cluster runs as the 'postgres' system user.
 set -euo pipefail
 
@@ -17,8 +17,14 @@ data=${DONTGOBACK_PG_DATA:-/tmp/dontgoback-pg-$port}
 # own advice for large shared memory, and on this kind of VM a backend's first touch of a 4 kB
 # page of shared buffers is a page fault costing tens of microseconds (a cold 45-buffer query
 # took 2.4 ms with 4 kB pages and 0.35 ms with huge ones).
-options="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$data -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=512MB -c huge_pages=try"
-huge_pages_per_cluster=300   # 2 MB each: the 512 MB of buffers and the rest of the shared memory
+# DONTGOBACK_PG_SHARED_BUFFERS_MB sizes the buffers (512 by default, for tests and benches alike).
+shared_buffers_mb=${DONTGOBACK_PG_SHARED_BUFFERS_MB:-512}
+case "$shared_buffers_mb" in
+  ''|*[!0-9]*) echo "DONTGOBACK_PG_SHARED_BUFFERS_MB must be a whole number of MB" >&2; exit 2 ;;
+esac
+options="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$data -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=${shared_buffers_mb}MB -c huge_pages=try"
+# 2 MB each: the buffers, their descriptors and queues (about 3% more), locks and WAL buffers.
+huge_pages_per_cluster=$(( shared_buffers_mb * 103 / 200 + 50 ))
 
 # Reserves huge pages for one more cluster when this runs as root and the kernel allows it;
 # otherwise PostgreSQL starts on ordinary pages (huge_pages=try) and this says so.
@@ -78,8 +84,11 @@ case "$action" in
     ;;
   pages)
     # Not per cluster (PostgreSQL 15 cannot tell): the huge pages held on this machine, which runs one bench at a time.
-    awk '/HugePages_Total/ {t=$2} /HugePages_Free/ {f=$2} /HugePages_Rsvd/ {r=$2}
-         END {h = t - f + r; if (h > 0) print "PostgreSQL shared buffers in huge pages (" h " of 2 MB held)"; else print "PostgreSQL shared buffers on 4 kB pages"}' /proc/meminfo
+    # The running cluster's own setting, not this script's default: a kept cluster may have been started otherwise.
+    buffers=$("$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atqc "SHOW shared_buffers" 2>/dev/null || echo "unknown (server not reachable)")
+    awk -v buffers="$buffers" '/HugePages_Total/ {t=$2} /HugePages_Free/ {f=$2} /HugePages_Rsvd/ {r=$2}
+         END {h = t - f + r; printf "PostgreSQL shared buffers %s, ", buffers;
+              if (h > 0) print "in huge pages (" h " of 2 MB held)"; else print "on 4 kB pages"}' /proc/meminfo
     ;;
   *) echo "usage: postgres.sh start|stop|pause|resume|pages [port]" >&2; exit 2 ;;
 esac

@@ -52,7 +52,9 @@ internal static class BenchCommand
                 result.AddError("--raw-requests must be positive.");
         });
 
+        var floorRuns = IntOption("--floor-runs", "Times the floor is measured; the table gives the median (it moves a lot between runs here)", 3, 1, 15);
         var historyDays = IntOption("--history-days", "Days of history added for every active user after the fresh runs, before the modes run again (0: none)", 0, 0, 3_650);
+        var daysAtDepth = IntOption("--days-at-depth", "Days the modes run one after the other once the history is added (the first day after a bulk load fills the caches)", 1, 1, 30);
         var historyMarketChanges = new Option<bool>("--history-market-changes")
         {
             Description = "The added history also gets a market change per user and day, as the refresh wrote it before market moves lived in the snapshots alone",
@@ -60,7 +62,7 @@ internal static class BenchCommand
 
         var root = new RootCommand("Benchmarks the core server's daily asset refresh against PostgreSQL and the stand-in extension server; prints one markdown table")
         {
-            connection, coreDll, simulatorDll, users, activePercent, modes, latencyMs, errorRate, concurrency, bulkSize, bulkCalls, rawRequests, historyDays, historyMarketChanges,
+            connection, coreDll, simulatorDll, users, activePercent, modes, latencyMs, errorRate, concurrency, bulkSize, bulkCalls, rawRequests, floorRuns, historyDays, daysAtDepth, historyMarketChanges,
         };
         root.SetAction((parsed, cancellationToken) =>
         {
@@ -79,7 +81,9 @@ internal static class BenchCommand
                 parsed.GetValue(bulkCalls),
                 parsed.GetValue(rawRequests) ?? Math.Min(userCount, DefaultRawRequestCap),
                 parsed.GetValue(historyDays),
-                parsed.GetValue(historyMarketChanges));
+                parsed.GetValue(historyMarketChanges),
+                parsed.GetValue(floorRuns),
+                parsed.GetValue(daysAtDepth));
             return RunReportingFailureAsync(settings, cancellationToken);
         });
         // Children are killed on the way out; give that a moment after Ctrl+C.

@@ -5,7 +5,7 @@ namespace DontGoBack.Bench;
 
 /// <summary>The run's one markdown table, a row per mode, and what looked wrong.</summary>
 internal sealed class ResultTable(
-    BenchSettings settings, int activeUsers, TimeSpan floor, RawHttpResult raw, IReadOnlyList<ModeRun> runs, VerifyRun verify, string postgresVersion)
+    BenchSettings settings, int activeUsers, FloorRuns floor, RawHttpResult raw, IReadOnlyList<ModeRun> runs, VerifyRun verify, string postgresVersion)
 {
     public const double BytesPerMegabyte = 1024 * 1024;
 
@@ -47,6 +47,7 @@ internal sealed class ResultTable(
             $"Stored B/user-day: growth of {string.Join(", ", BenchDatabase.WrittenTables)} (heap, indexes, TOAST; pg_total_relation_size) " +
             "over the day, VACUUM before and after, ÷ users written; WAL B/user-day: WAL written while the job ran ÷ users written " +
             "(the bench's server runs with full_page_writes off, so production writes more).");
+        text.AppendLine($"Floor s: the median of {floor.Each.Count} measurements ({floor.Describe()}), each after VACUUM ANALYZE and CHECKPOINT.");
         text.AppendLine($"Chain check after the runs (`verify`, whole history): {verify.Summary}; {verify.Wall.TotalSeconds:F2} s wall.");
         text.AppendLine(
             $"Machine: {Environment.ProcessorCount} logical CPUs, {TotalMemoryGibibytes():F1} GiB RAM; .NET {Environment.Version}; " +
@@ -70,8 +71,8 @@ internal sealed class ResultTable(
             $"{run.Wall.TotalSeconds:F2}",
             double.IsFinite(usersPerSecond) ? $"{usersPerSecond:N0}" : "—",
             $"{run.PeakResidentBytes / BytesPerMegabyte:N0}",
-            $"{floor.TotalSeconds:F2}",
-            $"{jobSeconds / floor.TotalSeconds:F1}×",
+            $"{floor.Median.TotalSeconds:F2}",
+            $"{jobSeconds / floor.Median.TotalSeconds:F2}×",
             $"{raw.RequestsPerSecond:N0}",
             double.IsFinite(usersPerSecond) ? $"{usersPerSecond / raw.RequestsPerSecond:F2}" : "—",
             run.Report.Success > 0 ? $"{(double)run.StoredBytes / run.Report.Success:N0}" : "—",
