@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks the read path: GET /api/users/{id}/asset-series on the built core server (Release)
 # against PostgreSQL, driven by wrk. Seeds N users × D days of history by binary COPY, then per
-# interval: cold runs (a fresh server, every request a user not asked before), a warm-up pass
+# interval: cold runs (a fresh server, every request a user not asked before; then the same server
+# again on users half-way through the ids, as cold a cache in a warm process), a warm-up pass
 # over every user, warm runs (random users), revalidation runs (If-None-Match with held ETags),
 # and EXPLAIN ANALYZE of one user's query as the database's own time. Standard output is the
 # markdown table; progress goes to standard error.
