@@ -30,13 +30,13 @@ public sealed class RunProgressReader(BatchRunLedger ledger)
         var at = run.HeartbeatAt;
         if (progress is null)
         {
-            var attempts = await ledger.AttemptsAsync(run.Id, cancellationToken);
-            progress = attempts.LastOrDefault(a => a.Attempt == run.Attempts) is { } current
-                ? new RunProgressSnapshot(current.Expected, current.Total, current.Success, current.Skipped, current.Failed)
-                : new RunProgressSnapshot(0, 0, 0, 0, 0);
+            var current = (await ledger.AttemptsAsync(run.Id, cancellationToken)).LastOrDefault(a => a.Attempt == run.Attempts);
+            progress = current is null
+                ? new RunProgressSnapshot(0, 0, 0, 0, 0)
+                : new RunProgressSnapshot(current.Expected, current.Total, current.Success, current.Skipped, current.Failed);
             // The attempt's counts and their time are one write; the run row read before it may hold an older heartbeat.
-            if (attempts.LastOrDefault(a => a.Attempt == run.Attempts) is { } written && written.UpdatedAt > at)
-                at = written.UpdatedAt;
+            if (current is not null && current.UpdatedAt > at)
+                at = current.UpdatedAt;
         }
         return Describe(progress, run.StartedAt, at);
     }
