@@ -53,6 +53,7 @@ internal static class BenchCommand
         });
 
         var floorRuns = IntOption("--floor-runs", "Times the floor is measured; the table gives the median (it moves a lot between runs here)", 3, 1, 15);
+        var freshDays = IntOption("--fresh-days", "Days the modes run one after the other on the seeded database, before any history is added; the table gives each mode's median too", 1, 1, 30);
         var historyDays = IntOption("--history-days", "Days of history added for every active user after the fresh runs, before the modes run again (0: none)", 0, 0, 3_650);
         var daysAtDepth = IntOption("--days-at-depth", "Days the modes run one after the other once the history is added (the first day after a bulk load fills the caches)", 1, 1, 30);
         var historyMarketChanges = new Option<bool>("--history-market-changes")
@@ -62,7 +63,7 @@ internal static class BenchCommand
 
         var root = new RootCommand("Benchmarks the core server's daily asset refresh against PostgreSQL and the stand-in extension server; prints one markdown table")
         {
-            connection, coreDll, simulatorDll, users, activePercent, modes, latencyMs, errorRate, concurrency, bulkSize, bulkCalls, rawRequests, floorRuns, historyDays, daysAtDepth, historyMarketChanges,
+            connection, coreDll, simulatorDll, users, activePercent, modes, latencyMs, errorRate, concurrency, bulkSize, bulkCalls, rawRequests, floorRuns, freshDays, historyDays, daysAtDepth, historyMarketChanges,
         };
         root.SetAction((parsed, cancellationToken) =>
         {
@@ -83,7 +84,8 @@ internal static class BenchCommand
                 parsed.GetValue(historyDays),
                 parsed.GetValue(historyMarketChanges),
                 parsed.GetValue(floorRuns),
-                parsed.GetValue(daysAtDepth));
+                parsed.GetValue(daysAtDepth),
+                parsed.GetValue(freshDays));
             return RunReportingFailureAsync(settings, cancellationToken);
         });
         // Children are killed on the way out; give that a moment after Ctrl+C.

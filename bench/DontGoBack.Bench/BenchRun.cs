@@ -16,7 +16,13 @@ internal sealed record RefreshReport(
 /// <param name="WalBytes">WAL the server wrote while the job ran.</param>
 internal sealed record ModeRun(
     RefreshMode Mode, DateOnly Day, int HistoryDays, int ExitCode, RefreshReport Report, TimeSpan Wall, long PeakResidentBytes,
-    TimeSpan CoreServerCpu, TimeSpan SimulatorCpu, long StoredBytes, long WalBytes);
+    TimeSpan CoreServerCpu, TimeSpan SimulatorCpu, long StoredBytes, long WalBytes)
+{
+    /// <summary>Run after the added history (<c>--history-days</c>), not on the freshly seeded database.</summary>
+    public bool AtDepth { get; init; }
+
+    public double JobSeconds => Report.ElapsedMs / 1000.0;
+}
 
 /// <summary>The core server's `verify` after the runs: its exit code, its summary line and how long the process took.</summary>
 internal sealed record VerifyRun(int ExitCode, string Summary, TimeSpan Wall);
@@ -24,10 +30,19 @@ internal sealed record VerifyRun(int ExitCode, string Summary, TimeSpan Wall);
 /// <summary>The floor's measurements; the jobs are compared with their median.</summary>
 internal sealed record FloorRuns(IReadOnlyList<TimeSpan> Each)
 {
-    /// <summary>The middle one (of an even count, the upper of the two middle ones).</summary>
-    public TimeSpan Median => Each.Order().ElementAt(Each.Count / 2);
+    public TimeSpan Median => Middle.Of(Each);
 
     public string Describe() => $"{string.Join(", ", Each.Select(f => f.TotalSeconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))} s";
+}
+
+internal static class Middle
+{
+    /// <summary>The median: the middle value (of an even count, the upper of the two middle ones).</summary>
+    public static T Of<T>(IEnumerable<T> values) where T : IComparable<T>
+    {
+        var ordered = values.Order().ToArray();
+        return ordered[ordered.Length / 2];
+    }
 }
 
 /// <summary>One benchmark: seed, raw HTTP rate, database floor, then the core server's refresh once per mode.</summary>
@@ -73,10 +88,13 @@ internal static class BenchRun
         var day = openingDay.AddDays(1);
         var runs = new List<ModeRun>();
         var historyDays = 1;
-        foreach (var mode in settings.Modes)
+        for (var i = 0; i < settings.FreshDays; i++)
         {
-            runs.Add(await RefreshAsync(settings, database, simulator, mode, day, historyDays, cancellationToken));
-            (day, historyDays) = (day.AddDays(1), historyDays + 1);
+            foreach (var mode in settings.Modes)
+            {
+                runs.Add(await RefreshAsync(settings, database, simulator, mode, day, historyDays, cancellationToken) with { AtDepth = false });
+                (day, historyDays) = (day.AddDays(1), historyDays + 1);
+            }
         }
         if (settings.HistoryDays > 0)
         {
@@ -89,7 +107,7 @@ internal static class BenchRun
             {
                 foreach (var mode in settings.Modes)
                 {
-                    runs.Add(await RefreshAsync(settings, database, simulator, mode, day, historyDays, cancellationToken));
+                    runs.Add(await RefreshAsync(settings, database, simulator, mode, day, historyDays, cancellationToken) with { AtDepth = true });
                     (day, historyDays) = (day.AddDays(1), historyDays + 1);
                 }
             }

@@ -33,6 +33,7 @@ internal static class RefreshModes
 /// <param name="AdminConnectionString">Any database on the server; the bench database is recreated beside it.</param>
 /// <param name="HistoryDays">0: the modes run once on the seeded database; N: then N days of history are added and they run again.</param>
 /// <param name="DaysAtDepth">Consecutive days the modes run after the history is added.</param>
+/// <param name="FreshDays">Consecutive days the modes run on the seeded database, before the history is added.</param>
 /// <param name="FloorRuns">Measurements of the floor; the median is the one compared with the job.</param>
 /// <param name="Concurrency">Extension calls (per-user) or bulk groups in flight, in the core server and in the raw HTTP rate alike.</param>
 internal sealed record BenchSettings(
@@ -51,7 +52,8 @@ internal sealed record BenchSettings(
     int HistoryDays = 0,
     bool HistoryWithMarketChanges = false,
     int FloorRuns = 3,
-    int DaysAtDepth = 1)
+    int DaysAtDepth = 1,
+    int FreshDays = 1)
 {
     public int BulkSizeFor(RefreshMode mode) => mode == RefreshMode.Bulk ? BulkSize : 0;
 

@@ -47,6 +47,8 @@ internal sealed class ResultTable(
             $"Stored B/user-day: growth of {string.Join(", ", BenchDatabase.WrittenTables)} (heap, indexes, TOAST; pg_total_relation_size) " +
             "over the day, VACUUM before and after, ÷ users written; WAL B/user-day: WAL written while the job ran ÷ users written " +
             "(the bench's server runs with full_page_writes off, so production writes more).");
+        foreach (var line in MedianLines())
+            text.AppendLine(line);
         text.AppendLine($"Floor s: the median of {floor.Each.Count} measurements ({floor.Describe()}), each after VACUUM ANALYZE and CHECKPOINT.");
         text.AppendLine($"Chain check after the runs (`verify`, whole history): {verify.Summary}; {verify.Wall.TotalSeconds:F2} s wall.");
         text.AppendLine(
@@ -80,6 +82,30 @@ internal sealed class ResultTable(
             $"{run.Report.Success:N0}",
             $"{run.Report.Failed:N0}",
         ];
+    }
+
+    /// <summary>
+    /// Per mode run on more than one day (<c>--fresh-days</c>, <c>--days-at-depth</c>): the median job
+    /// against the median floor, so one noisy day on this shared machine does not make the figure.
+    /// </summary>
+    private IEnumerable<string> MedianLines()
+    {
+        var floorSeconds = floor.Median.TotalSeconds;
+        foreach (var mode in settings.Modes)
+        {
+            var fresh = runs.Where(r => r.Mode == mode && !r.AtDepth).Select(r => r.JobSeconds).ToArray();
+            var deep = runs.Where(r => r.Mode == mode && r.AtDepth).Select(r => r.JobSeconds).ToArray();
+            if (fresh.Length < 2 && deep.Length < 2)
+                continue;
+            var parts = new List<string>();
+            if (fresh.Length > 0)
+                parts.Add($"fresh database {Middle.Of(fresh):F2} s ({fresh.Length} days) = {Middle.Of(fresh) / floorSeconds:F2}× the floor");
+            if (deep.Length > 0)
+                parts.Add($"after {settings.HistoryDays} days of history {Middle.Of(deep):F2} s ({deep.Length} days) = {Middle.Of(deep) / floorSeconds:F2}× the floor");
+            if (fresh.Length > 0 && deep.Length > 0)
+                parts.Add($"depth ÷ fresh {Middle.Of(deep) / Middle.Of(fresh):F2}");
+            yield return $"Median job s, {mode.Name()}: {string.Join("; ", parts)}.";
+        }
     }
 
     private static IEnumerable<string> WarningsFor(ModeRun run, int activeUsers)
