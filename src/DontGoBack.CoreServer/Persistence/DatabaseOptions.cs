@@ -22,4 +22,14 @@ public sealed class DatabaseOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "Database:RetryTimeout must be between {1} and {2}.")]
     public TimeSpan RetryTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// PostgreSQL connections the public profile reads may hold at once, in a pool of their own
+    /// (<see cref="PublicReadPool"/>), beside the batch's and the API's pool.
+    /// </summary>
+    [Range(1, 1000, ErrorMessage = "Database:PublicReadPoolSize must be between {1} and {2}.")]
+    public int PublicReadPoolSize { get; set; } = 32;
+
+    /// <summary>The service key of the public reads' <c>NpgsqlDataSource</c>.</summary>
+    public const string PublicReadPool = "public-reads";
 }

@@ -5,6 +5,7 @@ using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
@@ -49,6 +50,34 @@ public sealed class AssetSeriesEndpointTests
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync($"/api/users/{user}/asset-series?from=08/01/2025")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/api/users/{user + 1}/asset-series")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/api/users/{user}/asset-series")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Profile_reads_on_postgres_share_a_pool_of_their_own_bounded_by_its_size()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["Database:PublicReadPoolSize"] = "1",
+            // Every request reads the database, so all of them need the one connection.
+            ["SeriesCache:Enabled"] = "false",
+            ["PublicRateLimit:Enabled"] = "false",
+        });
+        var client = app.CreateClient();
+        var user = await app.AddUserAsync(AccountStatus.Active, (new DateOnly(2025, 8, 9), 1));
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => client.GetAsync($"/api/users/{user}/asset-series")));
+
+        Assert.All(answers, answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await using var sessions = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = @name", connection);
+        sessions.Parameters.AddWithValue("name", PersistenceExtensions.PublicReadApplicationName);
+        Assert.Equal(1L, (long)(await sessions.ExecuteScalarAsync())!);
+        // Nothing these sessions run leaves state behind, so they are not reset on reuse (the README's read path).
+        var reads = app.Services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseOptions.PublicReadPool);
+        Assert.True(new NpgsqlConnectionStringBuilder(reads.ConnectionString).NoResetOnClose);
     }
 
     private static (string, long, long, string) Point(JsonElement point) => (

@@ -3,6 +3,7 @@ using System.Net;
 using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
+using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -22,6 +23,18 @@ public sealed class OptionsValidationTests
     public void The_asset_refresh_defaults_are_valid()
     {
         Assert.Empty(Validate(new AssetRefreshOptions()));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1001)]
+    public void A_public_read_pool_out_of_range_is_rejected_naming_Database_PublicReadPoolSize(int size)
+    {
+        Assert.Empty(Validate(new DatabaseOptions()));
+
+        var result = Assert.Single(Validate(new DatabaseOptions { PublicReadPoolSize = size }));
+
+        Assert.Equal("Database:PublicReadPoolSize must be between 1 and 1000.", result.ErrorMessage);
     }
 
     [Theory]

@@ -39,7 +39,7 @@ public static class AssetEndpoints
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider switch
         {
             DatabaseProvider.Postgres => new AssetSeriesReader(
-                async token => await services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(token),
+                async token => await services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseOptions.PublicReadPool).OpenConnectionAsync(token),
                 aggregatesInDatabase: true, services.GetRequiredService<AssetColourPolicy>()),
             _ => new AssetSeriesReader(
                 async token => await services.GetRequiredService<SqliteDatabase>().OpenAsync(token),
