@@ -61,6 +61,11 @@
         }
     }
 
+    // A form on its way (cancel, run again) brings its own page with its answer; a reload now
+    // would abort that navigation, and the operator would never see what came of the action.
+    let submitting = false;
+    document.addEventListener('submit', event => { if (!event.defaultPrevented) submitting = true; });
+
     function follow(element) {
         const source = new EventSource(element.dataset.live);
         const field = name => element.querySelector(`[data-field="${name}"]`);
@@ -71,7 +76,7 @@
             if (!reading.running) {
                 source.close();
                 // The run ended: show its outcome as the server renders it, once.
-                window.location.reload();
+                if (!submitting) window.location.reload();
                 return;
             }
             const bar = element.querySelector('.bar span');
