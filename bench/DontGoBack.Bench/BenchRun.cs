@@ -92,7 +92,7 @@ internal static class BenchRun
         {
             foreach (var mode in settings.Modes)
             {
-                runs.Add(await RefreshAsync(settings, database, simulator, mode, day, historyDays, cancellationToken) with { AtDepth = false });
+                runs.Add(await RefreshAsync(settings, database, simulator, mode, day, historyDays, cancellationToken));
                 (day, historyDays) = (day.AddDays(1), historyDays + 1);
             }
         }
