@@ -190,7 +190,7 @@ internal static class BenchRun
     {
         var users = Math.Max(1, run.Report.Success);
         Progress.Say($"refresh {run.Mode.Name()}: {run.Report.Status}, success {run.Report.Success:N0}, failed {run.Report.Failed:N0} " +
-                     $"in {run.Report.ElapsedMs / 1000.0:F2} s, peak {run.PeakResidentBytes / ResultTable.BytesPerMegabyte:N0} MB; " +
+                     $"in {run.JobSeconds:F2} s, peak {run.PeakResidentBytes / ResultTable.BytesPerMegabyte:N0} MB; " +
                      $"CPU s core server {run.CoreServerCpu.TotalSeconds:F1}; stored {run.StoredBytes / users:N0} B and WAL {run.WalBytes / users:N0} B per user-day");
         return run;
     }

@@ -59,7 +59,7 @@ internal sealed class ResultTable(
 
     private IEnumerable<string> Cells(ModeRun run)
     {
-        var jobSeconds = run.Report.ElapsedMs / 1000.0;
+        var jobSeconds = run.JobSeconds;
         var usersPerSecond = jobSeconds > 0 ? run.Report.Success / jobSeconds : double.NaN;
         return
         [

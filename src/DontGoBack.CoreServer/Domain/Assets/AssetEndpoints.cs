@@ -36,18 +36,22 @@ public static class AssetEndpoints
             .ValidateOnStart();
         builder.Services.AddScoped<AssetHistoryRetention>();
         builder.Services.AddScoped<AssetChangeHistory>();
+        // The connection source is resolved once here, not on every request.
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider switch
         {
-            DatabaseProvider.Postgres => new AssetSeriesReader(
-                async token => await services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseOptions.PublicReadPool).OpenConnectionAsync(token),
-                aggregatesInDatabase: true, services.GetRequiredService<AssetColourPolicy>()),
-            _ => new AssetSeriesReader(
-                async token => await services.GetRequiredService<SqliteDatabase>().OpenAsync(token),
-                aggregatesInDatabase: false, services.GetRequiredService<AssetColourPolicy>()),
+            DatabaseProvider.Postgres => PostgresReader(services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseOptions.PublicReadPool),
+                services.GetRequiredService<AssetColourPolicy>()),
+            _ => SqliteReader(services.GetRequiredService<SqliteDatabase>(), services.GetRequiredService<AssetColourPolicy>()),
         });
         builder.AddSeriesCache();
         return builder;
     }
+
+    private static AssetSeriesReader PostgresReader(NpgsqlDataSource reads, AssetColourPolicy colours) =>
+        new(async token => await reads.OpenConnectionAsync(token), aggregatesInDatabase: true, colours);
+
+    private static AssetSeriesReader SqliteReader(SqliteDatabase database, AssetColourPolicy colours) =>
+        new(async token => await database.OpenAsync(token), aggregatesInDatabase: false, colours);
 
     public static IEndpointRouteBuilder MapAssets(this IEndpointRouteBuilder app)
     {
