@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace DontGoBack.Bench;
 
@@ -22,9 +23,9 @@ internal static class BenchCommand
             Description = "Comma-separated refresh modes to run, in order: bulk, per-user",
             DefaultValueFactory = _ => "bulk,per-user",
         };
-        modes.Validators.Add(result =>
+        Check(modes, (result, text) =>
         {
-            if (ParseModes(result.GetValueOrDefault<string>()) is { Error: { } error })
+            if (ParseModes(text) is { Error: { } error })
                 result.AddError(error);
         });
         var latencyMs = IntOption("--latency-ms", "Latency the stand-in adds to every update call", 0, 0, 60_000);
@@ -33,9 +34,9 @@ internal static class BenchCommand
             Description = "Share of update calls the stand-in answers with HTTP 500",
             DefaultValueFactory = _ => 0,
         };
-        errorRate.Validators.Add(result =>
+        Check(errorRate, (result, rate) =>
         {
-            if (result.GetValueOrDefault<double>() is < 0 or > 1)
+            if (rate is < 0 or > 1)
                 result.AddError("--error-rate must be between 0 and 1.");
         });
         // 4096 is the core server's own cap on AssetRefresh:MaxConcurrency.
@@ -46,9 +47,9 @@ internal static class BenchCommand
         {
             Description = $"Requests for the raw HTTP rate; default the user count, at most {DefaultRawRequestCap:N0}",
         };
-        rawRequests.Validators.Add(result =>
+        Check(rawRequests, (result, requests) =>
         {
-            if (result.GetValueOrDefault<int?>() is <= 0)
+            if (requests is <= 0)
                 result.AddError("--raw-requests must be positive.");
         });
 
@@ -108,11 +109,33 @@ internal static class BenchCommand
     private static Option<int> IntOption(string name, string description, int defaultValue, int min, int max)
     {
         var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
-        option.Validators.Add(result =>
+        return Check(option, (result, value) =>
         {
-            var value = result.GetValueOrDefault<int>();
             if (value < min || value > max)
                 result.AddError($"{name} must be between {min} and {max}.");
+        });
+    }
+
+    /// <summary>
+    /// Adds <paramref name="check"/> on the option's value once it parsed: System.CommandLine runs
+    /// validators even when it did not (`--users abc`), and reading the value then throws; the
+    /// parser's own message is left to say what is wrong (as the core server's CommandChecks.Check,
+    /// which this tool cannot reference: it runs the core server as a process).
+    /// </summary>
+    private static Option<T> Check<T>(Option<T> option, Action<OptionResult, T> check)
+    {
+        option.Validators.Add(result =>
+        {
+            T value;
+            try
+            {
+                value = result.GetValueOrDefault<T>()!;
+            }
+            catch (InvalidOperationException)
+            {
+                return;
+            }
+            check(result, value);
         });
         return option;
     }
@@ -120,12 +143,11 @@ internal static class BenchCommand
     private static Option<FileInfo> ExistingFile(string name, string description)
     {
         var option = new Option<FileInfo>(name) { Description = description, Required = true };
-        option.Validators.Add(result =>
+        return Check(option, (result, file) =>
         {
-            if (result.GetValueOrDefault<FileInfo>() is { Exists: false } file)
+            if (file is { Exists: false })
                 result.AddError($"{name} {file.FullName} does not exist; build it first (bench/run.sh does).");
         });
-        return option;
     }
 
     private static (IReadOnlyList<RefreshMode> Modes, string? Error) ParseModes(string text)

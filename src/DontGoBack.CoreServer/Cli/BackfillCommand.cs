@@ -20,11 +20,11 @@ public sealed class BackfillCommand(
         var daysOption = new Option<int>("--days") { Description = "How many days before today to fill", Required = true };
         if (checks is not null)
         {
-            daysOption.Validators.Add(result =>
+            CommandChecks.Check(daysOption, (result, days) =>
             {
                 var (today, earliest) = (checks.Calendar.Today, checks.Calendar.EarliestDay);
                 var mostDays = Math.Min(MaxDays, today.DayNumber - earliest.DayNumber);
-                if (result.GetValueOrDefault<int>() is var days && (days < 1 || days > mostDays))
+                if (days < 1 || days > mostDays)
                     result.AddError($"--days must be between 1 and {mostDays} (no day before Batch:EarliestDay {earliest:yyyy-MM-dd}).");
             });
         }

@@ -18,9 +18,9 @@ public sealed class SeedCommand(
     public static Command Declare(CommandChecks? checks)
     {
         var activeOption = new Option<int?>("--active-percent") { Description = "Share of ACTIVE users; default DemoData:ActivePercent (85)" };
-        activeOption.Validators.Add(result =>
+        CommandChecks.Check(activeOption, (result, percent) =>
         {
-            if (result.GetValueOrDefault<int?>() is < 0 or > 100)
+            if (percent is < 0 or > 100)
                 result.AddError("--active-percent must be between 0 and 100.");
         });
         return new Command("seed", "Add demo users, each with an opening snapshot yesterday")

@@ -61,6 +61,10 @@ public sealed class CliTests : IDisposable
     [InlineData("refresh --bogus", "'--bogus'")]
     [InlineData("refresh --day", "--day")]
     [InlineData("runs --job nope", "'asset-refresh-subset'")]
+    // A value that does not parse reaches the options' own checks too; they leave it to the parser's message.
+    [InlineData("seed --users abc", "Cannot parse argument 'abc' for option '--users'")]
+    [InlineData("seed --users 5 --active-percent x", "Cannot parse argument 'x' for option '--active-percent'")]
+    [InlineData("backfill --days zz", "Cannot parse argument 'zz' for option '--days'")]
     public async Task Unknown_command_or_option_exits_2_with_a_message_on_standard_error(string commandLine, string message)
     {
         var cli = await CoreServerProcess.RunAsync(new Dictionary<string, string?>(), commandLine.Split(' '), _workingDirectory);

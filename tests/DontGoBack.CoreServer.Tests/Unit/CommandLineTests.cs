@@ -65,6 +65,10 @@ public sealed class CommandLineTests
     [InlineData("seed --users 5 --active-percent 101")]
     [InlineData("verify --limit -1")]
     [InlineData("backfill --days 2 --users 5-1")]
+    [InlineData("seed --users abc")]
+    [InlineData("seed --users 5 --active-percent x")]
+    [InlineData("verify --limit many")]
+    [InlineData("runs --job")]
     public void A_value_of_the_wrong_form_is_answered_with_exit_2_before_the_host_is_built(string commandLine)
     {
         var request = CoreCommandLine.Read(Split(commandLine));
