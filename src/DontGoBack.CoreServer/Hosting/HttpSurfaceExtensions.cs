@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
+using DontGoBack.CoreServer.Persistence;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.RateLimiting;
@@ -149,6 +150,14 @@ public static partial class HttpSurfaceExtensions
                 var detail = bad.InnerException is JsonException json ? $"{bad.Message} {json.Message}" : bad.Message;
                 problem = Results.Problem(statusCode: bad.StatusCode, title: "Invalid request", detail: detail);
             }
+            else if (DatabaseFaults.IsTransient(exception))
+            {
+                // The database is down or restarting (not our code): the caller may simply ask again.
+                LogDatabaseUnavailable(http.Request.Method, http.Request.Path, DatabaseFaults.Reason(exception));
+                http.Response.Headers.RetryAfter = DatabaseRetryAfterSeconds;
+                problem = Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Database unavailable",
+                    detail: "The database cannot be reached right now; try again shortly.");
+            }
             else
             {
                 LogUnhandled(exception, http.Request.Method, http.Request.Path);
@@ -158,6 +167,11 @@ public static partial class HttpSurfaceExtensions
             await problem.ExecuteAsync(http);
             return true;
         }
+
+        private const string DatabaseRetryAfterSeconds = "5";
+
+        [LoggerMessage(LogLevel.Warning, "Database unavailable answering {Method} {Path}: {Reason}")]
+        private partial void LogDatabaseUnavailable(string method, string path, string reason);
 
         [LoggerMessage(LogLevel.Error, "Unhandled error answering {Method} {Path}")]
         private partial void LogUnhandled(Exception exception, string method, string path);

@@ -29,6 +29,35 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
     private const string HeldCallTimeout = "00:01:00";
 
     [Fact]
+    public async Task The_profile_graph_answers_503_while_the_database_is_down_and_reads_again_after()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres, server.AdminConnectionString);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            // Every request reads the database, and the read pool's sessions (not reset on reuse) meet the restart.
+            ["SeriesCache:Enabled"] = "false",
+            ["PublicRateLimit:Enabled"] = "false",
+        });
+        var client = app.CreateClient();
+        var user = await app.AddUserAsync(AccountStatus.Active, (Day, 1));
+        var path = $"/api/users/{user}/asset-series?to={Day:yyyy-MM-dd}";
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(path)).StatusCode);
+
+        await using (var outage = await server.StopAsync())
+        {
+            var down = await client.GetAsync(path);
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, down.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(5), down.Headers.RetryAfter?.Delta);
+            Assert.Contains("Database unavailable", await down.Content.ReadAsStringAsync());
+            await outage.EndAsync();
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(path)).StatusCode);
+        Assert.DoesNotContain(app.Logs.Entries, e => e.Message.StartsWith("Unhandled error answering"));
+    }
+
+    [Fact]
     public async Task A_restart_during_a_run_is_carried_by_retries_and_the_day_has_one_snapshot_per_active_user()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres, server.AdminConnectionString);
