@@ -159,8 +159,8 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         await using var app = new CoreServerApp(database, Settings(concurrency: 1));
         var server = app.StartOnKestrel();
         using var client = new HttpClient { BaseAddress = server };
-        // One slowed call at a time, and three calls held until their deadline (30 s each): the run
-        // is still working when a loaded machine's browser gets to the button (24 s alone was not).
+        // One slowed call at a time, and three calls held until their deadline on the test's ticking
+        // clock: more run left when a loaded machine's browser gets to the button.
         var users = await app.AddActiveUsersAsync(300, Day.AddDays(-1), 1_000_000);
         app.Extension.Latency = TimeSpan.FromMilliseconds(80);
         app.Extension.Inject(FakeExtensionServer.Fault.Block, users[0], users[100], users[200]);
