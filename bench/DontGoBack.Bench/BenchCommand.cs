@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using DontGoBack.CoreServer.Cli;
 
 namespace DontGoBack.Bench;
 
@@ -23,7 +24,7 @@ internal static class BenchCommand
             Description = "Comma-separated refresh modes to run, in order: bulk, per-user",
             DefaultValueFactory = _ => "bulk,per-user",
         };
-        Check(modes, (result, text) =>
+        OptionChecks.Check(modes, (result, text) =>
         {
             if (ParseModes(text) is { Error: { } error })
                 result.AddError(error);
@@ -34,7 +35,7 @@ internal static class BenchCommand
             Description = "Share of update calls the stand-in answers with HTTP 500",
             DefaultValueFactory = _ => 0,
         };
-        Check(errorRate, (result, rate) =>
+        OptionChecks.Check(errorRate, (result, rate) =>
         {
             if (rate is < 0 or > 1)
                 result.AddError("--error-rate must be between 0 and 1.");
@@ -47,7 +48,7 @@ internal static class BenchCommand
         {
             Description = $"Requests for the raw HTTP rate; default the user count, at most {DefaultRawRequestCap:N0}",
         };
-        Check(rawRequests, (result, requests) =>
+        OptionChecks.Check(rawRequests, (result, requests) =>
         {
             if (requests is <= 0)
                 result.AddError("--raw-requests must be positive.");
@@ -109,41 +110,17 @@ internal static class BenchCommand
     private static Option<int> IntOption(string name, string description, int defaultValue, int min, int max)
     {
         var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
-        return Check(option, (result, value) =>
+        return OptionChecks.Check(option, (result, value) =>
         {
             if (value < min || value > max)
                 result.AddError($"{name} must be between {min} and {max}.");
         });
     }
 
-    /// <summary>
-    /// Adds <paramref name="check"/> on the option's value once it parsed: System.CommandLine runs
-    /// validators even when it did not (`--users abc`), and reading the value then throws; the
-    /// parser's own message is left to say what is wrong (as the core server's CommandChecks.Check,
-    /// which this tool cannot reference: it runs the core server as a process).
-    /// </summary>
-    private static Option<T> Check<T>(Option<T> option, Action<OptionResult, T> check)
-    {
-        option.Validators.Add(result =>
-        {
-            T value;
-            try
-            {
-                value = result.GetValueOrDefault<T>()!;
-            }
-            catch (InvalidOperationException)
-            {
-                return;
-            }
-            check(result, value);
-        });
-        return option;
-    }
-
     private static Option<FileInfo> ExistingFile(string name, string description)
     {
         var option = new Option<FileInfo>(name) { Description = description, Required = true };
-        return Check(option, (result, file) =>
+        return OptionChecks.Check(option, (result, file) =>
         {
             if (file is { Exists: false })
                 result.AddError($"{name} {file.FullName} does not exist; build it first (bench/run.sh does).");

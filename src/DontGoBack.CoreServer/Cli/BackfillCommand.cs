@@ -20,7 +20,7 @@ public sealed class BackfillCommand(
         var daysOption = new Option<int>("--days") { Description = "How many days before today to fill", Required = true };
         if (checks is not null)
         {
-            CommandChecks.Check(daysOption, (result, days) =>
+            OptionChecks.Check(daysOption, (result, days) =>
             {
                 var (today, earliest) = (checks.Calendar.Today, checks.Calendar.EarliestDay);
                 var mostDays = Math.Min(MaxDays, today.DayNumber - earliest.DayNumber);

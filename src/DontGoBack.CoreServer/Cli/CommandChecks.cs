@@ -22,7 +22,7 @@ public sealed class CommandChecks(BatchJobs jobs, BatchCalendar calendar)
         if (checks is not null)
         {
             var known = runNames ? checks.Jobs.RunNames : checks.Jobs.All.Select(j => j.Definition.Name).ToList();
-            Check(option, (result, job) =>
+            OptionChecks.Check(option, (result, job) =>
             {
                 if (!known.Contains(job))
                     result.AddError($"--job '{job}' is not a job; it is one of: {string.Join(", ", known.Select(name => $"'{name}'"))}.");
@@ -55,33 +55,9 @@ public sealed class CommandChecks(BatchJobs jobs, BatchCalendar calendar)
 
     /// <summary>A validator that holds a number at or above <paramref name="least"/>, saying so in <paramref name="message"/>.</summary>
     public static Option<T> AtLeast<T>(Option<T> option, T least, string message) where T : struct, IComparable<T> =>
-        Check(option, (result, value) =>
+        OptionChecks.Check(option, (result, value) =>
         {
             if (value.CompareTo(least) < 0)
                 result.AddError(message);
         });
-
-    /// <summary>
-    /// Adds <paramref name="check"/> on the option's value once it parsed. System.CommandLine runs
-    /// validators even when the value did not parse (`--users abc`), and reading it then throws: the
-    /// check is skipped instead, and the parser's own error is what the operator sees, not an
-    /// unhandled exception (dotnet/command-line-api#2645).
-    /// </summary>
-    public static Option<T> Check<T>(Option<T> option, Action<OptionResult, T> check)
-    {
-        option.Validators.Add(result =>
-        {
-            T value;
-            try
-            {
-                value = result.GetValueOrDefault<T>()!;
-            }
-            catch (InvalidOperationException)
-            {
-                return;
-            }
-            check(result, value);
-        });
-        return option;
-    }
 }

@@ -18,7 +18,7 @@ public sealed class SeedCommand(
     public static Command Declare(CommandChecks? checks)
     {
         var activeOption = new Option<int?>("--active-percent") { Description = "Share of ACTIVE users; default DemoData:ActivePercent (85)" };
-        CommandChecks.Check(activeOption, (result, percent) =>
+        OptionChecks.Check(activeOption, (result, percent) =>
         {
             if (percent is < 0 or > 100)
                 result.AddError("--active-percent must be between 0 and 100.");
