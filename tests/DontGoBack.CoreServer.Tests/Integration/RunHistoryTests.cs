@@ -117,9 +117,15 @@ public sealed class RunHistoryTests
         app.CreateClient();
 
         await Eventually.UntilAsync(async () => (await app.SnapshotsOfAsync(user)).Any(s => s.SnapshotDay == Day), TimeSpan.FromSeconds(20));
-        await using var scope = app.Services.CreateAsyncScope();
-        var runs = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>()
-            .ListAsync(AssetRefreshJob.Name, Day.AddDays(-10), Day, CancellationToken.None);
+        // The day's snapshots are written before its run is recorded as ended: wait for that too.
+        List<BatchRun> runs = [];
+        await Eventually.UntilAsync(async () =>
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            runs = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>()
+                .ListAsync(AssetRefreshJob.Name, Day.AddDays(-10), Day, CancellationToken.None);
+            return runs.Any(r => r.SnapshotDay == Day && r.Status != BatchRunStatus.Running);
+        }, TimeSpan.FromSeconds(20));
         var days = runs.OrderBy(r => r.Id).Select(r => r.SnapshotDay).ToArray();
         Assert.Equal([Day.AddDays(-5), Day.AddDays(-3), Day.AddDays(-2), Day.AddDays(-1), Day], days);
         Assert.All(runs, r => Assert.Equal(BatchRunStatus.Completed, r.Status));

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -11,7 +12,7 @@ public sealed class DatabaseRetryTests
 {
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(10);
     private static readonly DateTimeOffset Start = new(2025, 8, 10, 0, 0, 0, TimeSpan.Zero);
-    private readonly FakeTimeProvider _time = new(Start);
+    private readonly WaitedOnClock _time = new(Start);
     private readonly DatabaseRetry _retry;
 
     public DatabaseRetryTests() =>
@@ -88,17 +89,37 @@ public sealed class DatabaseRetryTests
         Assert.Equal("database error: no such table: users", DatabaseFaults.Describe(new SqliteException("no such table: users", 1)));
     }
 
-    /// <summary>Moves the fake clock on in small steps, letting each retry's continuation run, until the work is done.</summary>
+    /// <summary>
+    /// Moves the fake clock on by exactly each wait the retry asks for, once it asks, until the work is
+    /// done. Moving it in fixed steps instead let a loaded machine's late continuation see time pass
+    /// that nobody waited for, and the measured backoff overshoot.
+    /// </summary>
     private async Task<T> AdvanceUntilDoneAsync<T>(Task<T> work)
     {
         for (var step = 0; !work.IsCompleted && step < 10_000; step++)
         {
-            // Not a wait before an assertion: a real tick hands the thread pool the retry's continuation, which
-            // then waits on the fake clock; the loop ends on the work's own completion, the signal.
-            await Task.Delay(1);
-            if (!work.IsCompleted)
-                _time.Advance(TimeSpan.FromMilliseconds(25));
+            if (_time.TryTakeWait(out var wait))
+                _time.Advance(wait);
+            else
+                // Not a wait before an assertion: a real tick hands the thread pool the retry's continuation,
+                // which then asks the fake clock for its next wait; the loop ends on the work's own completion.
+                await Task.Delay(1);
         }
         return await work;
+    }
+
+    /// <summary>A fake clock that tells which waits were asked of it, so a test moves time only for them.</summary>
+    private sealed class WaitedOnClock(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        private readonly ConcurrentQueue<TimeSpan> _waits = new();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            if (dueTime != Timeout.InfiniteTimeSpan)
+                _waits.Enqueue(dueTime);
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
+
+        public bool TryTakeWait(out TimeSpan wait) => _waits.TryDequeue(out wait);
     }
 }
