@@ -69,15 +69,34 @@ public sealed class AssetSeriesEndpointTests
         var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => client.GetAsync($"/api/users/{user}/asset-series")));
 
         Assert.All(answers, answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
+        Assert.Equal(1L, await PublicReadSessionsAsync(database));
+        // Nothing these reads run leaves state behind in a session, so their statements share connections (the README's read path).
+        var reads = app.Services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseOptions.PublicReadPool);
+        Assert.True(new NpgsqlConnectionStringBuilder(reads.ConnectionString).Multiplexing);
+    }
+
+    [Fact]
+    public async Task A_server_on_postgres_has_its_profile_read_connections_open_before_the_first_request()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        Assert.Equal(0L, await PublicReadSessionsAsync(database));
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["Database:PublicReadPoolSize"] = "2" });
+
+        // Started (the host's hosted services ran), and not one request sent: any session of the read pool is the warm-up's.
+        _ = app.Services;
+        var sessions = await PublicReadSessionsAsync(database);
+        Assert.InRange(sessions, 1L, 2L);
+    }
+
+    /// <summary>Sessions of the public read pool on the test's database, as PostgreSQL lists them.</summary>
+    private static async Task<long> PublicReadSessionsAsync(TestDatabase database)
+    {
         await using var connection = new NpgsqlConnection(database.ConnectionString);
         await connection.OpenAsync();
         await using var sessions = new NpgsqlCommand(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = @name", connection);
         sessions.Parameters.AddWithValue("name", PersistenceExtensions.PublicReadApplicationName);
-        Assert.Equal(1L, (long)(await sessions.ExecuteScalarAsync())!);
-        // Nothing these sessions run leaves state behind, so they are not reset on reuse (the README's read path).
-        var reads = app.Services.GetRequiredKeyedService<NpgsqlDataSource>(DatabaseOptions.PublicReadPool);
-        Assert.True(new NpgsqlConnectionStringBuilder(reads.ConnectionString).NoResetOnClose);
+        return (long)(await sessions.ExecuteScalarAsync())!;
     }
 
     private static (string, long, long, string) Point(JsonElement point) => (

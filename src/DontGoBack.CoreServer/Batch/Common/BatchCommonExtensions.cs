@@ -28,7 +28,7 @@ public static class BatchCommonExtensions
         builder.Services.AddSingleton<OperatorRuns>();
         builder.AddDeadlineAlerts();
         var batch = builder.Configuration.GetSection(BatchOptions.SectionName).Get<BatchOptions>() ?? new();
-        var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider ?? DatabaseProvider.Sqlite;
+        var provider = DatabaseOptions.ProviderIn(builder.Configuration);
         if (batch.Clustered && provider != DatabaseProvider.Postgres)
         {
             throw new OptionsValidationException(BatchOptions.SectionName, typeof(BatchOptions),

@@ -43,6 +43,8 @@ public static class AssetEndpoints
                 services.GetRequiredService<AssetColourPolicy>()),
             _ => SqliteReader(services.GetRequiredService<SqliteDatabase>(), services.GetRequiredService<AssetColourPolicy>()),
         });
+        if (DatabaseOptions.ProviderIn(builder.Configuration) == DatabaseProvider.Postgres)
+            builder.Services.AddHostedService<SeriesReadWarmUp>();
         builder.AddSeriesCache();
         return builder;
     }

@@ -82,8 +82,7 @@ public static class SeriesCache
         builder.Services.AddSingleton<SeriesCacheGenerations>();
         builder.Services.AddSingleton<SeriesOutputCachePolicy>();
         builder.Services.AddSingleton<LocalEviction>();
-        var provider = builder.Configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider;
-        if (provider == DatabaseProvider.Postgres)
+        if (DatabaseOptions.ProviderIn(builder.Configuration) == DatabaseProvider.Postgres)
         {
             builder.Services.AddSingleton<SeriesChangeFeed>();
             builder.Services.AddHostedService(services => services.GetRequiredService<SeriesChangeFeed>());

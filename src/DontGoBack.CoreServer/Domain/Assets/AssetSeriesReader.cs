@@ -10,9 +10,10 @@ public sealed record SeriesRead(string? Nickname, IReadOnlyList<AssetSeriesPoint
 /// <summary>
 /// One visible profile's series in one round trip: the visibility check, the balance for the
 /// nickname and the range of snapshots come from a single statement that walks the unique
-/// (user_id, snapshot_day) index once — no tracking, no second query, prepared on its
-/// connection. With <c>aggregatesInDatabase</c> (PostgreSQL) a week or month view is summed by
-/// the database, so a year of months sends 12 rows rather than 365; the product of the
+/// (user_id, snapshot_day) index once — no tracking, no second query; on PostgreSQL the read
+/// pool prepares it on each connection the first time it runs there. With
+/// <c>aggregatesInDatabase</c> (PostgreSQL) a week or month view is summed by the database,
+/// so a year of months sends 12 rows rather than 365; the product of the
 /// multipliers is the <c>series_product</c> aggregate (IEEE multiplication in day order, as
 /// <see cref="AssetSeries.Build"/> does), so both paths give the same bits and the same colour.
 /// SQLite, the embedded single-process database, folds the day rows in process.
@@ -59,8 +60,6 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
         AddParameter(command, "to", DbType.Date, last);
         if (periodsInDatabase)
             AddParameter(command, "unit", DbType.String, interval == SeriesInterval.Week ? "week" : "month");
-        // Kept on the physical connection, so a pooled connection parses and plans it once.
-        await command.PrepareAsync(cancellationToken);
 
         await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SingleResult, cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
