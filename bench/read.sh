@@ -42,8 +42,10 @@ if ! command -v wrk >/dev/null; then
 fi
 
 if [ -z "$core_dll" ]; then
-  dotnet build src/DontGoBack.CoreServer -c Release --nologo -v quiet >&2
-  core_dll="src/DontGoBack.CoreServer/bin/Release/$framework/DontGoBack.CoreServer.dll"
+  # The deployable build: published, so with ReadyToRun (the project asks for it), as a server is run.
+  dotnet publish src/DontGoBack.CoreServer -c Release --self-contained false \
+    -o artifacts/read-bench/core --nologo -v quiet >&2
+  core_dll="artifacts/read-bench/core/DontGoBack.CoreServer.dll"
 fi
 dotnet build bench/DontGoBack.ReadBench -c Release --nologo -v quiet >&2
 bench() { dotnet "bench/DontGoBack.ReadBench/bin/Release/$framework/DontGoBack.ReadBench.dll" "$@"; }
