@@ -26,25 +26,34 @@ internal sealed partial class SeriesReadWarmUp(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(Limit);
-        var last = calendar.Today;
-        var first = last.AddDays(-30);
         var started = time.GetTimestamp();
         try
         {
-            for (var round = 0; round < Rounds; round++)
-            {
-                await Task.WhenAll(Enumerable.Range(0, database.Value.PublicReadPoolSize)
-                    .SelectMany(_ => new[] { SeriesInterval.Day, SeriesInterval.Week })
-                    .Select(interval => reader.ReadAsync(NoUser, first, last, interval, limit.Token)));
-            }
+            // Bounded from outside: a multiplexed read sends PostgreSQL no cancellation, so a token
+            // alone would not end one the database never answers.
+            await ReadRoundsAsync().WaitAsync(Limit, time, cancellationToken);
             LogWarmedUp((long)time.GetElapsedTime(started).TotalMilliseconds, database.Value.PublicReadPoolSize);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && (DatabaseFaults.IsDatabaseFault(e) || e is OperationCanceledException))
+        // Not a reason to refuse to start: the reads open their connections on demand, only slower at first.
+        catch (TimeoutException)
         {
-            // Not a reason to refuse to start: the reads open their connections on demand, only slower at first.
-            LogWarmUpFailed(e is OperationCanceledException ? $"not done within {Limit.TotalSeconds:0} s" : DatabaseFaults.Describe(e));
+            LogWarmUpFailed($"not done within {Limit.TotalSeconds:0} s");
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            LogWarmUpFailed(DatabaseFaults.Describe(e));
+        }
+    }
+
+    private async Task ReadRoundsAsync()
+    {
+        var last = calendar.Today;
+        var first = last.AddDays(-30);
+        for (var round = 0; round < Rounds; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, database.Value.PublicReadPoolSize)
+                .SelectMany(_ => new[] { SeriesInterval.Day, SeriesInterval.Week })
+                .Select(interval => reader.ReadAsync(NoUser, first, last, interval, CancellationToken.None)));
         }
     }
 
