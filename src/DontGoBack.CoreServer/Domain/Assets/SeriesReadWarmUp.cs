@@ -47,8 +47,9 @@ internal sealed partial class SeriesReadWarmUp(
 
     private async Task ReadRoundsAsync()
     {
+        // The range a profile asks for by default.
         var last = calendar.Today;
-        var first = last.AddDays(-30);
+        var first = last.AddDays(-AssetEndpoints.DefaultSeriesDays + 1);
         for (var round = 0; round < Rounds; round++)
         {
             await Task.WhenAll(Enumerable.Range(0, database.Value.PublicReadPoolSize)
