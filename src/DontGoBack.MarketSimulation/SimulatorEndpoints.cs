@@ -30,6 +30,7 @@ public static class SimulatorEndpoints
             sp.GetRequiredService<MarketMoveRule>(), sp.GetRequiredService<SimulatorOptions>().MaxBulkItems));
         builder.Services.AddSingleton<SimulatedTokenIssuer>();
         builder.Services.AddSingleton<SimulatorCallCounter>();
+        builder.Services.AddSingleton<SimulatedLatency>();
         return builder;
     }
 
@@ -42,14 +43,14 @@ public static class SimulatorEndpoints
 
         app.MapPost($"{UpdateAssetPath}/{{userId:long}}", async (
             long userId, UpdateAssetRequest request, HttpContext http, SimulatorOptions options,
-            SimulatedTokenIssuer issuer, SimulatedExtension extension, SimulatorCallCounter counter,
+            SimulatedTokenIssuer issuer, SimulatedExtension extension, SimulatorCallCounter counter, SimulatedLatency latency,
             CancellationToken cancellationToken) =>
         {
             if (!issuer.IsValid(BearerToken(http.Request)))
                 return Results.Unauthorized();
             counter.Record([userId]);
             if (options.AddedLatencyMs > 0)
-                await Task.Delay(options.AddedLatencyMs, cancellationToken);
+                await latency.WaitAsync(TimeSpan.FromMilliseconds(options.AddedLatencyMs), cancellationToken);
             if (options.ErrorRate > 0 && Random.Shared.NextDouble() < options.ErrorRate)
                 return Results.Json(ApiResponse.Failure("Unexpected error occurred."), statusCode: 500);
 
@@ -59,14 +60,14 @@ public static class SimulatorEndpoints
 
         app.MapPost(UpdateAssetsPath, async (
             UpdateAssetsRequest request, HttpContext http, SimulatorOptions options,
-            SimulatedTokenIssuer issuer, SimulatedExtension extension, SimulatorCallCounter counter,
+            SimulatedTokenIssuer issuer, SimulatedExtension extension, SimulatorCallCounter counter, SimulatedLatency latency,
             CancellationToken cancellationToken) =>
         {
             if (!issuer.IsValid(BearerToken(http.Request)))
                 return Results.Unauthorized();
             counter.Record(request.Assets?.Select(a => a.UserId) ?? []);
             if (options.AddedLatencyMs > 0)
-                await Task.Delay(options.AddedLatencyMs, cancellationToken);
+                await latency.WaitAsync(TimeSpan.FromMilliseconds(options.AddedLatencyMs), cancellationToken);
             if (options.ErrorRate > 0 && Random.Shared.NextDouble() < options.ErrorRate)
                 return Results.Json(ApiResponse.Failure("Unexpected error occurred."), statusCode: 500);
 
