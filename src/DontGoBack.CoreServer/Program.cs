@@ -38,7 +38,10 @@ builder.AddAssets();
 builder.AddBatchCommon();
 builder.AddAssetBatch();
 builder.AddUserBatch();
-builder.AddTelemetry();
+// Commands export no telemetry, and a meter listener nobody reads would still make every
+// extension call and query record its metrics (several per call, in per-user mode).
+if (!request.IsCommand)
+    builder.AddTelemetry();
 builder.AddHealth();
 builder.AddApiDescription();
 builder.AddAdminConsole();
@@ -52,7 +55,8 @@ app.UseAdminConsole();
 app.UseOutputCache();
 app.MapAssets();
 app.MapBatchRuns();
-app.MapTelemetry();
+if (!request.IsCommand)
+    app.MapTelemetry();
 app.MapHealth();
 app.MapApiDescription();
 app.MapAdminConsole();

@@ -29,6 +29,9 @@ public static class Telemetry
     /// <summary>The meter of Polly, which Microsoft.Extensions.Http.Resilience reports the pipelines' retries, timeouts and circuit to.</summary>
     public const string ResilienceMeter = "Polly";
 
+    private const string PollyPipelineDuration = "resilience.polly.pipeline.duration";
+    private const string PollyAttemptDuration = "resilience.polly.strategy.attempt.duration";
+
     public static IHostApplicationBuilder AddTelemetry(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<TelemetrySettings>().BindConfiguration(TelemetrySettings.SectionName).ValidateOnStart();
@@ -40,6 +43,11 @@ public static class Telemetry
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(BatchMetrics.MeterName, ResilienceMeter)
+                    // Polly's events (retries, timeouts, the circuit) are kept; its duration of every
+                    // call and every attempt repeats http.client.request.duration and our extension-call
+                    // histogram, at two more recordings per call. Dropped, they are never recorded.
+                    .AddView(PollyPipelineDuration, MetricStreamConfiguration.Drop)
+                    .AddView(PollyAttemptDuration, MetricStreamConfiguration.Drop)
                     .AddAspNetCoreInstrumentation()
                     .AddHttpClientInstrumentation()
                     .AddRuntimeInstrumentation()

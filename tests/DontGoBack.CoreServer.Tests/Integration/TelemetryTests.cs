@@ -160,7 +160,9 @@ public sealed class TelemetryTests
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         await using var app = new CoreServerApp(database);
         var client = app.CreateClient();
-        await app.AddActiveUsersAsync(6, Day.AddDays(-1), StartAmount);
+        var ids = await app.AddActiveUsersAsync(6, Day.AddDays(-1), StartAmount);
+        // Retried calls, so the resilience pipeline has events to report.
+        app.Extension.Inject(Fault.ServerError, ids[0]);
         var result = await client.RunDayAsync(Day);
 
         var response = await client.GetAsync("/metrics");
@@ -181,6 +183,10 @@ public sealed class TelemetryTests
         Assert.Contains("dontgoback_batch_run_duration_seconds_count{", text);
         Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text);
         Assert.Contains("# TYPE dotnet_gc_collections_total counter", text);
+        Assert.Matches(new Regex(@"^resilience_polly_strategy_events_total\{[^}]*event_name=""OnRetry""", RegexOptions.Multiline), text);
+        // Dropped by a view: they would repeat http_client_request_duration_seconds at two recordings per call.
+        Assert.DoesNotContain("resilience_polly_pipeline_duration", text);
+        Assert.DoesNotContain("resilience_polly_strategy_attempt_duration", text);
 
         app.RemoteAddress = IPAddress.Parse("203.0.113.9");
         await (await client.GetAsync("/metrics")).AssertProblemAsync(HttpStatusCode.Forbidden, "203.0.113.9");
