@@ -1,9 +1,16 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
@@ -154,6 +161,39 @@ public sealed class CliTests : IDisposable
         Assert.True(broken.ExitCode == 1, broken.Output);
         Assert.Contains(broken.StandardOutput, line => line.StartsWith("| 1 | ", StringComparison.Ordinal) && line.Contains("| closing |"));
         Assert.Matches(@"^\d+ breaks of the chain rule \(1 shown\)", broken.StandardOutput[^1]);
+    }
+
+    [Fact]
+    public async Task A_command_sends_no_telemetry_even_with_an_otlp_endpoint_configured()
+    {
+        // A collector on loopback that counts whatever is sent to it (metrics, traces, logs).
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        await using var collector = builder.Build();
+        var received = new ConcurrentQueue<string>();
+        collector.MapPost("/v1/{signal}", (string signal) =>
+        {
+            received.Enqueue(signal);
+            return Results.Ok();
+        });
+        await collector.StartAsync();
+        var settings = new Dictionary<string, string?>
+        {
+            [Telemetry.OtlpEndpointVariable] = collector.Urls.First(),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            // Every 50 ms: a command that recorded metrics would export many times over its run.
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "50",
+            ["DemoData:UsersOnEmptyDatabase"] = "200",
+        };
+
+        var clock = Stopwatch.StartNew();
+        var refresh = await CoreServerProcess.RunAsync(settings, ["refresh", "--json"], _workingDirectory);
+        clock.Stop();
+
+        Assert.True(refresh.ExitCode == 0, refresh.Output);
+        Assert.True(clock.Elapsed > TimeSpan.FromMilliseconds(500), $"the command took {clock.Elapsed}, too short for exports to be due");
+        Assert.Empty(received);
     }
 
     private static async Task<BatchRun> RunOfTodayAsync(TestDatabase database)
