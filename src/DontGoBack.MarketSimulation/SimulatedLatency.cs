@@ -31,7 +31,8 @@ public sealed class SimulatedLatency : IDisposable
             return;
         // Continuations run on the thread pool, never on the timing thread.
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var due = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
+        // Rounded up: a deadline a tick short would be an answer a tick early.
+        var due = Stopwatch.GetTimestamp() + (long)Math.Ceiling(delay.TotalSeconds * Stopwatch.Frequency);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -42,7 +43,7 @@ public sealed class SimulatedLatency : IDisposable
         }
         // A cancelled wait stays queued until due; completing it then does nothing.
         await using var cancelled = cancellationToken.UnsafeRegister(
-            static state => ((TaskCompletionSource)state!).TrySetCanceled(), done);
+            static (state, token) => ((TaskCompletionSource)state!).TrySetCanceled(token), done);
         await done.Task;
     }
 
@@ -78,7 +79,7 @@ public sealed class SimulatedLatency : IDisposable
                     if (due.Count > 0)
                         break;
                     var sleep = _waiting.TryPeek(out _, out var earliest)
-                        ? (int)Math.Ceiling((earliest - now) * 1000.0 / Stopwatch.Frequency)
+                        ? (int)Math.Min(int.MaxValue, Math.Ceiling((earliest - now) * 1000.0 / Stopwatch.Frequency))
                         : Timeout.Infinite;
                     Monitor.Wait(_lock, sleep);
                 }

@@ -12,7 +12,8 @@ public sealed class SimulatedLatencyTests : IDisposable
     [Fact]
     public async Task No_answer_is_early_whatever_the_order_the_waits_came_in()
     {
-        // Longest first, so each new wait becomes the earliest and must wake the timing thread.
+        // Longest first, so each new wait becomes the earliest and must wake the timing thread
+        // (a missed wake-up leaves them all waiting, and the bound below fails the test).
         var delays = Enumerable.Range(1, 40).Select(i => TimeSpan.FromMilliseconds(205 - 5 * i)).ToList();
         var waits = delays.Select(async delay =>
         {
