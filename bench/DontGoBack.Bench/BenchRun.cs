@@ -72,22 +72,14 @@ internal static class BenchRun
         Progress.Say($"raw HTTP rate: {raw.RequestsPerSecond:N0} requests/s ({raw.NotOk:N0} answers not 2xx); " +
                      $"CPU s client {raw.ClientCpu.TotalSeconds:F1}, stand-in {raw.SimulatorCpu.TotalSeconds:F1}");
 
-        Progress.Say($"floor: COPY of {activeUsers:N0} snapshots, one pointer UPDATE, rolled back; {settings.FloorRuns} times");
-        var floors = new List<TimeSpan>();
-        for (var i = 0; i < settings.FloorRuns; i++)
-        {
-            floors.Add(await database.MeasureFloorAsync(cancellationToken));
-            await database.VacuumAnalyzeAsync(cancellationToken);
-            Progress.Say($"floor {i + 1} of {settings.FloorRuns}: {floors[^1].TotalSeconds:F2} s");
-        }
-        var floor = new FloorRuns(floors);
-        Progress.Say($"floor: median {floor.Median.TotalSeconds:F2} s of {floor.Describe()}");
+        var floor = await MeasureFloorAsync("floor");
 
         // Days after the seed's opening snapshot, so every run moves every pointer as the daily run does.
         // Only the HTTP trigger refuses a future day; the CLI takes any.
         var day = openingDay.AddDays(1);
         var runs = new List<ModeRun>();
         var historyDays = 1;
+        FloorRuns? floorAtDepth = null;
         for (var i = 0; i < settings.FreshDays; i++)
         {
             foreach (var mode in settings.Modes)
@@ -111,6 +103,8 @@ internal static class BenchRun
                     (day, historyDays) = (day.AddDays(1), historyDays + 1);
                 }
             }
+            // The design's minimum on the deep database too: how much of the job's depth cost is the minimum's own.
+            floorAtDepth = await MeasureFloorAsync("floor at depth");
         }
 
         Progress.Say("verify: the chain rule over the whole history");
@@ -122,11 +116,26 @@ internal static class BenchRun
         var verify = new VerifyRun(verified.ExitCode, verified.StandardOutput.LastOrDefault(l => !string.IsNullOrWhiteSpace(l)) ?? "no output", verified.Wall);
         Progress.Say($"verify: {verify.Summary} ({verify.Wall.TotalSeconds:F2} s wall)");
 
-        var table = new ResultTable(settings, activeUsers, floor, raw, runs, verify, await database.ServerVersionAsync(cancellationToken));
+        var table = new ResultTable(settings, activeUsers, floor, floorAtDepth, raw, runs, verify, await database.ServerVersionAsync(cancellationToken));
         foreach (var warning in table.Warnings)
             Progress.Say($"WARNING: {warning}");
         await Console.Out.WriteAsync(table.ToMarkdown());
         return table.Warnings.Count == 0 ? 0 : 1;
+
+        async Task<FloorRuns> MeasureFloorAsync(string label)
+        {
+            Progress.Say($"{label}: COPY of {activeUsers:N0} snapshots, one pointer UPDATE, rolled back; {settings.FloorRuns} times");
+            var floors = new List<TimeSpan>();
+            for (var i = 0; i < settings.FloorRuns; i++)
+            {
+                floors.Add(await database.MeasureFloorAsync(cancellationToken));
+                await database.VacuumAnalyzeAsync(cancellationToken);
+                Progress.Say($"{label} {i + 1} of {settings.FloorRuns}: {floors[^1].TotalSeconds:F2} s");
+            }
+            var measured = new FloorRuns(floors);
+            Progress.Say($"{label}: median {measured.Median.TotalSeconds:F2} s of {measured.Describe()}");
+            return measured;
+        }
     }
 
     private static async Task SeedAsync(BenchSettings settings, BenchDatabase database, DateOnly openingDay, CancellationToken cancellationToken)

@@ -5,7 +5,7 @@ namespace DontGoBack.Bench;
 
 /// <summary>The run's one markdown table, a row per mode, and what looked wrong.</summary>
 internal sealed class ResultTable(
-    BenchSettings settings, int activeUsers, FloorRuns floor, RawHttpResult raw, IReadOnlyList<ModeRun> runs, VerifyRun verify, string postgresVersion)
+    BenchSettings settings, int activeUsers, FloorRuns floor, FloorRuns? floorAtDepth, RawHttpResult raw, IReadOnlyList<ModeRun> runs, VerifyRun verify, string postgresVersion)
 {
     public const double BytesPerMegabyte = 1024 * 1024;
 
@@ -50,6 +50,9 @@ internal sealed class ResultTable(
         foreach (var line in MedianLines())
             text.AppendLine(line);
         text.AppendLine($"Floor s: the median of {floor.Each.Count} measurements ({floor.Describe()}), each after VACUUM ANALYZE and CHECKPOINT.");
+        if (floorAtDepth is not null)
+            text.AppendLine($"Floor at depth s, after the days at depth: median {floorAtDepth.Median.TotalSeconds:F2} of {floorAtDepth.Describe()}; " +
+                            $"÷ the fresh floor {floorAtDepth.Median.TotalSeconds / floor.Median.TotalSeconds:F2}.");
         text.AppendLine($"Chain check after the runs (`verify`, whole history): {verify.Summary}; {verify.Wall.TotalSeconds:F2} s wall.");
         text.AppendLine(
             $"Machine: {Environment.ProcessorCount} logical CPUs, {TotalMemoryGibibytes():F1} GiB RAM; .NET {Environment.Version}; " +
