@@ -82,16 +82,18 @@ public sealed class BulkAndRateLimitTests
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["Extension:MaxRequestsPerSecond"] = "20" });
         var client = app.CreateClient();
-        for (var i = 0; i < 30; i++)
+        for (var i = 0; i < 60; i++)
             await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), Base));
 
         var result = await client.RunDayAsync(Day);
 
-        Assert.Equal(30, result.Success);
+        Assert.Equal(60, result.Success);
         var times = app.Extension.RequestTimes.Order().ToArray();
-        // Any one-second window holds at most the bucket's start (2) plus its refills (2 every 100 ms;
-        // timer jitter can fit 11 in a second): 24, where an unlimited client sends all 30 at once.
+        // The limiter lets at most the bucket's start (2) plus its refills (2 every 100 ms; timer
+        // jitter can fit 11 in a second) go in one second: 24. The times are taken where the calls
+        // arrive, so a loaded machine can hold some back into the next second (26 was seen): the
+        // bound leaves room for that, and stays far below an unlimited client's 60 at once.
         var busiestSecond = times.Max(start => times.Count(t => t >= start && t < start + TimeSpan.FromSeconds(1)));
-        Assert.InRange(busiestSecond, 1, 24);
+        Assert.InRange(busiestSecond, 1, 32);
     }
 }
