@@ -55,6 +55,21 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
     public Task BlockedCallArrived => _blockedCallArrived.Task;
     public void ReleaseBlocked() => _release.TrySetResult();
 
+    private volatile SemaphoreSlim? _pace;
+
+    /// <summary>From now on every call waits for a permit from <see cref="LetThrough"/>: the test sets the run's pace, whatever the machine's load.</summary>
+    public void HoldCalls() => _pace = new SemaphoreSlim(0);
+
+    public void LetThrough(int calls) => (_pace ?? throw new InvalidOperationException("Calls are not held.")).Release(calls);
+
+    /// <summary>Lets every held and later call through.</summary>
+    public void StopHolding()
+    {
+        var pace = _pace;
+        _pace = null;
+        pace?.Release(1_000_000);
+    }
+
     public void Inject(Fault fault, params long[] userIds)
     {
         foreach (var id in userIds)
@@ -73,6 +88,8 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         _requestTimes.Enqueue(_clock.Elapsed);
+        if (_pace is { } pace)
+            await pace.WaitAsync(cancellationToken);
         if (Latency > TimeSpan.Zero)
             await Task.Delay(Latency, cancellationToken);
         if (request.RequestUri!.AbsolutePath == "/msa/ext/api/update-assets")

@@ -156,7 +156,8 @@ public sealed class AssetChainPropertyTests
 
     private static async Task ApplyNetFlowsAsync(HttpClient oracleClient, List<(long User, DateOnly Day, long Amount)> netFlows, DateOnly day)
     {
-        foreach (var (user, _, amount) in netFlows.Where(f => f.Day == day))
+        // A reward and an equal penalty on one day net to nothing, which the oracle leaves out: the API refuses a zero adjustment.
+        foreach (var (user, _, amount) in netFlows.Where(f => f.Day == day && f.Amount != 0))
         {
             var response = await oracleClient.PostAsJsonAsync($"/internal/users/{user}/asset-adjustments", new { amount, reason = "oracle" });
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
