@@ -19,10 +19,14 @@ internal sealed class BenchDatabase(NpgsqlDataSource dataSource, string connecti
         FROM STDIN (FORMAT BINARY)
         """;
 
+    /// <summary>
+    /// The snapshots just copied are found by their ids, as the job knows its own: by their day there is
+    /// no index, and a scan of the whole history took 10 s at 66 days of 1,000,000 users.
+    /// </summary>
     private const string FloorMovePointersSql = """
         UPDATE users SET current_snapshot_id = s.id
           FROM daily_asset_snapshots s
-         WHERE s.user_id = users.id AND s.snapshot_day = @floor_day
+         WHERE s.id >= @first_snapshot_id AND s.user_id = users.id
         """;
 
     /// <summary>For the core server, exactly as given: the job is measured on its own connection settings.</summary>
@@ -111,7 +115,7 @@ internal sealed class BenchDatabase(NpgsqlDataSource dataSource, string connecti
         int moved;
         await using (var movePointers = new NpgsqlCommand(FloorMovePointersSql, connection, transaction))
         {
-            movePointers.Parameters.AddWithValue("floor_day", FloorDay);
+            movePointers.Parameters.AddWithValue("first_snapshot_id", firstSnapshotId);
             moved = await movePointers.ExecuteNonQueryAsync(cancellationToken);
         }
         clock.Stop();

@@ -7,7 +7,8 @@ namespace DontGoBack.BenchSeed;
 /// <summary>
 /// Writes users and their asset history by binary COPY, for both benches. The indexes that are not
 /// constraints are dropped for the load and rebuilt from their own definitions after it (far
-/// cheaper than one index insert per row), the foreign-key triggers are off for the load (the ids
+/// cheaper than one index insert per row), except the snapshots' <see cref="GrownIndex"/> when days
+/// are appended to a database; the foreign-key triggers are off for the load (the ids
 /// are consistent by construction), then <c>VACUUM ANALYZE</c>. Snapshots go day by day, every
 /// user within a day, as the daily job writes them, so one user's rows lie on as many heap pages
 /// as in production. The history keeps the chain the core server's <c>verify</c> checks: the
@@ -24,6 +25,15 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
     public const long Reward = 100_000;
 
     private static readonly string[] Tables = ["users", "daily_asset_snapshots", "asset_changes"];
+
+    /// <summary>
+    /// The index every day's snapshots reach at one leaf per few users. Appended days go into it as the
+    /// daily job's do, so its leaves are left at every fill level, as production's are. Rebuilt packed
+    /// after the load, all its leaves filled up on the same day a few days later and that day at depth
+    /// split every one (1,000,000 users × 66 days: 6.0 s for a day's insert against 3.3 s on the days
+    /// before, where an index grown day by day took 4.3–5.9 s on every day).
+    /// </summary>
+    public const string GrownIndex = "ix_daily_asset_snapshots_user_id_snapshot_day";
 
     /// <summary>
     /// Replaces every user with ids 1..<paramref name="users"/>, ACTIVE when id % 100 &lt; <paramref name="activePercent"/>
@@ -71,7 +81,7 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
             nextSnapshotId = seed.Users + 1;
         }
 
-        var indexes = await DropIndexesAsync(connection, cancellationToken);
+        var indexes = await DropIndexesAsync(connection, keep: seed is null ? GrownIndex : null, cancellationToken);
         await ExecuteAsync(connection, "SET session_replication_role = replica", cancellationToken);
         if (seed is not null)
         {
@@ -236,16 +246,18 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         return ([.. ids], [.. closings]);
     }
 
-    private static async Task<List<(string Name, string Definition)>> DropIndexesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    private static async Task<List<(string Name, string Definition)>> DropIndexesAsync(
+        NpgsqlConnection connection, string? keep, CancellationToken cancellationToken)
     {
         var indexes = new List<(string Name, string Definition)>();
         await using (var read = new NpgsqlCommand("""
             SELECT i.indexname, i.indexdef FROM pg_indexes i
-             WHERE i.tablename = ANY(@tables)
+             WHERE i.tablename = ANY(@tables) AND i.indexname IS DISTINCT FROM @keep
                AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
             """, connection))
         {
             read.Parameters.AddWithValue("tables", Tables);
+            read.Parameters.AddWithValue("keep", NpgsqlDbType.Text, (object?)keep ?? DBNull.Value);
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
                 indexes.Add((reader.GetString(0), reader.GetString(1)));
