@@ -249,6 +249,9 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
     private static async Task<List<(string Name, string Definition)>> DropIndexesAsync(
         NpgsqlConnection connection, string? keep, CancellationToken cancellationToken)
     {
+        // A renamed index would otherwise be dropped and rebuilt packed without a word.
+        if (keep is not null && await ScalarAsync(connection, $"SELECT count(*) FROM pg_indexes WHERE indexname = '{keep}'", cancellationToken) != 1)
+            throw new InvalidOperationException($"index {keep}, to be kept through the load, is not in the schema");
         var indexes = new List<(string Name, string Definition)>();
         await using (var read = new NpgsqlCommand("""
             SELECT i.indexname, i.indexdef FROM pg_indexes i
