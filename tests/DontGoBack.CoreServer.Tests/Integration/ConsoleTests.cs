@@ -69,7 +69,7 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
-    public async Task The_overview_follows_a_slowed_run_live_with_its_eta(DatabaseProvider provider)
+    public async Task The_overview_follows_a_paced_run_live_with_its_eta(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
         var settings = Settings(concurrency: 1);
