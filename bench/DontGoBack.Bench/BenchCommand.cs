@@ -54,10 +54,10 @@ internal static class BenchCommand
                 result.AddError("--raw-requests must be positive.");
         });
 
-        var floorRuns = IntOption("--floor-runs", "Times the floor is measured; the table gives the median (it moves a lot between runs here)", 3, 1, 15);
-        var freshDays = IntOption("--fresh-days", "Days the modes run one after the other on the seeded database, before any history is added; the table gives each mode's median too", 1, 1, 30);
-        var historyDays = IntOption("--history-days", "Days of history added for every active user after the fresh runs, before the modes run again (0: none)", 0, 0, 3_650);
-        var daysAtDepth = IntOption("--days-at-depth", "Days the modes run one after the other once the history is added (the first day after a bulk load fills the caches)", 1, 1, 30);
+        var floorRuns = IntOption("--floor-runs", "Times the floor is measured on each database, before any job; the table gives the median (it moves a lot between runs here)", 3, 1, 15);
+        var freshDays = IntOption("--fresh-days", "Days the modes run one after the other on the seeded database; the table gives each mode's median too", 1, 1, 30);
+        var historyDays = IntOption("--history-days", "Days of history for every active user of a second database seeded alike; its days alternate with the fresh database's (0: none)", 0, 0, 3_650);
+        var daysAtDepth = IntOption("--days-at-depth", "Days the modes run one after the other on the database with the history, each paired with the fresh database's day of the same round", 1, 1, 30);
         var historyMarketChanges = new Option<bool>("--history-market-changes")
         {
             Description = "The added history also gets a market change per user and day, as the refresh wrote it before market moves lived in the snapshots alone",

@@ -5,10 +5,16 @@ using NpgsqlTypes;
 
 namespace DontGoBack.Bench;
 
-/// <summary>The bench's own database on the throwaway server, recreated by every run.</summary>
-internal sealed class BenchDatabase(NpgsqlDataSource dataSource, string connectionString) : IAsyncDisposable
+/// <summary>One of the bench's own databases on the throwaway server, recreated by every run.</summary>
+internal sealed class BenchDatabase(NpgsqlDataSource dataSource, string connectionString, string name) : IAsyncDisposable
 {
-    public const string Name = "dontgoback_bench";
+    /// <summary>The seeded database: the job runs on it with no history before its days.</summary>
+    public const string FreshName = "dontgoback_bench";
+
+    /// <summary>With <c>--history-days</c>: the same seed, then the history; its days alternate with the fresh one's.</summary>
+    public const string DeepName = "dontgoback_bench_deep";
+
+    public string Name => name;
 
     /// <summary>A day no run uses, so the floor's rows never meet the seed's or the job's.</summary>
     private static readonly DateOnly FloorDay = new(2000, 1, 1);
@@ -32,33 +38,47 @@ internal sealed class BenchDatabase(NpgsqlDataSource dataSource, string connecti
     /// <summary>For the core server, exactly as given: the job is measured on its own connection settings.</summary>
     public string ConnectionString => connectionString;
 
-    public static async Task<BenchDatabase> RecreateAsync(string adminConnectionString, CancellationToken cancellationToken)
+    public static async Task<BenchDatabase> RecreateAsync(string adminConnectionString, string name, CancellationToken cancellationToken)
     {
         // Unpooled: a pooled idle connection to the admin database would outlive the run for nothing.
         var admin = new NpgsqlConnectionStringBuilder(adminConnectionString) { Pooling = false };
         await using (var connection = new NpgsqlConnection(admin.ConnectionString))
         {
             await connection.OpenAsync(cancellationToken);
-            await ExecuteAsync(connection, $"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", cancellationToken);
-            await ExecuteAsync(connection, $"CREATE DATABASE {Name}", cancellationToken);
+            await ExecuteAsync(connection, $"DROP DATABASE IF EXISTS {name} WITH (FORCE)", cancellationToken);
+            await ExecuteAsync(connection, $"CREATE DATABASE {name}", cancellationToken);
         }
 
-        var bench = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = Name };
+        var bench = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = name };
         // No command timeout for the bench's own statements: VACUUM and the floor grow with the user count.
         var own = new NpgsqlConnectionStringBuilder(bench.ConnectionString) { CommandTimeout = 0 };
-        return new BenchDatabase(NpgsqlDataSource.Create(own.ConnectionString), bench.ConnectionString);
+        return new BenchDatabase(NpgsqlDataSource.Create(own.ConnectionString), bench.ConnectionString, name);
     }
 
     /// <summary>
-    /// VACUUM ANALYZE, then a CHECKPOINT: what is timed next (the floor, a job) starts with no dirty
-    /// buffers and no checkpoint owed from the work before it (the floor had moved from 15 to 23 s
-    /// between runs on the same data; a checkpoint of the seed's writes falling inside it is one cause).
+    /// VACUUM ANALYZE, then a CHECKPOINT, then the machine's <c>sync</c>: what is timed next (the floor,
+    /// a job) starts with no dirty buffers, no checkpoint owed from the work before it (the floor had
+    /// moved from 15 to 23 s between runs on the same data; a checkpoint of the seed's writes falling
+    /// inside it is one cause), and no write-back of it still going to the disk. The server runs with
+    /// fsync off on this machine (<c>scripts/postgres.sh</c>), so the checkpoint only hands its pages to
+    /// the kernel, which writes them out over the next half minute; a day at depth leaves about 1.6 GB of
+    /// them, and without the sync that write-back fell into whatever was timed next. In production a
+    /// day's write-back has the day to finish. Returns how long the sync took: the write-back left over.
     /// </summary>
-    public async Task VacuumAnalyzeAsync(CancellationToken cancellationToken)
+    public async Task<TimeSpan> SettleAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await ExecuteAsync(connection, "VACUUM ANALYZE", cancellationToken);
-        await ExecuteAsync(connection, "CHECKPOINT", cancellationToken);
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        {
+            await ExecuteAsync(connection, "VACUUM ANALYZE", cancellationToken);
+            await ExecuteAsync(connection, "CHECKPOINT", cancellationToken);
+        }
+        var clock = Stopwatch.StartNew();
+        using var sync = Process.Start(new ProcessStartInfo("sync") { UseShellExecute = false })
+                         ?? throw new BenchFailedException("could not start sync");
+        await sync.WaitForExitAsync(cancellationToken);
+        if (sync.ExitCode != 0)
+            throw new BenchFailedException($"sync exited with code {sync.ExitCode}");
+        return clock.Elapsed;
     }
 
     public async Task<int> CountActiveUsersAsync(CancellationToken cancellationToken)

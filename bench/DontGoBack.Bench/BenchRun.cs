@@ -18,16 +18,19 @@ internal sealed record ModeRun(
     RefreshMode Mode, DateOnly Day, int HistoryDays, int ExitCode, RefreshReport Report, TimeSpan Wall, long PeakResidentBytes,
     TimeSpan CoreServerCpu, TimeSpan SimulatorCpu, long StoredBytes, long WalBytes)
 {
-    /// <summary>Run after the added history (<c>--history-days</c>), not on the freshly seeded database.</summary>
+    /// <summary>Run on the database given <c>--history-days</c> of history, not on the freshly seeded one.</summary>
     public bool AtDepth { get; init; }
+
+    /// <summary>The round it ran in (from 0): the fresh and the deep run of a mode in one round are a pair.</summary>
+    public int Round { get; init; }
 
     public double JobSeconds => Report.ElapsedMs / 1000.0;
 }
 
-/// <summary>The core server's `verify` after the runs: its exit code, its summary line and how long the process took.</summary>
-internal sealed record VerifyRun(int ExitCode, string Summary, TimeSpan Wall);
+/// <summary>The core server's `verify` after the runs on one database: its exit code, its summary line and how long the process took.</summary>
+internal sealed record VerifyRun(string Database, int ExitCode, string Summary, TimeSpan Wall);
 
-/// <summary>The floor's measurements; the jobs are compared with their median.</summary>
+/// <summary>The floor's measurements on one database, one per round; the jobs are compared with their median.</summary>
 internal sealed record FloorRuns(IReadOnlyList<TimeSpan> Each)
 {
     public TimeSpan Median => Middle.Of(Each);
@@ -45,23 +48,50 @@ internal static class Middle
     }
 }
 
-/// <summary>One benchmark: seed, raw HTTP rate, database floor, then the core server's refresh once per mode.</summary>
+/// <summary>
+/// One benchmark: seed (and, with <c>--history-days</c>, a second database seeded alike and given the
+/// history), raw HTTP rate, the floor on each database, then the core server's refresh once per mode
+/// and day on each.
+/// </summary>
 internal static class BenchRun
 {
     // The core server's default batch zone: its seed writes the opening snapshot on yesterday there.
     private const string BatchTimeZone = "Asia/Seoul";
 
+    /// <summary>A database the rounds visit: its own days, its own floors.</summary>
+    private sealed class Lane(BenchDatabase database, bool atDepth, DateOnly firstDay, int historyDays, int days)
+    {
+        public BenchDatabase Database => database;
+        public bool AtDepth => atDepth;
+        public string Label => atDepth ? "at depth" : "fresh";
+
+        /// <summary>Days of job runs; every mode runs on a day of its own.</summary>
+        public int Days => days;
+        public DateOnly NextDay { get; set; } = firstDay;
+        public int HistoryDays { get; set; } = historyDays;
+        public List<TimeSpan> Floors { get; } = [];
+    }
+
     public static async Task<int> RunAsync(BenchSettings settings, CancellationToken cancellationToken)
     {
-        Progress.Say($"recreating database {BenchDatabase.Name}");
-        await using var database = await BenchDatabase.RecreateAsync(settings.AdminConnectionString, cancellationToken);
-
         var openingDay = TodayIn(BatchTimeZone).AddDays(-1);
-        Progress.Say($"seeding {settings.Users:N0} users ({settings.ActivePercent}% active), openings on {openingDay:yyyy-MM-dd}");
-        await SeedAsync(settings, database, openingDay, cancellationToken);
-        await database.VacuumAnalyzeAsync(cancellationToken);
-        var activeUsers = await database.CountActiveUsersAsync(cancellationToken);
+        await using var fresh = await RecreateSeededAsync(settings, BenchDatabase.FreshName, openingDay, cancellationToken);
+        var activeUsers = await fresh.CountActiveUsersAsync(cancellationToken);
         Progress.Say($"{activeUsers:N0} active users");
+        await using var deep = settings.HistoryDays > 0
+            ? await RecreateSeededAsync(settings, BenchDatabase.DeepName, openingDay, cancellationToken)
+            : null;
+        if (deep is not null)
+        {
+            var firstHistoryDay = openingDay.AddDays(1);
+            Progress.Say($"history: {settings.HistoryDays} more days for every active user of {deep.Name} from {firstHistoryDay:yyyy-MM-dd}, binary COPY");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await deep.History.AppendAsync(firstHistoryDay, settings.HistoryDays, settings.HistoryWithMarketChanges, cancellationToken);
+            Progress.Say($"history: written in {clock.Elapsed.TotalSeconds:F0} s");
+            await deep.SettleAsync(cancellationToken);
+            if (await deep.CountActiveUsersAsync(cancellationToken) != activeUsers)
+                throw new BenchFailedException($"{deep.Name} and {fresh.Name} were seeded alike but count different active users");
+        }
 
         using var simulator = await ExtensionSimulator.StartAsync(
             settings.SimulatorDll, settings.LatencyMs, settings.ErrorRate, settings.BulkSize, cancellationToken);
@@ -72,70 +102,89 @@ internal static class BenchRun
         Progress.Say($"raw HTTP rate: {raw.RequestsPerSecond:N0} requests/s ({raw.NotOk:N0} answers not 2xx); " +
                      $"CPU s client {raw.ClientCpu.TotalSeconds:F1}, stand-in {raw.SimulatorCpu.TotalSeconds:F1}");
 
-        var floor = await MeasureFloorAsync("floor");
-
-        // Days after the seed's opening snapshot, so every run moves every pointer as the daily run does.
+        // Days after each database's newest snapshot, so every run moves every pointer as the daily run does.
         // Only the HTTP trigger refuses a future day; the CLI takes any.
-        var day = openingDay.AddDays(1);
-        var runs = new List<ModeRun>();
-        var historyDays = 1;
-        FloorRuns? floorAtDepth = null;
-        for (var i = 0; i < settings.FreshDays; i++)
+        List<Lane> lanes = [new(fresh, atDepth: false, openingDay.AddDays(1), historyDays: 1, settings.FreshDays)];
+        if (deep is not null)
+            lanes.Add(new(deep, atDepth: true, openingDay.AddDays(1 + settings.HistoryDays), 1 + settings.HistoryDays, settings.DaysAtDepth));
+
+        // Each phase in rounds, every other round starting with the other database (fresh, deep | deep,
+        // fresh | ...): this machine's speed drifts by a fifth over minutes, so the two sides of the
+        // depth comparison are measured minutes apart and neither always goes first. The floors come
+        // first, all of them: a floor's rows, though rolled back, split the index leaves they reached, and
+        // that room would serve the day after it; so on both databases only the first day follows floors.
+        for (var round = 0; round < settings.FloorRuns; round++)
         {
-            foreach (var mode in settings.Modes)
+            foreach (var lane in InRoundOrder(lanes, round))
             {
-                runs.Add(await RefreshAsync(settings, database, simulator, mode, day, historyDays, cancellationToken));
-                (day, historyDays) = (day.AddDays(1), historyDays + 1);
+                var floor = await lane.Database.MeasureFloorAsync(cancellationToken);
+                lane.Floors.Add(floor);
+                await lane.Database.SettleAsync(cancellationToken);
+                Progress.Say($"floor {lane.Label} {round + 1} of {settings.FloorRuns}: {floor.TotalSeconds:F2} s " +
+                             $"(COPY of {activeUsers:N0} snapshots, one pointer UPDATE, rolled back)");
             }
         }
-        if (settings.HistoryDays > 0)
+        var runs = new List<ModeRun>();
+        for (var round = 0; round < lanes.Max(l => l.Days); round++)
         {
-            Progress.Say($"history: {settings.HistoryDays} more days for every active user from {day:yyyy-MM-dd}, binary COPY");
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            await database.History.AppendAsync(day, settings.HistoryDays, settings.HistoryWithMarketChanges, cancellationToken);
-            Progress.Say($"history: written in {clock.Elapsed.TotalSeconds:F0} s");
-            (day, historyDays) = (day.AddDays(settings.HistoryDays), historyDays + settings.HistoryDays);
-            for (var i = 0; i < settings.DaysAtDepth; i++)
+            foreach (var lane in InRoundOrder(lanes, round).Where(l => round < l.Days))
             {
                 foreach (var mode in settings.Modes)
                 {
-                    runs.Add(await RefreshAsync(settings, database, simulator, mode, day, historyDays, cancellationToken) with { AtDepth = true });
-                    (day, historyDays) = (day.AddDays(1), historyDays + 1);
+                    var run = await RefreshAsync(settings, lane.Database, simulator, mode, lane.NextDay, lane.HistoryDays, cancellationToken);
+                    runs.Add(run with { AtDepth = lane.AtDepth, Round = round });
+                    (lane.NextDay, lane.HistoryDays) = (lane.NextDay.AddDays(1), lane.HistoryDays + 1);
                 }
             }
-            // The design's minimum on the deep database too: how much of the job's depth cost is the minimum's own.
-            floorAtDepth = await MeasureFloorAsync("floor at depth");
         }
 
-        Progress.Say("verify: the chain rule over the whole history");
-        // A whole-history scan: no command timeout, as for the seed.
-        var verified = await DotnetProcess.RunAsync(settings.CoreServerDll, ["verify", "--limit", "5"],
-            CoreServerEnvironment(new NpgsqlConnectionStringBuilder(database.ConnectionString) { CommandTimeout = 0 }.ConnectionString),
-            cancellationToken);
-        EchoOutput("verify", verified);
-        var verify = new VerifyRun(verified.ExitCode, verified.StandardOutput.LastOrDefault(l => !string.IsNullOrWhiteSpace(l)) ?? "no output", verified.Wall);
-        Progress.Say($"verify: {verify.Summary} ({verify.Wall.TotalSeconds:F2} s wall)");
+        var verifies = new List<VerifyRun>();
+        foreach (var lane in lanes)
+            verifies.Add(await VerifyAsync(settings, lane.Database, cancellationToken));
 
-        var table = new ResultTable(settings, activeUsers, floor, floorAtDepth, raw, runs, verify, await database.ServerVersionAsync(cancellationToken));
+        var floors = lanes.ToDictionary(l => l.AtDepth, l => new FloorRuns(l.Floors));
+        var table = new ResultTable(settings, activeUsers, floors[false], floors.GetValueOrDefault(true), raw, runs, verifies,
+            await fresh.ServerVersionAsync(cancellationToken));
         foreach (var warning in table.Warnings)
             Progress.Say($"WARNING: {warning}");
         await Console.Out.WriteAsync(table.ToMarkdown());
         return table.Warnings.Count == 0 ? 0 : 1;
+    }
 
-        async Task<FloorRuns> MeasureFloorAsync(string label)
+    private static IEnumerable<Lane> InRoundOrder(IReadOnlyList<Lane> lanes, int round) =>
+        round % 2 == 0 ? lanes : lanes.Reverse();
+
+    private static async Task<BenchDatabase> RecreateSeededAsync(
+        BenchSettings settings, string name, DateOnly openingDay, CancellationToken cancellationToken)
+    {
+        Progress.Say($"recreating database {name}");
+        var database = await BenchDatabase.RecreateAsync(settings.AdminConnectionString, name, cancellationToken);
+        try
         {
-            Progress.Say($"{label}: COPY of {activeUsers:N0} snapshots, one pointer UPDATE, rolled back; {settings.FloorRuns} times");
-            var floors = new List<TimeSpan>();
-            for (var i = 0; i < settings.FloorRuns; i++)
-            {
-                floors.Add(await database.MeasureFloorAsync(cancellationToken));
-                await database.VacuumAnalyzeAsync(cancellationToken);
-                Progress.Say($"{label} {i + 1} of {settings.FloorRuns}: {floors[^1].TotalSeconds:F2} s");
-            }
-            var measured = new FloorRuns(floors);
-            Progress.Say($"{label}: median {measured.Median.TotalSeconds:F2} s of {measured.Describe()}");
-            return measured;
+            Progress.Say($"seeding {name}: {settings.Users:N0} users ({settings.ActivePercent}% active), openings on {openingDay:yyyy-MM-dd}");
+            await SeedAsync(settings, database, openingDay, cancellationToken);
+            await database.SettleAsync(cancellationToken);
+            return database;
         }
+        catch
+        {
+            await database.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async Task<VerifyRun> VerifyAsync(BenchSettings settings, BenchDatabase database, CancellationToken cancellationToken)
+    {
+        Progress.Say($"verify {database.Name}: the chain rule over the whole history");
+        // A whole-history scan: no command timeout, as for the seed.
+        var verified = await DotnetProcess.RunAsync(settings.CoreServerDll, ["verify", "--limit", "5"],
+            CoreServerEnvironment(new NpgsqlConnectionStringBuilder(database.ConnectionString) { CommandTimeout = 0 }.ConnectionString),
+            cancellationToken);
+        EchoOutput($"verify {database.Name}", verified);
+        var verify = new VerifyRun(database.Name, verified.ExitCode,
+            verified.StandardOutput.LastOrDefault(l => !string.IsNullOrWhiteSpace(l)) ?? "no output", verified.Wall);
+        Progress.Say($"verify {database.Name}: {verify.Summary} ({verify.Wall.TotalSeconds:F2} s wall)");
+        return verify;
     }
 
     private static async Task SeedAsync(BenchSettings settings, BenchDatabase database, DateOnly openingDay, CancellationToken cancellationToken)
@@ -153,9 +202,9 @@ internal static class BenchRun
         BenchSettings settings, BenchDatabase database, ExtensionSimulator simulator, RefreshMode mode, DateOnly day, int historyDays,
         CancellationToken cancellationToken)
     {
-        await database.VacuumAnalyzeAsync(cancellationToken);
+        await database.SettleAsync(cancellationToken);
         var bytesBefore = await database.WrittenTablesBytesAsync(cancellationToken);
-        Progress.Say($"refresh {mode.Name()} for {day:yyyy-MM-dd} ({historyDays} days of history)");
+        Progress.Say($"refresh {mode.Name()} on {database.Name} for {day:yyyy-MM-dd} ({historyDays} days of history)");
         var walBefore = await database.WalPositionAsync(cancellationToken);
         var environment = CoreServerEnvironment(database.ConnectionString);
         var extensionUrl = simulator.BaseUrl.ToString().TrimEnd('/');
@@ -175,7 +224,8 @@ internal static class BenchRun
         var simulatorCpu = simulator.CpuTime - simulatorCpuBefore;
         var walBytes = await database.WalPositionAsync(cancellationToken) - walBefore;
         EchoOutput($"refresh {mode.Name()}", run);
-        await database.VacuumAnalyzeAsync(cancellationToken);
+        var writeBack = await database.SettleAsync(cancellationToken);
+        Progress.Say($"refresh {mode.Name()}: its write-back left after VACUUM and CHECKPOINT took {writeBack.TotalSeconds:F1} s to sync");
         var storedBytes = await database.WrittenTablesBytesAsync(cancellationToken) - bytesBefore;
 
         var lastLine = run.StandardOutput.LastOrDefault(line => !string.IsNullOrWhiteSpace(line));

@@ -31,10 +31,10 @@ internal static class RefreshModes
 }
 
 /// <param name="AdminConnectionString">Any database on the server; the bench database is recreated beside it.</param>
-/// <param name="HistoryDays">0: the modes run once on the seeded database; N: then N days of history are added and they run again.</param>
-/// <param name="DaysAtDepth">Consecutive days the modes run after the history is added.</param>
-/// <param name="FreshDays">Consecutive days the modes run on the seeded database, before the history is added.</param>
-/// <param name="FloorRuns">Measurements of the floor; the median is the one compared with the job.</param>
+/// <param name="HistoryDays">0: the modes run on the seeded database only; N: a second database, seeded alike, gets N days of history and they run on it too.</param>
+/// <param name="DaysAtDepth">Consecutive days the modes run on the database with the history.</param>
+/// <param name="FreshDays">Consecutive days the modes run on the seeded database.</param>
+/// <param name="FloorRuns">Measurements of the floor on each database; the median is the one compared with the job.</param>
 /// <param name="Concurrency">Extension calls (per-user) or bulk groups in flight, in the core server and in the raw HTTP rate alike.</param>
 internal sealed record BenchSettings(
     string AdminConnectionString,

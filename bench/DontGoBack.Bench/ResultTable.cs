@@ -5,7 +5,8 @@ namespace DontGoBack.Bench;
 
 /// <summary>The run's one markdown table, a row per mode, and what looked wrong.</summary>
 internal sealed class ResultTable(
-    BenchSettings settings, int activeUsers, FloorRuns floor, FloorRuns? floorAtDepth, RawHttpResult raw, IReadOnlyList<ModeRun> runs, VerifyRun verify, string postgresVersion)
+    BenchSettings settings, int activeUsers, FloorRuns floor, FloorRuns? floorAtDepth, RawHttpResult raw, IReadOnlyList<ModeRun> runs,
+    IReadOnlyList<VerifyRun> verifies, string postgresVersion)
 {
     public const double BytesPerMegabyte = 1024 * 1024;
 
@@ -20,7 +21,7 @@ internal sealed class ResultTable(
     public IReadOnlyList<string> Warnings { get; } =
     [
         .. runs.SelectMany(run => WarningsFor(run, activeUsers)),
-        .. verify.ExitCode == 0 ? Array.Empty<string>() : [$"verify exited with code {verify.ExitCode}: {verify.Summary}"],
+        .. verifies.Where(v => v.ExitCode != 0).Select(v => $"verify on {v.Database} exited with code {v.ExitCode}: {v.Summary}"),
     ];
 
     public string ToMarkdown()
@@ -28,7 +29,8 @@ internal sealed class ResultTable(
         var text = new StringBuilder();
         text.AppendLine(Row(Columns));
         text.AppendLine(Row(Columns.Select((_, i) => i == 0 ? "---" : "---:")));
-        foreach (var run in runs)
+        // Ran in rounds, shown by database: the fresh one's days, then the deep one's.
+        foreach (var run in runs.OrderBy(r => r.AtDepth).ThenBy(r => r.Day))
             text.AppendLine(Row(Cells(run)));
         text.AppendLine();
         foreach (var warning in Warnings)
@@ -49,11 +51,17 @@ internal sealed class ResultTable(
             "(the bench's server runs with full_page_writes off, so production writes more).");
         foreach (var line in MedianLines())
             text.AppendLine(line);
-        text.AppendLine($"Floor s: the median of {floor.Each.Count} measurements ({floor.Describe()}), each after VACUUM ANALYZE and CHECKPOINT.");
+        text.AppendLine($"Floor s: the median of {floor.Each.Count} measurements on the fresh database ({floor.Describe()}), " +
+                        "each after VACUUM ANALYZE, CHECKPOINT and sync; a row's job/floor uses its own database's floor.");
         if (floorAtDepth is not null)
-            text.AppendLine($"Floor at depth s, after the days at depth: median {floorAtDepth.Median.TotalSeconds:F2} of {floorAtDepth.Describe()}; " +
-                            $"÷ the fresh floor {floorAtDepth.Median.TotalSeconds / floor.Median.TotalSeconds:F2}.");
-        text.AppendLine($"Chain check after the runs (`verify`, whole history): {verify.Summary}; {verify.Wall.TotalSeconds:F2} s wall.");
+        {
+            var paired = floor.Each.Zip(floorAtDepth.Each, (fresh, deep) => deep / fresh).ToArray();
+            text.AppendLine($"Floor at depth s, on the database with the history, in the same rounds: median {floorAtDepth.Median.TotalSeconds:F2} " +
+                            $"of {floorAtDepth.Describe()}; ÷ the fresh floor {floorAtDepth.Median.TotalSeconds / floor.Median.TotalSeconds:F2}; " +
+                            $"round by round {Ratios(paired)}, median {Middle.Of(paired):F2}.");
+        }
+        foreach (var verify in verifies)
+            text.AppendLine($"Chain check of {verify.Database} after the runs (`verify`, whole history): {verify.Summary}; {verify.Wall.TotalSeconds:F2} s wall.");
         text.AppendLine(
             $"Machine: {Environment.ProcessorCount} logical CPUs, {TotalMemoryGibibytes():F1} GiB RAM; .NET {Environment.Version}; " +
             $"PostgreSQL {postgresVersion}; {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC.");
@@ -76,8 +84,8 @@ internal sealed class ResultTable(
             $"{run.Wall.TotalSeconds:F2}",
             double.IsFinite(usersPerSecond) ? $"{usersPerSecond:N0}" : "—",
             $"{run.PeakResidentBytes / BytesPerMegabyte:N0}",
-            $"{floor.Median.TotalSeconds:F2}",
-            $"{jobSeconds / floor.Median.TotalSeconds:F2}×",
+            $"{FloorOf(run).Median.TotalSeconds:F2}",
+            $"{jobSeconds / FloorOf(run).Median.TotalSeconds:F2}×",
             $"{raw.RequestsPerSecond:N0}",
             double.IsFinite(usersPerSecond) ? $"{usersPerSecond / raw.RequestsPerSecond:F2}" : "—",
             run.Report.Success > 0 ? $"{(double)run.StoredBytes / run.Report.Success:N0}" : "—",
@@ -87,29 +95,43 @@ internal sealed class ResultTable(
         ];
     }
 
+    private FloorRuns FloorOf(ModeRun run) => run.AtDepth ? floorAtDepth! : floor;
+
     /// <summary>
     /// Per mode run on more than one day (<c>--fresh-days</c>, <c>--days-at-depth</c>): the median job
-    /// against the median floor, so one noisy day on this shared machine does not make the figure.
+    /// against its database's median floor, so one noisy day on this shared machine does not make the
+    /// figure; and the depth's cost two ways: the ratio of the two medians, and the median of the ratios
+    /// of each round's pair (the deep and the fresh day run one after the other).
     /// </summary>
     private IEnumerable<string> MedianLines()
     {
-        var floorSeconds = floor.Median.TotalSeconds;
         foreach (var mode in settings.Modes)
         {
-            var fresh = runs.Where(r => r.Mode == mode && !r.AtDepth).Select(r => r.JobSeconds).ToArray();
-            var deep = runs.Where(r => r.Mode == mode && r.AtDepth).Select(r => r.JobSeconds).ToArray();
+            var fresh = runs.Where(r => r.Mode == mode && !r.AtDepth).ToArray();
+            var deep = runs.Where(r => r.Mode == mode && r.AtDepth).ToArray();
             if (fresh.Length < 2 && deep.Length < 2)
                 continue;
             var parts = new List<string>();
             if (fresh.Length > 0)
-                parts.Add($"fresh database {Middle.Of(fresh):F2} s ({fresh.Length} days) = {Middle.Of(fresh) / floorSeconds:F2}× the floor");
+                parts.Add($"fresh database {MedianJob(fresh):F2} s ({fresh.Length} days) = {MedianJob(fresh) / floor.Median.TotalSeconds:F2}× its floor");
             if (deep.Length > 0)
-                parts.Add($"after {settings.HistoryDays} days of history {Middle.Of(deep):F2} s ({deep.Length} days) = {Middle.Of(deep) / floorSeconds:F2}× the floor");
+                parts.Add($"after {settings.HistoryDays} days of history {MedianJob(deep):F2} s ({deep.Length} days) = " +
+                          $"{MedianJob(deep) / floorAtDepth!.Median.TotalSeconds:F2}× its floor, {MedianJob(deep) / floor.Median.TotalSeconds:F2}× the fresh floor");
             if (fresh.Length > 0 && deep.Length > 0)
-                parts.Add($"depth ÷ fresh {Middle.Of(deep) / Middle.Of(fresh):F2}");
+            {
+                parts.Add($"depth ÷ fresh {MedianJob(deep) / MedianJob(fresh):F2}");
+                var paired = fresh.Join(deep, f => f.Round, d => d.Round, (f, d) => d.JobSeconds / f.JobSeconds).ToArray();
+                if (paired.Length > 0)
+                    parts.Add($"round by round {Ratios(paired)}, median {Middle.Of(paired):F2}");
+            }
             yield return $"Median job s, {mode.Name()}: {string.Join("; ", parts)}.";
         }
     }
+
+    private static double MedianJob(IEnumerable<ModeRun> runs) => Middle.Of(runs.Select(r => r.JobSeconds));
+
+    private static string Ratios(IEnumerable<double> ratios) =>
+        string.Join(", ", ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)));
 
     private static IEnumerable<string> WarningsFor(ModeRun run, int activeUsers)
     {
