@@ -12,7 +12,7 @@ internal static class BenchCommand
     {
         var connection = new Option<string>("--connection")
         {
-            Description = "Connection string of the PostgreSQL server (any database); the bench database is recreated on it",
+            Description = "Connection string of the PostgreSQL server (any database); the bench's databases are recreated on it",
             Required = true,
         };
         var coreDll = ExistingFile("--core-dll", "DontGoBack.CoreServer.dll, built in Release");
@@ -57,7 +57,7 @@ internal static class BenchCommand
         var floorRuns = IntOption("--floor-runs", "Times the floor is measured on each database, before any job; the table gives the median (it moves a lot between runs here)", 3, 1, 15);
         var freshDays = IntOption("--fresh-days", "Days the modes run one after the other on the seeded database; the table gives each mode's median too", 1, 1, 30);
         var historyDays = IntOption("--history-days", "Days of history for every active user of a second database seeded alike; its days alternate with the fresh database's (0: none)", 0, 0, 3_650);
-        var daysAtDepth = IntOption("--days-at-depth", "Days the modes run one after the other on the database with the history, each paired with the fresh database's day of the same round", 1, 1, 30);
+        var daysAtDepth = IntOption("--days-at-depth", "Days the modes run one after the other on the database with the history, the i-th paired with the fresh database's i-th (up to --fresh-days)", 1, 1, 30);
         var historyMarketChanges = new Option<bool>("--history-market-changes")
         {
             Description = "The added history also gets a market change per user and day, as the refresh wrote it before market moves lived in the snapshots alone",

@@ -124,12 +124,15 @@ internal static class BenchRun
                              $"(COPY of {activeUsers:N0} snapshots, one pointer UPDATE, rolled back)");
             }
         }
+        // A mode's two days of a round run back to back, so its pair is adjacent whatever the other modes do;
+        // the order alternates from pair to pair (fresh bulk, deep bulk, deep per-user, fresh per-user, ...).
         var runs = new List<ModeRun>();
+        var pair = 0;
         for (var round = 0; round < lanes.Max(l => l.Days); round++)
         {
-            foreach (var lane in InRoundOrder(lanes, round).Where(l => round < l.Days))
+            foreach (var mode in settings.Modes)
             {
-                foreach (var mode in settings.Modes)
+                foreach (var lane in InRoundOrder(lanes, pair++).Where(l => round < l.Days))
                 {
                     var run = await RefreshAsync(settings, lane.Database, simulator, mode, lane.NextDay, lane.HistoryDays, cancellationToken);
                     runs.Add(run with { AtDepth = lane.AtDepth, Round = round });
@@ -142,17 +145,17 @@ internal static class BenchRun
         foreach (var lane in lanes)
             verifies.Add(await VerifyAsync(settings, lane.Database, cancellationToken));
 
-        var floors = lanes.ToDictionary(l => l.AtDepth, l => new FloorRuns(l.Floors));
-        var table = new ResultTable(settings, activeUsers, floors[false], floors.GetValueOrDefault(true), raw, runs, verifies,
-            await fresh.ServerVersionAsync(cancellationToken));
+        var table = new ResultTable(settings, activeUsers, new FloorRuns(lanes[0].Floors),
+            lanes.Count > 1 ? new FloorRuns(lanes[1].Floors) : null, raw, runs, verifies, await fresh.ServerVersionAsync(cancellationToken));
         foreach (var warning in table.Warnings)
             Progress.Say($"WARNING: {warning}");
         await Console.Out.WriteAsync(table.ToMarkdown());
         return table.Warnings.Count == 0 ? 0 : 1;
     }
 
-    private static IEnumerable<Lane> InRoundOrder(IReadOnlyList<Lane> lanes, int round) =>
-        round % 2 == 0 ? lanes : lanes.Reverse();
+    /// <summary>The databases in turn: the fresh one first in even turns, the deep one in odd ones.</summary>
+    private static IEnumerable<Lane> InRoundOrder(IReadOnlyList<Lane> lanes, int turn) =>
+        turn % 2 == 0 ? lanes : lanes.Reverse();
 
     private static async Task<BenchDatabase> RecreateSeededAsync(
         BenchSettings settings, string name, DateOnly openingDay, CancellationToken cancellationToken)
@@ -181,8 +184,7 @@ internal static class BenchRun
             CoreServerEnvironment(new NpgsqlConnectionStringBuilder(database.ConnectionString) { CommandTimeout = 0 }.ConnectionString),
             cancellationToken);
         EchoOutput($"verify {database.Name}", verified);
-        var verify = new VerifyRun(database.Name, verified.ExitCode,
-            verified.StandardOutput.LastOrDefault(l => !string.IsNullOrWhiteSpace(l)) ?? "no output", verified.Wall);
+        var verify = new VerifyRun(database.Name, verified.ExitCode, LastLine(verified) ?? "no output", verified.Wall);
         Progress.Say($"verify {database.Name}: {verify.Summary} ({verify.Wall.TotalSeconds:F2} s wall)");
         return verify;
     }
@@ -225,10 +227,10 @@ internal static class BenchRun
         var walBytes = await database.WalPositionAsync(cancellationToken) - walBefore;
         EchoOutput($"refresh {mode.Name()}", run);
         var writeBack = await database.SettleAsync(cancellationToken);
-        Progress.Say($"refresh {mode.Name()}: its write-back left after VACUUM and CHECKPOINT took {writeBack.TotalSeconds:F1} s to sync");
+        Progress.Say($"refresh {mode.Name()}: the machine's write-back left after VACUUM and CHECKPOINT took {writeBack.TotalSeconds:F1} s to sync");
         var storedBytes = await database.WrittenTablesBytesAsync(cancellationToken) - bytesBefore;
 
-        var lastLine = run.StandardOutput.LastOrDefault(line => !string.IsNullOrWhiteSpace(line));
+        var lastLine = LastLine(run);
         RefreshReport? report;
         try
         {
@@ -261,6 +263,9 @@ internal static class BenchRun
         ["DemoData__UsersOnEmptyDatabase"] = "0",
         ["Logging__LogLevel__Default"] = "Warning",
     };
+
+    /// <summary>A command's result is its last line on standard output.</summary>
+    private static string? LastLine(ChildRun run) => run.StandardOutput.LastOrDefault(line => !string.IsNullOrWhiteSpace(line));
 
     private static void EchoOutput(string command, ChildRun run)
     {

@@ -12,7 +12,7 @@ internal sealed class ResultTable(
 
     private static readonly string[] Columns =
     [
-        "mode", "history days", "users (active)", "latency ms", "calls in flight", "bulk size", "job s", "wall s", "users/s", "peak MB",
+        "mode", "database", "history days", "users (active)", "latency ms", "calls in flight", "bulk size", "job s", "wall s", "users/s", "peak MB",
         "floor s", "job/floor", "raw HTTP req/s", "job users/s ÷ raw req/s",
         "stored B/user-day", "WAL B/user-day", "success", "failed",
     ];
@@ -39,11 +39,11 @@ internal sealed class ResultTable(
             text.AppendLine();
         text.AppendLine(
             $"Error rate {settings.ErrorRate}; raw HTTP rate over {raw.Requests:N0} update-asset calls ({raw.NotOk:N0} not 2xx); " +
-            $"days {string.Join(", ", runs.Select(r => $"{r.Day:yyyy-MM-dd} ({r.Mode.Name()})"))}.");
+            $"days, in the order they ran: {string.Join(", ", runs.Select(r => $"{r.Day:yyyy-MM-dd} ({r.Mode.Name()}, {Database(r)})"))}.");
         // Per unit of work, so modes and the raw rate compare whatever their counts: where the time goes on a shared machine.
         text.AppendLine(
             $"CPU ms per 1,000 users (core server, start-up included, + stand-in): " +
-            $"{string.Join("; ", runs.Select(r => $"{r.Mode.Name()} {PerThousand(r.CoreServerCpu, r.Report.Success + r.Report.Failed)} + {PerThousand(r.SimulatorCpu, r.Report.Success + r.Report.Failed)}"))}; " +
+            $"{string.Join("; ", runs.Select(r => $"{r.Mode.Name()} {Database(r)} {r.Day:MM-dd} {PerThousand(r.CoreServerCpu, r.Report.Success + r.Report.Failed)} + {PerThousand(r.SimulatorCpu, r.Report.Success + r.Report.Failed)}"))}; " +
             $"raw HTTP per 1,000 calls (client + stand-in): {PerThousand(raw.ClientCpu, raw.Requests)} + {PerThousand(raw.SimulatorCpu, raw.Requests)}.");
         text.AppendLine(
             $"Stored B/user-day: growth of {string.Join(", ", BenchDatabase.WrittenTables)} (heap, indexes, TOAST; pg_total_relation_size) " +
@@ -75,6 +75,7 @@ internal sealed class ResultTable(
         return
         [
             run.Mode.Name(),
+            Database(run),
             $"{run.HistoryDays}",
             $"{settings.Users:N0} ({activeUsers:N0})",
             $"{settings.LatencyMs}",
@@ -101,7 +102,7 @@ internal sealed class ResultTable(
     /// Per mode run on more than one day (<c>--fresh-days</c>, <c>--days-at-depth</c>): the median job
     /// against its database's median floor, so one noisy day on this shared machine does not make the
     /// figure; and the depth's cost two ways: the ratio of the two medians, and the median of the ratios
-    /// of each round's pair (the deep and the fresh day run one after the other).
+    /// of each round's pair (the mode's deep and fresh day of a round run back to back).
     /// </summary>
     private IEnumerable<string> MedianLines()
     {
@@ -109,7 +110,7 @@ internal sealed class ResultTable(
         {
             var fresh = runs.Where(r => r.Mode == mode && !r.AtDepth).ToArray();
             var deep = runs.Where(r => r.Mode == mode && r.AtDepth).ToArray();
-            if (fresh.Length < 2 && deep.Length < 2)
+            if (fresh.Length < 2 && deep.Length == 0)
                 continue;
             var parts = new List<string>();
             if (fresh.Length > 0)
@@ -133,17 +134,20 @@ internal sealed class ResultTable(
     private static string Ratios(IEnumerable<double> ratios) =>
         string.Join(", ", ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)));
 
+    private static string Database(ModeRun run) => run.AtDepth ? "at depth" : "fresh";
+
     private static IEnumerable<string> WarningsFor(ModeRun run, int activeUsers)
     {
         var report = run.Report;
+        var which = $"{run.Mode.Name()} on {run.Day:yyyy-MM-dd} ({Database(run)})";
         if (report.Success + report.Failed != activeUsers)
         {
             yield return
-                $"{run.Mode.Name()}: success {report.Success:N0} + failed {report.Failed:N0} = {report.Success + report.Failed:N0}, " +
+                $"{which}: success {report.Success:N0} + failed {report.Failed:N0} = {report.Success + report.Failed:N0}, " +
                 $"but {activeUsers:N0} users are active (total {report.Total:N0}, skipped {report.Skipped:N0}).";
         }
         if (report.Status == "failed" || run.ExitCode != 0)
-            yield return $"{run.Mode.Name()}: the run {report.Status} with exit code {run.ExitCode}: {report.Error ?? "no error given"}.";
+            yield return $"{which}: the run {report.Status} with exit code {run.ExitCode}: {report.Error ?? "no error given"}.";
     }
 
     private static string PerThousand(TimeSpan cpu, int count) => count > 0 ? $"{cpu.TotalMilliseconds * 1000 / count:N0}" : "—";
