@@ -119,6 +119,38 @@ public sealed class AccessTokenProviderTests : IDisposable
         Assert.Equal(2, _endpoint.Requests);
     }
 
+    [Fact]
+    public async Task A_replacement_rejected_before_it_was_ever_accepted_is_refused_for_every_caller_holding_it()
+    {
+        Assert.True(_provider.Invalidate(await Token()));
+        var replacement = await Token();
+
+        // The caller that fetched it, one that took it from the cache before the refusal, and one
+        // whose answer to the first token came after it.
+        Assert.False(_provider.Invalidate(replacement));
+        Assert.False(_provider.Invalidate(replacement));
+        Assert.False(_provider.Invalidate("token-1"));
+        Assert.Equal(2, _endpoint.Requests);
+
+        // A later run asks again, once, and the token it gets is on probation in its turn.
+        var next = await Token();
+        Assert.Equal("token-3", next);
+        Assert.False(_provider.Invalidate(next));
+        Assert.Equal(3, _endpoint.Requests);
+    }
+
+    [Fact]
+    public async Task A_replacement_once_accepted_is_replaced_as_usual_when_rejected_later()
+    {
+        Assert.True(_provider.Invalidate(await Token()));
+        var replacement = await Token();
+        _provider.MarkAccepted(replacement);
+
+        Assert.True(_provider.Invalidate(replacement));
+        Assert.Equal("token-3", await Token());
+        Assert.Equal(3, _endpoint.Requests);
+    }
+
     [Theory]
     [InlineData(HttpStatusCode.Unauthorized)]
     [InlineData(HttpStatusCode.Forbidden)]

@@ -7,7 +7,9 @@ namespace DontGoBack.CoreServer.InterServer.Auth;
 
 /// <summary>
 /// Client-credentials token for service-to-service calls: fetched once, shared by all
-/// concurrent callers, reused until it ages out or the extension server rejects it.
+/// concurrent callers, reused until it ages out or the extension server rejects it. A token fetched
+/// to replace a rejected one is on probation until the extension server accepts it: rejected too,
+/// the credentials themselves are refused, and no caller fetches again for it.
 /// </summary>
 public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions<AuthOptions> options, TimeProvider time)
 {
@@ -20,6 +22,12 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
     private readonly SemaphoreSlim _fetchLock = new(1, 1);
     private CachedToken? _cached;
 
+    /// <summary>Set when a token is dropped as rejected, cleared when one is accepted: the next fetch is on probation.</summary>
+    private volatile bool _replacingRejected;
+
+    /// <summary>The last token refused on probation, until one is accepted: callers still holding a rejected token stop rather than fetch again.</summary>
+    private volatile string? _refused;
+
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {
         if (Fresh(_cached) is { } token)
@@ -31,7 +39,7 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
             if (Fresh(_cached) is { } fetchedMeanwhile)
                 return fetchedMeanwhile;
             var value = await FetchAsync(cancellationToken);
-            _cached = new CachedToken(value, time.GetUtcNow() + options.Value.TokenLifetime);
+            _cached = new CachedToken(value, time.GetUtcNow() + options.Value.TokenLifetime, OnProbation: _replacingRejected);
             return value;
         }
         finally
@@ -40,12 +48,37 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
         }
     }
 
-    /// <summary>Drops the cached token if it is still the rejected one, so only one caller re-fetches.</summary>
-    public void Invalidate(string rejectedToken)
+    /// <summary>
+    /// Drops the cached token if it is still the rejected one, so only one caller re-fetches. False when
+    /// the credentials are refused: the rejected token was on probation (it replaced a rejected one and
+    /// was never accepted), or one on probation was refused since the last token accepted. Then a new
+    /// fetch would be refused as well, and a caller holding an older token must not fetch again either.
+    /// </summary>
+    public bool Invalidate(string rejectedToken)
     {
         var cached = _cached;
-        if (cached?.Value == rejectedToken)
+        var isCached = cached?.Value == rejectedToken;
+        var refused = _refused is not null || (isCached && cached!.OnProbation && !cached.Accepted);
+        if (isCached)
+        {
+            if (refused)
+                _refused = rejectedToken;
+            _replacingRejected = true;
             Interlocked.CompareExchange(ref _cached, null, cached);
+        }
+        return !refused;
+    }
+
+    /// <summary>The extension server took the token (answered anything but 401): it is off probation.</summary>
+    public void MarkAccepted(string token)
+    {
+        var cached = _cached;
+        if (cached is { Accepted: false } && cached.Value == token)
+        {
+            cached.Accepted = true;
+            _replacingRejected = false;
+            _refused = null;
+        }
     }
 
     private string? Fresh(CachedToken? cached) => cached is not null && cached.ExpiresAt > time.GetUtcNow() ? cached.Value : null;
@@ -81,5 +114,8 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
         }
     }
 
-    private sealed record CachedToken(string Value, DateTimeOffset ExpiresAt);
+    private sealed record CachedToken(string Value, DateTimeOffset ExpiresAt, bool OnProbation)
+    {
+        public volatile bool Accepted;
+    }
 }
