@@ -21,6 +21,11 @@ internal sealed record ModeRun(
     /// <summary>Run on the database given <c>--history-days</c> of history, not on the freshly seeded one.</summary>
     public bool AtDepth { get; init; }
 
+    /// <summary>Which database it ran on, as the table and the progress lines name it.</summary>
+    public string Database => DatabaseLabel(AtDepth);
+
+    public static string DatabaseLabel(bool atDepth) => atDepth ? "at depth" : "fresh";
+
     /// <summary>The round it ran in (from 0): the fresh and the deep run of a mode in one round are a pair.</summary>
     public int Round { get; init; }
 
@@ -63,7 +68,7 @@ internal static class BenchRun
     {
         public BenchDatabase Database => database;
         public bool AtDepth => atDepth;
-        public string Label => atDepth ? "at depth" : "fresh";
+        public string Label => ModeRun.DatabaseLabel(atDepth);
 
         /// <summary>Days of job runs; every mode runs on a day of its own.</summary>
         public int Days => days;

@@ -39,11 +39,11 @@ internal sealed class ResultTable(
             text.AppendLine();
         text.AppendLine(
             $"Error rate {settings.ErrorRate}; raw HTTP rate over {raw.Requests:N0} update-asset calls ({raw.NotOk:N0} not 2xx); " +
-            $"days, in the order they ran: {string.Join(", ", runs.Select(r => $"{r.Day:yyyy-MM-dd} ({r.Mode.Name()}, {Database(r)})"))}.");
+            $"days, in the order they ran: {string.Join(", ", runs.Select(r => $"{r.Day:yyyy-MM-dd} ({r.Mode.Name()}, {r.Database})"))}.");
         // Per unit of work, so modes and the raw rate compare whatever their counts: where the time goes on a shared machine.
         text.AppendLine(
             $"CPU ms per 1,000 users (core server, start-up included, + stand-in): " +
-            $"{string.Join("; ", runs.Select(r => $"{r.Mode.Name()} {Database(r)} {r.Day:MM-dd} {PerThousand(r.CoreServerCpu, r.Report.Success + r.Report.Failed)} + {PerThousand(r.SimulatorCpu, r.Report.Success + r.Report.Failed)}"))}; " +
+            $"{string.Join("; ", runs.Select(r => $"{r.Mode.Name()} {r.Database} {r.Day:MM-dd} {PerThousand(r.CoreServerCpu, r.Report.Success + r.Report.Failed)} + {PerThousand(r.SimulatorCpu, r.Report.Success + r.Report.Failed)}"))}; " +
             $"raw HTTP per 1,000 calls (client + stand-in): {PerThousand(raw.ClientCpu, raw.Requests)} + {PerThousand(raw.SimulatorCpu, raw.Requests)}.");
         text.AppendLine(
             $"Stored B/user-day: growth of {string.Join(", ", BenchDatabase.WrittenTables)} (heap, indexes, TOAST; pg_total_relation_size) " +
@@ -75,7 +75,7 @@ internal sealed class ResultTable(
         return
         [
             run.Mode.Name(),
-            Database(run),
+            run.Database,
             $"{run.HistoryDays}",
             $"{settings.Users:N0} ({activeUsers:N0})",
             $"{settings.LatencyMs}",
@@ -134,12 +134,10 @@ internal sealed class ResultTable(
     private static string Ratios(IEnumerable<double> ratios) =>
         string.Join(", ", ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)));
 
-    private static string Database(ModeRun run) => run.AtDepth ? "at depth" : "fresh";
-
     private static IEnumerable<string> WarningsFor(ModeRun run, int activeUsers)
     {
         var report = run.Report;
-        var which = $"{run.Mode.Name()} on {run.Day:yyyy-MM-dd} ({Database(run)})";
+        var which = $"{run.Mode.Name()} on {run.Day:yyyy-MM-dd} ({run.Database})";
         if (report.Success + report.Failed != activeUsers)
         {
             yield return

@@ -25,8 +25,8 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
     /// <summary>Set when a token is dropped as rejected, cleared when one is accepted: the next fetch is on probation.</summary>
     private volatile bool _replacingRejected;
 
-    /// <summary>The last token refused on probation, until one is accepted: callers still holding a rejected token stop rather than fetch again.</summary>
-    private volatile string? _refused;
+    /// <summary>Set when a token on probation is refused, cleared when one is accepted: callers still holding a rejected token stop rather than fetch again.</summary>
+    private volatile bool _credentialsRefused;
 
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {
@@ -58,11 +58,10 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
     {
         var cached = _cached;
         var isCached = cached?.Value == rejectedToken;
-        var refused = _refused is not null || (isCached && cached!.OnProbation && !cached.Accepted);
+        var refused = _credentialsRefused || (isCached && cached!.OnProbation && !cached.Accepted);
         if (isCached)
         {
-            if (refused)
-                _refused = rejectedToken;
+            _credentialsRefused = refused;
             _replacingRejected = true;
             Interlocked.CompareExchange(ref _cached, null, cached);
         }
@@ -77,7 +76,7 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
         {
             cached.Accepted = true;
             _replacingRejected = false;
-            _refused = null;
+            _credentialsRefused = false;
         }
     }
 
