@@ -1,17 +1,20 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using DontGoBack.CoreServer.Batch.Common;
+using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Cli;
 
 /// <summary>
 /// What command arguments are checked against once the host is built: the registered jobs and the
-/// calendar (the batch zone's today, Batch:EarliestDay). Options are declared through these helpers
-/// so the checks before and after the host is built are the same code, the later ones stricter.
+/// calendar (the batch zone's today, Batch:EarliestDay), the load-test settings. Options are declared
+/// through these helpers so the checks before and after the host is built are the same code, the later ones stricter.
 /// </summary>
-public sealed class CommandChecks(BatchJobs jobs, BatchCalendar calendar)
+public sealed class CommandChecks(BatchJobs jobs, BatchCalendar calendar, IOptions<LoadTestOptions> loadTest)
 {
     public BatchCalendar Calendar => calendar;
+
+    public LoadTestOptions LoadTest => loadTest.Value;
 
     public BatchJobs Jobs => jobs;
 

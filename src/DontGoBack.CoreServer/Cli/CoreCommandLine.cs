@@ -91,6 +91,7 @@ public static class CoreCommandLine
         if (request.Quiet)
             QuietConsoleLog(builder);
         builder.Services.AddSingleton<CommandProgress>();
+        builder.Services.AddOptions<LoadTestOptions>().BindConfiguration(LoadTestOptions.SectionName).ValidateOnStart();
         builder.Services.AddSingleton<CommandChecks>();
         builder.Services.AddSingleton<TerminationSignals>();
         builder.Services.AddSingleton<CommandRunner>();

@@ -102,6 +102,37 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, await db.Users.CountAsync());
     }
 
+    [Fact]
+    public async Task Refresh_of_a_future_day_is_refused_unless_the_load_test_setting_allows_it()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        var ahead = BatchDay.Today(TimeProvider.System, Seoul).AddDays(3);
+        var settings = Settings(database);
+        settings["DemoData:UsersOnEmptyDatabase"] = "5";
+        string[] args = ["refresh", "--day", $"{ahead:yyyy-MM-dd}", "--json", "--allow-future-day"];
+
+        var refused = await CoreServerProcess.RunAsync(settings, args, _workingDirectory);
+
+        Assert.True(refused.ExitCode == 2, refused.Output);
+        Assert.Empty(refused.StandardOutput);
+        Assert.Equal(
+            "--allow-future-day writes snapshots ahead of today, which later adjustments never reach; it is for load-test databases only "
+            + "and needs LoadTest:AllowFutureDays=true.",
+            Assert.Single(refused.StandardError, line => line.Contains("--allow-future-day")));
+
+        // A load test says so, and the day runs: its first attempt, so the refused command ran nothing.
+        settings["LoadTest:AllowFutureDays"] = "true";
+        var allowed = await CoreServerProcess.RunAsync(settings, args, _workingDirectory);
+
+        Assert.True(allowed.ExitCode == 0, allowed.Output);
+        using var result = JsonDocument.Parse(Assert.Single(allowed.StandardOutput));
+        Assert.Equal(($"{ahead:yyyy-MM-dd}", "completed"),
+            (result.RootElement.GetProperty("snapshotDay").GetString(), result.RootElement.GetProperty("status").GetString()));
+        await using var db = database.CreateContext();
+        var run = await db.BatchRuns.AsNoTracking().SingleAsync();
+        Assert.Equal((ahead, 1), (run.SnapshotDay, run.Attempts));
+    }
+
     [Theory]
     [InlineData(DatabaseProvider.Sqlite, CoreServerProcess.SigTerm, 143)]
     [InlineData(DatabaseProvider.Postgres, CoreServerProcess.SigTerm, 143)]

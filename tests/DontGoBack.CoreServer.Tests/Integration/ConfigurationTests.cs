@@ -20,6 +20,9 @@ public sealed class ConfigurationTests
     [InlineData("InternalAccess:AllowedNetworks:0", "everyone", "InternalAccess:AllowedNetworks")]
     [InlineData("Database:Provider", "Oracle", "Database:Provider")]
     [InlineData("Batch:Clustered", "true", "Batch:Clustered=true needs Database:Provider=Postgres")]
+    // Valid Quartz, but 30 February never comes: Quartz would refuse the trigger with a stack trace (exit 134).
+    [InlineData("AssetRefresh:Cron", "0 0 3 30 2 ?", "AssetRefresh:Cron '0 0 3 30 2 ?' never fires")]
+    [InlineData("Batch:EarliestDay", "2099-12-31", "Batch:EarliestDay 2099-12-31 is after today")]
     public async Task Bad_setting_stops_the_server_with_exit_2_and_a_line_naming_the_setting(string key, string value, string named)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
@@ -33,6 +36,8 @@ public sealed class ConfigurationTests
     [InlineData("AssetRefresh:Cron", "nonsense", "AssetRefresh:Cron")]
     [InlineData("Database:Provider", "Oracle", "Database:Provider")]
     [InlineData("Extension:BaseUrl", "http://extension.test/", "Auth:BaseUrl")]
+    [InlineData("AssetRefresh:Cron", "0 0 3 30 2 ?", "AssetRefresh:Cron '0 0 3 30 2 ?' never fires")]
+    [InlineData("Batch:EarliestDay", "2099-12-31", "Batch:EarliestDay 2099-12-31 is after today")]
     public async Task Bad_setting_stops_a_command_the_same_way(string key, string value, string named)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);

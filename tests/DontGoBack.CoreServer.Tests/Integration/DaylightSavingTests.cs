@@ -45,7 +45,8 @@ public sealed class DaylightSavingTests
         long user;
         await using (var before = new CoreServerApp(database, settings))
         {
-            before.Time.Now = DateTimeOffset.Parse(now);
+            // The job ran on its own day (midday in New York): the schedule owes the days since.
+            before.Time.Now = DateTimeOffset.Parse($"{lastRun}T17:00:00Z");
             var client = before.CreateClient();
             user = await before.AddUserAsync(AccountStatus.Active, (firstDay.AddDays(-1), 1_000_000));
             await client.RunDayAsync(firstDay);

@@ -25,7 +25,7 @@ public sealed class HealthTests
     private static readonly TimeZoneInfo Seoul = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
     private static readonly Dictionary<string, string?> ScheduleOn = new() { ["AssetRefresh:Enabled"] = "true" };
 
-    private sealed record Check(string Status, string? Description);
+    private sealed record Check(string Status, string? Description, Dictionary<string, JsonElement>? Data);
     private sealed record Health(string Status, Dictionary<string, Check> Checks);
 
     private static async Task<(HttpStatusCode Code, Health Body)> ReadyAsync(HttpClient client)
@@ -63,6 +63,67 @@ public sealed class HealthTests
         Assert.Equal("Healthy", after.Status);
         Assert.All(after.Checks.Values, check => Assert.Equal("Healthy", check.Status));
         Assert.Contains("2025-08-10", after.Checks["asset-refresh"].Description);
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_manual_run_of_a_day_long_past_on_a_fresh_install_owes_nothing_after_it(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        // 09:00 in Seoul on 2025-08-10: today is past its 06:00 deadline; the job has never run here.
+        await using var app = new CoreServerApp(database, ScheduleOn);
+        var client = app.CreateClient();
+        var longAgo = Day.AddDays(-400);
+        await app.AddActiveUsersAsync(2, longAgo.AddDays(-1), 10_000_000);
+
+        Assert.Equal(BatchRunStatus.Completed, (await client.RunDayAsync(longAgo)).Status);
+        var (code, health) = await ReadyAsync(client);
+
+        Assert.Equal(HttpStatusCode.OK, code);
+        Assert.Equal("Degraded", health.Status);
+        // Today alone is behind: the schedule has owed days since it first ran here (today), not since the day run by hand.
+        var refresh = health.Checks["asset-refresh"];
+        Assert.Equal("Degraded", refresh.Status);
+        Assert.Equal("2025-08-10 is past the deadline (AssetRefresh:CompleteBy 06:00 in Asia/Seoul) and not through.", refresh.Description);
+        Assert.Equal(1, refresh.Data!["daysBehind"].GetInt32());
+        // And the schedule runs no day in between: only today is due.
+        await using var scope = app.Services.CreateAsyncScope();
+        var due = await scope.ServiceProvider.GetRequiredService<DueDays>().FindAsync(AssetRefreshJob.Name, "0 0 3 * * ?", null, CancellationToken.None);
+        Assert.Equal([Day], due.ToRun);
+        Assert.Empty(due.TooOld);
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_job_far_behind_its_schedule_is_degraded_and_alerted_while_ready_stays_200(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, ScheduleOn);
+        var client = app.CreateClient();
+        await app.AddActiveUsersAsync(2, Day.AddDays(-11), 10_000_000);
+        // The schedule ran ten days ago, on its day, and never since: seven days are caught up at most, so two are beyond it.
+        app.Time.Now = InSeoul(Day.AddDays(-10), 3, 0, 5).ToUniversalTime();
+        Assert.Equal(BatchRunStatus.Completed, (await client.RunDayAsync(Day.AddDays(-10))).Status);
+        app.Time.Now = CoreServerApp.DefaultNow;
+        var watch = app.Services.GetServices<IHostedService>().OfType<DailyJobWatch>().Single();
+
+        await watch.RefreshAsync(CancellationToken.None);
+        var (code, health) = await ReadyAsync(client);
+
+        Assert.Equal(HttpStatusCode.OK, code);
+        Assert.Equal("Degraded", health.Status);
+        var refresh = health.Checks["asset-refresh"];
+        Assert.Equal("Degraded", refresh.Status);
+        Assert.StartsWith("2 owed days from 2025-08-01 to 2025-08-02 are older than Batch:MaxCatchUpDays (7)", refresh.Description);
+        Assert.Equal((10, 2), (refresh.Data!["daysBehind"].GetInt32(), refresh.Data["skippedDays"].GetInt32()));
+        // The lateness is alerted: one overdue alert per day the schedule still runs, today's among them.
+        await using var db = database.CreateContext();
+        var alerted = await db.DeadlineAlerts.AsNoTracking()
+            .Where(a => a.JobName == AssetRefreshJob.Name && a.Kind == AlertKind.Raised && a.Condition == DeadlineCondition.Overdue)
+            .Select(a => a.SnapshotDay).ToListAsync();
+        Assert.Equal(Enumerable.Range(0, 8).Select(n => Day.AddDays(-7 + n)), alerted.Order());
     }
 
     [Fact]
@@ -278,7 +339,7 @@ public sealed class HealthTests
     }
 
     [Fact]
-    public async Task Days_older_than_the_catch_up_window_make_the_job_unhealthy_and_the_gauges_count_them()
+    public async Task Days_older_than_the_catch_up_window_make_the_job_degraded_and_the_gauges_count_them()
     {
         // The job first ran ten days ago and never since: seven days are caught up at most, so two are skipped.
         await using var fixture = await ScheduleFixture.CreateAsync(InSeoul(Day.AddDays(-10), 4));
@@ -288,7 +349,8 @@ public sealed class HealthTests
 
         var result = await fixture.CheckAsync();
 
-        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        // Lateness is for alerts and the gauges, never a readiness failure.
+        Assert.Equal(HealthStatus.Degraded, result.Status);
         Assert.StartsWith("2 owed days from 2025-08-01 to 2025-08-02 are older than Batch:MaxCatchUpDays (7)", result.Description);
         Assert.Equal(10, result.Data["daysBehind"]);
 

@@ -1,11 +1,13 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
 using DontGoBack.CoreServer.Batch.Asset;
+using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DontGoBack.CoreServer.Tests.Unit;
 
@@ -149,6 +151,41 @@ public sealed class OptionsValidationTests
         var error = Assert.Throws<OptionsValidationException>(() => ResolveThroughOptions(o => o.MaxConcurrency = 0));
 
         Assert.Contains(nameof(AssetRefreshOptions.MaxConcurrency), error.Message);
+    }
+
+    [Theory]
+    [InlineData("0 0 3 30 2 ?")] // 30 February
+    [InlineData("0 0 3 31 4 ?")] // 31 April
+    [InlineData("0 0 3 * * ? 2024")] // a year gone by
+    public void A_cron_that_never_fires_again_is_refused_naming_AssetRefresh_Cron(string cron)
+    {
+        var validator = new DailyJobOptionsClockValidator<AssetRefreshOptions>(new FakeTimeProvider(new DateTimeOffset(2025, 8, 10, 0, 0, 0, TimeSpan.Zero)));
+
+        var result = validator.Validate(null, new AssetRefreshOptions { Cron = cron });
+
+        Assert.Equal($"AssetRefresh:Cron '{cron}' never fires after 2025-08-10 09:00 in Asia/Seoul: no such day comes again.", Assert.Single(result.Failures!));
+        Assert.True(validator.Validate(null, new AssetRefreshOptions()).Succeeded);
+    }
+
+    [Theory]
+    // 2025-08-09 16:00 UTC is 2025-08-10 01:00 in Seoul: today is the Seoul day, not the UTC one.
+    [InlineData("2025-08-10", true)]
+    [InlineData("2025-08-11", false)]
+    public void Batch_EarliestDay_after_today_in_the_batch_zone_is_refused(string earliest, bool accepted)
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2025, 8, 9, 16, 0, 0, TimeSpan.Zero));
+        var job = new DailyJobSchedule<AssetRefreshJob>(AssetRefreshJob.Definition, () => new AssetRefreshOptions());
+        BatchCalendar Create() => new(time, [job], Options.Create(new BatchOptions { EarliestDay = DateOnly.Parse(earliest) }));
+
+        if (accepted)
+        {
+            Assert.Equal(DateOnly.Parse(earliest), Create().EarliestDay);
+            return;
+        }
+        var refused = Assert.Throws<OptionsValidationException>(Create);
+        Assert.Equal(
+            "Batch:EarliestDay 2025-08-11 is after today (2025-08-10 in Asia/Seoul): no day could be run or shown; set it to today or earlier.",
+            Assert.Single(refused.Failures));
     }
 
     [Fact]

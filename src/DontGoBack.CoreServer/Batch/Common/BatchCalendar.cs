@@ -6,7 +6,8 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// <summary>
 /// The one place that knows the batch zone and the clock: today, and the day of an instant, as
 /// every job, endpoint and command counts days. Every daily job's TimeZone setting must name the
-/// same zone, so a day means the same everywhere; start-up refuses settings where they differ.
+/// same zone, so a day means the same everywhere; start-up refuses settings where they differ, and a
+/// Batch:EarliestDay after today (every day would be refused, and ranges that start at it would end before they begin).
 /// </summary>
 public sealed class BatchCalendar
 {
@@ -24,6 +25,11 @@ public sealed class BatchCalendar
         }
         ZoneId = zones.Count > 0 ? zones[0].Zone : "Asia/Seoul";
         Zone = TimeZoneInfo.FindSystemTimeZoneById(ZoneId);
+        if (EarliestDay > Today)
+        {
+            throw new OptionsValidationException(BatchOptions.SectionName, typeof(BatchOptions),
+                [$"Batch:EarliestDay {EarliestDay:yyyy-MM-dd} is after today ({Today:yyyy-MM-dd} in {ZoneId}): no day could be run or shown; set it to today or earlier."]);
+        }
     }
 
     public TimeZoneInfo Zone { get; }

@@ -18,6 +18,7 @@ public static class BatchEngineExtensions
             .BindConfiguration(definition.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<TOptions>, DailyJobOptionsClockValidator<TOptions>>();
         builder.Services.AddSingleton(services =>
         {
             var options = services.GetRequiredService<IOptions<TOptions>>();

@@ -202,9 +202,24 @@ public sealed class BatchRunLedger(
             .OrderByDescending(r => r.SnapshotDay)
             .ToListAsync(cancellationToken);
 
-    /// <summary>The first day the job ever ran for, or null when it never ran here.</summary>
-    public Task<DateOnly?> FirstDayAsync(string job, CancellationToken cancellationToken) =>
-        db.BatchRuns.AsNoTracking().Where(r => r.JobName == job).MinAsync(r => (DateOnly?)r.SnapshotDay, cancellationToken);
+    /// <summary>
+    /// When the job first ran on this database, whatever day it ran for; null when it never ran here.
+    /// The first run recorded is the one with the lowest id; its first attempt keeps the start that
+    /// later attempts overwrite on the run itself (a run from before attempts were recorded has only that).
+    /// </summary>
+    public async Task<DateTimeOffset?> FirstStartedAtAsync(string job, CancellationToken cancellationToken)
+    {
+        var first = await db.BatchRuns.AsNoTracking()
+            .Where(r => r.JobName == job)
+            .OrderBy(r => r.Id)
+            .Select(r => new
+            {
+                r.StartedAt,
+                FirstAttempt = db.BatchRunAttempts.Where(a => a.RunId == r.Id).OrderBy(a => a.Attempt).Select(a => (DateTimeOffset?)a.StartedAt).FirstOrDefault(),
+            })
+            .FirstOrDefaultAsync(cancellationToken);
+        return first is null ? null : first.FirstAttempt ?? first.StartedAt;
+    }
 
     /// <summary>The latest day whose run went through (with or without failed users) and when it finished; null when none did.</summary>
     public Task<DayThrough?> LastThroughAsync(string job, CancellationToken cancellationToken) =>

@@ -7,9 +7,12 @@ using Microsoft.Extensions.Options;
 namespace DontGoBack.CoreServer.Batch.Common;
 
 /// <summary>
-/// A daily job's own health: Healthy while it keeps its schedule, Degraded once an owed day is
-/// past its deadline and not through, Unhealthy when owed days are older than the catch-up window
-/// (the schedule no longer runs them by itself, so they stay missing until someone back-fills them).
+/// A daily job's own health: Healthy while it keeps its schedule, Degraded once an owed day is past
+/// its deadline and not through, or through with too many users failed, or older than the catch-up
+/// window (the schedule no longer runs it by itself). Never Unhealthy: lateness is an alert (see
+/// <see cref="DeadlineAlerts"/>) and a gauge, not a reason to take the node out of service; every node
+/// shares the same run history, so a load balancer would pull them all at once, and a node out of
+/// service runs no day sooner. The data carries the figures (days behind, days skipped) for alerting.
 /// </summary>
 public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar calendar, ScheduleStandingReader reader, IOptions<BatchOptions> batch)
     : IHealthCheck
@@ -26,6 +29,7 @@ public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar
         }
         catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
         {
+            // Degraded as registered: the database's own check is the one that makes the node unready.
             return new HealthCheckResult(context.Registration.FailureStatus, $"Could not read the run history: {DatabaseFaults.Describe(e)}");
         }
 
@@ -35,10 +39,11 @@ public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar
             ["deadline"] = standing.TodayDeadline.ToString("O"),
             ["daysBehind"] = standing.DaysBehind,
             ["lastDayThrough"] = standing.LastThrough?.Day.ToString("O") ?? "",
+            ["skippedDays"] = standing.Skipped.Count,
         };
         if (standing.Skipped.Count > 0)
         {
-            return HealthCheckResult.Unhealthy(
+            return HealthCheckResult.Degraded(
                 $"{standing.Skipped.Count} owed days from {standing.Skipped[0]:yyyy-MM-dd} to {standing.Skipped[^1]:yyyy-MM-dd} are older than "
                 + $"Batch:MaxCatchUpDays ({batch.Value.MaxCatchUpDays}) and are not run by the schedule; `backfill` or the manual trigger runs them.",
                 data: data);
@@ -126,8 +131,8 @@ public sealed partial class DailyJobWatch(
 public static class DailyJobWatchExtensions
 {
     /// <summary>
-    /// Watches a daily batch job: its health check (named after the job, part of /health/ready)
-    /// and the schedule gauges of <see cref="BatchMetrics"/>.
+    /// Watches a daily batch job: its health check (named after the job, part of /health/ready,
+    /// at worst Degraded: a failure or time-out of the check itself too) and the schedule gauges of <see cref="BatchMetrics"/>.
     /// </summary>
     public static IHostApplicationBuilder AddDailyJobWatch<TJob>(this IHostApplicationBuilder builder, string job)
         where TJob : IDailyJob
@@ -136,7 +141,7 @@ public static class DailyJobWatchExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DailyJobWatch>());
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(job,
             services => ActivatorUtilities.CreateInstance<DailyJobHealthCheck>(services, services.GetRequiredService<DailyJobSchedule<TJob>>()),
-            HealthStatus.Unhealthy, [HealthEndpoints.ReadyTag], HealthEndpoints.CheckTimeout));
+            HealthStatus.Degraded, [HealthEndpoints.ReadyTag], HealthEndpoints.CheckTimeout));
         return builder;
     }
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 using Quartz;
 
 namespace DontGoBack.CoreServer.Batch.Common;
@@ -44,6 +45,19 @@ public abstract class DailyJobOptions : IValidatableObject
             yield return new ValidationResult($"{Section}:TimeZone '{TimeZone}' is not a known time zone.", [nameof(TimeZone)]);
     }
 
+    /// <summary>
+    /// What can only be judged on the clock: a cron that parses but never fires again from
+    /// <paramref name="now"/> (30 February, a year gone by). Quartz would refuse its trigger as the
+    /// scheduler starts, with a stack trace; this names the setting instead.
+    /// </summary>
+    public IEnumerable<string> ValidateAt(DateTimeOffset now)
+    {
+        if (!CronExpression.TryParse(Cron, out _) || !TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out var zone))
+            yield break;
+        if (new CronExpression(Cron, zone).GetNextValidTimeAfter(now) is null)
+            yield return $"{Section}:Cron '{Cron}' never fires after {TimeZoneInfo.ConvertTime(now, zone):yyyy-MM-dd HH:mm} in {TimeZone}: no such day comes again.";
+    }
+
     /// <summary>The local time of the cron's first fire on a day it fires (null if it never does), as the deadline is compared with it.</summary>
     private TimeOnly? FirstFireOfDay()
     {
@@ -57,4 +71,12 @@ public abstract class DailyJobOptions : IValidatableObject
         }
         return null;
     }
+}
+
+/// <summary>The clock-bound checks of a daily job's settings (<see cref="DailyJobOptions.ValidateAt"/>), on the injected clock.</summary>
+public sealed class DailyJobOptionsClockValidator<TOptions>(TimeProvider time) : IValidateOptions<TOptions>
+    where TOptions : DailyJobOptions
+{
+    public ValidateOptionsResult Validate(string? name, TOptions options) =>
+        options.ValidateAt(time.GetUtcNow()).ToList() is [_, ..] failures ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
 }

@@ -12,8 +12,12 @@ public sealed record DueDaysResult(IReadOnlyList<DateOnly> ToRun, IReadOnlyList<
 /// run that went through. Days come from the cron's own fire instants in the job's zone, so a
 /// daylight-saving day still yields exactly one day: on the spring-forward day a 02:30 that
 /// does not exist fires when the clock jumps to 03:00, and on the fall-back day a repeated
-/// local time fires only at its first occurrence. Nothing before the job's first recorded run
-/// is owed, so a fresh install does not back-run a week.
+/// local time fires only at its first occurrence.
+/// Owed days start on the day (in the batch zone) the job first ran on this database, whatever day
+/// that run was for: a fresh install does not back-run a week, and a day long past run by hand
+/// (the manual trigger, `refresh --day`, `backfill`) owes nothing after it. Were they counted from
+/// the earliest day ever run, one back-fill of last year would make every day since owed: hundreds
+/// of days reported missing, a week of them run by the next trigger.
 /// </summary>
 public sealed class DueDays(BatchRunLedger ledger, BatchCalendar calendar, IOptions<BatchOptions> options, TimeProvider time)
 {
@@ -26,8 +30,15 @@ public sealed class DueDays(BatchRunLedger ledger, BatchCalendar calendar, IOpti
     {
         var now = time.GetUtcNow();
         var today = calendar.DayOf(now);
-        var firstRun = await ledger.FirstDayAsync(job, cancellationToken);
-        var owedFrom = firstRun ?? firedDay ?? today.AddDays(1);
+        var firstStarted = await ledger.FirstStartedAtAsync(job, cancellationToken);
+        // The day just fired for is owed even when it is the first run's own day, begun after midnight.
+        var owedFrom = (firstStarted, firedDay) switch
+        {
+            ({ } started, { } day) => Min(calendar.DayOf(started), day),
+            ({ } started, null) => calendar.DayOf(started),
+            (null, { } day) => day,
+            _ => today.AddDays(1),
+        };
         var catchUpFrom = today.AddDays(-options.Value.MaxCatchUpDays);
         var lookFrom = Max(owedFrom, today.AddDays(-ReportWindowDays));
 
@@ -54,4 +65,6 @@ public sealed class DueDays(BatchRunLedger ledger, BatchCalendar calendar, IOpti
     }
 
     private static DateOnly Max(DateOnly a, DateOnly b) => a > b ? a : b;
+
+    private static DateOnly Min(DateOnly a, DateOnly b) => a < b ? a : b;
 }
