@@ -31,7 +31,7 @@ public sealed class DueDays(BatchRunLedger ledger, BatchCalendar calendar, IOpti
         var now = time.GetUtcNow();
         var today = calendar.DayOf(now);
         var firstStarted = await ledger.FirstStartedAtAsync(job, cancellationToken);
-        // The day just fired for is owed even when it is the first run's own day, begun after midnight.
+        // A day just fired for is owed even if the first run began after it (a fire just before midnight).
         var owedFrom = (firstStarted, firedDay) switch
         {
             ({ } started, { } day) => Min(calendar.DayOf(started), day),
