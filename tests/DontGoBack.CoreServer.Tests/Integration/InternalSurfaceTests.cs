@@ -184,6 +184,30 @@ public sealed partial class InternalSurfaceTests
         Assert.Equal(HttpStatusCode.OK, (await WithTokenAsync(client, HttpMethod.Get, "/internal/batch/runs")).StatusCode);
     }
 
+    [Fact]
+    public async Task Wrong_tokens_on_the_sign_in_page_count_as_failures_and_a_throttled_address_cannot_sign_in()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["InternalAccess:AdminToken"] = Token,
+            ["InternalAccess:FailedAuthentication:Burst"] = "2",
+            ["InternalAccess:FailedAuthentication:Interval"] = "00:00:30",
+        });
+        var client = app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostSignInAsync(client, "wrong-1")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostSignInAsync(client, "wrong-2")).StatusCode);
+        var refused = await PostSignInAsync(client, Token);
+        await refused.AssertProblemAsync(HttpStatusCode.TooManyRequests, "after 30 s");
+        Assert.Equal(TimeSpan.FromSeconds(30), refused.Headers.RetryAfter?.Delta);
+        Assert.DoesNotContain(refused.Headers.TryGetValues("Set-Cookie", out var cookies) ? cookies : [],
+            c => c.StartsWith(Hosting.AdminSession.CookieName + "=", StringComparison.Ordinal));
+
+        app.Time.Now += TimeSpan.FromSeconds(30);
+        Assert.Equal(HttpStatusCode.Redirect, (await PostSignInAsync(client, Token)).StatusCode);
+    }
+
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
@@ -219,18 +243,21 @@ public sealed partial class InternalSurfaceTests
             Assert.Equal(HttpStatusCode.OK, (await WithCookieAsync(before.CreateClient(), cookie)).StatusCode);
         }
 
+        LogCollector rotatedLogs;
         await using (var rotated = new CoreServerApp(database, new Dictionary<string, string?>
                      {
                          ["InternalAccess:AdminToken"] = "the-new-token",
                          ["Logging:LogLevel:DontGoBack.CoreServer.Hosting.ConsoleSessionSweep"] = "Information",
                      }))
         {
+            rotatedLogs = rotated.Logs;
             await (await WithCookieAsync(rotated.CreateClient(), cookie)).AssertProblemAsync(HttpStatusCode.Unauthorized);
-            await rotated.Logs.WaitForAsync(e => e.Message.Contains("sessions issued under another admin token were ended"), TimeSpan.FromSeconds(10));
         }
 
         await using var back = new CoreServerApp(database, oldToken);
         await (await WithCookieAsync(back.CreateClient(), cookie)).AssertProblemAsync(HttpStatusCode.Unauthorized);
+        // The server with the new token ended the old token's session as it started (before serving anyone).
+        Assert.Contains(rotatedLogs.Entries, e => e.Message.Contains("1 sessions issued under another admin token were ended"));
         // The old token itself still signs in afresh.
         var fresh = await SignInAsync(back.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false }));
         Assert.Equal(HttpStatusCode.OK, (await WithCookieAsync(back.CreateClient(), fresh)).StatusCode);
@@ -273,14 +300,20 @@ public sealed partial class InternalSurfaceTests
         return client.SendAsync(request);
     }
 
-    /// <summary>Signs in through the console's form (with its antiforgery token) and answers the session cookie's value.</summary>
-    private static async Task<string> SignInAsync(HttpClient client)
+    /// <summary>Posts the console's sign-in form (with its antiforgery token) as a browser would.</summary>
+    private static async Task<HttpResponseMessage> PostSignInAsync(HttpClient client, string token)
     {
         var page = await (await GetHtmlAsync(client, "/internal/console/sign-in")).Content.ReadAsStringAsync();
-        var response = await client.PostAsync("/internal/console/sign-in", new FormUrlEncodedContent(new Dictionary<string, string>
+        return await client.PostAsync("/internal/console/sign-in", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["token"] = Token, ["returnUrl"] = "/internal/console", ["__RequestVerificationToken"] = AntiforgeryToken(page),
+            ["token"] = token, ["returnUrl"] = "/internal/console", ["__RequestVerificationToken"] = AntiforgeryToken(page),
         }));
+    }
+
+    /// <summary>Signs in through the console's form and answers the session cookie's value.</summary>
+    private static async Task<string> SignInAsync(HttpClient client)
+    {
+        var response = await PostSignInAsync(client, Token);
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         var setCookie = Assert.Single(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith(Hosting.AdminSession.CookieName + "=", StringComparison.Ordinal));
         return setCookie[(Hosting.AdminSession.CookieName.Length + 1)..setCookie.IndexOf(';', StringComparison.Ordinal)];
