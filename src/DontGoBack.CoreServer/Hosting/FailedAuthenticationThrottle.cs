@@ -48,7 +48,7 @@ public sealed partial class FailedAuthenticationThrottle(
         var now = time.GetUtcNow();
         lock (_lock)
         {
-            return _allowedAgainAt.TryGetValue(KeyOf(address), out var at) && Wait(at, now) is { } wait ? wait : null;
+            return _allowedAgainAt.TryGetValue(EntryOf(KeyOf(address), now), out var at) && Wait(at, now) is { } wait ? wait : null;
         }
     }
 
@@ -61,19 +61,36 @@ public sealed partial class FailedAuthenticationThrottle(
         TimeSpan? refusedNow;
         lock (_lock)
         {
-            key = KeyOf(address);
-            if (!_allowedAgainAt.ContainsKey(key) && _allowedAgainAt.Count >= options.Value.MaxTrackedAddresses)
-            {
-                Forget(now);
-                if (_allowedAgainAt.Count >= options.Value.MaxTrackedAddresses)
-                    key = OverflowKey;
-            }
+            key = EntryOf(KeyOf(address), now);
             var at = _allowedAgainAt.TryGetValue(key, out var previous) && previous > now ? previous : now;
-            _allowedAgainAt[key] = at + interval;
+            // Refused attempts are not recorded, but the shared entry may take failures of many addresses
+            // at once: no address waits longer than one interval past its burst.
+            _allowedAgainAt[key] = Min(at + interval, now + options.Value.Burst * interval);
             refusedNow = Wait(at, now) is null ? Wait(at + interval, now) : null;
         }
         if (refusedNow is { } wait)
             LogRefusing(logger, key, options.Value.Burst, (int)Math.Ceiling(wait.TotalSeconds));
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    /// <summary>The address's own entry, or the shared one when it has none and there is no room for one.</summary>
+    private string EntryOf(string key, DateTimeOffset now)
+    {
+        if (_allowedAgainAt.ContainsKey(key) || _allowedAgainAt.Count < options.Value.MaxTrackedAddresses)
+            return key;
+        Forget(now);
+        return _allowedAgainAt.Count < options.Value.MaxTrackedAddresses ? key : OverflowKey;
+    }
+
+    /// <summary>Addresses remembered now (for the tests of the bound).</summary>
+    internal int TrackedAddresses
+    {
+        get
+        {
+            lock (_lock)
+                return _allowedAgainAt.Count;
+        }
     }
 
     /// <summary>How far past the burst the address is; null when within it.</summary>

@@ -18,6 +18,8 @@ public sealed class ConfigurationTests
     [InlineData("Extension:BaseUrl", "not a url", "Extension:BaseUrl")]
     [InlineData("Extension:BaseUrl", "http://extension.test/", "Auth:BaseUrl")]
     [InlineData("InternalAccess:AllowedNetworks:0", "everyone", "InternalAccess:AllowedNetworks")]
+    [InlineData("InternalAccess:FailedAuthentication:Burst", "0", "InternalAccess:FailedAuthentication:Burst")]
+    [InlineData("InternalAccess:FailedAuthentication:Interval", "00:00:00", "InternalAccess:FailedAuthentication:Interval")]
     [InlineData("Database:Provider", "Oracle", "Database:Provider")]
     [InlineData("Batch:Clustered", "true", "Batch:Clustered=true needs Database:Provider=Postgres")]
     public async Task Bad_setting_stops_the_server_with_exit_2_and_a_line_naming_the_setting(string key, string value, string named)
