@@ -13,6 +13,8 @@ public static partial class ConsoleExtensions
     public static IHostApplicationBuilder AddAdminConsole(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRazorPages(pages => pages.RootDirectory = "/AdminConsole/Pages");
+        // SecurityHeaders sends X-Frame-Options: DENY (and frame-ancestors 'none') with every console response, not only with antiforgery's cookie.
+        builder.Services.AddAntiforgery(antiforgery => antiforgery.SuppressXFrameOptionsHeader = true);
         builder.Services.AddScoped<ConsoleReader>();
         builder.Services.AddSingleton<LiveProgress>();
         return builder;

@@ -18,9 +18,11 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<DeadlineAlert> DeadlineAlerts => Set<DeadlineAlert>();
     public DbSet<OperatorAction> OperatorActions => Set<OperatorAction>();
     public DbSet<SchedulePause> SchedulePauses => Set<SchedulePause>();
+    public DbSet<Hosting.ConsoleSession> ConsoleSessions => Set<Hosting.ConsoleSession>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        modelBuilder.ApplyConfiguration(new Hosting.ConsoleSessionConfiguration());
         modelBuilder.Entity<User>(user =>
         {
             user.ToTable("users");

@@ -6,7 +6,8 @@ using Microsoft.Extensions.Options;
 namespace DontGoBack.CoreServer.AdminConsole.Pages;
 
 /// <summary>Exchanges the admin token for the console's cookie; reachable without either (the address check still applies).</summary>
-public sealed class SignInModel(AdminSession session, IOptions<InternalAccessOptions> options) : PageModel
+/// <remarks>The internal guard refuses the post of an address past its failed attempts (429) before it gets here.</remarks>
+public sealed class SignInModel(AdminSession session, FailedAuthenticationThrottle throttle, IOptions<InternalAccessOptions> options) : PageModel
 {
     public string ReturnUrl { get; private set; } = ConsolePaths.Root;
 
@@ -21,22 +22,24 @@ public sealed class SignInModel(AdminSession session, IOptions<InternalAccessOpt
         return options.Value.AdminToken is { Length: > 0 } ? Page() : LocalRedirect(ReturnUrl);
     }
 
-    public IActionResult OnPost(string? token, string? returnUrl)
+    public async Task<IActionResult> OnPostAsync(string? token, string? returnUrl, CancellationToken cancellationToken)
     {
         ReturnUrl = ConsolePaths.SafeReturn(returnUrl);
         if (!session.IsAdminToken(token))
         {
+            throttle.RecordFailure(HttpContext.Connection.RemoteIpAddress);
             Refused = true;
             Response.StatusCode = StatusCodes.Status401Unauthorized;
             return Page();
         }
-        session.SignIn(HttpContext);
+        await session.SignInAsync(HttpContext, cancellationToken);
         return LocalRedirect(ReturnUrl);
     }
 
-    public IActionResult OnPostSignOut()
+    /// <summary>Ends the session on the server too: a copy of the cookie stops working on every replica.</summary>
+    public async Task<IActionResult> OnPostSignOutAsync(CancellationToken cancellationToken)
     {
-        AdminSession.SignOut(HttpContext);
+        await session.SignOutAsync(HttpContext, cancellationToken);
         return LocalRedirect(ConsolePaths.SignIn);
     }
 }

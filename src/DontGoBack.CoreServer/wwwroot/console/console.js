@@ -99,6 +99,12 @@
         source.addEventListener('error', () => source.close());
     }
 
+    // The bars' widths come as data: the console's Content-Security-Policy allows no inline style attribute.
+    function sizeBars() {
+        for (const bar of document.querySelectorAll('.bar span[data-percent]')) bar.style.width = `${bar.dataset.percent}%`;
+    }
+
+    sizeBars();
     drawCharts();
     document.querySelectorAll('[data-live]').forEach(follow);
 })();

@@ -706,6 +706,42 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.ToTable("user_status_changes", (string)null);
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Hosting.ConsoleSession", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Address")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("address");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<DateTimeOffset>("IssuedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("issued_at");
+
+                    b.Property<string>("TokenFingerprint")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("token_fingerprint");
+
+                    b.HasKey("Id")
+                        .HasName("pk_console_sessions");
+
+                    b.HasIndex("TokenFingerprint")
+                        .HasDatabaseName("ix_console_sessions_token_fingerprint");
+
+                    b.ToTable("console_sessions", (string)null);
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunAttempt", b =>
                 {
                     b.HasOne("DontGoBack.CoreServer.Batch.Common.BatchRun", null)

@@ -687,6 +687,42 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.ToTable("user_status_changes", (string)null);
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Hosting.ConsoleSession", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Address")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("address");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("expires_at");
+
+                    b.Property<DateTimeOffset>("IssuedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("issued_at");
+
+                    b.Property<string>("TokenFingerprint")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("token_fingerprint");
+
+                    b.HasKey("Id")
+                        .HasName("pk_console_sessions");
+
+                    b.HasIndex("TokenFingerprint")
+                        .HasDatabaseName("ix_console_sessions_token_fingerprint");
+
+                    b.ToTable("console_sessions", (string)null);
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunAttempt", b =>
                 {
                     b.HasOne("DontGoBack.CoreServer.Batch.Common.BatchRun", null)

@@ -1,0 +1,42 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
+{
+    /// <inheritdoc />
+    public partial class ConsoleSessions : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "console_sessions",
+                columns: table => new
+                {
+                    id = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    token_fingerprint = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    issued_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    expires_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    address = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_console_sessions", x => x.id);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_console_sessions_token_fingerprint",
+                table: "console_sessions",
+                column: "token_fingerprint");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "console_sessions");
+        }
+    }
+}
