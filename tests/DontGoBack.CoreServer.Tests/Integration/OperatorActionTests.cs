@@ -167,7 +167,7 @@ public sealed class OperatorActionTests
         var client = app.CreateClient();
         var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
         var schedule = $"/internal/batch/{AssetRefreshJob.Name}/schedule";
-        const int Rounds = 40, Requests = 8;
+        const int Rounds = 40, Requests = 16;
 
         var mismatches = new List<string>();
         for (var round = 1; round <= Rounds; round++)
@@ -199,6 +199,8 @@ public sealed class OperatorActionTests
         await using var app = new CoreServerApp(database, new Dictionary<string, string?>
         {
             ["Batch:LeaseTimeout"] = "01:00:00", ["Batch:ProgressInterval"] = "00:10:00",
+            // The held call waits for the test, not for a timeout of its own.
+            ["Extension:AttemptTimeout"] = "00:01:00", ["Extension:UserDeadline"] = "00:02:00",
         });
         var client = app.CreateClient();
         var users = await app.AddActiveUsersAsync(3, Day.AddDays(-1), 1_000_000);
