@@ -232,6 +232,78 @@ public sealed class OperatorActionTests
         Assert.Equal("refused", (await AuditAsync(client))[0].GetProperty("outcome").GetString());
     }
 
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Reconciliation_resumes_a_trigger_paused_without_a_row_and_pauses_one_whose_row_it_ignored(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["AssetRefresh:Enabled"] = "true", ["UserDormancy:Enabled"] = "true",
+        });
+        var client = app.CreateClient();
+        await StartUpThroughAsync(app);
+        var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        var dormancy = Batch.User.UserDormancyJob.Definition;
+
+        // Behind the API's back: the refresh's trigger paused with no row; a dormancy row written while its trigger runs.
+        await scheduler.PauseTrigger(AssetRefreshJob.Definition.CronKey);
+        await using (var db = database.CreateContext())
+        {
+            db.SchedulePauses.Add(new SchedulePause { JobName = dormancy.Name, PausedAt = CoreServerApp.DefaultNow, Reason = "written by hand" });
+            await db.SaveChangesAsync();
+        }
+        Assert.Equal((TriggerState.Paused, TriggerState.Normal),
+            (await scheduler.GetTriggerState(AssetRefreshJob.Definition.CronKey), await scheduler.GetTriggerState(dormancy.CronKey)));
+
+        await using (var scope = app.Services.CreateAsyncScope())
+            await scope.ServiceProvider.GetRequiredService<SchedulePauses>().ReconcileAsync([AssetRefreshJob.Definition, dormancy], CancellationToken.None);
+
+        Assert.Equal((TriggerState.Normal, TriggerState.Paused),
+            (await scheduler.GetTriggerState(AssetRefreshJob.Definition.CronKey), await scheduler.GetTriggerState(dormancy.CronKey)));
+        Assert.Equal(2, app.Logs.Entries.Count(e => e.Message.Contains("did not match its pause row")));
+        // The API agrees with the trigger again: the refresh is not paused (and can be), the dormancy is (and can be resumed).
+        var pause = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/pause", new { reason = "now for real" });
+        var resume = await client.PostAsJsonAsync($"/internal/batch/{dormancy.Name}/schedule/resume", new { reason = "hand-written pause over" });
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (pause.StatusCode, resume.StatusCode));
+        Assert.Equal((TriggerState.Paused, TriggerState.Normal),
+            (await scheduler.GetTriggerState(AssetRefreshJob.Definition.CronKey), await scheduler.GetTriggerState(dormancy.CronKey)));
+    }
+
+    [Fact]
+    public async Task A_clustered_start_sets_the_stored_trigger_states_to_follow_the_pause_rows()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Batch:Clustered"] = "true", ["AssetRefresh:Enabled"] = "true", ["UserDormancy:Enabled"] = "true",
+        };
+        var dormancy = Batch.User.UserDormancyJob.Definition;
+        await using (var first = new CoreServerApp(database, settings))
+        {
+            first.CreateClient();
+            await StartUpThroughAsync(first);
+            // Behind the API's back, in Quartz's shared store and in the rows: both outlive this process.
+            var scheduler = await first.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+            await scheduler.PauseTrigger(AssetRefreshJob.Definition.CronKey);
+            await using var db = database.CreateContext();
+            db.SchedulePauses.Add(new SchedulePause { JobName = dormancy.Name, PausedAt = CoreServerApp.DefaultNow, Reason = "written by hand" });
+            await db.SaveChangesAsync();
+        }
+
+        await using var second = new CoreServerApp(database, settings);
+        second.CreateClient();
+        await StartUpThroughAsync(second);
+        var restarted = await second.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        Assert.Equal((TriggerState.Normal, TriggerState.Paused),
+            (await restarted.GetTriggerState(AssetRefreshJob.Definition.CronKey), await restarted.GetTriggerState(dormancy.CronKey)));
+    }
+
+    /// <summary>Waits until start-up has matched the triggers to the pause rows and fired its catch-up.</summary>
+    private static async Task StartUpThroughAsync(CoreServerApp app) =>
+        await app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<StartupCatchUp>().Single().ExecuteTask!.WaitAsync(Patience);
+
     [Fact]
     public async Task A_pause_outlives_a_restart()
     {
