@@ -114,10 +114,8 @@ public static class OperatorEndpoints
             { Outcome: OperatorActionOutcome.Invalid } => (StatusCodes.Status400BadRequest, invalid),
             _ => (StatusCodes.Status409Conflict, refused),
         };
-        return Results.Problem(statusCode: status, title: heading, detail: Sentence(answer.Detail),
+        // The detail is the audit row's: what the operator reads here is what the trail keeps.
+        return Results.Problem(statusCode: status, title: heading, detail: answer.Detail,
             extensions: new Dictionary<string, object?> { ["auditId"] = answer.AuditId });
     }
-
-    /// <summary>The audit trail's words as a problem's sentence.</summary>
-    private static string Sentence(string detail) => detail.Length == 0 ? detail : char.ToUpperInvariant(detail[0]) + detail[1..] + (detail.EndsWith('.') ? "" : ".");
 }
