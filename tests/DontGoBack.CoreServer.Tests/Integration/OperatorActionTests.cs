@@ -167,13 +167,15 @@ public sealed class OperatorActionTests
         var client = app.CreateClient();
         var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
         var schedule = $"/internal/batch/{AssetRefreshJob.Name}/schedule";
-        const int Rounds = 40, Requests = 16;
+        // SQLite serialises its writers by sleeping on a busy file, so it gets fewer at once to stay quick.
+        const int Rounds = 40;
+        var requests = provider == DatabaseProvider.Sqlite ? 4 : 16;
 
         var mismatches = new List<string>();
         for (var round = 1; round <= Rounds; round++)
         {
             // Half pause, half resume, all at once: whichever lands last decides, and the trigger must agree with the row it left.
-            var answers = await Task.WhenAll(Enumerable.Range(0, Requests).Select(i =>
+            var answers = await Task.WhenAll(Enumerable.Range(0, requests).Select(i =>
                 client.PostAsJsonAsync($"{schedule}/{(i % 2 == 0 ? "pause" : "resume")}", new { reason = $"round {round}" })));
             Assert.All(answers, a => Assert.Contains(a.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.Conflict }));
             bool paused;
@@ -186,7 +188,7 @@ public sealed class OperatorActionTests
 
         Assert.Empty(mismatches);
         await using (var db = database.CreateContext())
-            Assert.Equal(Rounds * Requests, await db.OperatorActions.CountAsync());
+            Assert.Equal(Rounds * requests, await db.OperatorActions.CountAsync());
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Quartz;
@@ -12,7 +13,8 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// and a trigger paused behind the row's back (or a row written behind the trigger's) is set right
 /// on the next start.
 /// </summary>
-public sealed partial class SchedulePauses(DontGoBackDbContext db, ISchedulerFactory schedulers, ILogger<SchedulePauses> logger)
+public sealed partial class SchedulePauses(
+    DontGoBackDbContext db, ISchedulerFactory schedulers, SchedulePauseGate gate, ILogger<SchedulePauses> logger)
 {
     /// <summary>The first key of PostgreSQL's two-key advisory locks taken here; the second is the job's (see <see cref="LockKey"/>).</summary>
     private const int LockClass = 0x44474250;
@@ -70,12 +72,14 @@ public sealed partial class SchedulePauses(DontGoBackDbContext db, ISchedulerFac
     /// </summary>
     private async Task<T> UnderLockAsync<T>(DailyJobDefinition job, Func<CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
+        using var inLine = await gate.EnterAsync(job.Name, cancellationToken);
         try
         {
             return await LockedAsync(work, job, cancellationToken);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch
         {
+            // Cancelled or failed, the trigger may have followed a row that was then not committed.
             try
             {
                 db.ChangeTracker.Clear();
@@ -120,4 +124,32 @@ public sealed partial class SchedulePauses(DontGoBackDbContext db, ISchedulerFac
 
     [LoggerMessage(LogLevel.Error, "Trigger of {Job} could not be matched to its pause row after a failed change: {Fault}; the next change or start-up matches it")]
     private partial void LogNotReconciled(string job, string fault);
+}
+
+/// <summary>
+/// This process's line per job in front of the database's lock: a burst of pauses and resumes waits
+/// here, rather than each holding a connection and a transaction open on PostgreSQL's lock, or
+/// polling a busy SQLite file. The database's lock still orders the processes of a cluster.
+/// </summary>
+public sealed class SchedulePauseGate
+{
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _lines = new();
+
+    public async Task<IDisposable> EnterAsync(string job, CancellationToken cancellationToken)
+    {
+        var line = _lines.GetOrAdd(job, _ => new SemaphoreSlim(1, 1));
+        await line.WaitAsync(cancellationToken);
+        return new Exit(line);
+    }
+
+    private sealed class Exit(SemaphoreSlim line) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+                line.Release();
+        }
+    }
 }
