@@ -32,7 +32,9 @@ public sealed partial class SchedulePauses(
                     ON CONFLICT (job_name) DO NOTHING
                     """, token) == 1
                 : await db.SchedulePauses.Where(p => p.JobName == job.Name).ExecuteDeleteAsync(token) == 1;
-            await FollowAsync(job, paused: pause is not null, token);
+            // A refused change (already paused, not paused) still sets a trigger that had drifted from the row.
+            if (await FollowAsync(job, paused: pause is not null, token) && !changed)
+                LogReconciled(job.Name, pause is not null ? "paused: its pause row is there" : "resumed: no pause row backs its pause");
             return changed;
         }, cancellationToken);
 
