@@ -201,7 +201,8 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         var rows = page.Locator("[data-test=audit] tbody tr");
         Assert.Equal(["cancel", "trigger"], await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.action)"));
         var cancel = await rows.Nth(0).Locator("td").AllTextContentsAsync();
-        Assert.Equal(("127.0.0.1", Operator.NoToken, "wrong prices upstream", "accepted"), (cancel[4], cancel[5], cancel[6], cancel[7]));
+        // The run ended aborted by the cancel: its row says the cancel was applied.
+        Assert.Equal(("127.0.0.1", Operator.NoToken, "wrong prices upstream", "applied"), (cancel[4], cancel[5], cancel[6], cancel[7]));
         await ConsoleBrowser.ScreenshotAsync(page, "audit");
     }
 
@@ -242,6 +243,55 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         Assert.Equal(["admin", "admin"], await page.Locator("[data-test=audit] tbody tr td:nth-child(6)").AllTextContentsAsync());
         Assert.Equal(["maintenance over", "extension maintenance until 10:00"],
             await page.Locator("[data-test=audit] tbody tr td:nth-child(7)").AllTextContentsAsync());
+    }
+
+    [Fact]
+    public async Task Every_console_post_leaves_one_audit_row_ten_run_agains_of_a_running_day_included()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        var settings = Settings();
+        // The held call waits for the test, not for a timeout of its own.
+        (settings["Extension:AttemptTimeout"], settings["Extension:UserDeadline"]) = ("00:01:00", "00:02:00");
+        await using var app = new CoreServerApp(database, settings);
+        var users = await app.AddActiveUsersAsync(3, Day.AddDays(-1), 1_000_000);
+        app.Extension.Inject(Fault.Block, users[0]);
+        var api = app.CreateClient();
+        var running = api.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+        await app.Extension.BlockedCallArrived.WaitAsync(TimeSpan.FromSeconds(30));
+        long runId;
+        await using (var db = database.CreateContext())
+            runId = db.BatchRuns.Single(r => r.SnapshotDay == Day).Id;
+
+        // A page's forms as a browser posts them: the console's cookie and its antiforgery token.
+        var console = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var token = AntiforgeryField().Match(await console.GetStringAsync($"/internal/console/runs/{runId}")).Groups[1].Value;
+        FormUrlEncodedContent Form(params (string Name, string Value)[] fields) =>
+            new(fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)).Append(new("__RequestVerificationToken", token)));
+
+        var runAgains = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => console.PostAsync($"/internal/console/runs/{runId}?handler=RunAgain", Form())));
+        var cancelWithoutReason = await console.PostAsync($"/internal/console/runs/{runId}?handler=Cancel", Form(("cancelReason", "  ")));
+        var pauseWithoutReason = await console.PostAsync("/internal/console/schedule?handler=Pause&job=asset-refresh", Form(("reason", "")));
+        var pauseOfNoJob = await console.PostAsync("/internal/console/schedule?handler=Pause&job=no-such-job", Form(("reason", "x")));
+        var resumeNotPaused = await console.PostAsync("/internal/console/schedule?handler=Resume&job=asset-refresh", Form(("reason", "nothing to resume")));
+        app.Extension.ReleaseBlocked();
+        Assert.Equal(BatchRunStatus.Completed, (await RefreshRuns.ResultOfAsync(await running)).Status);
+
+        await using (var db = database.CreateContext())
+        {
+            var rows = db.OperatorActions.OrderBy(a => a.Id).AsEnumerable()
+                .Select(a => (a.Action.ToText(), a.Outcome.ToText(), a.Detail)).ToList();
+            // The API's trigger, then one row per console post, each saying what became of it.
+            Assert.Equal(1 + 10 + 4, rows.Count);
+            Assert.Equal(("trigger", "accepted"), (rows[0].Item1, rows[0].Item2));
+            Assert.All(rows.Skip(1).Take(10), r => Assert.Equal(("trigger", "refused", $"run {runId} of {Day:yyyy-MM-dd} is already running"), r));
+            Assert.Equal([("cancel", "invalid"), ("pause", "invalid"), ("pause", "invalid"), ("resume", "refused")],
+                rows.Skip(11).Select(r => (r.Item1, r.Item2)));
+            Assert.Equal("there is no job 'no-such-job'", rows[13].Detail);
+        }
+        Assert.All(runAgains, r => Assert.Equal(HttpStatusCode.Redirect, r.StatusCode));
+        Assert.All(runAgains, r => Assert.Contains("notStarted=", r.Headers.Location!.OriginalString));
+        Assert.Equal((HttpStatusCode.Redirect, HttpStatusCode.Redirect, HttpStatusCode.NotFound, HttpStatusCode.Redirect),
+            (cancelWithoutReason.StatusCode, pauseWithoutReason.StatusCode, pauseOfNoJob.StatusCode, resumeNotPaused.StatusCode));
     }
 
     [Fact]

@@ -80,12 +80,16 @@ public sealed class OperatorActionTests
         var audit = await AuditAsync(client);
         var rows = audit.EnumerateArray().Select(a => (a.GetProperty("action").GetString(), a.GetProperty("outcome").GetString(),
             a.TryGetProperty("reason", out var r) ? r.GetString() : null)).ToList();
+        // Every request has its row: the invalid ones too, and the cancel that stopped the run says it was applied.
         Assert.Equal([
-            ("trigger", "accepted", null), ("cancel", "refused", "twice"), ("cancel", "accepted", "wrong market data"), ("trigger", "accepted", "first try"),
+            ("trigger", "accepted", null), ("cancel", "invalid", "nothing"), ("cancel", "refused", "twice"), ("cancel", "applied", "wrong market data"),
+            ("cancel", "invalid", null), ("trigger", "accepted", "first try"),
         ], rows);
         Assert.All(audit.EnumerateArray(), a => Assert.Equal(("127.0.0.1", Operator.NoToken),
             (a.GetProperty("address").GetString(), a.GetProperty("tokenName").GetString())));
-        Assert.StartsWith($"run {runId} aborted", audit[3].GetProperty("detail").GetString());
+        Assert.StartsWith($"applied: run {runId} stopped aborted", audit[3].GetProperty("detail").GetString());
+        Assert.Equal("there is no run 999999", audit[1].GetProperty("detail").GetString());
+        Assert.StartsWith($"run {runId} aborted", audit[5].GetProperty("detail").GetString());
     }
 
     [Theory]
@@ -141,12 +145,166 @@ public sealed class OperatorActionTests
         Assert.Equal(TimeSpan.FromHours(9), next.GetProperty("local").GetDateTimeOffset().Offset);
         Assert.Equal(new DateTimeOffset(2025, 8, 10, 18, 0, 0, TimeSpan.Zero), next.GetProperty("utc").GetDateTimeOffset());
 
+        // Each request the endpoint read has its row, the invalid ones too (a body that is not JSON of the right shape never reaches it).
         var audit = await AuditAsync(client);
-        Assert.Equal([("resume", "refused"), ("resume", "accepted"), ("pause", "refused"), ("pause", "accepted")],
-            audit.EnumerateArray().Select(a => (a.GetProperty("action").GetString(), a.GetProperty("outcome").GetString())));
+        Assert.Equal([
+            ("resume", "refused"), ("resume", "accepted"), ("pause", "refused"), ("pause", "accepted"), ("pause", "invalid"), ("pause", "invalid"),
+            ("pause", "invalid"), ("pause", "invalid"),
+        ], audit.EnumerateArray().Select(a => (a.GetProperty("action").GetString(), a.GetProperty("outcome").GetString())));
+        Assert.Equal("there is no job 'no-such-job'", audit[4].GetProperty("detail").GetString());
+        Assert.False(audit[4].TryGetProperty("jobName", out var unknownJobName) && unknownJobName.ValueKind != JsonValueKind.Null);
         Assert.All(audit.EnumerateArray(), a => Assert.Equal("admin", a.GetProperty("tokenName").GetString()));
         Assert.Equal("maintenance over", audit[1].GetProperty("reason").GetString());
     }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Parallel_pauses_and_resumes_leave_the_trigger_as_the_pause_row_says_every_round(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["AssetRefresh:Enabled"] = "true" });
+        var client = app.CreateClient();
+        var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        var schedule = $"/internal/batch/{AssetRefreshJob.Name}/schedule";
+        // SQLite serialises its writers by sleeping on a busy file, so it gets fewer at once to stay quick.
+        const int Rounds = 40;
+        var requests = provider == DatabaseProvider.Sqlite ? 4 : 16;
+
+        var mismatches = new List<string>();
+        for (var round = 1; round <= Rounds; round++)
+        {
+            // Half pause, half resume, all at once: whichever lands last decides, and the trigger must agree with the row it left.
+            var answers = await Task.WhenAll(Enumerable.Range(0, requests).Select(i =>
+                client.PostAsJsonAsync($"{schedule}/{(i % 2 == 0 ? "pause" : "resume")}", new { reason = $"round {round}" })));
+            Assert.All(answers, a => Assert.Contains(a.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.Conflict }));
+            bool paused;
+            await using (var db = database.CreateContext())
+                paused = await db.SchedulePauses.AnyAsync(p => p.JobName == AssetRefreshJob.Name);
+            var state = await scheduler.GetTriggerState(AssetRefreshJob.Definition.CronKey);
+            if ((state == TriggerState.Paused) != paused)
+                mismatches.Add($"round {round}: pause row {(paused ? "present" : "absent")}, trigger {state}");
+        }
+
+        Assert.Empty(mismatches);
+        await using (var db = database.CreateContext())
+            Assert.Equal(Rounds * requests, await db.OperatorActions.CountAsync());
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_cancel_the_run_ends_before_it_sees_is_audited_too_late(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        // No lease renewal within the test: the run only learns of a cancel at a renewal, so it cannot see this one.
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["Batch:LeaseTimeout"] = "01:00:00", ["Batch:ProgressInterval"] = "00:10:00",
+            // The held call waits for the test, not for a timeout of its own.
+            ["Extension:AttemptTimeout"] = "00:01:00", ["Extension:UserDeadline"] = "00:02:00",
+        });
+        var client = app.CreateClient();
+        var users = await app.AddActiveUsersAsync(3, Day.AddDays(-1), 1_000_000);
+        app.Extension.Inject(FakeExtensionServer.Fault.Block, users[2]);
+
+        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?snapshotDay={Day:yyyy-MM-dd}", null);
+        await app.Extension.BlockedCallArrived.WaitAsync(Patience);
+        long runId;
+        await using (var db = database.CreateContext())
+            runId = (await db.BatchRuns.SingleAsync(r => r.SnapshotDay == Day)).Id;
+        var cancel = await client.PostAsJsonAsync($"/internal/batch/runs/{runId}/cancel", new { reason = "late second thoughts" });
+        Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        // The cancel stays pending while the run works.
+        var pending = (await AuditAsync(client))[0];
+        Assert.Equal(("cancel", "accepted"), (pending.GetProperty("action").GetString(), pending.GetProperty("outcome").GetString()));
+
+        app.Extension.ReleaseBlocked();
+        var result = await RefreshRuns.ResultOfAsync(await running);
+
+        Assert.Equal((BatchRunStatus.Completed, 3), (result.Status, result.Success));
+        var audit = await AuditAsync(client);
+        Assert.Equal([("cancel", "too_late"), ("trigger", "accepted")],
+            audit.EnumerateArray().Select(a => (a.GetProperty("action").GetString(), a.GetProperty("outcome").GetString())));
+        Assert.Equal(runId, audit[0].GetProperty("runId").GetInt64());
+        Assert.StartsWith($"too late: run {runId} ended completed before it saw the cancel", audit[0].GetProperty("detail").GetString());
+        // A cancel asked after the end is refused outright, and nothing settles it later.
+        var after = await client.PostAsJsonAsync($"/internal/batch/runs/{runId}/cancel", new { reason = "after the end" });
+        Assert.Equal(HttpStatusCode.Conflict, after.StatusCode);
+        Assert.Equal("refused", (await AuditAsync(client))[0].GetProperty("outcome").GetString());
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Reconciliation_resumes_a_trigger_paused_without_a_row_and_pauses_one_whose_row_it_ignored(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["AssetRefresh:Enabled"] = "true", ["UserDormancy:Enabled"] = "true",
+        });
+        var client = app.CreateClient();
+        await StartUpThroughAsync(app);
+        var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        var dormancy = Batch.User.UserDormancyJob.Definition;
+
+        // Behind the API's back: the refresh's trigger paused with no row; a dormancy row written while its trigger runs.
+        await scheduler.PauseTrigger(AssetRefreshJob.Definition.CronKey);
+        await using (var db = database.CreateContext())
+        {
+            db.SchedulePauses.Add(new SchedulePause { JobName = dormancy.Name, PausedAt = CoreServerApp.DefaultNow, Reason = "written by hand" });
+            await db.SaveChangesAsync();
+        }
+        Assert.Equal((TriggerState.Paused, TriggerState.Normal),
+            (await scheduler.GetTriggerState(AssetRefreshJob.Definition.CronKey), await scheduler.GetTriggerState(dormancy.CronKey)));
+
+        await using (var scope = app.Services.CreateAsyncScope())
+            await scope.ServiceProvider.GetRequiredService<SchedulePauses>().ReconcileAsync([AssetRefreshJob.Definition, dormancy], CancellationToken.None);
+
+        Assert.Equal((TriggerState.Normal, TriggerState.Paused),
+            (await scheduler.GetTriggerState(AssetRefreshJob.Definition.CronKey), await scheduler.GetTriggerState(dormancy.CronKey)));
+        Assert.Equal(2, app.Logs.Entries.Count(e => e.Message.Contains("did not match its pause row")));
+        // The API agrees with the trigger again: the refresh is not paused (and can be), the dormancy is (and can be resumed).
+        var pause = await client.PostAsJsonAsync($"/internal/batch/{AssetRefreshJob.Name}/schedule/pause", new { reason = "now for real" });
+        var resume = await client.PostAsJsonAsync($"/internal/batch/{dormancy.Name}/schedule/resume", new { reason = "hand-written pause over" });
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (pause.StatusCode, resume.StatusCode));
+        Assert.Equal((TriggerState.Paused, TriggerState.Normal),
+            (await scheduler.GetTriggerState(AssetRefreshJob.Definition.CronKey), await scheduler.GetTriggerState(dormancy.CronKey)));
+    }
+
+    [Fact]
+    public async Task A_clustered_start_sets_the_stored_trigger_states_to_follow_the_pause_rows()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Batch:Clustered"] = "true", ["AssetRefresh:Enabled"] = "true", ["UserDormancy:Enabled"] = "true",
+        };
+        var dormancy = Batch.User.UserDormancyJob.Definition;
+        await using (var first = new CoreServerApp(database, settings))
+        {
+            first.CreateClient();
+            await StartUpThroughAsync(first);
+            // Behind the API's back, in Quartz's shared store and in the rows: both outlive this process.
+            var scheduler = await first.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+            await scheduler.PauseTrigger(AssetRefreshJob.Definition.CronKey);
+            await using var db = database.CreateContext();
+            db.SchedulePauses.Add(new SchedulePause { JobName = dormancy.Name, PausedAt = CoreServerApp.DefaultNow, Reason = "written by hand" });
+            await db.SaveChangesAsync();
+        }
+
+        await using var second = new CoreServerApp(database, settings);
+        second.CreateClient();
+        await StartUpThroughAsync(second);
+        var restarted = await second.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        Assert.Equal((TriggerState.Normal, TriggerState.Paused),
+            (await restarted.GetTriggerState(AssetRefreshJob.Definition.CronKey), await restarted.GetTriggerState(dormancy.CronKey)));
+    }
+
+    /// <summary>Waits until start-up has matched the triggers to the pause rows and fired its catch-up.</summary>
+    private static async Task StartUpThroughAsync(CoreServerApp app) =>
+        await app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<StartupCatchUp>().Single().ExecuteTask!.WaitAsync(Patience);
 
     [Fact]
     public async Task A_pause_outlives_a_restart()

@@ -73,28 +73,48 @@ public sealed class RunModel(
         return Page();
     }
 
-    /// <summary>Runs the day again as a continuation: only users not done yet (the failed, and any never reached).</summary>
-    public async Task<IActionResult> OnPostRunAgainAsync(long id, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the day again as a continuation: only users not done yet (the failed, and any never reached).
+    /// Every post is audited, whatever comes of it: a day already running is refused, as the API refuses it.
+    /// </summary>
+    public async Task<IActionResult> OnPostRunAgainAsync(long id)
     {
-        if (await ledger.FindAsync(id, cancellationToken) is not { } run)
+        // Not the request's token, here and in the other posts: an action begun is carried through and audited even if the browser goes.
+        var who = Operator.Of(HttpContext);
+        if (await ledger.FindAsync(id, CancellationToken.None) is not { } run)
+        {
+            await actions.RejectAsync(OperatorActionKind.Trigger, null, id, null, null, who, $"there is no run {id}", CancellationToken.None, noSuchTarget: true);
             return NotFound();
+        }
         Run = run;
-        if (!CanRunAgain || actions.FindRunner(run.JobName) is not { } runner)
-            return Redirect(ConsolePaths.Run(id));
         var kind = run.Failed > 0 || run.Status is BatchRunStatus.Failed or BatchRunStatus.Aborted ? OperatorActionKind.Retry : OperatorActionKind.Trigger;
-        await actions.StartDayAsync(runner, run.SnapshotDay, kind, reason: null, Operator.Of(HttpContext), cancellationToken);
-        return Redirect($"{ConsolePaths.Run(id)}?started={run.Attempts}");
+        var answer = actions.FindRunner(run.JobName) is { } runner
+            ? await actions.StartDayAsync(runner, run.SnapshotDay, kind, reason: null, who, CancellationToken.None)
+            : await actions.RejectAsync(kind, null, run.Id, run.SnapshotDay, null, who,
+                $"run {run.Id} ({run.JobName}) is not a job's own run; `backfill` runs a subset again", CancellationToken.None);
+        return Redirect(answer.Outcome == OperatorActionOutcome.Accepted
+            ? $"{ConsolePaths.Run(id)}?started={run.Attempts}"
+            : $"{ConsolePaths.Run(id)}?notStarted={Uri.EscapeDataString(answer.Detail)}");
     }
 
     /// <summary>Asks the running run to stop wherever it works (audited, a reason required); it ends aborted and can be run again.</summary>
-    public async Task<IActionResult> OnPostCancelAsync(long id, string? cancelReason, CancellationToken cancellationToken)
+    public async Task<IActionResult> OnPostCancelAsync(long id, string? cancelReason)
     {
+        var who = Operator.Of(HttpContext);
         if (!OperatorActions.TryReadReason(cancelReason, required: true, out var reason, out var problem))
+        {
+            var run = await ledger.FindAsync(id, CancellationToken.None);
+            await actions.RejectAsync(OperatorActionKind.Cancel, run?.JobName, id, run?.SnapshotDay, reason, who, problem!, CancellationToken.None);
             return Redirect($"{ConsolePaths.Run(id)}?cancelProblem={Uri.EscapeDataString(problem!)}");
-        if (await actions.CancelAsync(id, reason!, Operator.Of(HttpContext), cancellationToken) is not { } answer)
+        }
+        var answer = await actions.CancelAsync(id, reason!, who, CancellationToken.None);
+        if (answer.NoSuchTarget)
             return NotFound();
         return Redirect($"{ConsolePaths.Run(id)}?cancelled={Uri.EscapeDataString(answer.Detail)}");
     }
+
+    /// <summary>Why the day was not started again just now (already running, not a job's own run).</summary>
+    [BindProperty(SupportsGet = true)] public string? NotStarted { get; set; }
 
     /// <summary>What came of a cancel just asked for, or why it was not taken.</summary>
     [BindProperty(SupportsGet = true)] public string? Cancelled { get; set; }

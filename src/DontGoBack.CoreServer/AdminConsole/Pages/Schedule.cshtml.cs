@@ -37,20 +37,26 @@ public sealed class ScheduleModel(BatchJobs jobs, BatchCalendar calendar, DontGo
         }).ToList();
     }
 
-    public Task<IActionResult> OnPostPauseAsync(string job, string? reason, CancellationToken cancellationToken) =>
-        ActAsync(job, reason, pause: true, cancellationToken);
+    public Task<IActionResult> OnPostPauseAsync(string job, string? reason) => ActAsync(job, reason, pause: true);
 
-    public Task<IActionResult> OnPostResumeAsync(string job, string? reason, CancellationToken cancellationToken) =>
-        ActAsync(job, reason, pause: false, cancellationToken);
+    public Task<IActionResult> OnPostResumeAsync(string job, string? reason) => ActAsync(job, reason, pause: false);
 
-    private async Task<IActionResult> ActAsync(string job, string? given, bool pause, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every post is audited, whatever comes of it (no such job, no reason, already paused), as the API audits it.
+    /// Not the request's token: a pause begun is carried through, its trigger set and its row audited, even if the browser goes.
+    /// </summary>
+    private async Task<IActionResult> ActAsync(string job, string? given, bool pause)
     {
-        if (actions.FindJob(job) is not { } definition)
-            return NotFound();
-        if (!OperatorActions.TryReadReason(given, required: true, out var reason, out var problem))
-            return Redirect($"{ConsolePaths.Root}/schedule?refused={Uri.EscapeDataString($"{definition.Name}: {problem}")}");
         var who = Operator.Of(HttpContext);
-        var answer = pause ? await actions.PauseAsync(definition, reason!, who, cancellationToken) : await actions.ResumeAsync(definition, reason!, who, cancellationToken);
+        var kind = pause ? OperatorActionKind.Pause : OperatorActionKind.Resume;
+        if (actions.FindJob(job) is not { } definition)
+        {
+            await actions.RejectAsync(kind, null, null, null, given, who, OperatorActions.NoSuchJob(job), CancellationToken.None, noSuchTarget: true);
+            return NotFound();
+        }
+        var answer = OperatorActions.TryReadReason(given, required: true, out var reason, out var problem)
+            ? pause ? await actions.PauseAsync(definition, reason!, who, CancellationToken.None) : await actions.ResumeAsync(definition, reason!, who, CancellationToken.None)
+            : await actions.RejectAsync(kind, definition.Name, null, null, reason, who, problem!, CancellationToken.None);
         var message = Uri.EscapeDataString($"{definition.Name}: {answer.Detail}");
         return Redirect($"{ConsolePaths.Root}/schedule?{(answer.Outcome == OperatorActionOutcome.Accepted ? "done" : "refused")}={message}");
     }

@@ -24,6 +24,8 @@ public static class BatchCommonExtensions
         builder.Services.AddScoped<DueDays>();
         builder.Services.AddScoped<BatchFanOut>();
         builder.Services.AddHostedService<StartupCatchUp>();
+        builder.Services.AddSingleton<SchedulePauseGate>();
+        builder.Services.AddScoped<SchedulePauses>();
         builder.Services.AddScoped<OperatorActions>();
         builder.Services.AddSingleton<OperatorRuns>();
         builder.AddDeadlineAlerts();

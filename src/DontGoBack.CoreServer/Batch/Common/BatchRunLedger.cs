@@ -163,6 +163,7 @@ public sealed class BatchRunLedger(
                 .SetProperty(a => a.Total, result.Total).SetProperty(a => a.Success, result.Success)
                 .SetProperty(a => a.Skipped, result.Skipped).SetProperty(a => a.Failed, result.Failed)
                 .SetProperty(a => a.Error, error), cancellationToken);
+        await OperatorActions.SettleCancelsAsync(db, claim.RunId, result, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         metrics.RunFinished(result);
         return true;

@@ -73,16 +73,25 @@ public static class BatchRunsEndpoints
     private static async Task<IResult> TriggerAsync(
         string job, string? snapshotDay, string? reason, OperatorActions actions, BatchCalendar calendar, HttpContext http)
     {
+        // Every trigger leaves its audit row, an invalid one too.
+        var who = Operator.Of(http);
         if (actions.FindRunner(job) is not { } runner)
         {
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such job",
-                detail: $"There is no job '{(job.Length <= 40 ? job : job[..40] + "…")}'.");
+            var missing = await actions.RejectAsync(OperatorActionKind.Trigger, null, null, null, reason, who, OperatorActions.NoSuchJob(job), CancellationToken.None,
+                noSuchTarget: true);
+            return OperatorEndpoints.NotTaken(missing, "Not run", "Invalid request", "No such job");
         }
         var day = calendar.Today;
         if (!string.IsNullOrEmpty(snapshotDay) && !calendar.TryParseDay(snapshotDay, "snapshotDay", out day, out var problem))
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid snapshotDay", detail: problem);
+        {
+            var invalid = await actions.RejectAsync(OperatorActionKind.Trigger, runner.Definition.Name, null, null, reason, who, problem, CancellationToken.None);
+            return OperatorEndpoints.NotTaken(invalid, "Not run", "Invalid snapshotDay", "No such job");
+        }
         if (!OperatorActions.TryReadReason(reason, required: false, out var why, out problem))
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid reason", detail: problem);
+        {
+            var invalid = await actions.RejectAsync(OperatorActionKind.Trigger, runner.Definition.Name, null, day, why, who, problem!, CancellationToken.None);
+            return OperatorEndpoints.NotTaken(invalid, "Not run", "Invalid reason", "No such job");
+        }
 
         var what = $"The {runner.Definition.LowerTitle} for {day:yyyy-MM-dd}";
         BatchResult? result;
@@ -90,7 +99,7 @@ public static class BatchRunsEndpoints
         {
             // Not the request's token: a client or proxy giving up must not abort the day.
             // Shutdown still stops the run (the engine watches it).
-            result = (await actions.RunDayAsync(runner, day, OperatorActionKind.Trigger, why, Operator.Of(http), CancellationToken.None)).Result;
+            result = (await actions.RunDayAsync(runner, day, OperatorActionKind.Trigger, why, who, CancellationToken.None)).Result;
         }
         catch (OperationCanceledException)
         {

@@ -84,13 +84,12 @@ public sealed partial class StartupCatchUp(
         try
         {
             var scheduler = await schedulers.GetScheduler(stoppingToken);
-            // Pauses outlive a restart: an in-memory scheduler learns them again here (a clustered one keeps them in its store).
+            // Pauses outlive a restart through their rows: an in-memory scheduler learns them again here, and
+            // a clustered store's trigger state, which may have drifted from the rows, is set to follow them.
             await using (var scope = scopes.CreateAsyncScope())
             {
-                var paused = await scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>().SchedulePauses.AsNoTracking()
-                    .Select(p => p.JobName).ToListAsync(stoppingToken);
-                foreach (var job in jobs.Where(j => j.Settings.Enabled && paused.Contains(j.Definition.Name)))
-                    await scheduler.PauseTrigger(job.Definition.CronKey, stoppingToken);
+                await scope.ServiceProvider.GetRequiredService<SchedulePauses>()
+                    .ReconcileAsync(jobs.Where(j => j.Settings.Enabled).Select(j => j.Definition), stoppingToken);
             }
             foreach (var job in jobs.Where(j => j.Settings.Enabled))
                 await scheduler.TriggerJob(job.Definition.FireKey, DailyJobFire.CatchUpData, stoppingToken);

@@ -40,10 +40,16 @@ public enum OperatorActionKind
 [JsonConverter(typeof(JsonStringEnumConverter<OperatorActionOutcome>))]
 public enum OperatorActionOutcome
 {
-    /// <summary>Done, or started and going on.</summary>
+    /// <summary>Done (a pause, a resume), started and going on (a run), or taken and waiting for the run to see it (a cancel).</summary>
     [JsonStringEnumMemberName("accepted")] Accepted,
+    /// <summary>A cancel the run saw: it stopped, aborted by the cancel.</summary>
+    [JsonStringEnumMemberName("applied")] Applied,
+    /// <summary>A cancel taken while the run was running, but the run ended another way (completed, failed) before it saw it.</summary>
+    [JsonStringEnumMemberName("too_late")] TooLate,
     /// <summary>Not done: the state did not allow it (already paused, run not running, day held by another attempt).</summary>
     [JsonStringEnumMemberName("refused")] Refused,
+    /// <summary>Not done: the request itself was wrong (no reason, a bad day, no such job or run).</summary>
+    [JsonStringEnumMemberName("invalid")] Invalid,
     /// <summary>Tried, and it failed (a run that failed, a database fault).</summary>
     [JsonStringEnumMemberName("failed")] Failed,
 }
@@ -77,5 +83,14 @@ public static class OperatorActionText
 {
     public static string ToText(this OperatorActionKind action) => action.ToString().ToLowerInvariant();
 
-    public static string ToText(this OperatorActionOutcome outcome) => outcome.ToString().ToLowerInvariant();
+    public static string ToText(this OperatorActionOutcome outcome) => outcome switch
+    {
+        OperatorActionOutcome.Accepted => "accepted",
+        OperatorActionOutcome.Applied => "applied",
+        OperatorActionOutcome.TooLate => "too_late",
+        OperatorActionOutcome.Refused => "refused",
+        OperatorActionOutcome.Invalid => "invalid",
+        OperatorActionOutcome.Failed => "failed",
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
+    };
 }

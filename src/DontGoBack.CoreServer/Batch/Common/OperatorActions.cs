@@ -1,19 +1,21 @@
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.EntityFrameworkCore;
-using Quartz;
 
 namespace DontGoBack.CoreServer.Batch.Common;
 
 /// <summary>What came of an operator's action, as audited.</summary>
-public sealed record ActionAnswer(OperatorActionOutcome Outcome, string Detail, long AuditId, BatchResult? Result = null);
+/// <param name="NoSuchTarget">The job or run named does not exist (answered 404); the outcome is then <see cref="OperatorActionOutcome.Invalid"/>.</param>
+public sealed record ActionAnswer(OperatorActionOutcome Outcome, string Detail, long AuditId, BatchResult? Result = null, bool NoSuchTarget = false);
 
 /// <summary>
 /// The actions an operator takes on the batches — run a day, retry its failed users, cancel a
 /// running run, pause and resume a schedule — each recorded in the audit trail with who, from where,
-/// why and what came of it, whether it came through the HTTP API or the console.
+/// why and what came of it, whether it came through the HTTP API or the console: every request that
+/// reaches an action leaves exactly one row, refusals and invalid requests included, and a row whose
+/// fate is decided later (a run, a cancel) is updated when it is.
 /// </summary>
 public sealed partial class OperatorActions(
-    DontGoBackDbContext db, BatchRunLedger ledger, BatchJobs jobs, IEnumerable<IBatchJobRunner> runners, ISchedulerFactory schedulers,
+    DontGoBackDbContext db, BatchRunLedger ledger, BatchJobs jobs, IEnumerable<IBatchJobRunner> runners, SchedulePauses pauses,
     OperatorRuns background, TimeProvider time, ILogger<OperatorActions> logger)
 {
     public const int MaxReasonLength = 500;
@@ -84,16 +86,64 @@ public sealed partial class OperatorActions(
             + (result.Error is { } error ? $" ({error})" : ""), 0, result),
     };
 
-    /// <summary>Asks a running run to stop wherever it works; it ends aborted and the next trigger resumes it.</summary>
-    public async Task<ActionAnswer?> CancelAsync(long runId, string reason, Operator who, CancellationToken cancellationToken)
+    /// <summary>
+    /// Asks a running run to stop wherever it works; it ends aborted and the next trigger resumes it.
+    /// Audited as accepted, and settled when the run ends (<see cref="SettleCancelsAsync"/>): applied if
+    /// the cancel stopped it, too late if it ended another way first.
+    /// </summary>
+    public async Task<ActionAnswer> CancelAsync(long runId, string reason, Operator who, CancellationToken cancellationToken)
     {
+        // One transaction for the request and its audit row: the run's end (which settles pending
+        // cancels in its own transaction on the same row) comes wholly before it, and the cancel is
+        // refused, or wholly after it, and finds the row to settle.
         if (await ledger.FindAsync(runId, cancellationToken) is not { } run)
-            return null;
-        var (outcome, detail) = await ledger.RequestCancelAsync(runId, reason, cancellationToken)
-            ? (OperatorActionOutcome.Accepted, "cancel requested; every node working on it stops at its next lease renewal")
-            : (OperatorActionOutcome.Refused, run.Status == BatchRunStatus.Running ? "a cancel was requested already" : $"the run is {run.Status.ToText()}, not running");
-        var audit = await RecordAsync(OperatorActionKind.Cancel, run.JobName, run.Id, run.SnapshotDay, who, reason, outcome, detail, cancellationToken);
-        return new ActionAnswer(outcome, detail, audit);
+            return await RejectAsync(OperatorActionKind.Cancel, null, runId, null, reason, who, $"there is no run {runId}", cancellationToken, noSuchTarget: true);
+        OperatorActionOutcome outcome;
+        string detail;
+        var row = NewRow(OperatorActionKind.Cancel, run.JobName, run.Id, run.SnapshotDay, who, reason, OperatorActionOutcome.Accepted, "");
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            if (await ledger.RequestCancelAsync(runId, reason, cancellationToken))
+                (outcome, detail) = (OperatorActionOutcome.Accepted, "cancel requested; every node working on it stops at its next lease renewal");
+            else
+            {
+                // Read again: the run may have ended since it was found.
+                var status = (await ledger.FindAsync(runId, cancellationToken))?.Status ?? run.Status;
+                (outcome, detail) = (OperatorActionOutcome.Refused,
+                    status == BatchRunStatus.Running ? "a cancel was requested already" : $"the run is {status.ToText()}, not running");
+            }
+            (row.Outcome, row.Detail) = (outcome, detail);
+            db.OperatorActions.Add(row);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+            }
+            finally
+            {
+                db.Entry(row).State = EntityState.Detached;
+            }
+        }
+        return new ActionAnswer(outcome, detail, row.Id);
+    }
+
+    /// <summary>
+    /// Writes the fate of the cancels still pending on a run that has just ended: applied when the run
+    /// ended aborted by a cancel, too late when it ended any other way before it saw one. Called by
+    /// <see cref="BatchRunLedger.FinishAsync"/> in the transaction that records the run's end.
+    /// </summary>
+    internal static async Task SettleCancelsAsync(DontGoBackDbContext db, long runId, BatchResult result, CancellationToken cancellationToken)
+    {
+        var applied = result.Status == BatchRunStatus.Aborted && result.Error is { } error
+            && error.StartsWith(BatchRunLedger.CancelledBecause(""), StringComparison.Ordinal);
+        var counts = $"total {result.Total}, success {result.Success}, skipped {result.Skipped}, failed {result.Failed}";
+        var (outcome, detail) = applied
+            ? (OperatorActionOutcome.Applied, $"applied: run {runId} stopped aborted ({counts}); the next trigger resumes it")
+            : (OperatorActionOutcome.TooLate, $"too late: run {runId} ended {result.Status.ToText()} before it saw the cancel ({counts})");
+        var stored = StoredText.Clean(detail, BatchRunLedger.MaxTextLength);
+        await db.OperatorActions
+            .Where(a => a.RunId == runId && a.Action == OperatorActionKind.Cancel && a.Outcome == OperatorActionOutcome.Accepted)
+            .ExecuteUpdateAsync(set => set.SetProperty(a => a.Outcome, outcome).SetProperty(a => a.Detail, stored), cancellationToken);
     }
 
     /// <summary>Pauses a job's cron trigger, cluster-wide and across restarts, until resumed; catch-up and chaining stop too.</summary>
@@ -103,19 +153,11 @@ public sealed partial class OperatorActions(
         {
             JobName = job.Name, PausedAt = time.GetUtcNow(), Reason = reason, Address = who.Address, TokenName = StoredText.Clean(who.TokenName, 100),
         };
-        // Insert-if-absent on both providers: two operators pausing at once get one pause and one refusal.
-        var written = await db.Database.ExecuteSqlAsync($"""
-            INSERT INTO batch_schedule_pauses (job_name, paused_at, reason, address, token_name)
-            VALUES ({pause.JobName}, {pause.PausedAt}, {pause.Reason}, {pause.Address}, {pause.TokenName})
-            ON CONFLICT (job_name) DO NOTHING
-            """, cancellationToken);
-        if (written == 0)
+        if (!await pauses.SetAsync(job, pause, cancellationToken))
         {
             return new ActionAnswer(OperatorActionOutcome.Refused, "already paused",
                 await RecordAsync(OperatorActionKind.Pause, job.Name, null, null, who, reason, OperatorActionOutcome.Refused, "already paused", cancellationToken));
         }
-        var scheduler = await schedulers.GetScheduler(cancellationToken);
-        await scheduler.PauseTrigger(job.CronKey, cancellationToken);
         LogPaused(job.Name, reason, who.Address, who.TokenName);
         return new ActionAnswer(OperatorActionOutcome.Accepted, "paused",
             await RecordAsync(OperatorActionKind.Pause, job.Name, null, null, who, reason, OperatorActionOutcome.Accepted, "paused", cancellationToken));
@@ -124,18 +166,33 @@ public sealed partial class OperatorActions(
     /// <summary>Resumes a paused job's cron trigger; a fire missed while paused happens at once and runs what is owed.</summary>
     public async Task<ActionAnswer> ResumeAsync(DailyJobDefinition job, string reason, Operator who, CancellationToken cancellationToken)
     {
-        var removed = await db.SchedulePauses.Where(p => p.JobName == job.Name).ExecuteDeleteAsync(cancellationToken);
-        if (removed == 0)
+        if (!await pauses.SetAsync(job, null, cancellationToken))
         {
             return new ActionAnswer(OperatorActionOutcome.Refused, "not paused",
                 await RecordAsync(OperatorActionKind.Resume, job.Name, null, null, who, reason, OperatorActionOutcome.Refused, "not paused", cancellationToken));
         }
-        var scheduler = await schedulers.GetScheduler(cancellationToken);
-        await scheduler.ResumeTrigger(job.CronKey, cancellationToken);
         LogResumed(job.Name, reason, who.Address, who.TokenName);
         return new ActionAnswer(OperatorActionOutcome.Accepted, "resumed",
             await RecordAsync(OperatorActionKind.Resume, job.Name, null, null, who, reason, OperatorActionOutcome.Accepted, "resumed", cancellationToken));
     }
+
+    /// <summary>
+    /// Audits a request that cannot be acted on as asked (no reason, a bad day, no such job or run) and
+    /// answers it: the HTTP API and the console call this on every such request, so each leaves its row.
+    /// </summary>
+    /// <param name="job">The job's name when it is a known job; an unknown name goes into <paramref name="problem"/>.</param>
+    public async Task<ActionAnswer> RejectAsync(
+        OperatorActionKind kind, string? job, long? runId, DateOnly? day, string? reason, Operator who, string problem, CancellationToken cancellationToken,
+        bool noSuchTarget = false)
+    {
+        // A reason that was itself the problem (too long) is not stored; the problem says what it was.
+        var stored = TryReadReason(reason, required: false, out var cleaned, out _) ? cleaned : null;
+        return new ActionAnswer(OperatorActionOutcome.Invalid, problem,
+            await RecordAsync(kind, job, runId, day, who, stored, OperatorActionOutcome.Invalid, problem, cancellationToken), NoSuchTarget: noSuchTarget);
+    }
+
+    /// <summary>How an unknown job's name is quoted back: cleaned and cut, whatever was sent.</summary>
+    public static string NoSuchJob(string name) => $"there is no job '{StoredText.Clean(name, 40)}'";
 
     /// <summary>The job of that name, for the actions' endpoints.</summary>
     public DailyJobDefinition? FindJob(string name) => jobs.All.Select(j => j.Definition).FirstOrDefault(d => d.Name == name);
@@ -146,11 +203,7 @@ public sealed partial class OperatorActions(
         OperatorActionKind action, string? job, long? runId, DateOnly? day, Operator who, string? reason, OperatorActionOutcome outcome, string detail,
         CancellationToken cancellationToken)
     {
-        var row = new OperatorAction
-        {
-            At = time.GetUtcNow(), Action = action, JobName = job, RunId = runId, SnapshotDay = day, Address = StoredText.Clean(who.Address, 64),
-            TokenName = StoredText.Clean(who.TokenName, 100), Reason = reason, Outcome = outcome, Detail = StoredText.Clean(detail, BatchRunLedger.MaxTextLength),
-        };
+        var row = NewRow(action, job, runId, day, who, reason, outcome, detail);
         db.OperatorActions.Add(row);
         try
         {
@@ -169,6 +222,13 @@ public sealed partial class OperatorActions(
             db.Entry(row).State = EntityState.Detached;
         }
     }
+
+    private OperatorAction NewRow(
+        OperatorActionKind action, string? job, long? runId, DateOnly? day, Operator who, string? reason, OperatorActionOutcome outcome, string detail) => new()
+    {
+        At = time.GetUtcNow(), Action = action, JobName = StoredText.Clean(job, 50), RunId = runId, SnapshotDay = day, Address = StoredText.Clean(who.Address, 64),
+        TokenName = StoredText.Clean(who.TokenName, 100), Reason = reason, Outcome = outcome, Detail = StoredText.Clean(detail, BatchRunLedger.MaxTextLength),
+    };
 
     /// <summary>Writes what came of an audited action once it is known, with the run it made.</summary>
     internal static async Task CompleteAsync(DontGoBackDbContext db, long audit, OperatorActionOutcome outcome, string detail, long? runId)

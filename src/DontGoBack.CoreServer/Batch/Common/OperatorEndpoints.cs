@@ -43,26 +43,29 @@ public static class OperatorEndpoints
 
     private static async Task<IResult> CancelAsync(long id, ActionRequest? body, OperatorActions actions, HttpContext http)
     {
-        if (!OperatorActions.TryReadReason(body?.Reason, required: true, out var reason, out var problem))
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid reason", detail: problem);
-        if (await actions.CancelAsync(id, reason!, Operator.Of(http), CancellationToken.None) is not { } answer)
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such run", detail: $"There is no run {id}.");
+        var who = Operator.Of(http);
+        var answer = OperatorActions.TryReadReason(body?.Reason, required: true, out var reason, out var problem)
+            ? await actions.CancelAsync(id, reason!, who, CancellationToken.None)
+            : await actions.RejectAsync(OperatorActionKind.Cancel, null, id, null, reason, who, problem!, CancellationToken.None);
         return answer.Outcome == OperatorActionOutcome.Accepted
             ? Results.Json(View(answer), statusCode: StatusCodes.Status202Accepted)
-            : Refused("Run not cancelled", answer);
+            : NotTaken(answer, "Run not cancelled", "Invalid reason", "No such run");
     }
 
     private static async Task<IResult> ScheduleActionAsync(string job, ActionRequest? body, OperatorActions actions, HttpContext http, bool pause)
     {
-        if (actions.FindJob(job) is not { } definition)
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such job", detail: $"There is no job '{(job.Length <= 40 ? job : job[..40] + "…")}'.");
-        if (!OperatorActions.TryReadReason(body?.Reason, required: true, out var reason, out var problem))
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid reason", detail: problem);
         var who = Operator.Of(http);
-        var answer = pause
-            ? await actions.PauseAsync(definition, reason!, who, CancellationToken.None)
-            : await actions.ResumeAsync(definition, reason!, who, CancellationToken.None);
-        return answer.Outcome == OperatorActionOutcome.Accepted ? Results.Ok(View(answer)) : Refused(pause ? "Not paused" : "Not resumed", answer);
+        var kind = pause ? OperatorActionKind.Pause : OperatorActionKind.Resume;
+        var answer = actions.FindJob(job) is not { } definition
+            ? await actions.RejectAsync(kind, null, null, null, body?.Reason, who, OperatorActions.NoSuchJob(job), CancellationToken.None, noSuchTarget: true)
+            : !OperatorActions.TryReadReason(body?.Reason, required: true, out var reason, out var problem)
+                ? await actions.RejectAsync(kind, definition.Name, null, null, reason, who, problem!, CancellationToken.None)
+                : pause
+                    ? await actions.PauseAsync(definition, reason!, who, CancellationToken.None)
+                    : await actions.ResumeAsync(definition, reason!, who, CancellationToken.None);
+        return answer.Outcome == OperatorActionOutcome.Accepted
+            ? Results.Ok(View(answer))
+            : NotTaken(answer, pause ? "Not paused" : "Not resumed", "Invalid reason", "No such job");
     }
 
     private static async Task<IResult> SchedulesAsync(
@@ -102,6 +105,17 @@ public static class OperatorEndpoints
 
     private static ActionView View(ActionAnswer answer) => new(answer.Outcome, answer.Detail, answer.AuditId);
 
-    private static IResult Refused(string title, ActionAnswer answer) => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: title,
-        detail: answer.Detail, extensions: new Dictionary<string, object?> { ["auditId"] = answer.AuditId });
+    /// <summary>An action not taken, as a problem: 404 for no such job or run, 400 for an invalid request, 409 when the state refused it. Each carries its audit row.</summary>
+    internal static IResult NotTaken(ActionAnswer answer, string refused, string invalid, string missing)
+    {
+        var (status, heading) = answer switch
+        {
+            { NoSuchTarget: true } => (StatusCodes.Status404NotFound, missing),
+            { Outcome: OperatorActionOutcome.Invalid } => (StatusCodes.Status400BadRequest, invalid),
+            _ => (StatusCodes.Status409Conflict, refused),
+        };
+        // The detail is the audit row's: what the operator reads here is what the trail keeps.
+        return Results.Problem(statusCode: status, title: heading, detail: answer.Detail,
+            extensions: new Dictionary<string, object?> { ["auditId"] = answer.AuditId });
+    }
 }
