@@ -37,8 +37,6 @@ public sealed partial class CommandWatch : DbCommandInterceptor
     /// <summary>Completes when a held statement is waiting.</summary>
     public Task Holding => _holding.Task;
 
-    public bool IsHolding => _holding.Task.IsCompleted && !_release.Task.IsCompleted;
-
     public void Release() => _release.TrySetResult();
 
     /// <summary>Forgets the statements sent so far (the migrations', a test's set-up): what follows is what the test looks at.</summary>
