@@ -26,19 +26,43 @@ public static class PersistenceExtensions
         {
             case DatabaseProvider.Sqlite:
                 builder.Services.AddSingleton(new SqliteDatabase(connectionString));
-                builder.Services.AddDbContext<DontGoBackDbContext, SqliteDontGoBackDbContext>(options =>
+                builder.Services.AddContexts<SqliteDontGoBackDbContext>((_, options) =>
                     options.UseSqlite(connectionString).UseSnakeCaseNamingConvention().ConfigureWarnings(SqliteDatabase.KnownMigrationWarnings));
                 break;
             case DatabaseProvider.Postgres:
                 // Named, so metrics and traces label the pool with this rather than the connection string.
                 builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "dontgoback" }.Build());
-                builder.Services.AddDbContext<DontGoBackDbContext, PostgresDontGoBackDbContext>((services, options) =>
+                builder.Services.AddContexts<PostgresDontGoBackDbContext>((services, options) =>
                     options.UseNpgsql(services.GetRequiredService<NpgsqlDataSource>()).UseSnakeCaseNamingConvention());
                 builder.Services.AddKeyedSingleton(DatabaseOptions.PublicReadPool, (services, _) =>
                     PublicReadDataSource(connectionString, services.GetRequiredService<IOptions<DatabaseOptions>>().Value.PublicReadPoolSize));
                 break;
         }
         return builder;
+    }
+
+    /// <summary>
+    /// The provider's context as <see cref="DontGoBackDbContext"/>: one per scope, as a request or a
+    /// job uses it, and a factory of contexts that share nothing with any scope, each with a
+    /// connection of its own (the batch engine's bookkeeping runs beside a job's work on them).
+    /// </summary>
+    private static void AddContexts<TContext>(this IServiceCollection services, Action<IServiceProvider, DbContextOptionsBuilder> configure)
+        where TContext : DontGoBackDbContext
+    {
+        // Registers TContext per scope as well.
+        services.AddDbContextFactory<TContext>(configure);
+        services.AddScoped<DontGoBackDbContext>(scoped => scoped.GetRequiredService<TContext>());
+        services.AddSingleton<IDbContextFactory<DontGoBackDbContext>>(provider =>
+            new OwnContexts<TContext>(provider.GetRequiredService<IDbContextFactory<TContext>>()));
+    }
+
+    private sealed class OwnContexts<TContext>(IDbContextFactory<TContext> contexts) : IDbContextFactory<DontGoBackDbContext>
+        where TContext : DontGoBackDbContext
+    {
+        public DontGoBackDbContext CreateDbContext() => contexts.CreateDbContext();
+
+        public async Task<DontGoBackDbContext> CreateDbContextAsync(CancellationToken cancellationToken = default) =>
+            await contexts.CreateDbContextAsync(cancellationToken);
     }
 
     /// <summary>

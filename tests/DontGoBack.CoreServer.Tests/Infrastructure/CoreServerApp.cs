@@ -38,6 +38,9 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
     /// <summary>False when the test talks to a real extension server instead of the fake.</summary>
     public bool UseFakeExtension { get; init; } = true;
 
+    /// <summary>More test services, registered after the server's own and the defaults above (e.g. a <see cref="CommandWatch"/>).</summary>
+    public Action<IServiceCollection>? TestServices { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         var defaults = new Dictionary<string, string?>
@@ -71,6 +74,7 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
             }
             services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
             services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(new RemoteAddressFilter(this));
+            TestServices?.Invoke(services);
         });
     }
 

@@ -160,6 +160,6 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
     private static HttpResponseMessage Json(HttpStatusCode status, ApiResponse body) =>
         new(status) { Content = JsonContent.Create(body) };
 
-    [GeneratedRegex(@"^/msa/ext/api/update-asset/(\d+)$")]
+    [GeneratedRegex(@"^/msa/ext/api/update-asset/(-?\d+)$")]
     private static partial Regex UpdateAssetPath();
 }

@@ -244,7 +244,7 @@ public sealed class HealthTests
             var batch = Options.Create(new BatchOptions { MaxCatchUpDays = 7 });
             Meters = _meters.GetRequiredService<IMeterFactory>();
             Metrics = new BatchMetrics(Meters, time);
-            Ledger = new BatchRunLedger(db, batch,
+            Ledger = new BatchRunLedger(app.Services.GetRequiredService<IDbContextFactory<DontGoBackDbContext>>(), batch,
                 new DatabaseRetry(Options.Create(new DatabaseOptions()), time, NullLogger<DatabaseRetry>.Instance), Metrics, time);
             var job = new DailyJobSchedule<AssetRefreshJob>(AssetRefreshJob.Definition,
                 () => new AssetRefreshOptions { Cron = cron, TimeZone = Seoul.Id, CompleteBy = new TimeOnly(6, 0) });

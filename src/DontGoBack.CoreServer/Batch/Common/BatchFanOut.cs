@@ -11,8 +11,8 @@ public sealed record PartitionOrder(RunClaim Claim, DateOnly Day, int Partition,
 public sealed record FannedOut(RunClaim Claim, int Partitions);
 
 /// <summary>
-/// Clustered mode: claims a day's run, splits the ids its job covers into Batch:PartitionSize
-/// ranges and schedules each as a recoverable Quartz job that any node of the cluster may take;
+/// Clustered mode: claims a day's run, splits the ids its job covers into ranges of at most
+/// Batch:PartitionSize of them (bounded by the ids that exist) and schedules each as a recoverable Quartz job that any node of the cluster may take;
 /// and fires a job again for the next owed day.
 /// </summary>
 public sealed partial class BatchFanOut(
@@ -20,14 +20,14 @@ public sealed partial class BatchFanOut(
 {
     /// <returns>Null when the cluster is already working on that day (or it went through).</returns>
     public async Task<FannedOut?> StartAsync<TJob>(
-        DailyJobSchedule<TJob> schedule, DateOnly day, Func<CancellationToken, Task<UserIdRange?>> workRange, CancellationToken cancellationToken)
+        DailyJobSchedule<TJob> schedule, DateOnly day, IQueryable<long> workIds, CancellationToken cancellationToken)
         where TJob : IDailyJob
     {
         var claim = await ledger.TryClaimAsync(schedule.Definition.Name, day, rerunCompleted: false, cancellationToken);
         if (claim is null)
             return null;
 
-        var ranges = await workRange(cancellationToken) is { } all ? all.Split(options.Value.PartitionSize) : [];
+        var ranges = await UserIdRange.All.SplitAsync(workIds, options.Value.PartitionSize, cancellationToken);
         var pending = await ledger.PlanPartitionsAsync(claim.RunId, ranges, cancellationToken);
         if (pending.Count == 0)
             return new FannedOut(claim, 0);

@@ -24,8 +24,14 @@ public sealed record RunClaim(long RunId, int Attempt, string Owner);
 /// The persisted run history, and the lease that keeps a day from running twice at once across
 /// processes: claiming is one atomic upsert that succeeds only if nobody holds a live lease.
 /// </summary>
+/// <remarks>
+/// Every call works on a context of its own, never on the one of the scope it was resolved in:
+/// the engine's bookkeeping (lease renewals and progress while a job works, its outcome after)
+/// then shares no context or connection with a job's work, whatever the job does with the
+/// scope's, and calls may overlap (a renewal beside an outcome being recorded).
+/// </remarks>
 public sealed class BatchRunLedger(
-    DontGoBackDbContext db, IOptions<BatchOptions> options, DatabaseRetry retry, BatchMetrics metrics, TimeProvider time)
+    IDbContextFactory<DontGoBackDbContext> contexts, IOptions<BatchOptions> options, DatabaseRetry retry, BatchMetrics metrics, TimeProvider time)
 {
     private string Node => options.Value.ResolveNodeName();
 
@@ -42,7 +48,10 @@ public sealed class BatchRunLedger(
         // SQLite and PostgreSQL share this upsert; the WHERE makes a live lease win. It is retried
         // on transient faults with the same owner, so a try whose commit was lost on the way back
         // finds its own claim and takes it again without counting a second attempt.
-        var claimed = await retry.ExecuteAsync("claim of the day", token => db.Database.SqlQuery<ClaimRow>($"""
+        var claimed = await retry.ExecuteAsync("claim of the day", async token =>
+        {
+            await using var db = await contexts.CreateDbContextAsync(token);
+            return await db.Database.SqlQuery<ClaimRow>($"""
             INSERT INTO batch_runs (job_name, snapshot_day, status, started_at, heartbeat_at, lease_owner, nodes, attempts, total, success, skipped, failed)
             VALUES ({job}, {day}, {nameof(BatchRunStatus.Running)}, {now}, {now}, {owner}, {node}, 1, 0, 0, 0, 0)
             ON CONFLICT (job_name, snapshot_day) DO UPDATE
@@ -56,13 +65,15 @@ public sealed class BatchRunLedger(
                     OR batch_runs.lease_owner = {owner})
                AND ({rerunCompleted} OR batch_runs.status NOT IN ({nameof(BatchRunStatus.Completed)}, {nameof(BatchRunStatus.CompletedWithFailures)}))
             RETURNING id, attempts
-            """).ToListAsync(token), cancellationToken);
+            """).ToListAsync(token);
+        }, cancellationToken);
         if (claimed is not [var row])
             return null;
         // The attempt's own record, kept when the next attempt replaces the run's counts; an earlier
         // attempt still "running" here is one whose process died (its lease went stale).
         await retry.ExecuteAsync("record of the attempt", async token =>
         {
+            await using var db = await contexts.CreateDbContextAsync(token);
             await db.Database.ExecuteSqlAsync($"""
                 UPDATE batch_run_attempts SET status = {nameof(BatchRunStatus.Aborted)}
                  WHERE run_id = {row.Id} AND attempt < {row.Attempts} AND status = {nameof(BatchRunStatus.Running)}
@@ -85,6 +96,7 @@ public sealed class BatchRunLedger(
     public async Task<LeaseState> RenewAsync(RunClaim claim, int? partitionNo, RunProgressSnapshot progress, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var held = db.BatchRuns.Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner && r.Status == BatchRunStatus.Running);
         var renewed = await held.Where(r => r.CancelRequestedAt == null)
             .ExecuteUpdateAsync(set => set.SetProperty(r => r.HeartbeatAt, now), cancellationToken) == 1;
@@ -92,7 +104,7 @@ public sealed class BatchRunLedger(
             return await held.AnyAsync(cancellationToken) ? LeaseState.CancelRequested : LeaseState.Lost;
         if (partitionNo is { } no)
         {
-            await HeldPartition(claim, no).Where(p => p.Status == BatchPartitionStatus.Pending)
+            await HeldPartition(db, claim, no).Where(p => p.Status == BatchPartitionStatus.Pending)
                 .ExecuteUpdateAsync(set => set
                     .SetProperty(p => p.Expected, progress.Expected).SetProperty(p => p.Total, progress.Seen)
                     .SetProperty(p => p.Success, progress.Success).SetProperty(p => p.Skipped, progress.Skipped)
@@ -115,14 +127,18 @@ public sealed class BatchRunLedger(
     {
         var now = time.GetUtcNow();
         var stored = StoredText.Clean(reason, 500);
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         return await db.BatchRuns.Where(r => r.Id == runId && r.Status == BatchRunStatus.Running && r.CancelRequestedAt == null)
             .ExecuteUpdateAsync(set => set.SetProperty(r => r.CancelRequestedAt, now).SetProperty(r => r.CancelReason, stored), cancellationToken) == 1;
     }
 
     /// <summary>Why the claim's run was asked to stop; null when it was not (or the claim no longer holds it).</summary>
-    public Task<string?> CancelReasonAsync(RunClaim claim, CancellationToken cancellationToken) =>
-        db.BatchRuns.AsNoTracking().Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner && r.CancelRequestedAt != null)
+    public async Task<string?> CancelReasonAsync(RunClaim claim, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return await db.BatchRuns.AsNoTracking().Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner && r.CancelRequestedAt != null)
             .Select(r => r.CancelReason ?? "").FirstOrDefaultAsync(cancellationToken);
+    }
 
     /// <summary>What a cancelled run records as its error.</summary>
     public static string CancelledBecause(string reason) => $"cancelled by an operator: {reason}";
@@ -136,6 +152,7 @@ public sealed class BatchRunLedger(
         // One transaction: the run's row stays locked until its attempt's record is written too, so a
         // next attempt's claim (which marks earlier "running" attempts aborted) never sees the run
         // released with this attempt's record still unfinished.
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var finished = await db.BatchRuns
             .Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner)
@@ -179,29 +196,42 @@ public sealed class BatchRunLedger(
             token => FinishAsync(claim, result, token, expected), cancellationToken);
 
     /// <summary>Every attempt at the run, first first.</summary>
-    public Task<List<BatchRunAttempt>> AttemptsAsync(long runId, CancellationToken cancellationToken) =>
-        db.BatchRunAttempts.AsNoTracking().Where(a => a.RunId == runId).OrderBy(a => a.Attempt).ToListAsync(cancellationToken);
+    public async Task<List<BatchRunAttempt>> AttemptsAsync(long runId, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return await db.BatchRunAttempts.AsNoTracking().Where(a => a.RunId == runId).OrderBy(a => a.Attempt).ToListAsync(cancellationToken);
+    }
 
     /// <summary>A clustered run's current attempt as its partitions report it, summed; null when the run has no partitions.</summary>
     public async Task<RunProgressSnapshot?> PartitionProgressAsync(long runId, CancellationToken cancellationToken)
     {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var partitions = await db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == runId)
             .Select(p => new { p.Expected, p.Total, p.Success, p.Skipped, p.Failed }).ToListAsync(cancellationToken);
         return partitions.Count == 0 ? null : new RunProgressSnapshot(partitions.Sum(p => p.Expected), partitions.Sum(p => p.Total),
             partitions.Sum(p => p.Success), partitions.Sum(p => p.Skipped), partitions.Sum(p => p.Failed));
     }
 
-    public Task<BatchRun?> FindAsync(long id, CancellationToken cancellationToken) =>
-        db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == id, cancellationToken);
+    public async Task<BatchRun?> FindAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == id, cancellationToken);
+    }
 
-    public Task<BatchRun?> FindAsync(string job, DateOnly day, CancellationToken cancellationToken) =>
-        db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.JobName == job && r.SnapshotDay == day, cancellationToken);
+    public async Task<BatchRun?> FindAsync(string job, DateOnly day, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.JobName == job && r.SnapshotDay == day, cancellationToken);
+    }
 
-    public Task<List<BatchRun>> ListAsync(string job, DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
-        db.BatchRuns.AsNoTracking()
+    public async Task<List<BatchRun>> ListAsync(string job, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return await db.BatchRuns.AsNoTracking()
             .Where(r => r.JobName == job && r.SnapshotDay >= from && r.SnapshotDay <= to)
             .OrderByDescending(r => r.SnapshotDay)
             .ToListAsync(cancellationToken);
+    }
 
     /// <summary>
     /// When the job first ran on this database, whatever day it ran for; null when it never ran here.
@@ -210,6 +240,7 @@ public sealed class BatchRunLedger(
     /// </summary>
     public async Task<DateTimeOffset?> FirstStartedAtAsync(string job, CancellationToken cancellationToken)
     {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var first = await db.BatchRuns.AsNoTracking()
             .Where(r => r.JobName == job)
             .OrderBy(r => r.Id)
@@ -223,20 +254,26 @@ public sealed class BatchRunLedger(
     }
 
     /// <summary>The latest day whose run went through (with or without failed users) and when it finished; null when none did.</summary>
-    public Task<DayThrough?> LastThroughAsync(string job, CancellationToken cancellationToken) =>
-        db.BatchRuns.AsNoTracking()
+    public async Task<DayThrough?> LastThroughAsync(string job, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return await db.BatchRuns.AsNoTracking()
             .Where(r => r.JobName == job && (r.Status == BatchRunStatus.Completed || r.Status == BatchRunStatus.CompletedWithFailures))
             .OrderByDescending(r => r.SnapshotDay)
             .Select(r => new DayThrough(r.SnapshotDay, r.FinishedAt))
             .FirstOrDefaultAsync(cancellationToken);
+    }
 
     /// <summary>Days in the range whose run went through (with or without failed users).</summary>
-    public async Task<HashSet<DateOnly>> CompletedDaysAsync(string job, DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
-        (await db.BatchRuns.AsNoTracking()
+    public async Task<HashSet<DateOnly>> CompletedDaysAsync(string job, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return (await db.BatchRuns.AsNoTracking()
             .Where(r => r.JobName == job && r.SnapshotDay >= from && r.SnapshotDay <= to
                         && (r.Status == BatchRunStatus.Completed || r.Status == BatchRunStatus.CompletedWithFailures))
             .Select(r => r.SnapshotDay)
             .ToListAsync(cancellationToken)).ToHashSet();
+    }
 
     /// <summary>
     /// Replaces the run's partitions with this plan for a new attempt: its counts are the latest
@@ -244,6 +281,7 @@ public sealed class BatchRunLedger(
     /// </summary>
     public async Task<List<BatchRunPartition>> PlanPartitionsAsync(long runId, IReadOnlyList<UserIdRange> ranges, CancellationToken cancellationToken)
     {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         await db.BatchRunPartitions.Where(p => p.RunId == runId).ExecuteDeleteAsync(cancellationToken);
         var pending = ranges.Select((range, i) => new BatchRunPartition
         {
@@ -251,7 +289,6 @@ public sealed class BatchRunLedger(
         }).ToList();
         db.BatchRunPartitions.AddRange(pending);
         await db.SaveChangesAsync(cancellationToken);
-        db.ChangeTracker.Clear();
         return pending;
     }
 
@@ -260,8 +297,9 @@ public sealed class BatchRunLedger(
     public async Task<bool> TryTakePartitionAsync(RunClaim claim, int partitionNo, CancellationToken cancellationToken)
     {
         var node = Node;
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         // A run asked to stop takes no more partitions: those still queued end at once (see BatchRunLifecycle).
-        return await HeldPartition(claim, partitionNo)
+        return await HeldPartition(db, claim, partitionNo)
             .Where(p => db.BatchRuns.Any(r => r.Id == claim.RunId && r.CancelRequestedAt == null))
             .ExecuteUpdateAsync(set => set.SetProperty(p => p.Node, node), cancellationToken) == 1;
     }
@@ -274,7 +312,8 @@ public sealed class BatchRunLedger(
         var now = time.GetUtcNow();
         var node = Node;
         var error = StoredText.Clean(result.Error, MaxTextLength);
-        var updated = await HeldPartition(claim, partitionNo)
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        var updated = await HeldPartition(db, claim, partitionNo)
             .ExecuteUpdateAsync(set => set
                 .SetProperty(p => p.Status, status).SetProperty(p => p.Node, node).SetProperty(p => p.FinishedAt, now)
                 .SetProperty(p => p.Expected, expected).SetProperty(p => p.Total, result.Total).SetProperty(p => p.Success, result.Success)
@@ -299,13 +338,14 @@ public sealed class BatchRunLedger(
         retry.ExecuteAsync("record of the partition's outcome", options.Value.RecordOutcomeTimeout,
             token => FinishPartitionAsync(claim, partitionNo, status, result, expected, token), cancellationToken);
 
-    private IQueryable<BatchRunPartition> HeldPartition(RunClaim claim, int partitionNo) =>
+    private static IQueryable<BatchRunPartition> HeldPartition(DontGoBackDbContext db, RunClaim claim, int partitionNo) =>
         db.BatchRunPartitions.Where(p => p.RunId == claim.RunId && p.PartitionNo == partitionNo
                                          && db.BatchRuns.Any(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner));
 
     /// <summary>The run's outcome summed over its partitions.</summary>
     public async Task<BatchResult> SumPartitionsAsync(long runId, DateOnly day, int attempt, long elapsedMs, CancellationToken cancellationToken)
     {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var partitions = await db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == runId).ToListAsync(cancellationToken);
         var cancelReason = await db.BatchRuns.AsNoTracking().Where(r => r.Id == runId && r.CancelRequestedAt != null)
             .Select(r => r.CancelReason ?? "").FirstOrDefaultAsync(cancellationToken);

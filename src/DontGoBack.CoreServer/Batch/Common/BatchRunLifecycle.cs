@@ -151,7 +151,8 @@ public sealed partial class BatchRunLifecycle(
         CancellationToken cancellationToken)
     {
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
-        // The renewal shares the ledger's DbContext: it is stopped before anything is recorded.
+        // Stopped when the work ends, before its outcome is recorded: no renewal comes after the outcome.
+        // Renewals run beside the work on contexts of the ledger's own (see BatchRunLedger), never on the job's.
         await using var renewal = lease.Hold(claim, run, progress, partitionNo);
         try
         {

@@ -4,12 +4,16 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// The part of a daily batch that is about its domain: which ids a day's work covers and the work
 /// for one range of them. Everything else — the run ledger and its lease, statuses, due days and
 /// catch-up, the cron trigger, clustered partitions, the manual trigger and the CLI — is the
-/// engine's (<see cref="DailyJobRunner{TJob}"/>). Resolved in a scope per run or partition.
+/// engine's (<see cref="DailyJobRunner{TJob}"/>). Resolved in a scope per run or partition, whose
+/// DbContext is the job's alone: the engine keeps its books beside the work on contexts of its own.
 /// </summary>
 public interface IDailyJob
 {
-    /// <summary>The ids the day's work may touch (the engine splits them into partitions for a cluster); null when there are none.</summary>
-    Task<UserIdRange?> WorkRangeAsync(DateOnly day, CancellationToken cancellationToken);
+    /// <summary>
+    /// The ids the day's work covers, as a query: the engine cuts a cluster's partitions from the ids it
+    /// finds there (<see cref="UserIdRange.SplitAsync"/>), so a plan is bounded by the ids that exist.
+    /// </summary>
+    IQueryable<long> WorkIds(DateOnly day);
 
     /// <summary>
     /// Does the day's work for the ids in <paramref name="range"/>, skipping what is done already, so

@@ -77,7 +77,7 @@ public sealed partial class DailyJobRunner<TJob>(
 
     private async Task FanOutAsync(DateOnly day, CancellationToken cancellationToken)
     {
-        var claimed = await fanOut.StartAsync(schedule, day, token => job.WorkRangeAsync(day, token), cancellationToken);
+        var claimed = await fanOut.StartAsync(schedule, day, job.WorkIds(day), cancellationToken);
         if (claimed is { Partitions: 0 } started)
             await ChainIfThroughAsync(await lifecycle.FinishWithoutPartitionsAsync(started.Claim, day, cancellationToken));
     }

@@ -13,7 +13,7 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// </summary>
 public sealed partial class RunLease(BatchRunLedger ledger, IOptions<BatchOptions> options, TimeProvider time, ILogger<RunLease> logger)
 {
-    /// <summary>Starts renewing; dispose the result (before using the ledger again: they share a DbContext) to stop.</summary>
+    /// <summary>Starts renewing; dispose the result to stop. Renewals overlap the work, on contexts of the ledger's own.</summary>
     /// <param name="partitionNo">The partition <paramref name="progress"/> is of, in a cluster; null for a whole run.</param>
     public Renewal Hold(RunClaim claim, CancellationTokenSource work, RunProgress progress, int? partitionNo = null) =>
         new(this, claim, work, progress, partitionNo);

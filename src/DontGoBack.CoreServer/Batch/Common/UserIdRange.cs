@@ -1,21 +1,43 @@
+using Microsoft.EntityFrameworkCore;
+
 namespace DontGoBack.CoreServer.Batch.Common;
 
 /// <summary>Users with ids from <see cref="First"/> to <see cref="Last"/>, both included: a slice of a batch's users.</summary>
 public readonly record struct UserIdRange(long First, long Last)
 {
-    public static readonly UserIdRange All = new(1, long.MaxValue);
+    /// <summary>Every id there could be, zero and negative ones included: which ones a run works on is what exists.</summary>
+    public static readonly UserIdRange All = new(long.MinValue, long.MaxValue);
 
-    /// <summary>Consecutive ranges of at most <paramref name="size"/> ids covering this one.</summary>
-    public IReadOnlyList<UserIdRange> Split(int size)
+    /// <summary>
+    /// Consecutive ranges within this one that each hold at most <paramref name="size"/> of <paramref name="ids"/>,
+    /// bounded by the ids that exist (keyset boundaries: every size-th id in order), never by arithmetic over the
+    /// range: N ids give ceil(N / size) ranges however sparse they are, up to long.MaxValue. The first range starts
+    /// at the first id, the last ends at the last one, and each reaches up to the next one's first id, so an id
+    /// that appears in a gap meanwhile still falls in one. Empty when no id lies in this range.
+    /// </summary>
+    /// <remarks>One query per range, each walking at most size + 1 entries of the index the ids come from.</remarks>
+    public async Task<IReadOnlyList<UserIdRange>> SplitAsync(IQueryable<long> ids, int size, CancellationToken cancellationToken)
     {
-        var parts = new List<UserIdRange>();
-        for (var first = First; first <= Last; first += size)
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        var (first, last) = (First, Last);
+        var within = ids.Where(id => id >= first && id <= last);
+        var ranges = new List<UserIdRange>();
+        var start = await within.OrderBy(id => id).Select(id => (long?)id).FirstOrDefaultAsync(cancellationToken);
+        while (start is { } from)
         {
-            parts.Add(new UserIdRange(first, Math.Min(Last, first + size - 1)));
-            if (first > long.MaxValue - size)
-                break;
+            var next = await within.Where(id => id >= from).OrderBy(id => id).Skip(size).Select(id => (long?)id)
+                .FirstOrDefaultAsync(cancellationToken);
+            if (next is { } nextFrom)
+            {
+                ranges.Add(new UserIdRange(from, nextFrom - 1));
+                start = nextFrom;
+                continue;
+            }
+            var end = await within.Where(id => id >= from).MaxAsync(id => (long?)id, cancellationToken) ?? from;
+            ranges.Add(new UserIdRange(from, end));
+            break;
         }
-        return parts;
+        return ranges;
     }
 
     /// <summary>Parses "5", "1-100" or a comma list of those, e.g. "1-100,205".</summary>

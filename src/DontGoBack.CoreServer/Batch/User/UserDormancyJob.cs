@@ -22,25 +22,22 @@ public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calend
     /// <summary>Ids per transaction: small enough that the activity endpoint never waits long on a row lock.</summary>
     public const int SliceSize = 5_000;
 
-    public async Task<UserIdRange?> WorkRangeAsync(DateOnly day, CancellationToken cancellationToken)
-    {
-        var active = db.Users.AsNoTracking().Where(u => u.Status == AccountStatus.Active);
-        var first = await active.MinAsync(u => (long?)u.Id, cancellationToken);
-        return first is null ? null : new UserIdRange(first.Value, (await active.MaxAsync(u => (long?)u.Id, cancellationToken))!.Value);
-    }
+    public IQueryable<long> WorkIds(DateOnly day) =>
+        db.Users.AsNoTracking().Where(u => u.Status == AccountStatus.Active).Select(u => u.Id);
 
     public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
         var afterDays = options.Value.AfterDays;
         var inactiveSince = calendar.StartOf(day.AddDays(-afterDays));
         var reason = $"dormant: no activity for {afterDays} days before {day:yyyy-MM-dd}";
-        // Slices only over the ids that exist: the range may be every id there could be.
-        if (await WorkRangeAsync(day, cancellationToken) is not { } active
-            || Math.Max(range.First, active.First) is var first && Math.Min(range.Last, active.Last) is var last && first > last)
+        // Slices of the ids that exist, however sparse: the range may be every id there could be.
+        var slices = await range.SplitAsync(WorkIds(day), SliceSize, cancellationToken);
+        if (slices.Count == 0)
             return BatchOutcome.Nothing;
-        progress.Expect(await db.Users.CountAsync(u => u.Id >= first && u.Id <= last && u.Status == AccountStatus.Active, cancellationToken));
+        var (first, last) = (slices[0].First, slices[^1].Last);
+        progress.Expect(await WorkIds(day).CountAsync(id => id >= first && id <= last, cancellationToken));
         var outcome = BatchOutcome.Nothing;
-        foreach (var slice in new UserIdRange(first, last).Split(SliceSize))
+        foreach (var slice in slices)
         {
             var sliceOutcome = await RunSliceAsync(slice, inactiveSince, reason, cancellationToken);
             progress.Done(sliceOutcome.Success, sliceOutcome.Skipped, sliceOutcome.Failed);

@@ -1,5 +1,8 @@
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
 using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.CoreServer.Batch.Asset.Job;
 
@@ -8,7 +11,7 @@ namespace DontGoBack.CoreServer.Batch.Asset.Job;
 /// refreshes a range of them through the use case. Leases, run history, catch-up, clustering and
 /// the triggers are the engine's (Batch/Common).
 /// </summary>
-public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRefreshStore store) : IDailyJob
+public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRefreshStore store, DontGoBackDbContext db) : IDailyJob
 {
     public const string Name = "asset-refresh";
 
@@ -18,7 +21,8 @@ public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRef
     public static readonly DailyJobDefinition Definition =
         new(Name, "Asset refresh", AssetRefreshOptions.SectionName, "active users", SubsetName);
 
-    public Task<UserIdRange?> WorkRangeAsync(DateOnly day, CancellationToken cancellationToken) => store.ActiveIdRangeAsync(cancellationToken);
+    public IQueryable<long> WorkIds(DateOnly day) =>
+        db.Users.AsNoTracking().Where(u => u.Status == AccountStatus.Active).Select(u => u.Id);
 
     public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken)
     {

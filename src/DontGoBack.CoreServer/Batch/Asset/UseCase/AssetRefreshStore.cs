@@ -52,17 +52,17 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
                  ORDER BY h.snapshot_day DESC LIMIT 1) END
           FROM users u
           LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
-         WHERE u.status = '{AccountStatusNames.Active}' AND u.id > @after_id AND u.id <= @last_id
+         WHERE u.status = '{AccountStatusNames.Active}' AND u.id >= @from_id AND u.id <= @last_id
          ORDER BY u.id
          LIMIT @page_size
         """;
 
     public Task<IReadOnlyList<RefreshCandidate>> ReadActivePageAsync(
-        DateOnly day, long afterUserId, long lastUserId, int pageSize, CancellationToken cancellationToken) =>
-        retry.ExecuteAsync("page read", token => ReadActivePageOnceAsync(day, afterUserId, lastUserId, pageSize, token), cancellationToken);
+        DateOnly day, long fromUserId, long lastUserId, int pageSize, CancellationToken cancellationToken) =>
+        retry.ExecuteAsync("page read", token => ReadActivePageOnceAsync(day, fromUserId, lastUserId, pageSize, token), cancellationToken);
 
     private async Task<IReadOnlyList<RefreshCandidate>> ReadActivePageOnceAsync(
-        DateOnly day, long afterUserId, long lastUserId, int pageSize, CancellationToken cancellationToken)
+        DateOnly day, long fromUserId, long lastUserId, int pageSize, CancellationToken cancellationToken)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var transaction = await BeginPageReadAsync(connection, cancellationToken);
@@ -70,7 +70,7 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
         command.Transaction = transaction;
         command.CommandText = ActivePageSql;
         AddParameter(command, "day", day);
-        AddParameter(command, "after_id", afterUserId);
+        AddParameter(command, "from_id", fromUserId);
         AddParameter(command, "last_id", lastUserId);
         AddParameter(command, "page_size", pageSize);
 
@@ -85,21 +85,6 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
                 : new RefreshCandidate(userId, latestDay is null ? null : reader.GetInt64(3), AlreadyRefreshed: false));
         }
         return page;
-    }
-
-    /// <summary>The lowest and highest id of an active user, to split a clustered run into partitions; null when there is none.</summary>
-    public Task<UserIdRange?> ActiveIdRangeAsync(CancellationToken cancellationToken) =>
-        retry.ExecuteAsync("active id range", ActiveIdRangeOnceAsync, cancellationToken);
-
-    private async Task<UserIdRange?> ActiveIdRangeOnceAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT min(id), max(id) FROM users WHERE status = '{AccountStatusNames.Active}'";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0)
-            ? new UserIdRange(reader.GetInt64(0), reader.GetInt64(1))
-            : null;
     }
 
     /// <summary>The active users in the range: a run's work, counted at its start for its progress.</summary>

@@ -72,12 +72,13 @@ public sealed partial class RefreshAssetsUseCase(
         {
             var (pageSize, startAmount) = (options.Value.PageSize, options.Value.StartAmount);
             var group = new List<AssetUpdateRequest>(groupSize);
-            var afterUserId = range.First - 1;
+            // From an id on, not after one: range.First - 1 does not exist below long.MinValue.
+            var fromUserId = range.First;
             while (true)
             {
                 IReadOnlyList<RefreshCandidate> page;
                 using (BatchMetrics.PageRead(pageSize))
-                    page = await store.ReadActivePageAsync(day, afterUserId, range.Last, pageSize, stop.Token);
+                    page = await store.ReadActivePageAsync(day, fromUserId, range.Last, pageSize, stop.Token);
                 foreach (var candidate in page)
                 {
                     Interlocked.Increment(ref tally.Total);
@@ -103,9 +104,9 @@ public sealed partial class RefreshAssetsUseCase(
                         group.Clear();
                     }
                 }
-                if (page.Count < pageSize)
+                if (page.Count < pageSize || page[^1].UserId >= range.Last)
                     break;
-                afterUserId = page[^1].UserId;
+                fromUserId = page[^1].UserId + 1;
             }
             if (group.Count > 0)
                 await groups.WriteAsync(group.ToArray(), stop.Token);
