@@ -20,11 +20,14 @@ public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabas
         var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
         var history = db.GetService<IHistoryRepository>();
         // Without the history table nothing is applied (and reading it would log an error, dotnet/efcore#37328).
-        var pending = await history.ExistsAsync(cancellationToken)
+        var pending = await HistoryExistsAsync(db, history, cancellationToken)
             ? (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList()
             : db.Database.GetMigrations().ToList();
         if (pending.Count > 0)
         {
+            // Asked first, so a database that refuses writes is said in one line, not in EF's log of a failed lock.
+            if (await DatabaseWriteRefusals.TryWriteAsync(db, cancellationToken) is { } refused)
+                throw DatabaseRefusesWritesException.MigrationsPending(refused.Kind, pending, refused.Exception);
             try
             {
                 // Created first (IF NOT EXISTS), so EF's own read of it succeeds on a fresh database.
@@ -39,6 +42,27 @@ public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabas
         // WAL lets the refresh read the next page while it writes the previous chunk; it stays set in the file.
         if (db.Database.IsSqlite() && !await InWalModeAsync(db, cancellationToken))
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+    }
+
+    /// <summary>
+    /// Npgsql's provider answers "does the history table exist" by reading it, which on a database
+    /// without one logs a failed command as an error; the catalogue answers without that.
+    /// </summary>
+    private static async Task<bool> HistoryExistsAsync(DontGoBackDbContext db, IHistoryRepository history, CancellationToken cancellationToken)
+    {
+        if (!db.Database.IsNpgsql())
+            return await history.ExistsAsync(cancellationToken);
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var query = db.Database.GetDbConnection().CreateCommand();
+            query.CommandText = $"SELECT to_regclass('\"{HistoryRepository.DefaultTableName}\"') IS NOT NULL";
+            return await query.ExecuteScalarAsync(cancellationToken) is true;
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     private static async Task<bool> InWalModeAsync(DontGoBackDbContext db, CancellationToken cancellationToken)

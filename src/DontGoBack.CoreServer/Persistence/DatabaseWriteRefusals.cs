@@ -53,30 +53,34 @@ public sealed partial class DatabaseWriteRefusals(ILogger<DatabaseWriteRefusals>
     /// <returns>Null when the write went through, else the refusal.</returns>
     public static async Task<Refusal?> TryWriteAsync(DontGoBackDbContext db, CancellationToken cancellationToken)
     {
+        // On the connection itself rather than through EF, which would log each refused probe as a failed command.
+        var connection = db.Database.GetDbConnection();
+        var sqlite = db.Database.IsSqlite();
+        await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            if (db.Database.IsSqlite())
-            {
-                // Only a commit reaches the file (through its write-ahead log).
-                await db.Database.ExecuteSqlRawAsync(
-                    "CREATE TABLE dontgoback_write_probe (x BLOB); INSERT INTO dontgoback_write_probe VALUES (zeroblob(4096)); DROP TABLE dontgoback_write_probe;",
-                    cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using var probe = connection.CreateCommand();
+            probe.Transaction = transaction;
+            // SQLite: only a commit reaches the file (through its write-ahead log). PostgreSQL extends a
+            // table's file as rows arrive, so a full disk fails the insert itself.
+            probe.CommandText = sqlite
+                ? "CREATE TABLE dontgoback_write_probe (x BLOB); INSERT INTO dontgoback_write_probe VALUES (zeroblob(4096)); DROP TABLE dontgoback_write_probe;"
+                : "CREATE TEMPORARY TABLE dontgoback_write_probe ON COMMIT DROP AS SELECT repeat('x', 1000) AS x FROM generate_series(1, 16)";
+            await probe.ExecuteNonQueryAsync(cancellationToken);
+            if (sqlite)
                 await transaction.CommitAsync(cancellationToken);
-            }
             else
-            {
-                // PostgreSQL extends a table's file as rows arrive, so a full disk fails the insert itself.
-                await db.Database.ExecuteSqlRawAsync(
-                    "CREATE TEMPORARY TABLE dontgoback_write_probe ON COMMIT DROP AS SELECT repeat('x', 1000) AS x FROM generate_series(1, 16)",
-                    cancellationToken);
                 await transaction.RollbackAsync(cancellationToken);
-            }
             return null;
         }
         catch (Exception e) when (DatabaseFaults.StorageRefusalOf(e) is { } refusal)
         {
             return new Refusal(refusal, DatabaseFaults.Reason(e), e);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
         }
     }
 

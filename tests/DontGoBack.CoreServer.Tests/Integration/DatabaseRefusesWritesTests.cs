@@ -53,6 +53,7 @@ public sealed class DatabaseRefusesWritesTests
             var said = Assert.Single(refresh.StandardError, line => line.Contains("database read-only", StringComparison.Ordinal));
             Assert.StartsWith("refresh failed: database read-only, so nothing was done: ", said);
             Assert.DoesNotContain("   at ", refresh.Output);
+            Assert.DoesNotContain(refresh.StandardError, line => line.StartsWith("fail:", StringComparison.Ordinal));
             Assert.Empty(refresh.StandardOutput);
         }
         await using var db = database.CreateContext();
@@ -79,6 +80,7 @@ public sealed class DatabaseRefusesWritesTests
         var said = Assert.Single(runs.StandardError, line => line.Contains("database read-only", StringComparison.Ordinal));
         Assert.Matches(@"^runs failed: database read-only, so its \d+ pending migrations cannot be applied \(\d+_Initial", said);
         Assert.DoesNotContain("   at ", runs.Output);
+        Assert.DoesNotContain(runs.StandardError, line => line.StartsWith("fail:", StringComparison.Ordinal));
     }
 
     [Theory]
