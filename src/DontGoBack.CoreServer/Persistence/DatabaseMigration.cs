@@ -56,7 +56,10 @@ public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabas
         try
         {
             await using var query = db.Database.GetDbConnection().CreateCommand();
-            query.CommandText = $"SELECT to_regclass('\"{HistoryRepository.DefaultTableName}\"') IS NOT NULL";
+            query.CommandText = "SELECT to_regclass(@table) IS NOT NULL";
+            var table = query.CreateParameter();
+            (table.ParameterName, table.Value) = ("table", $"\"{HistoryRepository.DefaultTableName}\"");
+            query.Parameters.Add(table);
             return await query.ExecuteScalarAsync(cancellationToken) is true;
         }
         finally
