@@ -8,6 +8,7 @@ using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -120,6 +121,44 @@ public sealed class DatabaseRefusesWritesTests
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync(path, new { amount = 40, reason = "after" })).StatusCode);
         // Nothing of the refused adjustments was written.
         Assert.Equal([10L, 40L], (await app.ChangesOfAsync(user)).Select(c => c.Delta).Where(d => d is 10 or 20 or 30 or 40));
+    }
+
+    [Fact]
+    public async Task A_database_made_read_only_while_serving_answers_writes_503_and_readiness_says_so_until_it_is_writable_again()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        var user = await app.AddUserAsync(AccountStatus.Active, (Day, 1_000_000));
+        var path = $"/internal/users/{user}/asset-adjustments";
+        var name = new NpgsqlConnectionStringBuilder(database.ConnectionString).Database;
+
+        await AdminAsync($"ALTER DATABASE {name} SET default_transaction_read_only = on");
+        // The setting holds for sessions opened from now on.
+        app.Services.GetRequiredService<NpgsqlDataSource>().Clear();
+        var refused = await client.PostAsJsonAsync(path, new { amount = 20, reason = "read-only" });
+
+        var problem = await refused.AssertProblemAsync(HttpStatusCode.ServiceUnavailable, "read-only");
+        Assert.Equal("Database refuses writes", problem.Title);
+        Assert.Equal(TimeSpan.FromSeconds(60), refused.Headers.RetryAfter?.Delta);
+        var (status, code, description) = await DatabaseCheckAsync(client);
+        Assert.Equal(("Degraded", HttpStatusCode.OK), (status, code));
+        Assert.Contains("the database refuses writes: read-only", description);
+        // Reads still work.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/api/users/{user}/asset-series?to={Day:yyyy-MM-dd}")).StatusCode);
+
+        await AdminAsync($"ALTER DATABASE {name} RESET default_transaction_read_only");
+        app.Services.GetRequiredService<NpgsqlDataSource>().Clear();
+        Assert.Equal(("Healthy", HttpStatusCode.OK), await DatabaseReadinessAsync(client));
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync(path, new { amount = 40, reason = "writable" })).StatusCode);
+    }
+
+    private static async Task AdminAsync(string sql)
+    {
+        await using var admin = new NpgsqlConnection(TestDatabase.AdminConnectionString());
+        await admin.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, admin);
+        await command.ExecuteNonQueryAsync();
     }
 
     [Theory]
