@@ -55,6 +55,7 @@ public sealed class BackfillCommand(
         var today = calendar.Today;
 
         await startup.PrepareAsync(seed: false, cancellationToken);
+        await startup.EnsureWritableAsync(cancellationToken);
         // Demo users seeded now open the day before the first back-filled day, so their history is one unbroken chain.
         await using (var seeding = scopes.CreateAsyncScope())
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using DontGoBack.CoreServer.Hosting;
+using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.Logging.Console;
 
 namespace DontGoBack.CoreServer.Cli;
@@ -161,6 +162,17 @@ public sealed class CommandRunner(IServiceScopeFactory scopes, TerminationSignal
         {
             await Console.Error.WriteLineAsync($"Stopped by {signals.Received} before the command was through.");
             return exitCode;
+        }
+        catch (DatabaseRefusesWritesException e)
+        {
+            await Console.Error.WriteLineAsync($"{parsed.CommandResult.Command.Name} failed: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            // The database failed the command (read-only, full, away): what it answered, in one line, as a run it stopped exits.
+            await Console.Error.WriteLineAsync($"{parsed.CommandResult.Command.Name} failed: {DatabaseFaults.Describe(e)}");
+            return 1;
         }
         catch (Exception e) when (ConfigurationErrors.Describe(e).Count == 0)
         {

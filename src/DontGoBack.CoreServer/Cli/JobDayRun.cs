@@ -14,6 +14,7 @@ public sealed class JobDayRun(
     {
         // A retry adds no demo users: it continues a recorded run or does nothing.
         await startup.PrepareAsync(seed: !retryOnly, cancellationToken);
+        await startup.EnsureWritableAsync(cancellationToken);
         await using var scope = scopes.CreateAsyncScope();
         var ledger = scope.ServiceProvider.GetRequiredService<BatchRunLedger>();
         var runner = scope.ServiceProvider.GetServices<IBatchJobRunner>().Single(r => r.Definition.Name == job);

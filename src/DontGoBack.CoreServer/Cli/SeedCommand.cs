@@ -37,6 +37,7 @@ public sealed class SeedCommand(
         var json = parsed.GetValue<bool>("--json");
         var users = parsed.GetValue<int>("--users");
         await startup.PrepareAsync(seed: false, cancellationToken);
+        await startup.EnsureWritableAsync(cancellationToken);
         await using var scope = scopes.CreateAsyncScope();
         var seeder = scope.ServiceProvider.GetRequiredService<DemoDataSeeder>();
         var percent = parsed.GetValue<int?>("--active-percent") ?? demo.Value.ActivePercent;

@@ -58,6 +58,10 @@ public sealed partial class CoreServerStartup(
             await migration.SeedAsync(cancellationToken);
     }
 
+    /// <summary>For a command that writes: a database that refuses writes (read-only, storage full) stops it before it starts, in one line.</summary>
+    /// <exception cref="DatabaseRefusesWritesException">The database refuses writes.</exception>
+    public Task EnsureWritableAsync(CancellationToken cancellationToken) => migration.EnsureWritableAsync(cancellationToken);
+
     [LoggerMessage(LogLevel.Information, "Database provider: {Provider}")]
     private static partial void LogDatabase(ILogger logger, DatabaseProvider provider);
 

@@ -139,7 +139,7 @@ public static partial class HttpSurfaceExtensions
     }
 
     /// <summary>A bad request gets what was wrong with it; anything else a 500 problem that tells nothing of the inside, and a log line.</summary>
-    private sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+    private sealed partial class ProblemExceptionHandler(DatabaseWriteRefusals refusals, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
     {
         public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
         {
@@ -149,6 +149,17 @@ public static partial class HttpSurfaceExtensions
                 // The JSON reader names the field and position; the value itself is not echoed.
                 var detail = bad.InnerException is JsonException json ? $"{bad.Message} {json.Message}" : bad.Message;
                 problem = Results.Problem(statusCode: bad.StatusCode, title: "Invalid request", detail: detail);
+            }
+            else if (DatabaseFaults.StorageRefusalOf(exception) is { } refusal)
+            {
+                // The database answers but will not write (read-only, storage full): not our code, and
+                // not the caller's; logged once per spell by the refusals, which readiness reports too.
+                refusals.Record(refusal, exception);
+                http.Response.Headers.RetryAfter = StorageRefusalRetryAfterSeconds;
+                problem = Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Database refuses writes",
+                    detail: refusal == StorageRefusal.Full
+                        ? "The database's storage is full, so nothing was written; try again once an operator has freed space."
+                        : "The database is read-only, so nothing was written; try again once an operator has made it writable.");
             }
             else if (DatabaseFaults.IsTransient(exception))
             {
@@ -169,6 +180,9 @@ public static partial class HttpSurfaceExtensions
         }
 
         private const string DatabaseRetryAfterSeconds = "5";
+
+        /// <summary>A full disk or a read-only database takes an operator, not a restart: longer than an outage's.</summary>
+        private const string StorageRefusalRetryAfterSeconds = "60";
 
         [LoggerMessage(LogLevel.Warning, "Database unavailable answering {Method} {Path}: {Reason}")]
         private partial void LogDatabaseUnavailable(string method, string path, string reason);

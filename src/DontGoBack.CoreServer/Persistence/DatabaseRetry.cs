@@ -24,10 +24,12 @@ public sealed partial class DatabaseRetry
     private readonly IOptions<DatabaseOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<DatabaseRetry> _logger;
+    private readonly DatabaseWriteRefusals? _refusals;
 
-    public DatabaseRetry(IOptions<DatabaseOptions> options, TimeProvider time, ILogger<DatabaseRetry> logger)
+    /// <param name="refusals">Told when a unit of work meets a database that refuses writes, so readiness shows it.</param>
+    public DatabaseRetry(IOptions<DatabaseOptions> options, TimeProvider time, ILogger<DatabaseRetry> logger, DatabaseWriteRefusals? refusals = null)
     {
-        (_options, _time, _logger) = (options, time, logger);
+        (_options, _time, _logger, _refusals) = (options, time, logger, refusals);
         // Built here rather than through Polly's DI registry: that one adds its own telemetry,
         // which logs every retry with a stack trace; ours logs one line per retry.
         _pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
@@ -63,6 +65,11 @@ public sealed partial class DatabaseRetry
         {
             return await _pipeline.ExecuteAsync(static (context, work) => new ValueTask<T>(work(context.CancellationToken)), context, work);
         }
+        catch (Exception e) when (_refusals is not null && DatabaseFaults.StorageRefusalOf(e) is { } refusal)
+        {
+            _refusals.Record(refusal, e);
+            throw;
+        }
         finally
         {
             ResilienceContextPool.Shared.Return(context);
@@ -96,6 +103,10 @@ public static class DatabaseFaults
         {
             switch (e)
             {
+                case PostgresException { SqlState: PostgresErrorCodes.DiskFull }:
+                    // Npgsql counts it (53xxx) as transient, but a full disk is not freed within a
+                    // retry budget: retrying only holds the run and the caller (see StorageRefusalOf).
+                    return false;
                 case PostgresException postgres:
                     // Npgsql counts 08xxx, 53xxx, 57P03, 40001 and 40P01 as transient; a server
                     // shut down (fast or immediate) ends its sessions with 57P01/57P02.
@@ -122,9 +133,39 @@ public static class DatabaseFaults
         return false;
     }
 
+    /// <summary>
+    /// The database answers but refuses to write: it is read-only (PostgreSQL 25006: a read-only
+    /// transaction, role or standby; SQLite SQLITE_READONLY) or its storage is full (PostgreSQL
+    /// 53100; SQLite SQLITE_FULL). Reads still work; writes fail until an operator acts.
+    /// </summary>
+    public static StorageRefusal? StorageRefusalOf(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction }:
+                case SqliteException { SqliteErrorCode: SqliteReadOnly }:
+                    return StorageRefusal.ReadOnly;
+                case PostgresException { SqlState: PostgresErrorCodes.DiskFull }:
+                case SqliteException { SqliteErrorCode: SqliteFull }:
+                    return StorageRefusal.Full;
+                case DbException:
+                    return null;
+            }
+        }
+        return null;
+    }
+
+    private const int SqliteReadOnly = 8;
+    private const int SqliteFull = 13;
+
     /// <summary>The text a run records and reports when the database stopped it.</summary>
-    public static string Describe(Exception exception) =>
-        $"{(IsTransient(exception) ? "database unavailable" : "database error")}: {Reason(exception)}";
+    public static string Describe(Exception exception) => StorageRefusalOf(exception) switch
+    {
+        { } refusal => $"{refusal.Describe()}: {Reason(exception)}",
+        null => $"{(IsTransient(exception) ? "database unavailable" : "database error")}: {Reason(exception)}",
+    };
 
     /// <summary>The driver's own words (EF wraps them in a generic "likely due to a transient failure").</summary>
     public static string Reason(Exception exception)
@@ -136,4 +177,21 @@ public static class DatabaseFaults
         }
         return exception.Message;
     }
+}
+
+/// <summary>Why a database that answers refuses to write.</summary>
+public enum StorageRefusal
+{
+    ReadOnly,
+    Full,
+}
+
+public static class StorageRefusalText
+{
+    /// <summary>"database read-only" or "database storage full": how runs, commands and problems name it.</summary>
+    public static string Describe(this StorageRefusal refusal) => refusal switch
+    {
+        StorageRefusal.ReadOnly => "database read-only",
+        _ => "database storage full",
+    };
 }

@@ -12,6 +12,7 @@ public static class PersistenceExtensions
             .BindConfiguration(DatabaseOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddSingleton<DatabaseWriteRefusals>();
         builder.Services.AddSingleton<DatabaseRetry>();
         builder.Services.AddSingleton<DatabaseMigration>();
 

@@ -50,6 +50,9 @@ public sealed class TestDatabase : IAsyncDisposable
         return new TestDatabase(provider, builder.ConnectionString, null, name, admin);
     }
 
+    /// <summary>A SQLite database at a path the test chose (e.g. on a small file system of its own); the file is deleted at the end.</summary>
+    public static TestDatabase SqliteAt(string path) => new(DatabaseProvider.Sqlite, $"Data Source={path}", path, null);
+
     /// <summary>A context on this database outside any server, e.g. to look at it after a server stopped.</summary>
     public DontGoBackDbContext CreateContext() => Provider switch
     {

@@ -89,6 +89,23 @@ public sealed class DatabaseRetryTests
         Assert.Equal("database error: no such table: users", DatabaseFaults.Describe(new SqliteException("no such table: users", 1)));
     }
 
+    [Fact]
+    public void A_read_only_database_or_a_full_disk_is_a_refusal_to_write_that_no_retry_waits_out()
+    {
+        var full = new Microsoft.EntityFrameworkCore.DbUpdateException("An error occurred while saving the entity changes.",
+            new PostgresException("could not extend file: No space left on device", "ERROR", "ERROR", PostgresErrorCodes.DiskFull));
+        var readOnly = new PostgresException("cannot execute INSERT in a read-only transaction", "ERROR", "ERROR", PostgresErrorCodes.ReadOnlySqlTransaction);
+
+        Assert.Equal((StorageRefusal.Full, false), (DatabaseFaults.StorageRefusalOf(full), DatabaseFaults.IsTransient(full)));
+        Assert.Equal("database storage full: 53100: could not extend file: No space left on device", DatabaseFaults.Describe(full));
+        Assert.Equal((StorageRefusal.ReadOnly, false), (DatabaseFaults.StorageRefusalOf(readOnly), DatabaseFaults.IsTransient(readOnly)));
+        Assert.Equal(StorageRefusal.Full, DatabaseFaults.StorageRefusalOf(new SqliteException("database or disk is full", 13)));
+        Assert.Equal(StorageRefusal.ReadOnly, DatabaseFaults.StorageRefusalOf(new SqliteException("attempt to write a readonly database", 8)));
+        // Out of memory or connections is still transient, and not a refusal to write.
+        var tooMany = new PostgresException("sorry, too many clients already", "FATAL", "FATAL", PostgresErrorCodes.TooManyConnections);
+        Assert.Equal(((StorageRefusal?)null, true), (DatabaseFaults.StorageRefusalOf(tooMany), DatabaseFaults.IsTransient(tooMany)));
+    }
+
     /// <summary>
     /// Moves the fake clock on by exactly each wait the retry asks for, once it asks, until the work is
     /// done. Moving it in fixed steps instead let a loaded machine's late continuation see time pass
