@@ -122,14 +122,24 @@ public sealed class BatchRunLedger(
     }
 
     /// <summary>Asks a running run to stop, wherever it works; it ends aborted and resumes on its next attempt.</summary>
-    /// <returns>False when the run is not running (or a cancel was asked already).</returns>
-    public async Task<bool> RequestCancelAsync(long runId, string reason, CancellationToken cancellationToken)
+    /// <param name="record">
+    /// Writes what became of the request (the operator's audit row) on the same context and in the same
+    /// transaction, told whether the cancel was taken: the run's end, which settles pending cancels in its
+    /// own transaction on the run's row, then comes wholly before both or wholly after both.
+    /// </param>
+    /// <returns>What <paramref name="record"/> returned; it is told false when the run is not running (or a cancel was asked already).</returns>
+    public async Task<T> RequestCancelAsync<T>(long runId, string reason,
+        Func<DontGoBackDbContext, bool, CancellationToken, Task<T>> record, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var stored = StoredText.Clean(reason, 500);
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        return await db.BatchRuns.Where(r => r.Id == runId && r.Status == BatchRunStatus.Running && r.CancelRequestedAt == null)
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var requested = await db.BatchRuns.Where(r => r.Id == runId && r.Status == BatchRunStatus.Running && r.CancelRequestedAt == null)
             .ExecuteUpdateAsync(set => set.SetProperty(r => r.CancelRequestedAt, now).SetProperty(r => r.CancelReason, stored), cancellationToken) == 1;
+        var recorded = await record(db, requested, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return recorded;
     }
 
     /// <summary>Why the claim's run was asked to stop; null when it was not (or the claim no longer holds it).</summary>

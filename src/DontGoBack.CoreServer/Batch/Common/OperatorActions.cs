@@ -93,38 +93,27 @@ public sealed partial class OperatorActions(
     /// </summary>
     public async Task<ActionAnswer> CancelAsync(long runId, string reason, Operator who, CancellationToken cancellationToken)
     {
-        // One transaction for the request and its audit row: the run's end (which settles pending
-        // cancels in its own transaction on the same row) comes wholly before it, and the cancel is
-        // refused, or wholly after it, and finds the row to settle.
         if (await ledger.FindAsync(runId, cancellationToken) is not { } run)
             return await RejectAsync(OperatorActionKind.Cancel, null, runId, null, reason, who, $"there is no run {runId}", cancellationToken, noSuchTarget: true);
-        OperatorActionOutcome outcome;
-        string detail;
-        var row = NewRow(OperatorActionKind.Cancel, run.JobName, run.Id, run.SnapshotDay, who, reason, OperatorActionOutcome.Accepted, "");
-        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        // The request and its audit row are one transaction (the ledger's, on its own context).
+        return await ledger.RequestCancelAsync(runId, reason, async (books, requested, token) =>
         {
-            if (await ledger.RequestCancelAsync(runId, reason, cancellationToken))
-                (outcome, detail) = (OperatorActionOutcome.Accepted, "cancel requested; every node working on it stops at its next lease renewal");
-            else
-            {
-                // Read again: the run may have ended since it was found.
-                var status = (await ledger.FindAsync(runId, cancellationToken))?.Status ?? run.Status;
-                (outcome, detail) = (OperatorActionOutcome.Refused,
-                    status == BatchRunStatus.Running ? "a cancel was requested already" : $"the run is {status.ToText()}, not running");
-            }
-            (row.Outcome, row.Detail) = (outcome, detail);
-            db.OperatorActions.Add(row);
-            try
-            {
-                await db.SaveChangesAsync(cancellationToken);
-                await transaction.CommitAsync(cancellationToken);
-            }
-            finally
-            {
-                db.Entry(row).State = EntityState.Detached;
-            }
+            var (outcome, detail) = requested
+                ? (OperatorActionOutcome.Accepted, "cancel requested; every node working on it stops at its next lease renewal")
+                : await RefusalAsync(books, token);
+            var row = NewRow(OperatorActionKind.Cancel, run.JobName, run.Id, run.SnapshotDay, who, reason, outcome, detail);
+            books.OperatorActions.Add(row);
+            await books.SaveChangesAsync(token);
+            return new ActionAnswer(outcome, detail, row.Id);
+        }, cancellationToken);
+
+        async Task<(OperatorActionOutcome, string)> RefusalAsync(DontGoBackDbContext books, CancellationToken token)
+        {
+            // Read again: the run may have ended since it was found.
+            var status = await books.BatchRuns.AsNoTracking().Where(r => r.Id == runId).Select(r => (BatchRunStatus?)r.Status).FirstOrDefaultAsync(token) ?? run.Status;
+            return (OperatorActionOutcome.Refused,
+                status == BatchRunStatus.Running ? "a cancel was requested already" : $"the run is {status.ToText()}, not running");
         }
-        return new ActionAnswer(outcome, detail, row.Id);
     }
 
     /// <summary>
