@@ -47,7 +47,7 @@ public sealed class SeriesCacheOptions : IValidatableObject
     /// listener's session is asked every third of it whether it still listens; while no answer or message came
     /// within it, requests read the database, and once the listener is confirmed again the whole cache is retired.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.500", "00:10:00")]
+    [Range(typeof(TimeSpan), "00:00:00.500", "00:10:00", ErrorMessage = "SeriesCache:StalenessBound must be between 00:00:00.500 and 00:10:00.")]
     public TimeSpan StalenessBound { get; set; } = TimeSpan.FromSeconds(5);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
