@@ -202,14 +202,14 @@ public sealed class AssetSeriesCachingTests
         if (fate == "stopped")
             Signal("STOP", listener);
         else
-            await ExecuteAsync(admin, $"SELECT pg_terminate_backend({listener})");
+            await ExecuteAsync(admin, "SELECT pg_terminate_backend(@pid)", ("pid", listener));
         try
         {
             // Another process's reward, as it writes it: the rows, then the NOTIFY that the stopped listener never passes on.
-            await ExecuteAsync(admin, $"""
-                UPDATE daily_asset_snapshots SET net_flow = net_flow + 500000, closing_amount = closing_amount + 500000 WHERE user_id = {user};
-                SELECT pg_notify('{SeriesChangeFeed.Channel}', 'another-process:{user}');
-                """);
+            await ExecuteAsync(admin, """
+                UPDATE daily_asset_snapshots SET net_flow = net_flow + 500000, closing_amount = closing_amount + 500000 WHERE user_id = @user;
+                SELECT pg_notify(@channel, 'another-process:' || @user);
+                """, ("user", user), ("channel", SeriesChangeFeed.Channel));
 
             // A StalenessBound of 1 s: the original kept the cached graph for SeriesCache:Lifetime (10 min).
             await Eventually.UntilAsync(async () =>
@@ -249,9 +249,11 @@ public sealed class AssetSeriesCachingTests
         Assert.True(kill.ExitCode == 0, $"kill -{signal} {pid} exited {kill.ExitCode}");
     }
 
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, params (string Name, object Value)[] parameters)
     {
         await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+            command.Parameters.AddWithValue(name, value);
         await command.ExecuteNonQueryAsync();
     }
 
