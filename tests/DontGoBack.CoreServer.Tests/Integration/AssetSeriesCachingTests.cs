@@ -7,6 +7,7 @@ using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
@@ -181,6 +182,79 @@ public sealed class AssetSeriesCachingTests
         // The other replica hears of it through NOTIFY, after the writer's answer: soon, not at once.
         await Eventually.UntilAsync(async () =>
             (await NicknameAndPointsAsync(await readerClient.GetAsync(SeriesPath(user)))).Nickname == "1050만", TimeSpan.FromSeconds(10));
+    }
+
+    [Theory]
+    [InlineData("stopped")]
+    [InlineData("terminated")]
+    public async Task A_change_published_while_the_listeners_backend_is_stopped_or_terminated_is_read_within_the_staleness_bound(string fate)
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["SeriesCache:StalenessBound"] = "00:00:01" });
+        var client = app.CreateClient();
+        var user = await app.AddUserAsync(AccountStatus.Active, (Today.AddDays(-1), 10_000_000));
+        // Proof the cache answers while the listener is live, so a stale answer had its chance.
+        await Eventually.UntilAsync(async () => (await client.GetAsync(SeriesPath(user))).Headers.Age is not null, TimeSpan.FromSeconds(10));
+        await using var admin = new NpgsqlConnection(database.ConnectionString);
+        await admin.OpenAsync();
+        var listener = await ListenerBackendAsync(admin);
+
+        if (fate == "stopped")
+            Signal("STOP", listener);
+        else
+            await ExecuteAsync(admin, "SELECT pg_terminate_backend(@pid)", ("pid", listener));
+        try
+        {
+            // Another process's reward, as it writes it: the rows, then the NOTIFY that the stopped listener never passes on.
+            await ExecuteAsync(admin, """
+                UPDATE daily_asset_snapshots SET net_flow = net_flow + 500000, closing_amount = closing_amount + 500000 WHERE user_id = @user;
+                SELECT pg_notify(@channel, 'another-process:' || @user);
+                """, ("user", user), ("channel", SeriesChangeFeed.Channel));
+
+            // A StalenessBound of 1 s: the original kept the cached graph for SeriesCache:Lifetime (10 min).
+            await Eventually.UntilAsync(async () =>
+                (await NicknameAndPointsAsync(await client.GetAsync(SeriesPath(user)))).Nickname == "1050만", TimeSpan.FromSeconds(15));
+        }
+        finally
+        {
+            if (fate == "stopped")
+                Signal("CONT", listener);
+        }
+
+        // Back to normal: a listener is confirmed again (a new session, or the old one resumed) and the cache answers again.
+        await Eventually.UntilAsync(async () => (await client.GetAsync(SeriesPath(user))).Headers.Age is not null, TimeSpan.FromSeconds(15));
+        Assert.Equal("1050만", (await NicknameAndPointsAsync(await client.GetAsync(SeriesPath(user)))).Nickname);
+    }
+
+    /// <summary>The backend process of the server's listening session, once it listens.</summary>
+    private static async Task<int> ListenerBackendAsync(NpgsqlConnection admin)
+    {
+        int? pid = null;
+        await Eventually.UntilAsync(async () =>
+        {
+            await using var find = new NpgsqlCommand(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = @name", admin);
+            find.Parameters.AddWithValue("name", SeriesChangeFeed.ApplicationName);
+            pid = await find.ExecuteScalarAsync() as int?;
+            return pid is not null;
+        }, TimeSpan.FromSeconds(10));
+        return pid!.Value;
+    }
+
+    /// <summary>The test's PostgreSQL runs as its own user on this machine, which the tests' user (root) may signal.</summary>
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+        Assert.True(kill.ExitCode == 0, $"kill -{signal} {pid} exited {kill.ExitCode}");
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+            command.Parameters.AddWithValue(name, value);
+        await command.ExecuteNonQueryAsync();
     }
 
     /// <summary>Proof that the graphs about to change were in the cache, so a missed eviction would show.</summary>

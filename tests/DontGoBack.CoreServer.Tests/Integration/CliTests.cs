@@ -193,6 +193,29 @@ public sealed class CliTests : IDisposable
         Assert.Matches(@"^\d+ breaks of the chain rule \(1 shown\)", broken.StandardOutput[^1]);
     }
 
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Verify_that_the_database_fails_says_why_in_one_line_without_a_stack_trace_and_exits_3(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        var settings = Settings(database);
+        var seed = await CoreServerProcess.RunAsync(settings, ["seed", "--users", "5"], _workingDirectory);
+        Assert.True(seed.ExitCode == 0, seed.Output);
+        // The schema is migrated, so start-up passes; the check's own statement then fails in the database.
+        await using (var db = database.CreateContext())
+            await db.Database.ExecuteSqlRawAsync("ALTER TABLE asset_changes RENAME COLUMN delta TO delta_renamed");
+
+        var cli = await CoreServerProcess.RunAsync(settings, ["verify"], _workingDirectory);
+
+        Assert.True(cli.ExitCode == 3, cli.Output);
+        Assert.Empty(cli.StandardOutput);
+        var failed = Assert.Single(cli.StandardError, line => line.Contains("verify failed", StringComparison.Ordinal));
+        Assert.StartsWith("verify failed: database error: ", failed);
+        Assert.Contains("delta", failed);
+        Assert.DoesNotContain(cli.StandardError, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal) || line.Contains("Exception", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_command_sends_no_telemetry_even_with_an_otlp_endpoint_configured()
     {

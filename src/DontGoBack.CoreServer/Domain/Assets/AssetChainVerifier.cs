@@ -12,7 +12,7 @@ public sealed record ChainBreak(long UserId, DateOnly SnapshotDay, string Rule, 
 public sealed record ChainCheck(long Total, IReadOnlyList<ChainBreak> First);
 
 /// <summary>
-/// Checks the chain invariant of every user's history in one set-based query on either provider:
+/// Checks the chain invariant of every user's history, set-based on either provider:
 /// each snapshot opens at the previous one's closing, closes at opening + market delta + net
 /// flow, with the market delta of its multiplier; nothing predates the account; the pointer is on
 /// the newest snapshot; and the change history ends at the current amount. Market moves live in
@@ -22,31 +22,77 @@ public sealed record ChainCheck(long Total, IReadOnlyList<ChainBreak> First);
 /// written with their rebase row, are left to it), and the last of them to meet the closing of
 /// the snapshot it landed on; the newest snapshot's closing meets the pointer's.
 /// </summary>
+/// <remarks>
+/// Users are checked a page at a time, by user id, one statement per page, so no statement grows
+/// with the database (the default command timeout holds for any number of users). Inside a
+/// statement every row is read once: the base tables are joined by key before the window functions
+/// run, and nothing is joined to a window's result afterwards. A window's result has no statistics;
+/// PostgreSQL guessed one row for "the newest snapshot of each user" and nested-looped the whole
+/// snapshot table over it, which took the check quadratic whenever back-filled days held higher ids
+/// than the newest ones.
+/// </remarks>
 public sealed class AssetChainVerifier(DontGoBackDbContext db)
 {
+    /// <summary>Users whose histories one statement checks.</summary>
+    public const int DefaultUsersPerStatement = 1_000;
+
+    /// <summary>Users whose histories one statement checks; a test sets it small to check several pages.</summary>
+    public int UsersPerStatement { get; init; } = DefaultUsersPerStatement;
+
     public async Task<ChainCheck> CheckAsync(DateOnly from, DateOnly to, int limit, CancellationToken cancellationToken)
     {
         var first = new List<ChainBreak>();
         long total = 0;
-        // Windows run over the whole history so the first day of the range still meets its predecessor;
-        // each window's rows meet only base tables by key afterwards (a join of one window's rows
-        // to another's has no statistics, and PostgreSQL may nest-loop it);
-        // the range only filters what is reported. The market delta is allowed one won of slack:
+        long after = 0;
+        while (true)
+        {
+            // The last id of the next page, by the primary key; past the last page, every id that is left.
+            var last = await db.Users.AsNoTracking().Where(u => u.Id > after).OrderBy(u => u.Id)
+                .Skip(UsersPerStatement - 1).Select(u => (long?)u.Id).FirstOrDefaultAsync(cancellationToken) ?? long.MaxValue;
+            await foreach (var found in PageOf(after, last, from, to).WithCancellation(cancellationToken))
+            {
+                if (first.Count < limit)
+                    first.Add(found);
+                total++;
+            }
+            if (last == long.MaxValue)
+                return new ChainCheck(total, first);
+            after = last;
+        }
+    }
+
+    /// <summary>The breaks of the users with ids in (after, last], by user, day and rule.</summary>
+    private IAsyncEnumerable<ChainBreak> PageOf(long after, long last, DateOnly from, DateOnly to) =>
+        // Windows run over the user's whole history so the first day of the range still meets its predecessor;
+        // the range only filters what is reported. Every table read is bounded by the page's ids, each
+        // on its own (PostgreSQL does not carry a range across a join): a table joined by its primary
+        // key alone may be merge-joined from its first row, which made each page read all before it.
+        // The pointer's closing comes from the user's own snapshots (a pointer anywhere else breaks the
+        // pointer rule), and a change landed on a snapshot that is not its user's breaks the balance.
+        // The market delta is allowed one won of slack:
         // the engines' float rounding of opening × multiplier may differ from .NET's at an exact half.
-        var breaks = db.Database.SqlQuery<ChainBreak>($"""
+        db.Database.SqlQuery<ChainBreak>($"""
             WITH snapshots AS (
                 SELECT s.id, s.user_id, s.snapshot_day, s.opening_amount, s.closing_amount, s.market_multiplier, s.market_delta, s.net_flow,
+                       u.current_snapshot_id,
+                       MAX(CASE WHEN s.id = u.current_snapshot_id THEN s.closing_amount END) OVER (PARTITION BY s.user_id) AS pointer_closing,
                        LAG(s.closing_amount) OVER (PARTITION BY s.user_id ORDER BY s.snapshot_day) AS previous_closing,
                        ROW_NUMBER() OVER (PARTITION BY s.user_id ORDER BY s.snapshot_day DESC) AS newest_first
                   FROM daily_asset_snapshots s
+                  JOIN users u ON u.id = s.user_id
+                 WHERE s.user_id > {after} AND s.user_id <= {last} AND u.id > {after} AND u.id <= {last}
             ), changes AS (
-                SELECT c.user_id, c.kind, c.snapshot_id, c.snapshot_day, c.amount_before, c.amount_after, c.delta, c.changed_at,
+                SELECT c.user_id, c.kind, c.snapshot_day, c.amount_before, c.amount_after, c.delta, c.changed_at,
+                       landed.closing_amount AS landed_closing,
                        LAG(c.amount_after) OVER by_id AS previous_after,
                        MAX(c.snapshot_day) OVER (PARTITION BY c.user_id ORDER BY c.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_newest,
                        LEAD(c.kind) OVER by_id AS next_kind,
                        LEAD(c.changed_at) OVER by_id AS next_changed_at,
                        ROW_NUMBER() OVER (PARTITION BY c.user_id ORDER BY c.id DESC) AS newest_first
                   FROM asset_changes c
+                  LEFT JOIN daily_asset_snapshots landed
+                         ON landed.id = c.snapshot_id AND landed.user_id > {after} AND landed.user_id <= {last}
+                 WHERE c.user_id > {after} AND c.user_id <= {last}
                 WINDOW by_id AS (PARTITION BY c.user_id ORDER BY c.id)
             ), breaks AS (
                 SELECT user_id, snapshot_day, 'opening' AS rule, previous_closing AS expected, opening_amount AS found
@@ -64,9 +110,9 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                 UNION ALL
                 SELECT user_id, snapshot_day, 'negative', 0, closing_amount FROM snapshots WHERE closing_amount < 0
                 UNION ALL
-                SELECT s.user_id, s.snapshot_day, 'pointer', s.id, u.current_snapshot_id
-                  FROM snapshots s JOIN users u ON u.id = s.user_id
-                 WHERE s.newest_first = 1 AND (u.current_snapshot_id IS NULL OR u.current_snapshot_id <> s.id)
+                SELECT user_id, snapshot_day, 'pointer', id, current_snapshot_id
+                  FROM snapshots
+                 WHERE newest_first = 1 AND (current_snapshot_id IS NULL OR current_snapshot_id <> id)
                 UNION ALL
                 SELECT user_id, snapshot_day, 'change_before', previous_after, amount_before
                   FROM changes
@@ -77,24 +123,14 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                 SELECT user_id, snapshot_day, 'change_after', amount_before + delta, amount_after
                   FROM changes WHERE amount_after <> amount_before + delta
                 UNION ALL
-                SELECT c.user_id, c.snapshot_day, 'balance', s.closing_amount, c.amount_after
-                  FROM changes c JOIN daily_asset_snapshots s ON s.id = c.snapshot_id
-                 WHERE c.newest_first = 1 AND c.amount_after <> s.closing_amount
+                SELECT user_id, snapshot_day, 'balance', landed_closing, amount_after
+                  FROM changes WHERE newest_first = 1 AND (landed_closing IS NULL OR amount_after <> landed_closing)
                 UNION ALL
-                SELECT n.user_id, n.snapshot_day, 'balance', p.closing_amount, n.closing_amount
-                  FROM snapshots n JOIN users u ON u.id = n.user_id JOIN daily_asset_snapshots p ON p.id = u.current_snapshot_id
-                 WHERE n.newest_first = 1 AND n.closing_amount <> p.closing_amount
+                SELECT user_id, snapshot_day, 'balance', pointer_closing, closing_amount
+                  FROM snapshots WHERE newest_first = 1 AND closing_amount <> pointer_closing
             )
             SELECT user_id, snapshot_day, rule, expected, found FROM breaks
              WHERE snapshot_day >= {from} AND snapshot_day <= {to}
              ORDER BY user_id, snapshot_day, rule
             """).AsAsyncEnumerable();
-        await foreach (var found in breaks.WithCancellation(cancellationToken))
-        {
-            if (first.Count < limit)
-                first.Add(found);
-            total++;
-        }
-        return new ChainCheck(total, first);
-    }
 }

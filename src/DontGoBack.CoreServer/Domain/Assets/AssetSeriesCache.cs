@@ -22,7 +22,7 @@ public interface ISeriesCacheInvalidator
     Task EvictAsync(IReadOnlyCollection<long> userIds, CancellationToken cancellationToken);
 }
 
-public sealed class SeriesCacheOptions
+public sealed class SeriesCacheOptions : IValidatableObject
 {
     public const string SectionName = "SeriesCache";
 
@@ -40,6 +40,25 @@ public sealed class SeriesCacheOptions
     /// <summary>Memory the cached answers may take (their bodies and keys); the least recently used go first beyond it.</summary>
     [Range(1, 1_048_576)]
     public int SizeLimitMegabytes { get; set; } = 256;
+
+    /// <summary>
+    /// PostgreSQL: the longest a graph cached here may stay stale after another process changed it, when this
+    /// process's change listener died without a word (its backend stopped or hung, the network silent). The
+    /// listener's session is asked every third of it whether it still listens; while no answer or message came
+    /// within it, requests read the database, and once the listener is confirmed again the whole cache is retired.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.500", "00:10:00", ErrorMessage = "SeriesCache:StalenessBound must be between 00:00:00.500 and 00:10:00.")]
+    public TimeSpan StalenessBound { get; set; } = TimeSpan.FromSeconds(5);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (StalenessBound > Lifetime)
+        {
+            yield return new ValidationResult(
+                $"SeriesCache:StalenessBound ({StalenessBound}) must not exceed SeriesCache:Lifetime ({Lifetime}): the lifetime alone bounds staleness then.",
+                [nameof(StalenessBound)]);
+        }
+    }
 }
 
 /// <summary>
@@ -84,6 +103,7 @@ public static class SeriesCache
         builder.Services.AddSingleton<LocalEviction>();
         if (DatabaseOptions.ProviderIn(builder.Configuration) == DatabaseProvider.Postgres)
         {
+            builder.Services.AddSingleton<SeriesListenerLiveness>();
             builder.Services.AddSingleton<SeriesChangeFeed>();
             builder.Services.AddHostedService(services => services.GetRequiredService<SeriesChangeFeed>());
         }
@@ -99,9 +119,9 @@ public static class SeriesCache
         return builder;
     }
 
-    /// <summary>Caches a series answer (200 only) per user, query and day, tagged with the user.</summary>
+    /// <summary>Caches a series answer (200 only) per user, query and day, tagged with the user; on PostgreSQL only while the change listener is confirmed live.</summary>
     internal sealed class SeriesOutputCachePolicy(
-        SeriesCacheGenerations generations, IOptions<SeriesCacheOptions> options, BatchCalendar calendar)
+        SeriesCacheGenerations generations, IOptions<SeriesCacheOptions> options, BatchCalendar calendar, SeriesListenerLiveness? listener = null)
         : IOutputCachePolicy
     {
         private static readonly StringValues QueryKeys = new(["from", "to", "interval"]);
@@ -109,7 +129,8 @@ public static class SeriesCache
         public ValueTask CacheRequestAsync(OutputCacheContext context, CancellationToken cancellationToken)
         {
             var http = context.HttpContext;
-            if (!options.Value.Enabled || !HttpMethods.IsGet(http.Request.Method)
+            // Other processes' changes reach this cache only through a live listener: without one, the database answers.
+            if (!options.Value.Enabled || listener is { IsConfirmedLive: false } || !HttpMethods.IsGet(http.Request.Method)
                 || !long.TryParse(http.Request.RouteValues["userId"] as string, NumberStyles.None, CultureInfo.InvariantCulture, out var userId))
             {
                 return ValueTask.CompletedTask;
