@@ -298,8 +298,10 @@ public sealed class OperatorActionTests
         second.CreateClient();
         await StartUpThroughAsync(second);
         var restarted = await second.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
-        Assert.Equal((TriggerState.Normal, TriggerState.Paused),
-            (await restarted.GetTriggerState(AssetRefreshJob.Definition.CronKey), await restarted.GetTriggerState(dormancy.CronKey)));
+        // Resumed, the refresh's missed fire may already be running: Blocked is a running, unpaused trigger.
+        var refresh = await restarted.GetTriggerState(AssetRefreshJob.Definition.CronKey);
+        Assert.Contains(refresh, new[] { TriggerState.Normal, TriggerState.Blocked });
+        Assert.Equal(TriggerState.Paused, await restarted.GetTriggerState(dormancy.CronKey));
     }
 
     /// <summary>Waits until start-up has matched the triggers to the pause rows and fired its catch-up.</summary>
