@@ -64,8 +64,20 @@ app.MapAdminConsole();
 if (request.IsCommand)
     return await request.RunAsync(app.Services);
 
-// Bad settings end the process here, one line each (exit 2); the database is prepared as the host starts.
-app.Services.GetRequiredService<CoreServerStartup>().CheckSettings();
+// Bad settings end the process here, one line each (exit 2). The database is prepared before the host
+// starts, so one that cannot be reached or written ends it in one line too (exit 1), not with the host's
+// stack trace. (A test host never gets here: it prepares the database as its host starts.)
+var startup = app.Services.GetRequiredService<CoreServerStartup>();
+startup.CheckSettings();
+try
+{
+    await startup.PrepareAsync(seed: true, app.Lifetime.ApplicationStopping);
+}
+catch (Exception e) when (CoreServerStartup.DatabaseFailure(e) is { } failure)
+{
+    await Console.Error.WriteLineAsync($"The server cannot start: {failure}");
+    return CoreCommandLine.RunFailed;
+}
 await app.RunAsync();
 return 0;
 

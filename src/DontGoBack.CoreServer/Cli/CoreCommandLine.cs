@@ -16,6 +16,9 @@ public static class CoreCommandLine
     /// <summary>Exit code of bad input, an unknown command or option, and a configuration error.</summary>
     public const int UsageError = 2;
 
+    /// <summary>Exit code of a run the database or a server stopped, and of a server whose database cannot be prepared.</summary>
+    public const int RunFailed = 1;
+
     /// <summary>Every command there is; help, parsing and DI registration all come from this list.</summary>
     public static IReadOnlyList<DeclaredCommand> Commands { get; } =
     [
@@ -163,16 +166,11 @@ public sealed class CommandRunner(IServiceScopeFactory scopes, TerminationSignal
             await Console.Error.WriteLineAsync($"Stopped by {signals.Received} before the command was through.");
             return exitCode;
         }
-        catch (DatabaseRefusesWritesException e)
-        {
-            await Console.Error.WriteLineAsync($"{parsed.CommandResult.Command.Name} failed: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        catch (Exception e) when (CoreServerStartup.DatabaseFailure(e) is { } failure)
         {
             // The database failed the command (read-only, full, away): what it answered, in one line, as a run it stopped exits.
-            await Console.Error.WriteLineAsync($"{parsed.CommandResult.Command.Name} failed: {DatabaseFaults.Describe(e)}");
-            return 1;
+            await Console.Error.WriteLineAsync($"{parsed.CommandResult.Command.Name} failed: {failure}");
+            return CoreCommandLine.RunFailed;
         }
         catch (Exception e) when (ConfigurationErrors.Describe(e).Count == 0)
         {

@@ -39,6 +39,9 @@ public sealed partial class CoreServerStartup(
         scope.ServiceProvider.GetRequiredService<BatchCalendar>();
     }
 
+    /// <summary>True once <see cref="PrepareAsync"/> went through in this process.</summary>
+    public bool Prepared { get; private set; }
+
     /// <param name="seed">Run the seeders (demo users on an empty database); a command that only reads or adds its own leaves them out.</param>
     public async Task PrepareAsync(bool seed, CancellationToken cancellationToken)
     {
@@ -56,7 +59,19 @@ public sealed partial class CoreServerStartup(
 
         if (seed)
             await migration.SeedAsync(cancellationToken);
+        Prepared = true;
     }
+
+    /// <summary>
+    /// The one line a process prints when the database stopped its preparation (unreachable, refused, read-only
+    /// with migrations pending); null when <paramref name="exception"/> is not the database's fault.
+    /// </summary>
+    public static string? DatabaseFailure(Exception exception) => exception switch
+    {
+        DatabaseRefusesWritesException refused => refused.Message,
+        _ when DatabaseFaults.IsDatabaseFault(exception) => DatabaseFaults.Describe(exception),
+        _ => null,
+    };
 
     /// <summary>For a command that writes: a database that refuses writes (read-only, storage full) stops it before it starts, in one line.</summary>
     /// <exception cref="DatabaseRefusesWritesException">The database refuses writes.</exception>
@@ -81,7 +96,9 @@ public sealed partial class CoreServerStartup(
 /// </summary>
 public sealed class DatabasePreparationService(CoreServerStartup startup) : IHostedLifecycleService
 {
-    public Task StartingAsync(CancellationToken cancellationToken) => startup.PrepareAsync(seed: true, cancellationToken);
+    // A server process has prepared it already, before its host started (Program.cs); a test host has not.
+    public Task StartingAsync(CancellationToken cancellationToken) =>
+        startup.Prepared ? Task.CompletedTask : startup.PrepareAsync(seed: true, cancellationToken);
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -62,6 +62,26 @@ public sealed class ConfigurationTests
         Assert.Contains(command.StandardError, line => line.Contains("AssetRefresh:TimeZone"));
     }
 
+    [Theory]
+    [InlineData("unreachable", "database unavailable: Failed to connect to 127.0.0.1:1")]
+    [InlineData("missing", "database error: 3D000: database \"dontgoback_never_created\" does not exist")]
+    public async Task A_database_the_server_cannot_use_stops_it_with_exit_1_and_one_line_without_a_stack_trace(string database, string says)
+    {
+        var connection = new Npgsql.NpgsqlConnectionStringBuilder(TestDatabase.AdminConnectionString()) { Database = "dontgoback_never_created" };
+        if (database == "unreachable")
+            (connection.Host, connection.Port) = ("127.0.0.1", 1);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Database:Provider"] = "Postgres", ["ConnectionStrings:DontGoBack"] = connection.ConnectionString,
+        };
+
+        var server = await CoreServerProcess.RunAsync(settings, [], timeout: TimeSpan.FromSeconds(60));
+
+        Assert.True(server.ExitCode == 1, $"exit code {server.ExitCode}; output:\n{server.Output}");
+        Assert.Equal([$"The server cannot start: {says}"], server.StandardError);
+        Assert.DoesNotContain(server.StandardOutput, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
     private static Dictionary<string, string?> Settings(TestDatabase database, params (string Key, string Value)[] bad)
     {
         var settings = new Dictionary<string, string?> { ["ConnectionStrings:DontGoBack"] = database.ConnectionString };
