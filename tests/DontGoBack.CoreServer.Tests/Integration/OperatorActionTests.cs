@@ -59,7 +59,8 @@ public sealed class OperatorActionTests
         Assert.Equal(HttpStatusCode.BadRequest, noReason.StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, stopped.StatusCode);
-        Assert.Equal("Run cancelled", (await stopped.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("title").GetString());
+        var stoppedProblem = await stopped.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Run cancelled", stoppedProblem.GetProperty("title").GetString());
         var aborted = (await RunAsync(client, runId)).GetProperty("run");
         Assert.Equal(("aborted", "cancelled by an operator: wrong market data"),
             (aborted.GetProperty("status").GetString(), aborted.GetProperty("error").GetString()));
@@ -91,6 +92,8 @@ public sealed class OperatorActionTests
         Assert.StartsWith($"applied: run {runId} stopped aborted", audit[3].GetProperty("detail").GetString());
         Assert.Equal("there is no run 999999", audit[1].GetProperty("detail").GetString());
         Assert.StartsWith($"run {runId} aborted", audit[5].GetProperty("detail").GetString());
+        // The trigger's problem names its audit row, as every other action's problem does.
+        Assert.Equal(audit[5].GetProperty("id").GetInt64(), stoppedProblem.GetProperty("auditId").GetInt64());
     }
 
     [Theory]
