@@ -303,8 +303,14 @@ public sealed class OperatorActionTests
         await StartUpThroughAsync(second);
         var restarted = await second.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
         Assert.Equal((TriggerState.Normal, TriggerState.Paused),
-            (await restarted.GetTriggerState(AssetRefreshJob.Definition.CronKey), await restarted.GetTriggerState(dormancy.CronKey)));
+            (PausedOrNot(await restarted.GetTriggerState(AssetRefreshJob.Definition.CronKey)), PausedOrNot(await restarted.GetTriggerState(dormancy.CronKey))));
     }
+
+    /// <summary>
+    /// Whether a trigger is paused, whatever its job is doing: in the clustered store a trigger that is not
+    /// paused reads Blocked while its job executes (the start-up catch-up's fire may still be running).
+    /// </summary>
+    private static TriggerState PausedOrNot(TriggerState state) => state == TriggerState.Blocked ? TriggerState.Normal : state;
 
     /// <summary>Waits until start-up has matched the triggers to the pause rows and fired its catch-up.</summary>
     private static async Task StartUpThroughAsync(CoreServerApp app) =>
