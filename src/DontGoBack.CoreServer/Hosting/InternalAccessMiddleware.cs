@@ -91,9 +91,17 @@ public sealed class InternalAccessMiddleware(
         return next(http);
     }
 
-    /// <summary>The sign-in form's post (not sign-out's): the page checks the token, this checks the address may still try.</summary>
+    /// <summary>
+    /// Any post to the sign-in page but sign-out's: the page checks the token, this checks the address
+    /// may still try. Sign-out is told by its one handler name, not by the presence of one: Razor runs
+    /// the sign-in for an empty <c>?handler=</c> as for none, and that post must not skip the throttle.
+    /// </summary>
     private static bool IsSignInAttempt(HttpRequest request) =>
-        HttpMethods.IsPost(request.Method) && request.Path.StartsWithSegments(ConsolePaths.SignIn) && !request.Query.ContainsKey("handler");
+        HttpMethods.IsPost(request.Method) && request.Path.StartsWithSegments(ConsolePaths.SignIn)
+        && !(request.Query["handler"] is [var handler] && string.Equals(handler, SignOutHandler, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The sign-in page's handler that ends a session (SignInModel.OnPostSignOutAsync).</summary>
+    private const string SignOutHandler = "SignOut";
 
     private static Task TooManyFailuresAsync(HttpContext http, TimeSpan wait)
     {

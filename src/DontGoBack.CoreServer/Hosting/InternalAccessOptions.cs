@@ -26,12 +26,23 @@ public sealed class InternalAccessOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:01:00", "30.00:00:00", ErrorMessage = "InternalAccess:ConsoleSessionLifetime must be between {1} and {2}.")]
     public TimeSpan ConsoleSessionLifetime { get; set; } = TimeSpan.FromHours(12);
 
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
-        AllowedNetworks
-            .Where(network => ParseNetwork(network) is null)
-            .Select(network => new ValidationResult(
-                $"InternalAccess:AllowedNetworks has '{network}', which is not an IP address or CIDR network.",
-                [nameof(AllowedNetworks)]));
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var network in AllowedNetworks.Where(network => ParseNetwork(network) is null))
+        {
+            yield return new ValidationResult(
+                $"InternalAccess:AllowedNetworks has '{network}', which is not an IP address or CIDR network.", [nameof(AllowedNetworks)]);
+        }
+        // A header value is printable ASCII, its outer blanks dropped in transit: a token with a secret
+        // file's trailing newline, outer blanks or other characters matches no header ever sent, so
+        // every caller would be refused (and counted as a guesser). The token itself is not echoed.
+        if (AdminToken is { Length: > 0 } token && (token.Any(c => c is < '!' and not ' ' or > '~') || token.Trim(' ') != token))
+        {
+            yield return new ValidationResult(
+                $"InternalAccess:AdminToken ({token.Length} characters) has a line break, a control or non-ASCII character, or leading or trailing blanks, "
+                + "which no X-Admin-Token header can carry; set it to printable ASCII without them.", [nameof(AdminToken)]);
+        }
+    }
 
     internal static IPNetwork? ParseNetwork(string value) =>
         IPNetwork.TryParse(value, out var network) ? network

@@ -81,7 +81,17 @@ public sealed class CoreServerProcess : IAsyncDisposable
         IDictionary<string, string?> settings, IReadOnlyList<string> arguments, string? workingDirectory = null, TimeSpan? timeout = null)
     {
         var process = Start(settings, arguments, workingDirectory);
-        await process.WaitForExitAsync(timeout ?? TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout ?? TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            // The test fails and never sees the process: it must not outlive it (a server that started
+            // when it should have refused its settings would otherwise run on, orphaned, after the suite).
+            await process.DisposeAsync();
+            throw;
+        }
         return process;
     }
 

@@ -25,6 +25,10 @@ public sealed class ConfigurationTests
     // Valid Quartz, but 30 February never comes: Quartz would refuse the trigger with a stack trace (exit 134).
     [InlineData("AssetRefresh:Cron", "0 0 3 30 2 ?", "AssetRefresh:Cron '0 0 3 30 2 ?' never fires")]
     [InlineData("Batch:EarliestDay", "2099-12-31", "Batch:EarliestDay 2099-12-31 is after today")]
+    // A token no X-Admin-Token header can carry (a secret file's trailing newline, blanks): every caller would get 401 and count as a guesser.
+    [InlineData("InternalAccess:AdminToken", "s3cret\n", "InternalAccess:AdminToken")]
+    [InlineData("InternalAccess:AdminToken", "   ", "InternalAccess:AdminToken")]
+    [InlineData("InternalAccess:AdminToken", " s3cret", "InternalAccess:AdminToken")]
     public async Task Bad_setting_stops_the_server_with_exit_2_and_a_line_naming_the_setting(string key, string value, string named)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);

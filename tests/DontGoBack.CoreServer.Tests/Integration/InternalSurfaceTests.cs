@@ -208,6 +208,35 @@ public sealed partial class InternalSurfaceTests
         Assert.Equal(HttpStatusCode.Redirect, (await PostSignInAsync(client, Token)).StatusCode);
     }
 
+    /// <summary>
+    /// Razor runs the page's sign-in for an empty handler name as for none, so a post naming one
+    /// (in any case) is a sign-in attempt too: before, it skipped the throttle, guessed without end
+    /// (401 or a redirect told it which) and signed in while its address was refused.
+    /// </summary>
+    [Theory]
+    [InlineData("?handler=")]
+    [InlineData("?Handler=")]
+    [InlineData("?HANDLER=&returnUrl=%2Finternal%2Fconsole")]
+    public async Task A_sign_in_post_naming_an_empty_handler_is_throttled_like_any_other(string query)
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["InternalAccess:AdminToken"] = Token,
+            ["InternalAccess:FailedAuthentication:Burst"] = "2",
+            ["InternalAccess:FailedAuthentication:Interval"] = "00:00:30",
+        });
+        var client = app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostSignInAsync(client, "wrong-1", query)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostSignInAsync(client, "wrong-2", query)).StatusCode);
+        await (await PostSignInAsync(client, "wrong-3", query)).AssertProblemAsync(HttpStatusCode.TooManyRequests, "after 30 s");
+        var refused = await PostSignInAsync(client, Token, query);
+        await refused.AssertProblemAsync(HttpStatusCode.TooManyRequests, "after 30 s");
+        Assert.DoesNotContain(refused.Headers.TryGetValues("Set-Cookie", out var cookies) ? cookies : [],
+            c => c.StartsWith(Hosting.AdminSession.CookieName + "=", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
@@ -301,10 +330,10 @@ public sealed partial class InternalSurfaceTests
     }
 
     /// <summary>Posts the console's sign-in form (with its antiforgery token) as a browser would.</summary>
-    private static async Task<HttpResponseMessage> PostSignInAsync(HttpClient client, string token)
+    private static async Task<HttpResponseMessage> PostSignInAsync(HttpClient client, string token, string query = "")
     {
         var page = await (await GetHtmlAsync(client, "/internal/console/sign-in")).Content.ReadAsStringAsync();
-        return await client.PostAsync("/internal/console/sign-in", new FormUrlEncodedContent(new Dictionary<string, string>
+        return await client.PostAsync("/internal/console/sign-in" + query, new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["token"] = token, ["returnUrl"] = "/internal/console", ["__RequestVerificationToken"] = AntiforgeryToken(page),
         }));

@@ -94,31 +94,36 @@ public static class BatchRunsEndpoints
         }
 
         var what = $"The {runner.Definition.LowerTitle} for {day:yyyy-MM-dd}";
-        BatchResult? result;
+        ActionAnswer answer;
         try
         {
             // Not the request's token: a client or proxy giving up must not abort the day.
             // Shutdown still stops the run (the engine watches it).
-            result = (await actions.RunDayAsync(runner, day, OperatorActionKind.Trigger, why, who, CancellationToken.None)).Result;
+            answer = await actions.RunDayAsync(runner, day, OperatorActionKind.Trigger, why, who, CancellationToken.None);
         }
         catch (OperationCanceledException)
         {
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Run stopped",
                 detail: $"{what} stopped before it was through (shutdown or a lost lease); it is recorded as aborted and resumes on the next start or trigger.");
         }
+        // Each problem names the request's audit row, as the other actions' problems do.
+        var result = answer.Result;
         if (result is null)
-            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already running", detail: $"{what} is already running.");
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already running", detail: $"{what} is already running.",
+                extensions: new Dictionary<string, object?> { ["auditId"] = answer.AuditId });
+        }
         if (result.Status == BatchRunStatus.Aborted)
         {
             return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Run cancelled",
                 detail: $"{what} was cancelled: {result.Error}. It is recorded as aborted and resumes on the next trigger.",
-                extensions: new Dictionary<string, object?> { ["result"] = result });
+                extensions: new Dictionary<string, object?> { ["result"] = result, ["auditId"] = answer.AuditId });
         }
         if (result.Status == BatchRunStatus.Failed)
         {
             // A dependency (extension, auth server or database) stopped the run: the result rides along for the counts.
             return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Run failed",
-                detail: $"{what} failed: {result.Error}", extensions: new Dictionary<string, object?> { ["result"] = result });
+                detail: $"{what} failed: {result.Error}", extensions: new Dictionary<string, object?> { ["result"] = result, ["auditId"] = answer.AuditId });
         }
         return Results.Json(result);
     }

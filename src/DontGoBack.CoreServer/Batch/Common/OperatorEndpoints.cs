@@ -1,4 +1,6 @@
+using System.Text.Json;
 using DontGoBack.CoreServer.Persistence;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.CoreServer.Batch.Common;
@@ -11,6 +13,37 @@ public static class OperatorEndpoints
 {
     /// <summary>The body of an action that needs a reason.</summary>
     public sealed record ActionRequest(string? Reason);
+
+    /// <summary>
+    /// An action's body as its handler reads it: the reason, or what was wrong with the body. Read here
+    /// rather than bound by the framework, which answers a body it cannot bind (broken JSON, another
+    /// shape, another media type) with a 400 or 415 before the action runs, so the audit trail never
+    /// heard of the request; this way it is an invalid request like a missing reason, with its row.
+    /// (No Accepts metadata either: routing would answer another media type 415 before the action, too.)
+    /// </summary>
+    public sealed record ActionBody(string? Reason, string? Problem)
+    {
+        private const string Form = "{\"reason\": \"…\"}";
+
+        public static async ValueTask<ActionBody> BindAsync(HttpContext http)
+        {
+            var request = http.Request;
+            if (http.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false } || request.ContentLength == 0)
+                return new ActionBody(null, null);
+            if (!request.HasJsonContentType())
+                return new ActionBody(null, $"The body must be JSON of the form {Form} (Content-Type: application/json).");
+            try
+            {
+                return new ActionBody((await request.ReadFromJsonAsync<ActionRequest>(http.RequestAborted))?.Reason, null);
+            }
+            catch (JsonException unreadable)
+            {
+                // Where it went wrong, not the reader's message: that names this server's types.
+                return new ActionBody(null,
+                    $"The body must be JSON of the form {Form}; it could not be read at {unreadable.Path ?? "$"} (line {unreadable.LineNumber + 1}).");
+            }
+        }
+    }
 
     /// <summary>An action's answer: what came of it and its row in the audit trail.</summary>
     public sealed record ActionView(OperatorActionOutcome Outcome, string Detail, long AuditId);
@@ -30,10 +63,10 @@ public static class OperatorEndpoints
     {
         batch.MapPost("/runs/{id:long}/cancel", CancelAsync).Produces<ActionView>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        batch.MapPost("/{job}/schedule/pause", (string job, ActionRequest? body, OperatorActions actions, HttpContext http) =>
+        batch.MapPost("/{job}/schedule/pause", (string job, ActionBody body, OperatorActions actions, HttpContext http) =>
                 ScheduleActionAsync(job, body, actions, http, pause: true)).Produces<ActionView>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        batch.MapPost("/{job}/schedule/resume", (string job, ActionRequest? body, OperatorActions actions, HttpContext http) =>
+        batch.MapPost("/{job}/schedule/resume", (string job, ActionBody body, OperatorActions actions, HttpContext http) =>
                 ScheduleActionAsync(job, body, actions, http, pause: false)).Produces<ActionView>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         batch.MapGet("/schedules", SchedulesAsync).Produces<IEnumerable<ScheduleView>>();
@@ -41,25 +74,26 @@ public static class OperatorEndpoints
         return batch;
     }
 
-    private static async Task<IResult> CancelAsync(long id, ActionRequest? body, OperatorActions actions, HttpContext http)
+    private static async Task<IResult> CancelAsync(long id, ActionBody body, OperatorActions actions, HttpContext http)
     {
         var who = Operator.Of(http);
-        var answer = OperatorActions.TryReadReason(body?.Reason, required: true, out var reason, out var problem)
+        var readable = OperatorActions.TryReadReason(body.Reason, required: true, out var reason, out var problem) && body.Problem is null;
+        var answer = readable
             ? await actions.CancelAsync(id, reason!, who, CancellationToken.None)
-            : await actions.RejectAsync(OperatorActionKind.Cancel, null, id, null, reason, who, problem!, CancellationToken.None);
+            : await actions.RejectAsync(OperatorActionKind.Cancel, null, id, null, reason, who, body.Problem ?? problem!, CancellationToken.None);
         return answer.Outcome == OperatorActionOutcome.Accepted
             ? Results.Json(View(answer), statusCode: StatusCodes.Status202Accepted)
             : NotTaken(answer, "Run not cancelled", "Invalid reason", "No such run");
     }
 
-    private static async Task<IResult> ScheduleActionAsync(string job, ActionRequest? body, OperatorActions actions, HttpContext http, bool pause)
+    private static async Task<IResult> ScheduleActionAsync(string job, ActionBody body, OperatorActions actions, HttpContext http, bool pause)
     {
         var who = Operator.Of(http);
         var kind = pause ? OperatorActionKind.Pause : OperatorActionKind.Resume;
         var answer = actions.FindJob(job) is not { } definition
-            ? await actions.RejectAsync(kind, null, null, null, body?.Reason, who, OperatorActions.NoSuchJob(job), CancellationToken.None, noSuchTarget: true)
-            : !OperatorActions.TryReadReason(body?.Reason, required: true, out var reason, out var problem)
-                ? await actions.RejectAsync(kind, definition.Name, null, null, reason, who, problem!, CancellationToken.None)
+            ? await actions.RejectAsync(kind, null, null, null, body.Reason, who, OperatorActions.NoSuchJob(job), CancellationToken.None, noSuchTarget: true)
+            : !OperatorActions.TryReadReason(body.Reason, required: true, out var reason, out var problem) || body.Problem is not null
+                ? await actions.RejectAsync(kind, definition.Name, null, null, reason, who, body.Problem ?? problem!, CancellationToken.None)
                 : pause
                     ? await actions.PauseAsync(definition, reason!, who, CancellationToken.None)
                     : await actions.ResumeAsync(definition, reason!, who, CancellationToken.None);
