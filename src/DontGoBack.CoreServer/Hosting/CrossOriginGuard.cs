@@ -1,3 +1,6 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
 namespace DontGoBack.CoreServer.Hosting;
 
 /// <summary>
@@ -8,13 +11,23 @@ namespace DontGoBack.CoreServer.Hosting;
 /// <c>same-origin</c> or <c>none</c>, a person's own navigation), then the Origin header, which must
 /// name this server's own scheme, host and port. A client that sends neither (curl, the CLI, a
 /// scheduler) is no browser acting for a page, and passes. Whatever the content type, in this one place.
+/// Before all that, any request (reads too) must name this server by an address, <c>localhost</c> or one
+/// of <see cref="InternalAccessOptions.Hosts"/>: a page whose own name is made to resolve to this server
+/// (DNS rebinding) is same-origin to the browser, and only its Host header gives it away.
 /// </summary>
-public sealed partial class CrossOriginGuard(RequestDelegate next, ILogger<CrossOriginGuard> logger)
+public sealed partial class CrossOriginGuard(RequestDelegate next, IOptions<InternalAccessOptions> options, ILogger<CrossOriginGuard> logger)
 {
     public const string FetchSiteHeader = "Sec-Fetch-Site";
 
     public Task InvokeAsync(HttpContext http)
     {
+        if (HostRefusalReason(http.Request, options.Value.Hosts) is { } hostReason)
+        {
+            LogUnknownHost(logger, http.Request.Method, http.Request.Path, http.Connection.RemoteIpAddress?.ToString() ?? "an unknown address", hostReason);
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Unknown host name",
+                detail: $"{hostReason} Reach internal endpoints by the server's address, localhost, or a name listed in InternalAccess:Hosts.")
+                .ExecuteAsync(http);
+        }
         if (RefusalReason(http.Request) is not { } reason)
             return next(http);
         LogRefused(logger, http.Request.Method, http.Request.Path, http.Connection.RemoteIpAddress?.ToString() ?? "an unknown address", reason);
@@ -50,11 +63,26 @@ public sealed partial class CrossOriginGuard(RequestDelegate next, ILogger<Cross
         return null;
     }
 
+    /// <summary>Why the request's Host must be refused, or null when it is an IP address, localhost or a listed name.</summary>
+    public static string? HostRefusalReason(HttpRequest request, IReadOnlyCollection<string> names)
+    {
+        var host = request.Host.Host;
+        // Kestrel refuses a request without a Host (HTTP/1.1 400); HTTP/1.0 may omit it, and names nothing then.
+        if (string.IsNullOrEmpty(host) || IPAddress.TryParse(host.Trim('[', ']'), out _)
+            || string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+            || names.Contains(host, StringComparer.OrdinalIgnoreCase))
+            return null;
+        return $"It names the server {Shorten(host)}, which is not one of its names.";
+    }
+
     private const UriComponents SchemeHostPort = UriComponents.Scheme | UriComponents.Host | UriComponents.StrongPort;
 
     /// <summary>Header values are the caller's: echoed and logged bounded.</summary>
     private static string Shorten(string? value) =>
         value is null ? "" : value.Length <= 100 ? value : value[..100] + "…";
+
+    [LoggerMessage(LogLevel.Warning, "Request for an unknown host name refused: {Method} {Path} from {Address}: {Reason}")]
+    private static partial void LogUnknownHost(ILogger logger, string method, string path, string address, string reason);
 
     [LoggerMessage(LogLevel.Warning, "Cross-origin request refused: {Method} {Path} from {Address}: {Reason}")]
     private static partial void LogRefused(ILogger logger, string method, string path, string address, string reason);

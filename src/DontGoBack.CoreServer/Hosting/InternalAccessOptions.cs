@@ -19,6 +19,12 @@ public sealed class InternalAccessOptions : IValidatableObject
 
     public IReadOnlyList<string> EffectiveNetworks => AllowedNetworks.Length > 0 ? AllowedNetworks : DefaultNetworks;
 
+    /// <summary>
+    /// Host names by which /internal may be reached, besides IP addresses and localhost (a name a browser
+    /// was sent to by DNS rebinding is refused). Empty by default; the binder appends to an initialised array.
+    /// </summary>
+    public string[] Hosts { get; set; } = [];
+
     /// <summary>When set, callers must also send it in the X-Admin-Token header (or, in a browser, sign in to the console with it).</summary>
     public string? AdminToken { get; set; }
 
@@ -32,6 +38,11 @@ public sealed class InternalAccessOptions : IValidatableObject
         {
             yield return new ValidationResult(
                 $"InternalAccess:AllowedNetworks has '{network}', which is not an IP address or CIDR network.", [nameof(AllowedNetworks)]);
+        }
+        foreach (var host in Hosts.Where(host => Uri.CheckHostName(host) != UriHostNameType.Dns))
+        {
+            yield return new ValidationResult(
+                $"InternalAccess:Hosts has '{host}', which is not a host name (no scheme, port or wildcard; addresses need no entry).", [nameof(Hosts)]);
         }
         // A header value is printable ASCII, its outer blanks dropped in transit: a token with a secret
         // file's trailing newline, outer blanks or other characters matches no header ever sent, so

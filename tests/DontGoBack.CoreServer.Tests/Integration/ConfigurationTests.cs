@@ -20,6 +20,8 @@ public sealed class ConfigurationTests
     [InlineData("InternalAccess:AllowedNetworks:0", "everyone", "InternalAccess:AllowedNetworks")]
     [InlineData("InternalAccess:FailedAuthentication:Burst", "0", "InternalAccess:FailedAuthentication:Burst")]
     [InlineData("InternalAccess:FailedAuthentication:Interval", "00:00:00", "InternalAccess:FailedAuthentication:Interval")]
+    [InlineData("InternalAccess:Hosts:0", "*.example", "InternalAccess:Hosts")]
+    [InlineData("InternalAccess:Hosts:0", "core.example:5070", "InternalAccess:Hosts")]
     [InlineData("Database:Provider", "Oracle", "Database:Provider")]
     [InlineData("Batch:Clustered", "true", "Batch:Clustered=true needs Database:Provider=Postgres")]
     // Valid Quartz, but 30 February never comes: Quartz would refuse the trigger with a stack trace (exit 134).

@@ -66,6 +66,57 @@ public sealed partial class InternalSurfaceTests
         Assert.Null(await LastActivityOfAsync(app, user));
     }
 
+    [Theory]
+    [InlineData("rebound.example:8080")]
+    [InlineData("REBOUND.example")]
+    [InlineData("localhost.rebound.example")]
+    [InlineData("127.0.0.1.nip.example")]
+    public async Task A_request_naming_the_server_by_a_name_it_does_not_have_is_refused_reads_included_so_dns_rebinding_gets_nothing(string host)
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        var user = await app.AddUserAsync(AccountStatus.Active);
+        // What a rebound page's own requests look like: same-origin by its browser's lights.
+        var origin = $"http://{host.ToLowerInvariant()}";
+
+        foreach (var (method, path) in new[] { (HttpMethod.Post, $"/internal/users/{user}/activity"), (HttpMethod.Post, TriggerToday), (HttpMethod.Get, "/internal/batch/runs"), (HttpMethod.Get, "/internal/console") })
+        {
+            var request = new HttpRequestMessage(method, path);
+            request.Headers.Host = host;
+            request.Headers.TryAddWithoutValidation("Sec-Fetch-Site", "same-origin");
+            request.Headers.TryAddWithoutValidation("Origin", origin);
+
+            var problem = await (await client.SendAsync(request)).AssertProblemAsync(HttpStatusCode.Forbidden, "InternalAccess:Hosts");
+            Assert.Equal("Unknown host name", problem.Title);
+        }
+
+        Assert.Equal(4, app.Logs.Entries.Count(e => e.Level == LogLevel.Warning && e.Message.StartsWith("Request for an unknown host name refused", StringComparison.Ordinal)));
+        await using var db = database.CreateContext();
+        Assert.Equal(0, await db.BatchRuns.CountAsync());
+        Assert.Null(await LastActivityOfAsync(app, user));
+    }
+
+    [Theory]
+    [InlineData("localhost", null)]
+    [InlineData("LocalHost:5070", null)]
+    [InlineData("127.0.0.1:5070", null)]
+    [InlineData("[::1]:5070", null)]
+    [InlineData("core.example:443", "core.example")]
+    public async Task A_request_naming_the_server_by_an_address_localhost_or_a_listed_name_goes_through(string host, string? listed)
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, listed is null ? [] : new Dictionary<string, string?> { ["InternalAccess:Hosts:0"] = listed });
+        var client = app.CreateClient();
+        var user = await app.AddUserAsync(AccountStatus.Active);
+
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/internal/users/{user}/activity");
+        request.Headers.Host = host;
+
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(request)).StatusCode);
+        Assert.NotNull(await LastActivityOfAsync(app, user));
+    }
+
     public static TheoryData<string?, string?> AllowedHeaders => new()
     {
         { null, null },
