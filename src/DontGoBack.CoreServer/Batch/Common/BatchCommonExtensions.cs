@@ -20,6 +20,8 @@ public static class BatchCommonExtensions
         builder.Services.AddScoped<RunLease>();
         builder.Services.AddScoped<RunProgressReader>();
         builder.Services.AddScoped<BatchRunLifecycle>();
+        builder.Services.AddSingleton<RunsInFlight>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<RunsInFlight>());
         builder.Services.AddSingleton<BatchMetrics>();
         builder.Services.AddScoped<DueDays>();
         builder.Services.AddScoped<BatchFanOut>();

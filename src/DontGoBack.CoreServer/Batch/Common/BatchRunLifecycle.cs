@@ -12,7 +12,7 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// </summary>
 public sealed partial class BatchRunLifecycle(
     BatchRunLedger ledger, RunLease lease, BatchMetrics metrics, IOptions<BatchOptions> options, IHostApplicationLifetime lifetime, TimeProvider time,
-    ILogger<BatchRunLifecycle> logger)
+    RunsInFlight inFlight, ILogger<BatchRunLifecycle> logger)
 {
     /// <summary>Runs <paramref name="work"/> for one day as a recorded run under <paramref name="runName"/>.</summary>
     /// <param name="rerunCompleted">False for the schedule: a day that went through is not run again.</param>
@@ -22,6 +22,7 @@ public sealed partial class BatchRunLifecycle(
         DailyJobDefinition job, string runName, DateOnly day, bool rerunCompleted, Func<RunProgress, CancellationToken, Task<BatchOutcome>> work,
         CancellationToken cancellationToken)
     {
+        using var counted = inFlight.Enter();
         var started = time.GetTimestamp();
         RunClaim? claim;
         try
@@ -69,6 +70,7 @@ public sealed partial class BatchRunLifecycle(
         DailyJobDefinition job, RunClaim claim, DateOnly day, int partitionNo, Func<RunProgress, CancellationToken, Task<BatchOutcome>> work,
         CancellationToken cancellationToken)
     {
+        using var counted = inFlight.Enter();
         if (!await ledger.TryTakePartitionAsync(claim, partitionNo, cancellationToken))
         {
             if (await ledger.CancelReasonAsync(claim, cancellationToken) is { } reason)
