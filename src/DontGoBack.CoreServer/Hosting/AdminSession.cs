@@ -116,12 +116,24 @@ public sealed partial class ConsoleSessionSweep(IServiceScopeFactory scopes, ILo
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var forgotten = await scope.ServiceProvider.GetRequiredService<AdminSession>().ForgetOtherTokensSessionsAsync(cancellationToken);
-        if (forgotten > 0)
-            LogForgotten(logger, forgotten);
+        try
+        {
+            var forgotten = await scope.ServiceProvider.GetRequiredService<AdminSession>().ForgetOtherTokensSessionsAsync(cancellationToken);
+            if (forgotten > 0)
+                LogForgotten(logger, forgotten);
+        }
+        catch (Exception e) when (Persistence.DatabaseFaults.IsDatabaseFault(e))
+        {
+            // A database that refuses writes (read-only, full) still serves: those sessions stay refused
+            // request by request (their token does not match); the next start that can write deletes them.
+            LogNotForgotten(logger, Persistence.DatabaseFaults.Describe(e));
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(LogLevel.Warning, "Console sign-in: sessions issued under another admin token could not be deleted ({Reason}); they are refused all the same")]
+    private static partial void LogNotForgotten(ILogger logger, string reason);
 
     [LoggerMessage(LogLevel.Information, "Console sign-in: {Count} sessions issued under another admin token were ended")]
     private static partial void LogForgotten(ILogger logger, int count);

@@ -52,24 +52,64 @@ public sealed partial class FailedAuthenticationThrottle(
         }
     }
 
-    /// <summary>Counts a wrong token from the address; logs once when this failure uses up its burst.</summary>
-    public void RecordFailure(IPAddress? address)
+    /// <summary>
+    /// Lets the address try a token, charged as a failure before the token is checked (refunded by
+    /// <see cref="Forgive"/> when it was right): checking first and counting after would let a burst of
+    /// parallel attempts (a thousand sign-in posts whose bodies arrive together) all pass the check.
+    /// </summary>
+    /// <returns>Null when it may try now; otherwise how long it must wait, and nothing was charged.</returns>
+    public TimeSpan? TryBeginAttempt(IPAddress? address)
     {
         var now = time.GetUtcNow();
-        var interval = options.Value.Interval;
         string key;
         TimeSpan? refusedNow;
         lock (_lock)
         {
             key = EntryOf(KeyOf(address), now);
-            var at = _allowedAgainAt.TryGetValue(key, out var previous) && previous > now ? previous : now;
-            // Refused attempts are not recorded, but the shared entry may take failures of many addresses
-            // at once: no address waits longer than one interval past its burst.
-            _allowedAgainAt[key] = Min(at + interval, now + options.Value.Burst * interval);
-            refusedNow = Wait(at, now) is null ? Wait(at + interval, now) : null;
+            if (_allowedAgainAt.TryGetValue(key, out var at) && Wait(at, now) is { } wait)
+                return wait;
+            refusedNow = ChargeLocked(key, now);
+        }
+        if (refusedNow is { } refused)
+            LogRefusing(logger, key, options.Value.Burst, (int)Math.Ceiling(refused.TotalSeconds));
+        return null;
+    }
+
+    /// <summary>Gives back the charge of an attempt whose token was right.</summary>
+    public void Forgive(IPAddress? address)
+    {
+        lock (_lock)
+        {
+            var key = KeyOf(address);
+            if (_allowedAgainAt.TryGetValue(key, out var at))
+                _allowedAgainAt[key] = at - options.Value.Interval;
+        }
+    }
+
+    /// <summary>Counts a wrong token from the address; logs once when this failure uses up its burst.</summary>
+    public void RecordFailure(IPAddress? address)
+    {
+        var now = time.GetUtcNow();
+        string key;
+        TimeSpan? refusedNow;
+        lock (_lock)
+        {
+            key = EntryOf(KeyOf(address), now);
+            refusedNow = ChargeLocked(key, now);
         }
         if (refusedNow is { } wait)
             LogRefusing(logger, key, options.Value.Burst, (int)Math.Ceiling(wait.TotalSeconds));
+    }
+
+    /// <summary>Moves the entry's time on by one interval; how long it is refused if this charge used up its burst.</summary>
+    private TimeSpan? ChargeLocked(string key, DateTimeOffset now)
+    {
+        var interval = options.Value.Interval;
+        var at = _allowedAgainAt.TryGetValue(key, out var previous) && previous > now ? previous : now;
+        // Refused attempts are not recorded, but the shared entry may take failures of many addresses
+        // at once: no address waits longer than one interval past its burst.
+        _allowedAgainAt[key] = Min(at + interval, now + options.Value.Burst * interval);
+        return Wait(at, now) is null ? Wait(at + interval, now) : null;
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;

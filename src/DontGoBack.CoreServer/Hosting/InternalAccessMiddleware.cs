@@ -43,7 +43,8 @@ public sealed class InternalAccessMiddleware(
         var header = http.Request.Headers[AdminTokenHeader];
         if (header.Count > 0 || IsSignInAttempt(http.Request))
         {
-            if (throttle.RefusedFor(address) is { } wait)
+            // Charged before the token is checked (the sign-in page forgives a right one, as this does below).
+            if (throttle.TryBeginAttempt(address) is { } wait)
             {
                 await TooManyFailuresAsync(http, wait);
                 return;
@@ -52,10 +53,10 @@ public sealed class InternalAccessMiddleware(
             {
                 if (session.IsAdminToken(header))
                 {
+                    throttle.Forgive(address);
                     await NextAsAdminAsync(http);
                     return;
                 }
-                throttle.RecordFailure(address);
                 await Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Wrong admin token",
                     detail: $"The {AdminTokenHeader} header is not the configured admin token.").ExecuteAsync(http);
                 return;

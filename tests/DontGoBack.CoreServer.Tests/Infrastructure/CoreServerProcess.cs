@@ -96,6 +96,9 @@ public sealed class CoreServerProcess : IAsyncDisposable
     }
 
     /// <summary>Waits for the process to end, failing the test when it does not in time; all output is read by then.</summary>
+    /// <summary>True once the process has ended.</summary>
+    public bool HasExited => _process.HasExited;
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var deadline = new CancellationTokenSource(timeout);

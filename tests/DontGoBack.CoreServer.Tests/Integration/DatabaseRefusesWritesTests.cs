@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
@@ -21,7 +22,7 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 /// (SQLite's file lives on it; PostgreSQL's database is moved into a tablespace on it, its WAL stays
 /// in the data directory as on a server with a separate WAL volume).
 /// </summary>
-public sealed class DatabaseRefusesWritesTests
+public sealed partial class DatabaseRefusesWritesTests
 {
     private static readonly DateOnly Day = new(2025, 8, 10);
 
@@ -60,6 +61,35 @@ public sealed class DatabaseRefusesWritesTests
         await using var db = database.CreateContext();
         Assert.Equal(0, await db.BatchRuns.CountAsync());
     }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task On_a_read_only_database_whose_migrations_are_applied_the_server_starts_and_serves(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using (var setup = new CoreServerApp(database))
+        {
+            setup.CreateClient();
+            await setup.AddActiveUsersAsync(3, Day.AddDays(-1), 1_000_000);
+        }
+        var settings = await ReadOnlyAsync(database);
+
+        await using var server = CoreServerProcess.Start(settings, []);
+        // Started: every hosted service's start went through (the console's address is logged after them).
+        await Eventually.UntilAsync(() => Task.FromResult(server.Output.Contains("Operations console: ", StringComparison.Ordinal) || server.HasExited),
+            TimeSpan.FromSeconds(60));
+        Assert.False(server.HasExited, server.Output);
+        // The start-up sweep of other tokens' console sessions met the read-only database, and said so in one line.
+        Assert.Contains("sessions issued under another admin token could not be deleted (database read-only", server.Output);
+        Assert.DoesNotContain("   at ", server.Output);
+        var console = server.StandardOutput.Concat(server.StandardError).Select(line => ConsoleAddress().Match(line)).First(match => match.Success);
+        using var client = new HttpClient { BaseAddress = new Uri(console.Groups["origin"].Value) };
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+    }
+
+    [GeneratedRegex(@"Operations console: (?<origin>http://[^/\s]+)/")]
+    private static partial Regex ConsoleAddress();
 
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]

@@ -341,7 +341,10 @@ public sealed class OperatorActionTests
         var auditIds = new List<long>();
         foreach (var path in paths)
         {
-            var response = await client.PostAsync(path, new StringContent(body, Encoding.UTF8, contentType));
+            var content = new StringContent(body, Encoding.UTF8);
+            content.Headers.Remove("Content-Type");
+            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            var response = await client.PostAsync(path, content);
             var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "{\"reason\": \"…\"}");
             Assert.DoesNotContain("DontGoBack", problem.Detail);
             auditIds.Add(((JsonElement)problem.Extensions["auditId"]!).GetInt64());

@@ -71,6 +71,18 @@ public sealed class SparseUserIdTests
         Assert.True(result.Status == BatchRunStatus.Completed, $"{result.Status}: {result.Error}");
         Assert.Equal((Extremes.Length, Extremes.Length), (result.Total, result.Success));
         await AssertEachRefreshedOnceAsync(app, Extremes, Day);
+
+        // verify walks the same ids: a break at either end of the id range is found, and nothing else.
+        await database.AssertChainHoldsAsync();
+        await using var db = database.CreateContext();
+        foreach (var broken in new[] { long.MinValue, 0, long.MaxValue })
+        {
+            await db.DailyAssetSnapshots.Where(s => s.UserId == broken && s.SnapshotDay == Day)
+                .ExecuteUpdateAsync(set => set.SetProperty(s => s.ClosingAmount, s => s.ClosingAmount + 1));
+        }
+        var check = await new Domain.Assets.AssetChainVerifier(db) { UsersPerStatement = 2 }
+            .CheckAsync(DateOnly.MinValue, DateOnly.MaxValue, 100, CancellationToken.None);
+        Assert.Equal([long.MinValue, 0, long.MaxValue], check.First.Where(b => b.Rule == "closing").Select(b => b.UserId).Order());
     }
 
     /// <summary>Partitions of two over the extremes, so that their boundaries are the ids' own.</summary>

@@ -16,6 +16,34 @@ public sealed class FailedAuthenticationThrottleTests
             _time, _logger);
 
     [Fact]
+    public async Task Attempts_are_charged_before_their_token_is_checked_so_a_thousand_at_once_get_only_the_burst()
+    {
+        var throttle = Throttle();
+        var address = IPAddress.Parse("192.0.2.7");
+
+        // A thousand sign-in posts whose bodies (and so their token checks) all come after every one began.
+        var begun = await Task.WhenAll(Enumerable.Range(0, 1000).Select(_ => Task.Run(() => throttle.TryBeginAttempt(address))));
+
+        Assert.Equal(3, begun.Count(wait => wait is null));
+        Assert.Equal(1, _logger.Collector.Count);
+    }
+
+    [Fact]
+    public void A_right_token_is_forgiven_its_charge_so_operators_who_get_it_right_are_never_refused()
+    {
+        var throttle = Throttle();
+        var address = IPAddress.Parse("192.0.2.8");
+
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            Assert.Null(throttle.TryBeginAttempt(address));
+            throttle.Forgive(address);
+        }
+        // Its allowance is whole: a burst of wrong ones still gets exactly the burst.
+        Assert.Equal(3, Enumerable.Range(0, 10).Count(_ => throttle.TryBeginAttempt(address) is null));
+    }
+
+    [Fact]
     public void A_burst_of_failures_is_allowed_then_one_more_per_interval_and_each_burst_is_logged_once()
     {
         var throttle = Throttle();

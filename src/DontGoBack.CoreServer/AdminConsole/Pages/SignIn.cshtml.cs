@@ -25,13 +25,14 @@ public sealed class SignInModel(AdminSession session, FailedAuthenticationThrott
     public async Task<IActionResult> OnPostAsync(string? token, string? returnUrl, CancellationToken cancellationToken)
     {
         ReturnUrl = ConsolePaths.SafeReturn(returnUrl);
+        // The internal guard charged this attempt as a failure before it got here; a right token is forgiven.
         if (!session.IsAdminToken(token))
         {
-            throttle.RecordFailure(HttpContext.Connection.RemoteIpAddress);
             Refused = true;
             Response.StatusCode = StatusCodes.Status401Unauthorized;
             return Page();
         }
+        throttle.Forgive(HttpContext.Connection.RemoteIpAddress);
         await session.SignInAsync(HttpContext, cancellationToken);
         return LocalRedirect(ReturnUrl);
     }

@@ -42,6 +42,11 @@ public static class OperatorEndpoints
                 return new ActionBody(null,
                     $"The body must be JSON of the form {Form}; it could not be read at {unreadable.Path ?? "$"} (line {unreadable.LineNumber + 1}).");
             }
+            catch (BadHttpRequestException cut)
+            {
+                // Too large, or cut off before its declared length.
+                return new ActionBody(null, $"The body must be JSON of the form {Form}; it could not be read whole ({cut.StatusCode}).");
+            }
         }
     }
 

@@ -43,13 +43,14 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
     {
         var first = new List<ChainBreak>();
         long total = 0;
-        long after = 0;
+        // Every id a user may have, zero and negative ones included (the batches work on them all).
+        var firstId = long.MinValue;
         while (true)
         {
             // The last id of the next page, by the primary key; past the last page, every id that is left.
-            var last = await db.Users.AsNoTracking().Where(u => u.Id > after).OrderBy(u => u.Id)
+            var last = await db.Users.AsNoTracking().Where(u => u.Id >= firstId).OrderBy(u => u.Id)
                 .Skip(UsersPerStatement - 1).Select(u => (long?)u.Id).FirstOrDefaultAsync(cancellationToken) ?? long.MaxValue;
-            await foreach (var found in PageOf(after, last, from, to).WithCancellation(cancellationToken))
+            await foreach (var found in PageOf(firstId, last, from, to).WithCancellation(cancellationToken))
             {
                 if (first.Count < limit)
                     first.Add(found);
@@ -57,12 +58,12 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
             }
             if (last == long.MaxValue)
                 return new ChainCheck(total, first);
-            after = last;
+            firstId = last + 1;
         }
     }
 
-    /// <summary>The breaks of the users with ids in (after, last], by user, day and rule.</summary>
-    private IAsyncEnumerable<ChainBreak> PageOf(long after, long last, DateOnly from, DateOnly to) =>
+    /// <summary>The breaks of the users with ids in [firstId, last], by user, day and rule.</summary>
+    private IAsyncEnumerable<ChainBreak> PageOf(long firstId, long last, DateOnly from, DateOnly to) =>
         // Windows run over the user's whole history so the first day of the range still meets its predecessor;
         // the range only filters what is reported. Every table read is bounded by the page's ids, each
         // on its own (PostgreSQL does not carry a range across a join): a table joined by its primary
@@ -80,7 +81,7 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                        ROW_NUMBER() OVER (PARTITION BY s.user_id ORDER BY s.snapshot_day DESC) AS newest_first
                   FROM daily_asset_snapshots s
                   JOIN users u ON u.id = s.user_id
-                 WHERE s.user_id > {after} AND s.user_id <= {last} AND u.id > {after} AND u.id <= {last}
+                 WHERE s.user_id >= {firstId} AND s.user_id <= {last} AND u.id >= {firstId} AND u.id <= {last}
             ), changes AS (
                 SELECT c.user_id, c.kind, c.snapshot_day, c.amount_before, c.amount_after, c.delta, c.changed_at,
                        landed.closing_amount AS landed_closing,
@@ -91,8 +92,8 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                        ROW_NUMBER() OVER (PARTITION BY c.user_id ORDER BY c.id DESC) AS newest_first
                   FROM asset_changes c
                   LEFT JOIN daily_asset_snapshots landed
-                         ON landed.id = c.snapshot_id AND landed.user_id > {after} AND landed.user_id <= {last}
-                 WHERE c.user_id > {after} AND c.user_id <= {last}
+                         ON landed.id = c.snapshot_id AND landed.user_id = c.user_id AND landed.user_id >= {firstId} AND landed.user_id <= {last}
+                 WHERE c.user_id >= {firstId} AND c.user_id <= {last}
                 WINDOW by_id AS (PARTITION BY c.user_id ORDER BY c.id)
             ), breaks AS (
                 SELECT user_id, snapshot_day, 'opening' AS rule, previous_closing AS expected, opening_amount AS found
