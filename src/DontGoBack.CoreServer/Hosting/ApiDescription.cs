@@ -53,7 +53,9 @@ public static class ApiDescription
             .DisableDefaultFonts()
             .DisableTelemetry()
             .DisableAgent()
-            .DisableMcp());
+            .DisableMcp()
+            // Its toolbar only links to the vendor's site.
+            .HideDeveloperTools());
         return app;
     }
 }

@@ -104,6 +104,9 @@ public sealed partial class ApiDescriptionTests
         var client = app.CreateClient();
 
         await (await client.GetAsync("/openapi/v1.json")).AssertProblemAsync(HttpStatusCode.Forbidden, "203.0.113.9");
+        // The reference and its script too: they are under /internal.
+        await (await client.GetAsync("/internal/api")).AssertProblemAsync(HttpStatusCode.Forbidden, "203.0.113.9");
+        await (await client.GetAsync("/internal/api/scalar.js")).AssertProblemAsync(HttpStatusCode.Forbidden, "203.0.113.9");
     }
 
     [GeneratedRegex(@":[^}]+\}")]
