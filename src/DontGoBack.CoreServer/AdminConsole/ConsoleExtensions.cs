@@ -33,7 +33,9 @@ public static partial class ConsoleExtensions
     {
         app.MapRazorPages();
         app.MapGet(ConsolePaths.Root + "/runs/{id:long}/live", (long id, int? after, LiveProgress live, CancellationToken cancellationToken) =>
-            TypedResults.ServerSentEvents(live.FollowAsync(id, after, cancellationToken)));
+            TypedResults.ServerSentEvents(live.FollowAsync(id, after, cancellationToken)))
+            // The console's own stream for its pages, not part of the API.
+            .ExcludeFromDescription();
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var addresses = app.Services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];

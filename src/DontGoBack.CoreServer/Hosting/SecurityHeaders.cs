@@ -1,3 +1,5 @@
+using Scalar.AspNetCore;
+
 namespace DontGoBack.CoreServer.Hosting;
 
 /// <summary>
@@ -17,19 +19,34 @@ public static class SecurityHeaders
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
         + "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+    /// <summary>
+    /// The API reference's page (<see cref="ApiDescription.ReferencePath"/>) differs in two ways only:
+    /// it starts from an inline module script, allowed by the nonce Scalar draws for each response
+    /// (no other inline script runs), and Scalar writes its stylesheet inline and sets style attributes
+    /// as it draws, which a stylesheet-only policy blocks (styles cannot run code). Everything is still
+    /// loaded from this server, and framing is still forbidden.
+    /// </summary>
+    public static string ApiReferencePolicy(string nonce) =>
+        $"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+        + "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
     /// <summary>Set as the headers go out, so an error page written after a handler cleared the response carries them too.</summary>
     public static Task AddAsync(HttpContext http, RequestDelegate next)
     {
         http.Response.OnStarting(static state =>
         {
-            var headers = ((HttpResponse)state).Headers;
-            headers.ContentSecurityPolicy = ContentSecurityPolicy;
+            var http = (HttpContext)state;
+            var headers = http.Response.Headers;
+            headers.ContentSecurityPolicy = http.Items[ScalarOptions.NonceHttpContextItemKey] is string nonce
+                && http.Request.Path.StartsWithSegments(ApiDescription.ReferencePath)
+                    ? ApiReferencePolicy(nonce)
+                    : ContentSecurityPolicy;
             // For browsers older than frame-ancestors; overrides antiforgery's SAMEORIGIN.
             headers.XFrameOptions = "DENY";
             headers.XContentTypeOptions = "nosniff";
             headers["Referrer-Policy"] = "same-origin";
             return Task.CompletedTask;
-        }, http.Response);
+        }, http);
         return next(http);
     }
 }

@@ -31,7 +31,8 @@ public sealed partial class ApiDescriptionTests
 
     /// <summary>The operating surface is not part of the API it describes.</summary>
     // The console is HTML for people (its one stream feeds its own pages), not part of the API.
-    private static readonly string[] NotDescribed = ["/health/", "/metrics", "/openapi/", "/internal/console"];
+    // The reference at /internal/api is the document drawn for people.
+    private static readonly string[] NotDescribed = ["/health/", "/metrics", "/openapi/", "/internal/console", "/internal/api"];
 
     [Fact]
     public async Task The_OpenAPI_document_lists_every_endpoint_with_its_answer_and_problems()
@@ -69,6 +70,32 @@ public sealed partial class ApiDescriptionTests
         }
     }
 
+    /// <summary>The areas an operation is filed under; each is a heading of the reference at /internal/api.</summary>
+    private static readonly string[] Areas = ["Users", "Assets", "Batch runs", "Operator", "Health"];
+
+    [Fact]
+    public async Task Every_operation_is_described_for_people_under_one_area_and_the_console_is_left_out()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+
+        using var document = JsonDocument.Parse(await client.GetStringAsync("/openapi/v1.json"));
+
+        var paths = document.RootElement.GetProperty("paths").EnumerateObject().ToList();
+        Assert.DoesNotContain(paths, path => path.Name.StartsWith("/internal/console", StringComparison.Ordinal));
+        var operations = paths.SelectMany(path => path.Value.EnumerateObject().Select(operation => (Name: $"{operation.Name.ToUpperInvariant()} {path.Name}", operation.Value))).ToList();
+        Assert.Equal(Problems.Count, operations.Count);
+        foreach (var (name, operation) in operations)
+        {
+            Assert.True(operation.TryGetProperty("summary", out var summary) && summary.GetString()!.Length > 10, $"{name} has no summary");
+            Assert.True(operation.TryGetProperty("description", out var description) && description.GetString()!.Length > summary.GetString()!.Length,
+                $"{name} has no description longer than its summary");
+            var tags = operation.TryGetProperty("tags", out var given) ? given.EnumerateArray().Select(t => t.GetString()).ToList() : [];
+            Assert.True(tags.Count == 1 && Areas.Contains(tags[0]), $"{name} is filed under [{string.Join(", ", tags)}], not one of {string.Join(", ", Areas)}");
+        }
+    }
+
     [Fact]
     public async Task The_OpenAPI_document_is_for_internal_callers_only()
     {
@@ -77,6 +104,9 @@ public sealed partial class ApiDescriptionTests
         var client = app.CreateClient();
 
         await (await client.GetAsync("/openapi/v1.json")).AssertProblemAsync(HttpStatusCode.Forbidden, "203.0.113.9");
+        // The reference and its script too: they are under /internal.
+        await (await client.GetAsync("/internal/api")).AssertProblemAsync(HttpStatusCode.Forbidden, "203.0.113.9");
+        await (await client.GetAsync("/internal/api/scalar.js")).AssertProblemAsync(HttpStatusCode.Forbidden, "203.0.113.9");
     }
 
     [GeneratedRegex(@":[^}]+\}")]

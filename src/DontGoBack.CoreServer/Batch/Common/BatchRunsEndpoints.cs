@@ -16,13 +16,29 @@ public static class BatchRunsEndpoints
     public static IEndpointRouteBuilder MapBatchRuns(this IEndpointRouteBuilder app)
     {
         var batch = app.MapInternalBatchGroup();
-        batch.MapGet("/runs", ListAsync).Produces<IEnumerable<RunView>>().ProducesProblem(StatusCodes.Status400BadRequest);
-        batch.MapGet("/runs/{id:long}", GetAsync).Produces<RunDetail>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
-        batch.MapPost("/{job}/runs", TriggerAsync).Produces<BatchResult>()
+        // One /internal/batch prefix, two areas of the reference: the runs, and the operators' actions on them.
+        var runs = batch.MapGroup("").WithTags(ApiDescription.Tags.BatchRuns);
+        runs.MapGet("/runs", ListAsync).Produces<IEnumerable<RunView>>().ProducesProblem(StatusCodes.Status400BadRequest)
+            .WithSummary("List the runs")
+            .WithDescription("Every job's runs, newest day first, each with its counts and, while running, its live progress. "
+                + "`job` narrows to one job (an unknown name is 400 and lists the known ones); `from` and `to` (YYYY-MM-DD, inclusive) "
+                + "bound the snapshot day and are open-ended when left out, so runs of future days are listed too.");
+        runs.MapGet("/runs/{id:long}", GetAsync).Produces<RunDetail>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        batch.MapOperatorActions();
+            .WithSummary("Read one run with its failures")
+            .WithDescription($"A run with its live progress, each attempt's counts, the day's totals and its failed users a page at a time: "
+                + $"`page` is 1 to {MaxPage} (default 1), `pageSize` 1 to {MaxPageSize} (default 100); outside those, 400. "
+                + "An unknown run id is 404.");
+        runs.MapPost("/{job}/runs", TriggerAsync).Produces<BatchResult>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .WithSummary("Run a job's day now")
+            .WithDescription("Runs one day of the job and answers its result when it ends; the request giving up does not stop it. "
+                + "`snapshotDay` (YYYY-MM-DD, default today in the batch zone) may not be in the future or before the earliest supported day; "
+                + "`reason` is optional and kept in the audit trail, as is every trigger, a refused one too. An unknown job is 404; "
+                + "a bad day or reason 400; a day already running, or a run cancelled, 409; a run a dependency stopped 503 "
+                + "(the problem carries the result). Every problem names its `auditId`.");
+        batch.MapGroup("").WithTags(ApiDescription.Tags.Operator).MapOperatorActions();
         foreach (var endpoints in app.ServiceProvider.GetServices<BatchEndpoints>())
             endpoints.Map(app);
         return app;

@@ -66,16 +66,36 @@ public static class OperatorEndpoints
 
     public static RouteGroupBuilder MapOperatorActions(this RouteGroupBuilder batch)
     {
+        const string ReasonRule = "The body is JSON `{\"reason\": \"…\"}`: a reason is required, for the audit trail, "
+            + "and a missing, over-long or unreadable one (or another media type) is 400. Every request, a refused one too, "
+            + "leaves an audit row, whose `auditId` the answer and every problem carry.";
         batch.MapPost("/runs/{id:long}/cancel", CancelAsync).Produces<ActionView>(StatusCodes.Status202Accepted)
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Cancel a running run")
+            .WithDescription("Asks a running run to stop (202); it is then recorded as aborted and resumes on the next trigger. "
+                + " An unknown run id is 404; a run that is not running 409. " + ReasonRule);
         batch.MapPost("/{job}/schedule/pause", (string job, ActionBody body, OperatorActions actions, HttpContext http) =>
                 ScheduleActionAsync(job, body, actions, http, pause: true)).Produces<ActionView>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Pause a job's schedule")
+            .WithDescription("Stops the job's scheduled fires until it is resumed. "
+                + "An unknown job is 404; a schedule already paused 409. " + ReasonRule);
         batch.MapPost("/{job}/schedule/resume", (string job, ActionBody body, OperatorActions actions, HttpContext http) =>
                 ScheduleActionAsync(job, body, actions, http, pause: false)).Produces<ActionView>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        batch.MapGet("/schedules", SchedulesAsync).Produces<IEnumerable<ScheduleView>>();
-        batch.MapGet("/audit", AuditAsync).Produces<AuditPage>().ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Resume a job's schedule")
+            .WithDescription("Lets a paused job's schedule fire again from its next fire time. "
+                + "An unknown job is 404; a schedule that is not paused 409. " + ReasonRule);
+        batch.MapGet("/schedules", SchedulesAsync).Produces<IEnumerable<ScheduleView>>()
+            .WithSummary("List the jobs' schedules")
+            .WithDescription("Each job's schedule: whether it is enabled, its cron and time zone, when its day must be complete, "
+                + "the success ratio it needs, its pause (who, when, why) if paused, and its next five fire times in the batch zone and in UTC "
+                + "(none while paused or disabled). No parameters.");
+        batch.MapGet("/audit", AuditAsync).Produces<AuditPage>().ProducesProblem(StatusCodes.Status400BadRequest)
+            .WithSummary("Read the operators' audit trail")
+            .WithDescription($"Every operator action (trigger, cancel, pause, resume, from the API or the console), newest first: who, from where, "
+                + $"why and what came of it. `job` narrows to one job; `page` is 1 to {BatchRunsEndpoints.MaxPage} (default 1) and "
+                + $"`pageSize` 1 to {BatchRunsEndpoints.MaxPageSize} (default 50); outside those, 400.");
         return batch;
     }
 

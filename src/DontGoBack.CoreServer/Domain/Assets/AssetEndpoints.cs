@@ -57,12 +57,25 @@ public static class AssetEndpoints
 
     public static IEndpointRouteBuilder MapAssets(this IEndpointRouteBuilder app)
     {
-        app.MapInternalGroup("/users").MapPost("/{userId:long}/asset-adjustments", AdjustAsync).Produces<AdjustmentResult>()
+        app.MapInternalGroup("/users").WithTags(ApiDescription.Tags.Assets)
+            .MapPost("/{userId:long}/asset-adjustments", AdjustAsync).Produces<AdjustmentResult>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithSummary("Adjust a user's asset by hand")
+            .WithDescription("Adds `amount` (negative to take away) to the user's latest asset as a new link in its change chain, "
+                + "with a `reason` for the history. An `idempotencyKey` makes a retry safe: the same key with the same body answers "
+                + "the first result again; with another body, 409. The body is JSON (else 415) and must be valid (else 400); "
+                + "an unknown user is 404, a user with no asset yet 409, and a balance that would leave its range 422.");
         app.MapGet("/api/users/{userId:long}/asset-series", SeriesAsync).CacheOutput(SeriesCache.PolicyName).Produces<AssetSeriesResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .WithTags(ApiDescription.Tags.Assets)
+            .WithSummary("Read a user's asset graph")
+            .WithDescription($"The public profile graph: the user's asset per day, week or month (`interval`, default day) from `from` to `to` "
+                + $"(days as YYYY-MM-DD in the batch zone; `to` defaults to today, `from` to {DefaultSeriesDays} days before it). "
+                + $"`from` must not be after `to`, the span is at most {MaxSeriesDays} days and neither may be after today or before the "
+                + "earliest supported day (400). Dormant, suspended and closed accounts answer 404 as if absent. The answer carries a strong "
+                + "ETag and `Cache-Control: no-cache`: send `If-None-Match` for a 304. Callers are rate-limited per address (429).");
         return app;
     }
 

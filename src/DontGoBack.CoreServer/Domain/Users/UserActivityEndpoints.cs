@@ -7,8 +7,13 @@ public static class UserActivityEndpoints
 {
     public static IEndpointRouteBuilder MapUserActivity(this IEndpointRouteBuilder app)
     {
-        app.MapInternalGroup("/users").MapPost("/{userId:long}/activity", RecordAsync).Produces<ActivityResponse>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapInternalGroup("/users").WithTags(ApiDescription.Tags.Users)
+            .MapPost("/{userId:long}/activity", RecordAsync).Produces<ActivityResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("Record that a user was active")
+            .WithDescription("Stamps the user's last activity with the current time; a dormant account becomes active again "
+                + "(`reactivated` is true). userId is a whole number; "
+                + "an unknown user answers 404. No body.");
         return app;
     }
 
