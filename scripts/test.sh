@@ -1,10 +1,33 @@
 #!/usr/bin/env bash
 # Runs every test: starts a throwaway PostgreSQL 15 on loopback, points the tests at it,
-# runs `dotnet test` on the solution, and removes the cluster afterwards.
+# runs `dotnet test` on the solution, and removes the cluster afterwards. Arguments go to
+# `dotnet test` (e.g. --filter "FullyQualifiedName~ConsoleTests").
+#
+# What it prints: the build, each failed test's message and stack trace as it fails, every 30 s a
+# progress line ("test.sh: 2m30s: 212 passed, 0 failed, 1 skipped; lately: ConsoleTests,
+# RunHistoryTests": the classes with results since the line before), dotnet test's summary, and
+# last the plain line "N passed, N failed". It leaves out the line per passed test and the servers'
+# log entries that its per-test logger shows; pass your own --logger to see everything that logger
+# prints (.ci/run does). The exit code is `dotnet test`'s.
+#
+# Variables it reads (all optional):
+#   DONTGOBACK_PG_PORT              the test cluster's port (25433)
+#   DONTGOBACK_PG_DATA              the test cluster's data directory (/tmp/dontgoback-pg-<port>); it is
+#                                   emptied at the start and deleted at the end, so never point it at data
+#                                   you keep. Clusters the tests start of their own never use it.
+#   DONTGOBACK_PG_SHARED_BUFFERS_MB the cluster's shared_buffers in MB (512)
+#   PG_BIN                          PostgreSQL 15's binaries (/usr/lib/postgresql/15/bin)
+# (the last three are read by scripts/postgres.sh, which this runs).
+#
+# What it changes on the machine, each said on stderr when it happens:
+#   - installs Debian's chromium and fonts-noto-cjk when missing (the console's browser tests, and
+#     Korean nicknames in them); they stay installed;
+#   - as root, creates the 'postgres' system user when missing (initdb refuses root); it stays;
+#   - as root, raises vm.nr_hugepages for the cluster's shared buffers, and gives back what it
+#     raised when it stops the cluster on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The console's browser tests drive Debian's chromium (Playwright cannot download browsers here).
 # Another apt or dpkg (an unattended upgrade, a second checkout's tests) may hold a lock: wait for
 # it, up to ten minutes. dpkg's lock honours DPkg::Lock::Timeout; apt-get update's lists lock does not.
 apt_get() {
@@ -21,9 +44,16 @@ apt_get() {
         waited=$((waited + 5))
     done
 }
-if [ ! -x /usr/bin/chromium ]; then
-    echo "Installing chromium for the console's browser tests…" >&2
-    apt_get update -qq && apt_get install -y -qq chromium >/dev/null
+# The console's browser tests drive Debian's chromium (Playwright cannot download browsers here),
+# and the console shows Korean nicknames: without a CJK font they come out as missing-glyph boxes.
+packages=()
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+if ! { command -v fc-list >/dev/null && fc-list :lang=ko | grep -q .; } && ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+    packages+=(fonts-noto-cjk)
+fi
+if [ "${#packages[@]}" -gt 0 ]; then
+    echo "Installing ${packages[*]} for the console's browser tests (apt-get install; they stay installed)…" >&2
+    apt_get update -qq && apt_get install -y -qq "${packages[@]}" >/dev/null
 fi
 
 port=${DONTGOBACK_PG_PORT:-25433}
@@ -31,4 +61,77 @@ export DONTGOBACK_TEST_POSTGRES
 DONTGOBACK_TEST_POSTGRES=$(scripts/postgres.sh start "$port" | tail -n 1)
 trap 'scripts/postgres.sh stop "$port"' EXIT
 
-dotnet test DontGoBack.slnx "$@"
+# One line a test from the console logger, unless the caller chose a logger of their own.
+quiet=1
+for argument in "$@"; do
+    case "$argument" in --logger|--logger=*|-l|-l=*) quiet=0 ;; esac
+done
+logger=()
+[ "$quiet" -eq 1 ] && logger=(--logger "console;verbosity=normal")
+
+# Reads dotnet test's output: counts the results by class, hides the passed tests' lines (and any
+# output they printed) and the servers' log entries when quiet, prints a progress line every 30 s, and ends on "N passed, N failed"
+# taken from dotnet test's own summary ("Total tests"/"Passed:"/"Failed:", or "Passed!  - Failed: X,
+# Passed: Y, ...").
+report() {
+    local line name class hiding=0 passed=0 failed=0 skipped=0 last=$SECONDS
+    local summary_passed="" summary_failed=""
+    local -A lately=()
+    progress() {
+        local minutes=$(((SECONDS - started) / 60)) seconds=$(((SECONDS - started) % 60)) classes=""
+        if [ $((passed + failed + skipped)) -eq 0 ]; then
+            printf 'test.sh: %dm%02ds: building and starting the tests…\n' "$minutes" "$seconds"
+        else
+            [ "${#lately[@]}" -gt 0 ] && classes="; lately: $(printf '%s\n' "${!lately[@]}" | sort | paste -sd, - | sed 's/,/, /g')"
+            printf 'test.sh: %dm%02ds: %d passed, %d failed, %d skipped%s\n' "$minutes" "$seconds" "$passed" "$failed" "$skipped" "$classes"
+        fi
+        lately=()
+        last=$SECONDS
+    }
+    while :; do
+        if IFS= read -r -t 5 line; then
+            case "$line" in
+                "  Passed "*|"  Failed "*|"  Skipped "*)
+                    name=${line#  * }
+                    name=${name%%(*}
+                    name=${name%% \[*}
+                    class=${name%.*}
+                    lately[${class##*.}]=1
+                    hiding=0
+                    case "$line" in
+                        "  Passed "*) passed=$((passed + 1)); hiding=$quiet ;;
+                        "  Failed "*) failed=$((failed + 1)) ;;
+                        *) skipped=$((skipped + 1)) ;;
+                    esac
+                    ;;
+                # A passed test's own output is indented under it, and so is a log entry's message.
+                " "*|"") ;;
+                # The servers under test log to the test host's console, which this logger shows:
+                # thousands of lines, left out unless asked for (a failure's own output stays).
+                trce:*|dbug:*|info:*|warn:*|fail:*|crit:*) hiding=$quiet ;;
+                *) hiding=0 ;;
+            esac
+            case "$line" in
+                "     Passed: "*) summary_passed=${line##* } ;;
+                "     Failed: "*) summary_failed=${line##* } ;;
+                "Passed!  - "*|"Failed!  - "*)
+                    summary_failed=$(sed -E 's/.*Failed: *([0-9]+).*/\1/' <<<"$line")
+                    summary_passed=$(sed -E 's/.*Passed: *([0-9]+).*/\1/' <<<"$line")
+                    ;;
+            esac
+            [ "$hiding" -eq 1 ] || printf '%s\n' "$line"
+        elif [ $? -le 128 ]; then
+            break # the end of the output (a status above 128 is read's timeout)
+        fi
+        [ $((SECONDS - last)) -lt 30 ] || progress
+    done
+    # dotnet test's summary when it printed one (a run that never started has none).
+    echo "${summary_passed:-$passed} passed, ${summary_failed:-$failed} failed"
+}
+
+started=$SECONDS
+set +e
+dotnet test DontGoBack.slnx "${logger[@]}" "$@" 2>&1 | report
+status=${PIPESTATUS[0]}
+set -e
+exit "$status"

@@ -51,6 +51,32 @@ public sealed class ConsoleBrowser : IAsyncLifetime
     public static Task ScreenshotAsync(IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, name + ".png"), FullPage = true });
 
+    /// <summary>
+    /// The characters of <paramref name="text"/> beyond ASCII that the browser draws as the missing-glyph
+    /// box (no installed font has them) or not at all. Each is drawn on a canvas in the element's own font
+    /// and compared, pixel for pixel, with an unassigned code point; two unassigned ones must draw alike,
+    /// or the comparison proves nothing.
+    /// </summary>
+    public static Task<string[]> MissingGlyphsAsync(ILocator text) => text.EvaluateAsync<string[]>("""
+        element => {
+            const style = getComputedStyle(element);
+            const font = `${style.fontStyle} ${style.fontWeight} 32px ${style.fontFamily}`;
+            const draw = character => {
+                const context = document.createElement('canvas').getContext('2d', { willReadFrequently: true });
+                context.canvas.width = context.canvas.height = 48;
+                context.font = font;
+                context.textBaseline = 'top';
+                context.fillText(character, 4, 4);
+                return context.getImageData(0, 0, 48, 48).data.join();
+            };
+            const box = draw('\u{10FFFD}');
+            if (draw('\u{10FFFC}') !== box)
+                throw new Error(`two unassigned code points draw differently in ${font}: no missing-glyph box to compare with`);
+            const blank = draw(' ');
+            return [...element.textContent].filter(c => c.codePointAt(0) > 0x7f).filter(c => [box, blank].includes(draw(c)));
+        }
+        """);
+
     public async Task DisposeAsync()
     {
         if (Browser is not null)

@@ -61,6 +61,9 @@ public sealed class OwnPostgresServer : IAsyncLifetime
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            // Never the data directory the environment names (scripts/test.sh's main cluster may live
+            // there): this server's start would empty it and its stop delete it.
+            Environment = { ["DONTGOBACK_PG_DATA"] = DataDirectory(port) },
         };
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
@@ -70,6 +73,9 @@ public sealed class OwnPostgresServer : IAsyncLifetime
             throw new InvalidOperationException($"postgres.sh {action} {port} exited {process.ExitCode}: {await error}");
         return await output;
     }
+
+    /// <summary>The script's own default for a cluster on <paramref name="port"/>: one directory per server.</summary>
+    private static string DataDirectory(int port) => $"/tmp/dontgoback-pg-{port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 
     /// <summary>scripts/postgres.sh of the checkout the tests were built from.</summary>
     private static string Script()

@@ -352,6 +352,8 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         await page.WaitForSelectorAsync("[data-field=amount]");
         Assert.Equal("1,020,000 KRW", await page.TextContentAsync("[data-field=amount]"));
         Assert.Equal("102만", await page.TextContentAsync("[data-field=nickname]"));
+        // Drawn in a Korean font, not as a missing-glyph box (scripts/test.sh installs fonts-noto-cjk).
+        Assert.Empty(await ConsoleBrowser.MissingGlyphsAsync(page.Locator("[data-field=nickname]")));
         // What Chart.js drew: one point per day, coloured by the rule.
         await page.WaitForFunctionAsync("() => window.Chart && Chart.getChart('graph')");
         var colours = await page.EvaluateAsync<string[]>("() => Chart.getChart('graph').data.datasets[0].pointBackgroundColor");
