@@ -148,6 +148,9 @@ public static class DatabaseFaults
                 case SqliteException { SqliteErrorCode: SqliteReadOnly }:
                     return StorageRefusal.ReadOnly;
                 case PostgresException { SqlState: PostgresErrorCodes.DiskFull }:
+                // A new session on a full disk: the server cannot write the relation cache file every
+                // backend writes as it starts, and ends the session with an internal error (XX000).
+                case PostgresException { SqlState: PostgresErrorCodes.InternalError, MessageText: "could not write init file" }:
                 case SqliteException { SqliteErrorCode: SqliteFull }:
                     return StorageRefusal.Full;
                 case DbException:
