@@ -97,6 +97,22 @@ public sealed class HealthTests
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
+    public async Task Ready_writes_times_with_a_plain_plus_and_no_day_through_as_null_on_a_fresh_install(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, ScheduleOn);
+
+        var body = await app.CreateClient().GetStringAsync("/health/ready");
+
+        // Today's deadline, 06:00 in Seoul, as any JSON reader and a person at a terminal read it.
+        Assert.Contains("\"deadline\":\"2025-08-10T06:00:00.0000000+09:00\"", body);
+        Assert.DoesNotContain("\\u002B", body);
+        Assert.Contains("\"lastDayThrough\":null", body);
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
     public async Task A_job_far_behind_its_schedule_is_degraded_and_alerted_while_ready_stays_200(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
