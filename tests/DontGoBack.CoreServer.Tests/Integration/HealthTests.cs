@@ -371,7 +371,7 @@ public sealed class HealthTests
         Assert.Equal(10, result.Data["daysBehind"]);
 
         // The watch hands the same standing to the gauges, which answer from it without a query.
-        using var behind = new MetricCollector<int>(fixture.Meters, BatchMetrics.MeterName, BatchMetrics.DaysBehind);
+        using var behind = new MetricCollector<int>(fixture.Meters, BatchMetrics.MeterName, BatchMetrics.Overdue);
         using var since = new MetricCollector<double>(fixture.Meters, BatchMetrics.MeterName, BatchMetrics.SinceLastThrough);
         var standing = await fixture.Reader.ReadAsync(fixture.Schedule, CancellationToken.None);
         fixture.Metrics.ReportSchedule(AssetRefreshJob.Name, standing.DaysBehind, standing.LastThrough?.FinishedAt);
@@ -388,7 +388,7 @@ public sealed class HealthTests
         await using var app = new CoreServerApp(database, ScheduleOn);
         var client = app.CreateClient();
         var meters = app.Services.GetRequiredService<IMeterFactory>();
-        using var behind = new MetricCollector<int>(meters, BatchMetrics.MeterName, BatchMetrics.DaysBehind);
+        using var behind = new MetricCollector<int>(meters, BatchMetrics.MeterName, BatchMetrics.Overdue);
         using var since = new MetricCollector<double>(meters, BatchMetrics.MeterName, BatchMetrics.SinceLastThrough);
         var watch = app.Services.GetServices<IHostedService>().OfType<DailyJobWatch>().Single();
         await app.AddActiveUsersAsync(2, Day.AddDays(-1), 10_000_000);
