@@ -21,7 +21,13 @@ public sealed class CommandChecks(BatchJobs jobs, BatchCalendar calendar, IOptio
     /// <summary>A `--job` option: one of the registered jobs' names (<paramref name="runNames"/>: or a name runs are recorded under).</summary>
     public static Option<string> JobOption(CommandChecks? checks, bool runNames, string description)
     {
-        var option = new Option<string>("--job") { Description = description, DefaultValueFactory = _ => Batch.Asset.Job.AssetRefreshJob.Name };
+        // Help lists the jobs from the declared list: it is answered before the host (and its registered jobs) exists.
+        var names = runNames ? CoreCommandLine.Jobs.SelectMany(j => j.RunNames) : CoreCommandLine.Jobs.Select(j => j.Name);
+        var option = new Option<string>("--job")
+        {
+            Description = $"{description}: one of {string.Join(", ", names)}",
+            DefaultValueFactory = _ => Batch.Asset.Job.AssetRefreshJob.Name,
+        };
         if (checks is not null)
         {
             var known = runNames ? checks.Jobs.RunNames : checks.Jobs.All.Select(j => j.Definition.Name).ToList();

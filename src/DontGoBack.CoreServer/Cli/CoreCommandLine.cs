@@ -1,5 +1,8 @@
 using System.CommandLine;
 using System.CommandLine.Help;
+using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.CoreServer.Batch.User;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.Logging.Console;
@@ -18,6 +21,13 @@ public static class CoreCommandLine
 
     /// <summary>Exit code of a run the database or a server stopped, and of a server whose database cannot be prepared.</summary>
     public const int RunFailed = 1;
+
+    /// <summary>
+    /// The daily jobs, as help names them. Help is answered before the host is built, so it cannot ask
+    /// the registered <see cref="BatchJobs"/>; a test holds this list to them. Declared
+    /// before <see cref="Commands"/>, whose declaration reads it.
+    /// </summary>
+    public static IReadOnlyList<DailyJobDefinition> Jobs { get; } = [AssetRefreshJob.Definition, UserDormancyJob.Definition];
 
     /// <summary>Every command there is; help, parsing and DI registration all come from this list.</summary>
     public static IReadOnlyList<DeclaredCommand> Commands { get; } =
@@ -78,13 +88,41 @@ public static class CoreCommandLine
         {
             Console.Error.WriteLine(mistake.StartsWith('-')
                 ? $"unknown option '{mistake}'; the server takes only switches with a value, such as --urls http://127.0.0.1:5070; see --help"
-                : $"unknown command '{mistake}'; see --help");
+                : NearestCommand(mistake) is { } nearest
+                    ? $"unknown command '{mistake}'; did you mean '{nearest}'? see --help"
+                    : $"unknown command '{mistake}'; see --help");
             return UsageError;
         }
         foreach (var error in parsed.Errors)
             Console.Error.WriteLine(error.Message);
         Console.Error.WriteLine($"See '{parsed.CommandResult.Command.Name} --help'.");
         return UsageError;
+    }
+
+    /// <summary>The command a typo most likely meant: the closest within two edits, else the first the word begins; null when none is near.</summary>
+    internal static string? NearestCommand(string word)
+    {
+        var names = Commands.Select(c => c.Name).Append("help").ToList();
+        var closest = names.Select(name => (name, distance: EditDistance(word, name))).Where(n => n.distance <= 2).OrderBy(n => n.distance).FirstOrDefault();
+        return closest.name ?? names.FirstOrDefault(name => name.StartsWith(word, StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>Levenshtein distance, case-insensitive: the insertions, deletions and substitutions that turn one word into the other.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var substitution = char.ToLowerInvariant(a[i - 1]) == char.ToLowerInvariant(b[j - 1]) ? 0 : 1;
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + substitution);
+            }
+            previous = current;
+        }
+        return previous[b.Length];
     }
 
     /// <summary>The commands, their checks and the runner; only a command line that names a command resolves them.</summary>

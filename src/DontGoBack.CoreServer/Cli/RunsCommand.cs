@@ -15,7 +15,7 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
     public static Command Declare(CommandChecks? checks) =>
         new("runs", "List recorded runs, newest day first")
         {
-            CommandChecks.JobOption(checks, runNames: true, "Job name (see `runs` in the README for the list)"),
+            CommandChecks.JobOption(checks, runNames: true, "Job name (a `-subset` name lists its back-fills of some users)"),
             CommandChecks.DayOption("--from", "First day YYYY-MM-DD", checks),
             CommandChecks.DayOption("--to", "Last day YYYY-MM-DD", checks),
             CoreCommandLine.JsonOption(),

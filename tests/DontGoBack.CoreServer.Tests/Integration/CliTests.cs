@@ -62,6 +62,7 @@ public sealed class CliTests : IDisposable
 
     [Theory]
     [InlineData("nope", "unknown command 'nope'; see --help")]
+    [InlineData("refrsh", "unknown command 'refrsh'; did you mean 'refresh'? see --help")]
     [InlineData("--verbose", "unknown option '--verbose'")]
     [InlineData("--urls http://127.0.0.1:0 extra", "unknown command 'extra'")]
     [InlineData("refresh --bogus", "'--bogus'")]

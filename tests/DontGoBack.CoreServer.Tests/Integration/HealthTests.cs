@@ -97,6 +97,22 @@ public sealed class HealthTests
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
+    public async Task Ready_writes_times_with_a_plain_plus_and_no_day_through_as_null_on_a_fresh_install(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, ScheduleOn);
+
+        var body = await app.CreateClient().GetStringAsync("/health/ready");
+
+        // Today's deadline, 06:00 in Seoul, as any JSON reader and a person at a terminal read it.
+        Assert.Contains("\"deadline\":\"2025-08-10T06:00:00.0000000+09:00\"", body);
+        Assert.DoesNotContain("\\u002B", body);
+        Assert.Contains("\"lastDayThrough\":null", body);
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
     public async Task A_job_far_behind_its_schedule_is_degraded_and_alerted_while_ready_stays_200(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
@@ -355,7 +371,7 @@ public sealed class HealthTests
         Assert.Equal(10, result.Data["daysBehind"]);
 
         // The watch hands the same standing to the gauges, which answer from it without a query.
-        using var behind = new MetricCollector<int>(fixture.Meters, BatchMetrics.MeterName, BatchMetrics.DaysBehind);
+        using var behind = new MetricCollector<int>(fixture.Meters, BatchMetrics.MeterName, BatchMetrics.Overdue);
         using var since = new MetricCollector<double>(fixture.Meters, BatchMetrics.MeterName, BatchMetrics.SinceLastThrough);
         var standing = await fixture.Reader.ReadAsync(fixture.Schedule, CancellationToken.None);
         fixture.Metrics.ReportSchedule(AssetRefreshJob.Name, standing.DaysBehind, standing.LastThrough?.FinishedAt);
@@ -372,7 +388,7 @@ public sealed class HealthTests
         await using var app = new CoreServerApp(database, ScheduleOn);
         var client = app.CreateClient();
         var meters = app.Services.GetRequiredService<IMeterFactory>();
-        using var behind = new MetricCollector<int>(meters, BatchMetrics.MeterName, BatchMetrics.DaysBehind);
+        using var behind = new MetricCollector<int>(meters, BatchMetrics.MeterName, BatchMetrics.Overdue);
         using var since = new MetricCollector<double>(meters, BatchMetrics.MeterName, BatchMetrics.SinceLastThrough);
         var watch = app.Services.GetServices<IHostedService>().OfType<DailyJobWatch>().Single();
         await app.AddActiveUsersAsync(2, Day.AddDays(-1), 10_000_000);

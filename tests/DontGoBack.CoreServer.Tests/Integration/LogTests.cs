@@ -53,6 +53,38 @@ public sealed class LogTests
     }
 
     [Fact]
+    public async Task Retries_past_the_limit_are_counted_in_one_summary_per_interval_not_logged_one_by_one()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["Extension:RetryLogLimit"] = "5",
+            ["Batch:ProgressInterval"] = "00:00:01",
+        });
+        var day = new DateOnly(2025, 8, 10);
+        var ids = await app.AddActiveUsersAsync(40, day.AddDays(-1), 10_000_000);
+        var failing = ids.Take(30).ToArray();
+        app.Extension.Inject(FakeExtensionServer.Fault.ServerError, failing);
+
+        await app.CreateClient().RunDayAsync(day);
+        // Every call past a user's first was a retry the server saw.
+        var retried = failing.Sum(id => Math.Max(0, app.Extension.CallsFor(id) - 1));
+        var summary = new System.Text.RegularExpressions.Regex(@"^(\d+) retries of calls to other servers in the last 1 s \((.+)\), e\.g\. (.+); (\d+) of them not logged one by one \(Extension:RetryLogLimit 5\)$");
+        IEnumerable<System.Text.RegularExpressions.Match> Summaries() =>
+            app.Logs.Entries.Select(e => summary.Match(e.Message)).Where(m => m.Success);
+        await app.Logs.WaitForAsync(_ => Summaries().Sum(m => int.Parse(m.Groups[1].Value)) >= retried, TimeSpan.FromSeconds(10));
+
+        var single = app.Logs.Entries.Count(e => System.Text.RegularExpressions.Regex.IsMatch(e.Message, @" failed \(HTTP 500\); retry \d+ in \d+ ms$"));
+        var summaries = Summaries().ToList();
+        Assert.True(retried > 5, $"only {retried} retries");
+        Assert.Equal(5, single);
+        Assert.Equal(retried, summaries.Sum(m => int.Parse(m.Groups[1].Value)));
+        Assert.Equal(retried - 5, summaries.Sum(m => int.Parse(m.Groups[4].Value)));
+        Assert.All(summaries, m => Assert.StartsWith("HTTP 500: ", m.Groups[2].Value));
+        Assert.All(summaries, m => Assert.Equal("HTTP 500", m.Groups[3].Value));
+    }
+
+    [Fact]
     public async Task Missed_days_beyond_the_catch_up_window_are_logged_as_a_count_and_a_range()
     {
         var today = new DateOnly(2025, 8, 10);

@@ -155,6 +155,42 @@ public sealed class TelemetryTests
     }
 
     [Fact]
+    public async Task Our_series_are_named_in_base_units_as_promtool_check_metrics_wants()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        // The schedule on, so the watch feeds the schedule gauges: 09:00 in Seoul, today's 06:00 deadline has passed.
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["AssetRefresh:Enabled"] = "true" });
+        var client = app.CreateClient();
+        await app.AddActiveUsersAsync(2, Day.AddDays(-1), StartAmount);
+        await client.RunDayAsync(Day);
+
+        var text = "";
+        await Eventually.UntilAsync(async () =>
+        {
+            text = await client.GetStringAsync("/metrics");
+            return text.Contains("# TYPE dontgoback_batch_schedule_since_last_through_seconds gauge", StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(10));
+
+        Assert.Contains("# TYPE dontgoback_batch_schedule_overdue gauge", text);
+        var ours = Regex.Matches(text, @"^# TYPE (dontgoback_\w+) ", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(ours);
+        Assert.All(ours, name => Assert.Null(PromtoolUnitProblem(name)));
+    }
+
+    /// <summary>
+    /// promtool's unit lint: a name part that is a unit (or a prefixed one, as `milliseconds`) must be a
+    /// base unit; `days` asks for `seconds`. Returns the offending part, or null.
+    /// </summary>
+    private static string? PromtoolUnitProblem(string name)
+    {
+        string[] baseUnits = ["amperes", "bytes", "celsius", "grams", "joules", "kelvin", "meters", "metres", "seconds", "volts"];
+        string[] otherUnits = ["amps", "days", "fahrenheit", "hours", "minutes", "weeks", "years", "inches", "ounces", "pounds", "calories", "hertz"];
+        string[] prefixes = ["pico", "nano", "micro", "milli", "centi", "deci", "deca", "hecto", "kilo", "kibi", "mega", "mebi", "giga", "gibi", "tera", "tebi", "peta", "pebi"];
+        return name.Split('_').FirstOrDefault(part => otherUnits.Contains(part)
+            || prefixes.Any(p => part.StartsWith(p, StringComparison.Ordinal) && (baseUnits.Contains(part[p.Length..]) || otherUnits.Contains(part[p.Length..]))));
+    }
+
+    [Fact]
     public async Task Metrics_endpoint_answers_in_Prometheus_text_format_to_internal_callers_only()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);

@@ -1,6 +1,10 @@
+using System.CommandLine;
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Cli;
+using DontGoBack.CoreServer.Persistence;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DontGoBack.CoreServer.Tests.Unit;
 
@@ -83,6 +87,44 @@ public sealed class CommandLineTests
         Assert.Equal(CoreCommandLine.Commands.Select(c => c.Name), root.Subcommands.Select(c => c.Name));
         Assert.Equal(["refresh", "seed", "backfill", "runs", "retry-failed", "verify"], CoreCommandLine.Commands.Select(c => c.Name));
     }
+
+    [Theory]
+    [InlineData("runs", "asset-refresh, asset-refresh-subset, user-dormancy")]
+    [InlineData("retry-failed", "asset-refresh, user-dormancy")]
+    public void Help_of_a_command_with_a_job_lists_the_jobs(string command, string jobs)
+    {
+        var output = new StringWriter();
+
+        var exitCode = CoreCommandLine.Declare(checks: null).Parse([command, "--help"]).Invoke(new InvocationConfiguration { Output = output });
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains($"one of {jobs}", output.ToString());
+        Assert.DoesNotContain("README", output.ToString());
+    }
+
+    [Fact]
+    public async Task The_jobs_help_lists_are_the_jobs_the_server_registers()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database);
+
+        var registered = app.Services.GetRequiredService<BatchJobs>().All.Select(j => j.Definition.Name).Order();
+
+        Assert.Equal(registered, CoreCommandLine.Jobs.Select(j => j.Name).Order());
+    }
+
+    [Theory]
+    [InlineData("refrsh", "refresh")]
+    [InlineData("Refresh", "refresh")]
+    [InlineData("retry", "retry-failed")]
+    [InlineData("rnus", "runs")]
+    [InlineData("verfy", "verify")]
+    [InlineData("bakfil", "backfill")]
+    [InlineData("hlp", "help")]
+    [InlineData("nope", null)]
+    [InlineData("serve", null)]
+    public void An_unknown_command_is_matched_to_the_nearest_within_two_edits_or_by_its_start(string word, string? nearest) =>
+        Assert.Equal(nearest, CoreCommandLine.NearestCommand(word));
 
     [Fact]
     public void Every_status_is_spelled_as_its_json()

@@ -4,6 +4,7 @@ using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
+using DontGoBack.CoreServer.InterServer.Extension;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -37,6 +38,18 @@ public sealed class OptionsValidationTests
         var result = Assert.Single(Validate(new DatabaseOptions { PublicReadPoolSize = size }));
 
         Assert.Equal("Database:PublicReadPoolSize must be between 1 and 1000.", result.ErrorMessage);
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(100_001)]
+    public void A_retry_log_limit_out_of_range_is_rejected_naming_Extension_RetryLogLimit(int limit)
+    {
+        Assert.DoesNotContain(Validate(new ExtensionOptions()), r => r.MemberNames.Contains(nameof(ExtensionOptions.RetryLogLimit)));
+
+        var result = Assert.Single(Validate(new ExtensionOptions { RetryLogLimit = limit }), r => r.MemberNames.Contains(nameof(ExtensionOptions.RetryLogLimit)));
+
+        Assert.Equal("Extension:RetryLogLimit must be between 0 and 100000.", result.ErrorMessage);
     }
 
     [Theory]

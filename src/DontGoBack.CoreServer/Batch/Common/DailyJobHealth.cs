@@ -38,7 +38,8 @@ public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar
             ["today"] = standing.Today.ToString("O"),
             ["deadline"] = standing.TodayDeadline.ToString("O"),
             ["daysBehind"] = standing.DaysBehind,
-            ["lastDayThrough"] = standing.LastThrough?.Day.ToString("O") ?? "",
+            // No day through yet is JSON's null, not an empty string.
+            ["lastDayThrough"] = standing.LastThrough?.Day.ToString("O")!,
             ["skippedDays"] = standing.Skipped.Count,
         };
         if (standing.Skipped.Count > 0)

@@ -40,6 +40,14 @@ public sealed class ExtensionOptions
     [Range(0, 10)]
     public int MaxRetryAttempts { get; set; } = 3;
 
+    /// <summary>
+    /// Retry lines logged one by one, to this server and the auth server, while retries keep coming
+    /// (until a Batch:ProgressInterval passes without one); past it they are only counted, in the
+    /// summary logged every Batch:ProgressInterval. 0 logs summaries alone.
+    /// </summary>
+    [Range(0, 100_000, ErrorMessage = "Extension:RetryLogLimit must be between {1} and {2}.")]
+    public int RetryLogLimit { get; set; } = 20;
+
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
