@@ -64,11 +64,12 @@ public sealed partial class CoreServerStartup(
 
     /// <summary>
     /// The one line a process prints when the database stopped its preparation (unreachable, refused, read-only
-    /// with migrations pending); null when <paramref name="exception"/> is not the database's fault.
+    /// with migrations pending, missing and not creatable); null when <paramref name="exception"/> is not the database's fault.
     /// </summary>
     public static string? DatabaseFailure(Exception exception) => exception switch
     {
         DatabaseRefusesWritesException refused => refused.Message,
+        DatabaseMissingException missing => missing.Message,
         _ when DatabaseFaults.IsDatabaseFault(exception) => DatabaseFaults.Describe(exception),
         _ => null,
     };

@@ -4,8 +4,11 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 namespace DontGoBack.CoreServer.Persistence;
 
-/// <summary>Brings the database to the model: the SQLite folder if needed, then pending migrations, then the seeders.</summary>
-public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabase? sqlite = null)
+/// <summary>
+/// Brings the database to the model: the SQLite folder or the PostgreSQL database if needed, then pending
+/// migrations, then the seeders.
+/// </summary>
+public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabase? sqlite = null, PostgresDatabase? postgres = null)
 {
     /// <summary>
     /// Applies the migrations this build knows and the database lacks. They are read first, and only
@@ -13,9 +16,12 @@ public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabas
     /// written to, so a read-only database or a full disk still serves reads and the commands that only read.
     /// </summary>
     /// <exception cref="DatabaseRefusesWritesException">Migrations are pending and the database refuses writes.</exception>
+    /// <exception cref="DatabaseMissingException">The PostgreSQL database is missing and the role may not create it.</exception>
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
         sqlite?.EnsureDirectory();
+        if (postgres is not null)
+            await postgres.EnsureExistsAsync(cancellationToken);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
         var history = db.GetService<IHistoryRepository>();

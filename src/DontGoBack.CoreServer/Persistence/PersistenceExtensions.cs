@@ -31,6 +31,7 @@ public static class PersistenceExtensions
                     options.UseSqlite(connectionString).UseSnakeCaseNamingConvention().ConfigureWarnings(SqliteDatabase.KnownMigrationWarnings));
                 break;
             case DatabaseProvider.Postgres:
+                builder.Services.AddSingleton(services => new PostgresDatabase(connectionString, services.GetRequiredService<ILogger<PostgresDatabase>>()));
                 // Named, so metrics and traces label the pool with this rather than the connection string.
                 builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "dontgoback" }.Build());
                 builder.Services.AddContexts<PostgresDontGoBackDbContext>((services, options) =>

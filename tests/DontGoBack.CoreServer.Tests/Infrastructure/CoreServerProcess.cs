@@ -115,6 +115,8 @@ public sealed class CoreServerProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    public bool HasExited => _process.HasExited;
+
     /// <summary>Sends a signal as `kill -SIGNAL pid` does, e.g. SIGTERM (15) as a service manager stops a process.</summary>
     public void Signal(int signal)
     {

@@ -1,5 +1,7 @@
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
@@ -68,24 +70,114 @@ public sealed class ConfigurationTests
         Assert.Contains(command.StandardError, line => line.Contains("AssetRefresh:TimeZone"));
     }
 
-    [Theory]
-    [InlineData("unreachable", "database unavailable: Failed to connect to 127.0.0.1:1")]
-    [InlineData("missing", "database error: 3D000: database \"dontgoback_never_created\" does not exist")]
-    public async Task A_database_the_server_cannot_use_stops_it_with_exit_1_and_one_line_without_a_stack_trace(string database, string says)
+    [Fact]
+    public async Task An_unreachable_database_stops_the_server_with_exit_1_and_one_line_without_a_stack_trace()
     {
-        var connection = new Npgsql.NpgsqlConnectionStringBuilder(TestDatabase.AdminConnectionString()) { Database = "dontgoback_never_created" };
-        if (database == "unreachable")
-            (connection.Host, connection.Port) = ("127.0.0.1", 1);
-        var settings = new Dictionary<string, string?>
-        {
-            ["Database:Provider"] = "Postgres", ["ConnectionStrings:DontGoBack"] = connection.ConnectionString,
-        };
+        var connection = new NpgsqlConnectionStringBuilder(TestDatabase.AdminConnectionString()) { Host = "127.0.0.1", Port = 1, Database = "dontgoback_never_created" };
 
-        var server = await CoreServerProcess.RunAsync(settings, [], timeout: TimeSpan.FromSeconds(60));
+        var server = await CoreServerProcess.RunAsync(PostgresAt(connection.ConnectionString), [], timeout: TimeSpan.FromSeconds(60));
 
         Assert.True(server.ExitCode == 1, $"exit code {server.ExitCode}; output:\n{server.Output}");
-        Assert.Equal([$"The server cannot start: {says}"], server.StandardError);
+        Assert.Equal(["The server cannot start: database unavailable: Failed to connect to 127.0.0.1:1"], server.StandardError);
         Assert.DoesNotContain(server.StandardOutput, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_missing_database_is_created_and_the_server_starts_on_it()
+    {
+        await using var database = await MissingDatabaseAsync();
+
+        await using var server = CoreServerProcess.Start(PostgresAt(database.ConnectionString));
+        // The console's address is logged once the server listens, after the migrations; a server that cannot start exits.
+        await Eventually.UntilAsync(
+            () => Task.FromResult(server.HasExited || server.Output.Contains("Operations console: ", StringComparison.Ordinal)), TimeSpan.FromSeconds(60));
+
+        Assert.False(server.HasExited, $"the server exited; output:\n{server.Output}");
+        Assert.Contains(server.StandardOutput, line => line.Contains($"Database {DatabaseName(database)} did not exist on 127.0.0.1:", StringComparison.Ordinal));
+        Assert.Empty(server.StandardError);
+        Assert.Equal(0, await CountRunsAsync(database));
+    }
+
+    [Fact]
+    public async Task A_missing_database_is_created_for_a_command()
+    {
+        await using var database = await MissingDatabaseAsync();
+
+        var runs = await CoreServerProcess.RunAsync(PostgresAt(database.ConnectionString), ["runs", "--json"]);
+
+        Assert.True(runs.ExitCode == 0, $"exit code {runs.ExitCode}; output:\n{runs.Output}");
+        Assert.Equal(["[]"], runs.StandardOutput);
+        Assert.Equal(0, await CountRunsAsync(database));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("runs")]
+    public async Task A_missing_database_the_role_may_not_create_stops_it_with_one_line_naming_what_to_run(string? command)
+    {
+        await using var database = await MissingDatabaseAsync();
+        var role = $"dgb_no_createdb_{Guid.NewGuid():N}"[..30];
+        await AdminAsync($"CREATE ROLE {role} LOGIN PASSWORD 'secret' NOCREATEDB");
+        try
+        {
+            var connection = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Username = role, Password = "secret" };
+            var name = DatabaseName(database);
+
+            var process = await CoreServerProcess.RunAsync(PostgresAt(connection.ConnectionString), command is null ? [] : [command]);
+
+            Assert.True(process.ExitCode == 1, $"exit code {process.ExitCode}; output:\n{process.Output}");
+            // A command logs to standard error as well: the start-up's information lines, never an error's.
+            var line = Assert.Single(process.StandardError, line => !line.StartsWith("info:", StringComparison.Ordinal) && !line.StartsWith("      ", StringComparison.Ordinal));
+            Assert.StartsWith(command is null ? "The server cannot start: " : "runs failed: ", line);
+            Assert.Contains($"database \"{name}\" does not exist and role \"{role}\" may not create it (42501: permission denied to create database)", line);
+            Assert.Contains($"createdb -h 127.0.0.1 -p {connection.Port} -U postgres -O {role} {name}", line);
+            Assert.Contains($"CREATE DATABASE \"{name}\" OWNER \"{role}\";", line);
+            Assert.DoesNotContain(process.Output.Split('\n'), output => output.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+            Assert.False(await DatabaseExistsAsync(name));
+        }
+        finally
+        {
+            await AdminAsync($"DROP ROLE {role}");
+        }
+    }
+
+    private static Dictionary<string, string?> PostgresAt(string connectionString) => new()
+    {
+        ["Database:Provider"] = "Postgres", ["ConnectionStrings:DontGoBack"] = connectionString,
+    };
+
+    /// <summary>A PostgreSQL database's name and connection string, the database itself dropped (and dropped again at the end, if created).</summary>
+    private static async Task<TestDatabase> MissingDatabaseAsync()
+    {
+        var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await AdminAsync($"DROP DATABASE {DatabaseName(database)}");
+        return database;
+    }
+
+    private static string DatabaseName(TestDatabase database) => new NpgsqlConnectionStringBuilder(database.ConnectionString).Database!;
+
+    private static async Task AdminAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestDatabase.AdminConnectionString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<bool> DatabaseExistsAsync(string name)
+    {
+        await using var connection = new NpgsqlConnection(TestDatabase.AdminConnectionString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_database WHERE datname = @name", connection);
+        command.Parameters.AddWithValue("name", name);
+        return (long)(await command.ExecuteScalarAsync())! == 1;
+    }
+
+    /// <summary>Reads the created database's run history: it exists and every migration reached it.</summary>
+    private static async Task<int> CountRunsAsync(TestDatabase database)
+    {
+        await using var db = database.CreateContext();
+        return await db.BatchRuns.CountAsync();
     }
 
     private static Dictionary<string, string?> Settings(TestDatabase database, params (string Key, string Value)[] bad)
