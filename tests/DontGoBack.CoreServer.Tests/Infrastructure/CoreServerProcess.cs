@@ -96,9 +96,6 @@ public sealed class CoreServerProcess : IAsyncDisposable
     }
 
     /// <summary>Waits for the process to end, failing the test when it does not in time; all output is read by then.</summary>
-    /// <summary>True once the process has ended.</summary>
-    public bool HasExited => _process.HasExited;
-
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var deadline = new CancellationTokenSource(timeout);
@@ -115,6 +112,7 @@ public sealed class CoreServerProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>True once the process has ended.</summary>
     public bool HasExited => _process.HasExited;
 
     /// <summary>Sends a signal as `kill -SIGNAL pid` does, e.g. SIGTERM (15) as a service manager stops a process.</summary>
