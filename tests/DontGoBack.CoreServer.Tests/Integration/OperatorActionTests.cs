@@ -183,11 +183,19 @@ public sealed class OperatorActionTests
                 client.PostAsJsonAsync($"{schedule}/{(i % 2 == 0 ? "pause" : "resume")}", new { reason = $"round {round}" })));
             Assert.All(answers, a => Assert.Contains(a.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.Conflict }));
             bool paused;
+            OperatorActionKind? lastTaken;
             await using (var db = database.CreateContext())
+            {
                 paused = await db.SchedulePauses.AnyAsync(p => p.JobName == AssetRefreshJob.Name);
+                // The audit trail tells the same story: its newest pause or resume that was taken is the row's state.
+                lastTaken = await db.OperatorActions.Where(a => a.Outcome == OperatorActionOutcome.Accepted)
+                    .OrderByDescending(a => a.Id).Select(a => (OperatorActionKind?)a.Action).FirstOrDefaultAsync();
+            }
             var state = await scheduler.GetTriggerState(AssetRefreshJob.Definition.CronKey);
             if ((state == TriggerState.Paused) != paused)
                 mismatches.Add($"round {round}: pause row {(paused ? "present" : "absent")}, trigger {state}");
+            if (lastTaken is { } taken && (taken == OperatorActionKind.Pause) != paused)
+                mismatches.Add($"round {round}: pause row {(paused ? "present" : "absent")}, newest audited {taken}");
         }
 
         Assert.Empty(mismatches);

@@ -142,27 +142,43 @@ public sealed partial class OperatorActions(
         {
             JobName = job.Name, PausedAt = time.GetUtcNow(), Reason = reason, Address = who.Address, TokenName = StoredText.Clean(who.TokenName, 100),
         };
-        if (!await pauses.SetAsync(job, pause, cancellationToken))
-        {
-            return new ActionAnswer(OperatorActionOutcome.Refused, "already paused",
-                await RecordAsync(OperatorActionKind.Pause, job.Name, null, null, who, reason, OperatorActionOutcome.Refused, "already paused", cancellationToken));
-        }
-        LogPaused(job.Name, reason, who.Address, who.TokenName);
-        return new ActionAnswer(OperatorActionOutcome.Accepted, "paused",
-            await RecordAsync(OperatorActionKind.Pause, job.Name, null, null, who, reason, OperatorActionOutcome.Accepted, "paused", cancellationToken));
+        var answer = await pauses.SetAsync(job, pause, (changed, token) => changed
+            ? AuditInLockAsync(OperatorActionKind.Pause, job.Name, who, reason, OperatorActionOutcome.Accepted, "paused", token)
+            : AuditInLockAsync(OperatorActionKind.Pause, job.Name, who, reason, OperatorActionOutcome.Refused, "already paused", token), cancellationToken);
+        if (answer.Outcome == OperatorActionOutcome.Accepted)
+            LogPaused(job.Name, reason, who.Address, who.TokenName);
+        return answer;
     }
 
     /// <summary>Resumes a paused job's cron trigger; a fire missed while paused happens at once and runs what is owed.</summary>
     public async Task<ActionAnswer> ResumeAsync(DailyJobDefinition job, string reason, Operator who, CancellationToken cancellationToken)
     {
-        if (!await pauses.SetAsync(job, null, cancellationToken))
+        var answer = await pauses.SetAsync(job, null, (changed, token) => changed
+            ? AuditInLockAsync(OperatorActionKind.Resume, job.Name, who, reason, OperatorActionOutcome.Accepted, "resumed", token)
+            : AuditInLockAsync(OperatorActionKind.Resume, job.Name, who, reason, OperatorActionOutcome.Refused, "not paused", token), cancellationToken);
+        if (answer.Outcome == OperatorActionOutcome.Accepted)
+            LogResumed(job.Name, reason, who.Address, who.TokenName);
+        return answer;
+    }
+
+    /// <summary>
+    /// A pause's or resume's audit row, written in the pause's own transaction (<see cref="SchedulePauses.SetAsync{T}"/>):
+    /// the change and its row commit together, in the order the lock let them in.
+    /// </summary>
+    private async Task<ActionAnswer> AuditInLockAsync(
+        OperatorActionKind action, string job, Operator who, string reason, OperatorActionOutcome outcome, string detail, CancellationToken cancellationToken)
+    {
+        var row = NewRow(action, job, null, null, who, reason, outcome, detail);
+        db.OperatorActions.Add(row);
+        try
         {
-            return new ActionAnswer(OperatorActionOutcome.Refused, "not paused",
-                await RecordAsync(OperatorActionKind.Resume, job.Name, null, null, who, reason, OperatorActionOutcome.Refused, "not paused", cancellationToken));
+            await db.SaveChangesAsync(cancellationToken);
+            return new ActionAnswer(outcome, detail, row.Id);
         }
-        LogResumed(job.Name, reason, who.Address, who.TokenName);
-        return new ActionAnswer(OperatorActionOutcome.Accepted, "resumed",
-            await RecordAsync(OperatorActionKind.Resume, job.Name, null, null, who, reason, OperatorActionOutcome.Accepted, "resumed", cancellationToken));
+        finally
+        {
+            db.Entry(row).State = EntityState.Detached;
+        }
     }
 
     /// <summary>

@@ -20,8 +20,13 @@ public sealed partial class SchedulePauses(
     private const int LockClass = 0x44474250;
 
     /// <summary>Pauses (or resumes) the job: the row is written or removed, and the trigger follows it.</summary>
-    /// <returns>False when the row already said so (already paused, not paused); the trigger is made to follow it all the same.</returns>
-    public Task<bool> SetAsync(DailyJobDefinition job, SchedulePause? pause, CancellationToken cancellationToken) =>
+    /// <param name="record">
+    /// Writes what became of the request (its audit row) in the same transaction, under the same lock, told whether
+    /// the row changed (false: already paused, not paused; the trigger is made to follow the row all the same): the
+    /// audit trail then orders racing pauses and resumes as the row saw them.
+    /// </param>
+    public Task<T> SetAsync<T>(DailyJobDefinition job, SchedulePause? pause, Func<bool, CancellationToken, Task<T>> record,
+        CancellationToken cancellationToken) =>
         UnderLockAsync(job, async token =>
         {
             var changed = pause is not null
@@ -35,7 +40,7 @@ public sealed partial class SchedulePauses(
             // A refused change (already paused, not paused) still sets a trigger that had drifted from the row.
             if (await FollowAsync(job, paused: pause is not null, token) && !changed)
                 LogReconciled(job.Name, pause is not null ? "paused: its pause row is there" : "resumed: no pause row backs its pause");
-            return changed;
+            return await record(changed, token);
         }, cancellationToken);
 
     /// <summary>Makes each job's trigger follow its row (start-up, where a clustered store may have kept a state that no row backs).</summary>
