@@ -42,8 +42,8 @@ public sealed partial class FailedAuthenticationThrottle(
     private readonly Lock _lock = new();
     private readonly Dictionary<string, DateTimeOffset> _allowedAgainAt = new(StringComparer.Ordinal);
 
-    /// <summary>How long the address must wait before its next attempt is checked; null: it may try now.</summary>
-    public TimeSpan? RefusedFor(IPAddress? address)
+    /// <summary>How long the address must wait before its next attempt is checked; null: it may try now. Looks, charges nothing (the tests observe the throttle with it).</summary>
+    internal TimeSpan? RefusedFor(IPAddress? address)
     {
         var now = time.GetUtcNow();
         lock (_lock)
@@ -86,8 +86,8 @@ public sealed partial class FailedAuthenticationThrottle(
         }
     }
 
-    /// <summary>Counts a wrong token from the address; logs once when this failure uses up its burst.</summary>
-    public void RecordFailure(IPAddress? address)
+    /// <summary>Counts a wrong token from the address; logs once when this failure uses up its burst. The server charges through <see cref="TryBeginAttempt"/>; the tests count failures with this.</summary>
+    internal void RecordFailure(IPAddress? address)
     {
         var now = time.GetUtcNow();
         string key;

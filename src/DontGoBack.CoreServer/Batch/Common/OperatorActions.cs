@@ -142,9 +142,8 @@ public sealed partial class OperatorActions(
         {
             JobName = job.Name, PausedAt = time.GetUtcNow(), Reason = reason, Address = who.Address, TokenName = StoredText.Clean(who.TokenName, 100),
         };
-        var answer = await pauses.SetAsync(job, pause, (changed, token) => changed
-            ? AuditInLockAsync(OperatorActionKind.Pause, job.Name, who, reason, OperatorActionOutcome.Accepted, "paused", token)
-            : AuditInLockAsync(OperatorActionKind.Pause, job.Name, who, reason, OperatorActionOutcome.Refused, "already paused", token), cancellationToken);
+        var answer = await pauses.SetAsync(job, pause,
+            (changed, token) => AuditInLockAsync(OperatorActionKind.Pause, job.Name, who, reason, changed, token), cancellationToken);
         if (answer.Outcome == OperatorActionOutcome.Accepted)
             LogPaused(job.Name, reason, who.Address, who.TokenName);
         return answer;
@@ -153,9 +152,8 @@ public sealed partial class OperatorActions(
     /// <summary>Resumes a paused job's cron trigger; a fire missed while paused happens at once and runs what is owed.</summary>
     public async Task<ActionAnswer> ResumeAsync(DailyJobDefinition job, string reason, Operator who, CancellationToken cancellationToken)
     {
-        var answer = await pauses.SetAsync(job, null, (changed, token) => changed
-            ? AuditInLockAsync(OperatorActionKind.Resume, job.Name, who, reason, OperatorActionOutcome.Accepted, "resumed", token)
-            : AuditInLockAsync(OperatorActionKind.Resume, job.Name, who, reason, OperatorActionOutcome.Refused, "not paused", token), cancellationToken);
+        var answer = await pauses.SetAsync(job, null,
+            (changed, token) => AuditInLockAsync(OperatorActionKind.Resume, job.Name, who, reason, changed, token), cancellationToken);
         if (answer.Outcome == OperatorActionOutcome.Accepted)
             LogResumed(job.Name, reason, who.Address, who.TokenName);
         return answer;
@@ -165,9 +163,14 @@ public sealed partial class OperatorActions(
     /// A pause's or resume's audit row, written in the pause's own transaction (<see cref="SchedulePauses.SetAsync{T}"/>):
     /// the change and its row commit together, in the order the lock let them in.
     /// </summary>
+    /// <param name="changed">Whether the pause row changed: the request was taken, or refused as already so.</param>
     private async Task<ActionAnswer> AuditInLockAsync(
-        OperatorActionKind action, string job, Operator who, string reason, OperatorActionOutcome outcome, string detail, CancellationToken cancellationToken)
+        OperatorActionKind action, string job, Operator who, string reason, bool changed, CancellationToken cancellationToken)
     {
+        var pausing = action == OperatorActionKind.Pause;
+        var (outcome, detail) = changed
+            ? (OperatorActionOutcome.Accepted, pausing ? "paused" : "resumed")
+            : (OperatorActionOutcome.Refused, pausing ? "already paused" : "not paused");
         var row = NewRow(action, job, null, null, who, reason, outcome, detail);
         db.OperatorActions.Add(row);
         try
