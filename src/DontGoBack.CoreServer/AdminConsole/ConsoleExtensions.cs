@@ -20,9 +20,13 @@ public static partial class ConsoleExtensions
         return builder;
     }
 
-    /// <summary>The console's static files (after the internal guard, which lets them through for the sign-in page).</summary>
+    /// <summary>
+    /// The console's static files (after the internal guard, which lets them through for the sign-in page), and its
+    /// own 404 page for what under it is not there (inside the guard and the security headers, before the API's problem).
+    /// </summary>
     public static IApplicationBuilder UseAdminConsole(this WebApplication app)
     {
+        app.UseWhen(http => ConsoleNotFound.IsShownFor(http.Request.Path), console => console.UseStatusCodePages(ConsoleNotFound.ShowAsync));
         var folder = Path.Combine(app.Environment.WebRootPath ?? Path.Combine(app.Environment.ContentRootPath, "wwwroot"), "console");
         if (Directory.Exists(folder))
             app.UseStaticFiles(new StaticFileOptions { RequestPath = ConsolePaths.Assets, FileProvider = new PhysicalFileProvider(folder) });

@@ -3,14 +3,15 @@ using DontGoBack.CoreServer.Batch.Common;
 
 namespace DontGoBack.CoreServer.AdminConsole;
 
-/// <summary>How the console writes times, counts and statuses: times in the batch zone, as operators think of the day.</summary>
+/// <summary>
+/// How the console writes times, counts and statuses: times in the batch zone, as operators think of the day,
+/// each labelled with the zone (<see cref="ZoneLabel"/>), e.g. "11:08:02 KST".
+/// </summary>
 public static class ConsoleFormat
 {
-    public static string Time(DateTimeOffset instant, TimeZoneInfo zone) =>
-        TimeZoneInfo.ConvertTime(instant, zone).ToString("HH:mm:ss", CultureInfo.InvariantCulture);
+    public static string Time(DateTimeOffset instant, TimeZoneInfo zone) => ZoneLabel.Format(instant, zone, ZoneLabel.TimePattern);
 
-    public static string DateTime(DateTimeOffset instant, TimeZoneInfo zone) =>
-        TimeZoneInfo.ConvertTime(instant, zone).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+    public static string DateTime(DateTimeOffset instant, TimeZoneInfo zone) => ZoneLabel.Format(instant, zone);
 
     public static string DateTime(DateTimeOffset? instant, TimeZoneInfo zone) => instant is { } at ? DateTime(at, zone) : "–";
 

@@ -7,9 +7,11 @@ namespace DontGoBack.CoreServer.AdminConsole;
 
 /// <summary>One reading of a run for the console's progress bar, formatted as the pages format it.</summary>
 /// <param name="Running">False once the run ended: the page reloads once to show its outcome.</param>
-/// <param name="Eta">When the rest should be through, in the batch zone (HH:mm:ss); null until there is a rate.</param>
+/// <param name="Eta">When the rest should be through, in the batch zone and labelled (HH:mm:ss KST); null until there is a rate.</param>
+/// <param name="At">When the counts were read, as <paramref name="Eta"/> is written: the live chart's axis, in the zone of every other time on the page.</param>
 public sealed record LiveReading(
-    int Attempt, string Status, bool Running, int Seen, int Expected, double Percent, double UsersPerSecond, int Success, int Skipped, int Failed, string? Eta)
+    int Attempt, string Status, bool Running, int Seen, int Expected, double Percent, double UsersPerSecond, int Success, int Skipped, int Failed, string? Eta,
+    string? At = null)
 {
     public static LiveReading Of(BatchRun run, RunProgressView? progress, BatchCalendar calendar) => progress is null
         ? new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, run.Total, run.Total, 100, 0, run.Success, run.Skipped,
@@ -17,7 +19,7 @@ public sealed record LiveReading(
         : new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, progress.Seen, progress.Expected,
             progress.Expected > 0 ? Math.Round(100.0 * Math.Min(progress.Seen, progress.Expected) / progress.Expected, 1) : 0,
             progress.UsersPerSecond, progress.Success, progress.Skipped, progress.Failed,
-            progress.Eta is { } eta ? ConsoleFormat.Time(eta, calendar.Zone) : null);
+            progress.Eta is { } eta ? ConsoleFormat.Time(eta, calendar.Zone) : null, ConsoleFormat.Time(progress.At, calendar.Zone));
 }
 
 /// <summary>

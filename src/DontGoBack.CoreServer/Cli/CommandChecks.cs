@@ -62,6 +62,27 @@ public sealed class CommandChecks(BatchJobs jobs, BatchCalendar calendar, IOptio
             },
         };
 
+    public const string ZoneOptionName = "--zone";
+
+    /// <summary>
+    /// `--zone`: the zone a command shows its times in (<see cref="CommandTime"/>), an id this machine's time zone
+    /// database knows; the batch zone when left out. Checked before the host is built: it needs no settings.
+    /// </summary>
+    public static Option<TimeZoneInfo?> ZoneOption() =>
+        new(ZoneOptionName)
+        {
+            Description = "Show times in this zone, an IANA id such as Europe/Berlin or UTC; default: the batch zone (the jobs' TimeZone setting, "
+                          + "Asia/Seoul unless set). Each time carries its zone's label, e.g. KST",
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                if (TimeZoneInfo.TryFindSystemTimeZoneById(text, out var zone))
+                    return zone;
+                result.AddError($"{ZoneOptionName} '{text}' is not a time zone this machine knows; give an IANA id such as Asia/Seoul, Europe/Berlin or UTC.");
+                return null;
+            },
+        };
+
     /// <summary>A validator that holds a number at or above <paramref name="least"/>, saying so in <paramref name="message"/>.</summary>
     public static Option<T> AtLeast<T>(Option<T> option, T least, string message) where T : struct, IComparable<T> =>
         OptionChecks.Check(option, (result, value) =>

@@ -7,10 +7,11 @@ using DontGoBack.CoreServer.Hosting;
 namespace DontGoBack.CoreServer.Cli;
 
 /// <summary>
-/// `runs [--job NAME] [--from D] [--to D] [--json]`: the recorded runs of a job as a markdown table, newest day first, a
-/// running day with its live progress and ETA; with `--json`, the same list as `GET /internal/batch/runs` answers it.
+/// `runs [--job NAME] [--from D] [--to D] [--zone Z] [--json]`: the recorded runs of a job as a markdown table, newest day first, a
+/// running day with its live progress and ETA, times in the batch zone (or `--zone`) and labelled; with `--json`, the same
+/// list as `GET /internal/batch/runs` answers it.
 /// </summary>
-public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory scopes) : ICoreCommand, IDeclaredCommand
+public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory scopes, BatchCalendar calendar) : ICoreCommand, IDeclaredCommand
 {
     public static Command Declare(CommandChecks? checks) =>
         new("runs", "List recorded runs, newest day first")
@@ -18,6 +19,7 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
             CommandChecks.JobOption(checks, runNames: true, "Job name (a `-subset` name lists its back-fills of some users)"),
             CommandChecks.DayOption("--from", "First day YYYY-MM-DD", checks),
             CommandChecks.DayOption("--to", "Last day YYYY-MM-DD", checks),
+            CommandChecks.ZoneOption(),
             CoreCommandLine.JsonOption(),
         };
 
@@ -39,15 +41,16 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
             return 0;
         }
 
+        var time = CommandTime.Of(parsed, calendar);
         await output.WriteLineAsync(
-            "| id | day | status | attempts | total | success | skipped | failed | started (UTC) | finished (UTC) | nodes | error | progress | ETA (UTC) |");
+            $"| id | day | status | attempts | total | success | skipped | failed | {time.Heading("started")} | {time.Heading("finished")} | nodes | error | progress | {time.Heading("ETA")} |");
         await output.WriteLineAsync("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var run in views)
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"| {run.Id} | {run.SnapshotDay:yyyy-MM-dd} | {run.Status.ToText()} | {run.Attempts} | {run.Total} | {run.Success} | " +
-                $"{run.Skipped} | {run.Failed} | {run.StartedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} | {run.FinishedAt?.UtcDateTime:yyyy-MM-dd HH:mm:ss} | " +
-                $"{string.Join(',', run.Nodes)} | {run.Error} | {ProgressCell(run.Progress)} | {EtaCell(run.Progress)} |"));
+                $"{run.Skipped} | {run.Failed} | {time.Format(run.StartedAt)} | {time.Format(run.FinishedAt)} | " +
+                $"{string.Join(',', run.Nodes)} | {run.Error} | {ProgressCell(run.Progress)} | {EtaCell(run.Progress, time)} |"));
         }
         return 0;
     }
@@ -56,10 +59,10 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
     private static string ProgressCell(RunProgressView? live) => live is null ? "" : string.Create(CultureInfo.InvariantCulture,
         $"{live.Seen:N0} of {live.Expected:N0} ({(live.Expected > 0 ? 100L * Math.Min(live.Seen, live.Expected) / live.Expected : 0)}%), {live.UsersPerSecond:N0} users/s");
 
-    private static string EtaCell(RunProgressView? live) => live switch
+    private static string EtaCell(RunProgressView? live, CommandTime time) => live switch
     {
         null => "",
-        { Eta: { } eta } => string.Create(CultureInfo.InvariantCulture, $"{eta.UtcDateTime:yyyy-MM-dd HH:mm:ss}"),
+        { Eta: { } eta } => time.Format(eta),
         _ => "unknown",
     };
 }

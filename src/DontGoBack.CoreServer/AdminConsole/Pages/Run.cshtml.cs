@@ -42,7 +42,7 @@ public sealed class RunModel(
     public async Task<IActionResult> OnGetAsync(long id, CancellationToken cancellationToken)
     {
         if (await ledger.FindAsync(id, cancellationToken) is not { } run)
-            return NotFound();
+            return this.NotFoundPage($"There is no run {id}.");
         Run = run;
         Attempts = await ledger.AttemptsAsync(id, cancellationToken);
         Day = (await progress.AttemptsAsync(run, cancellationToken)).Day;
@@ -84,7 +84,7 @@ public sealed class RunModel(
         if (await ledger.FindAsync(id, CancellationToken.None) is not { } run)
         {
             await actions.RejectAsync(OperatorActionKind.Trigger, null, id, null, null, who, $"there is no run {id}", CancellationToken.None, noSuchTarget: true);
-            return NotFound();
+            return this.NotFoundPage($"There is no run {id}.");
         }
         Run = run;
         var kind = run.Failed > 0 || run.Status is BatchRunStatus.Failed or BatchRunStatus.Aborted ? OperatorActionKind.Retry : OperatorActionKind.Trigger;
@@ -109,7 +109,7 @@ public sealed class RunModel(
         }
         var answer = await actions.CancelAsync(id, reason!, who, CancellationToken.None);
         if (answer.NoSuchTarget)
-            return NotFound();
+            return this.NotFoundPage($"There is no run {id}.");
         return Redirect($"{ConsolePaths.Run(id)}?cancelled={Uri.EscapeDataString(answer.Detail)}");
     }
 

@@ -26,6 +26,9 @@ public sealed class ScheduleModel(BatchJobs jobs, BatchCalendar calendar, DontGo
 
     [BindProperty(SupportsGet = true)] public string? Refused { get; set; }
 
+    /// <summary>The batch zone's today: the deadline's zone label is the one it has today (a zone's summer time changes it).</summary>
+    public DateOnly Today => calendar.Today;
+
     public async Task OnGetAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
@@ -52,7 +55,7 @@ public sealed class ScheduleModel(BatchJobs jobs, BatchCalendar calendar, DontGo
         if (actions.FindJob(job) is not { } definition)
         {
             await actions.RejectAsync(kind, null, null, null, given, who, OperatorActions.NoSuchJob(job), CancellationToken.None, noSuchTarget: true);
-            return NotFound();
+            return this.NotFoundPage($"There is no job '{job}'.");
         }
         var answer = OperatorActions.TryReadReason(given, required: true, out var reason, out var problem)
             ? pause ? await actions.PauseAsync(definition, reason!, who, CancellationToken.None) : await actions.ResumeAsync(definition, reason!, who, CancellationToken.None)

@@ -8,10 +8,18 @@ using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.CoreServer.AdminConsole.Pages;
 
-/// <summary>One user: status, nickname and amount, the profile graph (the public series' own reader) and the change history.</summary>
-public sealed class UserModel(DontGoBackDbContext db, AssetSeriesReader series, AssetChangeHistory history, BatchCalendar calendar) : PageModel
+/// <summary>
+/// One user: status and its changes (dormancy, reactivation, why), nickname and amount, what failed for the user
+/// today with a link to the run, the profile graph (the public series' own reader) and the change history.
+/// </summary>
+public sealed class UserModel(
+    DontGoBackDbContext db, AssetSeriesReader series, AssetChangeHistory history, BatchCalendar calendar, IEnumerable<IBatchRunFailures> failureSources,
+    BatchRunLedger ledger) : PageModel
 {
     public const int ChangesPageSize = 50;
+
+    /// <summary>Status changes shown, newest first: a user's account changes a few times a year at most.</summary>
+    public const int StatusChangesShown = 20;
 
     [BindProperty(SupportsGet = true, Name = "interval")] public string? IntervalText { get; set; }
     [BindProperty(SupportsGet = true)] public int Days { get; set; } = 90;
@@ -26,6 +34,12 @@ public sealed class UserModel(DontGoBackDbContext db, AssetSeriesReader series, 
     public int ChangesTotal { get; private set; }
     public string? Problem { get; private set; }
     public TimeZoneInfo Zone => calendar.Zone;
+    public DateOnly Today => calendar.Today;
+    public IReadOnlyList<UserStatusChange> StatusChanges { get; private set; } = [];
+    public int StatusChangesTotal { get; private set; }
+
+    /// <summary>Each job whose run of today failed the user (still failed: a later success removes the failure), and that run.</summary>
+    public IReadOnlyList<(string JobName, BatchRunFailure Failure, long? RunId)> FailedToday { get; private set; } = [];
 
     /// <summary>The id typed into the look-up form (the page's address carries it afterwards).</summary>
     [BindProperty(SupportsGet = true, Name = "userId")] public long? LookUp { get; set; }
@@ -44,10 +58,11 @@ public sealed class UserModel(DontGoBackDbContext db, AssetSeriesReader series, 
         Interval = interval;
         Account = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == Id, cancellationToken);
         if (Account is null)
-        {
-            Response.StatusCode = StatusCodes.Status404NotFound;
-            return Page();
-        }
+            return this.NotFoundPage($"There is no user {Id}.");
+        var changes = db.UserStatusChanges.AsNoTracking().Where(c => c.UserId == Id);
+        StatusChangesTotal = await changes.CountAsync(cancellationToken);
+        StatusChanges = await changes.OrderByDescending(c => c.Id).Take(StatusChangesShown).ToListAsync(cancellationToken);
+        FailedToday = await FailedTodayAsync(cancellationToken);
         Amount = await db.Users.AsNoTracking().Where(u => u.Id == Id)
             .Select(u => u.CurrentSnapshot == null ? (long?)null : u.CurrentSnapshot.ClosingAmount).SingleAsync(cancellationToken);
         var last = calendar.Today;
@@ -60,6 +75,19 @@ public sealed class UserModel(DontGoBackDbContext db, AssetSeriesReader series, 
         ChangesTotal = all.Count;
         Changes = Enumerable.Reverse(all).Skip((ChangesPage - 1) * ChangesPageSize).Take(ChangesPageSize).ToList();
         return Page();
+    }
+
+    private async Task<IReadOnlyList<(string, BatchRunFailure, long?)>> FailedTodayAsync(CancellationToken cancellationToken)
+    {
+        var today = calendar.Today;
+        var failed = new List<(string, BatchRunFailure, long?)>();
+        foreach (var source in failureSources)
+        {
+            // The day's failures as the run page searches them, for this one user.
+            if ((await source.SearchAsync(today, new FailureSearch(UserId: Id), afterUserId: null, pageSize: 1, cancellationToken)).Items is [var failure, ..])
+                failed.Add((source.JobName, failure, (await ledger.FindAsync(source.JobName, today, cancellationToken))?.Id));
+        }
+        return failed;
     }
 
     public object GraphData() => new

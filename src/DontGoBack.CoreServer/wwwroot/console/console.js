@@ -90,7 +90,8 @@
             element.dataset.seen = String(reading.seen);
             if (liveChart && typeof Chart !== 'undefined') {
                 const chart = Chart.getChart(liveChart);
-                chart.data.labels.push(new Date().toLocaleTimeString('en-GB'));
+                // The server's time of the reading, in the batch zone and labelled as every time on the page (not the browser's zone).
+                chart.data.labels.push(reading.at ?? '');
                 chart.data.datasets[0].data.push(reading.usersPerSecond);
                 chart.update();
             }
