@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
-using Microsoft.AspNetCore.Mvc.RazorPages.Infrastructure;
 
 namespace DontGoBack.CoreServer.AdminConsole;
 
@@ -43,14 +42,9 @@ public static class ConsoleNotFound
         var http = context.HttpContext;
         if (http.Response.StatusCode != StatusCodes.Status404NotFound)
             return;
-        var declared = http.RequestServices.GetRequiredService<EndpointDataSource>().Endpoints
+        var page = http.RequestServices.GetRequiredService<EndpointDataSource>().Endpoints
             .FirstOrDefault(e => e.Metadata.GetMetadata<PageActionDescriptor>()?.ViewEnginePath == Page);
-        if (declared is null)
-            return;
-        // As routing does when it picks a page: the declared endpoint stands for the page until it is loaded (compiled).
-        var loaded = await http.RequestServices.GetRequiredService<PageLoader>()
-            .LoadAsync(declared.Metadata.GetRequiredMetadata<PageActionDescriptor>(), declared.Metadata);
-        if (loaded.Endpoint is not { RequestDelegate: { } show } page)
+        if (page?.RequestDelegate is not { } show)
             return;
         http.Features.Set<IStatusCodeReExecuteFeature>(new StatusCodeReExecuteFeature
         {

@@ -172,11 +172,14 @@ public sealed partial class CliProgressTests(ITestOutputHelper output) : IDispos
         output.WriteLine(table.Output + json.Output);
 
         Assert.True(table.ExitCode == 0 && json.ExitCode == 0, table.Output + json.Output);
-        Assert.EndsWith("| progress | ETA (UTC) |", table.StandardOutput[0]);
+        // Times in the batch zone, each labelled with it.
+        Assert.EndsWith("| progress | ETA (Asia/Seoul) |", table.StandardOutput[0]);
         var row = Assert.Single(table.StandardOutput, line => line.Contains("| running |"));
         var cells = row.Split('|', StringSplitOptions.TrimEntries);
         Assert.Matches(@"^\d+ of 60 \(\d+%\), [\d,]+ users/s$", cells[^3]);
-        Assert.True(DateTime.TryParse(cells[^2], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var eta) && eta > DateTime.UtcNow.AddSeconds(-5),
+        Assert.True(cells[^2].EndsWith(" KST", StringComparison.Ordinal)
+                    && DateTime.TryParseExact(cells[^2][..^4], "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var inSeoul)
+                    && TimeZoneInfo.ConvertTimeToUtc(inSeoul, Seoul) > DateTime.UtcNow.AddSeconds(-5),
             $"ETA cell '{cells[^2]}'");
         var run = Assert.Single(JsonDocument.Parse(Assert.Single(json.StandardOutput)).RootElement.EnumerateArray());
         Assert.Equal("running", run.GetProperty("status").GetString());
