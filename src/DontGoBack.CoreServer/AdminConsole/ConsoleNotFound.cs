@@ -35,7 +35,9 @@ public static class ConsoleNotFound
 
     /// <summary>
     /// A status-code-pages handler: an empty 404 under the console is answered by the 404 page, whatever the method.
-    /// The page's endpoint is invoked here, as routing would have chosen it; the request keeps its address.
+    /// The page's endpoint is invoked directly, the request keeping its address: routing ran at the start of the
+    /// pipeline, so re-executing it with the page's path from here (UseStatusCodePagesWithReExecute in a branch)
+    /// would find no endpoint.
     /// </summary>
     public static async Task ShowAsync(StatusCodeContext context)
     {
