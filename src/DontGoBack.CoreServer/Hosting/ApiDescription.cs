@@ -114,6 +114,9 @@ public static class ApiDescription
     /// <summary>A reference to the type's schema among the document's components, added there once, as the explorer's operations have theirs.</summary>
     private static async Task<IOpenApiSchema> SchemaAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, Type type, CancellationToken cancellationToken)
     {
+        // A plain value (the scrape's text) is said in place.
+        if (type.IsPrimitive || type == typeof(string))
+            return await context.GetOrCreateSchemaAsync(type, null, cancellationToken);
         var id = type.Name;
         if (document.Components?.Schemas?.ContainsKey(id) != true)
             document.AddComponent(id, await context.GetOrCreateSchemaAsync(type, null, cancellationToken));

@@ -43,12 +43,12 @@ public static class HealthEndpoints
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
             .WithTags(ApiDescription.Tags.Health)
             .WithSummary("Whether the server is ready to work (readiness)")
-            .WithDescription("Runs every readiness check: `database` (reachable and writable), `scheduler` (started, not in standby), "
-                + "`cluster-node` when clustered (this node checks in), and one per daily job (`asset-refresh`, `user-dormancy`: its schedule and "
-                + "its days). The overall status is the worst check's. Healthy and Degraded answer 200, Unhealthy 503, with the same report: "
-                + "each check's status, description, duration and data (times in the batch zone's offset, `null` for no value). "
-                + "A late day is Degraded, never Unhealthy: lateness is an alert, not a reason to take the node out. "
-                + "A check that takes longer than 5 s counts as Unhealthy. Needs no credentials, and says no exception's text; any method is answered as GET.")
+            .WithDescription("Runs every readiness check: `database` (reachable, every migration applied; Degraded when it refuses writes), "
+                + "`scheduler` (running, not in standby), `cluster-node` when clustered (this node checks in), and one per daily job "
+                + "(`asset-refresh`, `user-dormancy`: its schedule and its days; late, owed or below its success ratio is Degraded, never "
+                + "Unhealthy). The overall status is the worst check's. Healthy and Degraded answer 200, Unhealthy 503, with the same report: "
+                + "each check's status, description, duration and data (times with the batch zone's offset, `null` for no value). "
+                + "A check that takes longer than 5 s counts as Unhealthy. Needs no credentials and tells no exception's text; any method is answered as GET.")
             .Answers(StatusCodes.Status200OK, typeof(HealthBody), "application/json", "Healthy or Degraded: the report.")
             .Answers(StatusCodes.Status503ServiceUnavailable, typeof(HealthBody), "application/json", "Unhealthy: the report, naming the failing checks.");
         return app;
