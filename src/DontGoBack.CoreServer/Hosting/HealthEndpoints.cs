@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Common;
@@ -33,8 +34,23 @@ public static class HealthEndpoints
 
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync });
-        app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync });
+        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync })
+            .WithTags(ApiDescription.Tags.Health)
+            .WithSummary("Whether the process serves requests (liveness)")
+            .WithDescription("Runs no check: it answers 200 with status `Healthy` and no checks as long as the process serves requests, "
+                + "so a restart is the only cure for no answer. Needs no credentials; any method is answered as GET.")
+            .Answers(StatusCodes.Status200OK, typeof(HealthBody), "application/json", "The process serves requests: status `Healthy`, no checks.");
+        app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
+            .WithTags(ApiDescription.Tags.Health)
+            .WithSummary("Whether the server is ready to work (readiness)")
+            .WithDescription("Runs every readiness check: `database` (reachable, every migration applied; Degraded when it refuses writes), "
+                + "`scheduler` (running, not in standby), `cluster-node` when clustered (this node checks in), and one per daily job "
+                + "(`asset-refresh`, `user-dormancy`: its schedule and its days; late, owed or below its success ratio is Degraded, never "
+                + "Unhealthy). The overall status is the worst check's. Healthy and Degraded answer 200, Unhealthy 503, with the same report: "
+                + "each check's status, description, duration and data (times with the batch zone's offset, `null` for no value). "
+                + "A check that takes longer than 5 s counts as Unhealthy. Needs no credentials and tells no exception's text; any method is answered as GET.")
+            .Answers(StatusCodes.Status200OK, typeof(HealthBody), "application/json", "Healthy or Degraded: the report.")
+            .Answers(StatusCodes.Status503ServiceUnavailable, typeof(HealthBody), "application/json", "Unhealthy: the report, naming the failing checks.");
         return app;
     }
 
@@ -56,7 +72,19 @@ public static class HealthEndpoints
         return JsonSerializer.SerializeAsync(http.Response.Body, body, BodyJson, http.RequestAborted);
     }
 
-    public sealed record HealthBody(string Status, double DurationMs, IReadOnlyDictionary<string, CheckBody> Checks);
+    /// <summary>The health report.</summary>
+    /// <param name="Status">The worst check's status: Healthy, Degraded or Unhealthy.</param>
+    /// <param name="DurationMs">How long the checks took, in milliseconds.</param>
+    /// <param name="Checks">Each check by name (empty for /health/live).</param>
+    public sealed record HealthBody(
+        [property: AllowedValues("Healthy", "Degraded", "Unhealthy")] string Status, double DurationMs, IReadOnlyDictionary<string, CheckBody> Checks);
 
-    public sealed record CheckBody(string Status, string? Description, double DurationMs, IReadOnlyDictionary<string, object>? Data);
+    /// <summary>One check of the report.</summary>
+    /// <param name="Status">Healthy, Degraded or Unhealthy.</param>
+    /// <param name="Description">What the check found, for people; null when it says nothing.</param>
+    /// <param name="DurationMs">How long the check took, in milliseconds.</param>
+    /// <param name="Data">What the check measured (e.g. a job's last day, a node's last check-in), or null.</param>
+    public sealed record CheckBody(
+        [property: AllowedValues("Healthy", "Degraded", "Unhealthy")] string Status, string? Description, double DurationMs,
+        IReadOnlyDictionary<string, object>? Data);
 }

@@ -71,7 +71,16 @@ public static class Telemetry
     public static IEndpointRouteBuilder MapTelemetry(this IEndpointRouteBuilder app)
     {
         if (app.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<TelemetrySettings>>().Value.Prometheus)
-            app.MapPrometheusScrapingEndpoint(MetricsPath).RequireInternalAccess();
+        {
+            app.MapPrometheusScrapingEndpoint(MetricsPath).RequireInternalAccess()
+                .WithTags(ApiDescription.Tags.Health)
+                .WithSummary("The metrics, for a Prometheus scrape")
+                .WithDescription("Our meter (`dontgoback_*`: runs and their durations, users by outcome, rate and users remaining, extension calls, chunk writes, alerts, the schedule) "
+                    + "and the runtime's, ASP.NET Core's and the HTTP client's, in the Prometheus text exposition format (OpenMetrics when the "
+                    + "scraper asks for it). Internal callers only, like /internal. Telemetry:Prometheus false leaves it unmapped.")
+                .Answers(StatusCodes.Status200OK, typeof(string), "text/plain", "The metrics in the Prometheus text format.")
+                .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
+        }
         return app;
     }
 }

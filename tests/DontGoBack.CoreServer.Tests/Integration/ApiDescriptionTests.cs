@@ -24,15 +24,25 @@ public sealed partial class ApiDescriptionTests
         ["POST /internal/batch/{job}/schedule/resume"] = [400, 401, 403, 404, 409],
         ["GET /internal/batch/schedules"] = [401, 403],
         ["GET /internal/batch/audit"] = [400, 401, 403],
+        // The probes need no credentials; the scrape is internal.
+        ["GET /health/live"] = [],
+        ["GET /health/ready"] = [],
+        ["GET /metrics"] = [401, 403],
     };
 
     /// <summary>Endpoints whose success is not a 200.</summary>
     private static readonly Dictionary<string, int> Success = new() { ["POST /internal/batch/runs/{id}/cancel"] = 202 };
 
-    /// <summary>The operating surface is not part of the API it describes.</summary>
+    /// <summary>Endpoints whose success is not JSON.</summary>
+    private static readonly Dictionary<string, string> SuccessType = new() { ["GET /metrics"] = "text/plain" };
+
+    /// <summary>Answers that are neither the success nor a problem: an Unhealthy report is the same JSON with a 503.</summary>
+    private static readonly Dictionary<string, int[]> OtherAnswers = new() { ["GET /health/ready"] = [503] };
+
+    /// <summary>The document itself, and what is for people rather than programs.</summary>
     // The console is HTML for people (its one stream feeds its own pages), not part of the API.
     // The reference at /internal/api is the document drawn for people.
-    private static readonly string[] NotDescribed = ["/health/", "/metrics", "/openapi/", "/internal/console", "/internal/api"];
+    private static readonly string[] NotDescribed = ["/openapi/", "/internal/console", "/internal/api"];
 
     [Fact]
     public async Task The_OpenAPI_document_lists_every_endpoint_with_its_answer_and_problems()
@@ -48,7 +58,8 @@ public sealed partial class ApiDescriptionTests
         var paths = document.RootElement.GetProperty("paths");
         var mapped = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
             .Where(e => !NotDescribed.Any(prefix => ("/" + e.RoutePattern.RawText!.TrimStart('/')).StartsWith(prefix, StringComparison.Ordinal)))
-            .SelectMany(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()!.HttpMethods
+            // The health checks and the scrape answer any method; they are described as the GET that probes and scrapers send.
+            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["GET"])
                 .Select(method => $"{method} {RouteConstraint().Replace("/" + e.RoutePattern.RawText!.TrimStart('/'), "}")}"))
             .ToList();
         // Every endpoint mapped is one this test knows, so a new one cannot go undescribed unnoticed.
@@ -59,8 +70,15 @@ public sealed partial class ApiDescriptionTests
             var responses = paths.GetProperty(path).GetProperty(method).GetProperty("responses");
             var success = Success.GetValueOrDefault(endpoint, 200).ToString();
             Assert.True(responses.TryGetProperty(success, out var ok), $"{endpoint} declares no {success}");
-            Assert.True(ok.GetProperty("content").TryGetProperty("application/json", out _), $"{endpoint}: {success} is not JSON");
-            var declared = responses.EnumerateObject().Where(r => r.Name != success).Select(r => int.Parse(r.Name)).Order();
+            var successType = SuccessType.GetValueOrDefault(endpoint, "application/json");
+            Assert.True(ok.GetProperty("content").TryGetProperty(successType, out _), $"{endpoint}: {success} is not {successType}");
+            var others = OtherAnswers.GetValueOrDefault(endpoint, []);
+            foreach (var status in others)
+            {
+                Assert.True(responses.TryGetProperty(status.ToString(), out var other) && other.GetProperty("content").TryGetProperty("application/json", out _),
+                    $"{endpoint} declares no JSON {status}");
+            }
+            var declared = responses.EnumerateObject().Where(r => r.Name != success).Select(r => int.Parse(r.Name)).Except(others).Order();
             Assert.Equal(problems, declared);
             foreach (var status in problems)
             {
@@ -94,6 +112,41 @@ public sealed partial class ApiDescriptionTests
             var tags = operation.TryGetProperty("tags", out var given) ? given.EnumerateArray().Select(t => t.GetString()).ToList() : [];
             Assert.True(tags.Count == 1 && Areas.Contains(tags[0]), $"{name} is filed under [{string.Join(", ", tags)}], not one of {string.Join(", ", Areas)}");
         }
+    }
+
+    [Fact]
+    public async Task The_health_endpoints_are_described_with_the_shape_of_the_report_they_answer()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+
+        using var document = JsonDocument.Parse(await client.GetStringAsync("/openapi/v1.json"));
+        using var report = JsonDocument.Parse(await client.GetStringAsync("/health/ready"));
+
+        var root = document.RootElement;
+        JsonElement Resolve(JsonElement schema) => schema.TryGetProperty("$ref", out var reference)
+            ? root.GetProperty("components").GetProperty("schemas").GetProperty(reference.GetString()!.Split('/')[^1])
+            : schema;
+        foreach (var (path, statuses) in new[] { ("/health/live", new[] { "200" }), ("/health/ready", ["200", "503"]) })
+        {
+            var operation = root.GetProperty("paths").GetProperty(path).GetProperty("get");
+            Assert.Equal(["Health"], operation.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+            foreach (var status in statuses)
+            {
+                var body = Resolve(operation.GetProperty("responses").GetProperty(status).GetProperty("content").GetProperty("application/json").GetProperty("schema"));
+                var properties = body.GetProperty("properties");
+                // Every field the server answers is in the document, down to each check's.
+                Assert.All(report.RootElement.EnumerateObject(), field => Assert.True(properties.TryGetProperty(field.Name, out _), $"{path} {status}: no {field.Name}"));
+                Assert.Equal(["Degraded", "Healthy", "Unhealthy"], properties.GetProperty("status").GetProperty("enum").EnumerateArray().Select(v => v.GetString()).Order());
+                var check = Resolve(properties.GetProperty("checks").GetProperty("additionalProperties")).GetProperty("properties");
+                Assert.All(report.RootElement.GetProperty("checks").EnumerateObject().SelectMany(c => c.Value.EnumerateObject()),
+                    field => Assert.True(check.TryGetProperty(field.Name, out _), $"{path} {status}: a check has no {field.Name}"));
+            }
+        }
+        Assert.Contains("check", root.GetProperty("paths").GetProperty("/health/ready").GetProperty("get").GetProperty("description").GetString());
+        Assert.True(root.GetProperty("paths").GetProperty("/metrics").GetProperty("get").GetProperty("responses").GetProperty("200")
+            .GetProperty("content").TryGetProperty("text/plain", out _));
     }
 
     [Fact]

@@ -151,9 +151,9 @@ public sealed class ClusterTests(ITestOutputHelper output)
     {
         await using var standIn = await StandInServer.StartAsync();
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
-        await SeedAsync(database);
         var day = BatchDay.Today(TimeProvider.System, Seoul);
-        // The demo population's last activity: a few ACTIVE users were last seen more than a year ago.
+        // Accounts opened 400 days ago, so the demo population's last activity has a few ACTIVE users last seen more than a year ago.
+        await SeedAsync(database, openingDay: day.AddDays(-400));
         var yearBefore = new DateTimeOffset(day.AddDays(-365).ToDateTime(TimeOnly.MinValue), Seoul.GetUtcOffset(day.ToDateTime(TimeOnly.MinValue)));
         List<long> sleepers;
         await using (var db = database.CreateContext())
@@ -346,14 +346,15 @@ public sealed class ClusterTests(ITestOutputHelper output)
     };
 
     /// <returns>The number of active users.</returns>
-    private static async Task<int> SeedAsync(TestDatabase database)
+    /// <param name="openingDay">The demo accounts' opening day; default yesterday.</param>
+    private static async Task<int> SeedAsync(TestDatabase database, DateOnly? openingDay = null)
     {
         // An in-process server applies the migrations (Quartz's tables included) and seeds the users.
         await using var setup = new CoreServerApp(database) { UseFakeExtension = false };
         setup.Time.Now = DateTimeOffset.UtcNow;
         setup.CreateClient();
         await using var scope = setup.Services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<DemoDataSeeder>().AddUsersAsync(Users, activePercent: 85, CancellationToken.None);
+        await scope.ServiceProvider.GetRequiredService<DemoDataSeeder>().AddUsersAsync(Users, activePercent: 85, CancellationToken.None, openingDay);
         await using var db = database.CreateContext();
         return await db.Users.CountAsync(u => u.Status == AccountStatus.Active);
     }

@@ -82,14 +82,14 @@ public sealed class EngineBookkeepingTests
         Assert.Empty(watch.SharedContexts());
     }
 
-    /// <summary>An ACTIVE user last seen two years before the day: the dormancy run makes them INACTIVE.</summary>
+    /// <summary>An ACTIVE user opened and last seen two years before the day: the dormancy run makes them INACTIVE.</summary>
     private static async Task<long> AddSleeperAsync(CoreServerApp app)
     {
         var user = await app.AddUserAsync(AccountStatus.Active);
         var longAgo = new DateTimeOffset(Day.AddYears(-2).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         await using var scope = app.Services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>().Users.Where(u => u.Id == user)
-            .ExecuteUpdateAsync(set => set.SetProperty(u => u.CreatedAt, longAgo).SetProperty(u => u.LastActivityAt, longAgo));
+            .ExecuteUpdateAsync(set => set.SetProperty(u => u.OpeningDay, Day.AddYears(-2)).SetProperty(u => u.LastActivityAt, longAgo));
         return user;
     }
 

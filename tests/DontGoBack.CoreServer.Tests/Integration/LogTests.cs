@@ -53,7 +53,7 @@ public sealed class LogTests
     }
 
     [Fact]
-    public async Task Retries_past_the_limit_are_counted_in_one_summary_per_interval_not_logged_one_by_one()
+    public async Task Retries_past_the_limit_are_counted_in_one_summary_per_interval_naming_the_run_not_logged_one_by_one()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         await using var app = new CoreServerApp(database, new Dictionary<string, string?>
@@ -66,22 +66,74 @@ public sealed class LogTests
         var failing = ids.Take(30).ToArray();
         app.Extension.Inject(FakeExtensionServer.Fault.ServerError, failing);
 
-        await app.CreateClient().RunDayAsync(day);
+        var result = await app.CreateClient().RunDayAsync(day);
         // Every call past a user's first was a retry the server saw.
         var retried = failing.Sum(id => Math.Max(0, app.Extension.CallsFor(id) - 1));
-        var summary = new System.Text.RegularExpressions.Regex(@"^(\d+) retries of calls to other servers in the last 1 s \((.+)\), e\.g\. (.+); (\d+) of them not logged one by one \(Extension:RetryLogLimit 5\)$");
-        IEnumerable<System.Text.RegularExpressions.Match> Summaries() =>
-            app.Logs.Entries.Select(e => summary.Match(e.Message)).Where(m => m.Success);
-        await app.Logs.WaitForAsync(_ => Summaries().Sum(m => int.Parse(m.Groups[1].Value)) >= retried, TimeSpan.FromSeconds(10));
 
+        var run = $"asset-refresh run {result.RunId} attempt 1";
+        var summaries = RunRetrySummaries(app, run);
         var single = app.Logs.Entries.Count(e => System.Text.RegularExpressions.Regex.IsMatch(e.Message, @" failed \(HTTP 500\); retry \d+ in \d+ ms$"));
-        var summaries = Summaries().ToList();
         Assert.True(retried > 5, $"only {retried} retries");
         Assert.Equal(5, single);
-        Assert.Equal(retried, summaries.Sum(m => int.Parse(m.Groups[1].Value)));
-        Assert.Equal(retried - 5, summaries.Sum(m => int.Parse(m.Groups[4].Value)));
-        Assert.All(summaries, m => Assert.StartsWith("HTTP 500: ", m.Groups[2].Value));
-        Assert.All(summaries, m => Assert.Equal("HTTP 500", m.Groups[3].Value));
+        // The run's end logged what its last interval had: every retry is in a summary.
+        Assert.Equal(retried, summaries.Sum(m => m.Retries));
+        Assert.Equal(retried - 5, summaries.Sum(m => m.NotLogged));
+        Assert.All(summaries, m => Assert.StartsWith("HTTP 500: ", m.Classes));
+        Assert.All(summaries, m => Assert.Equal("HTTP 500", m.Sample));
+        Assert.Equal((retried, retried - 5), RunRetryTotals(app, run));
+    }
+
+    [Fact]
+    public async Task Each_run_has_its_own_cap_on_retry_lines_and_its_own_summaries_naming_it()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["Extension:RetryLogLimit"] = "3",
+            // Longer than both runs take: a cap per process would still be spent when the second run starts.
+            ["Batch:ProgressInterval"] = "00:01:00",
+        });
+        var day = new DateOnly(2025, 8, 10);
+        var ids = await app.AddActiveUsersAsync(40, day.AddDays(-3), 10_000_000);
+        var failing = ids.Take(30).ToArray();
+        app.Extension.Inject(FakeExtensionServer.Fault.ServerError, failing);
+        var client = app.CreateClient();
+
+        var first = await client.RunDayAsync(day.AddDays(-2));
+        var callsAfterFirst = failing.ToDictionary(id => id, app.Extension.CallsFor);
+        var second = await client.RunDayAsync(day.AddDays(-1));
+
+        var retriedFirst = failing.Sum(id => callsAfterFirst[id] - 1);
+        var retriedSecond = failing.Sum(id => app.Extension.CallsFor(id) - callsAfterFirst[id] - 1);
+        Assert.True(retriedFirst > 3 && retriedSecond > 3, $"only {retriedFirst} and {retriedSecond} retries");
+        Assert.NotEqual(first.RunId, second.RunId);
+        foreach (var (result, retried) in new[] { (first, retriedFirst), (second, retriedSecond) })
+        {
+            var run = $"asset-refresh run {result.RunId} attempt 1";
+            var lines = app.Logs.Entries.Count(e => e.Message.StartsWith($"{run}: ", StringComparison.Ordinal)
+                && System.Text.RegularExpressions.Regex.IsMatch(e.Message, @" failed \(HTTP 500\); retry \d+ in \d+ ms$"));
+            Assert.True(lines == 3, $"{run}: {lines} retry lines, not its own 3");
+            var summary = Assert.Single(RunRetrySummaries(app, run));
+            Assert.Equal((retried, retried - 3), (summary.Retries, summary.NotLogged));
+            Assert.Equal((retried, retried - 3), RunRetryTotals(app, run));
+        }
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex RunRetrySummary = new(
+        @"^(.+): (\d+) retries of calls to other servers in the last \d+ s \((.+)\), e\.g\. (.+); (\d+) of them not logged one by one \(Extension:RetryLogLimit \d+ per run\)$");
+
+    /// <summary>The run's retry summaries: one per interval in which it retried, the last at its end.</summary>
+    private static List<(int Retries, string Classes, string Sample, int NotLogged)> RunRetrySummaries(CoreServerApp app, string run) =>
+        app.Logs.Entries.Select(e => RunRetrySummary.Match(e.Message)).Where(m => m.Success && m.Groups[1].Value == run)
+            .Select(m => (int.Parse(m.Groups[2].Value), m.Groups[3].Value, m.Groups[4].Value, int.Parse(m.Groups[5].Value))).ToList();
+
+    /// <summary>The run's one line of totals at its end.</summary>
+    private static (int Retries, int NotLogged) RunRetryTotals(CoreServerApp app, string run)
+    {
+        var totals = new System.Text.RegularExpressions.Regex(
+            @"^(.+): (\d+) retries of calls to other servers in all \((.+)\); (\d+) of them not logged one by one \(Extension:RetryLogLimit \d+ per run\)$");
+        var line = Assert.Single(app.Logs.Entries.Select(e => totals.Match(e.Message)), m => m.Success && m.Groups[1].Value == run);
+        return (int.Parse(line.Groups[2].Value), int.Parse(line.Groups[4].Value));
     }
 
     [Fact]

@@ -162,7 +162,7 @@ public sealed class SparseUserIdTests
         if (dormant)
         {
             var longAgo = new DateTimeOffset(day.AddYears(-2).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-            await db.Users.ExecuteUpdateAsync(set => set.SetProperty(u => u.CreatedAt, longAgo).SetProperty(u => u.LastActivityAt, longAgo));
+            await db.Users.ExecuteUpdateAsync(set => set.SetProperty(u => u.OpeningDay, day.AddYears(-2)).SetProperty(u => u.LastActivityAt, longAgo));
         }
         Assert.Equal(ids.Order(), await db.Users.AsNoTracking().OrderBy(u => u.Id).Select(u => u.Id).ToListAsync());
     }

@@ -30,13 +30,14 @@ public sealed class UserDormancyTests
         var client = app.CreateClient();
         // A year before the day begins in Seoul: activity before it is too old, at it is not.
         var yearBefore = StartInSeoul(Day.AddDays(-365));
-        var stale = await AddActiveAsync(app, lastActivity: yearBefore.AddSeconds(-1));
-        var justInTime = await AddActiveAsync(app, lastActivity: yearBefore);
-        var recent = await AddActiveAsync(app, lastActivity: StartInSeoul(Day.AddDays(-1)));
-        var neverButNew = await AddActiveAsync(app, lastActivity: null);
-        var neverAndOld = await AddActiveAsync(app, lastActivity: null, created: yearBefore.AddDays(-1));
+        var longOpen = Day.AddDays(-500);
+        var stale = await AddActiveAsync(app, lastActivity: yearBefore.AddSeconds(-1), opened: longOpen);
+        var justInTime = await AddActiveAsync(app, lastActivity: yearBefore, opened: longOpen);
+        var recent = await AddActiveAsync(app, lastActivity: StartInSeoul(Day.AddDays(-1)), opened: longOpen);
+        var neverButNew = await AddActiveAsync(app, lastActivity: null, opened: Day.AddDays(-30));
+        var neverAndOld = await AddActiveAsync(app, lastActivity: null, opened: Day.AddDays(-366));
         var suspended = await app.AddUserAsync(AccountStatus.Suspended);
-        await SetAsync(app, suspended, yearBefore.AddDays(-10), created: null);
+        await SetAsync(app, suspended, yearBefore.AddDays(-10), opened: longOpen);
 
         var first = await RunAsync(client, Day);
 
@@ -71,8 +72,8 @@ public sealed class UserDormancyTests
         var client = app.CreateClient();
         var sleeper = await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-3), 1_000_000));
         var awake = await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-3), 1_000_000));
-        await SetAsync(app, sleeper, StartInSeoul(Day.AddDays(-400)), created: null);
-        await SetAsync(app, awake, StartInSeoul(Day.AddDays(-3)), created: null);
+        await SetAsync(app, sleeper, StartInSeoul(Day.AddDays(-400)), opened: Day.AddDays(-500));
+        await SetAsync(app, awake, StartInSeoul(Day.AddDays(-3)), opened: null);
 
         Assert.Equal(1, (await RunAsync(client, Day.AddDays(-2))).Success);
         var refresh = await client.RunDayAsync(Day.AddDays(-2));
@@ -109,6 +110,101 @@ public sealed class UserDormancyTests
         await database.AssertChainHoldsAsync();
     }
 
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task No_account_younger_than_AfterDays_is_made_dormant_the_days_count_from_the_later_of_activity_and_opening(
+        DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        // Rows as an import or an old seed leaves them: activity from before the account opened, or none at all.
+        var yesterdayOldActivity = await AddActiveAsync(app, lastActivity: StartInSeoul(Day.AddDays(-400)), opened: Day.AddDays(-1));
+        var yesterdayNoActivity = await AddActiveAsync(app, lastActivity: null, opened: Day.AddDays(-1));
+        // Exactly AfterDays old at the start of the day: not yet; one day more: dormant.
+        var exactlyAfterDays = await AddActiveAsync(app, lastActivity: null, opened: Day.AddDays(-365));
+        var afterDaysAndOne = await AddActiveAsync(app, lastActivity: null, opened: Day.AddDays(-366));
+        var oldButActiveSinceOpening = await AddActiveAsync(app, lastActivity: StartInSeoul(Day.AddDays(-200)), opened: Day.AddDays(-366));
+
+        var run = await RunAsync(client, Day);
+
+        Assert.Equal((BatchRunStatus.Completed, 5, 1), (run.Status, run.Total, run.Success));
+        foreach (var user in new[] { yesterdayOldActivity, yesterdayNoActivity, exactlyAfterDays, oldButActiveSinceOpening })
+            Assert.Equal(AccountStatus.Active, await StatusAsync(app, user));
+        Assert.Equal(AccountStatus.Inactive, await StatusAsync(app, afterDaysAndOne));
+        var change = Assert.Single(await HistoryAsync(app));
+        Assert.Equal((afterDaysAndOne, $"dormant: no activity for 365 days before {Day:yyyy-MM-dd}"), (change.UserId, change.Reason));
+    }
+
+    /// <summary>
+    /// Demo users seeded in chunks with random sizes, opening days and active shares: none was active before
+    /// the account opened, and a first dormancy run makes none dormant who opened within AfterDays, while
+    /// some of those who opened long before do become dormant (the run had users it could make dormant).
+    /// </summary>
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Demo_users_are_never_active_before_they_open_and_a_first_dormancy_run_leaves_the_young_accounts_be(DatabaseProvider provider)
+    {
+        var seed = Environment.TickCount;
+        var random = new Random(seed);
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var seeder = scope.ServiceProvider.GetRequiredService<Hosting.DemoDataSeeder>();
+            // The default opening (yesterday) first, then openings anywhere in the two years before the day.
+            await seeder.AddUsersAsync(random.Next(100, 300), activePercent: 100, CancellationToken.None);
+            for (var chunk = 0; chunk < 6; chunk++)
+            {
+                // The first of them opened long enough ago that a few were last active over a year before the day.
+                var (count, percent, opening) = chunk == 0 ? (300, 100, Day.AddDays(-400))
+                    : (random.Next(50, 300), random.Next(50, 101), Day.AddDays(-random.Next(1, 730)));
+                await seeder.AddUsersAsync(count, percent, CancellationToken.None, opening);
+            }
+        }
+        var calendar = app.Services.GetRequiredService<BatchCalendar>();
+        await using (var db = database.CreateContext())
+        {
+            var users = await db.Users.AsNoTracking().Select(u => new { u.Id, u.OpeningDay, u.LastActivityAt }).ToListAsync();
+            Assert.All(users, u => Assert.True(u.LastActivityAt is null || u.LastActivityAt >= calendar.StartOf(u.OpeningDay),
+                $"seed {seed}: user {u.Id} opened {u.OpeningDay:yyyy-MM-dd} but was last active {u.LastActivityAt:O}"));
+        }
+
+        var run = await RunAsync(client, Day);
+
+        Assert.Equal(BatchRunStatus.Completed, run.Status);
+        await using (var db = database.CreateContext())
+        {
+            var madeDormant = await db.UserStatusChanges.AsNoTracking().Join(db.Users, c => c.UserId, u => u.Id, (c, u) => new { u.Id, u.OpeningDay })
+                .ToListAsync();
+            var young = madeDormant.Where(u => u.OpeningDay >= Day.AddDays(-365)).ToList();
+            Assert.True(young.Count == 0, $"seed {seed}: {young.Count} of the users made dormant opened within 365 days, e.g. user {young.FirstOrDefault()?.Id}");
+            Assert.True(madeDormant.Count > 0, $"seed {seed}: nobody was made dormant, not even among the accounts opened 400 days ago");
+            Assert.Equal(run.Success, madeDormant.Count);
+        }
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_first_dormancy_run_on_a_fresh_demo_database_makes_nobody_dormant(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        // As a fresh install starts: the demo users are added on an empty database, opening yesterday.
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["DemoData:UsersOnEmptyDatabase"] = "1000" });
+        var client = app.CreateClient();
+        Assert.Equal(1000, await CountUsersAsync(app));
+
+        var run = await RunAsync(client, Day);
+
+        Assert.Equal((BatchRunStatus.Completed, 0), (run.Status, run.Success));
+        Assert.True(run.Total > 800, $"only {run.Total} active demo users were looked at");
+        Assert.Empty(await HistoryAsync(app));
+    }
+
     [Fact]
     public async Task Activity_of_an_unknown_user_is_a_404_problem_and_changes_nothing()
     {
@@ -133,7 +229,7 @@ public sealed class UserDormancyTests
         await using (var before = new CoreServerApp(database))
         {
             var client = before.CreateClient();
-            user = await AddActiveAsync(before, lastActivity: StartInSeoul(Day.AddDays(-1 - 365)).AddSeconds(-1));
+            user = await AddActiveAsync(before, lastActivity: StartInSeoul(Day.AddDays(-1 - 365)).AddSeconds(-1), opened: Day.AddDays(-500));
             // The job ran on its own day: the schedule owes the days since (a day run by hand later would owe nothing after it).
             before.Time.Now = StartInSeoul(Day.AddDays(-3)).AddHours(3);
             Assert.Equal(0, (await RunAsync(client, Day.AddDays(-3))).Success);
@@ -182,21 +278,22 @@ public sealed class UserDormancyTests
 
     private static DateTimeOffset StartInSeoul(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.FromHours(9));
 
-    private static async Task<long> AddActiveAsync(CoreServerApp app, DateTimeOffset? lastActivity, DateTimeOffset? created = null)
+    private static async Task<long> AddActiveAsync(CoreServerApp app, DateTimeOffset? lastActivity, DateOnly? opened = null)
     {
         var user = await app.AddUserAsync(AccountStatus.Active);
-        await SetAsync(app, user, lastActivity, created);
+        await SetAsync(app, user, lastActivity, opened);
         return user;
     }
 
-    private static async Task SetAsync(CoreServerApp app, long user, DateTimeOffset? lastActivity, DateTimeOffset? created)
+    /// <param name="opened">The account's opening day; null leaves it as added (<see cref="CoreServerApp.LongAgo"/>).</param>
+    private static async Task SetAsync(CoreServerApp app, long user, DateTimeOffset? lastActivity, DateOnly? opened)
     {
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
         var row = await db.Users.SingleAsync(u => u.Id == user);
         // Stored as UTC, as the server writes every instant.
         row.LastActivityAt = lastActivity?.ToUniversalTime();
-        row.CreatedAt = (created ?? row.CreatedAt).ToUniversalTime();
+        row.OpeningDay = opened ?? row.OpeningDay;
         await db.SaveChangesAsync();
     }
 

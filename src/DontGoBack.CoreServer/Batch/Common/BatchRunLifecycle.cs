@@ -43,7 +43,7 @@ public sealed partial class BatchRunLifecycle(
         }
 
         LogStarting(job.Title, day.ToString("O"), claim.Attempt);
-        var progress = new RunProgress();
+        var progress = new RunProgress(RunName(runName, claim));
         using var telemetry = metrics.StartRun(runName, day, claim);
         telemetry.Progress = progress;
         var (outcome, stopped) = await WorkUnderLeaseAsync(claim, null, progress, work, cancellationToken);
@@ -80,7 +80,7 @@ public sealed partial class BatchRunLifecycle(
         }
 
         var started = time.GetTimestamp();
-        var progress = new RunProgress();
+        var progress = new RunProgress(RunName(job.Name, claim));
         using var telemetry = metrics.StartPartition(job.Name, day, claim, partitionNo);
         telemetry.Progress = progress;
         var (outcome, stopped) = await WorkUnderLeaseAsync(claim, partitionNo, progress, work, cancellationToken);
@@ -198,6 +198,9 @@ public sealed partial class BatchRunLifecycle(
     private static string OutcomeNotRecorded(BatchResult result) => result.Error is null
         ? $"the run went through ({JsonSerializer.Serialize(result.Status).Trim('"')}), but its outcome could not be recorded: database unavailable"
         : $"{result.Error}; its outcome could not be recorded";
+
+    /// <summary>How log lines name an attempt of a run, whichever partition of it they come from.</summary>
+    private static string RunName(string runName, RunClaim claim) => $"{runName} run {claim.RunId} attempt {claim.Attempt}";
 
     private long Elapsed(long started) => (long)time.GetElapsedTime(started).TotalMilliseconds;
 

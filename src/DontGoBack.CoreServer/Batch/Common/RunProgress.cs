@@ -15,7 +15,19 @@ public sealed class RunProgress
     private int _skipped;
     private int _failed;
 
-    public RunProgress() => Watcher.Value?.Invoke(this);
+    /// <param name="run">How log lines name the run, when this is the progress of a recorded run (see <see cref="Run"/>).</param>
+    public RunProgress(string? run = null)
+    {
+        Run = run;
+        Watcher.Value?.Invoke(this);
+    }
+
+    /// <summary>
+    /// How log lines name the run this is the progress of ("asset-refresh run 42 attempt 1"), for what the
+    /// work reports beside the engine (its calls' retries); the same for every partition of an attempt.
+    /// Null for work outside a recorded run.
+    /// </summary>
+    public string? Run { get; }
 
     /// <summary>
     /// Hands every progress created from now on on the caller's flow (the runs it starts beneath) to

@@ -7,9 +7,10 @@ using Microsoft.Extensions.Options;
 namespace DontGoBack.CoreServer.Batch.User;
 
 /// <summary>
-/// Daily: ACTIVE users without activity for UserDormancy:AfterDays days before the run's day
-/// (their last activity, or the account's creation when there was none) become INACTIVE, each
-/// with a status-history row saying why. Set-based, one transaction per slice of ids, so a resumed
+/// Daily: ACTIVE users without activity for UserDormancy:AfterDays days before the run's day become
+/// INACTIVE, each with a status-history row saying why. The days count from the later of the last
+/// activity and the account's opening (the start of its opening day in the batch zone), so no account
+/// younger than AfterDays is made dormant, whatever activity it carries from before it opened. Set-based, one transaction per slice of ids, so a resumed
 /// run or a re-run finds those users no longer ACTIVE and changes nothing twice.
 /// </summary>
 public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calendar, IOptions<UserDormancyOptions> options, TimeProvider time)
@@ -28,7 +29,9 @@ public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calend
     public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
         var afterDays = options.Value.AfterDays;
-        var inactiveSince = calendar.StartOf(day.AddDays(-afterDays));
+        // Later of the two below the threshold = both below it; for the opening, whole days compare as their starts do.
+        var openedBefore = day.AddDays(-afterDays);
+        var inactiveSince = calendar.StartOf(openedBefore);
         var reason = $"dormant: no activity for {afterDays} days before {day:yyyy-MM-dd}";
         // Slices of the ids that exist, however sparse: the range may be every id there could be.
         var slices = await range.SplitAsync(WorkIds(day), SliceSize, cancellationToken);
@@ -39,14 +42,14 @@ public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calend
         var outcome = BatchOutcome.Nothing;
         foreach (var slice in slices)
         {
-            var sliceOutcome = await RunSliceAsync(slice, inactiveSince, reason, cancellationToken);
+            var sliceOutcome = await RunSliceAsync(slice, openedBefore, inactiveSince, reason, cancellationToken);
             progress.Done(sliceOutcome.Success, sliceOutcome.Skipped, sliceOutcome.Failed);
             outcome = outcome.Add(sliceOutcome);
         }
         return outcome;
     }
 
-    private async Task<BatchOutcome> RunSliceAsync(UserIdRange slice, DateTimeOffset inactiveSince, string reason, CancellationToken cancellationToken)
+    private async Task<BatchOutcome> RunSliceAsync(UserIdRange slice, DateOnly openedBefore, DateTimeOffset inactiveSince, string reason, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -59,7 +62,7 @@ public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calend
                 WITH moved AS (
                     UPDATE users SET status = {AccountStatusNames.Inactive}
                      WHERE id BETWEEN {slice.First} AND {slice.Last} AND status = {AccountStatusNames.Active}
-                       AND COALESCE(last_activity_at, created_at) < {inactiveSince}
+                       AND opening_day < {openedBefore} AND (last_activity_at IS NULL OR last_activity_at < {inactiveSince})
                     RETURNING id)
                 INSERT INTO user_status_changes (user_id, from_status, to_status, reason, changed_at)
                 SELECT id, {AccountStatusNames.Active}, {AccountStatusNames.Inactive}, {reason}, {now} FROM moved
@@ -72,12 +75,12 @@ public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calend
                 INSERT INTO user_status_changes (user_id, from_status, to_status, reason, changed_at)
                 SELECT id, {AccountStatusNames.Active}, {AccountStatusNames.Inactive}, {reason}, {now} FROM users
                  WHERE id BETWEEN {slice.First} AND {slice.Last} AND status = {AccountStatusNames.Active}
-                   AND COALESCE(last_activity_at, created_at) < {inactiveSince}
+                   AND opening_day < {openedBefore} AND (last_activity_at IS NULL OR last_activity_at < {inactiveSince})
                 """, cancellationToken);
             await db.Database.ExecuteSqlAsync($"""
                 UPDATE users SET status = {AccountStatusNames.Inactive}
                  WHERE id BETWEEN {slice.First} AND {slice.Last} AND status = {AccountStatusNames.Active}
-                   AND COALESCE(last_activity_at, created_at) < {inactiveSince}
+                   AND opening_day < {openedBefore} AND (last_activity_at IS NULL OR last_activity_at < {inactiveSince})
                 """, cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);

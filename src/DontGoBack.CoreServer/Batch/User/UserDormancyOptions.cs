@@ -12,7 +12,7 @@ public sealed class UserDormancyOptions : DailyJobOptions
 
     protected override string Section => SectionName;
 
-    /// <summary>An ACTIVE user without activity for this many days before the run's day becomes INACTIVE.</summary>
+    /// <summary>An ACTIVE user without activity for this many days before the run's day becomes INACTIVE, counted from the later of the last activity and the account's opening day.</summary>
     [Range(1, 36_500, ErrorMessage = "UserDormancy:AfterDays must be between {1} and {2}.")]
     public int AfterDays { get; set; } = 365;
 }

@@ -1,3 +1,4 @@
+using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.EntityFrameworkCore;
@@ -5,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 namespace DontGoBack.CoreServer.Domain.Users;
 
 /// <summary>Adds demo users in set-based SQL, each with an opening snapshot and its change row, so a fresh database has something to refresh.</summary>
-public sealed class DemoPopulation(DontGoBackDbContext db, TimeProvider time)
+public sealed class DemoPopulation(DontGoBackDbContext db, BatchCalendar calendar, TimeProvider time)
 {
 
     /// <param name="activePercent">Share of ACTIVE users; the rest are spread over the other statuses by id.</param>
@@ -17,6 +18,12 @@ public sealed class DemoPopulation(DontGoBackDbContext db, TimeProvider time)
         ArgumentOutOfRangeException.ThrowIfNegative(openingAmount);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(activePercent, 100);
         var now = time.GetUtcNow();
+        // No demo user was active before their account opened (the start of its opening day in the batch
+        // zone): one whose spread-out last activity would come earlier was last active at the opening.
+        var opened = calendar.StartOf(openingDay);
+        if (opened > now)
+            throw new ArgumentOutOfRangeException(nameof(openingDay), openingDay, "A demo account cannot open after now.");
+        DateTimeOffset ActiveAgo(TimeSpan ago) => now - ago < opened ? opened : now - ago;
 
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var firstId = await db.Users.MaxAsync(u => (long?)u.Id, cancellationToken) + 1 ?? 1;
@@ -32,14 +39,15 @@ public sealed class DemoPopulation(DontGoBackDbContext db, TimeProvider time)
                         WHEN id % 3 = 1 THEN 'SUSPENDED'
                         ELSE 'CLOSE_REQUESTED' END,
                    {now}, {openingDay},
-                   -- Plausible last activity, spread by id independently of the status: most users lately, a few
-                   -- over a year ago (UserDormancy:AfterDays), whom the next dormancy run makes INACTIVE.
-                   CASE WHEN (id * 37) % 100 < 45 THEN {now.AddHours(-6)}
-                        WHEN (id * 37) % 100 < 70 THEN {now.AddDays(-3)}
-                        WHEN (id * 37) % 100 < 85 THEN {now.AddDays(-20)}
-                        WHEN (id * 37) % 100 < 93 THEN {now.AddDays(-90)}
-                        WHEN (id * 37) % 100 < 97 THEN {now.AddDays(-250)}
-                        ELSE {now.AddDays(-400)} END
+                   -- Plausible last activity, spread by id independently of the status, never before the opening:
+                   -- most users lately; of accounts opened long enough ago, a few over a year ago
+                   -- (UserDormancy:AfterDays), whom the next dormancy run makes INACTIVE.
+                   CASE WHEN (id * 37) % 100 < 45 THEN {ActiveAgo(TimeSpan.FromHours(6))}
+                        WHEN (id * 37) % 100 < 70 THEN {ActiveAgo(TimeSpan.FromDays(3))}
+                        WHEN (id * 37) % 100 < 85 THEN {ActiveAgo(TimeSpan.FromDays(20))}
+                        WHEN (id * 37) % 100 < 93 THEN {ActiveAgo(TimeSpan.FromDays(90))}
+                        WHEN (id * 37) % 100 < 97 THEN {ActiveAgo(TimeSpan.FromDays(250))}
+                        ELSE {ActiveAgo(TimeSpan.FromDays(400))} END
               FROM seq
             """, cancellationToken);
         if (db.Database.IsNpgsql())

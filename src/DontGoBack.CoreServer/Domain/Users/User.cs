@@ -11,7 +11,7 @@ public sealed class User
     /// <summary>The day the account opened, in the batch zone: no snapshot may be for an earlier day.</summary>
     public DateOnly OpeningDay { get; set; }
 
-    /// <summary>When the user was last active (POST /internal/users/{id}/activity); null: never since the account opened (see <see cref="CreatedAt"/>).</summary>
+    /// <summary>When the user was last active (POST /internal/users/{id}/activity); null: never since the account opened (see <see cref="OpeningDay"/>). Dormancy counts from the later of the two.</summary>
     public DateTimeOffset? LastActivityAt { get; set; }
 
     /// <summary>The user's snapshot with the greatest day; never moved back by a back-fill.</summary>

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Hosting;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
@@ -21,10 +22,11 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
     public const string UpdateAssetPath = "msa/ext/api/update-asset";
     public const string UpdateAssetsPath = "msa/ext/api/update-assets";
 
-    public async Task<UpdateAssetOutcome> UpdateAssetAsync(AssetUpdateRequest request, DateOnly day, CancellationToken cancellationToken)
+    /// <param name="retries">The run the call is made for, whose retries it counts as (null: none).</param>
+    public async Task<UpdateAssetOutcome> UpdateAssetAsync(AssetUpdateRequest request, DateOnly day, RunRetries? retries, CancellationToken cancellationToken)
     {
         var sent = await SendAsync(
-            () => PostAsync($"{UpdateAssetPath}/{request.UserId}", new UpdateAssetCall(request.BaseAmount, day), bulk: false, cancellationToken));
+            () => PostAsync($"{UpdateAssetPath}/{request.UserId}", new UpdateAssetCall(request.BaseAmount, day), bulk: false, retries, cancellationToken));
         if (sent.Failure is { } failure)
             return failure;
 
@@ -38,14 +40,15 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
     }
 
     /// <summary>One outcome per request, in order; falls back to one call per user on a server without the bulk endpoint.</summary>
+    /// <param name="retries">The run the calls are made for, whose retries they count as (null: none).</param>
     public async Task<IReadOnlyList<UpdateAssetOutcome>> UpdateAssetsAsync(
-        IReadOnlyList<AssetUpdateRequest> requests, DateOnly day, CancellationToken cancellationToken)
+        IReadOnlyList<AssetUpdateRequest> requests, DateOnly day, RunRetries? retries, CancellationToken cancellationToken)
     {
         if (requests.Count == 1 || capabilities.BulkUnsupported)
-            return await UpdateOneByOneAsync(requests, day, cancellationToken);
+            return await UpdateOneByOneAsync(requests, day, retries, cancellationToken);
 
         var call = new UpdateAssetsCall(day, requests.Select(r => new UpdateAssetsCallItem(r.UserId, r.BaseAmount)).ToArray());
-        var sent = await SendAsync(() => PostAsync(UpdateAssetsPath, call, bulk: true, cancellationToken));
+        var sent = await SendAsync(() => PostAsync(UpdateAssetsPath, call, bulk: true, retries, cancellationToken));
         if (sent.Failure is { } failure)
             return Enumerable.Repeat<UpdateAssetOutcome>(failure, requests.Count).ToArray();
 
@@ -53,7 +56,7 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
         if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed)
         {
             capabilities.MarkBulkUnsupported();
-            return await UpdateOneByOneAsync(requests, day, cancellationToken);
+            return await UpdateOneByOneAsync(requests, day, retries, cancellationToken);
         }
 
         var answer = await ReadAsync<UpdateAssetsAnswer>(response, cancellationToken);
@@ -78,11 +81,11 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
     }
 
     private async Task<IReadOnlyList<UpdateAssetOutcome>> UpdateOneByOneAsync(
-        IReadOnlyList<AssetUpdateRequest> requests, DateOnly day, CancellationToken cancellationToken)
+        IReadOnlyList<AssetUpdateRequest> requests, DateOnly day, RunRetries? retries, CancellationToken cancellationToken)
     {
         var outcomes = new UpdateAssetOutcome[requests.Count];
         for (var i = 0; i < requests.Count; i++)
-            outcomes[i] = await UpdateAssetAsync(requests[i], day, cancellationToken);
+            outcomes[i] = await UpdateAssetAsync(requests[i], day, retries, cancellationToken);
         return outcomes;
     }
 
@@ -139,13 +142,15 @@ public sealed class ExtensionClient(HttpClient http, ExtensionCapabilities capab
     /// streamed, chunked one, and a retry sends the same bytes again. The answer comes back
     /// already read, within its attempt and its size limit (see <see cref="BoundedAnswerHandler"/>).
     /// </summary>
-    private Task<HttpResponseMessage> PostAsync<T>(string path, T body, bool bulk, CancellationToken cancellationToken)
+    private Task<HttpResponseMessage> PostAsync<T>(string path, T body, bool bulk, RunRetries? retries, CancellationToken cancellationToken)
     {
         var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, JsonSerializerOptions.Web));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
         if (bulk)
             request.Options.Set(BoundedAnswerHandler.MaxBytes, options.Value.MaxBulkAnswerBytes);
+        if (retries is not null)
+            request.Options.Set(RunRetries.Option, retries);
         return http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
 

@@ -41,9 +41,10 @@ public sealed class ExtensionOptions
     public int MaxRetryAttempts { get; set; } = 3;
 
     /// <summary>
-    /// Retry lines logged one by one, to this server and the auth server, while retries keep coming
-    /// (until a Batch:ProgressInterval passes without one); past it they are only counted, in the
-    /// summary logged every Batch:ProgressInterval. 0 logs summaries alone.
+    /// Retry lines logged one by one per run (for a run's calls to this server), and for calls made for
+    /// no run (a token fetch) while their retries keep coming (until a Batch:ProgressInterval passes
+    /// without one); past it retries are only counted, in the summary logged every
+    /// Batch:ProgressInterval, which names the run, and in the run's totals at its end. 0 logs summaries alone.
     /// </summary>
     [Range(0, 100_000, ErrorMessage = "Extension:RetryLogLimit must be between {1} and {2}.")]
     public int RetryLogLimit { get; set; } = 20;

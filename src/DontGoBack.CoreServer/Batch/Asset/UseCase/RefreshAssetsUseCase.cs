@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.InterServer.Extension;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Extensions.Options;
@@ -21,6 +22,7 @@ public sealed partial class RefreshAssetsUseCase(
     IOptions<AssetRefreshOptions> options,
     IOptions<ExtensionOptions> extensionOptions,
     BatchMetrics metrics,
+    ResilienceEventLog retryLog,
     TimeProvider time,
     ILogger<RefreshAssetsUseCase> logger)
 {
@@ -40,10 +42,12 @@ public sealed partial class RefreshAssetsUseCase(
         var results = Channel.CreateBounded<(AssetUpdateRequest Request, UpdateAssetOutcome Outcome)>(
             new BoundedChannelOptions(settings.WriteChunkSize * 2) { SingleReader = true });
         ExtensionUnavailableException? stoppedBy = null;
+        // The run's calls carry it, so their retries are logged, capped and summarised as this run's.
+        using var retries = progress?.Run is { } run ? retryLog.OpenRun(run) : null;
 
         var reading = ReadCandidatesAsync(day, range, groupSize, groups.Writer, tally, stop);
         var callsInFlight = groupSize > 1 ? extensionOptions.Value.BulkCallsInFlight : settings.MaxConcurrency;
-        var calling = CallExtensionAsync(day, groups.Reader, callsInFlight, results.Writer, stop, e => stoppedBy = e);
+        var calling = CallExtensionAsync(day, groups.Reader, callsInFlight, retries, results.Writer, stop, e => stoppedBy = e);
         // Writes use the caller's token, not `stop`: answers already in hand are kept when the run stops early.
         var writing = WriteResultsAsync(day, results.Reader, tally, stop, cancellationToken);
         try
@@ -126,7 +130,7 @@ public sealed partial class RefreshAssetsUseCase(
     }
 
     private async Task CallExtensionAsync(
-        DateOnly day, ChannelReader<AssetUpdateRequest[]> groups, int callsInFlight,
+        DateOnly day, ChannelReader<AssetUpdateRequest[]> groups, int callsInFlight, RunRetries? retries,
         ChannelWriter<(AssetUpdateRequest, UpdateAssetOutcome)> results, CancellationTokenSource stop,
         Action<ExtensionUnavailableException> onUnavailable)
     {
@@ -139,7 +143,7 @@ public sealed partial class RefreshAssetsUseCase(
                 {
                     IReadOnlyList<UpdateAssetOutcome> outcomes;
                     using (metrics.ExtensionCall())
-                        outcomes = await extension.UpdateAssetsAsync(group, day, token);
+                        outcomes = await extension.UpdateAssetsAsync(group, day, retries, token);
                     for (var i = 0; i < group.Length; i++)
                         await results.WriteAsync((group[i], outcomes[i]), token);
                 });
