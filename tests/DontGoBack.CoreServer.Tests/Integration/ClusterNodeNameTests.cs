@@ -14,6 +14,22 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 [Trait("Category", "Cluster")]
 public sealed class ClusterNodeNameTests
 {
+    [Fact]
+    public void A_node_name_longer_than_its_columns_is_rejected_naming_Batch_NodeName()
+    {
+        static List<System.ComponentModel.DataAnnotations.ValidationResult> Validate(BatchOptions options)
+        {
+            var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+            System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), results, validateAllProperties: true);
+            return results;
+        }
+        Assert.Empty(Validate(new BatchOptions { NodeName = new string('n', 200) }));
+
+        var result = Assert.Single(Validate(new BatchOptions { NodeName = new string('n', 201) }));
+
+        Assert.Equal("Batch:NodeName must be at most 200 characters: run history and Quartz's cluster tables store it in 200.", result.ErrorMessage);
+    }
+
     [Theory]
     [InlineData("node-a")]
     // Unset: the host name and the process id, here the test's own process.
