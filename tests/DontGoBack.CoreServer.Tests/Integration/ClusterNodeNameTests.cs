@@ -78,5 +78,6 @@ public sealed class ClusterNodeNameTests
         // Health names it so too.
         var ready = await client.GetStringAsync("/health/ready");
         Assert.Contains($"This node ({expected})", ready, StringComparison.Ordinal);
+        Assert.Contains($"Running on node {expected}.", ready, StringComparison.Ordinal);
     }
 }
