@@ -24,8 +24,11 @@ public sealed record NodeWork(string Name, NodeCheckin? Node, IReadOnlyList<Part
     public double? UsersPerSecond => Partitions.Any(p => p.UsersPerSecond is not null) ? Partitions.Sum(p => p.UsersPerSecond ?? 0) : null;
 }
 
-/// <summary>The overview's cluster table: every node and, clustered, its partitions in flight.</summary>
-public sealed record ClusterView(bool Clustered, IReadOnlyList<NodeWork> Nodes);
+/// <summary>A running run's partitions that no node has taken yet.</summary>
+public sealed record RunWaiting(long RunId, string Job, DateOnly Day, int Partitions);
+
+/// <summary>The overview's cluster table: every node and, clustered, its partitions in flight, and the partitions still waiting for a node.</summary>
+public sealed record ClusterView(bool Clustered, IReadOnlyList<NodeWork> Nodes, IReadOnlyList<RunWaiting> Waiting);
 
 /// <summary>
 /// Reads each node's work in flight from what the nodes already persist: the running runs' partitions
@@ -39,7 +42,7 @@ public sealed class ClusterWorkReader(
     {
         var nodes = await reader.NodesAsync(cancellationToken);
         if (!batch.Value.Clustered)
-            return new ClusterView(false, nodes.Select(n => new NodeWork(n.Name, n, [])).ToList());
+            return new ClusterView(false, nodes.Select(n => new NodeWork(n.Name, n, [])).ToList(), []);
 
         // One running run per job and day at most, each with at most a few partitions per node in flight.
         var taken = await (
@@ -49,6 +52,15 @@ public sealed class ClusterWorkReader(
             where partition.Status == BatchPartitionStatus.Pending && partition.Node != null
             orderby run.SnapshotDay, run.JobName, partition.PartitionNo
             select new { run.JobName, run.SnapshotDay, run.Attempts, Partition = partition })
+            .ToListAsync(cancellationToken);
+
+        var waiting = await (
+            from run in db.BatchRuns.AsNoTracking()
+            where run.Status == BatchRunStatus.Running
+            join partition in db.BatchRunPartitions.AsNoTracking() on run.Id equals partition.RunId
+            where partition.Status == BatchPartitionStatus.Pending && partition.Node == null
+            group partition by new { run.Id, run.JobName, run.SnapshotDay } into queued
+            select new { queued.Key.Id, queued.Key.JobName, queued.Key.SnapshotDay, Count = queued.Count() })
             .ToListAsync(cancellationToken);
 
         var firings = new Dictionary<TriggerKey, DateTimeOffset>();
@@ -80,7 +92,8 @@ public sealed class ClusterWorkReader(
         // Partitions held by a name Quartz does not list (a node gone from its state): shown, not hidden.
         var strangers = work.Where(g => nodes.All(n => n.Name != g.Key)).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new NodeWork(g.Key, null, g.ToList()));
-        return new ClusterView(true, known.Concat(strangers).ToList());
+        return new ClusterView(true, known.Concat(strangers).ToList(), waiting.OrderBy(w => w.SnapshotDay).ThenBy(w => w.JobName, StringComparer.Ordinal)
+            .Select(w => new RunWaiting(w.Id, jobs.FindByRunName(w.JobName)?.Title ?? w.JobName, w.SnapshotDay, w.Count)).ToList());
     }
 
     /// <summary>

@@ -111,6 +111,8 @@ public sealed class ConsoleClusterTests(ConsoleBrowser browser, ITestOutputHelpe
                 Assert.InRange(rate, slowest - 0.051, fastest + 0.051);
             }
             Assert.Contains("skipped as already done are not counted", await page.Locator("[data-test=cluster-rate-rule]").TextContentAsync());
+            // The rest of the day's partitions wait for a node.
+            Assert.Equal($"{Partitions - taken.Count}", await page.Locator($"[data-test=cluster-waiting] [data-run-id='{runId}'] [data-field=waiting]").TextContentAsync());
 
             // The run's own page names the partitions' nodes as the overview does.
             await table.Locator("tr[data-node='node-a'] li[data-partition] a").First.ClickAsync();

@@ -9,7 +9,7 @@ public sealed class IndexModel(ConsoleReader reader, ClusterWorkReader cluster, 
     public IReadOnlyList<JobToday> Jobs { get; private set; } = [];
 
     /// <summary>The cluster's nodes, each with its partitions in flight.</summary>
-    public ClusterView Cluster { get; private set; } = new(false, []);
+    public ClusterView Cluster { get; private set; } = new(false, [], []);
 
     public TimeZoneInfo Zone => calendar.Zone;
 
