@@ -120,6 +120,9 @@ public sealed class ConsoleClusterTests(ConsoleBrowser browser, ITestOutputHelpe
             foreach (var partition in taken)
                 Assert.Equal(partition.Node, await page.Locator($"tr[data-partition='{partition.PartitionNo}'] [data-field=node]").TextContentAsync());
 
+            // The node says its name in its log as it starts, the name everything else shows.
+            Assert.Contains("Node: node-b (clustered)", nodeB.Output, StringComparison.Ordinal);
+
             // Let go: the day goes through on both nodes.
             release.SetResult();
             await Eventually.UntilAsync(async () =>
