@@ -70,7 +70,8 @@ public sealed class ClusterWorkReader(
             // Running firings are bounded by the cluster's threads (Batch:PartitionsPerNode + 1 per node).
             foreach (var group in taken.Select(t => jobs.FindByRunName(t.JobName)?.PartitionGroup).OfType<string>().Distinct())
             {
-                var running = await scheduler.QueryFireInstances(new FireInstanceQuery { TriggerGroup = GroupMatcher<TriggerKey>.GroupEquals(group), Take = PagedQuery.All }, cancellationToken);
+                var running = await scheduler.QueryFireInstances(
+                    new FireInstanceQuery { TriggerGroup = GroupMatcher<TriggerKey>.GroupEquals(group), Take = PagedQuery.All }, cancellationToken);
                 foreach (var firing in running.Items)
                     firings[firing.TriggerKey] = firing.FireTimeUtc;
             }
