@@ -16,6 +16,7 @@ public static partial class ConsoleExtensions
         // SecurityHeaders sends X-Frame-Options: DENY (and frame-ancestors 'none') with every console response, not only with antiforgery's cookie.
         builder.Services.AddAntiforgery(antiforgery => antiforgery.SuppressXFrameOptionsHeader = true);
         builder.Services.AddScoped<ConsoleReader>();
+        builder.Services.AddScoped<ClusterWorkReader>();
         builder.Services.AddSingleton<LiveProgress>();
         return builder;
     }

@@ -8,7 +8,7 @@ namespace DontGoBack.CoreServer.Hosting;
 /// <summary>What must hold before the server or a CLI command does any work: sound settings, a migrated (and maybe seeded) database.</summary>
 public sealed partial class CoreServerStartup(
     IServiceScopeFactory scopes, DatabaseMigration migration, IOptions<DatabaseOptions> database,
-    IOptions<ExtensionOptions> extension, ILogger<CoreServerStartup> logger, SqliteDatabase? sqlite = null)
+    IOptions<ExtensionOptions> extension, IOptions<BatchOptions> batch, ILogger<CoreServerStartup> logger, SqliteDatabase? sqlite = null)
 {
     /// <summary>
     /// Where appsettings.json is read from: beside the app's own files, wherever the process is
@@ -57,6 +57,9 @@ public sealed partial class CoreServerStartup(
         else
             LogRemoteExtension(logger, extension.Value.BaseUrl!);
 
+        // The name this process's runs, partitions, alerts and (clustered) check-ins carry: one to grep the logs for.
+        LogNode(logger, batch.Value.ResolveNodeName(), batch.Value.Clustered ? "clustered" : "alone");
+
         if (seed)
             await migration.SeedAsync(cancellationToken);
         Prepared = true;
@@ -83,6 +86,9 @@ public sealed partial class CoreServerStartup(
 
     [LoggerMessage(LogLevel.Information, "Extension:BaseUrl is empty: using the in-process stand-in extension server")]
     private static partial void LogInProcessStandIn(ILogger logger);
+
+    [LoggerMessage(LogLevel.Information, "Node: {Node} ({Mode})")]
+    private static partial void LogNode(ILogger logger, string node, string mode);
 
     [LoggerMessage(LogLevel.Information, "Extension server: {BaseUrl}")]
     private static partial void LogRemoteExtension(ILogger logger, string baseUrl);

@@ -3,21 +3,20 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace DontGoBack.CoreServer.AdminConsole.Pages;
 
-/// <summary>Today per job (status, live progress, deadline), the last 30 days, and the cluster's nodes.</summary>
-public sealed class IndexModel(ConsoleReader reader, BatchCalendar calendar, Microsoft.Extensions.Options.IOptions<BatchOptions> batch) : PageModel
+/// <summary>Today per job (status, live progress, deadline), the last 30 days, and the cluster's nodes with their work in flight.</summary>
+public sealed class IndexModel(ConsoleReader reader, ClusterWorkReader cluster, BatchCalendar calendar) : PageModel
 {
-    public bool Clustered => batch.Value.Clustered;
-
     public IReadOnlyList<JobToday> Jobs { get; private set; } = [];
 
-    public IReadOnlyList<NodeCheckin> Nodes { get; private set; } = [];
+    /// <summary>The cluster's nodes, each with its partitions in flight.</summary>
+    public ClusterView Cluster { get; private set; } = new(false, [], []);
 
     public TimeZoneInfo Zone => calendar.Zone;
 
     public async Task OnGetAsync(CancellationToken cancellationToken)
     {
         Jobs = await reader.OverviewAsync(cancellationToken);
-        Nodes = await reader.NodesAsync(cancellationToken);
+        Cluster = await cluster.ReadAsync(cancellationToken);
     }
 
     /// <summary>The data of a job's 30-day chart: seconds each day's run took and the share of its users that went through.</summary>

@@ -50,7 +50,13 @@ public static class BatchCommonExtensions
             quartz.UseDefaultThreadPool(batch.PartitionsPerNode + 1);
             // Partitions are scheduled by another node, which cannot wake this one: poll for them
             // at the check-in pace rather than Quartz's idle default of half a minute.
-            quartz.ConfigureScheduler(scheduler => scheduler.IdleWaitTime = batch.ClusterCheckinInterval);
+            quartz.ConfigureScheduler(scheduler =>
+            {
+                scheduler.IdleWaitTime = batch.ClusterCheckinInterval;
+                // The node's one name: Quartz's check-ins and firings carry the name runs, attempts,
+                // partitions and alerts record, so the console's nodes and a run's partitions agree.
+                scheduler.InstanceId = batch.ResolveNodeName();
+            });
             quartz.UsePersistentStore(store =>
             {
                 // The qrtz_ tables come from our own migrations (QuartzJobStore).

@@ -36,7 +36,7 @@ public sealed partial class BatchFanOut(
         foreach (var partition in pending)
         {
             // Keyed by attempt: jobs of an attempt that lost its lease find out and do nothing.
-            var name = $"run-{claim.RunId}-attempt-{claim.Attempt}-partition-{partition.PartitionNo}";
+            var name = PartitionJobName(claim.RunId, claim.Attempt, partition.PartitionNo);
             var order = new PartitionOrder(claim, day, partition.PartitionNo, new UserIdRange(partition.FirstUserId, partition.LastUserId));
             var job = JobBuilder.Create<DailyJobPartition<TJob>>()
                 .WithIdentity(name, schedule.Definition.PartitionGroup)
@@ -50,6 +50,9 @@ public sealed partial class BatchFanOut(
         LogFannedOut(schedule.Definition.Title, day.ToString("O"), claim.RunId, claim.Attempt, pending.Count);
         return new FannedOut(claim, pending.Count);
     }
+
+    /// <summary>The name of a partition's Quartz job and trigger (in the job's <see cref="DailyJobDefinition.PartitionGroup"/>).</summary>
+    public static string PartitionJobName(long runId, int attempt, int partitionNo) => $"run-{runId}-attempt-{attempt}-partition-{partitionNo}";
 
     /// <summary>Fires the job's daily trigger now for whatever day it owes next; not a cron fire, so it owes no new day itself.</summary>
     public async Task FireAgainAsync(DailyJobSchedule schedule, CancellationToken cancellationToken)

@@ -6,7 +6,11 @@ public sealed class BatchOptions
 {
     public const string SectionName = "Batch";
 
-    /// <summary>This process's name in run history; default host name and process id.</summary>
+    /// <summary>
+    /// This process's name in run history, partitions, alerts and (clustered) Quartz's check-ins; default
+    /// host name and process id. Clustered, each replica needs a name of its own: Quartz tells nodes apart by it.
+    /// </summary>
+    [StringLength(200, ErrorMessage = "Batch:NodeName must be at most {1} characters: run history and Quartz's cluster tables store it in 200.")]
     public string? NodeName { get; set; }
 
     /// <summary>A running run whose heartbeat is older than this is taken to be dead and may be taken over.</summary>

@@ -6,14 +6,15 @@ using Quartz;
 namespace DontGoBack.CoreServer.Batch.Common;
 
 /// <summary>The scheduler that fires the daily jobs (and, clustered, runs partitions) is running, not paused or shut down.</summary>
-public sealed class SchedulerHealthCheck(ISchedulerFactory schedulers) : IHealthCheck
+public sealed class SchedulerHealthCheck(ISchedulerFactory schedulers, IOptions<BatchOptions> options) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken)
     {
         var scheduler = await schedulers.GetScheduler(cancellationToken);
         return await scheduler.GetStatus(cancellationToken) switch
         {
-            SchedulerStatus.Running => HealthCheckResult.Healthy($"Running as {scheduler.SchedulerInstanceId}."),
+            // The node's one name: clustered, Quartz's instance id is that name too; alone, Quartz has none of its own.
+            SchedulerStatus.Running => HealthCheckResult.Healthy($"Running on node {options.Value.ResolveNodeName()}."),
             SchedulerStatus.Standby => HealthCheckResult.Unhealthy("The scheduler is in standby: no trigger fires."),
             SchedulerStatus.Created => HealthCheckResult.Unhealthy("The scheduler has not started yet."),
             var other => HealthCheckResult.Unhealthy($"The scheduler is {other.ToString().ToLowerInvariant()}."),
