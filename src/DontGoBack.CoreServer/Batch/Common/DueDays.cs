@@ -48,6 +48,9 @@ public sealed class DueDays(BatchRunLedger ledger, BatchCalendar calendar, IOpti
         var owed = new SortedSet<DateOnly>(FiredDays(cron, lookFrom, now)
             .Where(fire => fire.At >= keptSince || fire.Day == firstOwnDay)
             .Select(fire => fire.Day));
+        // A cron that fires more than once a day owes the day it first fired on while kept, whatever its fire of the day before that.
+        if (new CronExpression(cron, calendar.Zone).GetNextValidTimeAfter(keptSince.AddTicks(-1)) is { } firstKept && firstKept <= now)
+            owed.Add(calendar.DayOf(firstKept));
         // A day just fired for is owed even if the process started after it (a fire held back, one just before midnight).
         if (firedDay is { } fired)
             owed.Add(fired);
