@@ -86,7 +86,7 @@ public sealed partial class StandingTests
         var alert = Assert.Single(await AlertsAsync(database), a => a.Condition == DeadlineCondition.LowSuccessRatio);
         var card = await CardAsync(client, AssetRefreshJob.Name);
 
-        Assert.Equal("Degraded", check.Status);
+        Assert.Equal(("Degraded", "through_below_success_ratio"), (check.Status, check.Data!["todayStanding"].GetString()));
         Assert.Matches(@"^2025-08-10 is through with too many users failed: 2025-08-10 has 87\.50\s?% done \(1 of 8 failed\)", check.Description);
         Assert.Equal((DeadlineCondition.LowSuccessRatio, AlertKind.Raised), (alert.Condition, alert.Kind));
         var summary = SummaryOf(alert);
@@ -103,7 +103,8 @@ public sealed partial class StandingTests
         Assert.Equal(BatchRunStatus.Completed, (await client.RunDayAsync(Day)).Status);
         await watch.RefreshAsync(CancellationToken.None);
 
-        Assert.Equal("Healthy", (await ReadyAsync(client)).Checks[AssetRefreshJob.Name].Status);
+        var healthy = (await ReadyAsync(client)).Checks[AssetRefreshJob.Name];
+        Assert.Equal(("Healthy", "through"), (healthy.Status, healthy.Data!["todayStanding"].GetString()));
         Assert.Equal([AlertKind.Raised, AlertKind.Resolved],
             (await AlertsAsync(database)).Where(a => a.Condition == DeadlineCondition.LowSuccessRatio).Select(a => a.Kind));
         var after = await CardAsync(client, AssetRefreshJob.Name);
@@ -177,7 +178,7 @@ public sealed partial class StandingTests
         foreach (var job in new[] { AssetRefreshJob.Name, UserDormancyJob.Name })
         {
             Assert.Equal("On schedule; no day has gone through yet.", health.Checks[job].Description);
-            Assert.Equal(0, health.Checks[job].Data!["daysBehind"].GetInt32());
+            Assert.Equal((0, "not_due"), (health.Checks[job].Data!["daysBehind"].GetInt32(), health.Checks[job].Data!["todayStanding"].GetString()));
             var card = await CardAsync(client, job);
             Assert.Equal(("not due", "none"), (card.Pill, card.PillClass));
             Assert.Empty(card.Alerts);

@@ -38,6 +38,8 @@ public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar
         {
             ["today"] = standing.Today.ToString("O"),
             ["deadline"] = standing.TodayDeadline.ToString("O"),
+            // Today as the console's card shows it (its pill), in the same judgement.
+            ["todayStanding"] = standing.TodayStanding.State.ToText(),
             ["daysBehind"] = standing.DaysBehind,
             // No day through yet is JSON's null, not an empty string.
             ["lastDayThrough"] = standing.LastThrough?.Day.ToString("O")!,

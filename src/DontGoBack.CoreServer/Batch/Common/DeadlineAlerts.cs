@@ -63,7 +63,7 @@ public sealed partial class DeadlineAlerts(
         if (day is { } only)
             raised = raised.Where(a => a.SnapshotDay == only);
         var rows = await raised.OrderBy(a => a.SnapshotDay).ThenBy(a => a.Id)
-            .Select(a => new { a.SnapshotDay, a.Condition, a.Payload, a.CreatedAt }).ToListAsync(cancellationToken);
+            .Select(a => new { a.SnapshotDay, a.Condition, a.Payload }).ToListAsync(cancellationToken);
         var open = new List<OpenAlert>(rows.Count);
         foreach (var row in rows)
         {
@@ -71,7 +71,7 @@ public sealed partial class DeadlineAlerts(
                 ? known.Run
                 : await ledger.FindAsync(job, row.SnapshotDay, cancellationToken);
             if (DeadlineBreach.Holds(row.Condition, run, standing.Schedule.MinSuccessRatio))
-                open.Add(new OpenAlert(row.SnapshotDay, row.Condition, SummaryOf(row.Payload), row.CreatedAt));
+                open.Add(new OpenAlert(row.SnapshotDay, row.Condition, SummaryOf(row.Payload)));
         }
         return open;
     }
@@ -152,7 +152,7 @@ public sealed partial class DeadlineAlerts(
 }
 
 /// <summary>An alert raised and not resolved, with the text it was raised with.</summary>
-public sealed record OpenAlert(DateOnly Day, DeadlineCondition Condition, string Summary, DateTimeOffset RaisedAt);
+public sealed record OpenAlert(DateOnly Day, DeadlineCondition Condition, string Summary);
 
 /// <summary>Wakes this process's webhook delivery when it has just written a message, rather than at its next poll.</summary>
 public sealed class AlertSignal

@@ -72,13 +72,27 @@ public enum DayState
     ThroughNothingToDo,
 }
 
+/// <summary>The one spelling of a day's state where programs read it (the health check's data).</summary>
+public static class DayStateText
+{
+    public static string ToText(this DayState state) => state switch
+    {
+        DayState.NotDue => "not_due",
+        DayState.Waiting => "waiting",
+        DayState.OnTrack => "on_track",
+        DayState.AtRisk => "at_risk",
+        DayState.Late => "late",
+        DayState.Through => "through",
+        DayState.ThroughBelowRatio => "through_below_success_ratio",
+        DayState.ThroughNothingToDo => "through_nothing_to_do",
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
+    };
+}
+
 /// <summary>One day of a daily job as it stands at an instant, with its run if it has one.</summary>
 /// <param name="SuccessRatio">The share of the day's users done, once through; null when it had none to do.</param>
 public sealed record DayStanding(DateOnly Day, DayState State, BatchRun? Run, DateTimeOffset Deadline, double? SuccessRatio)
 {
-    /// <summary>Nothing to fix or to fear for the day: only these leave health, alerts and the console quiet.</summary>
-    public bool IsHealthy => State is DayState.NotDue or DayState.Waiting or DayState.OnTrack or DayState.Through or DayState.ThroughNothingToDo;
-
     /// <summary>
     /// Judges one day. Through is the run's own word (<see cref="BatchRun.IsThrough"/>, whatever through-status it has), and
     /// good only with users done at the job's success ratio; <paramref name="owed"/> says whether the schedule owes the day
@@ -91,12 +105,13 @@ public sealed record DayStanding(DateOnly Day, DayState State, BatchRun? Run, Da
             return new DayStanding(day, through, run, deadline, RatioOf(run!));
         // Today counts as coming while its fire is ahead; a fire that has passed unowed (before the install kept the schedule) is not.
         var coming = schedule.Enabled && day == BatchDay.At(now, schedule.Zone) && schedule.FirstFireOn(day) is { } fire && fire > now;
-        var state = (run, owed || coming) switch
+        var state = (run, due: owed || coming) switch
         {
-            (null, false) => DayState.NotDue,
-            (_, true) when now >= deadline => DayState.Late,
-            (null, true) => DayState.Waiting,
-            ({ Status: BatchRunStatus.Running }, _) => eta is { } end && end > deadline && (owed || coming) ? DayState.AtRisk : DayState.OnTrack,
+            (null, due: false) => DayState.NotDue,
+            (_, due: true) when now >= deadline => DayState.Late,
+            (null, due: true) => DayState.Waiting,
+            // The deadline makes a slow run at risk only on a day the schedule owes.
+            ({ Status: BatchRunStatus.Running }, var due) => due && eta is { } end && end > deadline ? DayState.AtRisk : DayState.OnTrack,
             _ => DayState.AtRisk,
         };
         return new DayStanding(day, state, run, deadline, null);
@@ -105,12 +120,13 @@ public sealed record DayStanding(DateOnly Day, DayState State, BatchRun? Run, Da
     /// <summary>How a day through stands by its success ratio; null when the run is not through (or there is none).</summary>
     public static DayState? ThroughState(BatchRun? run, double minSuccessRatio) => run switch
     {
-        { IsThrough: true } when RatioOf(run) is not { } ratio => DayState.ThroughNothingToDo,
+        { IsThrough: true } when RatioOf(run) is null => DayState.ThroughNothingToDo,
         { IsThrough: true } when RatioOf(run) < minSuccessRatio => DayState.ThroughBelowRatio,
         { IsThrough: true } => DayState.Through,
         _ => null,
     };
 
+    // A day through that had no user to do (every account opened later, say) has no ratio: nothing done is not good news either.
     private static double? RatioOf(BatchRun run) => run.Total == 0 ? null : run.DoneRatio;
 
     /// <summary>What the day breaches now that alerts are raised for: only once its deadline has passed.</summary>
