@@ -43,23 +43,27 @@ public static class ConsoleFormat
         _ => "none",
     };
 
-    public static string StandingText(DayStanding standing) => standing switch
+    /// <summary>A day's standing as the pill says it; "through" alone only when the day is through at its success ratio.</summary>
+    public static string StandingText(DayState state) => state switch
     {
-        DayStanding.Waiting => "waiting",
-        DayStanding.OnTrack => "on track",
-        DayStanding.AtRisk => "at risk",
-        DayStanding.Late => "late",
-        DayStanding.Through => "through",
-        DayStanding.NotDue => "not due today",
-        _ => standing.ToString(),
+        DayState.NotDue => "not due",
+        DayState.Waiting => "waiting",
+        DayState.OnTrack => "on track",
+        DayState.AtRisk => "at risk",
+        DayState.Late => "late",
+        DayState.Through => "through",
+        DayState.ThroughBelowRatio => "through, below success ratio",
+        DayState.ThroughNothingToDo => "through, nothing to do",
+        _ => state.ToString(),
     };
 
-    public static string StandingClass(DayStanding standing) => standing switch
+    /// <summary>Green for a day through at its success ratio and for nothing else.</summary>
+    public static string StandingClass(DayState state) => state switch
     {
-        DayStanding.Through => "ok",
-        DayStanding.OnTrack => "run",
-        DayStanding.AtRisk => "warn",
-        DayStanding.Late => "bad",
+        DayState.Through => "ok",
+        DayState.OnTrack => "run",
+        DayState.AtRisk or DayState.ThroughBelowRatio => "warn",
+        DayState.Late => "bad",
         _ => "none",
     };
 

@@ -6,28 +6,17 @@ using Quartz;
 
 namespace DontGoBack.CoreServer.AdminConsole;
 
-/// <summary>How today's day of a job stands against its deadline.</summary>
-public enum DayStanding
-{
-    /// <summary>Not started, and the deadline is ahead.</summary>
-    Waiting,
-    /// <summary>Running, at a rate that gets it through before the deadline.</summary>
-    OnTrack,
-    /// <summary>Running too slowly for the deadline, or stopped (failed, aborted) with the deadline still ahead.</summary>
-    AtRisk,
-    /// <summary>Past the deadline and not through.</summary>
-    Late,
-    Through,
-    /// <summary>The cron does not fire today.</summary>
-    NotDue,
-}
-
 /// <param name="Run">Today's run, if it started.</param>
 /// <param name="Progress">While it runs: its progress as last written.</param>
 /// <param name="LastDays">The last <see cref="ConsoleReader.StripDays"/> days, oldest first, with their runs where there is one.</param>
+/// <param name="Standing">Today as the engine's standing judges it, as health and the alerts read it.</param>
+/// <param name="Concerns">What the operator is told about the job: its open alerts' texts, then owed days too old for the schedule to run.</param>
 public sealed record JobToday(
     DailyJobDefinition Job, DailySchedule Schedule, DateOnly Today, BatchRun? Run, RunProgressView? Progress, DateTimeOffset Deadline,
-    DayStanding Standing, DateTimeOffset? NextFire, IReadOnlyList<(DateOnly Day, BatchRun? Run)> LastDays);
+    DayStanding Standing, DateTimeOffset? NextFire, IReadOnlyList<(DateOnly Day, BatchRun? Run)> LastDays, IReadOnlyList<string> Concerns);
+
+/// <summary>A run's day as it stands (a job's own run only: a back-fill's subset has no schedule), with its open alerts' texts.</summary>
+public sealed record RunStanding(DayStanding Standing, IReadOnlyList<string> Alerts);
 
 /// <param name="LastCheckin">When it last checked in to the cluster (this process alone: now).</param>
 /// <param name="Late">Silent for three check-in intervals: the others take it for dead.</param>
@@ -44,7 +33,7 @@ public sealed record RunsPage(IReadOnlyList<BatchRun> Runs, int Page, int PageSi
 /// </summary>
 public sealed class ConsoleReader(
     DontGoBackDbContext db, BatchJobs jobs, BatchCalendar calendar, BatchRunLedger ledger, RunProgressReader progress,
-    IOptions<BatchOptions> batch, ISchedulerFactory schedulers, TimeProvider time)
+    ScheduleStandingReader standings, DeadlineAlerts alerts, IOptions<BatchOptions> batch, ISchedulerFactory schedulers, TimeProvider time)
 {
     public const int StripDays = 30;
     public const int RunsPageSize = 50;
@@ -63,27 +52,24 @@ public sealed class ConsoleReader(
             var live = run is null ? null : await progress.LiveAsync(run, cancellationToken);
             var deadline = schedule.DeadlineOf(today);
             var days = Enumerable.Range(0, StripDays).Select(i => first.AddDays(i)).Select(d => (d, recent.GetValueOrDefault(d))).ToList();
-            overview.Add(new JobToday(job.Definition, schedule, today, run, live, deadline, StandingOf(schedule, today, run, live, deadline, now),
-                schedule.Enabled ? schedule.NextFires(now, 1).FirstOrDefault() : null, days));
+            var standing = await standings.ReadAsync(schedule, cancellationToken, live?.Eta);
+            var concerns = (await alerts.OpenAsync(standing, day: null, cancellationToken)).Select(a => a.Summary).ToList();
+            if (standing.Skipped.Count > 0)
+                concerns.AddRange(standing.Problems(batch.Value.MaxCatchUpDays).Take(1));
+            overview.Add(new JobToday(job.Definition, schedule, today, run, live, deadline, standing.TodayStanding,
+                schedule.Enabled ? schedule.NextFires(now, 1).FirstOrDefault() : null, days, concerns));
         }
         return overview;
     }
 
-    private static DayStanding StandingOf(
-        DailySchedule schedule, DateOnly today, BatchRun? run, RunProgressView? live, DateTimeOffset deadline, DateTimeOffset now)
+    /// <summary>The run's day as the engine's standing judges it and its open alerts; null for a run that is not a job's own (a back-fill's subset).</summary>
+    public async Task<RunStanding?> StandingOfAsync(BatchRun run, RunProgressView? live, CancellationToken cancellationToken)
     {
-        if (run?.Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures)
-            return DayStanding.Through;
-        if (run is null && !schedule.FiresOn(today))
-            return DayStanding.NotDue;
-        if (now >= deadline)
-            return DayStanding.Late;
-        return run switch
-        {
-            null => DayStanding.Waiting,
-            { Status: BatchRunStatus.Running } => live?.Eta is { } eta && eta > deadline ? DayStanding.AtRisk : DayStanding.OnTrack,
-            _ => DayStanding.AtRisk,
-        };
+        if (jobs.All.FirstOrDefault(j => j.Definition.Name == run.JobName) is not { } job)
+            return null;
+        var standing = await standings.ReadAsync(job.Describe(calendar), cancellationToken);
+        var open = await alerts.OpenAsync(standing, run.SnapshotDay, cancellationToken);
+        return new RunStanding(standing.Judge(run.SnapshotDay, run, live?.Eta), open.Select(a => a.Summary).ToList());
     }
 
     /// <summary>One page of runs, newest day first; OFFSET on the (job, day) or (day) index, one row more to know if a next page exists.</summary>

@@ -24,6 +24,10 @@ public static class HealthEndpoints
 
     public static IHostApplicationBuilder AddHealth(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<HealthStateLog>();
+        // The default service logs a warning per degraded check on every probe (a probe every 10 s floods the log);
+        // HealthStateLog says each change of state once instead.
+        builder.Logging.AddFilter(HealthStateLog.DefaultServiceCategory, LogLevel.None);
         var checks = builder.Services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", HealthStatus.Unhealthy, [ReadyTag], CheckTimeout)
             .AddCheck<SchedulerHealthCheck>("scheduler", HealthStatus.Unhealthy, [ReadyTag], CheckTimeout);
@@ -64,6 +68,7 @@ public static class HealthEndpoints
     /// <summary>The overall status and each check's status, description and data; never an exception's text, since probes need no credentials.</summary>
     private static Task WriteAsync(HttpContext http, HealthReport report)
     {
+        http.RequestServices.GetRequiredService<HealthStateLog>().Observe(report);
         http.Response.ContentType = "application/json; charset=utf-8";
         var body = new HealthBody(report.Status.ToString(), Math.Round(report.TotalDuration.TotalMilliseconds, 1),
             report.Entries.ToDictionary(e => e.Key, e => new CheckBody(
@@ -87,4 +92,55 @@ public static class HealthEndpoints
     public sealed record CheckBody(
         [property: AllowedValues("Healthy", "Degraded", "Unhealthy")] string Status, string? Description, double DurationMs,
         IReadOnlyDictionary<string, object>? Data);
+}
+
+/// <summary>
+/// Logs each health check's change of status once, as the probes see it: a check that turns Degraded is a
+/// warning, Unhealthy an error, back to Healthy an information, and the same status probe after probe says
+/// nothing more. Only the status counts, not the description, which may change on every probe (a check-in's age).
+/// </summary>
+public sealed partial class HealthStateLog(ILogger<HealthStateLog> logger)
+{
+    public const string DefaultServiceCategory = "Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService";
+
+    private readonly Dictionary<string, HealthStatus> _last = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    public void Observe(HealthReport report)
+    {
+        foreach (var (name, entry) in report.Entries)
+        {
+            HealthStatus previous;
+            lock (_gate)
+            {
+                // A check never seen before counts as Healthy: a server that starts healthy logs nothing.
+                previous = _last.GetValueOrDefault(name, HealthStatus.Healthy);
+                _last[name] = entry.Status;
+            }
+            if (previous == entry.Status)
+                continue;
+            var description = entry.Description ?? entry.Exception?.Message ?? "";
+            switch (entry.Status)
+            {
+                case HealthStatus.Unhealthy:
+                    LogUnhealthy(name, previous, description);
+                    break;
+                case HealthStatus.Degraded:
+                    LogDegraded(name, previous, description);
+                    break;
+                default:
+                    LogHealthy(name, previous, description);
+                    break;
+            }
+        }
+    }
+
+    [LoggerMessage(LogLevel.Error, "Health check {Check} is Unhealthy (was {Previous}): {Description}")]
+    private partial void LogUnhealthy(string check, HealthStatus previous, string description);
+
+    [LoggerMessage(LogLevel.Warning, "Health check {Check} is Degraded (was {Previous}): {Description}")]
+    private partial void LogDegraded(string check, HealthStatus previous, string description);
+
+    [LoggerMessage(LogLevel.Information, "Health check {Check} is Healthy again (was {Previous}): {Description}")]
+    private partial void LogHealthy(string check, HealthStatus previous, string description);
 }

@@ -204,10 +204,20 @@ public sealed class ClusterTests(ITestOutputHelper output)
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
         await SeedAsync(database);
         var day = BatchDay.Today(TimeProvider.System, Seoul);
-        // A cron at midnight with a deadline a second later: today is overdue from the start, and no node runs it (nothing is owed on a fresh install).
+        // The schedule is paused before any node starts, so no node runs the day.
+        await using (var db = database.CreateContext())
+        {
+            db.SchedulePauses.Add(new SchedulePause
+            {
+                JobName = AssetRefreshJob.Name, PausedAt = DateTimeOffset.UtcNow, Reason = "nobody runs the day", Address = "127.0.0.1", TokenName = "test",
+            });
+            await db.SaveChangesAsync();
+        }
+        // A cron every three seconds with a deadline a second after midnight: the first fire while the nodes run owes today,
+        // overdue at once.
         Dictionary<string, string?> Settings(int n) => new(NodeSettings(database, standIn, $"node-{n}"))
         {
-            ["AssetRefresh:Cron"] = "0 0 0 * * ?",
+            ["AssetRefresh:Cron"] = "0/3 * * * * ?",
             ["AssetRefresh:CompleteBy"] = "00:00:01",
             ["UserDormancy:Enabled"] = "false",
             ["Batch:WatchInterval"] = "00:00:00.300",

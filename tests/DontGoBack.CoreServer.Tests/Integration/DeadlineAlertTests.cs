@@ -63,14 +63,14 @@ public sealed class DeadlineAlertTests
         };
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database, Settings(webhook));
-        // The server starts before the deadline, so the metric is watched from before the first alert.
-        app.Time.Now = CoreServerApp.DefaultNow - TimeSpan.FromHours(4);
         // Retry waits are measured on the server's clock: let it tick.
         app.Time.StartTicking();
+        // The server starts at 02:00, before the day's fire (so the fire is owed) and the deadline, so the metric is watched from
+        // before the first alert; its schedule is paused, so nobody runs the day.
+        var client = await app.StartOwingTodayAsync(now: CoreServerApp.DefaultNow - TimeSpan.FromHours(7));
         var meters = app.Services.GetRequiredService<IMeterFactory>();
         using var alertsMade = new MetricCollector<long>(meters, BatchMetrics.MeterName, BatchMetrics.Alerts);
         var users = await app.AddActiveUsersAsync(3, Day.AddDays(-1), 10_000_000);
-        var client = app.CreateClient();
         var watch = app.Services.GetServices<IHostedService>().OfType<DailyJobWatch>().Single();
         await watch.RefreshAsync(CancellationToken.None);
         await using (var before = database.CreateContext())
@@ -158,9 +158,10 @@ public sealed class DeadlineAlertTests
             }
         };
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
-        await using var app = new CoreServerApp(database, Settings(webhook, ("Alerts:MaxAttempts", "3"), ("Alerts:Timeout", "00:00:00.500")));
+        await using var app = new CoreServerApp(database, Settings(webhook, ("Alerts:MaxAttempts", "3"), ("Alerts:Timeout", "00:00:00.500"),
+            ("Batch:WatchInterval", "00:00:00.200")));
         app.Time.StartTicking();
-        app.CreateClient();
+        await app.StartOwingTodayAsync();
 
         await app.Logs.WaitForAsync(e => e.Level == LogLevel.Error && e.Message.Contains("given up after 3 calls"), Patience);
 
@@ -180,8 +181,8 @@ public sealed class DeadlineAlertTests
     public async Task Without_a_webhook_an_alert_is_logged_and_recorded_only()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
-        await using var app = new CoreServerApp(database, Settings(webhook: null));
-        app.CreateClient();
+        await using var app = new CoreServerApp(database, Settings(webhook: null, ("Batch:WatchInterval", "00:00:00.200")));
+        await app.StartOwingTodayAsync();
 
         await app.Logs.WaitForAsync(e => e.Level == LogLevel.Error && e.Message.StartsWith("Alert raised: asset-refresh 2025-08-10 overdue."), Patience);
 

@@ -41,9 +41,9 @@ public sealed class HealthTests
     public async Task Ready_is_degraded_while_today_is_past_its_deadline_and_healthy_once_it_went_through(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
-        // 09:00 in Seoul: past the 06:00 deadline of 2025-08-10, which has not run.
+        // 09:00 in Seoul: past the 06:00 deadline of 2025-08-10, whose 03:00 fire came while the server ran, and which has not run.
         await using var app = new CoreServerApp(database, ScheduleOn);
-        var client = app.CreateClient();
+        var client = await app.StartOwingTodayAsync();
         await app.AddActiveUsersAsync(3, Day.AddDays(-1), 10_000_000);
 
         var (code, before) = await ReadyAsync(client);
@@ -81,16 +81,16 @@ public sealed class HealthTests
         var (code, health) = await ReadyAsync(client);
 
         Assert.Equal(HttpStatusCode.OK, code);
-        Assert.Equal("Degraded", health.Status);
-        // Today alone is behind: the schedule has owed days since it first ran here (today), not since the day run by hand.
+        Assert.Equal("Healthy", health.Status);
+        // No day is behind: the schedule owes the fires that come while it is kept (from tomorrow's), not the days since the one run by hand,
+        // nor today, whose fire came before the server started.
         var refresh = health.Checks["asset-refresh"];
-        Assert.Equal("Degraded", refresh.Status);
-        Assert.Equal("2025-08-10 is past the deadline (AssetRefresh:CompleteBy 06:00 in Asia/Seoul) and not through.", refresh.Description);
-        Assert.Equal(1, refresh.Data!["daysBehind"].GetInt32());
-        // And the schedule runs no day in between: only today is due.
+        Assert.Equal(("Healthy", $"On schedule; the latest day through is {longAgo:yyyy-MM-dd}."), (refresh.Status, refresh.Description));
+        Assert.Equal(0, refresh.Data!["daysBehind"].GetInt32());
+        // And the schedule runs no day in between.
         await using var scope = app.Services.CreateAsyncScope();
         var due = await scope.ServiceProvider.GetRequiredService<DueDays>().FindAsync(AssetRefreshJob.Name, "0 0 3 * * ?", null, CancellationToken.None);
-        Assert.Equal([Day], due.ToRun);
+        Assert.Empty(due.ToRun);
         Assert.Empty(due.TooOld);
     }
 
@@ -332,9 +332,11 @@ public sealed class HealthTests
     }
 
     [Fact]
-    public async Task A_fresh_install_whose_scheduler_never_ran_is_degraded_after_the_deadline()
+    public async Task A_fresh_install_whose_scheduler_never_ran_is_degraded_after_the_deadline_of_its_first_fire()
     {
-        await using var fixture = await ScheduleFixture.CreateAsync(InSeoul(Day, 6, 30));
+        // Up at 02:00: the 03:00 fire is the first it keeps.
+        await using var fixture = await ScheduleFixture.CreateAsync(InSeoul(Day, 2));
+        fixture.Time.SetUtcNow(InSeoul(Day, 6, 30));
 
         var result = await fixture.CheckAsync();
 
@@ -386,7 +388,7 @@ public sealed class HealthTests
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         await using var app = new CoreServerApp(database, ScheduleOn);
-        var client = app.CreateClient();
+        var client = await app.StartOwingTodayAsync();
         var meters = app.Services.GetRequiredService<IMeterFactory>();
         using var behind = new MetricCollector<int>(meters, BatchMetrics.MeterName, BatchMetrics.Overdue);
         using var since = new MetricCollector<double>(meters, BatchMetrics.MeterName, BatchMetrics.SinceLastThrough);

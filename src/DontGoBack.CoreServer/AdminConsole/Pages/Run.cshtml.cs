@@ -26,6 +26,9 @@ public sealed class RunModel(
     public IReadOnlyList<BatchRunAttempt> Attempts { get; private set; } = [];
     public RunDayTotals Day { get; private set; } = new(0, 0);
     public RunProgressView? Progress { get; private set; }
+
+    /// <summary>The day as the engine's standing judges it, with its open alerts; null for a back-fill's subset.</summary>
+    public RunStanding? Standing { get; private set; }
     public IReadOnlyList<BatchRunPartition> Partitions { get; private set; } = [];
     public IBatchRunFailures? Failures { get; private set; }
     public FailureSearchPage? FailurePage { get; private set; }
@@ -47,6 +50,7 @@ public sealed class RunModel(
         Attempts = await ledger.AttemptsAsync(id, cancellationToken);
         Day = (await progress.AttemptsAsync(run, cancellationToken)).Day;
         Progress = await progress.LiveAsync(run, cancellationToken);
+        Standing = await reader.StandingOfAsync(run, Progress, cancellationToken);
         Partitions = await reader.PartitionsAsync(id, cancellationToken);
         Failures = failureSources.FirstOrDefault(f => f.JobName == run.JobName);
         if (Started is not null && !AwaitingClaim && run.Status != BatchRunStatus.Running)

@@ -16,6 +16,7 @@ public sealed class BatchCalendar
     public BatchCalendar(TimeProvider time, IEnumerable<DailyJobSchedule> jobs, IOptions<BatchOptions> batch)
     {
         _time = time;
+        KeptSince = time.GetUtcNow();
         EarliestDay = batch.Value.EarliestDay;
         var zones = jobs.Select(j => (Setting: $"{j.Definition.SectionName}:TimeZone", Zone: j.Settings.TimeZone)).ToList();
         if (zones.Select(z => z.Zone).Distinct(StringComparer.Ordinal).Count() > 1)
@@ -33,6 +34,12 @@ public sealed class BatchCalendar
     }
 
     public TimeZoneInfo Zone { get; }
+
+    /// <summary>
+    /// When this process began keeping the schedule (its calendar is made at start-up): a fire before it
+    /// found no process of a fresh install running, so it owes no day (see <see cref="DueDays"/>).
+    /// </summary>
+    public DateTimeOffset KeptSince { get; }
 
     /// <summary>The zone as configured, for messages.</summary>
     public string ZoneId { get; }

@@ -7,6 +7,9 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// <summary>A day whose run went through, and when its outcome was recorded.</summary>
 public sealed record DayThrough(DateOnly Day, DateTimeOffset? FinishedAt);
 
+/// <summary>A job's first run on a database: the day it was for and when its first attempt started.</summary>
+public sealed record FirstRun(DateOnly Day, DateTimeOffset StartedAt);
+
 /// <summary>Where a run's lease stands at a renewal.</summary>
 public enum LeaseState
 {
@@ -244,11 +247,11 @@ public sealed class BatchRunLedger(
     }
 
     /// <summary>
-    /// When the job first ran on this database, whatever day it ran for; null when it never ran here.
+    /// The job's first run on this database: the day it was for and when it started; null when it never ran here.
     /// The first run recorded is the one with the lowest id; its first attempt keeps the start that
     /// later attempts overwrite on the run itself (a run from before attempts were recorded has only that).
     /// </summary>
-    public async Task<DateTimeOffset?> FirstStartedAtAsync(string job, CancellationToken cancellationToken)
+    public async Task<FirstRun?> FirstRunAsync(string job, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var first = await db.BatchRuns.AsNoTracking()
@@ -256,11 +259,12 @@ public sealed class BatchRunLedger(
             .OrderBy(r => r.Id)
             .Select(r => new
             {
+                r.SnapshotDay,
                 r.StartedAt,
                 FirstAttempt = db.BatchRunAttempts.Where(a => a.RunId == r.Id).OrderBy(a => a.Attempt).Select(a => (DateTimeOffset?)a.StartedAt).FirstOrDefault(),
             })
             .FirstOrDefaultAsync(cancellationToken);
-        return first is null ? null : first.FirstAttempt ?? first.StartedAt;
+        return first is null ? null : new FirstRun(first.SnapshotDay, first.FirstAttempt ?? first.StartedAt);
     }
 
     /// <summary>The latest day whose run went through (with or without failed users) and when it finished; null when none did.</summary>

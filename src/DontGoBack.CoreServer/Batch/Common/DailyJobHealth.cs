@@ -7,9 +7,10 @@ using Microsoft.Extensions.Options;
 namespace DontGoBack.CoreServer.Batch.Common;
 
 /// <summary>
-/// A daily job's own health: Healthy while it keeps its schedule, Degraded once an owed day is past
-/// its deadline and not through, or through with too many users failed, or older than the catch-up
-/// window (the schedule no longer runs it by itself). Never Unhealthy: lateness is an alert (see
+/// A daily job's own health, read off its <see cref="ScheduleStanding"/>: Healthy while it keeps its schedule,
+/// Degraded once an owed day is past its deadline and not through, or older than the catch-up window (the
+/// schedule no longer runs it by itself), or a day went through with too many users failed (at once, not
+/// only at the deadline: the console's card says so as soon, and the alert follows at the deadline). Never Unhealthy: lateness is an alert (see
 /// <see cref="DeadlineAlerts"/>) and a gauge, not a reason to take the node out of service; every node
 /// shares the same run history, so a load balancer would pull them all at once, and a node out of
 /// service runs no day sooner. The data carries the figures (days behind, days skipped) for alerting.
@@ -37,40 +38,20 @@ public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar
         {
             ["today"] = standing.Today.ToString("O"),
             ["deadline"] = standing.TodayDeadline.ToString("O"),
+            // Today as the console's card shows it (its pill), in the same judgement.
+            ["todayStanding"] = standing.TodayStanding.State.ToText(),
             ["daysBehind"] = standing.DaysBehind,
             // No day through yet is JSON's null, not an empty string.
             ["lastDayThrough"] = standing.LastThrough?.Day.ToString("O")!,
             ["skippedDays"] = standing.Skipped.Count,
         };
-        if (standing.Skipped.Count > 0)
-        {
-            return HealthCheckResult.Degraded(
-                $"{standing.Skipped.Count} owed days from {standing.Skipped[0]:yyyy-MM-dd} to {standing.Skipped[^1]:yyyy-MM-dd} are older than "
-                + $"Batch:MaxCatchUpDays ({batch.Value.MaxCatchUpDays}) and are not run by the schedule; `backfill` or the manual trigger runs them.",
-                data: data);
-        }
-        if (standing.Behind.Count > 0)
-        {
-            return HealthCheckResult.Degraded(
-                $"{Days(standing.Behind)} past the deadline ({current.CompleteBySetting} {current.CompleteByText} in {current.Zone.Id}) and not through.",
-                data: data);
-        }
-        if (standing.LowSuccess.ToList() is [_, ..] low)
-        {
-            var worst = low.MinBy(b => b.Run!.DoneRatio)!.Run!;
-            return HealthCheckResult.Degraded(
-                $"{Days(low.ConvertAll(b => b.Day))} through with too many users failed: {worst.SnapshotDay:yyyy-MM-dd} has {worst.DoneRatio:P2} done "
-                + $"({worst.Failed} of {worst.Total} failed), below {current.MinSuccessRatioSetting} {current.MinSuccessRatio:P2}; `retry-failed` runs the failed users again.",
-                data: data);
-        }
+        // The standing's own words, worst first: the console's card shows the same.
+        if (standing.Problems(batch.Value.MaxCatchUpDays) is [var worst, ..])
+            return HealthCheckResult.Degraded(worst, data: data);
         return HealthCheckResult.Healthy(standing.LastThrough is { } last
             ? $"On schedule; the latest day through is {last.Day:yyyy-MM-dd}."
             : "On schedule; no day has gone through yet.", data);
     }
-
-    private static string Days(IReadOnlyList<DateOnly> days) => days.Count == 1
-        ? $"{days[0]:yyyy-MM-dd} is"
-        : $"{days.Count} days from {days[0]:yyyy-MM-dd} to {days[^1]:yyyy-MM-dd} are";
 }
 
 /// <summary>

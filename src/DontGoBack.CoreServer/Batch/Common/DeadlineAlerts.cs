@@ -49,6 +49,45 @@ public sealed partial class DeadlineAlerts(
         }
     }
 
+    /// <summary>
+    /// The job's alerts raised and not resolved (of one day, or of every day), oldest day first, each with the text it was raised
+    /// with, leaving out any whose condition no longer holds by the day's standing (the next review resolves those).
+    /// </summary>
+    public async Task<IReadOnlyList<OpenAlert>> OpenAsync(ScheduleStanding standing, DateOnly? day, CancellationToken cancellationToken)
+    {
+        var job = standing.Schedule.Job;
+        var raised = db.DeadlineAlerts.AsNoTracking()
+            .Where(a => a.JobName == job && a.Kind == AlertKind.Raised
+                        && !db.DeadlineAlerts.Any(r => r.JobName == a.JobName && r.SnapshotDay == a.SnapshotDay
+                                                       && r.Condition == a.Condition && r.Kind == AlertKind.Resolved));
+        if (day is { } only)
+            raised = raised.Where(a => a.SnapshotDay == only);
+        var rows = await raised.OrderBy(a => a.SnapshotDay).ThenBy(a => a.Id)
+            .Select(a => new { a.SnapshotDay, a.Condition, a.Payload }).ToListAsync(cancellationToken);
+        var open = new List<OpenAlert>(rows.Count);
+        foreach (var row in rows)
+        {
+            var run = standing.Days.FirstOrDefault(d => d.Day == row.SnapshotDay) is { } known
+                ? known.Run
+                : await ledger.FindAsync(job, row.SnapshotDay, cancellationToken);
+            if (DeadlineBreach.Holds(row.Condition, run, standing.Schedule.MinSuccessRatio))
+                open.Add(new OpenAlert(row.SnapshotDay, row.Condition, SummaryOf(row.Payload)));
+        }
+        return open;
+    }
+
+    private static string SummaryOf(string payload)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<AlertMessage>(payload, Json)?.Summary ?? "";
+        }
+        catch (JsonException)
+        {
+            return "";
+        }
+    }
+
     /// <returns>The message when this node wrote it; null when another node (or an earlier round) already had.</returns>
     private async Task<AlertMessage?> TryWriteAsync(
         DailySchedule schedule, AlertKind kind, DeadlineCondition condition, DateOnly day, BatchRun? run, CancellationToken cancellationToken)
@@ -111,6 +150,9 @@ public sealed partial class DeadlineAlerts(
     [LoggerMessage(LogLevel.Information, "Alert resolved: {Job} {Day:yyyy-MM-dd} {Condition}. {Summary}")]
     private partial void LogResolved(string job, DateOnly day, string condition, string summary);
 }
+
+/// <summary>An alert raised and not resolved, with the text it was raised with.</summary>
+public sealed record OpenAlert(DateOnly Day, DeadlineCondition Condition, string Summary);
 
 /// <summary>Wakes this process's webhook delivery when it has just written a message, rather than at its next poll.</summary>
 public sealed class AlertSignal

@@ -5,7 +5,11 @@ namespace DontGoBack.CoreServer.Batch.Common;
 
 /// <param name="ToRun">Days to run now, oldest first.</param>
 /// <param name="TooOld">Missed days beyond Batch:MaxCatchUpDays: reported, not run.</param>
-public sealed record DueDaysResult(IReadOnlyList<DateOnly> ToRun, IReadOnlyList<DateOnly> TooOld);
+public sealed record DueDaysResult(IReadOnlyList<DateOnly> ToRun, IReadOnlyList<DateOnly> TooOld)
+{
+    /// <summary>Whether the schedule owes the day (to run now, or reported as too old to run by itself).</summary>
+    public bool Owes(DateOnly day) => ToRun.Contains(day) || TooOld.Contains(day);
+}
 
 /// <summary>
 /// Which days a daily job owes. A day is due once its cron fire time has passed and it has no
@@ -13,11 +17,15 @@ public sealed record DueDaysResult(IReadOnlyList<DateOnly> ToRun, IReadOnlyList<
 /// daylight-saving day still yields exactly one day: on the spring-forward day a 02:30 that
 /// does not exist fires when the clock jumps to 03:00, and on the fall-back day a repeated
 /// local time fires only at its first occurrence.
-/// Owed days start on the day (in the batch zone) the job first ran on this database, whatever day
-/// that run was for: a fresh install does not back-run a week, and a day long past run by hand
-/// (the manual trigger, `refresh --day`, `backfill`) owes nothing after it. Were they counted from
-/// the earliest day ever run, one back-fill of last year would make every day since owed: hundreds
-/// of days reported missing, a week of them run by the next trigger.
+/// A fire is owed only if the install kept the schedule by then: since the earlier of the job's
+/// first run on this database and this process's start. So a fresh install started after today's
+/// fire owes nothing until its first fire while it runs (the start-up catch-up, the health check and
+/// the alerts all read this, and agree), a day long past run by hand (the manual trigger, `refresh
+/// --day`, `backfill`) owes nothing after it but the fires that follow, and the first run's own day,
+/// when it ran on that day (the fire that started it, or an operator's run of today), stays owed
+/// until it goes through. Were days counted from the earliest day ever run, one back-fill of last
+/// year would make every day since owed: hundreds of days reported missing, a week of them run by
+/// the next trigger.
 /// </summary>
 public sealed class DueDays(BatchRunLedger ledger, BatchCalendar calendar, IOptions<BatchOptions> options, TimeProvider time)
 {
@@ -30,41 +38,43 @@ public sealed class DueDays(BatchRunLedger ledger, BatchCalendar calendar, IOpti
     {
         var now = time.GetUtcNow();
         var today = calendar.DayOf(now);
-        var firstStarted = await ledger.FirstStartedAtAsync(job, cancellationToken);
-        // A day just fired for is owed even if the first run began after it (a fire just before midnight).
-        var owedFrom = (firstStarted, firedDay) switch
-        {
-            ({ } started, { } day) => Min(calendar.DayOf(started), day),
-            ({ } started, null) => calendar.DayOf(started),
-            (null, { } day) => day,
-            _ => today.AddDays(1),
-        };
+        var firstRun = await ledger.FirstRunAsync(job, cancellationToken);
+        var keptSince = firstRun is { } first && first.StartedAt < calendar.KeptSince ? first.StartedAt : calendar.KeptSince;
+        // The first run's own day, run on that day: its fire came just before it (or an operator ran today); it is the job's day now.
+        DateOnly? firstOwnDay = firstRun is { } run && calendar.DayOf(run.StartedAt) == run.Day ? run.Day : null;
         var catchUpFrom = today.AddDays(-options.Value.MaxCatchUpDays);
-        var lookFrom = Max(owedFrom, today.AddDays(-ReportWindowDays));
+        var lookFrom = Max(calendar.DayOf(keptSince), today.AddDays(-ReportWindowDays));
 
-        var firedDays = FiredDays(cron, lookFrom, now);
+        var owed = new SortedSet<DateOnly>(FiredDays(cron, lookFrom, now)
+            .Where(fire => fire.At >= keptSince || fire.Day == firstOwnDay)
+            .Select(fire => fire.Day));
+        // A cron that fires more than once a day owes the day it first fired on while kept, whatever its fire of the day before that.
+        if (new CronExpression(cron, calendar.Zone).GetNextValidTimeAfter(keptSince.AddTicks(-1)) is { } firstKept && firstKept <= now)
+            owed.Add(calendar.DayOf(firstKept));
+        // A day just fired for is owed even if the process started after it (a fire held back, one just before midnight).
         if (firedDay is { } fired)
-            firedDays.Add(fired);
-        var completed = await ledger.CompletedDaysAsync(job, lookFrom, today, cancellationToken);
-        var missed = firedDays.Where(d => d >= owedFrom && !completed.Contains(d)).Order().ToList();
+            owed.Add(fired);
+        if (owed.Count == 0)
+            return new DueDaysResult([], []);
+        var completed = await ledger.CompletedDaysAsync(job, owed.Min, today, cancellationToken);
+        var missed = owed.Where(d => !completed.Contains(d)).ToList();
         return new DueDaysResult(missed.Where(d => d >= catchUpFrom).ToList(), missed.Where(d => d < catchUpFrom).ToList());
     }
 
-    private SortedSet<DateOnly> FiredDays(string cron, DateOnly from, DateTimeOffset now)
+    /// <summary>The cron's first fire of each day from <paramref name="from"/> that has come by <paramref name="now"/>.</summary>
+    private List<(DateOnly Day, DateTimeOffset At)> FiredDays(string cron, DateOnly from, DateTimeOffset now)
     {
         var expression = new CronExpression(cron, calendar.Zone);
-        var days = new SortedSet<DateOnly>();
+        var days = new List<(DateOnly, DateTimeOffset)>();
         // One probe per day: the first fire at or after each day's local midnight.
         for (var fire = expression.GetNextValidTimeAfter(calendar.StartOf(from).AddTicks(-1));
              fire is { } at && at <= now;
              fire = expression.GetNextValidTimeAfter(calendar.StartOf(calendar.DayOf(at).AddDays(1)).AddTicks(-1)))
         {
-            days.Add(calendar.DayOf(at));
+            days.Add((calendar.DayOf(at), at));
         }
         return days;
     }
 
     private static DateOnly Max(DateOnly a, DateOnly b) => a > b ? a : b;
-
-    private static DateOnly Min(DateOnly a, DateOnly b) => a < b ? a : b;
 }
