@@ -5,18 +5,20 @@ using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.AdminConsole;
 
-/// <summary>One reading of a run for the console's progress bar, formatted as the pages format it.</summary>
+/// <summary>One reading of a run's current attempt for the console's progress bar and counts, formatted as the pages format it.</summary>
 /// <param name="Running">False once the run ended: the page reloads once to show its outcome.</param>
+/// <param name="Seen">Every user the attempt went through, skipped ones too.</param>
+/// <param name="Processed">Of the <paramref name="Expected"/> users it had to process, those it did (written or failed): what the bar shows.</param>
 /// <param name="Eta">When the rest should be through, in the batch zone (HH:mm:ss); null until there is a rate.</param>
 public sealed record LiveReading(
-    int Attempt, string Status, bool Running, int Seen, int Expected, double Percent, double UsersPerSecond, int Success, int Skipped, int Failed, string? Eta)
+    int Attempt, string Status, bool Running, int Seen, int Processed, int Expected, double Percent, double UsersPerSecond, int Success, int Skipped,
+    int Failed, string? Eta)
 {
     public static LiveReading Of(BatchRun run, RunProgressView? progress, BatchCalendar calendar) => progress is null
-        ? new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, run.Total, run.Total, 100, 0, run.Success, run.Skipped,
-            run.Failed, null)
-        : new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, progress.Seen, progress.Expected,
-            progress.Expected > 0 ? Math.Round(100.0 * Math.Min(progress.Seen, progress.Expected) / progress.Expected, 1) : 0,
-            progress.UsersPerSecond, progress.Success, progress.Skipped, progress.Failed,
+        ? new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, run.Total, run.Success + run.Failed,
+            run.Success + run.Failed, 100, 0, run.Success, run.Skipped, run.Failed, null)
+        : new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, progress.Seen, progress.Processed, progress.Expected,
+            progress.Percent, progress.UsersPerSecond, progress.Success, progress.Skipped, progress.Failed,
             progress.Eta is { } eta ? ConsoleFormat.Time(eta, calendar.Zone) : null);
 }
 

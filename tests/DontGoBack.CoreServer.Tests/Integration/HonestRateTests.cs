@@ -13,8 +13,11 @@ public sealed class HonestRateTests(ITestOutputHelper output)
 {
     private static readonly DateOnly Day = new(2025, 8, 10);
 
-    /// <summary>Of the server's clock, per extension call: a latency no loaded machine stretches, so ±25% is a fair bound.</summary>
-    private static readonly TimeSpan CallLatency = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Of the server's clock, per extension call: a latency no loaded machine stretches, long beside the real time the
+    /// run's other steps take (claiming, passing over the users done), so ±25% is a fair bound however slow the machine.
+    /// </summary>
+    private static readonly TimeSpan CallLatency = TimeSpan.FromSeconds(5);
 
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
@@ -34,16 +37,16 @@ public sealed class HonestRateTests(ITestOutputHelper output)
         });
         var client = app.CreateClient();
         // The first attempt does three users in four; the quarter it failed is the continuation's work, at the end of the ids,
-        // so the continuation first passes over 72 users done already, in its first instants.
-        var users = await app.AddActiveUsersAsync(96, Day.AddDays(-1), 1_000_000);
-        var toDo = users[72..];
+        // so the continuation first passes over 36 users done already, in its first instants.
+        var users = await app.AddActiveUsersAsync(48, Day.AddDays(-1), 1_000_000);
+        var toDo = users[36..];
         app.Extension.Inject(Fault.BadRequest, [.. toDo]);
         app.Time.StartTicking();
         var first = await client.RunDayAsync(Day);
-        Assert.Equal((BatchRunStatus.CompletedWithFailures, 72, 24), (first.Status, first.Success, first.Failed));
+        Assert.Equal((BatchRunStatus.CompletedWithFailures, 36, 12), (first.Status, first.Success, first.Failed));
         app.Extension.ClearFaults();
 
-        // From now on each call takes a second of the server's time; the test lets them through.
+        // From now on each call takes CallLatency of the server's time; the test lets them through.
         app.Extension.BeforeAnswer = () => app.Time.Advance(CallLatency);
         app.Extension.HoldCalls();
         var running = client.RunDayAsync(Day);
@@ -52,7 +55,7 @@ public sealed class HonestRateTests(ITestOutputHelper output)
         JsonElement reading = default;
         await Eventually.UntilAsync(async () =>
         {
-            // The first reading written after the quarter's users are: the test holds the next call meanwhile.
+            // The reading with the quarter's users processed: the test holds the next call meanwhile, so it is of that quarter.
             reading = await LiveProgressAsync(client) ?? default;
             return reading.ValueKind == JsonValueKind.Object && reading.GetProperty("success").GetInt32() >= quarter || running.IsCompleted;
         }, TimeSpan.FromSeconds(60));
@@ -60,7 +63,7 @@ public sealed class HonestRateTests(ITestOutputHelper output)
         var second = await running;
         output.WriteLine(reading.ToString());
 
-        Assert.Equal((BatchRunStatus.Completed, 24), (second.Status, second.Success));
+        Assert.Equal((BatchRunStatus.Completed, 12), (second.Status, second.Success));
         Assert.Equal(quarter, reading.GetProperty("success").GetInt32());
         var at = reading.GetProperty("at").GetDateTimeOffset();
         Assert.Equal(JsonValueKind.String, reading.GetProperty("eta").ValueKind);
@@ -69,8 +72,8 @@ public sealed class HonestRateTests(ITestOutputHelper output)
         var actualRest = finishedAt - at;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"predicted rest {predictedRest.TotalSeconds:0.00} s, actual {actualRest.TotalSeconds:0.00} s"));
         Assert.InRange(predictedRest.TotalSeconds, actualRest.TotalSeconds * 0.75, actualRest.TotalSeconds * 1.25);
-        // The rate is of the work done: about a user per second of the server's time, not the skipped ones' pace.
-        Assert.InRange(reading.GetProperty("usersPerSecond").GetDouble(), 0.5, 1.05);
+        // The rate is of the work done: about a user per call's latency, not the skipped ones' pace.
+        Assert.InRange(reading.GetProperty("usersPerSecond").GetDouble(), 0.5 / CallLatency.TotalSeconds, 1.05 / CallLatency.TotalSeconds);
         Assert.Equal(toDo.Count, reading.GetProperty("expected").GetInt32());
     }
 

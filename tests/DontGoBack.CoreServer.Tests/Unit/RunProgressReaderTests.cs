@@ -18,6 +18,7 @@ public sealed class RunProgressReaderTests
             Start, Start.AddSeconds(10));
 
         Assert.Equal((5.0, Start.AddSeconds(10 + 30)), (view.UsersPerSecond, view.Eta));
+        Assert.Equal((50, 25.0), (view.Processed, view.Percent));
     }
 
     [Fact]
@@ -35,6 +36,35 @@ public sealed class RunProgressReaderTests
         var view = RunProgressReader.Describe(new RunProgressSnapshot(Expected: 0, Seen: 850, Success: 0, Skipped: 850, Failed: 0),
             Start, Start.AddSeconds(1));
 
-        Assert.Equal((0.0, (DateTimeOffset?)Start.AddSeconds(1)), (view.UsersPerSecond, view.Eta));
+        Assert.Equal((0.0, (DateTimeOffset?)Start.AddSeconds(1), 100.0), (view.UsersPerSecond, view.Eta, view.Percent));
+    }
+
+    [Fact]
+    public void A_run_that_has_not_counted_its_work_yet_shows_no_eta_and_no_progress()
+    {
+        var view = RunProgressReader.Describe(new RunProgressSnapshot(0, 0, 0, 0, 0), Start, Start.AddSeconds(1));
+
+        Assert.Equal(((DateTimeOffset?)null, 0.0), (view.Eta, view.Percent));
+    }
+
+    [Fact]
+    public void An_attempt_that_wrote_nothing_and_failed_nothing_found_nothing_to_do_and_has_no_rate()
+    {
+        var passedOver = new BatchRunAttempt
+        {
+            Status = BatchRunStatus.Completed, StartedAt = Start, UpdatedAt = Start.AddSeconds(0.01), FinishedAt = Start.AddSeconds(0.01), Total = 850,
+            Skipped = 850,
+        };
+        var worked = new BatchRunAttempt
+        {
+            Status = BatchRunStatus.Completed, StartedAt = Start, UpdatedAt = Start.AddSeconds(10), FinishedAt = Start.AddSeconds(10), Expected = 20,
+            Total = 870, Success = 20, Skipped = 850,
+        };
+        // Stopped before it wrote anything: that is not a pass that found all done.
+        var stopped = new BatchRunAttempt { Status = BatchRunStatus.Failed, StartedAt = Start, UpdatedAt = Start.AddSeconds(1), Total = 300, Skipped = 300 };
+
+        Assert.Equal((true, (double?)null), (passedOver.FoundNothingToDo, passedOver.UsersPerSecond));
+        Assert.Equal((false, (double?)2.0), (worked.FoundNothingToDo, worked.UsersPerSecond));
+        Assert.Equal((false, (double?)0.0), (stopped.FoundNothingToDo, stopped.UsersPerSecond));
     }
 }
