@@ -53,6 +53,12 @@ public sealed class RunRatesConsoleTests(ConsoleBrowser browser)
         Assert.True(rates[0].ValueKind == JsonValueKind.Number && rates[0].GetDouble() > 0, throughput.ToString());
         Assert.Equal(JsonValueKind.Null, rates[1].ValueKind);
         await ConsoleBrowser.ScreenshotAsync(page, $"run-twice-{provider}");
+
+        // The API's attempts carry the same judgement.
+        using var detail = JsonDocument.Parse(await client.GetStringAsync($"/internal/batch/runs/{second.RunId}"));
+        var judged = detail.RootElement.GetProperty("attempts").EnumerateArray()
+            .Select(a => (a.GetProperty("foundNothingToDo").GetBoolean(), a.GetProperty("usersPerSecond").ValueKind)).ToList();
+        Assert.Equal([(false, JsonValueKind.Number), (true, JsonValueKind.Null)], judged);
     }
 
     [Fact]

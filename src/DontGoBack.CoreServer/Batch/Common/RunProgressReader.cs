@@ -16,12 +16,14 @@ public sealed record RunProgressView(
 /// <summary>One attempt at a run, as recorded.</summary>
 /// <param name="Expected">The users it had to process, counted at its start.</param>
 /// <param name="FoundNothingToDo">See <see cref="BatchRunAttempt.FoundNothingToDo"/>.</param>
+/// <param name="UsersPerSecond">See <see cref="BatchRunAttempt.UsersPerSecond"/>: null when it found nothing to do.</param>
 public sealed record RunAttemptView(
     int Attempt, BatchRunStatus Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, int Expected, int Total, int Success, int Skipped,
-    int Failed, string? Error, bool FoundNothingToDo)
+    int Failed, string? Error, bool FoundNothingToDo, double? UsersPerSecond)
 {
     public static RunAttemptView Of(BatchRunAttempt attempt) => new(attempt.Attempt, attempt.Status, attempt.StartedAt, attempt.FinishedAt,
-        attempt.Expected, attempt.Total, attempt.Success, attempt.Skipped, attempt.Failed, attempt.Error, attempt.FoundNothingToDo);
+        attempt.Expected, attempt.Total, attempt.Success, attempt.Skipped, attempt.Failed, attempt.Error, attempt.FoundNothingToDo,
+        attempt.UsersPerSecond);
 }
 
 /// <summary>The day across its attempts: users written by any of them, and those the latest left failed.</summary>
