@@ -15,11 +15,14 @@ public sealed record LiveReading(
     int Failed, string? Eta)
 {
     public static LiveReading Of(BatchRun run, RunProgressView? progress, BatchCalendar calendar) => progress is null
-        ? new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, run.Total, run.Success + run.Failed,
-            run.Success + run.Failed, 100, 0, run.Success, run.Skipped, run.Failed, null)
+        ? Ended(run, new RunProgressSnapshot(0, run.Total, run.Success, run.Skipped, run.Failed))
         : new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, progress.Seen, progress.Processed, progress.Expected,
             progress.Percent, progress.UsersPerSecond, progress.Success, progress.Skipped, progress.Failed,
             progress.Eta is { } eta ? ConsoleFormat.Time(eta, calendar.Zone) : null);
+
+    /// <summary>A run no longer running: its latest attempt's counts, all of its work processed.</summary>
+    private static LiveReading Ended(BatchRun run, RunProgressSnapshot counts) => new(run.Attempts, run.Status.ToText(),
+        run.Status == BatchRunStatus.Running, counts.Seen, counts.Processed, counts.Processed, 100, 0, counts.Success, counts.Skipped, counts.Failed, null);
 }
 
 /// <summary>

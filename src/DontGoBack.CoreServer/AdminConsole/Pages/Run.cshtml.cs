@@ -129,11 +129,13 @@ public sealed class RunModel(
 
     /// <summary>
     /// The latest attempt's counts: while it runs, its own as its progress last wrote them (the run's row
-    /// holds the attempt before it until it ends); after, the run's.
+    /// holds the attempt before it until it ends, and a cluster's partitions hold them); after, as it recorded them
+    /// (the run's own for a run from before attempts were kept).
     /// </summary>
     public RunProgressSnapshot LatestAttempt => Progress is { } live
         ? new RunProgressSnapshot(live.Expected, live.Seen, live.Success, live.Skipped, live.Failed)
-        : new RunProgressSnapshot(Run.Total, Run.Total, Run.Success, Run.Skipped, Run.Failed);
+        : Attempts.Count > 0 ? Attempts[^1].Counts
+        : new RunProgressSnapshot(0, Run.Total, Run.Success, Run.Skipped, Run.Failed);
 
     /// <summary>Users processed per second of each attempt over its own time, for the throughput chart; no bar (null) for a pass that found nothing to do.</summary>
     public object ThroughputData() => new

@@ -34,7 +34,8 @@ public sealed class BatchRunAttempt
     /// work: it reads "nothing to do" and is not drawn as throughput. Judged here only: the run page, its
     /// throughput chart, the API's attempts and `runs --attempts` all ask this.
     /// </summary>
-    public bool FoundNothingToDo => Status is not (BatchRunStatus.Running or BatchRunStatus.Failed or BatchRunStatus.Aborted) && Success == 0 && Failed == 0;
+    public bool FoundNothingToDo =>
+        Status is not (BatchRunStatus.Running or BatchRunStatus.Failed or BatchRunStatus.Aborted) && Counts.Processed == 0;
 
     /// <summary>Users processed (written or failed) per second of its own time; null when it found nothing to do, as such a pass did no work to rate.</summary>
     public double? UsersPerSecond => FoundNothingToDo ? null
