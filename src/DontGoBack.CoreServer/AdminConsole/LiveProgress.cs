@@ -5,21 +5,25 @@ using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.AdminConsole;
 
-/// <summary>One reading of a run for the console's progress bar, formatted as the pages format it.</summary>
+/// <summary>One reading of a run's current attempt for the console's progress bar and counts, formatted as the pages format it.</summary>
 /// <param name="Running">False once the run ended: the page reloads once to show its outcome.</param>
+/// <param name="Seen">Every user the attempt went through, skipped ones too.</param>
+/// <param name="Processed">Of the <paramref name="Expected"/> users it had to process, those it did (written or failed): what the bar shows.</param>
 /// <param name="Eta">When the rest should be through, in the batch zone and labelled (HH:mm:ss KST); null until there is a rate.</param>
 /// <param name="At">When the counts were read, as <paramref name="Eta"/> is written: the live chart's axis, in the zone of every other time on the page.</param>
 public sealed record LiveReading(
-    int Attempt, string Status, bool Running, int Seen, int Expected, double Percent, double UsersPerSecond, int Success, int Skipped, int Failed, string? Eta,
-    string? At = null)
+    int Attempt, string Status, bool Running, int Seen, int Processed, int Expected, double Percent, double UsersPerSecond, int Success, int Skipped,
+    int Failed, string? Eta, string? At = null)
 {
     public static LiveReading Of(BatchRun run, RunProgressView? progress, BatchCalendar calendar) => progress is null
-        ? new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, run.Total, run.Total, 100, 0, run.Success, run.Skipped,
-            run.Failed, null)
-        : new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, progress.Seen, progress.Expected,
-            progress.Expected > 0 ? Math.Round(100.0 * Math.Min(progress.Seen, progress.Expected) / progress.Expected, 1) : 0,
-            progress.UsersPerSecond, progress.Success, progress.Skipped, progress.Failed,
+        ? Ended(run, new RunProgressSnapshot(0, run.Total, run.Success, run.Skipped, run.Failed))
+        : new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, progress.Seen, progress.Processed, progress.Expected,
+            progress.Percent, progress.UsersPerSecond, progress.Success, progress.Skipped, progress.Failed,
             progress.Eta is { } eta ? ConsoleFormat.Time(eta, calendar.Zone) : null, ConsoleFormat.Time(progress.At, calendar.Zone));
+
+    /// <summary>A run no longer running: its latest attempt's counts, all of its work processed.</summary>
+    private static LiveReading Ended(BatchRun run, RunProgressSnapshot counts) => new(run.Attempts, run.Status.ToText(),
+        run.Status == BatchRunStatus.Running, counts.Seen, counts.Processed, counts.Processed, 100, 0, counts.Success, counts.Skipped, counts.Failed, null);
 }
 
 /// <summary>

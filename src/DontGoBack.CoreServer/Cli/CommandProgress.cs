@@ -62,13 +62,16 @@ public sealed record ProgressReading(string What, (int Done, int Of, string Unit
     /// <summary>What the work is on, with its step when it has several, e.g. "Back-fill 2026-11-20 (day 3 of 10)".</summary>
     public string Heading => Steps is var (done, of, unit) ? Invariant($"{What} ({unit} {Math.Min(done + 1, of)} of {of})") : What;
 
-    public string CountText => Invariant($"{Progress.Seen:N0} of {Progress.Expected:N0} users");
+    /// <summary>Of the users the run had to process; those it skipped as done already are said apart, as they are no work.</summary>
+    public string CountText => Progress.Skipped > 0
+        ? Invariant($"{Progress.Processed:N0} of {Progress.Expected:N0} users ({Progress.Skipped:N0} skipped)")
+        : Invariant($"{Progress.Processed:N0} of {Progress.Expected:N0} users");
 
     public string RateText => Invariant($"{Progress.UsersPerSecond:N0} users/s");
 
     public string EtaText => Progress.Eta is { } eta ? $"ETA {Remaining(eta - Progress.At)}" : "ETA unknown";
 
-    public int Percent => Progress.Expected > 0 ? (int)(100L * Math.Min(Progress.Seen, Progress.Expected) / Progress.Expected) : 0;
+    public int Percent => (int)Math.Floor(Progress.Percent);
 
     private static string Remaining(TimeSpan left) => left switch
     {
@@ -125,7 +128,7 @@ public sealed partial class CommandProgress(CommandConsole console, TimeProvider
                 return;
             if (watch.Read() is { } reading)
             {
-                LogProgress(reading.Heading, reading.Progress.Seen, reading.Progress.Expected, reading.Percent, reading.Progress.UsersPerSecond,
+                LogProgress(reading.Heading, reading.Progress.Processed, reading.Progress.Expected, reading.Percent, reading.Progress.UsersPerSecond,
                     reading.EtaText);
             }
         }
@@ -177,7 +180,7 @@ public sealed partial class CommandProgress(CommandConsole console, TimeProvider
         }
         users.Description = Markup.Escape(reading.What);
         users.MaxValue = Math.Max(1, reading.Progress.Expected);
-        users.Value = Math.Min(reading.Progress.Seen, reading.Progress.Expected);
+        users.Value = reading.Progress.Expected > 0 ? Math.Min(reading.Progress.Processed, reading.Progress.Expected) : users.MaxValue;
         users.Tag = $"{reading.CountText} · {reading.RateText} · {reading.EtaText}";
     }
 
@@ -192,7 +195,7 @@ public sealed partial class CommandProgress(CommandConsole console, TimeProvider
     [LoggerMessage(LogLevel.Warning, "The progress display failed; the work goes on without it")]
     private partial void LogDisplayFailed(Exception exception);
 
-    // One line every few seconds where no bar can be drawn (CI, pipes, a service manager's journal).
-    [LoggerMessage(LogLevel.Information, "{What}: {Seen} of {Expected} users ({Percent}%), {UsersPerSecond} users/s, {Eta}")]
-    private partial void LogProgress(string what, int seen, int expected, int percent, double usersPerSecond, string eta);
+    // One line every few seconds where no bar can be drawn (CI, pipes, a service manager's journal): users processed of those to do.
+    [LoggerMessage(LogLevel.Information, "{What}: {Processed} of {Expected} users ({Percent}%), {UsersPerSecond} users/s, {Eta}")]
+    private partial void LogProgress(string what, int processed, int expected, int percent, double usersPerSecond, string eta);
 }

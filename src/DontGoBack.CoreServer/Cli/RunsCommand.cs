@@ -55,9 +55,12 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
         return 0;
     }
 
-    /// <summary>A running day's progress as last written, e.g. "4,000 of 8,500 (47%), 2,100 users/s"; empty for any other run.</summary>
+    /// <summary>
+    /// A running day's progress as last written, users processed of those its attempt had to do, e.g. "4,000 of 8,500 (47%), 2,100 users/s";
+    /// empty for any other run.
+    /// </summary>
     private static string ProgressCell(RunProgressView? live) => live is null ? "" : string.Create(CultureInfo.InvariantCulture,
-        $"{live.Seen:N0} of {live.Expected:N0} ({(live.Expected > 0 ? 100L * Math.Min(live.Seen, live.Expected) / live.Expected : 0)}%), {live.UsersPerSecond:N0} users/s");
+        $"{live.Processed:N0} of {live.Expected:N0} ({Math.Floor(live.Percent):0}%), {live.UsersPerSecond:N0} users/s");
 
     private static string EtaCell(RunProgressView? live, CommandTime time) => live switch
     {

@@ -25,6 +25,9 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
     /// <summary>Added before every answer, to stretch a run.</summary>
     public TimeSpan Latency { get; set; }
 
+    /// <summary>Run before every answer, after <see cref="Latency"/>: a latency of the test's own, e.g. on the server's clock (<see cref="PinnedWallClock.Advance"/>).</summary>
+    public Action? BeforeAnswer { get; set; }
+
     /// <summary>False: the bulk endpoint answers 404, like the original extension server.</summary>
     public bool SupportsBulk { get; set; }
 
@@ -92,6 +95,7 @@ public sealed partial class FakeExtensionServer : HttpMessageHandler
             await pace.WaitAsync(cancellationToken);
         if (Latency > TimeSpan.Zero)
             await Task.Delay(Latency, cancellationToken);
+        BeforeAnswer?.Invoke();
         if (request.RequestUri!.AbsolutePath == "/msa/ext/api/update-assets")
             return await UpdateAssetsAsync(request, cancellationToken);
         var match = UpdateAssetPath().Match(request.RequestUri!.AbsolutePath);

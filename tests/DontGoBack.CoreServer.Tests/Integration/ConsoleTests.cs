@@ -91,7 +91,7 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         var page = await browser.OpenAsync(server);
         await page.GotoAsync("internal/console");
         var job = page.Locator("[data-job=asset-refresh]");
-        var first = int.Parse(await job.Locator(".progress").GetAttributeAsync("data-seen") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+        var first = int.Parse(await job.Locator(".progress").GetAttributeAsync("data-processed") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
 
         // The bar moves by the events alone (the page is not reloaded while the run works), twice.
         app.Extension.LetThrough(4);
@@ -375,8 +375,8 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
     private static async Task<int> WaitForSeenAboveAsync(IPage page, int seen)
     {
         await page.WaitForFunctionAsync(
-            $"() => Number(document.querySelector('[data-job=asset-refresh] .progress')?.dataset.seen ?? 0) > {seen}");
-        return int.Parse(await page.Locator("[data-job=asset-refresh] .progress").GetAttributeAsync("data-seen") ?? "0",
+            $"() => Number(document.querySelector('[data-job=asset-refresh] .progress')?.dataset.processed ?? 0) > {seen}");
+        return int.Parse(await page.Locator("[data-job=asset-refresh] .progress").GetAttributeAsync("data-processed") ?? "0",
             System.Globalization.CultureInfo.InvariantCulture);
     }
 

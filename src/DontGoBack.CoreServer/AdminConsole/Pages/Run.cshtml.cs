@@ -131,10 +131,20 @@ public sealed class RunModel(
         ["after"] = after?.ToString(System.Globalization.CultureInfo.InvariantCulture),
     }.Where(p => !string.IsNullOrEmpty(p.Value))).ToUriComponent() + "#failures";
 
-    /// <summary>Users per second of each attempt over its own time, for the throughput chart.</summary>
+    /// <summary>
+    /// The latest attempt's counts: while it runs, its own as its progress last wrote them (the run's row
+    /// holds the attempt before it until it ends, and a cluster's partitions hold them); after, as it recorded them
+    /// (the run's own for a run from before attempts were kept).
+    /// </summary>
+    public RunProgressSnapshot LatestAttempt => Progress is { } live
+        ? new RunProgressSnapshot(live.Expected, live.Seen, live.Success, live.Skipped, live.Failed)
+        : Attempts.Count > 0 ? Attempts[^1].Counts
+        : new RunProgressSnapshot(0, Run.Total, Run.Success, Run.Skipped, Run.Failed);
+
+    /// <summary>Users processed per second of each attempt over its own time, for the throughput chart; no bar (null) for a pass that found nothing to do.</summary>
     public object ThroughputData() => new
     {
-        labels = Attempts.Select(a => $"attempt {a.Attempt}").ToArray(),
-        rate = Attempts.Select(a => Math.Round(a.Total / Math.Max(0.001, ((a.FinishedAt ?? a.UpdatedAt) - a.StartedAt).TotalSeconds), 1)).ToArray(),
+        labels = Attempts.Select(a => a.FoundNothingToDo ? $"attempt {a.Attempt} (nothing to do)" : $"attempt {a.Attempt}").ToArray(),
+        rate = Attempts.Select(a => a.UsersPerSecond).ToArray(),
     };
 }

@@ -84,9 +84,9 @@ public sealed class BatchMetrics
         meter.CreateObservableUpDownCounter(ActiveRuns, ObserveActive, "{run}",
             "Runs, or partitions of a clustered run, this process is working on now.");
         meter.CreateObservableGauge(UsersPerSecond, ObserveRate, "{user}/s",
-            "Users finished per second by the runs in progress here, averaged since each started.");
+            "Users processed (written or failed) per second by the runs in progress here, averaged since each started; users skipped as done already are not counted.");
         meter.CreateObservableGauge(UsersRemaining, ObserveRemaining, "{user}",
-            "Users the runs in progress here counted at their start and have not finished yet.");
+            "Users the runs in progress here counted at their start as work to do and have not processed yet.");
         meter.CreateObservableGauge(Overdue, ObserveDaysBehind, "{day}",
             "Days the schedule owes that are past their deadline and not through, skipped days (older than the catch-up window) included.");
         meter.CreateObservableGauge(SinceLastThrough, ObserveSinceLastThrough, "s",
@@ -163,7 +163,6 @@ public sealed class BatchMetrics
             _users.Add(success, new(JobTag, job), new(OutcomeTag, "success"));
         if (skipped > 0)
             _users.Add(skipped, new(JobTag, job), new(OutcomeTag, "skipped"));
-        BatchRunTelemetry.Current?.Count(success + skipped);
     }
 
     /// <summary>Users that failed, by failure class: an enum, so the tag's values are bounded by construction.</summary>
@@ -173,7 +172,6 @@ public sealed class BatchMetrics
             return;
         _users.Add(count, new(JobTag, BatchRunTelemetry.Current?.Job), new(OutcomeTag, "failed"),
             new(FailureClassTag, failureClass.ToString().ToLowerInvariant()));
-        BatchRunTelemetry.Current?.Count(count);
     }
 
     /// <summary>Times one chunk write (and traces it) until disposed.</summary>
@@ -209,7 +207,7 @@ public sealed class BatchMetrics
 
     private IEnumerable<Measurement<long>> ObserveRemaining() =>
         _inProgress.Keys.GroupBy(r => r.Job).Select(g => new Measurement<long>(
-            g.Sum(r => r.Progress?.Snapshot() is { } p ? Math.Max(0L, p.Expected - p.Seen) : 0L), new KeyValuePair<string, object?>(JobTag, g.Key)));
+            g.Sum(r => r.Progress?.Snapshot() is { } p ? (long)p.Left : 0L), new KeyValuePair<string, object?>(JobTag, g.Key)));
 
     private IEnumerable<Measurement<int>> ObserveDaysBehind() =>
         _schedules.Where(s => s.Value.DaysBehind is not null)
@@ -239,8 +237,8 @@ public sealed class BatchMetrics
 }
 
 /// <summary>
-/// The telemetry of one run (or partition) in progress: its activity, and how many users it has
-/// finished. Current on the flow that started it, as <see cref="Activity.Current"/> is, so the
+/// The telemetry of one run (or partition) in progress: its activity, and the progress its job
+/// reports. Current on the flow that started it, as <see cref="Activity.Current"/> is, so the
 /// work beneath tags its measurements with the run's job.
 /// </summary>
 public sealed class BatchRunTelemetry : IDisposable
@@ -250,7 +248,6 @@ public sealed class BatchRunTelemetry : IDisposable
     private readonly BatchMetrics _metrics;
     private readonly BatchRunTelemetry? _outer;
     private readonly long _started;
-    private long _users;
 
     internal BatchRunTelemetry(BatchMetrics metrics, string job, Activity? activity, long started, bool isPartition)
     {
@@ -271,12 +268,11 @@ public sealed class BatchRunTelemetry : IDisposable
     /// <summary>The run's progress, as its job reports it; set by the lifecycle once the work starts.</summary>
     public RunProgress? Progress { get; set; }
 
-    internal void Count(int users) => Interlocked.Add(ref _users, users);
-
+    /// <summary>Of the users its progress says it processed: skipped ones needed no work.</summary>
     internal double UsersPerSecond(TimeProvider time)
     {
         var seconds = time.GetElapsedTime(_started).TotalSeconds;
-        return seconds <= 0 ? 0 : Interlocked.Read(ref _users) / seconds;
+        return seconds <= 0 || Progress?.Snapshot() is not { } progress ? 0 : progress.Processed / seconds;
     }
 
     internal void Finished(BatchResult result)

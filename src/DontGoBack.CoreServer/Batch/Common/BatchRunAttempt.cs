@@ -19,11 +19,28 @@ public sealed class BatchRunAttempt
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
 
-    /// <summary>The work it counted at its start.</summary>
+    /// <summary>The work it counted at its start: the users it had to process, not those it found done already.</summary>
     public int Expected { get; set; }
+
+    /// <summary>Every user it went through: written, skipped (done already, or not due) and failed.</summary>
     public int Total { get; set; }
     public int Success { get; set; }
     public int Skipped { get; set; }
     public int Failed { get; set; }
     public string? Error { get; set; }
+
+    /// <summary>
+    /// It went through and found the work done already: nothing written, nothing failed. Such a pass is no
+    /// work: it reads "nothing to do" and is not drawn as throughput. Judged here only: the run page, its
+    /// throughput chart, the API's attempts and `runs --attempts` all ask this.
+    /// </summary>
+    public bool FoundNothingToDo =>
+        Status is not (BatchRunStatus.Running or BatchRunStatus.Failed or BatchRunStatus.Aborted) && Counts.Processed == 0;
+
+    /// <summary>Users processed (written or failed) per second of its own time; null when it found nothing to do, as such a pass did no work to rate.</summary>
+    public double? UsersPerSecond => FoundNothingToDo ? null
+        : Math.Round(Counts.Processed / Math.Max(0.001, ((FinishedAt ?? UpdatedAt) - StartedAt).TotalSeconds), 1);
+
+    /// <summary>Its counts as its progress reads them (while it runs, as last written).</summary>
+    public RunProgressSnapshot Counts => new(Expected, Total, Success, Skipped, Failed);
 }

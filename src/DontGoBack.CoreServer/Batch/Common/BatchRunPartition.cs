@@ -12,7 +12,10 @@ public sealed class BatchRunPartition
     /// <summary>The node working on it, or that finished it.</summary>
     public string? Node { get; set; }
 
-    /// <summary>The partition's work, counted at its start; with the counts below, written as it goes.</summary>
+    /// <summary>
+    /// The partition's work, counted at its start: the users of its range it has to process (not those it will
+    /// find done); with the counts below, written as it goes. The run's progress is the sum of its partitions'.
+    /// </summary>
     public int Expected { get; set; }
     public int Total { get; set; }
     public int Success { get; set; }

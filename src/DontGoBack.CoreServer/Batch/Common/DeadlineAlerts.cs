@@ -134,7 +134,7 @@ public sealed partial class DeadlineAlerts(
                 $"{what} went through with {doneRatio ?? 1:P2} of its users done ({counts.Failed} of {counts.Seen} failed), "
                 + $"below {schedule.MinSuccessRatioSetting} {schedule.MinSuccessRatio:P2}.",
             _ when run is null => $"{late}: no run has started.",
-            _ when run.Status == BatchRunStatus.Running => $"{late}: still running, {counts.Seen} of {counts.Expected} users seen.",
+            _ when run.Status == BatchRunStatus.Running && live is not null => $"{late}: still running, {live.Processed} of {live.Expected} users to do processed.",
             _ => $"{late}: its run is {run.Status.ToText()}" + (run.Error is { } error ? $" ({error})." : "."),
         };
         return new AlertMessage(kind, schedule.Job, day, condition, run?.Status.ToText() ?? "not_started", deadline, counts, doneRatio,

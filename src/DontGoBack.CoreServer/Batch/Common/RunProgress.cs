@@ -45,10 +45,13 @@ public sealed class RunProgress
         public void Dispose() => Watcher.Value = outer;
     }
 
-    /// <summary>The work counted at the start (the day's users of the range); set once, before the first <see cref="Done"/>.</summary>
+    /// <summary>
+    /// The work counted at the start: the users of the range the work has to process, not those it will
+    /// pass over as done already (a continuation's earlier attempts did them); set once, before the first <see cref="Done"/>.
+    /// </summary>
     public void Expect(int users) => Volatile.Write(ref _expected, users);
 
-    /// <summary>Users finished since the last report, by outcome.</summary>
+    /// <summary>Users finished since the last report, by outcome; skipped ones needed no work (done already, or not due).</summary>
     public void Done(int success = 0, int skipped = 0, int failed = 0)
     {
         if (success != 0)
@@ -66,9 +69,22 @@ public sealed class RunProgress
     }
 }
 
-/// <summary>One reading of a <see cref="RunProgress"/>; <see cref="Seen"/> is every user finished, whatever the outcome.</summary>
+/// <summary>
+/// One reading of a <see cref="RunProgress"/>: <see cref="Seen"/> is every user gone through, whatever the outcome;
+/// <see cref="Expected"/> the users counted at the start as work to do.
+/// </summary>
 public sealed record RunProgressSnapshot(int Expected, int Seen, int Success, int Skipped, int Failed)
 {
+    /// <summary>
+    /// Users of the work through: written or failed. Skipped users needed no work, so they are neither
+    /// throughput nor work left; a user another writer did first while this work held it counts as left
+    /// (rare: an estimate then errs late, never early).
+    /// </summary>
+    public int Processed => Success + Failed;
+
+    /// <summary>Users of the work counted at the start and not processed yet.</summary>
+    public int Left => Math.Max(0, Expected - Processed);
+
     /// <summary>What the work did until it stopped on an exception, as an outcome that says why.</summary>
     public BatchOutcome ToOutcome(string why) => new(Seen, Success, Skipped, Failed, why);
 }

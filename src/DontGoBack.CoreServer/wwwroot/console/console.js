@@ -82,12 +82,18 @@
             const bar = element.querySelector('.bar span');
             if (bar) bar.style.width = `${reading.percent}%`;
             element.querySelector('.bar')?.setAttribute('aria-valuenow', String(reading.percent));
-            set('seen', reading.seen.toLocaleString('en'));
+            set('processed', reading.processed.toLocaleString('en'));
             set('expected', reading.expected.toLocaleString('en'));
             set('rate', reading.usersPerSecond.toFixed(1));
             set('eta', reading.eta ?? '–');
+            set('skipped', reading.skipped.toLocaleString('en'));
             set('failed', reading.failed.toLocaleString('en'));
-            element.dataset.seen = String(reading.seen);
+            element.dataset.processed = String(reading.processed);
+            // The page's other figures of the running attempt (the run page's "Latest attempt") move with it.
+            for (const count of document.querySelectorAll('[data-attempt-count]')) {
+                const value = reading[count.dataset.attemptCount];
+                if (typeof value === 'number') count.textContent = value.toLocaleString('en');
+            }
             if (liveChart && typeof Chart !== 'undefined') {
                 const chart = Chart.getChart(liveChart);
                 // The server's time of the reading, in the batch zone and labelled as every time on the page (not the browser's zone).

@@ -26,7 +26,7 @@ public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRef
 
     public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
-        progress.Expect(await store.CountActiveAsync(range, cancellationToken));
+        progress.Expect(await store.CountDueAsync(day, range, cancellationToken));
         return await refreshAssets.RunAsync(day, range, cancellationToken, progress);
     }
 }

@@ -87,22 +87,34 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
         return page;
     }
 
-    /// <summary>The active users in the range: a run's work, counted at its start for its progress.</summary>
-    public Task<int> CountActiveAsync(UserIdRange range, CancellationToken cancellationToken) =>
-        retry.ExecuteAsync("count of active users", token => CountActiveOnceAsync(range, token), cancellationToken);
+    // The users the page read will send to the extension: active, open on the day, without the day's
+    // snapshot. The same pointer-first rule as ActivePageSql, so the count is the work the pages find.
+    private const string DueCountSql = $"""
+        SELECT count(*)
+          FROM users u
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+         WHERE u.status = '{AccountStatusNames.Active}' AND u.id >= @first_id AND u.id <= @last_id AND u.opening_day <= @day
+           AND (c.snapshot_day IS NULL OR c.snapshot_day < @day
+                OR (c.snapshot_day > @day AND NOT EXISTS
+                    (SELECT 1 FROM daily_asset_snapshots h WHERE h.user_id = u.id AND h.snapshot_day = @day)))
+        """;
 
-    private async Task<int> CountActiveOnceAsync(UserIdRange range, CancellationToken cancellationToken)
+    /// <summary>
+    /// The users of the range the day still needs, counted at a run's start as its work: those it will
+    /// pass over (done already, or opened after the day) are not work, so a continuation's rate and ETA
+    /// are of what it has to do.
+    /// </summary>
+    public Task<int> CountDueAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken) =>
+        retry.ExecuteAsync("count of the day's users to refresh", token => CountDueOnceAsync(day, range, token), cancellationToken);
+
+    private async Task<int> CountDueOnceAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT count(*) FROM users WHERE status = '{AccountStatusNames.Active}' AND id BETWEEN @first AND @last";
-        foreach (var (name, value) in new[] { ("@first", range.First), ("@last", range.Last) })
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value;
-            command.Parameters.Add(parameter);
-        }
+        command.CommandText = DueCountSql;
+        AddParameter(command, "day", day);
+        AddParameter(command, "first_id", range.First);
+        AddParameter(command, "last_id", range.Last);
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
