@@ -25,9 +25,14 @@ public enum DayStanding
 /// <param name="Run">Today's run, if it started.</param>
 /// <param name="Progress">While it runs: its progress as last written.</param>
 /// <param name="LastDays">The last <see cref="ConsoleReader.StripDays"/> days, oldest first, with their runs where there is one.</param>
+/// <param name="Days">Each of those runs' day over all its attempts, by run id: what the card, the strip and the chart show.</param>
 public sealed record JobToday(
     DailyJobDefinition Job, DailySchedule Schedule, DateOnly Today, BatchRun? Run, RunProgressView? Progress, DateTimeOffset Deadline,
-    DayStanding Standing, DateTimeOffset? NextFire, IReadOnlyList<(DateOnly Day, BatchRun? Run)> LastDays);
+    DayStanding Standing, DateTimeOffset? NextFire, IReadOnlyList<(DateOnly Day, BatchRun? Run)> LastDays, IReadOnlyDictionary<long, RunDayView> Days)
+{
+    /// <summary>Today's run's day over all its attempts; null when it has not started.</summary>
+    public RunDayView? TodayView => Run is null ? null : Days[Run.Id];
+}
 
 /// <param name="LastCheckin">When it last checked in to the cluster (this process alone: now).</param>
 /// <param name="Late">Silent for three check-in intervals: the others take it for dead.</param>
@@ -36,7 +41,8 @@ public sealed record NodeCheckin(string Name, DateTimeOffset? LastCheckin, bool 
 public sealed record RunsFilter(string? Job, BatchRunStatus? Status, DateOnly? From, DateOnly? To);
 
 /// <param name="HasNext">More (older) runs follow this page.</param>
-public sealed record RunsPage(IReadOnlyList<BatchRun> Runs, int Page, int PageSize, bool HasNext);
+/// <param name="Days">Each run's day over all its attempts, by run id.</param>
+public sealed record RunsPage(IReadOnlyList<BatchRun> Runs, int Page, int PageSize, bool HasNext, IReadOnlyDictionary<long, RunDayView> Days);
 
 /// <summary>
 /// What the console's pages read, each a query the database pages or bounds: today's runs and the
@@ -58,13 +64,14 @@ public sealed class ConsoleReader(
         foreach (var job in jobs.All)
         {
             var schedule = job.Describe(calendar);
-            var recent = (await ledger.ListAsync(job.Definition.Name, first, today, cancellationToken)).ToDictionary(r => r.SnapshotDay);
+            var listed = await ledger.ListAsync(job.Definition.Name, first, today, cancellationToken);
+            var recent = listed.ToDictionary(r => r.SnapshotDay);
             var run = recent.GetValueOrDefault(today);
             var live = run is null ? null : await progress.LiveAsync(run, cancellationToken);
             var deadline = schedule.DeadlineOf(today);
             var days = Enumerable.Range(0, StripDays).Select(i => first.AddDays(i)).Select(d => (d, recent.GetValueOrDefault(d))).ToList();
             overview.Add(new JobToday(job.Definition, schedule, today, run, live, deadline, StandingOf(schedule, today, run, live, deadline, now),
-                schedule.Enabled ? schedule.NextFires(now, 1).FirstOrDefault() : null, days));
+                schedule.Enabled ? schedule.NextFires(now, 1).FirstOrDefault() : null, days, await ledger.DaysAsync(listed, cancellationToken)));
         }
         return overview;
     }
@@ -72,7 +79,7 @@ public sealed class ConsoleReader(
     private static DayStanding StandingOf(
         DailySchedule schedule, DateOnly today, BatchRun? run, RunProgressView? live, DateTimeOffset deadline, DateTimeOffset now)
     {
-        if (run?.Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures)
+        if (run?.IsThrough is true)
             return DayStanding.Through;
         if (run is null && !schedule.FiresOn(today))
             return DayStanding.NotDue;
@@ -100,7 +107,8 @@ public sealed class ConsoleReader(
             runs = runs.Where(r => r.SnapshotDay <= to);
         var rows = await runs.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName)
             .Skip((page - 1) * RunsPageSize).Take(RunsPageSize + 1).ToListAsync(cancellationToken);
-        return new RunsPage(rows.Take(RunsPageSize).ToList(), page, RunsPageSize, rows.Count > RunsPageSize);
+        var shown = rows.Take(RunsPageSize).ToList();
+        return new RunsPage(shown, page, RunsPageSize, rows.Count > RunsPageSize, await ledger.DaysAsync(shown, cancellationToken));
     }
 
     public Task<List<BatchRunPartition>> PartitionsAsync(long runId, CancellationToken cancellationToken) =>

@@ -84,7 +84,7 @@ public sealed class RunProgressTests(ITestOutputHelper output)
                 a.GetProperty("total").GetInt32(), a.GetProperty("success").GetInt32(), a.GetProperty("skipped").GetInt32(), a.GetProperty("failed").GetInt32()))
             .ToList();
         Assert.Equal([(1, "completed_with_failures", 6, 6, 4, 0, 2), (2, "completed", 6, 6, 2, 4, 0)], attempts);
-        Assert.Equal((6, 0), (detail.GetProperty("day").GetProperty("success").GetInt32(), detail.GetProperty("day").GetProperty("failed").GetInt32()));
+        Assert.Equal((6, 0), (detail.GetProperty("day").GetProperty("written").GetInt32(), detail.GetProperty("day").GetProperty("failedNow").GetInt32()));
     }
 
     [Theory]

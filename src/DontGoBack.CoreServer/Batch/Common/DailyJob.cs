@@ -16,6 +16,13 @@ public interface IDailyJob
     IQueryable<long> WorkIds(DateOnly day);
 
     /// <summary>
+    /// The ids the day still owes: due on the day and not done (failed, or never reached). A retry with none
+    /// says so and records no attempt. Null when the job cannot tell: its recorded run decides then (through
+    /// with no failures owes nothing).
+    /// </summary>
+    IQueryable<long>? OwedIds(DateOnly day) => null;
+
+    /// <summary>
     /// Does the day's work for the ids in <paramref name="range"/>, skipping what is done already, so
     /// a run again (a resume, a retry, a recovered partition) continues rather than repeats.
     /// </summary>

@@ -9,14 +9,11 @@ public sealed record RunProgressView(
 /// <summary>One attempt at a run, as recorded.</summary>
 public sealed record RunAttemptView(
     int Attempt, BatchRunStatus Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, int Expected, int Total, int Success, int Skipped,
-    int Failed, string? Error)
+    int Failed, string? Error, int NotDue = 0)
 {
     public static RunAttemptView Of(BatchRunAttempt attempt) => new(attempt.Attempt, attempt.Status, attempt.StartedAt, attempt.FinishedAt,
-        attempt.Expected, attempt.Total, attempt.Success, attempt.Skipped, attempt.Failed, attempt.Error);
+        attempt.Expected, attempt.Total, attempt.Success, attempt.Skipped, attempt.Failed, attempt.Error, attempt.NotDue);
 }
-
-/// <summary>The day across its attempts: users written by any of them, and those the latest left failed.</summary>
-public sealed record RunDayTotals(int Success, int Failed);
 
 /// <summary>Reads what a run's record does not hold by itself: its live progress while it runs, and its attempts.</summary>
 public sealed class RunProgressReader(BatchRunLedger ledger)
@@ -51,12 +48,10 @@ public sealed class RunProgressReader(BatchRunLedger ledger)
         return new RunProgressView(progress.Expected, progress.Seen, progress.Success, progress.Skipped, progress.Failed, Math.Round(rate, 1), at, eta);
     }
 
-    public async Task<(IReadOnlyList<RunAttemptView> Attempts, RunDayTotals Day)> AttemptsAsync(BatchRun run, CancellationToken cancellationToken)
+    /// <summary>The run's attempts, first first, and its day over all of them.</summary>
+    public async Task<(IReadOnlyList<RunAttemptView> Attempts, RunDayView Day)> AttemptsAsync(BatchRun run, CancellationToken cancellationToken)
     {
         var attempts = await ledger.AttemptsAsync(run.Id, cancellationToken);
-        var latestFailed = attempts.Count > 0 ? attempts[^1].Failed : run.Failed;
-        // Runs recorded before attempts were kept have none: their own counts are the day's.
-        var success = attempts.Count > 0 ? attempts.Sum(a => a.Success) : run.Success;
-        return (attempts.ConvertAll(RunAttemptView.Of), new RunDayTotals(success, latestFailed));
+        return (attempts.ConvertAll(RunAttemptView.Of), RunDayView.Of(run, attempts));
     }
 }

@@ -24,6 +24,13 @@ public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRef
     public IQueryable<long> WorkIds(DateOnly day) =>
         db.Users.AsNoTracking().Where(u => u.Status == AccountStatus.Active).Select(u => u.Id);
 
+    /// <summary>Active users whose account was open on the day and who have no snapshot for it: the failed, and any never reached.</summary>
+    public IQueryable<long>? OwedIds(DateOnly day) =>
+        db.Users.AsNoTracking()
+            .Where(u => u.Status == AccountStatus.Active && u.OpeningDay <= day
+                        && !db.DailyAssetSnapshots.Any(s => s.UserId == u.Id && s.SnapshotDay == day))
+            .Select(u => u.Id);
+
     public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
         progress.Expect(await store.CountActiveAsync(range, cancellationToken));
