@@ -16,9 +16,9 @@ public interface IDailyJob
     IQueryable<long> WorkIds(DateOnly day);
 
     /// <summary>
-    /// The ids the day still owes: due on the day and not done (failed, or never reached). A retry with none
-    /// says so and records no attempt. Null when the job cannot tell: its recorded run decides then (through
-    /// with no failures owes nothing).
+    /// The ids the day still owes: due on the day and not done (failed, or never reached). A retry of a day
+    /// recorded through without failures runs only when there are some; otherwise it says so and records no
+    /// attempt. Null when the job cannot tell: the record alone decides then.
     /// </summary>
     IQueryable<long>? OwedIds(DateOnly day) => null;
 

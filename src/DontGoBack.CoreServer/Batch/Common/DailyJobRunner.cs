@@ -13,7 +13,10 @@ public interface IBatchJobRunner
     /// <returns>The result, or null when another attempt (here or in another process) is running that day.</returns>
     Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? ids = null);
 
-    /// <summary>Whether a recorded day still owes work: it is not through, or some ids failed or were never reached. A retry of a day that owes none is not run.</summary>
+    /// <summary>
+    /// Whether a recorded day still owes work: it is not through, its record counts failed ids, or the job finds ids
+    /// due and not done (a user reactivated since, say). A retry of a day that owes none is not run.
+    /// </summary>
     Task<bool> OwesAsync(BatchRun run, CancellationToken cancellationToken);
 
     /// <summary>Runs the days the schedule owes, oldest first; see <see cref="DailyJobRunner{TJob}.RunDueDaysAsync"/>.</summary>
@@ -69,10 +72,10 @@ public sealed partial class DailyJobRunner<TJob>(
 
     public async Task<bool> OwesAsync(BatchRun run, CancellationToken cancellationToken)
     {
-        // A day not through is owed whatever its ids say: a pass is what records it through.
-        if (!run.IsThrough)
+        // A day not through, or recorded with failed ids, is owed whatever its ids say now: a pass is what sets its record right.
+        if (!run.IsThrough || run.Failed > 0)
             return true;
-        return job.OwedIds(run.SnapshotDay) is { } owed ? await owed.AnyAsync(cancellationToken) : run.Failed > 0;
+        return job.OwedIds(run.SnapshotDay) is { } owed && await owed.AnyAsync(cancellationToken);
     }
 
     public Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? ids = null) =>
