@@ -22,15 +22,15 @@ public static class ConsoleFormat
 
     public static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
-    public static string Duration(DateTimeOffset start, DateTimeOffset? end)
-    {
-        if (end is not { } finished)
-            return "–";
-        var span = finished - start;
-        return span.TotalHours >= 1 ? $"{(int)span.TotalHours} h {span.Minutes:00} min"
-            : span.TotalMinutes >= 1 ? $"{(int)span.TotalMinutes} min {span.Seconds:00} s"
-            : $"{span.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s";
-    }
+    public static string Duration(DateTimeOffset start, DateTimeOffset? end) => end is { } finished ? Duration(finished - start) : "–";
+
+    /// <summary>A day's time spent working: the sum of its attempts' durations.</summary>
+    public static string Working(RunDayView day) => Duration(TimeSpan.FromMilliseconds(day.WorkingMs));
+
+    public static string Duration(TimeSpan span) =>
+        span.TotalHours >= 1 ? $"{(int)span.TotalHours} h {span.Minutes:00} min"
+        : span.TotalMinutes >= 1 ? $"{(int)span.TotalMinutes} min {span.Seconds:00} s"
+        : $"{span.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s";
 
     /// <summary>The status's CSS class and text; one spelling, the same as the API's.</summary>
     public static string StatusClass(BatchRunStatus? status) => status switch
@@ -40,6 +40,8 @@ public static class ConsoleFormat
         BatchRunStatus.Failed => "bad",
         BatchRunStatus.Aborted => "bad",
         BatchRunStatus.Running => "run",
+        // Neutral, never green: the day is owed no more, but no work was done.
+        BatchRunStatus.NothingToDo => "nothing",
         _ => "none",
     };
 

@@ -11,9 +11,15 @@ namespace DontGoBack.CoreServer.AdminConsole;
 /// <param name="LastDays">The last <see cref="ConsoleReader.StripDays"/> days, oldest first, with their runs where there is one.</param>
 /// <param name="Standing">Today as the engine's standing judges it, as health and the alerts read it.</param>
 /// <param name="Concerns">What the operator is told about the job: its open alerts' texts, then owed days too old for the schedule to run.</param>
+/// <param name="Days">Each of those runs' day over all its attempts, by run id: what the card, the strip and the chart show.</param>
 public sealed record JobToday(
     DailyJobDefinition Job, DailySchedule Schedule, DateOnly Today, BatchRun? Run, RunProgressView? Progress, DateTimeOffset Deadline,
-    DayStanding Standing, DateTimeOffset? NextFire, IReadOnlyList<(DateOnly Day, BatchRun? Run)> LastDays, IReadOnlyList<string> Concerns);
+    DayStanding Standing, DateTimeOffset? NextFire, IReadOnlyList<(DateOnly Day, BatchRun? Run)> LastDays, IReadOnlyList<string> Concerns,
+    IReadOnlyDictionary<long, RunDayView> Days)
+{
+    /// <summary>Today's run's day over all its attempts; null when it has not started.</summary>
+    public RunDayView? TodayView => Run is null ? null : Days[Run.Id];
+}
 
 /// <summary>A run's day as it stands (a job's own run only: a back-fill's subset has no schedule), with its open alerts' texts.</summary>
 public sealed record RunStanding(DayStanding Standing, IReadOnlyList<string> Alerts);
@@ -25,7 +31,8 @@ public sealed record NodeCheckin(string Name, DateTimeOffset? LastCheckin, bool 
 public sealed record RunsFilter(string? Job, BatchRunStatus? Status, DateOnly? From, DateOnly? To);
 
 /// <param name="HasNext">More (older) runs follow this page.</param>
-public sealed record RunsPage(IReadOnlyList<BatchRun> Runs, int Page, int PageSize, bool HasNext);
+/// <param name="Days">Each run's day over all its attempts, by run id.</param>
+public sealed record RunsPage(IReadOnlyList<BatchRun> Runs, int Page, int PageSize, bool HasNext, IReadOnlyDictionary<long, RunDayView> Days);
 
 /// <summary>
 /// What the console's pages read, each a query the database pages or bounds: today's runs and the
@@ -47,7 +54,8 @@ public sealed class ConsoleReader(
         foreach (var job in jobs.All)
         {
             var schedule = job.Describe(calendar);
-            var recent = (await ledger.ListAsync(job.Definition.Name, first, today, cancellationToken)).ToDictionary(r => r.SnapshotDay);
+            var listed = await ledger.ListAsync(job.Definition.Name, first, today, cancellationToken);
+            var recent = listed.ToDictionary(r => r.SnapshotDay);
             var run = recent.GetValueOrDefault(today);
             var live = run is null ? null : await progress.LiveAsync(run, cancellationToken);
             var deadline = schedule.DeadlineOf(today);
@@ -57,7 +65,7 @@ public sealed class ConsoleReader(
             if (standing.Skipped.Count > 0)
                 concerns.AddRange(standing.Problems(batch.Value.MaxCatchUpDays).Take(1));
             overview.Add(new JobToday(job.Definition, schedule, today, run, live, deadline, standing.TodayStanding,
-                schedule.Enabled ? schedule.NextFires(now, 1).FirstOrDefault() : null, days, concerns));
+                schedule.Enabled ? schedule.NextFires(now, 1).FirstOrDefault() : null, days, concerns, await ledger.DaysAsync(listed, cancellationToken)));
         }
         return overview;
     }
@@ -86,7 +94,8 @@ public sealed class ConsoleReader(
             runs = runs.Where(r => r.SnapshotDay <= to);
         var rows = await runs.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName)
             .Skip((page - 1) * RunsPageSize).Take(RunsPageSize + 1).ToListAsync(cancellationToken);
-        return new RunsPage(rows.Take(RunsPageSize).ToList(), page, RunsPageSize, rows.Count > RunsPageSize);
+        var shown = rows.Take(RunsPageSize).ToList();
+        return new RunsPage(shown, page, RunsPageSize, rows.Count > RunsPageSize, await ledger.DaysAsync(shown, cancellationToken));
     }
 
     public Task<List<BatchRunPartition>> PartitionsAsync(long runId, CancellationToken cancellationToken) =>

@@ -99,7 +99,12 @@ public sealed class BackfillCommand(
                         return (result is null ? BatchRunStatus.Running : BatchRunStatus.Failed, 1);
                     }
                     filled.Add(new BackfillDay(users, result));
-                    if (people is not null)
+                    if (people is not null && result.Status == BatchRunStatus.NothingToDo)
+                    {
+                        // Not a day done: no user was due yet, and the record says so (nothing_to_do), never completed.
+                        await people.WriteLineAsync($"{day:yyyy-MM-dd} users {users}: nothing to fill, {ResultLines.NotDue(result)}");
+                    }
+                    else if (people is not null)
                     {
                         await people.WriteLineAsync(
                             $"{day:yyyy-MM-dd} users {users}: {result.Status.ToText()}, success {result.Success}, skipped {result.Skipped}" +
@@ -108,7 +113,9 @@ public sealed class BackfillCommand(
                 }
             }
             watch.Steps(days, days, "day");
-            return (filled.Any(d => d.Result.Status == BatchRunStatus.CompletedWithFailures) ? BatchRunStatus.CompletedWithFailures : BatchRunStatus.Completed, 0);
+            return (filled.Any(d => d.Result.Status == BatchRunStatus.CompletedWithFailures) ? BatchRunStatus.CompletedWithFailures
+                : filled.All(d => d.Result.Status == BatchRunStatus.NothingToDo) ? BatchRunStatus.NothingToDo
+                : BatchRunStatus.Completed, 0);
         });
         if (json)
             await output.WriteLineAsync(JsonSerializer.Serialize(new BackfillResult(status, filled), JsonSerializerOptions.Web));
@@ -116,7 +123,10 @@ public sealed class BackfillCommand(
     }
 }
 
-/// <summary>What `backfill --json` prints: how the back-fill ended (as a run's status: completed, completed_with_failures, failed, aborted, running when a day was taken) and each day's result.</summary>
+/// <summary>
+/// What `backfill --json` prints: how the back-fill ended (as a run's status: completed, completed_with_failures, failed, aborted,
+/// running when a day was taken, nothing_to_do when no day had a user due) and each day's result.
+/// </summary>
 public sealed record BackfillResult(BatchRunStatus Status, IReadOnlyList<BackfillDay> Days);
 
 /// <param name="Users">"all", or the id range of `--users` the run took.</param>

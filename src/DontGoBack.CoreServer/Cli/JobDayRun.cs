@@ -18,12 +18,22 @@ public sealed class JobDayRun(
         await using var scope = scopes.CreateAsyncScope();
         var ledger = scope.ServiceProvider.GetRequiredService<BatchRunLedger>();
         var runner = scope.ServiceProvider.GetServices<IBatchJobRunner>().Single(r => r.Definition.Name == job);
-        if (retryOnly && await ledger.FindAsync(runner.Definition.Name, day, cancellationToken) is null)
+        var recorded = retryOnly ? await ledger.FindAsync(runner.Definition.Name, day, cancellationToken) : null;
+        if (retryOnly && recorded is null)
         {
             await Console.Error.WriteLineAsync(
                 $"No {runner.Definition.LowerTitle} run is recorded for {day:yyyy-MM-dd}, so there is nothing to retry; " +
                 (runner.Definition.Name == AssetRefreshJob.Name ? $"`refresh --day {day:yyyy-MM-dd}` runs the day." : "the manual trigger runs the day."));
             return CoreCommandLine.UsageError;
+        }
+        if (recorded is not null && !await runner.OwesAsync(recorded, cancellationToken))
+        {
+            // Not a failure and not work: no attempt is recorded, and the answer is the day as it stands.
+            if (ResultLines.ForPeople(json, console, output) is { } told)
+                await told.WriteLineAsync($"{runner.Definition.Title} {day:yyyy-MM-dd}: {OperatorActions.NothingToRetry(runner.Definition, recorded)}.");
+            if (json)
+                await output.WriteLineAsync(JsonSerializer.Serialize(await RecordedResultAsync(ledger, runner.Definition.Name, day, 0), JsonSerializerOptions.Web));
+            return 0;
         }
 
         var started = time.GetTimestamp();
@@ -81,6 +91,9 @@ public static class ResultLines
 
     public static string BeforeOpening(BatchResult result) =>
         result.SkippedBeforeOpening > 0 ? $" ({result.SkippedBeforeOpening} opened later)" : "";
+
+    /// <summary>Why a day had nothing to do: "all 850 opened later (not due)".</summary>
+    public static string NotDue(BatchResult result) => $"all {result.Total} opened later (not due)";
 
     public static string Rebased(BatchResult result) =>
         result.RebasedUsers > 0 ? $", re-based {result.RebasedDays} later days of {result.RebasedUsers} users" : "";

@@ -19,12 +19,16 @@ public sealed class IndexModel(ConsoleReader reader, ClusterWorkReader cluster, 
         Cluster = await cluster.ReadAsync(cancellationToken);
     }
 
-    /// <summary>The data of a job's 30-day chart: seconds each day's run took and the share of its users that went through.</summary>
+    /// <summary>
+    /// The data of a job's 30-day chart, each day over all its attempts: the seconds spent working on it, and the share of the
+    /// users due that day that came out done (none for a day with nothing to do).
+    /// </summary>
     public static object ChartData(JobToday job) => new
     {
         labels = job.LastDays.Select(d => ConsoleFormat.Day(d.Day)[5..]).ToArray(),
-        seconds = job.LastDays.Select(d => d.Run is { FinishedAt: { } end } run ? Math.Round((end - run.StartedAt).TotalSeconds, 1) : (double?)null).ToArray(),
-        ratio = job.LastDays.Select(d => d.Run is { Total: > 0, Status: not BatchRunStatus.Running } run
-            ? Math.Round(100.0 * (run.Total - run.Failed) / run.Total, 2) : (double?)null).ToArray(),
+        seconds = job.LastDays.Select(d => d.Run is { Status: not BatchRunStatus.Running } run
+            ? Math.Round(job.Days[run.Id].WorkingMs / 1000.0, 1) : (double?)null).ToArray(),
+        ratio = job.LastDays.Select(d => d.Run is { Status: not (BatchRunStatus.Running or BatchRunStatus.NothingToDo) } run && job.Days[run.Id] is { Total: > 0 } day
+            ? Math.Round(100.0 * day.DoneRatio, 2) : (double?)null).ToArray(),
     };
 }

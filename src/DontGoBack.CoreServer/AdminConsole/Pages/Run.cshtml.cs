@@ -24,7 +24,8 @@ public sealed class RunModel(
 
     public BatchRun Run { get; private set; } = null!;
     public IReadOnlyList<BatchRunAttempt> Attempts { get; private set; } = [];
-    public RunDayTotals Day { get; private set; } = new(0, 0);
+    /// <summary>The day over all its attempts: its start, time spent working and counts.</summary>
+    public RunDayView Day { get; private set; } = null!;
     public RunProgressView? Progress { get; private set; }
 
     /// <summary>The day as the engine's standing judges it, with its open alerts; null for a back-fill's subset.</summary>

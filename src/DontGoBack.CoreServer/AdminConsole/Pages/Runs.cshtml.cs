@@ -40,7 +40,7 @@ public sealed class RunsModel(ConsoleReader reader, BatchJobs jobs, BatchCalenda
         {
             if (!ConsoleFormat.TryParseStatus(Status, out var parsed))
             {
-                Problem = "status must be running, completed, completed_with_failures, failed or aborted.";
+                Problem = $"status must be one of: {string.Join(", ", Enum.GetValues<BatchRunStatus>().Select(s => s.ToText()))}.";
                 return;
             }
             status = parsed;

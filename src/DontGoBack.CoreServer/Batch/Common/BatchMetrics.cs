@@ -129,7 +129,7 @@ public sealed class BatchMetrics
         _runDuration.Record(result.ElapsedMs / 1000.0, new(JobTag, run.Job), new(StatusTag, result.Status.ToText()));
         if (!run.IsPartition)
             run.Finished(result);
-        if (result.Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures)
+        if (result.Status.IsThrough())
         {
             var now = _time.GetUtcNow();
             _schedules.AddOrUpdate(run.Job, _ => new ScheduleReport(null, now),

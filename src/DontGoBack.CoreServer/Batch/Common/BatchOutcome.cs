@@ -9,9 +9,16 @@ public sealed record BatchOutcome(
 {
     public static readonly BatchOutcome Nothing = new(0, 0, 0, 0, null);
 
-    /// <summary>Failed when stopped early, with failures when some ids failed, else completed.</summary>
-    public BatchRunStatus Status => StoppedBecause is not null ? BatchRunStatus.Failed
-        : Failed > 0 ? BatchRunStatus.CompletedWithFailures
+    /// <summary>Failed when stopped early, with failures when some ids failed, nothing to do when no id it saw was due yet, else completed.</summary>
+    public BatchRunStatus Status => StatusOf(StoppedBecause is not null, Total, Failed, SkippedBeforeOpening);
+
+    /// <summary>The one rule for a run's status from its counts, for a run worked here and for a clustered run's partitions summed.</summary>
+    /// <param name="notDue">Of the ids seen, those not due on the day (opened later).</param>
+    public static BatchRunStatus StatusOf(bool stoppedEarly, int total, int failed, int notDue) =>
+        stoppedEarly ? BatchRunStatus.Failed
+        : failed > 0 ? BatchRunStatus.CompletedWithFailures
+        // An empty population is an ordinary completed day; only ids that are all not yet due make it nothing to do.
+        : total > 0 && notDue >= total ? BatchRunStatus.NothingToDo
         : BatchRunStatus.Completed;
 
     public BatchResult ToResult(DateOnly day, BatchRunStatus status, long elapsedMs, long? runId = null, int? attempt = null) =>

@@ -15,6 +15,11 @@ public enum BatchRunStatus
     [JsonStringEnumMemberName("failed")] Failed,
     /// <summary>Shut down, or the lease was lost, before the run was through; the next attempt resumes it.</summary>
     [JsonStringEnumMemberName("aborted")] Aborted,
+    /// <summary>
+    /// No id was due that day (every one it covered opens later): nothing was written and nothing is
+    /// owed. The day is through, but it is not work done, so it is never shown as a success.
+    /// </summary>
+    [JsonStringEnumMemberName("nothing_to_do")] NothingToDo,
 }
 
 /// <summary>The outcome of one batch run for one day, as the trigger API and the CLI report it.</summary>

@@ -44,8 +44,8 @@ public sealed class BatchRun
 
     public string? CancelReason { get; set; }
 
-    /// <summary>Whether the day went through (with or without failed users): the schedule owes it no more.</summary>
-    public bool IsThrough => Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures;
+    /// <summary>Whether the day went through (with or without failed users, or with nothing to do): the schedule owes it no more.</summary>
+    public bool IsThrough => Status.IsThrough();
 
     /// <summary>The share of the latest attempt's users that came out done (refreshed, or already done); 1 when it saw none.</summary>
     public double DoneRatio => Total == 0 ? 1 : (double)(Total - Failed) / Total;

@@ -27,6 +27,9 @@ public sealed class BatchRunAttempt
     public int Success { get; set; }
     public int Skipped { get; set; }
     public int Failed { get; set; }
+
+    /// <summary>Of the skipped, ids not due on the day (e.g. an account opened later): counted, never work. Written with its outcome.</summary>
+    public int NotDue { get; set; }
     public string? Error { get; set; }
 
     /// <summary>

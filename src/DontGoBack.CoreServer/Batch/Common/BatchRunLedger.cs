@@ -66,7 +66,7 @@ public sealed class BatchRunLedger(
                                 THEN batch_runs.nodes ELSE substr(batch_runs.nodes || ',' || excluded.nodes, 1, {MaxTextLength}) END
              WHERE (batch_runs.status <> {nameof(BatchRunStatus.Running)} OR batch_runs.heartbeat_at < {staleBefore}
                     OR batch_runs.lease_owner = {owner})
-               AND ({rerunCompleted} OR batch_runs.status NOT IN ({nameof(BatchRunStatus.Completed)}, {nameof(BatchRunStatus.CompletedWithFailures)}))
+               AND ({rerunCompleted} OR batch_runs.status NOT IN ({nameof(BatchRunStatus.Completed)}, {nameof(BatchRunStatus.CompletedWithFailures)}, {nameof(BatchRunStatus.NothingToDo)}))
             RETURNING id, attempts
             """).ToListAsync(token);
         }, cancellationToken);
@@ -82,8 +82,8 @@ public sealed class BatchRunLedger(
                  WHERE run_id = {row.Id} AND attempt < {row.Attempts} AND status = {nameof(BatchRunStatus.Running)}
                 """, token);
             return await db.Database.ExecuteSqlAsync($"""
-                INSERT INTO batch_run_attempts (run_id, attempt, status, started_at, node, updated_at, expected, total, success, skipped, failed)
-                VALUES ({row.Id}, {row.Attempts}, {nameof(BatchRunStatus.Running)}, {now}, {node}, {now}, 0, 0, 0, 0, 0)
+                INSERT INTO batch_run_attempts (run_id, attempt, status, started_at, node, updated_at, expected, total, success, skipped, failed, not_due)
+                VALUES ({row.Id}, {row.Attempts}, {nameof(BatchRunStatus.Running)}, {now}, {node}, {now}, 0, 0, 0, 0, 0, 0)
                 ON CONFLICT (run_id, attempt) DO NOTHING
                 """, token);
         }, cancellationToken);
@@ -192,6 +192,7 @@ public sealed class BatchRunLedger(
                 .SetProperty(a => a.Expected, a => expected ?? a.Expected)
                 .SetProperty(a => a.Total, result.Total).SetProperty(a => a.Success, result.Success)
                 .SetProperty(a => a.Skipped, result.Skipped).SetProperty(a => a.Failed, result.Failed)
+                .SetProperty(a => a.NotDue, result.SkippedBeforeOpening)
                 .SetProperty(a => a.Error, error), cancellationToken);
         await OperatorActions.SettleCancelsAsync(db, claim.RunId, result, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -213,6 +214,23 @@ public sealed class BatchRunLedger(
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         return await db.BatchRunAttempts.AsNoTracking().Where(a => a.RunId == runId).OrderBy(a => a.Attempt).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Each run's day over all its attempts (<see cref="RunDayView"/>), read in one query whatever the number of runs.</summary>
+    public async Task<IReadOnlyDictionary<long, RunDayView>> DaysAsync(IReadOnlyCollection<BatchRun> runs, CancellationToken cancellationToken)
+    {
+        if (runs.Count == 0)
+            return new Dictionary<long, RunDayView>();
+        var attempts = await AttemptsAsync(runs.Select(r => r.Id).ToList(), cancellationToken);
+        return runs.ToDictionary(r => r.Id, r => RunDayView.Of(r, attempts[r.Id].ToList()));
+    }
+
+    /// <summary>Every attempt at each of the runs, first first, in one query.</summary>
+    public async Task<ILookup<long, BatchRunAttempt>> AttemptsAsync(IReadOnlyCollection<long> runIds, CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        return (await db.BatchRunAttempts.AsNoTracking().Where(a => runIds.Contains(a.RunId)).OrderBy(a => a.RunId).ThenBy(a => a.Attempt)
+            .ToListAsync(cancellationToken)).ToLookup(a => a.RunId);
     }
 
     /// <summary>A clustered run's current attempt as its partitions report it, summed; null when the run has no partitions.</summary>
@@ -272,7 +290,7 @@ public sealed class BatchRunLedger(
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         return await db.BatchRuns.AsNoTracking()
-            .Where(r => r.JobName == job && (r.Status == BatchRunStatus.Completed || r.Status == BatchRunStatus.CompletedWithFailures))
+            .Where(r => r.JobName == job && (r.Status == BatchRunStatus.Completed || r.Status == BatchRunStatus.CompletedWithFailures || r.Status == BatchRunStatus.NothingToDo))
             .OrderByDescending(r => r.SnapshotDay)
             .Select(r => new DayThrough(r.SnapshotDay, r.FinishedAt))
             .FirstOrDefaultAsync(cancellationToken);
@@ -284,7 +302,7 @@ public sealed class BatchRunLedger(
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         return (await db.BatchRuns.AsNoTracking()
             .Where(r => r.JobName == job && r.SnapshotDay >= from && r.SnapshotDay <= to
-                        && (r.Status == BatchRunStatus.Completed || r.Status == BatchRunStatus.CompletedWithFailures))
+                        && (r.Status == BatchRunStatus.Completed || r.Status == BatchRunStatus.CompletedWithFailures || r.Status == BatchRunStatus.NothingToDo))
             .Select(r => r.SnapshotDay)
             .ToListAsync(cancellationToken)).ToHashSet();
     }
@@ -332,6 +350,7 @@ public sealed class BatchRunLedger(
                 .SetProperty(p => p.Status, status).SetProperty(p => p.Node, node).SetProperty(p => p.FinishedAt, now)
                 .SetProperty(p => p.Expected, expected).SetProperty(p => p.Total, result.Total).SetProperty(p => p.Success, result.Success)
                 .SetProperty(p => p.Skipped, result.Skipped).SetProperty(p => p.Failed, result.Failed)
+                .SetProperty(p => p.NotDue, result.SkippedBeforeOpening)
                 .SetProperty(p => p.RebasedUsers, result.RebasedUsers).SetProperty(p => p.RebasedDays, result.RebasedDays)
                 .SetProperty(p => p.Error, error), cancellationToken);
         if (updated == 0)
@@ -364,11 +383,10 @@ public sealed class BatchRunLedger(
         var cancelReason = await db.BatchRuns.AsNoTracking().Where(r => r.Id == runId && r.CancelRequestedAt != null)
             .Select(r => r.CancelReason ?? "").FirstOrDefaultAsync(cancellationToken);
         var error = cancelReason is not null ? CancelledBecause(cancelReason) : partitions.FirstOrDefault(p => p.Status == BatchPartitionStatus.Failed)?.Error;
-        var failed = partitions.Sum(p => p.Failed);
-        var status = cancelReason is not null ? BatchRunStatus.Aborted
-            : error is not null ? BatchRunStatus.Failed : failed > 0 ? BatchRunStatus.CompletedWithFailures : BatchRunStatus.Completed;
-        return new BatchResult(day, status, partitions.Sum(p => p.Total), partitions.Sum(p => p.Success), partitions.Sum(p => p.Skipped),
-            failed, elapsedMs, error, runId, attempt, partitions.Sum(p => p.RebasedUsers), partitions.Sum(p => p.RebasedDays));
+        var (total, failed, notDue) = (partitions.Sum(p => p.Total), partitions.Sum(p => p.Failed), partitions.Sum(p => p.NotDue));
+        var status = cancelReason is not null ? BatchRunStatus.Aborted : BatchOutcome.StatusOf(error is not null, total, failed, notDue);
+        return new BatchResult(day, status, total, partitions.Sum(p => p.Success), partitions.Sum(p => p.Skipped),
+            failed, elapsedMs, error, runId, attempt, partitions.Sum(p => p.RebasedUsers), partitions.Sum(p => p.RebasedDays), notDue);
     }
 
     private sealed record ClaimRow(long Id, int Attempts);

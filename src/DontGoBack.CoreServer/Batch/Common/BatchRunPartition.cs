@@ -22,6 +22,9 @@ public sealed class BatchRunPartition
     public int Skipped { get; set; }
     public int Failed { get; set; }
 
+    /// <summary>Of the skipped, ids not due on the day (see <see cref="BatchRunAttempt.NotDue"/>).</summary>
+    public int NotDue { get; set; }
+
     /// <summary>Users whose later days were re-based because this run wrote a day behind them, and how many of their days moved.</summary>
     public int RebasedUsers { get; set; }
     public int RebasedDays { get; set; }

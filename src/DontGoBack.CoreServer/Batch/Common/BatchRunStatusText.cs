@@ -14,6 +14,11 @@ public static class BatchRunStatusText
         BatchRunStatus.CompletedWithFailures => "completed_with_failures",
         BatchRunStatus.Failed => "failed",
         BatchRunStatus.Aborted => "aborted",
+        BatchRunStatus.NothingToDo => "nothing_to_do",
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
     };
+
+    /// <summary>Whether a run that ended so went through: the schedule owes the day no more (nothing to do included).</summary>
+    public static bool IsThrough(this BatchRunStatus status) =>
+        status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures or BatchRunStatus.NothingToDo;
 }

@@ -20,7 +20,8 @@ public static class BatchRunsEndpoints
         var runs = batch.MapGroup("").WithTags(ApiDescription.Tags.BatchRuns);
         runs.MapGet("/runs", ListAsync).Produces<IEnumerable<RunView>>().ProducesProblem(StatusCodes.Status400BadRequest)
             .WithSummary("List the runs")
-            .WithDescription("Every job's runs, newest day first, each with its counts and, while running, its live progress. "
+            .WithDescription("Every job's runs, newest day first, each with its day over all its attempts (`day`: written, failed now, "
+                + "already done, not due, first start, last finish, time spent working), its latest attempt's counts and, while running, its live progress. "
                 + "`job` narrows to one job (an unknown name is 400 and lists the known ones); `from` and `to` (YYYY-MM-DD, inclusive) "
                 + "bound the snapshot day and are open-ended when left out, so runs of future days are listed too.");
         runs.MapGet("/runs/{id:long}", GetAsync).Produces<RunDetail>()
@@ -63,11 +64,19 @@ public static class BatchRunsEndpoints
         var found = new List<BatchRun>();
         foreach (var name in job is null ? knownNames : [job])
             found.AddRange(await ledger.ListAsync(name, first, last, cancellationToken));
-        var views = new List<RunView>(found.Count);
+        return Results.Ok(await ViewsAsync(found.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName).ToList(), ledger, progress, cancellationToken));
+    }
+
+    /// <summary>The runs as the list and `runs` show them: each with its day over all attempts and, while running, its live progress.</summary>
+    public static async Task<List<RunView>> ViewsAsync(
+        IReadOnlyList<BatchRun> runs, BatchRunLedger ledger, RunProgressReader progress, CancellationToken cancellationToken)
+    {
+        var days = await ledger.DaysAsync(runs, cancellationToken);
+        var views = new List<RunView>(runs.Count);
         // Only running runs have live progress to read: a handful at most.
-        foreach (var run in found.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName))
-            views.Add(RunView.Of(run) with { Progress = await progress.LiveAsync(run, cancellationToken) });
-        return Results.Ok(views);
+        foreach (var run in runs)
+            views.Add(RunView.Of(run, days[run.Id]) with { Progress = await progress.LiveAsync(run, cancellationToken) });
+        return views;
     }
 
     private static async Task<IResult> GetAsync(
@@ -81,8 +90,8 @@ public static class BatchRunsEndpoints
         var failures = failureSources.FirstOrDefault(j => j.JobName == run.JobName) is { } source
             ? await source.PageAsync(run.SnapshotDay, page ?? 1, pageSize ?? 100, cancellationToken)
             : null;
-        var (attempts, dayTotals) = await progress.AttemptsAsync(run, cancellationToken);
-        return Results.Ok(new RunDetail(RunView.Of(run), failures, await progress.LiveAsync(run, cancellationToken), attempts, dayTotals));
+        var (attempts, day) = await progress.AttemptsAsync(run, cancellationToken);
+        return Results.Ok(new RunDetail(RunView.Of(run, day), failures, await progress.LiveAsync(run, cancellationToken), attempts, day));
     }
 
     /// <summary>Runs one day of a job on demand and answers its result; the day defaults to today in the batch zone. Audited.</summary>
@@ -144,21 +153,26 @@ public static class BatchRunsEndpoints
         return Results.Json(result);
     }
 
+    /// <summary>A run as listed: its day over all its attempts, and the latest attempt's own status, times and counts beside it.</summary>
+    /// <param name="StartedAt">When the latest attempt started (the day's first start is <see cref="Day"/>'s).</param>
+    /// <param name="Total">This and the counts after it are the latest attempt's; <see cref="Day"/> is what the day did.</param>
+    /// <param name="Day">The day over all its attempts: what every surface shows for it.</param>
     public sealed record RunView(
         long Id, string Job, DateOnly SnapshotDay, BatchRunStatus Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
-        DateTimeOffset HeartbeatAt, IReadOnlyList<string> Nodes, int Attempts, int Total, int Success, int Skipped, int Failed, string? Error)
+        DateTimeOffset HeartbeatAt, IReadOnlyList<string> Nodes, int Attempts, int Total, int Success, int Skipped, int Failed, string? Error,
+        RunDayView Day)
     {
         /// <summary>A running run's live progress (its counts above are the previous attempt's until it finishes).</summary>
         [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
         public RunProgressView? Progress { get; init; }
 
-        public static RunView Of(BatchRun run) => new(
+        public static RunView Of(BatchRun run, RunDayView day) => new(
             run.Id, run.JobName, run.SnapshotDay, run.Status, run.StartedAt, run.FinishedAt, run.HeartbeatAt,
-            run.Nodes.Split(',', StringSplitOptions.RemoveEmptyEntries), run.Attempts, run.Total, run.Success, run.Skipped, run.Failed, run.Error);
+            run.Nodes.Split(',', StringSplitOptions.RemoveEmptyEntries), run.Attempts, run.Total, run.Success, run.Skipped, run.Failed, run.Error, day);
     }
 
     /// <param name="Progress">While the run is running: its current attempt's progress.</param>
     /// <param name="Attempts">Every attempt's own counts (the run's are the latest's); <paramref name="Day"/> adds them up.</param>
     public sealed record RunDetail(
-        RunView Run, BatchRunFailurePage? Failures, RunProgressView? Progress, IReadOnlyList<RunAttemptView> Attempts, RunDayTotals Day);
+        RunView Run, BatchRunFailurePage? Failures, RunProgressView? Progress, IReadOnlyList<RunAttemptView> Attempts, RunDayView Day);
 }

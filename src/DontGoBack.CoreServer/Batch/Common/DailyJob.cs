@@ -16,6 +16,14 @@ public interface IDailyJob
     IQueryable<long> WorkIds(DateOnly day);
 
     /// <summary>
+    /// How many ids of <paramref name="range"/> the day still owes: due on the day and not done (failed, or never
+    /// reached). It is the work a run counts at its start (so rates and ETAs are of what it has to do), and a retry
+    /// of a day recorded through without failures runs only when there are some; otherwise it says so and records
+    /// no attempt. Null when the job cannot tell: the record alone decides then.
+    /// </summary>
+    Task<int?> CountOwedAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken) => Task.FromResult<int?>(null);
+
+    /// <summary>
     /// Does the day's work for the ids in <paramref name="range"/>, skipping what is done already, so
     /// a run again (a resume, a retry, a recovered partition) continues rather than repeats.
     /// </summary>

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Batch.Common;
@@ -11,6 +12,12 @@ public interface IBatchJobRunner
     /// <param name="ids">Only these ids (a back-fill's selection), recorded under the subset name; every id when null.</param>
     /// <returns>The result, or null when another attempt (here or in another process) is running that day.</returns>
     Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? ids = null);
+
+    /// <summary>
+    /// Whether a recorded day still owes work: it is not through, its record counts failed ids, or the job finds ids
+    /// due and not done (a user reactivated since, say). A retry of a day that owes none is not run.
+    /// </summary>
+    Task<bool> OwesAsync(BatchRun run, CancellationToken cancellationToken);
 
     /// <summary>Runs the days the schedule owes, oldest first; see <see cref="DailyJobRunner{TJob}.RunDueDaysAsync"/>.</summary>
     Task<IReadOnlyList<BatchResult>> RunDueDaysAsync(DateOnly? firedDay, CancellationToken cancellationToken);
@@ -57,10 +64,18 @@ public sealed partial class DailyJobRunner<TJob>(
             if (result is null)
                 break;
             results.Add(result);
-            if (result.Status is not (BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures))
+            if (!result.Status.IsThrough())
                 break;
         }
         return results;
+    }
+
+    public async Task<bool> OwesAsync(BatchRun run, CancellationToken cancellationToken)
+    {
+        // A day not through, or recorded with failed ids, is owed whatever its ids say now: a pass is what sets its record right.
+        if (!run.IsThrough || run.Failed > 0)
+            return true;
+        return await job.CountOwedAsync(run.SnapshotDay, UserIdRange.All, cancellationToken) > 0;
     }
 
     public Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? ids = null) =>
@@ -88,7 +103,7 @@ public sealed partial class DailyJobRunner<TJob>(
     /// </summary>
     private async Task ChainIfThroughAsync(BatchResult? result)
     {
-        if (result?.Status is BatchRunStatus.Completed or BatchRunStatus.CompletedWithFailures)
+        if (result?.Status.IsThrough() is true)
             await fanOut.FireAgainAsync(schedule, CancellationToken.None);
     }
 

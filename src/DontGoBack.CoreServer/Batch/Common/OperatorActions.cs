@@ -71,10 +71,22 @@ public sealed partial class OperatorActions(
             return new ActionAnswer(OperatorActionOutcome.Refused, refused,
                 await RecordAsync(kind, runner.Definition.Name, running.Id, day, who, reason, OperatorActionOutcome.Refused, refused, cancellationToken));
         }
+        if (kind == OperatorActionKind.Retry && await ledger.FindAsync(runner.Definition.Name, day, cancellationToken) is { } recorded
+            && !await runner.OwesAsync(recorded, cancellationToken))
+        {
+            // Nothing failed or unreached: a pass would only find every user done, and add an attempt that did nothing.
+            var nothing = NothingToRetry(runner.Definition, recorded);
+            return new ActionAnswer(OperatorActionOutcome.Refused, nothing,
+                await RecordAsync(kind, runner.Definition.Name, recorded.Id, day, who, reason, OperatorActionOutcome.Refused, nothing, cancellationToken));
+        }
         var audit = await RecordAsync(kind, runner.Definition.Name, null, day, who, reason, OperatorActionOutcome.Accepted, "started", cancellationToken);
         background.Start(runner.Definition.Name, day, audit);
         return new ActionAnswer(OperatorActionOutcome.Accepted, "started", audit);
     }
+
+    /// <summary>Why a retry of a recorded day is not run: "nothing to retry: run 7 of 2026-12-05 is completed, with no failed or unreached users".</summary>
+    public static string NothingToRetry(DailyJobDefinition job, BatchRun run) =>
+        $"nothing to retry: {job.LowerTitle} run {run.Id} of {run.SnapshotDay:yyyy-MM-dd} is {run.Status.ToText()}, with no failed or unreached {job.Counted}";
 
     /// <summary>What a finished run means for the action that asked for it.</summary>
     internal static ActionAnswer Judge(BatchResult? result, DailyJobDefinition job, DateOnly day) => result switch

@@ -17,17 +17,15 @@ public sealed record RunProgressView(
 /// <param name="Expected">The users it had to process, counted at its start.</param>
 /// <param name="FoundNothingToDo">See <see cref="BatchRunAttempt.FoundNothingToDo"/>.</param>
 /// <param name="UsersPerSecond">See <see cref="BatchRunAttempt.UsersPerSecond"/>: null when it found nothing to do.</param>
+/// <param name="NotDue">Of the skipped, ids the day did not apply to (an account opened after the day).</param>
 public sealed record RunAttemptView(
     int Attempt, BatchRunStatus Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, int Expected, int Total, int Success, int Skipped,
-    int Failed, string? Error, bool FoundNothingToDo, double? UsersPerSecond)
+    int Failed, string? Error, bool FoundNothingToDo, double? UsersPerSecond, int NotDue)
 {
     public static RunAttemptView Of(BatchRunAttempt attempt) => new(attempt.Attempt, attempt.Status, attempt.StartedAt, attempt.FinishedAt,
         attempt.Expected, attempt.Total, attempt.Success, attempt.Skipped, attempt.Failed, attempt.Error, attempt.FoundNothingToDo,
-        attempt.UsersPerSecond);
+        attempt.UsersPerSecond, attempt.NotDue);
 }
-
-/// <summary>The day across its attempts: users written by any of them, and those the latest left failed.</summary>
-public sealed record RunDayTotals(int Success, int Failed);
 
 /// <summary>Reads what a run's record does not hold by itself: its live progress while it runs, and its attempts.</summary>
 public sealed class RunProgressReader(BatchRunLedger ledger)
@@ -72,12 +70,10 @@ public sealed class RunProgressReader(BatchRunLedger ledger)
             Math.Round(percent, 1), Math.Round(rate, 1), at, eta);
     }
 
-    public async Task<(IReadOnlyList<RunAttemptView> Attempts, RunDayTotals Day)> AttemptsAsync(BatchRun run, CancellationToken cancellationToken)
+    /// <summary>The run's attempts, first first, and its day over all of them.</summary>
+    public async Task<(IReadOnlyList<RunAttemptView> Attempts, RunDayView Day)> AttemptsAsync(BatchRun run, CancellationToken cancellationToken)
     {
         var attempts = await ledger.AttemptsAsync(run.Id, cancellationToken);
-        var latestFailed = attempts.Count > 0 ? attempts[^1].Failed : run.Failed;
-        // Runs recorded before attempts were kept have none: their own counts are the day's.
-        var success = attempts.Count > 0 ? attempts.Sum(a => a.Success) : run.Success;
-        return (attempts.ConvertAll(RunAttemptView.Of), new RunDayTotals(success, latestFailed));
+        return (attempts.ConvertAll(RunAttemptView.Of), RunDayView.Of(run, attempts));
     }
 }

@@ -126,8 +126,9 @@ public sealed record DayStanding(DateOnly Day, DayState State, BatchRun? Run, Da
         _ => null,
     };
 
-    // A day through that had no user to do (every account opened later, say) has no ratio: nothing done is not good news either.
-    private static double? RatioOf(BatchRun run) => run.Total == 0 ? null : run.DoneRatio;
+    // A day through that had no user to do (no ids at all, or every account opened later: NothingToDo) has no ratio:
+    // nothing done is not good news either.
+    private static double? RatioOf(BatchRun run) => run.Total == 0 || run.Status == BatchRunStatus.NothingToDo ? null : run.DoneRatio;
 
     /// <summary>What the day breaches now that alerts are raised for: only once its deadline has passed.</summary>
     public DeadlineCondition? Breach(DateTimeOffset now) => now < Deadline ? null : State switch

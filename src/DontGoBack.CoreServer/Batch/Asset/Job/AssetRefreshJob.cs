@@ -24,6 +24,10 @@ public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRef
     public IQueryable<long> WorkIds(DateOnly day) =>
         db.Users.AsNoTracking().Where(u => u.Status == AccountStatus.Active).Select(u => u.Id);
 
+    /// <summary>Active users of the range whose account was open on the day and who lack its snapshot: the failed, and any never reached.</summary>
+    public async Task<int?> CountOwedAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken) =>
+        await store.CountDueAsync(day, range, cancellationToken);
+
     public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
         progress.Expect(await store.CountDueAsync(day, range, cancellationToken));

@@ -157,6 +157,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("character varying(200)")
                         .HasColumnName("node");
 
+                    b.Property<int>("NotDue")
+                        .HasColumnType("integer")
+                        .HasColumnName("not_due");
+
                     b.Property<int>("Skipped")
                         .HasColumnType("integer")
                         .HasColumnName("skipped");
@@ -228,6 +232,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)")
                         .HasColumnName("node");
+
+                    b.Property<int>("NotDue")
+                        .HasColumnType("integer")
+                        .HasColumnName("not_due");
 
                     b.Property<int>("RebasedDays")
                         .HasColumnType("integer")

@@ -150,6 +150,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("node");
 
+                    b.Property<int>("NotDue")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("not_due");
+
                     b.Property<int>("Skipped")
                         .HasColumnType("INTEGER")
                         .HasColumnName("skipped");
@@ -221,6 +225,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasMaxLength(200)
                         .HasColumnType("TEXT")
                         .HasColumnName("node");
+
+                    b.Property<int>("NotDue")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("not_due");
 
                     b.Property<int>("RebasedDays")
                         .HasColumnType("INTEGER")
