@@ -7,18 +7,24 @@ using Quartz;
 namespace DontGoBack.CoreServer.AdminConsole;
 
 /// <summary>A partition a node took and has not finished, of a running run, as its node last wrote it.</summary>
-/// <param name="Seen">Users it finished so far, whatever the outcome, of the <paramref name="Expected"/> it counted at its start.</param>
+/// <param name="Expected">The users it had to process (not done yet), counted at its start.</param>
+/// <param name="Seen">Users it went through so far, skipped ones too.</param>
 /// <param name="TakenAt">When its node started it (Quartz's firing); null when the cluster has no firing for it (e.g. its node died).</param>
 /// <param name="UsersPerSecond">Work done (users written or failed) per second since <paramref name="TakenAt"/>; null without it.</param>
 public sealed record PartitionInFlight(
     long RunId, string Job, DateOnly Day, int PartitionNo, long FirstUserId, long LastUserId,
-    int Expected, int Seen, int Success, int Skipped, int Failed, DateTimeOffset? TakenAt, double? UsersPerSecond);
+    int Expected, int Seen, int Success, int Skipped, int Failed, DateTimeOffset? TakenAt, double? UsersPerSecond)
+{
+    /// <summary>Of the <see cref="Expected"/> users it had to process, those it did (written or failed): users skipped as done were no work.</summary>
+    public int Processed => Success + Failed;
+}
 
 /// <summary>A node of the cluster with the partitions it works on now.</summary>
 /// <param name="Node">Its check-in; a node that holds partitions but never checked in (no row in Quartz's state) has none.</param>
 public sealed record NodeWork(string Name, NodeCheckin? Node, IReadOnlyList<PartitionInFlight> Partitions)
 {
-    public int Seen => Partitions.Sum(p => p.Seen);
+    /// <summary>Users its partitions in flight processed so far (written or failed).</summary>
+    public int Processed => Partitions.Sum(p => p.Processed);
 
     /// <summary>The node's pace: its partitions work side by side, so their rates add up; null when none has one.</summary>
     public double? UsersPerSecond => Partitions.Any(p => p.UsersPerSecond is not null) ? Partitions.Sum(p => p.UsersPerSecond ?? 0) : null;

@@ -50,8 +50,10 @@ public sealed class DayViewCliTests : IDisposable
         var day = Assert.Single(Rows(table.StandardOutput));
         Assert.Equal(($"{today:yyyy-MM-dd}", "completed", "2"), (day["day"], day["status"], day["attempts"]));
         Assert.Equal(($"{written}", $"{written}", "0", "0", "0"), (day["total"], day["written"], day["already done"], day["not due"], day["failed now"]));
-        Assert.Equal(attempts[0].StartedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss"), day["started (UTC)"]);
-        Assert.Equal(attempts[1].FinishedAt!.Value.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss"), day["finished (UTC)"]);
+        // The day's first start and last finish, in the batch zone and labelled as every CLI time is.
+        var zone = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
+        Assert.Equal(ZoneLabel.Format(attempts[0].StartedAt, zone), day["started (Asia/Seoul)"]);
+        Assert.Equal(ZoneLabel.Format(attempts[1].FinishedAt!.Value, zone), day["finished (Asia/Seoul)"]);
         Assert.Matches(@"^\d+\.\d s$", day["working"]);
 
         var each = await CoreServerProcess.RunAsync(settings, ["runs", "--attempts"], _workingDirectory);
@@ -59,6 +61,8 @@ public sealed class DayViewCliTests : IDisposable
         var rows = Rows(each.StandardOutput);
         Assert.Equal(["1", "2"], rows.Select(r => r["attempt"]));
         Assert.Equal([($"{written}", "0"), ("0", $"{written}")], rows.Select(r => (r["success"], r["skipped"])));
+        // The second found every user done: it says so, and its work to do was none.
+        Assert.Equal([("completed", $"{written}"), ("completed (nothing to do)", "0")], rows.Select(r => (r["status"], r["to do"])));
 
         // The JSON is `runs --json`'s list, each run with its attempts beside it.
         var attemptsJson = await CoreServerProcess.RunAsync(settings, ["runs", "--attempts", "--json"], _workingDirectory);
