@@ -31,15 +31,22 @@ cd "$(dirname "$0")/.."
 # Another apt or dpkg (an unattended upgrade, a second checkout's tests) may hold a lock: wait for
 # it, up to ten minutes. dpkg's lock honours DPkg::Lock::Timeout; apt-get update's lists lock does not.
 apt_get() {
-    local waited=0 unlocked_failures=0
+    local waited=0 unlocked_failures=0 said=0
+    busy() { fuser /var/lib/apt/lists/lock /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1; }
+    # apt-get waits on dpkg's lock without a word when quiet: say so before it does.
+    if busy; then
+        echo "apt is busy in another process; waiting for it (up to ten minutes)…" >&2
+        said=1
+    fi
     until apt-get -o DPkg::Lock::Timeout=600 "$@"; do
         # A failure with no lock held (the holder may just have let go) is tried once more, not waited on.
-        if ! fuser /var/lib/apt/lists/lock /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1; then
+        if ! busy; then
             unlocked_failures=$((unlocked_failures + 1))
             [ "$unlocked_failures" -ge 2 ] && return 1
         fi
         [ "$waited" -ge 600 ] && return 1
-        [ "$waited" -eq 0 ] && echo "apt is busy in another process; waiting for it…" >&2
+        [ "$said" -eq 0 ] && echo "apt is busy in another process; waiting for it (up to ten minutes)…" >&2
+        said=1
         sleep 5
         waited=$((waited + 5))
     done
