@@ -73,7 +73,7 @@ public sealed class ConsoleReader(
     /// <summary>The run's day as the engine's standing judges it and its open alerts; null for a run that is not a job's own (a back-fill's subset).</summary>
     public async Task<RunStanding?> StandingOfAsync(BatchRun run, RunProgressView? live, CancellationToken cancellationToken)
     {
-        if (jobs.All.FirstOrDefault(j => j.Definition.Name == run.JobName) is not { } job)
+        if (!jobs.TryFind(run.JobName, out var job, out _))
             return null;
         var standing = await standings.ReadAsync(job.Describe(calendar), cancellationToken);
         var open = await alerts.OpenAsync(standing, run.SnapshotDay, cancellationToken);
@@ -84,6 +84,7 @@ public sealed class ConsoleReader(
     public async Task<RunsPage> RunsAsync(RunsFilter filter, int page, CancellationToken cancellationToken)
     {
         var runs = db.BatchRuns.AsNoTracking();
+        // The run table queried by a name its runs are recorded under (the page checked it with the registry).
         if (filter.Job is { } job)
             runs = runs.Where(r => r.JobName == job);
         if (filter.Status is { } status)

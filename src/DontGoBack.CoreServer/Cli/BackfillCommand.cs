@@ -1,15 +1,17 @@
 using System.CommandLine;
 using System.Text.Json;
-using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
 
 namespace DontGoBack.CoreServer.Cli;
 
-/// <summary>`backfill --days N [--users 1-100,205]`: the N days before today, oldest first, skipping what is done.</summary>
+/// <summary>
+/// `backfill --days N [--job NAME] [--users 1-100,205]`: the N days before today of a job (default the asset refresh), oldest first,
+/// skipping what is done; with `--users`, runs of those ids only, recorded under the job's subset name.
+/// </summary>
 public sealed class BackfillCommand(
-    CoreServerStartup startup, IServiceScopeFactory scopes, BatchCalendar calendar, TerminationSignals signals, CommandProgress progress,
+    CoreServerStartup startup, IServiceScopeFactory scopes, BatchJobs jobs, BatchCalendar calendar, TerminationSignals signals, CommandProgress progress,
     CommandConsole console, TimeProvider time) : ICoreCommand, IDeclaredCommand
 {
     /// <summary>The most days one back-fill may cover, whatever Batch:EarliestDay allows.</summary>
@@ -40,8 +42,20 @@ public sealed class BackfillCommand(
                 return null;
             },
         };
-        return new Command("backfill", "Refresh the N days before today, oldest first, skipping what is done") {
-            daysOption, usersOption, CoreCommandLine.JsonOption(), CoreCommandLine.QuietOption(),
+        var jobOption = CommandChecks.JobOption(checks, runNames: false, "The job to fill");
+        if (checks is not null)
+        {
+            // Runs of some ids only are recorded under the job's subset name, so they never count as its day done: a job without one has none.
+            usersOption.Validators.Add(result =>
+            {
+                if (result.Implicit || result.GetResult(jobOption)?.GetValueOrDefault<string>() is not { } job
+                    || !checks.Jobs.TryFind(job, out var found, out _) || found.Definition.SubsetName is not null)
+                    return;
+                result.AddError($"--users: {found.Definition.LowerTitle} runs every id of a day, never some only; leave --users out.");
+            });
+        }
+        return new Command("backfill", "Run a job's N days before today, oldest first, skipping what is done") {
+            daysOption, jobOption, usersOption, CoreCommandLine.JsonOption(), CoreCommandLine.QuietOption(),
         };
     }
 
@@ -51,6 +65,7 @@ public sealed class BackfillCommand(
         var json = parsed.GetValue<bool>("--json");
         var people = ResultLines.ForPeople(json, console, output);
         var days = parsed.GetValue<int>("--days");
+        var job = jobs.Find(parsed.GetValue<string>("--job"));
         var ranges = parsed.GetValue<IReadOnlyList<UserIdRange>?>("--users") ?? [UserIdRange.All];
         var today = calendar.Today;
 
@@ -75,7 +90,7 @@ public sealed class BackfillCommand(
                     watch.Describe($"Back-fill {day:yyyy-MM-dd} users {users}");
                     var started = time.GetTimestamp();
                     await using var scope = scopes.CreateAsyncScope();
-                    var runner = scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>();
+                    var runner = job.RunnerIn(scope.ServiceProvider);
                     BatchResult? result;
                     try
                     {

@@ -18,23 +18,28 @@ public sealed class CommandChecks(BatchJobs jobs, BatchCalendar calendar, IOptio
 
     public BatchJobs Jobs => jobs;
 
-    /// <summary>A `--job` option: one of the registered jobs' names (<paramref name="runNames"/>: or a name runs are recorded under).</summary>
-    public static Option<string> JobOption(CommandChecks? checks, bool runNames, string description)
+    /// <summary>
+    /// A `--job` option: one of the registered jobs' names (<paramref name="runNames"/>: or a name runs are recorded under), checked by
+    /// the registry, whose refusal is the one line an unknown name gets. Left out, it is <see cref="CoreCommandLine.DefaultJob"/>
+    /// unless <paramref name="required"/>.
+    /// </summary>
+    public static Option<string> JobOption(CommandChecks? checks, bool runNames, string description, bool required = false)
     {
         // Help lists the jobs from the declared list: it is answered before the host (and its registered jobs) exists.
         var names = runNames ? CoreCommandLine.Jobs.SelectMany(j => j.RunNames) : CoreCommandLine.Jobs.Select(j => j.Name);
         var option = new Option<string>("--job")
         {
-            Description = $"{description}: one of {string.Join(", ", names)}",
-            DefaultValueFactory = _ => Batch.Asset.Job.AssetRefreshJob.Name,
+            Description = $"{description}: one of {string.Join(", ", names)}" + (required ? "" : $"; default {CoreCommandLine.DefaultJob.Name}"),
+            Required = required,
         };
+        if (!required)
+            option.DefaultValueFactory = _ => CoreCommandLine.DefaultJob.Name;
         if (checks is not null)
         {
-            var known = runNames ? checks.Jobs.RunNames : checks.Jobs.All.Select(j => j.Definition.Name).ToList();
             OptionChecks.Check(option, (result, job) =>
             {
-                if (!known.Contains(job))
-                    result.AddError($"--job '{job}' is not a job; it is one of: {string.Join(", ", known.Select(name => $"'{name}'"))}.");
+                if (!(runNames ? checks.Jobs.TryFindRun(job, out _, out var unknown) : checks.Jobs.TryFind(job, out _, out unknown)))
+                    result.AddError($"--job: {unknown}.");
             });
         }
         return option;

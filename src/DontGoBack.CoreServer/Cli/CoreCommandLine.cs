@@ -29,6 +29,12 @@ public static class CoreCommandLine
     /// </summary>
     public static IReadOnlyList<DailyJobDefinition> Jobs { get; } = [AssetRefreshJob.Definition, UserDormancyJob.Definition];
 
+    /// <summary>
+    /// The job the command line means when it names none: `refresh` is `run --job` it, and `runs`, `retry-failed` and `backfill`
+    /// without `--job` are of it, as they were before the commands took any job. The one place the CLI names the asset refresh.
+    /// </summary>
+    public static DailyJobDefinition DefaultJob => AssetRefreshJob.Definition;
+
     /// <summary>Every command there is; help, parsing and DI registration all come from this list.</summary>
     public static IReadOnlyList<DeclaredCommand> Commands { get; } =
     [
@@ -36,6 +42,7 @@ public static class CoreCommandLine
         DeclaredCommand.Of<SeedCommand>(),
         DeclaredCommand.Of<BackfillCommand>(),
         DeclaredCommand.Of<RunsCommand>(),
+        DeclaredCommand.Of<RunCommand>(),
         DeclaredCommand.Of<RetryFailedCommand>(),
         DeclaredCommand.Of<VerifyCommand>(),
     ];
@@ -52,7 +59,8 @@ public static class CoreCommandLine
     {
         var root = new RootCommand(
             "DontGoBack core server. Without a command it serves HTTP; it then accepts only host and configuration " +
-            "switches such as --urls http://127.0.0.1:5070, --environment Staging or --AssetRefresh:Enabled=false.");
+            "switches such as --urls http://127.0.0.1:5070, --environment Staging or --AssetRefresh:Enabled=false. " +
+            $"The daily jobs a command's --job names: one of {string.Join(", ", Jobs.Select(j => j.Name))}.");
         foreach (var command in Commands)
             root.Subcommands.Add(command.Declare(checks));
         return root;

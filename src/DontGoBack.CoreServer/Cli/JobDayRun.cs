@@ -1,29 +1,29 @@
 using System.Text.Json;
-using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
 
 namespace DontGoBack.CoreServer.Cli;
 
-/// <summary>One day of one job run from the command line (`refresh`, `retry-failed`), its result printed as the server records it.</summary>
+/// <summary>One day of one job run from the command line (`run`, `refresh`, `retry-failed`), its result printed as the server records it.</summary>
 public sealed class JobDayRun(
     CoreServerStartup startup, IServiceScopeFactory scopes, TimeProvider time, TerminationSignals signals, CommandProgress progress, CommandConsole console)
 {
+    /// <param name="job">The job as the registry found it.</param>
     /// <param name="retryOnly">Only continue a recorded run; a day never run is a usage error.</param>
-    public async Task<int> RunAsync(string job, DateOnly day, bool json, bool retryOnly, TextWriter output, CancellationToken cancellationToken)
+    public async Task<int> RunAsync(DailyJobSchedule job, DateOnly day, bool json, bool retryOnly, TextWriter output, CancellationToken cancellationToken)
     {
         // A retry adds no demo users: it continues a recorded run or does nothing.
         await startup.PrepareAsync(seed: !retryOnly, cancellationToken);
         await startup.EnsureWritableAsync(cancellationToken);
         await using var scope = scopes.CreateAsyncScope();
         var ledger = scope.ServiceProvider.GetRequiredService<BatchRunLedger>();
-        var runner = scope.ServiceProvider.GetServices<IBatchJobRunner>().Single(r => r.Definition.Name == job);
+        var runner = job.RunnerIn(scope.ServiceProvider);
         var recorded = retryOnly ? await ledger.FindAsync(runner.Definition.Name, day, cancellationToken) : null;
         if (retryOnly && recorded is null)
         {
             await Console.Error.WriteLineAsync(
-                $"No {runner.Definition.LowerTitle} run is recorded for {day:yyyy-MM-dd}, so there is nothing to retry; " +
-                (runner.Definition.Name == AssetRefreshJob.Name ? $"`refresh --day {day:yyyy-MM-dd}` runs the day." : "the manual trigger runs the day."));
+                $"No {runner.Definition.LowerTitle} run is recorded for {day:yyyy-MM-dd}, so there is nothing to retry; "
+                + $"`run --job {runner.Definition.Name} --day {day:yyyy-MM-dd}` runs the day.");
             return CoreCommandLine.UsageError;
         }
         if (recorded is not null && !await runner.OwesAsync(recorded, cancellationToken))

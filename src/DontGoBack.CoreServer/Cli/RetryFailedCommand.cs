@@ -1,9 +1,10 @@
 using System.CommandLine;
+using DontGoBack.CoreServer.Batch.Common;
 
 namespace DontGoBack.CoreServer.Cli;
 
 /// <summary>`retry-failed --day D [--job NAME] [--json]`: a recorded day of a job again, only what is not done yet.</summary>
-public sealed class RetryFailedCommand(JobDayRun run) : ICoreCommand, IDeclaredCommand
+public sealed class RetryFailedCommand(JobDayRun run, BatchJobs jobs) : ICoreCommand, IDeclaredCommand
 {
     public static Command Declare(CommandChecks? checks)
     {
@@ -17,6 +18,6 @@ public sealed class RetryFailedCommand(JobDayRun run) : ICoreCommand, IDeclaredC
     }
 
     public Task<int> RunAsync(ParseResult parsed, CancellationToken cancellationToken) =>
-        run.RunAsync(parsed.GetValue<string>("--job")!, parsed.GetValue<DateOnly?>("--day")!.Value, parsed.GetValue<bool>("--json"),
+        run.RunAsync(jobs.Find(parsed.GetValue<string>("--job")), parsed.GetValue<DateOnly?>("--day")!.Value, parsed.GetValue<bool>("--json"),
             retryOnly: true, parsed.InvocationConfiguration.Output, cancellationToken);
 }

@@ -67,7 +67,14 @@ public sealed class CliTests : IDisposable
     [InlineData("--urls http://127.0.0.1:0 extra", "unknown command 'extra'")]
     [InlineData("refresh --bogus", "'--bogus'")]
     [InlineData("refresh --day", "--day")]
-    [InlineData("runs --job nope", "'asset-refresh-subset'")]
+    // An unknown job: the registry's one refusal, naming the jobs, whichever command it was given to.
+    [InlineData("runs --job nope", UnknownJob)]
+    [InlineData("run --job nope", UnknownJob)]
+    [InlineData("retry-failed --day 2025-08-01 --job nope", UnknownJob)]
+    [InlineData("backfill --days 1 --job nope", UnknownJob)]
+    [InlineData("run --job asset-refresh-subset", "--job: there is no job 'asset-refresh-subset'; the jobs are asset-refresh")]
+    [InlineData("run --day 2025-08-01", "Option '--job' is required.")]
+    [InlineData("backfill --days 1 --job user-dormancy --users 1-5", "--users: user dormancy runs every id of a day, never some only; leave --users out.")]
     // A value that does not parse reaches the options' own checks too; they leave it to the parser's message.
     [InlineData("seed --users abc", "Cannot parse argument 'abc' for option '--users'")]
     [InlineData("seed --users 5 --active-percent x", "Cannot parse argument 'x' for option '--active-percent'")]
@@ -79,7 +86,43 @@ public sealed class CliTests : IDisposable
         Assert.True(cli.ExitCode == 2, cli.Output);
         Assert.Empty(cli.StandardOutput);
         Assert.Contains(cli.StandardError, line => line.Contains(message));
+        if (message == UnknownJob)
+            Assert.Equal(UnknownJob, Assert.Single(cli.StandardError, line => line.Contains("nope")));
         Assert.False(Directory.Exists(Path.GetDirectoryName(DefaultDatabase)), "the data folder was created");
+    }
+
+    private const string UnknownJob = "--job: there is no job 'nope'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy.";
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Run_runs_a_day_of_the_job_it_names_and_runs_and_retry_failed_find_it_by_the_same_name(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        var day = BatchDay.Today(TimeProvider.System, Seoul).AddDays(-1);
+        var settings = Settings(database);
+        settings["DemoData:UsersOnEmptyDatabase"] = "20";
+
+        var run = await CoreServerProcess.RunAsync(settings, ["run", "--job", "user-dormancy", "--day", $"{day:yyyy-MM-dd}", "--json"], _workingDirectory);
+
+        Assert.True(run.ExitCode == 0, run.Output);
+        using (var result = JsonDocument.Parse(Assert.Single(run.StandardOutput)))
+            Assert.Equal("completed", result.RootElement.GetProperty("status").GetString());
+        Assert.Contains(run.StandardError, line => line.StartsWith($"User dormancy {day:yyyy-MM-dd}: completed — total 20 active users", StringComparison.Ordinal));
+        await using (var db = database.CreateContext())
+            Assert.Equal(["user-dormancy"], await db.BatchRuns.Select(r => r.JobName).ToListAsync());
+
+        var runs = await CoreServerProcess.RunAsync(settings, ["runs", "--job", "user-dormancy", "--json"], _workingDirectory);
+        Assert.True(runs.ExitCode == 0, runs.Output);
+        using (var listed = JsonDocument.Parse(Assert.Single(runs.StandardOutput)))
+            Assert.Equal([$"{day:yyyy-MM-dd}"], listed.RootElement.EnumerateArray().Select(r => r.GetProperty("snapshotDay").GetString()));
+        // Nothing failed, so the retry has nothing to do; a job never run that day says what runs it.
+        var retry = await CoreServerProcess.RunAsync(settings, ["retry-failed", "--job", "user-dormancy", "--day", $"{day:yyyy-MM-dd}"], _workingDirectory);
+        Assert.True(retry.ExitCode == 0, retry.Output);
+        Assert.Contains(retry.StandardOutput, line => line.StartsWith($"User dormancy {day:yyyy-MM-dd}: nothing to retry", StringComparison.Ordinal));
+        var neverRun = await CoreServerProcess.RunAsync(settings, ["retry-failed", "--job", "user-dormancy", "--day", $"{day.AddDays(-1):yyyy-MM-dd}"], _workingDirectory);
+        Assert.True(neverRun.ExitCode == 2, neverRun.Output);
+        Assert.Contains(neverRun.StandardError, line => line.EndsWith($"`run --job user-dormancy --day {day.AddDays(-1):yyyy-MM-dd}` runs the day.", StringComparison.Ordinal));
     }
 
     [Theory]

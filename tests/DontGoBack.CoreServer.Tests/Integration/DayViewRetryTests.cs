@@ -25,9 +25,9 @@ public sealed class DayViewRetryTests
         Assert.Equal((BatchRunStatus.Completed, 6), (first.Status, first.Success));
         await using var scope = app.Services.CreateAsyncScope();
         var actions = scope.ServiceProvider.GetRequiredService<OperatorActions>();
-        var runner = actions.FindRunner("asset-refresh")!;
+        var job = scope.ServiceProvider.GetRequiredService<BatchJobs>().Find("asset-refresh");
 
-        var answer = await actions.StartDayAsync(runner, Day, OperatorActionKind.Retry, reason: null, new Operator("127.0.0.1", "test"), CancellationToken.None);
+        var answer = await actions.StartDayAsync(job, Day, OperatorActionKind.Retry, reason: null, new Operator("127.0.0.1", "test"), CancellationToken.None);
 
         Assert.Equal(OperatorActionOutcome.Refused, answer.Outcome);
         Assert.Equal($"nothing to retry: asset refresh run {first.RunId} of 2025-08-10 is completed, with no failed or unreached active users", answer.Detail);

@@ -85,17 +85,21 @@ public sealed class CommandLineTests
     {
         var root = CoreCommandLine.Declare(checks: null);
         Assert.Equal(CoreCommandLine.Commands.Select(c => c.Name), root.Subcommands.Select(c => c.Name));
-        Assert.Equal(["refresh", "seed", "backfill", "runs", "retry-failed", "verify"], CoreCommandLine.Commands.Select(c => c.Name));
+        Assert.Equal(["refresh", "seed", "backfill", "runs", "run", "retry-failed", "verify"], CoreCommandLine.Commands.Select(c => c.Name));
     }
 
     [Theory]
     [InlineData("runs", "asset-refresh, asset-refresh-subset, user-dormancy")]
     [InlineData("retry-failed", "asset-refresh, user-dormancy")]
+    [InlineData("run", "asset-refresh, user-dormancy")]
+    [InlineData("backfill", "asset-refresh, user-dormancy")]
+    [InlineData("", "asset-refresh, user-dormancy")]
     public void Help_of_a_command_with_a_job_lists_the_jobs(string command, string jobs)
     {
         var output = new StringWriter();
 
-        var exitCode = CoreCommandLine.Declare(checks: null).Parse([command, "--help"]).Invoke(new InvocationConfiguration { Output = output });
+        string[] args = command.Length == 0 ? ["--help"] : [command, "--help"];
+        var exitCode = CoreCommandLine.Declare(checks: null).Parse(args).Invoke(new InvocationConfiguration { Output = output });
 
         Assert.Equal(0, exitCode);
         Assert.Contains($"one of {jobs}", output.ToString());
@@ -108,9 +112,11 @@ public sealed class CommandLineTests
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         await using var app = new CoreServerApp(database);
 
-        var registered = app.Services.GetRequiredService<BatchJobs>().All.Select(j => j.Definition.Name).Order();
+        var registered = app.Services.GetRequiredService<BatchJobs>();
 
-        Assert.Equal(registered, CoreCommandLine.Jobs.Select(j => j.Name).Order());
+        Assert.Equal(registered.Names, CoreCommandLine.Jobs.Select(j => j.Name));
+        Assert.Equal(registered.RunNames, CoreCommandLine.Jobs.SelectMany(j => j.RunNames));
+        Assert.Contains(CoreCommandLine.DefaultJob.Name, registered.Names);
     }
 
     [Theory]

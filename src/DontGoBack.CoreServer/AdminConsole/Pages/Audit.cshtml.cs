@@ -18,12 +18,21 @@ public sealed class AuditModel(DontGoBackDbContext db, BatchJobs jobs, BatchCale
 
     public IReadOnlyList<OperatorAction> Actions { get; private set; } = [];
     public long? NextBefore { get; private set; }
-    public IReadOnlyList<string> JobNames => jobs.All.Select(j => j.Definition.Name).ToList();
+    public IReadOnlyList<string> JobNames => jobs.Names;
+
+    /// <summary>What was wrong with the filter (a name that is no job), shown instead of the actions.</summary>
+    public string? Problem { get; private set; }
     public TimeZoneInfo Zone => calendar.Zone;
 
     public async Task OnGetAsync(CancellationToken cancellationToken)
     {
+        if (!string.IsNullOrEmpty(Job) && !jobs.TryFind(Job, out _, out var unknown))
+        {
+            Problem = unknown;
+            return;
+        }
         var actions = db.OperatorActions.AsNoTracking();
+        // The audit table queried by the job's name, as its rows record it.
         if (!string.IsNullOrEmpty(Job))
             actions = actions.Where(a => a.JobName == Job);
         if (Before is { } before)

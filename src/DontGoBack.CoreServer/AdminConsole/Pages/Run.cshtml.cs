@@ -9,8 +9,7 @@ namespace DontGoBack.CoreServer.AdminConsole.Pages;
 /// failures searched and paged in the database, and the action that runs the day again.
 /// </summary>
 public sealed class RunModel(
-    BatchRunLedger ledger, RunProgressReader progress, ConsoleReader reader, IEnumerable<IBatchRunFailures> failureSources, BatchJobs jobs,
-    BatchCalendar calendar, OperatorActions actions) : PageModel
+    BatchRunLedger ledger, RunProgressReader progress, ConsoleReader reader, BatchJobs jobs, BatchCalendar calendar, OperatorActions actions) : PageModel
 {
     public const int FailuresPageSize = 50;
 
@@ -38,7 +37,7 @@ public sealed class RunModel(
     public TimeZoneInfo Zone => calendar.Zone;
 
     /// <summary>Whether the run may be started again from here: a job's own run (a back-fill's subset is run with `backfill`), not running.</summary>
-    public bool CanRunAgain => Run.Status != BatchRunStatus.Running && jobs.All.Any(j => j.Definition.Name == Run.JobName);
+    public bool CanRunAgain => Run.Status != BatchRunStatus.Running && jobs.TryFind(Run.JobName, out _, out _);
 
     /// <summary>The console started the day again and its attempt has not claimed the run yet: the page follows until it does.</summary>
     public bool AwaitingClaim => Started is { } before && Run.Attempts <= before && Run.Status != BatchRunStatus.Running;
@@ -53,7 +52,8 @@ public sealed class RunModel(
         Progress = await progress.LiveAsync(run, cancellationToken);
         Standing = await reader.StandingOfAsync(run, Progress, cancellationToken);
         Partitions = await reader.PartitionsAsync(id, cancellationToken);
-        Failures = failureSources.FirstOrDefault(f => f.JobName == run.JobName);
+        // A back-fill's subset run finds its job's failures as the job's own run does.
+        Failures = jobs.FailuresOf(run, HttpContext.RequestServices);
         if (Started is not null && !AwaitingClaim && run.Status != BatchRunStatus.Running)
             Notice = $"Attempt {run.Attempts} ran: {run.Status.ToText()}.";
         if (Failures is null)
@@ -93,8 +93,8 @@ public sealed class RunModel(
         }
         Run = run;
         var kind = run.Failed > 0 || run.Status is BatchRunStatus.Failed or BatchRunStatus.Aborted ? OperatorActionKind.Retry : OperatorActionKind.Trigger;
-        var answer = actions.FindRunner(run.JobName) is { } runner
-            ? await actions.StartDayAsync(runner, run.SnapshotDay, kind, reason: null, who, CancellationToken.None)
+        var answer = jobs.TryFind(run.JobName, out var job, out _)
+            ? await actions.StartDayAsync(job, run.SnapshotDay, kind, reason: null, who, CancellationToken.None)
             : await actions.RejectAsync(kind, null, run.Id, run.SnapshotDay, null, who,
                 $"run {run.Id} ({run.JobName}) is not a job's own run; `backfill` runs a subset again", CancellationToken.None);
         return Redirect(answer.Outcome == OperatorActionOutcome.Accepted

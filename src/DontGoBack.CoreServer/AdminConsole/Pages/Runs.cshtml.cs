@@ -30,9 +30,9 @@ public sealed class RunsModel(ConsoleReader reader, BatchJobs jobs, BatchCalenda
             return;
         }
         var job = string.IsNullOrEmpty(Job) ? null : Job;
-        if (job is not null && !JobNames.Contains(job))
+        if (job is not null && !jobs.TryFindRun(job, out _, out var unknown))
         {
-            Problem = $"job must be one of: {string.Join(", ", JobNames)}.";
+            Problem = unknown;
             return;
         }
         BatchRunStatus? status = null;

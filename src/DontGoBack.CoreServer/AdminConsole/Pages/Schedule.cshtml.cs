@@ -52,11 +52,12 @@ public sealed class ScheduleModel(BatchJobs jobs, BatchCalendar calendar, DontGo
     {
         var who = Operator.Of(HttpContext);
         var kind = pause ? OperatorActionKind.Pause : OperatorActionKind.Resume;
-        if (actions.FindJob(job) is not { } definition)
+        if (!jobs.TryFind(job, out var registered, out var unknown))
         {
-            await actions.RejectAsync(kind, null, null, null, given, who, OperatorActions.NoSuchJob(job), CancellationToken.None, noSuchTarget: true);
-            return this.NotFoundPage($"There is no job '{job}'.");
+            await actions.RejectAsync(kind, null, null, null, given, who, unknown, CancellationToken.None, noSuchTarget: true);
+            return this.NotFoundPage($"{char.ToUpperInvariant(unknown[0])}{unknown[1..]}.");
         }
+        var definition = registered.Definition;
         var answer = OperatorActions.TryReadReason(given, required: true, out var reason, out var problem)
             ? pause ? await actions.PauseAsync(definition, reason!, who, CancellationToken.None) : await actions.ResumeAsync(definition, reason!, who, CancellationToken.None)
             : await actions.RejectAsync(kind, definition.Name, null, null, reason, who, problem!, CancellationToken.None);

@@ -13,7 +13,7 @@ namespace DontGoBack.CoreServer.AdminConsole.Pages;
 /// today with a link to the run, the profile graph (the public series' own reader) and the change history.
 /// </summary>
 public sealed class UserModel(
-    DontGoBackDbContext db, AssetSeriesReader series, AssetChangeHistory history, BatchCalendar calendar, IEnumerable<IBatchRunFailures> failureSources,
+    DontGoBackDbContext db, AssetSeriesReader series, AssetChangeHistory history, BatchCalendar calendar, BatchJobs jobs,
     BatchRunLedger ledger) : PageModel
 {
     public const int ChangesPageSize = 50;
@@ -81,11 +81,14 @@ public sealed class UserModel(
     {
         var today = calendar.Today;
         var failed = new List<(string, BatchRunFailure, long?)>();
-        foreach (var source in failureSources)
+        foreach (var job in jobs.All)
         {
             // The day's failures as the run page searches them, for this one user.
+            if (job.FailuresIn(HttpContext.RequestServices) is not { } source)
+                continue;
+            var name = job.Definition.Name;
             if ((await source.SearchAsync(today, new FailureSearch(UserId: Id), afterUserId: null, pageSize: 1, cancellationToken)).Items is [var failure, ..])
-                failed.Add((source.JobName, failure, (await ledger.FindAsync(source.JobName, today, cancellationToken))?.Id));
+                failed.Add((name, failure, (await ledger.FindAsync(name, today, cancellationToken))?.Id));
         }
         return failed;
     }

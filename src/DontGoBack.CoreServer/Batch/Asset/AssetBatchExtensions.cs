@@ -20,7 +20,6 @@ public static class AssetBatchExtensions
                 _ => new SqliteAssetRefreshStore(services.GetRequiredService<SqliteDatabase>(), services.GetRequiredService<DatabaseRetry>()),
             });
         builder.Services.AddScoped<RefreshAssetsUseCase>();
-        builder.Services.AddScoped<IBatchRunFailures, AssetRefreshFailures>();
-        return builder.AddDailyJob<AssetRefreshJob, AssetRefreshOptions>(AssetRefreshJob.Definition);
+        return builder.AddDailyJob<AssetRefreshJob, AssetRefreshOptions, AssetRefreshFailures>(AssetRefreshJob.Definition);
     }
 }

@@ -6,11 +6,34 @@ namespace DontGoBack.CoreServer.Batch.Common;
 public static class BatchEngineExtensions
 {
     /// <summary>
-    /// Registers a daily job on the engine: its options section (validated on start), its work,
-    /// its runner and its cron trigger. Run history, resume, catch-up, clustering, the manual
-    /// trigger (POST /internal/batch/{name}/runs) and the CLI's `runs` and `retry-failed` follow.
+    /// Registers a daily job on the engine, once: its options section (validated on start), its work,
+    /// its runner, its cron trigger and the endpoints it brings (<paramref name="endpoints"/>, mapped with the
+    /// engine's own by <see cref="BatchRunsEndpoints.MapBatchRuns"/>). Run history, resume, catch-up, clustering,
+    /// the manual trigger (POST /internal/batch/{name}/runs) and the CLI's `run`, `runs` and `retry-failed` follow,
+    /// each finding the job through <see cref="BatchJobs"/>.
     /// </summary>
-    public static IHostApplicationBuilder AddDailyJob<TJob, TOptions>(this IHostApplicationBuilder builder, DailyJobDefinition definition)
+    public static IHostApplicationBuilder AddDailyJob<TJob, TOptions>(
+        this IHostApplicationBuilder builder, DailyJobDefinition definition, Action<IEndpointRouteBuilder>? endpoints = null)
+        where TJob : class, IDailyJob
+        where TOptions : DailyJobOptions =>
+        builder.RegisterDailyJob<TJob, TOptions>(definition, failures: null, endpoints);
+
+    /// <summary>
+    /// <see cref="AddDailyJob{TJob, TOptions}"/> for a job that records its per-item failures: <typeparamref name="TFailures"/>
+    /// is what its runs' pages, the runs API and the console's user page show of them, a back-fill's subset runs' too.
+    /// </summary>
+    public static IHostApplicationBuilder AddDailyJob<TJob, TOptions, TFailures>(
+        this IHostApplicationBuilder builder, DailyJobDefinition definition, Action<IEndpointRouteBuilder>? endpoints = null)
+        where TJob : class, IDailyJob
+        where TOptions : DailyJobOptions
+        where TFailures : class, IBatchRunFailures
+    {
+        builder.Services.AddScoped<TFailures>();
+        return builder.RegisterDailyJob<TJob, TOptions>(definition, typeof(TFailures), endpoints);
+    }
+
+    private static IHostApplicationBuilder RegisterDailyJob<TJob, TOptions>(
+        this IHostApplicationBuilder builder, DailyJobDefinition definition, Type? failures, Action<IEndpointRouteBuilder>? endpoints)
         where TJob : class, IDailyJob
         where TOptions : DailyJobOptions
     {
@@ -22,12 +45,11 @@ public static class BatchEngineExtensions
         builder.Services.AddSingleton(services =>
         {
             var options = services.GetRequiredService<IOptions<TOptions>>();
-            return new DailyJobSchedule<TJob>(definition, () => options.Value);
+            return new DailyJobSchedule<TJob>(definition, () => options.Value) { Failures = failures, Endpoints = endpoints };
         });
         builder.Services.AddSingleton<DailyJobSchedule>(services => services.GetRequiredService<DailyJobSchedule<TJob>>());
         builder.Services.AddScoped<TJob>();
         builder.Services.AddScoped<DailyJobRunner<TJob>>();
-        builder.Services.AddScoped<IBatchJobRunner>(services => services.GetRequiredService<DailyJobRunner<TJob>>());
         builder.AddDailyJobWatch<TJob>(definition.Name);
 
         // Whether the trigger exists is decided now; its cron and zone come from the validated
@@ -46,17 +68,4 @@ public static class BatchEngineExtensions
         });
         return builder;
     }
-
-    /// <summary>
-    /// Endpoints a domain batch brings along (e.g. what feeds its work), mapped with the engine's
-    /// own by <see cref="BatchRunsEndpoints.MapBatchRuns"/>, so adding a batch needs one line in Program.cs.
-    /// </summary>
-    public static IHostApplicationBuilder AddBatchEndpoints(this IHostApplicationBuilder builder, Action<IEndpointRouteBuilder> map)
-    {
-        builder.Services.AddSingleton(new BatchEndpoints(map));
-        return builder;
-    }
 }
-
-/// <summary>Endpoints a domain batch registered with <see cref="BatchEngineExtensions.AddBatchEndpoints"/>.</summary>
-public sealed record BatchEndpoints(Action<IEndpointRouteBuilder> Map);

@@ -15,11 +15,12 @@ public sealed record FailureSearch(long? UserId = null, string? FailureClass = n
 /// <param name="NextAfter">The user id to continue after for the next page; null on the last.</param>
 public sealed record FailureSearchPage(IReadOnlyList<BatchRunFailure> Items, int TotalCount, long? NextAfter);
 
-/// <summary>A domain batch's per-user failures of a day, so the run history can show them whatever the domain.</summary>
+/// <summary>
+/// A domain batch's per-user failures of a day, so the run history can show them whatever the domain. Registered with
+/// its job (<see cref="BatchEngineExtensions.AddDailyJob{TJob, TOptions, TFailures}"/>) and found through <see cref="BatchJobs"/>.
+/// </summary>
 public interface IBatchRunFailures
 {
-    string JobName { get; }
-
     /// <summary>The failure classes this job records, as <see cref="BatchRunFailure.FailureClass"/> spells them.</summary>
     IReadOnlyList<string> FailureClasses { get; }
 

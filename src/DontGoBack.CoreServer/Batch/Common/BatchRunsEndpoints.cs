@@ -40,8 +40,7 @@ public static class BatchRunsEndpoints
                 + "a bad day or reason 400; a day already running, or a run cancelled, 409; a run a dependency stopped 503 "
                 + "(the problem carries the result). Every problem names its `auditId`.");
         batch.MapGroup("").WithTags(ApiDescription.Tags.Operator).MapOperatorActions();
-        foreach (var endpoints in app.ServiceProvider.GetServices<BatchEndpoints>())
-            endpoints.Map(app);
+        app.ServiceProvider.GetRequiredService<BatchJobs>().MapEndpoints(app);
         return app;
     }
 
@@ -49,12 +48,8 @@ public static class BatchRunsEndpoints
         string? job, string? from, string? to, BatchRunLedger ledger, RunProgressReader progress, BatchJobs jobs, BatchCalendar calendar,
         CancellationToken cancellationToken)
     {
-        var knownNames = jobs.RunNames;
-        if (job is not null && !knownNames.Contains(job))
-        {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Unknown job",
-                detail: $"job must be one of: {string.Join(", ", knownNames)}.");
-        }
+        if (job is not null && !jobs.TryFindRun(job, out _, out var unknown))
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Unknown job", detail: unknown);
         // Open-ended by default; a bound given is a real day within the supported range. Runs of
         // future days (load tests) are listed by leaving "to" out.
         var (first, last) = (DateOnly.MinValue, DateOnly.MaxValue);
@@ -62,7 +57,8 @@ public static class BatchRunsEndpoints
             || (!string.IsNullOrEmpty(to) && !calendar.TryParseDay(to, "to", out last, out problem, latest: DateOnly.MaxValue)))
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid range", detail: problem);
         var found = new List<BatchRun>();
-        foreach (var name in job is null ? knownNames : [job])
+        // The run table queried by the names runs are recorded under: the job's own and its subset's.
+        foreach (var name in job is null ? jobs.RunNames : [job])
             found.AddRange(await ledger.ListAsync(name, first, last, cancellationToken));
         return Results.Ok(await ViewsAsync(found.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName).ToList(), ledger, progress, cancellationToken));
     }
@@ -80,14 +76,15 @@ public static class BatchRunsEndpoints
     }
 
     private static async Task<IResult> GetAsync(
-        long id, int? page, int? pageSize, BatchRunLedger ledger, RunProgressReader progress, IEnumerable<IBatchRunFailures> failureSources,
+        long id, int? page, int? pageSize, BatchRunLedger ledger, RunProgressReader progress, BatchJobs jobs, HttpContext http,
         CancellationToken cancellationToken)
     {
         if (page is < 1 or > MaxPage || pageSize is < 1 or > MaxPageSize)
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid page", detail: $"page is 1 to {MaxPage}; pageSize is 1 to {MaxPageSize}.");
         if (await ledger.FindAsync(id, cancellationToken) is not { } run)
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such run", detail: $"There is no run {id}.");
-        var failures = failureSources.FirstOrDefault(j => j.JobName == run.JobName) is { } source
+        // A back-fill's subset run finds its job's failures as the job's own run does.
+        var failures = jobs.FailuresOf(run, http.RequestServices) is { } source
             ? await source.PageAsync(run.SnapshotDay, page ?? 1, pageSize ?? 100, cancellationToken)
             : null;
         var (attempts, day) = await progress.AttemptsAsync(run, cancellationToken);
@@ -96,35 +93,35 @@ public static class BatchRunsEndpoints
 
     /// <summary>Runs one day of a job on demand and answers its result; the day defaults to today in the batch zone. Audited.</summary>
     private static async Task<IResult> TriggerAsync(
-        string job, string? snapshotDay, string? reason, OperatorActions actions, BatchCalendar calendar, HttpContext http)
+        string job, string? snapshotDay, string? reason, OperatorActions actions, BatchJobs jobs, BatchCalendar calendar, HttpContext http)
     {
         // Every trigger leaves its audit row, an invalid one too.
         var who = Operator.Of(http);
-        if (actions.FindRunner(job) is not { } runner)
+        if (!jobs.TryFind(job, out var registered, out var unknown))
         {
-            var missing = await actions.RejectAsync(OperatorActionKind.Trigger, null, null, null, reason, who, OperatorActions.NoSuchJob(job), CancellationToken.None,
+            var missing = await actions.RejectAsync(OperatorActionKind.Trigger, null, null, null, reason, who, unknown, CancellationToken.None,
                 noSuchTarget: true);
             return OperatorEndpoints.NotTaken(missing, "Not run", "Invalid request", "No such job");
         }
         var day = calendar.Today;
         if (!string.IsNullOrEmpty(snapshotDay) && !calendar.TryParseDay(snapshotDay, "snapshotDay", out day, out var problem))
         {
-            var invalid = await actions.RejectAsync(OperatorActionKind.Trigger, runner.Definition.Name, null, null, reason, who, problem, CancellationToken.None);
+            var invalid = await actions.RejectAsync(OperatorActionKind.Trigger, registered.Definition.Name, null, null, reason, who, problem, CancellationToken.None);
             return OperatorEndpoints.NotTaken(invalid, "Not run", "Invalid snapshotDay", "No such job");
         }
         if (!OperatorActions.TryReadReason(reason, required: false, out var why, out problem))
         {
-            var invalid = await actions.RejectAsync(OperatorActionKind.Trigger, runner.Definition.Name, null, day, why, who, problem!, CancellationToken.None);
+            var invalid = await actions.RejectAsync(OperatorActionKind.Trigger, registered.Definition.Name, null, day, why, who, problem!, CancellationToken.None);
             return OperatorEndpoints.NotTaken(invalid, "Not run", "Invalid reason", "No such job");
         }
 
-        var what = $"The {runner.Definition.LowerTitle} for {day:yyyy-MM-dd}";
+        var what = $"The {registered.Definition.LowerTitle} for {day:yyyy-MM-dd}";
         ActionAnswer answer;
         try
         {
             // Not the request's token: a client or proxy giving up must not abort the day.
             // Shutdown still stops the run (the engine watches it).
-            answer = await actions.RunDayAsync(runner, day, OperatorActionKind.Trigger, why, who, CancellationToken.None);
+            answer = await actions.RunDayAsync(registered, day, OperatorActionKind.Trigger, why, who, CancellationToken.None);
         }
         catch (OperationCanceledException)
         {

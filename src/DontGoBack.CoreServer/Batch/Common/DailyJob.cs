@@ -55,12 +55,28 @@ public sealed record DailyJobDefinition(string Name, string Title, string Sectio
     public string PartitionGroup => $"{Name}-partitions";
 }
 
-/// <summary>A registered job: its definition and its validated schedule settings.</summary>
+/// <summary>
+/// A registered job, as <see cref="BatchEngineExtensions.AddDailyJob{TJob, TOptions}"/> registers it once: its definition,
+/// its validated schedule settings, its work, its per-item failures and the endpoints it brings. Found by name only
+/// through <see cref="BatchJobs"/>.
+/// </summary>
 public abstract class DailyJobSchedule(DailyJobDefinition definition)
 {
     public DailyJobDefinition Definition => definition;
 
     public abstract DailyJobOptions Settings { get; }
+
+    /// <summary>The job's per-item failures (a scoped <see cref="IBatchRunFailures"/>), for the run pages and API; null when it keeps none.</summary>
+    public Type? Failures { get; init; }
+
+    /// <summary>Endpoints the job brings along (e.g. what feeds its work), mapped beside the engine's by <see cref="BatchJobs.MapEndpoints"/>.</summary>
+    public Action<IEndpointRouteBuilder>? Endpoints { get; init; }
+
+    /// <summary>The engine's runner of this job's work, resolved in <paramref name="scope"/> (a request's, a command's, a background run's).</summary>
+    public abstract IBatchJobRunner RunnerIn(IServiceProvider scope);
+
+    /// <summary>The job's failures, resolved in <paramref name="scope"/>; null when it keeps none.</summary>
+    public IBatchRunFailures? FailuresIn(IServiceProvider scope) => Failures is null ? null : (IBatchRunFailures)scope.GetRequiredService(Failures);
 
     /// <summary>The schedule as its settings say now, in the batch zone: what the health check and the schedule gauges judge.</summary>
     public DailySchedule Describe(BatchCalendar calendar)
@@ -76,4 +92,6 @@ public sealed class DailyJobSchedule<TJob>(DailyJobDefinition definition, Func<D
     where TJob : IDailyJob
 {
     public override DailyJobOptions Settings => settings();
+
+    public override IBatchJobRunner RunnerIn(IServiceProvider scope) => scope.GetRequiredService<DailyJobRunner<TJob>>();
 }

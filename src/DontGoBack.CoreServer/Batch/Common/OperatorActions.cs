@@ -15,8 +15,8 @@ public sealed record ActionAnswer(OperatorActionOutcome Outcome, string Detail, 
 /// fate is decided later (a run, a cancel) is updated when it is.
 /// </summary>
 public sealed partial class OperatorActions(
-    DontGoBackDbContext db, BatchRunLedger ledger, BatchJobs jobs, IEnumerable<IBatchJobRunner> runners, SchedulePauses pauses,
-    OperatorRuns background, TimeProvider time, ILogger<OperatorActions> logger)
+    DontGoBackDbContext db, BatchRunLedger ledger, SchedulePauses pauses, OperatorRuns background, IServiceProvider scope, TimeProvider time,
+    ILogger<OperatorActions> logger)
 {
     public const int MaxReasonLength = 500;
 
@@ -42,9 +42,11 @@ public sealed partial class OperatorActions(
     }
 
     /// <summary>Runs a day of a job here and now, answering when it is through (the HTTP trigger).</summary>
+    /// <param name="job">The job as <see cref="BatchJobs"/> found it.</param>
     public async Task<ActionAnswer> RunDayAsync(
-        IBatchJobRunner runner, DateOnly day, OperatorActionKind kind, string? reason, Operator who, CancellationToken cancellationToken)
+        DailyJobSchedule job, DateOnly day, OperatorActionKind kind, string? reason, Operator who, CancellationToken cancellationToken)
     {
+        var runner = job.RunnerIn(scope);
         var audit = await RecordAsync(kind, runner.Definition.Name, null, day, who, reason, OperatorActionOutcome.Accepted, "started", cancellationToken);
         BatchResult? result;
         try
@@ -62,9 +64,11 @@ public sealed partial class OperatorActions(
     }
 
     /// <summary>Starts a day of a job in the background and answers at once (the console, whose pages must not wait for a run).</summary>
+    /// <param name="job">The job as <see cref="BatchJobs"/> found it.</param>
     public async Task<ActionAnswer> StartDayAsync(
-        IBatchJobRunner runner, DateOnly day, OperatorActionKind kind, string? reason, Operator who, CancellationToken cancellationToken)
+        DailyJobSchedule job, DateOnly day, OperatorActionKind kind, string? reason, Operator who, CancellationToken cancellationToken)
     {
+        var runner = job.RunnerIn(scope);
         if (await ledger.FindAsync(runner.Definition.Name, day, cancellationToken) is { Status: BatchRunStatus.Running } running)
         {
             var refused = $"run {running.Id} of {day:yyyy-MM-dd} is already running";
@@ -80,7 +84,7 @@ public sealed partial class OperatorActions(
                 await RecordAsync(kind, runner.Definition.Name, recorded.Id, day, who, reason, OperatorActionOutcome.Refused, nothing, cancellationToken));
         }
         var audit = await RecordAsync(kind, runner.Definition.Name, null, day, who, reason, OperatorActionOutcome.Accepted, "started", cancellationToken);
-        background.Start(runner.Definition.Name, day, audit);
+        background.Start(job, day, audit);
         return new ActionAnswer(OperatorActionOutcome.Accepted, "started", audit);
     }
 
@@ -211,14 +215,6 @@ public sealed partial class OperatorActions(
             await RecordAsync(kind, job, runId, day, who, stored, OperatorActionOutcome.Invalid, problem, cancellationToken), NoSuchTarget: noSuchTarget);
     }
 
-    /// <summary>How an unknown job's name is quoted back: cleaned and cut, whatever was sent.</summary>
-    public static string NoSuchJob(string name) => $"there is no job '{StoredText.Clean(name, 40)}'";
-
-    /// <summary>The job of that name, for the actions' endpoints.</summary>
-    public DailyJobDefinition? FindJob(string name) => jobs.All.Select(j => j.Definition).FirstOrDefault(d => d.Name == name);
-
-    public IBatchJobRunner? FindRunner(string name) => runners.FirstOrDefault(r => r.Definition.Name == name);
-
     private async Task<long> RecordAsync(
         OperatorActionKind action, string? job, long? runId, DateOnly? day, Operator who, string? reason, OperatorActionOutcome outcome, string detail,
         CancellationToken cancellationToken)
@@ -293,14 +289,14 @@ public sealed partial class OperatorActions(
 public sealed partial class OperatorRuns(IServiceScopeFactory scopes, IHostApplicationLifetime lifetime, ILogger<OperatorRuns> logger)
 {
     /// <summary>Starts the run off the request; its outcome lands on the audit row and the run's own record.</summary>
-    public void Start(string job, DateOnly day, long audit) => _ = Task.Run(() => RunAsync(job, day, audit));
+    public void Start(DailyJobSchedule job, DateOnly day, long audit) => _ = Task.Run(() => RunAsync(job, day, audit));
 
-    private async Task RunAsync(string job, DateOnly day, long audit)
+    private async Task RunAsync(DailyJobSchedule job, DateOnly day, long audit)
     {
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            var runner = scope.ServiceProvider.GetServices<IBatchJobRunner>().Single(r => r.Definition.Name == job);
+            var runner = job.RunnerIn(scope.ServiceProvider);
             var db = scope.ServiceProvider.GetRequiredService<DontGoBackDbContext>();
             string detail;
             OperatorActionOutcome outcome;
@@ -320,7 +316,7 @@ public sealed partial class OperatorRuns(IServiceScopeFactory scopes, IHostAppli
         catch (Exception e)
         {
             // Off the request there is nobody to answer: the run's own record says what happened.
-            LogFailed(e, job, day);
+            LogFailed(e, job.Definition.Name, day);
         }
     }
 

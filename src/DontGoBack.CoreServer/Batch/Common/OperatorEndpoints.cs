@@ -74,14 +74,14 @@ public static class OperatorEndpoints
             .WithSummary("Cancel a running run")
             .WithDescription("Asks a running run to stop (202); it is then recorded as aborted and resumes on the next trigger. "
                 + " An unknown run id is 404; a run that is not running 409. " + ReasonRule);
-        batch.MapPost("/{job}/schedule/pause", (string job, ActionBody body, OperatorActions actions, HttpContext http) =>
-                ScheduleActionAsync(job, body, actions, http, pause: true)).Produces<ActionView>()
+        batch.MapPost("/{job}/schedule/pause", (string job, ActionBody body, OperatorActions actions, BatchJobs jobs, HttpContext http) =>
+                ScheduleActionAsync(job, body, actions, jobs, http, pause: true)).Produces<ActionView>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Pause a job's schedule")
             .WithDescription("Stops the job's scheduled fires until it is resumed. "
                 + "An unknown job is 404; a schedule already paused 409. " + ReasonRule);
-        batch.MapPost("/{job}/schedule/resume", (string job, ActionBody body, OperatorActions actions, HttpContext http) =>
-                ScheduleActionAsync(job, body, actions, http, pause: false)).Produces<ActionView>()
+        batch.MapPost("/{job}/schedule/resume", (string job, ActionBody body, OperatorActions actions, BatchJobs jobs, HttpContext http) =>
+                ScheduleActionAsync(job, body, actions, jobs, http, pause: false)).Produces<ActionView>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Resume a job's schedule")
             .WithDescription("Lets a paused job's schedule fire again from its next fire time. "
@@ -94,7 +94,7 @@ public static class OperatorEndpoints
         batch.MapGet("/audit", AuditAsync).Produces<AuditPage>().ProducesProblem(StatusCodes.Status400BadRequest)
             .WithSummary("Read the operators' audit trail")
             .WithDescription($"Every operator action (trigger, cancel, pause, resume, from the API or the console), newest first: who, from where, "
-                + $"why and what came of it. `job` narrows to one job; `page` is 1 to {BatchRunsEndpoints.MaxPage} (default 1) and "
+                + $"why and what came of it. `job` narrows to one job (an unknown name is 400 and lists the jobs); `page` is 1 to {BatchRunsEndpoints.MaxPage} (default 1) and "
                 + $"`pageSize` 1 to {BatchRunsEndpoints.MaxPageSize} (default 50); outside those, 400.");
         return batch;
     }
@@ -111,17 +111,17 @@ public static class OperatorEndpoints
             : NotTaken(answer, "Run not cancelled", "Invalid reason", "No such run");
     }
 
-    private static async Task<IResult> ScheduleActionAsync(string job, ActionBody body, OperatorActions actions, HttpContext http, bool pause)
+    private static async Task<IResult> ScheduleActionAsync(string job, ActionBody body, OperatorActions actions, BatchJobs jobs, HttpContext http, bool pause)
     {
         var who = Operator.Of(http);
         var kind = pause ? OperatorActionKind.Pause : OperatorActionKind.Resume;
-        var answer = actions.FindJob(job) is not { } definition
-            ? await actions.RejectAsync(kind, null, null, null, body.Reason, who, OperatorActions.NoSuchJob(job), CancellationToken.None, noSuchTarget: true)
+        var answer = !jobs.TryFind(job, out var registered, out var unknown)
+            ? await actions.RejectAsync(kind, null, null, null, body.Reason, who, unknown, CancellationToken.None, noSuchTarget: true)
             : !OperatorActions.TryReadReason(body.Reason, required: true, out var reason, out var problem) || body.Problem is not null
-                ? await actions.RejectAsync(kind, definition.Name, null, null, reason, who, body.Problem ?? problem!, CancellationToken.None)
+                ? await actions.RejectAsync(kind, registered.Definition.Name, null, null, reason, who, body.Problem ?? problem!, CancellationToken.None)
                 : pause
-                    ? await actions.PauseAsync(definition, reason!, who, CancellationToken.None)
-                    : await actions.ResumeAsync(definition, reason!, who, CancellationToken.None);
+                    ? await actions.PauseAsync(registered.Definition, reason!, who, CancellationToken.None)
+                    : await actions.ResumeAsync(registered.Definition, reason!, who, CancellationToken.None);
         return answer.Outcome == OperatorActionOutcome.Accepted
             ? Results.Ok(View(answer))
             : NotTaken(answer, pause ? "Not paused" : "Not resumed", "Invalid reason", "No such job");
@@ -146,8 +146,11 @@ public static class OperatorEndpoints
             schedule.MinSuccessRatio, pause is null ? null : new PauseView(pause.PausedAt, pause.Reason, pause.Address, pause.TokenName), next);
     }
 
-    private static async Task<IResult> AuditAsync(string? job, int? page, int? pageSize, DontGoBackDbContext db, CancellationToken cancellationToken)
+    private static async Task<IResult> AuditAsync(
+        string? job, int? page, int? pageSize, BatchJobs jobs, DontGoBackDbContext db, CancellationToken cancellationToken)
     {
+        if (!string.IsNullOrEmpty(job) && !jobs.TryFind(job, out _, out var unknown))
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Unknown job", detail: unknown);
         if (page is < 1 or > BatchRunsEndpoints.MaxPage || pageSize is < 1 or > BatchRunsEndpoints.MaxPageSize)
         {
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid page",
@@ -155,6 +158,7 @@ public static class OperatorEndpoints
         }
         var (number, size) = (page ?? 1, pageSize ?? 50);
         var actions = db.OperatorActions.AsNoTracking();
+        // The audit table queried by the job's name, as its rows record it.
         if (!string.IsNullOrEmpty(job))
             actions = actions.Where(a => a.JobName == job);
         var rows = await actions.OrderByDescending(a => a.Id)

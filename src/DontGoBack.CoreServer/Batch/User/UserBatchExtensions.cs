@@ -9,7 +9,6 @@ public static class UserBatchExtensions
     public static IHostApplicationBuilder AddUserBatch(this IHostApplicationBuilder builder)
     {
         builder.Services.AddScoped<UserActivity>();
-        builder.AddBatchEndpoints(app => app.MapUserActivity());
-        return builder.AddDailyJob<UserDormancyJob, UserDormancyOptions>(UserDormancyJob.Definition);
+        return builder.AddDailyJob<UserDormancyJob, UserDormancyOptions>(UserDormancyJob.Definition, endpoints: app => app.MapUserActivity());
     }
 }

@@ -1,4 +1,3 @@
-using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
@@ -9,8 +8,6 @@ namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 /// <summary>The asset refresh's per-user failures of a day, for the run history.</summary>
 public sealed class AssetRefreshFailures(DontGoBackDbContext db) : IBatchRunFailures
 {
-    public string JobName => AssetRefreshJob.Name;
-
     public IReadOnlyList<string> FailureClasses { get; } = Enum.GetNames<FailureClass>();
 
     public async Task<BatchRunFailurePage> PageAsync(DateOnly day, int page, int pageSize, CancellationToken cancellationToken)
