@@ -94,7 +94,7 @@ public sealed class BackfillCommand(
                     BatchResult? result;
                     try
                     {
-                        result = await runner.TryRunAsync(day, cancellationToken, range == UserIdRange.All ? null : range);
+                        result = await runner.TryRunAsync(day, cancellationToken, range == UserIdRange.All ? null : range, watch.Follow);
                     }
                     catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                     {

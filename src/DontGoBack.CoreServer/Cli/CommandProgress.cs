@@ -13,8 +13,8 @@ public sealed record CommandConsole(bool Quiet, TerminalOutput? Terminal);
 
 /// <summary>
 /// What a command's work has got to, read by <see cref="CommandProgress"/>: the progress of the run
-/// under way — the very one its job reports and the engine persists — and, for work of several
-/// runs (a back-fill's days), which step it is on.
+/// under way — the very one its job reports and the engine persists, handed over by the engine to
+/// <see cref="Follow"/> — and, for work of several runs (a back-fill's days), which step it is on.
 /// </summary>
 public sealed class ProgressWatch(string what, TimeProvider time)
 {
@@ -23,7 +23,7 @@ public sealed class ProgressWatch(string what, TimeProvider time)
     private string _what = what;
     private (int Done, int Of, string Unit)? _steps;
 
-    /// <summary>The run that reports from now on; runs started beneath the command are followed without being named.</summary>
+    /// <summary>The run that reports from now on: the command passes this to the engine, which hands it each run's progress as the run starts.</summary>
     public void Follow(RunProgress progress)
     {
         lock (_lock)
@@ -93,14 +93,14 @@ public sealed partial class CommandProgress(CommandConsole console, TimeProvider
     /// <summary>How often the bar is redrawn from the run's counts; the log lines keep the run history's pace instead.</summary>
     private static readonly TimeSpan BarRefresh = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Runs <paramref name="work"/>, following every run it starts on this flow, and shows how far it has got until it ends.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> and shows how far it has got until it ends: the work hands the watch's
+    /// <see cref="ProgressWatch.Follow"/> to the runs it starts, so the bar reads their progress.
+    /// </summary>
     public async Task<T> ShowAsync<T>(string what, Func<ProgressWatch, Task<T>> work)
     {
         var watch = new ProgressWatch(what, time);
-        Task<T> working;
-        // Set before the work starts, so the runs beneath it hand their progress to the watch.
-        using (RunProgress.WatchStarted(watch.Follow))
-            working = work(watch);
+        var working = work(watch);
         if (!console.Quiet)
         {
             try

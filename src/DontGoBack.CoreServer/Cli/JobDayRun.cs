@@ -40,7 +40,7 @@ public sealed class JobDayRun(
         BatchResult result;
         try
         {
-            result = await progress.ShowAsync($"{runner.Definition.Title} {day:yyyy-MM-dd}", _ => runner.TryRunAsync(day, cancellationToken))
+            result = await progress.ShowAsync($"{runner.Definition.Title} {day:yyyy-MM-dd}", watch => runner.TryRunAsync(day, cancellationToken, followProgress: watch.Follow))
                      ?? new BatchResult(day, BatchRunStatus.Running, 0, 0, 0, 0, 0, "another attempt is running this day");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -261,7 +261,7 @@ public sealed class HealthTests
             Meters = _meters.GetRequiredService<IMeterFactory>();
             Metrics = new BatchMetrics(Meters, time);
             Ledger = new BatchRunLedger(app.Services.GetRequiredService<IDbContextFactory<DontGoBackDbContext>>(), batch,
-                new DatabaseRetry(Options.Create(new DatabaseOptions()), time, NullLogger<DatabaseRetry>.Instance), Metrics, time);
+                new DatabaseRetry(Options.Create(new DatabaseOptions()), time, NullLogger<DatabaseRetry>.Instance), new RunRecorded(), time);
             var job = new DailyJobSchedule<AssetRefreshJob>(AssetRefreshJob.Definition,
                 () => new AssetRefreshOptions { Cron = cron, TimeZone = Seoul.Id, CompleteBy = new TimeOnly(6, 0) });
             var calendar = new BatchCalendar(time, [job], batch);

@@ -23,6 +23,7 @@ public static class BatchCommonExtensions
         builder.Services.AddSingleton<RunsInFlight>();
         builder.Services.AddHostedService(services => services.GetRequiredService<RunsInFlight>());
         builder.Services.AddSingleton<BatchMetrics>();
+        builder.Services.AddSingleton<RunRecorded>();
         builder.Services.AddScoped<DueDays>();
         builder.Services.AddScoped<BatchFanOut>();
         builder.Services.AddHostedService<StartupCatchUp>();

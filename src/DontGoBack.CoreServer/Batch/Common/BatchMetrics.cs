@@ -10,9 +10,9 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// or a day, so a series per tag set stays a handful whatever the user count.
 /// </summary>
 /// <remarks>
-/// Measurements made while a run works (users, chunk writes, extension calls) are tagged with the
-/// job of the run in progress on that flow, <see cref="BatchRunTelemetry.Current"/>, so the code
-/// doing the work needs no job name of its own.
+/// Measurements made while a run works are tagged with the job of the run they are of, read off the run's
+/// <see cref="RunProgress"/>, which the engine hands to the work: the users as the work reports them to it
+/// (counted here once, as they are reported), its chunk writes and extension calls.
 /// </remarks>
 public sealed class BatchMetrics
 {
@@ -62,7 +62,6 @@ public sealed class BatchMetrics
     private readonly ConcurrentDictionary<BatchRunTelemetry, byte> _inProgress = new();
     private readonly ConcurrentDictionary<string, ScheduleReport> _schedules = new();
     private readonly ConcurrentDictionary<string, byte> _jobsSeen = new();
-    private TaskCompletionSource _nextRunRecorded = NewSignal();
 
     public BatchMetrics(IMeterFactory meters, TimeProvider time)
     {
@@ -93,15 +92,18 @@ public sealed class BatchMetrics
             "Time since the run of the latest day that went through finished.");
     }
 
-    /// <summary>Starts the telemetry of a claimed run on this flow: its activity, and counts it as in progress until disposed.</summary>
-    public BatchRunTelemetry StartRun(string job, DateOnly day, RunClaim claim) =>
-        Start(job, day, claim, partition: null);
+    /// <summary>
+    /// Starts the telemetry of a claimed run: its activity, and counts it as in progress until disposed, its
+    /// rate and users left read off <paramref name="progress"/>.
+    /// </summary>
+    public BatchRunTelemetry StartRun(string job, DateOnly day, RunClaim claim, RunProgress progress) =>
+        Start(job, day, claim, partition: null, progress);
 
     /// <summary>As <see cref="StartRun"/>, for one partition of a clustered run.</summary>
-    public BatchRunTelemetry StartPartition(string job, DateOnly day, RunClaim claim, int partition) =>
-        Start(job, day, claim, partition);
+    public BatchRunTelemetry StartPartition(string job, DateOnly day, RunClaim claim, int partition, RunProgress progress) =>
+        Start(job, day, claim, partition, progress);
 
-    private BatchRunTelemetry Start(string job, DateOnly day, RunClaim claim, int? partition)
+    private BatchRunTelemetry Start(string job, DateOnly day, RunClaim claim, int? partition, RunProgress progress)
     {
         var activity = ActivitySource.StartActivity(partition is null ? $"{job} run" : $"{job} partition");
         activity?.SetTag(JobTag, job);
@@ -111,7 +113,7 @@ public sealed class BatchMetrics
         if (partition is not null)
             activity?.SetTag(PartitionTag, partition);
         _jobsSeen.TryAdd(job, 0);
-        var telemetry = new BatchRunTelemetry(this, job, activity, _time.GetTimestamp(), partition is not null);
+        var telemetry = new BatchRunTelemetry(this, job, activity, _time.GetTimestamp(), partition is not null, progress);
         _inProgress.TryAdd(telemetry, 0);
         return telemetry;
     }
@@ -119,23 +121,18 @@ public sealed class BatchMetrics
     internal void Ended(BatchRunTelemetry telemetry) => _inProgress.TryRemove(telemetry, out _);
 
     /// <summary>
-    /// A run's outcome was recorded: its duration by final status, and, when the day went through,
-    /// the time since the last day through starts again from now.
+    /// The outcome of a run this process worked on was recorded (by its last partition, in a cluster): its duration by
+    /// final status, and, when the day went through, the time since the last day through starts again from now.
     /// </summary>
-    public void RunFinished(BatchResult result)
+    internal void RunRecorded(BatchRunTelemetry run, BatchResult result)
     {
-        if (BatchRunTelemetry.Current is not { } run)
-            return;
         _runDuration.Record(result.ElapsedMs / 1000.0, new(JobTag, run.Job), new(StatusTag, result.Status.ToText()));
-        if (!run.IsPartition)
-            run.Finished(result);
         if (result.Status.IsThrough())
         {
             var now = _time.GetUtcNow();
             _schedules.AddOrUpdate(run.Job, _ => new ScheduleReport(null, now),
                 (_, report) => report with { LastThroughAt = report.LastThroughAt > now ? report.LastThroughAt : now });
         }
-        Interlocked.Exchange(ref _nextRunRecorded, NewSignal()).TrySetResult();
     }
 
     public void AlertMade(string job, DeadlineCondition condition, AlertKind kind) =>
@@ -143,51 +140,38 @@ public sealed class BatchMetrics
 
     public void AlertDelivered(string job, string outcome) => _alertDeliveries.Add(1, new(JobTag, job), new(DeliveryOutcomeTag, outcome));
 
-    /// <summary>Completes when the next run's outcome is recorded here: the schedule watch then reads the standing again at once.</summary>
-    public Task NextRunRecorded => Volatile.Read(ref _nextRunRecorded).Task;
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    /// <summary>A partition's outcome was recorded (the run's own, once all are through, comes to <see cref="RunFinished"/>).</summary>
-    public void PartitionFinished(BatchResult result)
+    /// <summary>
+    /// Users a run's <see cref="RunProgress"/> was told finished with success, were skipped (the day was already there,
+    /// or their account opened later), or failed unclassified: counted here as they are reported there, never apart.
+    /// </summary>
+    internal void UsersDone(string? job, int success, int skipped, int failed)
     {
-        if (BatchRunTelemetry.Current is { IsPartition: true } partition)
-            partition.Finished(result);
-    }
-
-    /// <summary>Users that finished with success, or were skipped (the day was already there, or their account opened later).</summary>
-    public void UsersDone(int success, int skipped)
-    {
-        var job = BatchRunTelemetry.Current?.Job;
         if (success > 0)
             _users.Add(success, new(JobTag, job), new(OutcomeTag, "success"));
         if (skipped > 0)
             _users.Add(skipped, new(JobTag, job), new(OutcomeTag, "skipped"));
+        if (failed > 0)
+            _users.Add(failed, new(JobTag, job), new(OutcomeTag, "failed"));
     }
 
-    /// <summary>Users that failed, by failure class: an enum, so the tag's values are bounded by construction.</summary>
-    public void UsersFailed<TClass>(TClass failureClass, int count) where TClass : struct, Enum
-    {
-        if (count <= 0)
-            return;
-        _users.Add(count, new(JobTag, BatchRunTelemetry.Current?.Job), new(OutcomeTag, "failed"),
-            new(FailureClassTag, failureClass.ToString().ToLowerInvariant()));
-    }
+    /// <summary>Users a run's <see cref="RunProgress"/> was told failed, by failure class: an enum, so the tag's values are bounded by construction.</summary>
+    internal void UsersFailed<TClass>(string? job, TClass failureClass, int count) where TClass : struct, Enum =>
+        _users.Add(count, new(JobTag, job), new(OutcomeTag, "failed"), new(FailureClassTag, failureClass.ToString().ToLowerInvariant()));
 
-    /// <summary>Times one chunk write (and traces it) until disposed.</summary>
-    public Timed ChunkWrite(int results)
+    /// <summary>Times one chunk write of the run <paramref name="progress"/> is of (and traces it) until disposed.</summary>
+    public Timed ChunkWrite(RunProgress progress, int results)
     {
         var activity = ActivitySource.StartActivity("chunk write");
         activity?.SetTag("batch.chunk.results", results);
-        return new Timed(_chunkWrite, activity, _time);
+        return new Timed(_chunkWrite, progress.Job, activity, _time);
     }
 
     /// <summary>Traces one page read of a run until disposed.</summary>
     public static Activity? PageRead(int pageSize) =>
         ActivitySource.StartActivity("page read")?.SetTag("batch.page.size", pageSize);
 
-    /// <summary>Times one call to the extension server until disposed; its HTTP spans are traced by the HTTP client itself.</summary>
-    public Timed ExtensionCall() => new(_extensionCall, null, _time);
+    /// <summary>Times one call to the extension server for the run <paramref name="progress"/> is of until disposed; its HTTP spans are traced by the HTTP client itself.</summary>
+    public Timed ExtensionCall(RunProgress progress) => new(_extensionCall, progress.Job, null, _time);
 
     /// <summary>What the schedule watch last found for a daily job (see <see cref="DailyJobWatch"/>).</summary>
     public void ReportSchedule(string job, int daysBehind, DateTimeOffset? lastThroughAt) =>
@@ -207,7 +191,7 @@ public sealed class BatchMetrics
 
     private IEnumerable<Measurement<long>> ObserveRemaining() =>
         _inProgress.Keys.GroupBy(r => r.Job).Select(g => new Measurement<long>(
-            g.Sum(r => r.Progress?.Snapshot() is { } p ? (long)p.Left : 0L), new KeyValuePair<string, object?>(JobTag, g.Key)));
+            g.Sum(r => (long)r.Progress.Snapshot().Left), new KeyValuePair<string, object?>(JobTag, g.Key)));
 
     private IEnumerable<Measurement<int>> ObserveDaysBehind() =>
         _schedules.Where(s => s.Value.DaysBehind is not null)
@@ -224,40 +208,29 @@ public sealed class BatchMetrics
     private sealed record ScheduleReport(int? DaysBehind, DateTimeOffset? LastThroughAt);
 
     /// <summary>A duration recorded in seconds, tagged with the run's job, when disposed; with its activity, if traced.</summary>
-    public readonly struct Timed(Histogram<double> histogram, Activity? activity, TimeProvider time) : IDisposable
+    public readonly struct Timed(Histogram<double> histogram, string? job, Activity? activity, TimeProvider time) : IDisposable
     {
         private readonly long _started = time.GetTimestamp();
 
         public void Dispose()
         {
-            histogram.Record(time.GetElapsedTime(_started).TotalSeconds, new KeyValuePair<string, object?>(JobTag, BatchRunTelemetry.Current?.Job));
+            histogram.Record(time.GetElapsedTime(_started).TotalSeconds, new KeyValuePair<string, object?>(JobTag, job));
             activity?.Dispose();
         }
     }
 }
 
 /// <summary>
-/// The telemetry of one run (or partition) in progress: its activity, and the progress its job
-/// reports. Current on the flow that started it, as <see cref="Activity.Current"/> is, so the
-/// work beneath tags its measurements with the run's job.
+/// The telemetry of one run (or partition) in progress: its activity, and the progress its job reports, which
+/// the gauges read. The engine holds it for the run and tells it of the run's recorded outcome.
 /// </summary>
 public sealed class BatchRunTelemetry : IDisposable
 {
-    private static readonly AsyncLocal<BatchRunTelemetry?> CurrentRun = new();
-
     private readonly BatchMetrics _metrics;
-    private readonly BatchRunTelemetry? _outer;
     private readonly long _started;
 
-    internal BatchRunTelemetry(BatchMetrics metrics, string job, Activity? activity, long started, bool isPartition)
-    {
-        (_metrics, Job, Activity, _started, IsPartition) = (metrics, job, activity, started, isPartition);
-        _outer = CurrentRun.Value;
-        CurrentRun.Value = this;
-    }
-
-    /// <summary>The run in progress on this flow, if any.</summary>
-    public static BatchRunTelemetry? Current => CurrentRun.Value;
+    internal BatchRunTelemetry(BatchMetrics metrics, string job, Activity? activity, long started, bool isPartition, RunProgress progress) =>
+        (_metrics, Job, Activity, _started, IsPartition, Progress) = (metrics, job, activity, started, isPartition, progress);
 
     public string Job { get; }
     public Activity? Activity { get; }
@@ -265,17 +238,32 @@ public sealed class BatchRunTelemetry : IDisposable
     /// <summary>One partition of a clustered run rather than a whole run.</summary>
     public bool IsPartition { get; }
 
-    /// <summary>The run's progress, as its job reports it; set by the lifecycle once the work starts.</summary>
-    public RunProgress? Progress { get; set; }
+    /// <summary>The run's progress, as its job reports it.</summary>
+    public RunProgress Progress { get; }
 
     /// <summary>Of the users its progress says it processed: skipped ones needed no work.</summary>
     internal double UsersPerSecond(TimeProvider time)
     {
         var seconds = time.GetElapsedTime(_started).TotalSeconds;
-        return seconds <= 0 || Progress?.Snapshot() is not { } progress ? 0 : progress.Processed / seconds;
+        return seconds <= 0 ? 0 : Progress.Snapshot().Processed / seconds;
     }
 
-    internal void Finished(BatchResult result)
+    /// <summary>The run's outcome was recorded, by this run, or by this partition as the last of its run.</summary>
+    public void RunRecorded(BatchResult result)
+    {
+        _metrics.RunRecorded(this, result);
+        if (!IsPartition)
+            Finished(result);
+    }
+
+    /// <summary>This partition's own outcome was recorded (the run's, once all are through, comes to <see cref="RunRecorded"/>).</summary>
+    public void PartitionRecorded(BatchResult result)
+    {
+        if (IsPartition)
+            Finished(result);
+    }
+
+    private void Finished(BatchResult result)
     {
         if (Activity is null)
             return;
@@ -292,6 +280,5 @@ public sealed class BatchRunTelemetry : IDisposable
     {
         _metrics.Ended(this);
         Activity?.Dispose();
-        CurrentRun.Value = _outer;
     }
 }

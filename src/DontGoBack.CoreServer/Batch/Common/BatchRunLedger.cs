@@ -34,7 +34,7 @@ public sealed record RunClaim(long RunId, int Attempt, string Owner);
 /// scope's, and calls may overlap (a renewal beside an outcome being recorded).
 /// </remarks>
 public sealed class BatchRunLedger(
-    IDbContextFactory<DontGoBackDbContext> contexts, IOptions<BatchOptions> options, DatabaseRetry retry, BatchMetrics metrics, TimeProvider time)
+    IDbContextFactory<DontGoBackDbContext> contexts, IOptions<BatchOptions> options, DatabaseRetry retry, RunRecorded recorded, TimeProvider time)
 {
     private string Node => options.Value.ResolveNodeName();
 
@@ -196,7 +196,7 @@ public sealed class BatchRunLedger(
                 .SetProperty(a => a.Error, error), cancellationToken);
         await OperatorActions.SettleCancelsAsync(db, claim.RunId, result, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        metrics.RunFinished(result);
+        recorded.Raise();
         return true;
     }
 
@@ -355,7 +355,6 @@ public sealed class BatchRunLedger(
                 .SetProperty(p => p.Error, error), cancellationToken);
         if (updated == 0)
             return null;
-        metrics.PartitionFinished(result);
         await db.Database.ExecuteSqlAsync($"""
             UPDATE batch_runs
                SET nodes = CASE WHEN (',' || nodes || ',') LIKE ('%,' || {node} || ',%') THEN nodes ELSE substr(nodes || ',' || {node}, 1, {MaxTextLength}) END

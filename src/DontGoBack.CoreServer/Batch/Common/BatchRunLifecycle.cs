@@ -16,11 +16,12 @@ public sealed partial class BatchRunLifecycle(
 {
     /// <summary>Runs <paramref name="work"/> for one day as a recorded run under <paramref name="runName"/>.</summary>
     /// <param name="rerunCompleted">False for the schedule: a day that went through is not run again.</param>
+    /// <param name="followProgress">Handed the run's progress once it is claimed, before the work starts: how a caller (the CLI) shows it.</param>
     /// <returns>The result, or null when another attempt (here or in another process) holds the day, or it went through and may not be rerun.</returns>
     /// <exception cref="OperationCanceledException">The caller or shutdown stopped the run; it is recorded aborted first.</exception>
     public async Task<BatchResult?> RunAsync(
         DailyJobDefinition job, string runName, DateOnly day, bool rerunCompleted, Func<RunProgress, CancellationToken, Task<BatchOutcome>> work,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Action<RunProgress>? followProgress = null)
     {
         using var counted = inFlight.Enter();
         var started = time.GetTimestamp();
@@ -43,12 +44,15 @@ public sealed partial class BatchRunLifecycle(
         }
 
         LogStarting(job.Title, day.ToString("O"), claim.Attempt);
-        var progress = new RunProgress(RunName(runName, claim));
-        using var telemetry = metrics.StartRun(runName, day, claim);
-        telemetry.Progress = progress;
+        // The run's one count of its users: the work reports to it, the meter, the lease and the caller read it.
+        var progress = new RunProgress(runName, RunName(runName, claim), metrics);
+        using var telemetry = metrics.StartRun(runName, day, claim, progress);
+        followProgress?.Invoke(progress);
         var (outcome, stopped) = await WorkUnderLeaseAsync(claim, null, progress, work, cancellationToken);
         var result = outcome.ToResult(day, stopped?.Status ?? outcome.Status, Elapsed(started), claim.RunId, claim.Attempt);
         var recorded = await RecordAsync(job, claim, result, progress.Snapshot().Expected);
+        if (recorded is true)
+            telemetry.RunRecorded(result);
         if (recorded is false)
             LogLeaseLost(job.LowerTitle, claim.RunId);
         if (recorded is null)
@@ -80,9 +84,8 @@ public sealed partial class BatchRunLifecycle(
         }
 
         var started = time.GetTimestamp();
-        var progress = new RunProgress(RunName(job.Name, claim));
-        using var telemetry = metrics.StartPartition(job.Name, day, claim, partitionNo);
-        telemetry.Progress = progress;
+        var progress = new RunProgress(job.Name, RunName(job.Name, claim), metrics);
+        using var telemetry = metrics.StartPartition(job.Name, day, claim, partitionNo, progress);
         var (outcome, stopped) = await WorkUnderLeaseAsync(claim, partitionNo, progress, work, cancellationToken);
         // A partition that cannot finish fails the run rather than leaving it pending until the lease goes stale.
         var partition = outcome.ToResult(day, stopped?.Status ?? (outcome.StoppedBecause is null ? BatchRunStatus.Completed : BatchRunStatus.Failed),
@@ -93,13 +96,16 @@ public sealed partial class BatchRunLifecycle(
             var lastOne = await ledger.RecordPartitionOutcomeAsync(claim, partitionNo,
                 partition.Status == BatchRunStatus.Completed ? BatchPartitionStatus.Done : BatchPartitionStatus.Failed, partition,
                 progress.Snapshot().Expected, CancellationToken.None);
+            if (lastOne is not null)
+                telemetry.PartitionRecorded(partition);
             if (lastOne is not true)
                 return null;
 
             var startedAt = (await ledger.FindAsync(claim.RunId, CancellationToken.None))!.StartedAt;
             result = await ledger.SumPartitionsAsync(claim.RunId, day, claim.Attempt,
                 (long)(time.GetUtcNow() - startedAt).TotalMilliseconds, CancellationToken.None);
-            await ledger.RecordOutcomeAsync(claim, result, CancellationToken.None);
+            if (await ledger.RecordOutcomeAsync(claim, result, CancellationToken.None))
+                telemetry.RunRecorded(result);
         }
         catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
         {

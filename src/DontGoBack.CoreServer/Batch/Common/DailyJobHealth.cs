@@ -56,12 +56,13 @@ public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar
 
 /// <summary>
 /// Keeps the schedule gauges (days behind, time since the last day through) fed without a query
-/// inside a metrics callback, and the deadline alerts current: reads each daily job's standing now
-/// and then and hands it to <see cref="BatchMetrics"/> and <see cref="DeadlineAlerts"/>.
+/// inside a metrics callback, and the deadline alerts current: reads each daily job's standing every
+/// Batch:WatchInterval, and at once when the ledger records a run (<see cref="RunRecorded"/>), and hands it to
+/// <see cref="BatchMetrics"/> and <see cref="DeadlineAlerts"/>.
 /// </summary>
 public sealed partial class DailyJobWatch(
     IEnumerable<DailyJobSchedule> schedules, BatchCalendar calendar, IServiceScopeFactory scopes, BatchMetrics metrics, IHostApplicationLifetime lifetime,
-    IOptions<BatchOptions> options, TimeProvider time, ILogger<DailyJobWatch> logger) : BackgroundService
+    IOptions<BatchOptions> options, RunRecorded recorded, TimeProvider time, ILogger<DailyJobWatch> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -71,7 +72,7 @@ public sealed partial class DailyJobWatch(
             await started.Task.WaitAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
-            var runRecorded = metrics.NextRunRecorded;
+            var runRecorded = recorded.Next;
             await RefreshAsync(stoppingToken);
             // A recorded run may have changed the standing: read it again at once rather than up to a round later.
             await Task.WhenAny(Task.Delay(options.Value.WatchInterval, time, stoppingToken), runRecorded);

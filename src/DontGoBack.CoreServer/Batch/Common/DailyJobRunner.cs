@@ -10,8 +10,9 @@ public interface IBatchJobRunner
 
     /// <summary>A manual run (trigger, CLI): runs the day even if it went through, as a continuation of its recorded run.</summary>
     /// <param name="ids">Only these ids (a back-fill's selection), recorded under the subset name; every id when null.</param>
+    /// <param name="followProgress">Handed the run's progress before its work starts, to show it (the CLI's bar).</param>
     /// <returns>The result, or null when another attempt (here or in another process) is running that day.</returns>
-    Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? ids = null);
+    Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? ids = null, Action<RunProgress>? followProgress = null);
 
     /// <summary>
     /// Whether a recorded day still owes work: it is not through, its record counts failed ids, or the job finds ids
@@ -78,9 +79,10 @@ public sealed partial class DailyJobRunner<TJob>(
         return await job.CountOwedAsync(run.SnapshotDay, UserIdRange.All, cancellationToken) > 0;
     }
 
-    public Task<BatchResult?> TryRunAsync(DateOnly day, CancellationToken cancellationToken, UserIdRange? ids = null) =>
+    public Task<BatchResult?> TryRunAsync(
+        DateOnly day, CancellationToken cancellationToken, UserIdRange? ids = null, Action<RunProgress>? followProgress = null) =>
         lifecycle.RunAsync(Definition, ids is null ? Definition.Name : Definition.SubsetName ?? Definition.Name, day, rerunCompleted: true,
-            (progress, token) => job.RunAsync(day, ids ?? UserIdRange.All, progress, token), cancellationToken);
+            (progress, token) => job.RunAsync(day, ids ?? UserIdRange.All, progress, token), cancellationToken, followProgress);
 
     /// <summary>Clustered mode: one partition of a fanned-out day; the one that finalises a run that went through fires the next owed day.</summary>
     public async Task RunPartitionAsync(PartitionOrder order, CancellationToken cancellationToken)

@@ -1,49 +1,33 @@
 namespace DontGoBack.CoreServer.Batch.Common;
 
 /// <summary>
-/// How far one run or partition has got, as its job reports it while working: the engine hands one
-/// to <see cref="IDailyJob.RunAsync"/>, persists it with every lease renewal (Batch:ProgressInterval)
-/// and takes it as the outcome of work that stopped on an exception, so such a run shows what it wrote.
-/// Safe to report from the job's concurrent stages.
+/// How far one run or partition has got, as its job reports it while working: the one count of its users.
+/// The engine (<see cref="BatchRunLifecycle"/>) creates one per run or partition and hands it to everything
+/// that observes it: the job (<see cref="IDailyJob.RunAsync"/>) reports each user's result here once; the lease
+/// persists a <see cref="Snapshot"/> with every renewal (Batch:ProgressInterval); the meter counts each report as
+/// it is made and reads the rate and the users left from it; a caller that asked to follow the run (the CLI's
+/// progress bar) reads it too; and the engine takes it as the outcome of work that stopped on an exception, so
+/// such a run shows what it wrote. Safe to report from the job's concurrent stages.
 /// </summary>
-public sealed class RunProgress
+/// <param name="job">The name the run is recorded under (asset-refresh, or a back-fill's subset name): what the meter tags its measurements with. Null outside a recorded run.</param>
+/// <param name="run">How log lines name the run, when this is the progress of a recorded run (see <see cref="Run"/>).</param>
+/// <param name="meter">Counts every report as it is made; none outside a recorded run.</param>
+public sealed class RunProgress(string? job = null, string? run = null, BatchMetrics? meter = null)
 {
-    private static readonly AsyncLocal<Action<RunProgress>?> Watcher = new();
-
     private int _expected;
     private int _success;
     private int _skipped;
     private int _failed;
 
-    /// <param name="run">How log lines name the run, when this is the progress of a recorded run (see <see cref="Run"/>).</param>
-    public RunProgress(string? run = null)
-    {
-        Run = run;
-        Watcher.Value?.Invoke(this);
-    }
+    /// <summary>The name the run is recorded under; the meter's job tag for what the work measures beside the users (its calls, its writes).</summary>
+    public string? Job => job;
 
     /// <summary>
     /// How log lines name the run this is the progress of ("asset-refresh run 42 attempt 1"), for what the
     /// work reports beside the engine (its calls' retries); the same for every partition of an attempt.
     /// Null for work outside a recorded run.
     /// </summary>
-    public string? Run { get; }
-
-    /// <summary>
-    /// Hands every progress created from now on on the caller's flow (the runs it starts beneath) to
-    /// <paramref name="started"/>, until disposed: how the CLI shows the very counts a run reports, in-process.
-    /// </summary>
-    public static IDisposable WatchStarted(Action<RunProgress> started)
-    {
-        var outer = Watcher.Value;
-        Watcher.Value = started;
-        return new WatchEnd(outer);
-    }
-
-    private sealed class WatchEnd(Action<RunProgress>? outer) : IDisposable
-    {
-        public void Dispose() => Watcher.Value = outer;
-    }
+    public string? Run => run;
 
     /// <summary>
     /// The work counted at the start: the users of the range the work has to process, not those it will
@@ -51,7 +35,11 @@ public sealed class RunProgress
     /// </summary>
     public void Expect(int users) => Volatile.Write(ref _expected, users);
 
-    /// <summary>Users finished since the last report, by outcome; skipped ones needed no work (done already, or not due).</summary>
+    /// <summary>
+    /// Users finished since the last report, by outcome; skipped ones needed no work (done already, or not due).
+    /// Each user is reported once, here or to <see cref="Failed{TClass}"/>: nobody else counts them.
+    /// </summary>
+    /// <param name="failed">Failures the job does not classify; those it does go to <see cref="Failed{TClass}"/>.</param>
     public void Done(int success = 0, int skipped = 0, int failed = 0)
     {
         if (success != 0)
@@ -60,6 +48,16 @@ public sealed class RunProgress
             Interlocked.Add(ref _skipped, skipped);
         if (failed != 0)
             Interlocked.Add(ref _failed, failed);
+        meter?.UsersDone(job, success, skipped, failed);
+    }
+
+    /// <summary>Users that failed since the last report, of one failure class: an enum, so the meter's tag has bounded values by construction.</summary>
+    public void Failed<TClass>(TClass failureClass, int count) where TClass : struct, Enum
+    {
+        if (count <= 0)
+            return;
+        Interlocked.Add(ref _failed, count);
+        meter?.UsersFailed(job, failureClass, count);
     }
 
     public RunProgressSnapshot Snapshot()

@@ -29,7 +29,7 @@ public sealed partial class RefreshAssetsUseCase(
     private const int MaxReasonLength = 500;
 
     /// <param name="users">Only these users; every active user when null.</param>
-    /// <param name="progress">Told of users as they finish; none when the caller does not watch.</param>
+    /// <param name="progress">Told of each user once, as it finishes: the run's one count of them (the outcome's counts are read off it).</param>
     public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange? users, CancellationToken cancellationToken, RunProgress? progress = null)
     {
         var range = users ?? UserIdRange.All;
@@ -47,7 +47,7 @@ public sealed partial class RefreshAssetsUseCase(
 
         var reading = ReadCandidatesAsync(day, range, groupSize, groups.Writer, tally, stop);
         var callsInFlight = groupSize > 1 ? extensionOptions.Value.BulkCallsInFlight : settings.MaxConcurrency;
-        var calling = CallExtensionAsync(day, groups.Reader, callsInFlight, retries, results.Writer, stop, e => stoppedBy = e);
+        var calling = CallExtensionAsync(day, groups.Reader, callsInFlight, tally.Progress, retries, results.Writer, stop, e => stoppedBy = e);
         // Writes use the caller's token, not `stop`: answers already in hand are kept when the run stops early.
         var writing = WriteResultsAsync(day, results.Reader, tally, stop, cancellationToken);
         try
@@ -60,12 +60,14 @@ public sealed partial class RefreshAssetsUseCase(
             // a re-run continues with the users still without the day's snapshot.
             var why = DatabaseFaults.Describe(e);
             LogDatabaseStopped(day.ToString("O"), why);
-            return new BatchOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, why);
+            var counted = tally.Progress.Snapshot();
+            return new BatchOutcome(tally.Total, counted.Success, counted.Skipped, counted.Failed, why);
         }
 
         if (stoppedBy is not null)
             LogRunStopped(day.ToString("O"), stoppedBy.FailureClass.ToString(), stoppedBy.Message);
-        return new BatchOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, stoppedBy?.Message,
+        var done = tally.Progress.Snapshot();
+        return new BatchOutcome(tally.Total, done.Success, done.Skipped, done.Failed, stoppedBy?.Message,
             tally.RebasedUsers, tally.RebasedDays, tally.SkippedBeforeOpening);
     }
 
@@ -88,16 +90,12 @@ public sealed partial class RefreshAssetsUseCase(
                     Interlocked.Increment(ref tally.Total);
                     if (candidate.OpensLater)
                     {
-                        Interlocked.Increment(ref tally.Skipped);
                         Interlocked.Increment(ref tally.SkippedBeforeOpening);
-                        metrics.UsersDone(success: 0, skipped: 1);
                         tally.Progress.Done(skipped: 1);
                         continue;
                     }
                     if (candidate.AlreadyRefreshed)
                     {
-                        Interlocked.Increment(ref tally.Skipped);
-                        metrics.UsersDone(success: 0, skipped: 1);
                         tally.Progress.Done(skipped: 1);
                         continue;
                     }
@@ -130,7 +128,7 @@ public sealed partial class RefreshAssetsUseCase(
     }
 
     private async Task CallExtensionAsync(
-        DateOnly day, ChannelReader<AssetUpdateRequest[]> groups, int callsInFlight, RunRetries? retries,
+        DateOnly day, ChannelReader<AssetUpdateRequest[]> groups, int callsInFlight, RunProgress progress, RunRetries? retries,
         ChannelWriter<(AssetUpdateRequest, UpdateAssetOutcome)> results, CancellationTokenSource stop,
         Action<ExtensionUnavailableException> onUnavailable)
     {
@@ -142,7 +140,7 @@ public sealed partial class RefreshAssetsUseCase(
                 async (group, token) =>
                 {
                     IReadOnlyList<UpdateAssetOutcome> outcomes;
-                    using (metrics.ExtensionCall())
+                    using (metrics.ExtensionCall(progress))
                         outcomes = await extension.UpdateAssetsAsync(group, day, retries, token);
                     for (var i = 0; i < group.Length; i++)
                         await results.WriteAsync((group[i], outcomes[i]), token);
@@ -273,7 +271,7 @@ public sealed partial class RefreshAssetsUseCase(
         }
     }
 
-    /// <summary>One chunk in its own transaction, counted once it committed.</summary>
+    /// <summary>One chunk in its own transaction, its users reported to the run's progress once it committed.</summary>
     private async Task WriteChunkAsync(
         DateOnly day, List<RefreshedAsset> refreshed, List<RefreshFailure> failures, Tally tally, CancellationToken cancellationToken)
     {
@@ -282,7 +280,7 @@ public sealed partial class RefreshAssetsUseCase(
         ChunkWriteResult written;
         try
         {
-            using (metrics.ChunkWrite(refreshed.Count + failures.Count))
+            using (metrics.ChunkWrite(tally.Progress, refreshed.Count + failures.Count))
                 written = await store.WriteChunkAsync(day, refreshed, failures, time.GetUtcNow(), cancellationToken);
         }
         finally
@@ -291,22 +289,13 @@ public sealed partial class RefreshAssetsUseCase(
             // write failed, since a commit lost in flight may still have landed.
             await seriesCache.EvictAsync(refreshed.ConvertAll(r => r.UserId), CancellationToken.None);
         }
-        CountFinished(written, failures);
-        Interlocked.Add(ref tally.Success, written.Written);
-        Interlocked.Add(ref tally.Skipped, written.AlreadyPresent);
-        Interlocked.Add(ref tally.Failed, written.Failed);
         Interlocked.Add(ref tally.RebasedUsers, written.RebasedUsers);
         Interlocked.Add(ref tally.RebasedDays, written.RebasedDays);
-        tally.Progress.Done(written.Written, written.AlreadyPresent, written.Failed);
-    }
-
-    /// <summary>The chunk's users in the metrics, counted as the tally counts them: its failures by class, plus the moves the store failed as not fitting (permanent).</summary>
-    private void CountFinished(ChunkWriteResult written, List<RefreshFailure> failures)
-    {
-        metrics.UsersDone(written.Written, written.AlreadyPresent);
+        tally.Progress.Done(written.Written, written.AlreadyPresent);
+        // Its failures by class, plus the moves the store failed as not fitting (permanent): written.Failed in all.
         foreach (var failed in failures.GroupBy(f => f.Class))
-            metrics.UsersFailed(failed.Key, failed.Count());
-        metrics.UsersFailed(FailureClass.Permanent, written.Failed - failures.Count);
+            tally.Progress.Failed(failed.Key, failed.Count());
+        tally.Progress.Failed(FailureClass.Permanent, written.Failed - failures.Count);
     }
 
     [LoggerMessage(LogLevel.Warning, "Asset refresh of user {UserId} for {Day} failed ({FailureClass}): {Reason}")]
@@ -318,13 +307,14 @@ public sealed partial class RefreshAssetsUseCase(
     [LoggerMessage(LogLevel.Error, "Asset refresh for {Day} stopped early: {Reason}")]
     private partial void LogDatabaseStopped(string day, string reason);
 
+    /// <summary>
+    /// The run's progress, where each user's result is reported once, and what only this job counts: the users it
+    /// took up (finished or not: a run stopped mid-way had some in hand) and its re-bases and not-yet-open accounts.
+    /// </summary>
     private sealed class Tally(RunProgress progress)
     {
         public RunProgress Progress => progress;
         public int Total;
-        public int Success;
-        public int Skipped;
-        public int Failed;
         public int RebasedUsers;
         public int RebasedDays;
         public int SkippedBeforeOpening;
