@@ -35,10 +35,9 @@ public static partial class ConfigurationErrors
     /// <summary>One line per failing setting; empty when the exception is not a configuration error.</summary>
     public static IReadOnlyList<string> Describe(Exception exception) => exception switch
     {
-        // Options validated on start: several sections can fail at once. A setting other sections' checks read too
-        // (Batch:TimeZone, which every job's clock check needs) fails each of them alike: still one line.
+        // Options validated on start: several sections can fail at once.
         AggregateException aggregate when aggregate.InnerExceptions.All(e => Describe(e).Count > 0) =>
-            aggregate.InnerExceptions.SelectMany(Describe).Distinct().ToList(),
+            aggregate.InnerExceptions.SelectMany(Describe).ToList(),
         OptionsValidationException validation => validation.Failures.Select(Plain).ToList(),
         // A value the binder cannot convert, e.g. Database:Provider=Oracle: its message names the setting and the type.
         InvalidOperationException binding when binding.TargetSite?.DeclaringType == typeof(ConfigurationBinder) =>

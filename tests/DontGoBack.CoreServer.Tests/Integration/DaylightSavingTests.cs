@@ -39,16 +39,23 @@ public sealed class DaylightSavingTests
     public async Task Batch_TimeZone_is_the_zone_of_every_jobs_fire_times_and_of_the_day()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
-        await using var app = new CoreServerApp(database, new Dictionary<string, string?> { ["Batch:TimeZone"] = "America/New_York", ["AssetRefresh:Cron"] = Cron });
-        // 2025-08-10T00:00Z: 20:00 on the 9th in New York (EDT), already 09:00 on the 10th in Seoul.
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["Batch:TimeZone"] = "America/New_York", ["AssetRefresh:Cron"] = Cron, ["AssetRefresh:Enabled"] = "true", ["UserDormancy:Enabled"] = "true",
+        });
+        // 2025-08-10T00:00Z (CoreServerApp.DefaultNow, which Quartz reads too): 20:00 on the 9th in New York (EDT), already 09:00 on the 10th in Seoul.
         var client = app.CreateClient();
+        var edt = TimeSpan.FromHours(-4);
 
         var schedules = (await client.GetFromJsonAsync<JsonElement>("/internal/batch/schedules")).EnumerateArray()
             .ToDictionary(s => s.GetProperty("job").GetString()!, s => s);
         Assert.All(schedules.Values, s => Assert.Equal("America/New_York", s.GetProperty("timeZone").GetString()));
-        var edt = TimeSpan.FromHours(-4);
         Assert.Equal(new DateTimeOffset(2025, 8, 10, 2, 30, 0, edt), schedules[AssetRefreshJob.Name].GetProperty("nextFires")[0].GetProperty("local").GetDateTimeOffset());
         Assert.Equal(new DateTimeOffset(2025, 8, 10, 2, 0, 0, edt), schedules[UserDormancyJob.Name].GetProperty("nextFires")[0].GetProperty("local").GetDateTimeOffset());
+        // Quartz's trigger fires in the same zone.
+        var scheduler = await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        var trigger = await scheduler.GetTrigger(AssetRefreshJob.Definition.CronKey);
+        Assert.Equal(new DateTimeOffset(2025, 8, 10, 2, 30, 0, edt), trigger!.GetFireTimeAfter(CoreServerApp.DefaultNow));
         // Today is New York's: the 9th runs, the 10th has not begun.
         Assert.Equal(new DateOnly(2025, 8, 9), (await client.RunDayAsync(new DateOnly(2025, 8, 9))).SnapshotDay);
         var tomorrow = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay=2025-08-10", null);

@@ -12,7 +12,6 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 /// <summary>What an operator reads on the console: short lines for expected trouble, no alarms for normal events.</summary>
 public sealed class LogTests
 {
-
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]

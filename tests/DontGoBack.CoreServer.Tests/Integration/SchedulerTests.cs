@@ -12,7 +12,6 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 
 public sealed class SchedulerTests
 {
-
     [Fact]
     public async Task Daily_trigger_fires_at_03_00_Seoul_and_that_fire_is_the_Seoul_day()
     {

@@ -188,12 +188,23 @@ public sealed class OptionsValidationTests
     public void A_cron_that_never_fires_again_is_refused_naming_AssetRefresh_Cron(string cron)
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2025, 8, 10, 0, 0, 0, TimeSpan.Zero));
-        var validator = new DailyJobOptionsClockValidator<AssetRefreshOptions>(new BatchCalendar(time, Options.Create(new BatchOptions())), time);
+        var validator = new DailyJobOptionsClockValidator<AssetRefreshOptions>(Options.Create(new BatchOptions()), time);
 
         var result = validator.Validate(null, new AssetRefreshOptions { Cron = cron });
 
         Assert.Equal($"AssetRefresh:Cron '{cron}' never fires after 2025-08-10 09:00 in Asia/Seoul: no such day comes again.", Assert.Single(result.Failures!));
         Assert.True(validator.Validate(null, new AssetRefreshOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void A_cron_is_not_judged_on_a_batch_zone_that_does_not_exist_which_has_its_own_line()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2025, 8, 10, 0, 0, 0, TimeSpan.Zero));
+        var validator = new DailyJobOptionsClockValidator<AssetRefreshOptions>(Options.Create(new BatchOptions { TimeZone = "Mars/Olympus_Mons" }), time);
+
+        Assert.True(validator.Validate(null, new AssetRefreshOptions { Cron = "0 0 3 30 2 ?" }).Skipped);
+        var refused = Assert.Throws<OptionsValidationException>(() => new BatchCalendar(time, Options.Create(new BatchOptions { TimeZone = "Mars/Olympus_Mons" })));
+        Assert.Equal("Batch:TimeZone 'Mars/Olympus_Mons' is not a known time zone.", Assert.Single(refused.Failures));
     }
 
     [Theory]

@@ -22,8 +22,8 @@ public sealed class BatchCalendar
         var options = batch.Value;
         EarliestDay = options.EarliestDay;
         ZoneId = options.TimeZone;
-        // Batch:TimeZone was validated with the section (BatchZoneValidator): reading the options throws before this if it is unknown.
-        Zone = FindZone(ZoneId)!;
+        // The host validates the section first (BatchZoneValidator), so this says it only for options made otherwise.
+        Zone = FindZone(ZoneId) ?? throw new OptionsValidationException(BatchOptions.SectionName, typeof(BatchOptions), [BatchZoneValidator.Unknown(ZoneId)]);
         if (EarliestDay > Today)
         {
             throw new OptionsValidationException(BatchOptions.SectionName, typeof(BatchOptions),
@@ -159,7 +159,8 @@ public sealed class BatchCalendar
 /// <summary>Batch:TimeZone names a zone this machine knows: checked with the other settings on start, naming the setting.</summary>
 public sealed class BatchZoneValidator : IValidateOptions<BatchOptions>
 {
-    public ValidateOptionsResult Validate(string? name, BatchOptions options) => BatchCalendar.FindZone(options.TimeZone) is null
-        ? ValidateOptionsResult.Fail($"Batch:TimeZone '{options.TimeZone}' is not a known time zone.")
-        : ValidateOptionsResult.Success;
+    public ValidateOptionsResult Validate(string? name, BatchOptions options) =>
+        BatchCalendar.FindZone(options.TimeZone) is null ? ValidateOptionsResult.Fail(Unknown(options.TimeZone)) : ValidateOptionsResult.Success;
+
+    public static string Unknown(string? zone) => $"Batch:TimeZone '{zone}' is not a known time zone.";
 }

@@ -57,11 +57,25 @@ public abstract class DailyJobOptions : IValidatableObject
 }
 
 /// <summary>The clock-bound checks of a daily job's settings (<see cref="DailyJobOptions.ValidateAt"/>), on the batch calendar.</summary>
-public sealed class DailyJobOptionsClockValidator<TOptions>(BatchCalendar calendar, TimeProvider time) : IValidateOptions<TOptions>
+public sealed class DailyJobOptionsClockValidator<TOptions>(IOptions<BatchOptions> batch, TimeProvider time) : IValidateOptions<TOptions>
     where TOptions : DailyJobOptions
 {
-    public ValidateOptionsResult Validate(string? name, TOptions options) =>
-        options.ValidateAt(calendar, time.GetUtcNow()).ToList() is [_, ..] failures ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
+    public ValidateOptionsResult Validate(string? name, TOptions options)
+    {
+        // The calendar as the host makes it, from the Batch section. Made here rather than injected: while that section is
+        // wrong (an unknown Batch:TimeZone) it cannot be made, and this job's own settings must still be checked and named;
+        // the section's own lines say what is wrong with it, and the cron is judged once it is put right.
+        BatchCalendar calendar;
+        try
+        {
+            calendar = new BatchCalendar(time, batch);
+        }
+        catch (OptionsValidationException)
+        {
+            return ValidateOptionsResult.Skip;
+        }
+        return options.ValidateAt(calendar, time.GetUtcNow()).ToList() is [_, ..] failures ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
+    }
 }
 
 /// <summary>
