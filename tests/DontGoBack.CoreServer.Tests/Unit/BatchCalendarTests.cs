@@ -109,6 +109,9 @@ public sealed class BatchCalendarTests
         Assert.Equal(Utc(2026, 3, 29, 4, 0), Berlin.At(SpringForward, new TimeOnly(6, 0)));
         Assert.Equal(Utc(2026, 10, 25, 5, 0), Berlin.At(FallBack, new TimeOnly(6, 0)));
         Assert.Equal(Utc(2025, 8, 9, 21, 0), Seoul.At(new DateOnly(2025, 8, 10), new TimeOnly(6, 0)));
+        // With the zone's offset then, as deadlines are shown.
+        Assert.Equal(TimeSpan.FromHours(9), Seoul.At(new DateOnly(2025, 8, 10), new TimeOnly(6, 0)).Offset);
+        Assert.Equal((TimeSpan.FromHours(2), TimeSpan.FromHours(1)), (Berlin.At(SpringForward, new TimeOnly(2, 30)).Offset, Berlin.At(FallBack, new TimeOnly(2, 30)).Offset));
     }
 
     [Theory]

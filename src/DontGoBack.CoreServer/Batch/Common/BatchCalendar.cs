@@ -55,12 +55,12 @@ public sealed class BatchCalendar
     public DateTime LocalTime(DateTimeOffset instant) => TimeZoneInfo.ConvertTime(instant, Zone).DateTime;
 
     /// <summary>The instant the day begins in the batch zone, in UTC as instants are stored and compared.</summary>
-    public DateTimeOffset StartOf(DateOnly day) => At(day, TimeOnly.MinValue);
+    public DateTimeOffset StartOf(DateOnly day) => At(day, TimeOnly.MinValue).ToUniversalTime();
 
     /// <summary>
-    /// The instant the day reaches <paramref name="time"/> on the batch zone's clock (a deadline), in UTC. A time the
-    /// clock skips (the spring-forward gap) is reached when the clock jumps past it; a time it shows twice (fall back)
-    /// is reached at its second showing, when the day has certainly got there.
+    /// The instant the day reaches <paramref name="time"/> on the batch zone's clock (a deadline), with the zone's offset then,
+    /// as it is shown. A time the clock skips (the spring-forward gap) is reached when the clock jumps past it; a time it
+    /// shows twice (fall back) is reached at its second showing, when the day has certainly got there.
     /// </summary>
     public DateTimeOffset At(DateOnly day, TimeOnly time)
     {
@@ -72,7 +72,7 @@ public sealed class BatchCalendar
             while (Zone.IsInvalidTime(local))
                 local = local.AddMinutes(1);
         }
-        return new DateTimeOffset(local, Zone.GetUtcOffset(local)).ToUniversalTime();
+        return new DateTimeOffset(local, Zone.GetUtcOffset(local));
     }
 
     /// <summary>The cron's fires after <paramref name="after"/>, soonest first, as instants in the batch zone; at most <paramref name="count"/>.</summary>
