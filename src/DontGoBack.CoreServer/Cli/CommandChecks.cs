@@ -76,12 +76,12 @@ public sealed class CommandChecks(BatchJobs jobs, BatchCalendar calendar, IOptio
     public static Option<TimeZoneInfo?> ZoneOption() =>
         new(ZoneOptionName)
         {
-            Description = "Show times in this zone, an IANA id such as Europe/Berlin or UTC; default: the batch zone (the jobs' TimeZone setting, "
+            Description = "Show times in this zone, an IANA id such as Europe/Berlin or UTC; default: the batch zone (Batch:TimeZone, "
                           + "Asia/Seoul unless set). Each time carries its zone's label, e.g. KST",
             CustomParser = result =>
             {
                 var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-                if (TimeZoneInfo.TryFindSystemTimeZoneById(text, out var zone))
+                if (BatchCalendar.FindZone(text) is { } zone)
                     return zone;
                 result.AddError($"{ZoneOptionName} '{text}' is not a time zone this machine knows; give an IANA id such as Asia/Seoul, Europe/Berlin or UTC.");
                 return null;

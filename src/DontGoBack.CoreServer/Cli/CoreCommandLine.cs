@@ -174,7 +174,8 @@ public sealed class CommandRunner(IServiceScopeFactory scopes, TerminationSignal
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            // Resolving the checks reads the jobs' and the calendar's settings: a configuration error surfaces here (exit 2).
+            // Every section's settings first, each failing one on its line (exit 2), before the checks read the calendar's.
+            scope.ServiceProvider.GetRequiredService<CoreServerStartup>().CheckSettings();
             var root = CoreCommandLine.Declare(scope.ServiceProvider.GetRequiredService<CommandChecks>());
             foreach (var command in root.Subcommands)
             {

@@ -35,7 +35,7 @@ public sealed partial class CoreServerStartup(
         // Resolved here, not injected: the validator must see every section before any one of them is read.
         using var scope = scopes.CreateScope();
         scope.ServiceProvider.GetService<IStartupValidator>()?.Validate();
-        // The jobs' zones agree, or this says which settings differ.
+        // Batch:EarliestDay is not after today in the batch zone, or this says so.
         scope.ServiceProvider.GetRequiredService<BatchCalendar>();
     }
 

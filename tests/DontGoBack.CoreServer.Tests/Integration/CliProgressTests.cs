@@ -36,7 +36,7 @@ public sealed partial class CliProgressTests(ITestOutputHelper output) : IDispos
         var result = JsonDocument.Parse(Assert.Single(cli.StandardOutput)).RootElement;
         Assert.Equal("completed", result.GetProperty("status").GetString());
         var total = result.GetProperty("total").GetInt32();
-        var today = BatchDay.Today(TimeProvider.System, Seoul);
+        var today = TestCalendar.Seoul.Today;
         var lines = ProgressLines(cli.StandardError, $"Asset refresh {today:yyyy-MM-dd}");
         Assert.True(lines.Count >= 2, $"{lines.Count} progress lines in a run of {result.GetProperty("elapsedMs")} ms:\n{cli.Output}");
         Assert.All(lines, line => Assert.Equal(total, line.Expected));
@@ -88,7 +88,7 @@ public sealed partial class CliProgressTests(ITestOutputHelper output) : IDispos
 
         var result = JsonDocument.Parse(Assert.Single(await File.ReadAllLinesAsync(json))).RootElement;
         var total = result.GetProperty("total").GetInt32();
-        var today = BatchDay.Today(TimeProvider.System, Seoul);
+        var today = TestCalendar.Seoul.Today;
         // The bar: the run's title, the bar itself, done of total with the rate and ETA, drawn again in place (cursor up) as the run goes.
         Assert.Contains($"Asset refresh {today:yyyy-MM-dd}", terminal);
         Assert.Contains("━━━━━", terminal);
@@ -134,7 +134,7 @@ public sealed partial class CliProgressTests(ITestOutputHelper output) : IDispos
         }
         var filled = JsonDocument.Parse(Assert.Single(await File.ReadAllLinesAsync(backfillJson))).RootElement;
         Assert.Equal("completed", filled.GetProperty("status").GetString());
-        var today = BatchDay.Today(TimeProvider.System, Seoul);
+        var today = TestCalendar.Seoul.Today;
         Assert.Equal([$"{today.AddDays(-2):yyyy-MM-dd}", $"{today.AddDays(-1):yyyy-MM-dd}"],
             filled.GetProperty("days").EnumerateArray().Select(d => d.GetProperty("result").GetProperty("snapshotDay").GetString()));
         Assert.All(filled.GetProperty("days").EnumerateArray(), d => Assert.Equal("1-40", d.GetProperty("users").GetString()));

@@ -20,7 +20,6 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 /// </summary>
 public sealed class CliTests : IDisposable
 {
-    private static readonly TimeZoneInfo Seoul = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
     private readonly string _workingDirectory = Directory.CreateTempSubdirectory("dontgoback-cli-").FullName;
 
     /// <summary>Where the default connection string (Data Source=data/dontgoback.db) puts the database.</summary>
@@ -131,7 +130,7 @@ public sealed class CliTests : IDisposable
     public async Task Retry_failed_of_a_day_never_run_says_so_exits_2_and_runs_nothing(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
-        var day = BatchDay.Today(TimeProvider.System, Seoul).AddDays(-1);
+        var day = TestCalendar.Seoul.Today.AddDays(-1);
         var settings = Settings(database);
         settings["DemoData:UsersOnEmptyDatabase"] = "20";
 
@@ -150,7 +149,7 @@ public sealed class CliTests : IDisposable
     public async Task Refresh_of_a_future_day_is_refused_unless_the_load_test_setting_allows_it()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
-        var ahead = BatchDay.Today(TimeProvider.System, Seoul).AddDays(3);
+        var ahead = TestCalendar.Seoul.Today.AddDays(3);
         var settings = Settings(database);
         settings["DemoData:UsersOnEmptyDatabase"] = "5";
         string[] args = ["refresh", "--day", $"{ahead:yyyy-MM-dd}", "--json", "--allow-future-day"];
@@ -226,7 +225,7 @@ public sealed class CliTests : IDisposable
 
         await using (var db = database.CreateContext())
         {
-            var today = BatchDay.Today(TimeProvider.System, Seoul);
+            var today = TestCalendar.Seoul.Today;
             var changed = await db.DailyAssetSnapshots.Where(s => s.UserId == 1 && s.SnapshotDay == today)
                 .ExecuteUpdateAsync(set => set.SetProperty(s => s.OpeningAmount, s => s.OpeningAmount + 1));
             Assert.True(changed == 1, $"{changed} rows of user 1 on {today}; refresh said: {refresh.Output}");
@@ -300,7 +299,7 @@ public sealed class CliTests : IDisposable
     private static async Task<BatchRun> RunOfTodayAsync(TestDatabase database)
     {
         await using var db = database.CreateContext();
-        var today = BatchDay.Today(TimeProvider.System, Seoul);
+        var today = TestCalendar.Seoul.Today;
         return await db.BatchRuns.AsNoTracking().SingleAsync(r => r.JobName == AssetRefreshJob.Name && r.SnapshotDay == today);
     }
 

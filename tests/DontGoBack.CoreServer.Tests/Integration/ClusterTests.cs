@@ -34,7 +34,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         await using var standIn = await StandInServer.StartAsync(new Dictionary<string, string?> { ["Simulator:TrackUsers"] = "true" });
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
         var active = await SeedAsync(database);
-        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        var day = TestCalendar.Seoul.Today;
 
         var nodes = Enumerable.Range(1, 3).Select(n => CoreServerProcess.Start(NodeSettings(database, standIn, $"node-{n}"))).ToList();
         try
@@ -73,7 +73,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         });
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
         var active = await SeedAsync(database);
-        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        var day = TestCalendar.Seoul.Today;
         var nodes = Enumerable.Range(1, 3).Select(n => CoreServerProcess.Start(NodeSettings(database, standIn, $"node-{n}"))).ToList();
         try
         {
@@ -118,7 +118,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         await using var standIn = await StandInServer.StartAsync(new Dictionary<string, string?> { ["Simulator:AddedLatencyMs"] = "40" });
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
         var active = await SeedAsync(database);
-        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        var day = TestCalendar.Seoul.Today;
         var settings = NodeSettings(database, standIn, "single");
         settings["Batch:Clustered"] = "false";
         settings["Batch:LeaseTimeout"] = "00:00:03";
@@ -151,7 +151,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
     {
         await using var standIn = await StandInServer.StartAsync();
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
-        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        var day = TestCalendar.Seoul.Today;
         // Accounts opened 400 days ago, so the demo population's last activity has a few ACTIVE users last seen more than a year ago.
         await SeedAsync(database, openingDay: day.AddDays(-400));
         var yearBefore = new DateTimeOffset(day.AddDays(-365).ToDateTime(TimeOnly.MinValue), Seoul.GetUtcOffset(day.ToDateTime(TimeOnly.MinValue)));
@@ -203,7 +203,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         await using var standIn = await StandInServer.StartAsync();
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
         await SeedAsync(database);
-        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        var day = TestCalendar.Seoul.Today;
         // The schedule is paused before any node starts, so no node runs the day.
         await using (var db = database.CreateContext())
         {
@@ -270,7 +270,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         });
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
         var active = await SeedAsync(database);
-        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        var day = TestCalendar.Seoul.Today;
         Dictionary<string, string?> Settings(int n) => new(NodeSettings(database, standIn, $"node-{n}"))
         {
             ["Batch:ProgressInterval"] = "00:00:00.200", ["UserDormancy:Enabled"] = "false",

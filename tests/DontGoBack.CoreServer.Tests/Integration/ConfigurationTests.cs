@@ -13,7 +13,7 @@ public sealed class ConfigurationTests
 {
     [Theory]
     [InlineData("AssetRefresh:Cron", "every day at three", "AssetRefresh:Cron")]
-    [InlineData("AssetRefresh:TimeZone", "Mars/Olympus_Mons", "AssetRefresh:TimeZone")]
+    [InlineData("Batch:TimeZone", "Mars/Olympus_Mons", "Batch:TimeZone 'Mars/Olympus_Mons' is not a known time zone.")]
     [InlineData("AssetRefresh:MaxConcurrency", "0", "MaxConcurrency")]
     [InlineData("AssetRefresh:MinSuccessRatio", "1.5", "AssetRefresh:MinSuccessRatio")]
     [InlineData("Alerts:WebhookUrl", "ftp://alerts.test/hook", "Alerts:WebhookUrl")]
@@ -46,6 +46,7 @@ public sealed class ConfigurationTests
     [InlineData("AssetRefresh:Cron", "nonsense", "AssetRefresh:Cron")]
     [InlineData("Database:Provider", "Oracle", "Database:Provider")]
     [InlineData("Extension:BaseUrl", "http://extension.test/", "Auth:BaseUrl")]
+    [InlineData("Batch:TimeZone", "Mars/Olympus_Mons", "Batch:TimeZone 'Mars/Olympus_Mons' is not a known time zone.")]
     [InlineData("AssetRefresh:Cron", "0 0 3 30 2 ?", "AssetRefresh:Cron '0 0 3 30 2 ?' never fires")]
     [InlineData("Batch:EarliestDay", "2099-12-31", "Batch:EarliestDay 2099-12-31 is after today")]
     public async Task Bad_setting_stops_a_command_the_same_way(string key, string value, string named)
@@ -63,11 +64,29 @@ public sealed class ConfigurationTests
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
 
         var command = await CoreServerProcess.RunAsync(
-            Settings(database, ("AssetRefresh:Cron", "nonsense"), ("AssetRefresh:TimeZone", "Mars/Olympus_Mons")), ["refresh"]);
+            Settings(database, ("AssetRefresh:Cron", "nonsense"), ("Batch:TimeZone", "Mars/Olympus_Mons")), ["refresh"]);
 
         AssertConfigurationError(command, "AssetRefresh:Cron");
+        // Every job's clock check reads the batch zone too: the zone is still one line.
         Assert.Equal(2, command.StandardError.Count);
-        Assert.Contains(command.StandardError, line => line.Contains("AssetRefresh:TimeZone"));
+        Assert.Contains(command.StandardError, line => line.Contains("Batch:TimeZone"));
+    }
+
+    [Theory]
+    [InlineData("AssetRefresh", new string[0])]
+    [InlineData("UserDormancy", new string[0])]
+    [InlineData("AssetRefresh", new[] { "runs" })]
+    public async Task A_jobs_own_TimeZone_stops_the_process_with_one_line_saying_to_set_Batch_TimeZone(string section, string[] arguments)
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+
+        // Even naming the batch zone itself: a per-job zone is no longer read, and ignoring it silently would hide a changed meaning.
+        var process = await CoreServerProcess.RunAsync(Settings(database, ($"{section}:TimeZone", "Asia/Seoul")), arguments, timeout: TimeSpan.FromSeconds(30));
+
+        AssertConfigurationError(process, $"{section}:TimeZone");
+        Assert.Equal(
+            [$"Configuration error: {section}:TimeZone is no longer a setting: every batch counts its days in one zone, so set Batch:TimeZone instead and remove {section}:TimeZone."],
+            process.StandardError);
     }
 
     [Fact]

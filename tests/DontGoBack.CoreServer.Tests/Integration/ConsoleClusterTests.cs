@@ -34,8 +34,7 @@ public sealed class ConsoleClusterTests(ConsoleBrowser browser, ITestOutputHelpe
     {
         await using var extension = await HostileExtensionServer.StartAsync();
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
-        var seoul = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
-        var day = BatchDay.Today(TimeProvider.System, seoul);
+        var day = TestCalendar.Seoul.Today;
         await SeedAsync(database, day);
 
         // Each partition gets a few answers, then its calls wait: every node's partitions stop half-way, and stay so.

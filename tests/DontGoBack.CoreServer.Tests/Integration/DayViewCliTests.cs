@@ -33,7 +33,7 @@ public sealed class DayViewCliTests : IDisposable
             var ran = await CoreServerProcess.RunAsync(settings, ["refresh"], _workingDirectory);
             Assert.True(ran.ExitCode == 0, ran.Output);
         }
-        var today = BatchDay.Today(TimeProvider.System, Seoul);
+        var today = TestCalendar.Seoul.Today;
         int written;
         List<BatchRunAttempt> attempts;
         await using (var db = database.CreateContext())
@@ -85,7 +85,7 @@ public sealed class DayViewCliTests : IDisposable
         settings["DemoData:UsersOnEmptyDatabase"] = "20";
         var refresh = await CoreServerProcess.RunAsync(settings, ["refresh"], _workingDirectory);
         Assert.True(refresh.ExitCode == 0, refresh.Output);
-        var today = BatchDay.Today(TimeProvider.System, Seoul);
+        var today = TestCalendar.Seoul.Today;
         Assert.Equal((1, 1), await AttemptsAsync(database));
 
         var retry = await CoreServerProcess.RunAsync(settings, ["retry-failed", "--day", $"{today:yyyy-MM-dd}"], _workingDirectory);
@@ -119,7 +119,7 @@ public sealed class DayViewCliTests : IDisposable
         // The demo users open yesterday: of three days back, the two before it had nobody due.
         var seed = await CoreServerProcess.RunAsync(settings, ["seed", "--users", "20"], _workingDirectory);
         Assert.True(seed.ExitCode == 0, seed.Output);
-        var today = BatchDay.Today(TimeProvider.System, Seoul);
+        var today = TestCalendar.Seoul.Today;
         int active;
         await using (var db = database.CreateContext())
             active = await db.Users.CountAsync(u => u.Status == AccountStatus.Active);

@@ -21,7 +21,7 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 /// </summary>
 public sealed class DeadlineAlertTests
 {
-    private static readonly DateOnly Day = BatchDay.At(CoreServerApp.DefaultNow, TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul"));
+    private static readonly DateOnly Day = TestCalendar.Seoul.DayOf(CoreServerApp.DefaultNow);
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     private static Dictionary<string, string?> Settings(FakeWebhook? webhook, params (string Key, string Value)[] more)

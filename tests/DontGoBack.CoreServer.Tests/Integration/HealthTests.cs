@@ -263,8 +263,8 @@ public sealed class HealthTests
             Ledger = new BatchRunLedger(app.Services.GetRequiredService<IDbContextFactory<DontGoBackDbContext>>(), batch,
                 new DatabaseRetry(Options.Create(new DatabaseOptions()), time, NullLogger<DatabaseRetry>.Instance), new RunRecorded(), time);
             var job = new DailyJobSchedule<AssetRefreshJob>(AssetRefreshJob.Definition,
-                () => new AssetRefreshOptions { Cron = cron, TimeZone = Seoul.Id, CompleteBy = new TimeOnly(6, 0) });
-            var calendar = new BatchCalendar(time, [job], batch);
+                () => new AssetRefreshOptions { Cron = cron, CompleteBy = new TimeOnly(6, 0) });
+            var calendar = new BatchCalendar(time, Options.Create(new BatchOptions { MaxCatchUpDays = 7, TimeZone = Seoul.Id }));
             Schedule = job.Describe(calendar);
             Reader = new ScheduleStandingReader(new DueDays(Ledger, calendar, batch, time), Ledger, batch, time);
             Check = new DailyJobHealthCheck(job, calendar, Reader, batch);

@@ -12,8 +12,6 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 /// <summary>What an operator reads on the console: short lines for expected trouble, no alarms for normal events.</summary>
 public sealed class LogTests
 {
-    private static readonly TimeZoneInfo Seoul = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
-
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
@@ -22,7 +20,7 @@ public sealed class LogTests
     {
         await using var database = await TestDatabase.CreateAsync(provider);
         var closed = ClosedLoopbackUrl();
-        var day = BatchDay.Today(TimeProvider.System, Seoul);
+        var day = TestCalendar.Seoul.Today;
         var settings = new Dictionary<string, string?>
         {
             ["Database:Provider"] = provider.ToString(),

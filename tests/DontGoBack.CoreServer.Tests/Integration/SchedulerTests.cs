@@ -12,8 +12,6 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 
 public sealed class SchedulerTests
 {
-    private static readonly TimeZoneInfo Seoul = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
-
     [Fact]
     public async Task Daily_trigger_fires_at_03_00_Seoul_and_that_fire_is_the_Seoul_day()
     {
@@ -29,7 +27,7 @@ public sealed class SchedulerTests
         Assert.NotNull(trigger);
         var fire = trigger.GetFireTimeAfter(new DateTimeOffset(2025, 8, 9, 17, 0, 0, TimeSpan.Zero));
         Assert.Equal(new DateTimeOffset(2025, 8, 9, 18, 0, 0, TimeSpan.Zero), fire);
-        Assert.Equal(new DateOnly(2025, 8, 10), BatchDay.At(fire!.Value, Seoul));
+        Assert.Equal(new DateOnly(2025, 8, 10), TestCalendar.Seoul.DayOf(fire!.Value));
     }
 
     [Fact]

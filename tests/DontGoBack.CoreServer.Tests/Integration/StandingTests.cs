@@ -23,7 +23,7 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 public sealed partial class StandingTests
 {
     private static readonly TimeZoneInfo Seoul = TimeZoneInfo.FindSystemTimeZoneById("Asia/Seoul");
-    private static readonly DateOnly Day = BatchDay.At(CoreServerApp.DefaultNow, Seoul);
+    private static readonly DateOnly Day = TestCalendar.Seoul.DayOf(CoreServerApp.DefaultNow);
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     private sealed record Check(string Status, string? Description, Dictionary<string, JsonElement>? Data);

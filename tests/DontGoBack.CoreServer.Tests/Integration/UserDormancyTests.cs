@@ -251,7 +251,7 @@ public sealed class UserDormancyTests
     public async Task The_cli_lists_its_runs_and_a_retry_of_a_day_through_finds_nothing_to_retry()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
-        var day = BatchDay.Today(TimeProvider.System, Seoul).AddDays(-1);
+        var day = TestCalendar.Seoul.Today.AddDays(-1);
         await using (var app = new CoreServerApp(database))
         {
             app.Time.Now = DateTimeOffset.UtcNow;

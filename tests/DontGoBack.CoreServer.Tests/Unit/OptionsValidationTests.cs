@@ -1,7 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
 using DontGoBack.CoreServer.Batch.Asset;
-using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.InterServer.Extension;
@@ -69,12 +68,11 @@ public sealed class OptionsValidationTests
     [InlineData("Mars/Olympus_Mons")]
     [InlineData("Asia/Seul")]
     [InlineData("")]
-    public void An_unknown_time_zone_is_rejected_naming_AssetRefresh_TimeZone(string zone)
+    public void An_unknown_time_zone_is_rejected_naming_Batch_TimeZone(string zone)
     {
-        var result = Assert.Single(Validate(new AssetRefreshOptions { TimeZone = zone }));
+        var result = new BatchZoneValidator().Validate(null, new BatchOptions { TimeZone = zone });
 
-        Assert.Contains("AssetRefresh:TimeZone", result.ErrorMessage);
-        Assert.Contains(nameof(AssetRefreshOptions.TimeZone), result.MemberNames);
+        Assert.Equal($"Batch:TimeZone '{zone}' is not a known time zone.", Assert.Single(result.Failures!));
     }
 
     [Theory]
@@ -100,7 +98,7 @@ public sealed class OptionsValidationTests
     [InlineData("UTC")]
     [InlineData("Korea Standard Time")] // a Windows id, which .NET maps to Asia/Seoul
     public void Known_time_zones_are_accepted(string zone) =>
-        Assert.Empty(Validate(new AssetRefreshOptions { TimeZone = zone }));
+        Assert.True(new BatchZoneValidator().Validate(null, new BatchOptions { TimeZone = zone }).Succeeded);
 
     [Theory]
     [InlineData(0)]
@@ -139,23 +137,40 @@ public sealed class OptionsValidationTests
         return services.GetRequiredService<IOptions<AssetRefreshOptions>>().Value;
     }
 
-    [Fact]
-    public void The_defaults_pass_the_hosts_options_validation() =>
-        Assert.Equal("Asia/Seoul", ResolveThroughOptions(_ => { }).TimeZone);
+    /// <summary>The batch calendar as the host makes it: from Batch options validated with their zone check.</summary>
+    private static BatchCalendar ResolveCalendar(Action<BatchOptions> configure)
+    {
+        using var services = new ServiceCollection()
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton<IValidateOptions<BatchOptions>, BatchZoneValidator>()
+            .AddSingleton<BatchCalendar>()
+            .AddOptions<BatchOptions>().Configure(configure).ValidateDataAnnotations()
+            .Services.BuildServiceProvider();
+        return services.GetRequiredService<BatchCalendar>();
+    }
 
-    [Theory]
-    [InlineData("Mars/Olympus_Mons", null, "AssetRefresh:TimeZone")]
-    [InlineData("Asia/Seoul", "not a cron", "AssetRefresh:Cron")]
-    public void A_bad_setting_is_an_options_error_naming_it_not_a_crash_while_validating(string zone, string? cron, string setting)
+    [Fact]
+    public void The_defaults_pass_the_hosts_options_validation()
+    {
+        Assert.Equal("0 0 3 * * ?", ResolveThroughOptions(_ => { }).Cron);
+        Assert.Equal("Asia/Seoul", ResolveCalendar(_ => { }).ZoneId);
+    }
+
+    [Fact]
+    public void An_unknown_Batch_TimeZone_is_an_options_error_naming_it_not_a_crash_while_making_the_calendar()
     {
         // Validation must report an unknown zone, not throw TimeZoneNotFoundException while reading the options.
-        var error = Assert.Throws<OptionsValidationException>(() => ResolveThroughOptions(o =>
-        {
-            o.TimeZone = zone;
-            o.Cron = cron ?? o.Cron;
-        }));
+        var error = Assert.Throws<OptionsValidationException>(() => ResolveCalendar(o => o.TimeZone = "Mars/Olympus_Mons"));
 
-        Assert.Contains(setting, error.Message);
+        Assert.Equal("Batch:TimeZone 'Mars/Olympus_Mons' is not a known time zone.", Assert.Single(error.Failures));
+    }
+
+    [Fact]
+    public void A_bad_cron_is_an_options_error_naming_it_not_a_crash_while_validating()
+    {
+        var error = Assert.Throws<OptionsValidationException>(() => ResolveThroughOptions(o => o.Cron = "not a cron"));
+
+        Assert.Contains("AssetRefresh:Cron", error.Message);
     }
 
     [Fact]
@@ -172,12 +187,24 @@ public sealed class OptionsValidationTests
     [InlineData("0 0 3 * * ? 2024")] // a year gone by
     public void A_cron_that_never_fires_again_is_refused_naming_AssetRefresh_Cron(string cron)
     {
-        var validator = new DailyJobOptionsClockValidator<AssetRefreshOptions>(new FakeTimeProvider(new DateTimeOffset(2025, 8, 10, 0, 0, 0, TimeSpan.Zero)));
+        var time = new FakeTimeProvider(new DateTimeOffset(2025, 8, 10, 0, 0, 0, TimeSpan.Zero));
+        var validator = new DailyJobOptionsClockValidator<AssetRefreshOptions>(Options.Create(new BatchOptions()), time);
 
         var result = validator.Validate(null, new AssetRefreshOptions { Cron = cron });
 
         Assert.Equal($"AssetRefresh:Cron '{cron}' never fires after 2025-08-10 09:00 in Asia/Seoul: no such day comes again.", Assert.Single(result.Failures!));
         Assert.True(validator.Validate(null, new AssetRefreshOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void A_cron_is_not_judged_on_a_batch_zone_that_does_not_exist_which_has_its_own_line()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2025, 8, 10, 0, 0, 0, TimeSpan.Zero));
+        var validator = new DailyJobOptionsClockValidator<AssetRefreshOptions>(Options.Create(new BatchOptions { TimeZone = "Mars/Olympus_Mons" }), time);
+
+        Assert.True(validator.Validate(null, new AssetRefreshOptions { Cron = "0 0 3 30 2 ?" }).Skipped);
+        var refused = Assert.Throws<OptionsValidationException>(() => new BatchCalendar(time, Options.Create(new BatchOptions { TimeZone = "Mars/Olympus_Mons" })));
+        Assert.Equal("Batch:TimeZone 'Mars/Olympus_Mons' is not a known time zone.", Assert.Single(refused.Failures));
     }
 
     [Theory]
@@ -187,8 +214,7 @@ public sealed class OptionsValidationTests
     public void Batch_EarliestDay_after_today_in_the_batch_zone_is_refused(string earliest, bool accepted)
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2025, 8, 9, 16, 0, 0, TimeSpan.Zero));
-        var job = new DailyJobSchedule<AssetRefreshJob>(AssetRefreshJob.Definition, () => new AssetRefreshOptions());
-        BatchCalendar Create() => new(time, [job], Options.Create(new BatchOptions { EarliestDay = DateOnly.Parse(earliest) }));
+        BatchCalendar Create() => new(time, Options.Create(new BatchOptions { EarliestDay = DateOnly.Parse(earliest) }));
 
         if (accepted)
         {

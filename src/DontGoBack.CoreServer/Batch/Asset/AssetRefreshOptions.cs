@@ -3,7 +3,7 @@ using DontGoBack.CoreServer.Batch.Common;
 
 namespace DontGoBack.CoreServer.Batch.Asset;
 
-/// <summary>The AssetRefresh section: the schedule every daily job has (Enabled, Cron, TimeZone), and how the refresh works.</summary>
+/// <summary>The AssetRefresh section: the schedule every daily job has (Enabled, Cron, CompleteBy, MinSuccessRatio; its zone is Batch:TimeZone), and how the refresh works.</summary>
 public sealed class AssetRefreshOptions : DailyJobOptions
 {
     public const string SectionName = "AssetRefresh";

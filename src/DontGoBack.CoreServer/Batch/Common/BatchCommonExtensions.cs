@@ -14,6 +14,7 @@ public static class BatchCommonExtensions
             .BindConfiguration(BatchOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<BatchOptions>, BatchZoneValidator>();
         builder.Services.AddSingleton<BatchCalendar>();
         builder.Services.AddSingleton<BatchJobs>();
         builder.Services.AddScoped<BatchRunLedger>();

@@ -42,6 +42,8 @@ public static class BatchEngineExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<TOptions>, DailyJobOptionsClockValidator<TOptions>>();
+        builder.Services.AddSingleton<IValidateOptions<TOptions>>(
+            services => new DailyJobRetiredSettingsValidator<TOptions>(services.GetRequiredService<IConfiguration>(), definition.SectionName));
         builder.Services.AddSingleton(services =>
         {
             var options = services.GetRequiredService<IOptions<TOptions>>();

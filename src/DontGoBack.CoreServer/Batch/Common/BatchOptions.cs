@@ -7,6 +7,12 @@ public sealed class BatchOptions
     public const string SectionName = "Batch";
 
     /// <summary>
+    /// The batch zone, an IANA (or Windows) id: every job's cron fires and deadlines are read in it, and a day is the
+    /// calendar date in it (<see cref="BatchCalendar"/>). One zone for every job, so a day means the same everywhere.
+    /// </summary>
+    public string TimeZone { get; set; } = "Asia/Seoul";
+
+    /// <summary>
     /// This process's name in run history, partitions, alerts and (clustered) Quartz's check-ins; default
     /// host name and process id. Clustered, each replica needs a name of its own: Quartz tells nodes apart by it.
     /// </summary>

@@ -82,8 +82,8 @@ public abstract class DailyJobSchedule(DailyJobDefinition definition)
     public DailySchedule Describe(BatchCalendar calendar)
     {
         var settings = Settings;
-        return new DailySchedule(Definition.Name, settings.Enabled, settings.Cron, calendar.Zone, settings.CompleteBy, settings.MinSuccessRatio,
-            Definition.SectionName);
+        return new DailySchedule(Definition.Name, settings.Enabled, settings.Cron, settings.CompleteBy, settings.MinSuccessRatio,
+            Definition.SectionName, calendar);
     }
 }
 

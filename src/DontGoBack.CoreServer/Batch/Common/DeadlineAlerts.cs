@@ -125,7 +125,7 @@ public sealed partial class DeadlineAlerts(
         double? doneRatio = counts.Seen > 0 ? Math.Round((double)(counts.Seen - counts.Failed) / counts.Seen, 6) : null;
         var deadline = schedule.DeadlineOf(day);
         var what = $"{schedule.Job} for {day:yyyy-MM-dd}";
-        var late = $"{what} is not through by its deadline {schedule.CompleteByText} ({schedule.Zone.Id})";
+        var late = $"{what} is not through by its deadline {schedule.CompleteByText} ({schedule.Calendar.ZoneId})";
         var summary = (kind, condition) switch
         {
             (AlertKind.Resolved, _) =>

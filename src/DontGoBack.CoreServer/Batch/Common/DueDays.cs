@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Quartz;
 
 namespace DontGoBack.CoreServer.Batch.Common;
 
@@ -13,10 +12,8 @@ public sealed record DueDaysResult(IReadOnlyList<DateOnly> ToRun, IReadOnlyList<
 
 /// <summary>
 /// Which days a daily job owes. A day is due once its cron fire time has passed and it has no
-/// run that went through. Days come from the cron's own fire instants in the job's zone, so a
-/// daylight-saving day still yields exactly one day: on the spring-forward day a 02:30 that
-/// does not exist fires when the clock jumps to 03:00, and on the fall-back day a repeated
-/// local time fires only at its first occurrence.
+/// run that went through. Days come from the cron's own fire instants in the batch zone, so a
+/// daylight-saving day still yields exactly one day (<see cref="BatchCalendar.FirstFiresOfDays"/>).
 /// A fire is owed only if the install kept the schedule by then: since the earlier of the job's
 /// first run on this database and this process's start. So a fresh install started after today's
 /// fire owes nothing until its first fire while it runs (the start-up catch-up, the health check and
@@ -45,11 +42,11 @@ public sealed class DueDays(BatchRunLedger ledger, BatchCalendar calendar, IOpti
         var catchUpFrom = today.AddDays(-options.Value.MaxCatchUpDays);
         var lookFrom = Max(calendar.DayOf(keptSince), today.AddDays(-ReportWindowDays));
 
-        var owed = new SortedSet<DateOnly>(FiredDays(cron, lookFrom, now)
+        var owed = new SortedSet<DateOnly>(calendar.FirstFiresOfDays(cron, lookFrom, now)
             .Where(fire => fire.At >= keptSince || fire.Day == firstOwnDay)
             .Select(fire => fire.Day));
         // A cron that fires more than once a day owes the day it first fired on while kept, whatever its fire of the day before that.
-        if (new CronExpression(cron, calendar.Zone).GetNextValidTimeAfter(keptSince.AddTicks(-1)) is { } firstKept && firstKept <= now)
+        if (calendar.FirstFireFrom(cron, keptSince) is { } firstKept && firstKept <= now)
             owed.Add(calendar.DayOf(firstKept));
         // A day just fired for is owed even if the process started after it (a fire held back, one just before midnight).
         if (firedDay is { } fired)
@@ -59,21 +56,6 @@ public sealed class DueDays(BatchRunLedger ledger, BatchCalendar calendar, IOpti
         var completed = await ledger.CompletedDaysAsync(job, owed.Min, today, cancellationToken);
         var missed = owed.Where(d => !completed.Contains(d)).ToList();
         return new DueDaysResult(missed.Where(d => d >= catchUpFrom).ToList(), missed.Where(d => d < catchUpFrom).ToList());
-    }
-
-    /// <summary>The cron's first fire of each day from <paramref name="from"/> that has come by <paramref name="now"/>.</summary>
-    private List<(DateOnly Day, DateTimeOffset At)> FiredDays(string cron, DateOnly from, DateTimeOffset now)
-    {
-        var expression = new CronExpression(cron, calendar.Zone);
-        var days = new List<(DateOnly, DateTimeOffset)>();
-        // One probe per day: the first fire at or after each day's local midnight.
-        for (var fire = expression.GetNextValidTimeAfter(calendar.StartOf(from).AddTicks(-1));
-             fire is { } at && at <= now;
-             fire = expression.GetNextValidTimeAfter(calendar.StartOf(calendar.DayOf(at).AddDays(1)).AddTicks(-1)))
-        {
-            days.Add((calendar.DayOf(at), at));
-        }
-        return days;
     }
 
     private static DateOnly Max(DateOnly a, DateOnly b) => a > b ? a : b;

@@ -1,14 +1,14 @@
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
-using Quartz;
 
 namespace DontGoBack.CoreServer.Batch.Common;
 
-/// <summary>A job that owes one run per day on a cron in a zone, and the local time by which each day should be through.</summary>
+/// <summary>A job that owes one run per day on a cron in the batch zone, and the local time by which each day should be through.</summary>
 /// <param name="MinSuccessRatio">The share of a day's users that must be done for a day through to count as on time.</param>
 /// <param name="Section">The job's options section, to name its settings to operators.</param>
+/// <param name="Calendar">The batch calendar, which reads the cron and the deadline in the batch zone.</param>
 public sealed record DailySchedule(
-    string Job, bool Enabled, string Cron, TimeZoneInfo Zone, TimeOnly CompleteBy, double MinSuccessRatio, string Section)
+    string Job, bool Enabled, string Cron, TimeOnly CompleteBy, double MinSuccessRatio, string Section, BatchCalendar Calendar)
 {
     public string CompleteBySetting => $"{Section}:{nameof(DailyJobOptions.CompleteBy)}";
 
@@ -17,38 +17,17 @@ public sealed record DailySchedule(
 
     public string MinSuccessRatioSetting => $"{Section}:{nameof(DailyJobOptions.MinSuccessRatio)}";
 
-    /// <summary>The instant a day's run should be through by: the day at <see cref="CompleteBy"/> in the zone.</summary>
-    public DateTimeOffset DeadlineOf(DateOnly day)
-    {
-        var local = day.ToDateTime(CompleteBy);
-        // A deadline inside the spring-forward gap falls when the clock jumps past it.
-        while (Zone.IsInvalidTime(local))
-            local = local.AddMinutes(30);
-        return new DateTimeOffset(local, Zone.GetUtcOffset(local));
-    }
+    /// <summary>The instant a day's run should be through by: the day at <see cref="CompleteBy"/> in the batch zone.</summary>
+    public DateTimeOffset DeadlineOf(DateOnly day) => Calendar.At(day, CompleteBy);
 
-    /// <summary>The cron's next fire instants after <paramref name="after"/>, in the zone.</summary>
-    public IReadOnlyList<DateTimeOffset> NextFires(DateTimeOffset after, int count)
-    {
-        var cron = new CronExpression(Cron, Zone);
-        var fires = new List<DateTimeOffset>(count);
-        for (var at = after; fires.Count < count && cron.GetNextValidTimeAfter(at) is { } next; at = next)
-            fires.Add(TimeZoneInfo.ConvertTime(next, Zone));
-        return fires;
-    }
+    /// <summary>The cron's next fire instants after <paramref name="after"/>, in the batch zone.</summary>
+    public IReadOnlyList<DateTimeOffset> NextFires(DateTimeOffset after, int count) => Calendar.NextFires(Cron, after, count);
 
-    /// <summary>Whether the cron fires at all on that day in the zone (a weekday-only cron owes no Saturday).</summary>
+    /// <summary>Whether the cron fires at all on that day (a weekday-only cron owes no Saturday).</summary>
     public bool FiresOn(DateOnly day) => FirstFireOn(day) is not null;
 
-    /// <summary>The cron's first fire on that day in the zone; null when it does not fire that day.</summary>
-    public DateTimeOffset? FirstFireOn(DateOnly day)
-    {
-        var midnight = day.ToDateTime(TimeOnly.MinValue);
-        var start = new DateTimeOffset(midnight, Zone.GetUtcOffset(midnight));
-        return new CronExpression(Cron, Zone).GetNextValidTimeAfter(start.AddTicks(-1)) is { } fire && BatchDay.At(fire, Zone) == day
-            ? fire
-            : null;
-    }
+    /// <summary>The cron's first fire on that day; null when it does not fire that day.</summary>
+    public DateTimeOffset? FirstFireOn(DateOnly day) => Calendar.FirstFireOn(Cron, day);
 }
 
 /// <summary>Where one day of a daily job stands: the one judgement the health check, the alerts and the console all read.</summary>
@@ -104,7 +83,7 @@ public sealed record DayStanding(DateOnly Day, DayState State, BatchRun? Run, Da
         if (ThroughState(run, schedule.MinSuccessRatio) is { } through)
             return new DayStanding(day, through, run, deadline, RatioOf(run!));
         // Today counts as coming while its fire is ahead; a fire that has passed unowed (before the install kept the schedule) is not.
-        var coming = schedule.Enabled && day == BatchDay.At(now, schedule.Zone) && schedule.FirstFireOn(day) is { } fire && fire > now;
+        var coming = schedule.Enabled && day == schedule.Calendar.DayOf(now) && schedule.FirstFireOn(day) is { } fire && fire > now;
         var state = (run, due: owed || coming) switch
         {
             (null, due: false) => DayState.NotDue,
@@ -172,7 +151,7 @@ public sealed record ScheduleStanding(
                          + $"Batch:MaxCatchUpDays ({maxCatchUpDays}) and are not run by the schedule; `backfill` or the manual trigger runs them.");
         }
         if (Behind.Count > 0)
-            problems.Add($"{DaysText(Behind)} past the deadline ({Schedule.CompleteBySetting} {Schedule.CompleteByText} in {Schedule.Zone.Id}) and not through.");
+            problems.Add($"{DaysText(Behind)} past the deadline ({Schedule.CompleteBySetting} {Schedule.CompleteByText} in {Schedule.Calendar.ZoneId}) and not through.");
         if (BelowRatio.ToList() is [_, ..] low)
         {
             var worst = low.MinBy(d => d.SuccessRatio)!.Run!;
@@ -222,7 +201,7 @@ public sealed class ScheduleStandingReader(DueDays dueDays, BatchRunLedger ledge
     public async Task<ScheduleStanding> ReadAsync(DailySchedule schedule, CancellationToken cancellationToken, DateTimeOffset? todayEta = null)
     {
         var now = time.GetUtcNow();
-        var today = BatchDay.At(now, schedule.Zone);
+        var today = schedule.Calendar.DayOf(now);
         var todayDeadline = schedule.DeadlineOf(today);
         // The runner's own answer: a day owed here is one the start-up catch-up and the next fire run, and no other.
         var due = schedule.Enabled
