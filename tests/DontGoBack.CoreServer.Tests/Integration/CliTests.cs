@@ -98,7 +98,7 @@ public sealed class CliTests : IDisposable
     public async Task Run_runs_a_day_of_the_job_it_names_and_runs_and_retry_failed_find_it_by_the_same_name(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
-        var day = BatchDay.Today(TimeProvider.System, Seoul).AddDays(-1);
+        var day = TestCalendar.Seoul.Today.AddDays(-1);
         var settings = Settings(database);
         settings["DemoData:UsersOnEmptyDatabase"] = "20";
 

@@ -35,7 +35,7 @@ public interface IDailyJob
 /// <summary>What the engine needs to know of a daily job, fixed when it is registered.</summary>
 /// <param name="Name">The name in run history, the trigger path and the CLI, e.g. asset-refresh.</param>
 /// <param name="Title">How logs and result lines call it, e.g. "Asset refresh".</param>
-/// <param name="SectionName">Its options section, with Enabled, Cron and TimeZone (<see cref="DailyJobOptions"/>).</param>
+/// <param name="SectionName">Its options section, with Enabled, Cron, CompleteBy and MinSuccessRatio (its days are in Batch:TimeZone) (<see cref="DailyJobOptions"/>).</param>
 /// <param name="Counted">What a run's total counts, e.g. "active users".</param>
 /// <param name="SubsetName">When set, runs of some ids only (back-fills) are recorded under this name, so they never count as the day done.</param>
 public sealed record DailyJobDefinition(string Name, string Title, string SectionName, string Counted, string? SubsetName = null)
