@@ -51,7 +51,7 @@ public sealed class ClusterNodeNameTests
 
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetServices<IBatchJobRunner>().Single(r => r.Definition.Name == AssetRefreshJob.Name)
+            await scope.ServiceProvider.GetRequiredService<BatchJobs>().Find(AssetRefreshJob.Name).RunnerIn(scope.ServiceProvider)
                 .RunDueDaysAsync(day, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
         }
         BatchRun? run = null;

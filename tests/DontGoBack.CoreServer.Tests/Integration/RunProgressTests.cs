@@ -105,7 +105,7 @@ public sealed class RunProgressTests(ITestOutputHelper output)
 
         using var stop = new CancellationTokenSource();
         await using var scope = app.Services.CreateAsyncScope();
-        var runner = scope.ServiceProvider.GetServices<IBatchJobRunner>().Single(r => r.Definition.Name == "asset-refresh");
+        var runner = scope.ServiceProvider.GetRequiredService<BatchJobs>().Find("asset-refresh").RunnerIn(scope.ServiceProvider);
         var running = runner.TryRunAsync(Day, stop.Token);
         await app.Extension.BlockedCallArrived.WaitAsync(TimeSpan.FromSeconds(30));
         // Every user but the blocked one is answered; once their answers are written and counted

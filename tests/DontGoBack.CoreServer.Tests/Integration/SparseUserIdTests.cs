@@ -113,7 +113,7 @@ public sealed class SparseUserIdTests
 
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetServices<IBatchJobRunner>().Single(r => r.Definition.Name == job)
+            await scope.ServiceProvider.GetRequiredService<BatchJobs>().Find(job).RunnerIn(scope.ServiceProvider)
                 .RunDueDaysAsync(day, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
         }
 
