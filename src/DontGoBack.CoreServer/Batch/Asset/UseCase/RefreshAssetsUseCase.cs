@@ -65,8 +65,8 @@ public sealed partial class RefreshAssetsUseCase(
 
         if (stoppedBy is not null)
             LogRunStopped(day.ToString("O"), stoppedBy.FailureClass.ToString(), stoppedBy.Message);
-        return new BatchOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, stoppedBy?.Message,
-            tally.RebasedUsers, tally.RebasedDays, tally.SkippedBeforeOpening);
+        return new BatchOutcome(tally.Total, tally.Success, tally.Skipped, tally.Failed, stoppedBy?.Message, tally.NotDue,
+            BatchCounters.Of(new AssetRefreshCounters(tally.RebasedUsers, tally.RebasedDays)));
     }
 
     private async Task ReadCandidatesAsync(
@@ -89,7 +89,7 @@ public sealed partial class RefreshAssetsUseCase(
                     if (candidate.OpensLater)
                     {
                         Interlocked.Increment(ref tally.Skipped);
-                        Interlocked.Increment(ref tally.SkippedBeforeOpening);
+                        Interlocked.Increment(ref tally.NotDue);
                         metrics.UsersDone(success: 0, skipped: 1);
                         tally.Progress.Done(skipped: 1);
                         continue;
@@ -327,6 +327,7 @@ public sealed partial class RefreshAssetsUseCase(
         public int Failed;
         public int RebasedUsers;
         public int RebasedDays;
-        public int SkippedBeforeOpening;
+        /// <summary>Of the skipped, users whose account opened after the day.</summary>
+        public int NotDue;
     }
 }
