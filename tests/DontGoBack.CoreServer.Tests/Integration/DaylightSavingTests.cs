@@ -60,14 +60,14 @@ public sealed class DaylightSavingTests
             app.CreateClient();
             await using var scope = app.Services.CreateAsyncScope();
             var results = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>().RunDueDaysAsync(null, CancellationToken.None);
-            days.AddRange(results.Select(r => r.SnapshotDay));
+            days.AddRange(results.Select(r => r.Day));
         }
 
         // The first start runs the three owed days, the second finds nothing owed.
         Assert.Equal(Enumerable.Range(1, 3).Select(firstDay.AddDays), days);
         await using var db = database.CreateContext();
-        var runs = await db.BatchRuns.AsNoTracking().OrderBy(r => r.SnapshotDay).ToListAsync();
-        Assert.Equal(Enumerable.Range(0, 4).Select(firstDay.AddDays), runs.Select(r => r.SnapshotDay));
+        var runs = await db.BatchRuns.AsNoTracking().OrderBy(r => r.Day).ToListAsync();
+        Assert.Equal(Enumerable.Range(0, 4).Select(firstDay.AddDays), runs.Select(r => r.Day));
         Assert.All(runs, r => Assert.Equal(1, r.Attempts));
         Assert.Equal(4, await db.DailyAssetSnapshots.CountAsync(s => s.UserId == user && s.SnapshotDay >= firstDay));
     }

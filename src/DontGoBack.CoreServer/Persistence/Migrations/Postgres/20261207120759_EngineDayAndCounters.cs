@@ -62,16 +62,16 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                 type: "text",
                 nullable: true);
 
-            // The re-based counts move into the job's own counters, as the engine writes them (a flat
-            // JSON object; zeros are no count). A run's counts were its latest recorded outcome's, so that
+            // The re-based counts move into the job's own counters, written as the engine writes them (a
+            // flat JSON object, names in order; zeros are no count, so a run that re-based nothing has none). A run's counts were its latest recorded outcome's, so that
             // attempt (the latest one that finished) carries them too: the day, summed over its
             // attempts, reads the same figures as before.
             migrationBuilder.Sql("""
-                UPDATE batch_runs SET counters = jsonb_build_object('rebasedDays', batch_runs.rebased_days, 'rebasedUsers', batch_runs.rebased_users)::text
+                UPDATE batch_runs SET counters = '{"rebasedDays":' || batch_runs.rebased_days || ',"rebasedUsers":' || batch_runs.rebased_users || '}'
                  WHERE rebased_users <> 0 OR rebased_days <> 0;
                 """);
             migrationBuilder.Sql("""
-                UPDATE batch_run_partitions SET counters = jsonb_build_object('rebasedDays', batch_run_partitions.rebased_days, 'rebasedUsers', batch_run_partitions.rebased_users)::text
+                UPDATE batch_run_partitions SET counters = '{"rebasedDays":' || batch_run_partitions.rebased_days || ',"rebasedUsers":' || batch_run_partitions.rebased_users || '}'
                  WHERE rebased_users <> 0 OR rebased_days <> 0;
                 """);
             migrationBuilder.Sql("""
