@@ -69,8 +69,10 @@ public sealed class JobDayRun(
         var run = await ledger.FindAsync(job, day, CancellationToken.None);
         return run is null
             ? new BatchResult(day, BatchRunStatus.Aborted, 0, 0, 0, 0, elapsedMs, "stopped before the run was recorded")
-            : new BatchResult(day, run.Status, run.Total, run.Success, run.Skipped, run.Failed, elapsedMs, run.Error, run.Id, run.Attempts,
-                Counters: BatchCounters.FromJson(run.Counters));
+            : new BatchResult(day, run.Status, run.Total, run.Success, run.Skipped, run.Failed, elapsedMs, run.Error, run.Id, run.Attempts)
+            {
+                Counters = BatchCounters.FromJson(run.Counters),
+            };
     }
 }
 

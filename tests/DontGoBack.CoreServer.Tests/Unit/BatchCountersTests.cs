@@ -56,8 +56,10 @@ public sealed class BatchCountersTests
     [Fact]
     public void The_result_line_says_the_counters_in_the_jobs_words_and_a_job_without_any_says_nothing()
     {
-        var rebased = new BatchResult(new DateOnly(2025, 8, 9), BatchRunStatus.Completed, 3, 1, 2, 0, 40,
-            Counters: BatchCounters.Of(new AssetRefreshCounters(1, 1)));
+        var rebased = new BatchResult(new DateOnly(2025, 8, 9), BatchRunStatus.Completed, 3, 1, 2, 0, 40)
+        {
+            Counters = BatchCounters.Of(new AssetRefreshCounters(1, 1)),
+        };
 
         Assert.Equal("Asset refresh 2025-08-09: completed — total 3 active users, success 1, skipped 2, failed 0, re-based 1 later days of 1 users, 40 ms",
             ResultLines.Of(AssetRefreshJob.Definition, rebased));

@@ -22,7 +22,7 @@ public sealed record BatchOutcome(
         : BatchRunStatus.Completed;
 
     public BatchResult ToResult(DateOnly day, BatchRunStatus status, long elapsedMs, long? runId = null, int? attempt = null) =>
-        new(day, status, Total, Success, Skipped, Failed, elapsedMs, StoppedBecause, runId, attempt, NotDue, Counters);
+        new(day, status, Total, Success, Skipped, Failed, elapsedMs, StoppedBecause, runId, attempt, NotDue) { Counters = Counters };
 
     /// <summary>The sum of two ranges' outcomes; the first reason to stop wins.</summary>
     public BatchOutcome Add(BatchOutcome other) => new(

@@ -36,6 +36,9 @@ public sealed record BatchResult(
     /// <summary>1 for the day's first run; more for a continuation that processed only what was left.</summary>
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Attempt = null,
     /// <summary>Of the skipped, ids not due on the day (e.g. an account opened later): counted, never work.</summary>
-    int NotDue = 0,
+    int NotDue = 0)
+{
+    // A property, not an optional parameter: the API description cannot write a struct's default as a parameter's default value.
     /// <summary>The job's own counts, e.g. the asset refresh's <c>{"rebasedDays":12,"rebasedUsers":3}</c>; <c>{}</c> when it has none.</summary>
-    BatchCounters Counters = default);
+    public BatchCounters Counters { get; init; }
+}

@@ -386,7 +386,10 @@ public sealed class BatchRunLedger(
         var (total, failed, notDue) = (partitions.Sum(p => p.Total), partitions.Sum(p => p.Failed), partitions.Sum(p => p.NotDue));
         var status = cancelReason is not null ? BatchRunStatus.Aborted : BatchOutcome.StatusOf(error is not null, total, failed, notDue);
         return new BatchResult(day, status, total, partitions.Sum(p => p.Success), partitions.Sum(p => p.Skipped),
-            failed, elapsedMs, error, runId, attempt, notDue, BatchCounters.Sum(partitions.Select(p => BatchCounters.FromJson(p.Counters))));
+            failed, elapsedMs, error, runId, attempt, notDue)
+        {
+            Counters = BatchCounters.Sum(partitions.Select(p => BatchCounters.FromJson(p.Counters))),
+        };
     }
 
     private sealed record ClaimRow(long Id, int Attempts);

@@ -14,11 +14,13 @@ namespace DontGoBack.CoreServer.Batch.Common;
 /// <param name="LastFinishedAt">When its latest attempt finished; null while one runs.</param>
 /// <param name="WorkingMs">The time spent working: the sum of the attempts' durations (a running one's so far), not the span from first start to last finish.</param>
 /// <param name="Attempts">How many attempts the day took.</param>
-/// <param name="Counters">The job's own counts summed over the day's attempts (what each attempt did, as <paramref name="Written"/> is).</param>
 public sealed record RunDayView(
     int Written, int FailedNow, int AlreadyDone, int NotDue, int Total, DateTimeOffset FirstStartedAt, DateTimeOffset? LastFinishedAt, long WorkingMs,
-    int Attempts, BatchCounters Counters = default)
+    int Attempts)
 {
+    /// <summary>The job's own counts summed over the day's attempts (what each attempt did, as <see cref="Written"/> is).</summary>
+    public BatchCounters Counters { get; init; }
+
     /// <summary>The share of the ids due on the day that came out done (written, or done before); 1 when none was due.</summary>
     public double DoneRatio => Total - NotDue <= 0 ? 1 : (double)(Total - NotDue - FailedNow) / (Total - NotDue);
 
@@ -28,7 +30,10 @@ public sealed record RunDayView(
         if (attempts.Count == 0)
         {
             return new RunDayView(run.Success, run.Failed, run.Skipped, 0, run.Total, run.StartedAt, run.FinishedAt,
-                run.FinishedAt is { } end ? (long)(end - run.StartedAt).TotalMilliseconds : 0, run.Attempts, BatchCounters.FromJson(run.Counters));
+                run.FinishedAt is { } end ? (long)(end - run.StartedAt).TotalMilliseconds : 0, run.Attempts)
+            {
+                Counters = BatchCounters.FromJson(run.Counters),
+            };
         }
         var (first, latest) = (attempts[0], attempts[^1]);
         var running = latest.Status == BatchRunStatus.Running;
@@ -41,7 +46,9 @@ public sealed record RunDayView(
             FirstStartedAt: first.StartedAt,
             LastFinishedAt: running ? null : latest.FinishedAt ?? latest.UpdatedAt,
             WorkingMs: attempts.Sum(a => (long)Math.Max(0, ((a.FinishedAt ?? a.UpdatedAt) - a.StartedAt).TotalMilliseconds)),
-            Attempts: attempts.Count,
-            Counters: BatchCounters.Sum(attempts.Select(a => BatchCounters.FromJson(a.Counters))));
+            Attempts: attempts.Count)
+        {
+            Counters = BatchCounters.Sum(attempts.Select(a => BatchCounters.FromJson(a.Counters))),
+        };
     }
 }
