@@ -6,7 +6,7 @@ namespace DontGoBack.Bench;
 
 /// <summary>The core server's `refresh --json` result line.</summary>
 internal sealed record RefreshReport(
-    DateOnly SnapshotDay, string Status, int Total, int Success, int Skipped, int Failed, long ElapsedMs, string? Error);
+    DateOnly Day, string Status, int Total, int Success, int Skipped, int Failed, long ElapsedMs, string? Error);
 
 /// <param name="Wall">From process start to exit: start-up, migrations check and shutdown included.</param>
 /// <param name="CoreServerCpu">CPU time of the core server process, start-up included.</param>

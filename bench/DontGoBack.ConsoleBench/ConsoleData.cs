@@ -37,7 +37,7 @@ public sealed class ConsoleData(NpgsqlDataSource dataSource, Action<string> prog
         // about twenty failures, one in 97 failed after two attempts (extension unreachable), one in 89 was aborted
         // on its first attempt and completed on its second; the rest completed on the first. Each took 20 to 40 minutes.
         await ExecuteAsync(connection, """
-            INSERT INTO batch_runs (job_name, snapshot_day, status, started_at, finished_at, heartbeat_at, lease_owner, nodes, attempts, total, success, skipped, failed, error)
+            INSERT INTO batch_runs (job_name, day, status, started_at, finished_at, heartbeat_at, lease_owner, nodes, attempts, total, success, skipped, failed, error)
             SELECT @job, day, status, started, started + duration, started + duration, NULL, 'node-a,node-b', attempts,
                    @active, @active - failed - CASE WHEN status = 'Failed' THEN @active / 3 ELSE 0 END, 0, failed,
                    CASE WHEN status = 'Failed' THEN 'extension unreachable: connection refused (3 tries)' END
@@ -80,23 +80,23 @@ public sealed class ConsoleData(NpgsqlDataSource dataSource, Action<string> prog
         // About twenty on every other day that completed with failures, so the table holds more than one day.
         await ExecuteAsync(connection, $"""
             INSERT INTO asset_refresh_failures (snapshot_day, user_id, failure_class, reason, attempts, failed_at)
-            SELECT r.snapshot_day, k * 997, {ClassOf("k")}, {ReasonOf("k", "k * 997")}, 1, r.finished_at
+            SELECT r.day, k * 997, {ClassOf("k")}, {ReasonOf("k", "k * 997")}, 1, r.finished_at
               FROM batch_runs r CROSS JOIN generate_series(1, 20) AS k
-             WHERE r.status = 'CompletedWithFailures' AND r.snapshot_day <> @failure_day
+             WHERE r.status = 'CompletedWithFailures' AND r.day <> @failure_day
             """, parameters, cancellationToken);
         progress($"failures at {clock.Elapsed.TotalSeconds:F1} s");
 
         // Operator actions over the years, one a few days, newest last (ids follow time, as the audit pages them).
         await ExecuteAsync(connection, """
-            INSERT INTO operator_actions (at, action, job_name, run_id, snapshot_day, address, token_name, reason, outcome, detail)
+            INSERT INTO operator_actions (at, action, job_name, run_id, day, address, token_name, reason, outcome, detail)
             SELECT ((@last_day - (@days - 1) + (i * (@days - 1) / @actions))::timestamp + interval '16 hours') AT TIME ZONE 'UTC',
                    (ARRAY['Trigger', 'Retry', 'Cancel', 'Pause', 'Resume'])[1 + i % 5], @job,
-                   CASE WHEN i % 5 < 3 THEN r.id END, CASE WHEN i % 5 < 3 THEN r.snapshot_day END, '10.0.' || (i % 7) || '.' || (i % 250), 'admin',
+                   CASE WHEN i % 5 < 3 THEN r.id END, CASE WHEN i % 5 < 3 THEN r.day END, '10.0.' || (i % 7) || '.' || (i % 250), 'admin',
                    CASE WHEN i % 5 IN (2, 3, 4) THEN 'bench: operator reason ' || i END,
                    (ARRAY['Accepted', 'Accepted', 'Accepted', 'Refused', 'Failed'])[1 + i % 5],
                    'bench action ' || i
               FROM generate_series(1, @actions) AS i
-              LEFT JOIN batch_runs r ON r.job_name = @job AND r.snapshot_day = @last_day - (@days - 1) + (i * (@days - 1) / @actions)
+              LEFT JOIN batch_runs r ON r.job_name = @job AND r.day = @last_day - (@days - 1) + (i * (@days - 1) / @actions)
              ORDER BY i
             """.Replace("@job", $"'{Job}'"), parameters, cancellationToken);
         await ExecuteAsync(connection, "VACUUM (ANALYZE) batch_runs, batch_run_attempts, batch_run_partitions, asset_refresh_failures, operator_actions", parameters, cancellationToken);
@@ -109,7 +109,7 @@ public sealed class ConsoleData(NpgsqlDataSource dataSource, Action<string> prog
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var runId = await ScalarAsync<long>(connection, $"SELECT id FROM batch_runs WHERE job_name = '{Job}' ORDER BY failed DESC, id LIMIT 1", cancellationToken);
-        var day = await ScalarAsync<DateOnly>(connection, $"SELECT snapshot_day FROM batch_runs WHERE id = {runId}", cancellationToken);
+        var day = await ScalarAsync<DateOnly>(connection, $"SELECT day FROM batch_runs WHERE id = {runId}", cancellationToken);
         var failedUser = await ScalarAsync<long>(connection,
             $"SELECT user_id FROM asset_refresh_failures WHERE snapshot_day = '{day:yyyy-MM-dd}' ORDER BY user_id OFFSET (SELECT count(*) / 2 FROM asset_refresh_failures WHERE snapshot_day = '{day:yyyy-MM-dd}') LIMIT 1",
             cancellationToken);

@@ -56,8 +56,8 @@ public sealed class ClusterWorkReader(
             where run.Status == BatchRunStatus.Running
             join partition in db.BatchRunPartitions.AsNoTracking() on run.Id equals partition.RunId
             where partition.Status == BatchPartitionStatus.Pending && partition.Node != null
-            orderby run.SnapshotDay, run.JobName, partition.PartitionNo
-            select new { run.JobName, run.SnapshotDay, run.Attempts, Partition = partition })
+            orderby run.Day, run.JobName, partition.PartitionNo
+            select new { run.JobName, run.Day, run.Attempts, Partition = partition })
             .ToListAsync(cancellationToken);
 
         var waiting = await (
@@ -65,8 +65,8 @@ public sealed class ClusterWorkReader(
             where run.Status == BatchRunStatus.Running
             join partition in db.BatchRunPartitions.AsNoTracking() on run.Id equals partition.RunId
             where partition.Status == BatchPartitionStatus.Pending && partition.Node == null
-            group partition by new { run.Id, run.JobName, run.SnapshotDay } into queued
-            select new { queued.Key.Id, queued.Key.JobName, queued.Key.SnapshotDay, Count = queued.Count() })
+            group partition by new { run.Id, run.JobName, run.Day } into queued
+            select new { queued.Key.Id, queued.Key.JobName, queued.Key.Day, Count = queued.Count() })
             .ToListAsync(cancellationToken);
 
         var firings = new Dictionary<TriggerKey, DateTimeOffset>();
@@ -90,7 +90,7 @@ public sealed class ClusterWorkReader(
             var definition = jobs.FindByRunName(t.JobName);
             var key = new TriggerKey(BatchFanOut.PartitionJobName(p.RunId, t.Attempts, p.PartitionNo), definition?.PartitionGroup ?? "");
             DateTimeOffset? takenAt = firings.TryGetValue(key, out var fired) ? fired : null;
-            return (Node: p.Node!, Partition: new PartitionInFlight(p.RunId, definition?.Title ?? t.JobName, t.SnapshotDay, p.PartitionNo,
+            return (Node: p.Node!, Partition: new PartitionInFlight(p.RunId, definition?.Title ?? t.JobName, t.Day, p.PartitionNo,
                 p.FirstUserId, p.LastUserId, p.Expected, p.Total, p.Success, p.Skipped, p.Failed, takenAt,
                 takenAt is { } start ? WorkRate(p.Success, p.Failed, start, now) : null));
         }).ToLookup(w => w.Node, w => w.Partition, StringComparer.Ordinal);
@@ -99,8 +99,8 @@ public sealed class ClusterWorkReader(
         // Partitions held by a name Quartz does not list (a node gone from its state): shown, not hidden.
         var strangers = work.Where(g => nodes.All(n => n.Name != g.Key)).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new NodeWork(g.Key, null, g.ToList()));
-        return new ClusterView(true, known.Concat(strangers).ToList(), waiting.OrderBy(w => w.SnapshotDay).ThenBy(w => w.JobName, StringComparer.Ordinal)
-            .Select(w => new RunWaiting(w.Id, jobs.FindByRunName(w.JobName)?.Title ?? w.JobName, w.SnapshotDay, w.Count)).ToList());
+        return new ClusterView(true, known.Concat(strangers).ToList(), waiting.OrderBy(w => w.Day).ThenBy(w => w.JobName, StringComparer.Ordinal)
+            .Select(w => new RunWaiting(w.Id, jobs.FindByRunName(w.JobName)?.Title ?? w.JobName, w.Day, w.Count)).ToList());
     }
 
     /// <summary>

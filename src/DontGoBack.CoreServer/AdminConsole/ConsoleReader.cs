@@ -55,7 +55,7 @@ public sealed class ConsoleReader(
         {
             var schedule = job.Describe(calendar);
             var listed = await ledger.ListAsync(job.Definition.Name, first, today, cancellationToken);
-            var recent = listed.ToDictionary(r => r.SnapshotDay);
+            var recent = listed.ToDictionary(r => r.Day);
             var run = recent.GetValueOrDefault(today);
             var live = run is null ? null : await progress.LiveAsync(run, cancellationToken);
             var deadline = schedule.DeadlineOf(today);
@@ -76,8 +76,8 @@ public sealed class ConsoleReader(
         if (!jobs.TryFind(run.JobName, out var job, out _))
             return null;
         var standing = await standings.ReadAsync(job.Describe(calendar), cancellationToken);
-        var open = await alerts.OpenAsync(standing, run.SnapshotDay, cancellationToken);
-        return new RunStanding(standing.Judge(run.SnapshotDay, run, live?.Eta), open.Select(a => a.Summary).ToList());
+        var open = await alerts.OpenAsync(standing, run.Day, cancellationToken);
+        return new RunStanding(standing.Judge(run.Day, run, live?.Eta), open.Select(a => a.Summary).ToList());
     }
 
     /// <summary>One page of runs, newest day first; OFFSET on the (job, day) or (day) index, one row more to know if a next page exists.</summary>
@@ -90,10 +90,10 @@ public sealed class ConsoleReader(
         if (filter.Status is { } status)
             runs = runs.Where(r => r.Status == status);
         if (filter.From is { } from)
-            runs = runs.Where(r => r.SnapshotDay >= from);
+            runs = runs.Where(r => r.Day >= from);
         if (filter.To is { } to)
-            runs = runs.Where(r => r.SnapshotDay <= to);
-        var rows = await runs.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName)
+            runs = runs.Where(r => r.Day <= to);
+        var rows = await runs.OrderByDescending(r => r.Day).ThenBy(r => r.JobName)
             .Skip((page - 1) * RunsPageSize).Take(RunsPageSize + 1).ToListAsync(cancellationToken);
         var shown = rows.Take(RunsPageSize).ToList();
         return new RunsPage(shown, page, RunsPageSize, rows.Count > RunsPageSize, await ledger.DaysAsync(shown, cancellationToken));

@@ -123,7 +123,7 @@ public sealed class BackfillCommand(
                     {
                         await people.WriteLineAsync(
                             $"{day:yyyy-MM-dd} users {users}: {result.Status.ToText()}, success {result.Success}, skipped {result.Skipped}" +
-                            $"{ResultLines.BeforeOpening(result)}, failed {result.Failed}{ResultLines.Rebased(result)}");
+                            $"{ResultLines.BeforeOpening(result)}, failed {result.Failed}{ResultLines.Counters(job.Definition, result)}");
                     }
                 }
             }

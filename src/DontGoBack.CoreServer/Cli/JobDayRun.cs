@@ -69,8 +69,10 @@ public sealed class JobDayRun(
         var run = await ledger.FindAsync(job, day, CancellationToken.None);
         return run is null
             ? new BatchResult(day, BatchRunStatus.Aborted, 0, 0, 0, 0, elapsedMs, "stopped before the run was recorded")
-            : new BatchResult(day, run.Status, run.Total, run.Success, run.Skipped, run.Failed, elapsedMs, run.Error, run.Id, run.Attempts,
-                run.RebasedUsers, run.RebasedDays);
+            : new BatchResult(day, run.Status, run.Total, run.Success, run.Skipped, run.Failed, elapsedMs, run.Error, run.Id, run.Attempts)
+            {
+                Counters = BatchCounters.FromJson(run.Counters),
+            };
     }
 }
 
@@ -86,15 +88,16 @@ public static class ResultLines
 
     /// <summary>The plain result line; "total" counts the ACTIVE users the run looked at, the only ones refreshed.</summary>
     public static string Of(DailyJobDefinition job, BatchResult result) =>
-        $"{job.Title} {result.SnapshotDay:yyyy-MM-dd}: {result.Status.ToText()} — total {result.Total} {job.Counted}, success {result.Success}, " +
-        $"skipped {result.Skipped}{BeforeOpening(result)}, failed {result.Failed}{Rebased(result)}, {result.ElapsedMs} ms";
+        $"{job.Title} {result.Day:yyyy-MM-dd}: {result.Status.ToText()} — total {result.Total} {job.Counted}, success {result.Success}, " +
+        $"skipped {result.Skipped}{BeforeOpening(result)}, failed {result.Failed}{Counters(job, result)}, {result.ElapsedMs} ms";
 
     public static string BeforeOpening(BatchResult result) =>
-        result.SkippedBeforeOpening > 0 ? $" ({result.SkippedBeforeOpening} opened later)" : "";
+        result.NotDue > 0 ? $" ({result.NotDue} opened later)" : "";
 
     /// <summary>Why a day had nothing to do: "all 850 opened later (not due)".</summary>
     public static string NotDue(BatchResult result) => $"all {result.Total} opened later (not due)";
 
-    public static string Rebased(BatchResult result) =>
-        result.RebasedUsers > 0 ? $", re-based {result.RebasedDays} later days of {result.RebasedUsers} users" : "";
+    /// <summary>The job's own counters in its words, e.g. ", re-based 12 later days of 3 users"; nothing when it has none to tell.</summary>
+    public static string Counters(DailyJobDefinition job, BatchResult result) =>
+        job.Describe(result.Counters) is { } told ? $", {told}" : "";
 }

@@ -8,8 +8,8 @@ namespace DontGoBack.CoreServer.Cli;
 
 /// <summary>
 /// `runs [--job NAME] [--from D] [--to D] [--attempts] [--zone Z] [--json]`: the recorded days of a job as a markdown table, newest day
-/// first, each over all its attempts (written, failed now, already done, not due, first start, last finish, time spent
-/// working), a running day with its live progress and ETA, times in the batch zone (or `--zone`) and labelled; with `--attempts`,
+/// first, each over all its attempts (written, failed now, already done, not due, the job's own counters in its words, first start,
+/// last finish, time spent working), a running day with its live progress and ETA, times in the batch zone (or `--zone`) and labelled; with `--attempts`,
 /// every attempt of those days on a line of its own; with `--json`, the same list as `GET /internal/batch/runs` answers it
 /// (with `--attempts`, each run with its attempts).
 /// </summary>
@@ -31,7 +31,10 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
         var output = parsed.InvocationConfiguration.Output;
         await startup.PrepareAsync(seed: false, cancellationToken);
         await using var scope = scopes.CreateAsyncScope();
-        var found = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().ListAsync(parsed.GetValue<string>("--job")!,
+        var jobName = parsed.GetValue<string>("--job")!;
+        // The job says its own counters in words; the table knows none of their names.
+        var job = scope.ServiceProvider.GetRequiredService<BatchJobs>().FindByRunName(jobName);
+        var found = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().ListAsync(jobName,
             parsed.GetValue<DateOnly?>("--from") ?? DateOnly.MinValue, parsed.GetValue<DateOnly?>("--to") ?? DateOnly.MaxValue, cancellationToken);
         var ledger = scope.ServiceProvider.GetRequiredService<BatchRunLedger>();
         var views = await BatchRunsEndpoints.ViewsAsync(found, ledger, scope.ServiceProvider.GetRequiredService<RunProgressReader>(), cancellationToken);
@@ -39,7 +42,7 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
         if (parsed.GetValue<bool>("--attempts"))
         {
             return await WriteAttemptsAsync(views, await ledger.AttemptsAsync(views.ConvertAll(v => v.Id), cancellationToken),
-                parsed.GetValue<bool>("--json"), time, output);
+                parsed.GetValue<bool>("--json"), time, job, output);
         }
         if (parsed.GetValue<bool>("--json"))
         {
@@ -49,14 +52,14 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
 
         // The day's figures, whatever attempt wrote them: a re-run that found the day done does not blank it.
         await output.WriteLineAsync(
-            $"| id | day | status | attempts | total | written | already done | not due | failed now | {time.Heading("started")} | {time.Heading("finished")} | working | nodes | error | progress | {time.Heading("ETA")} |");
-        await output.WriteLineAsync("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            $"| id | day | status | attempts | total | written | already done | not due | failed now | counters | {time.Heading("started")} | {time.Heading("finished")} | working | nodes | error | progress | {time.Heading("ETA")} |");
+        await output.WriteLineAsync("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var run in views)
         {
-            var day = run.Day;
+            var day = run.DayView;
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"| {run.Id} | {run.SnapshotDay:yyyy-MM-dd} | {run.Status.ToText()} | {run.Attempts} | {day.Total} | {day.Written} | {day.AlreadyDone} | " +
-                $"{day.NotDue} | {day.FailedNow} | {time.Format(day.FirstStartedAt)} | {time.Format(day.LastFinishedAt)} | " +
+                $"| {run.Id} | {run.Day:yyyy-MM-dd} | {run.Status.ToText()} | {run.Attempts} | {day.Total} | {day.Written} | {day.AlreadyDone} | " +
+                $"{day.NotDue} | {day.FailedNow} | {job?.Describe(day.Counters)} | {time.Format(day.FirstStartedAt)} | {time.Format(day.LastFinishedAt)} | " +
                 $"{Seconds(day.WorkingMs)} | {string.Join(',', run.Nodes)} | {run.Error} | {ProgressCell(run.Progress)} | {EtaCell(run.Progress, time)} |"));
         }
         return 0;
@@ -67,7 +70,8 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
     /// an attempt that found every user done reads "nothing to do" beside its status.
     /// </summary>
     private static async Task<int> WriteAttemptsAsync(
-        List<BatchRunsEndpoints.RunView> views, ILookup<long, BatchRunAttempt> attempts, bool json, CommandTime time, TextWriter output)
+        List<BatchRunsEndpoints.RunView> views, ILookup<long, BatchRunAttempt> attempts, bool json, CommandTime time, DailyJobDefinition? job,
+        TextWriter output)
     {
         if (json)
         {
@@ -76,8 +80,8 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
             return 0;
         }
         await output.WriteLineAsync(
-            $"| id | day | attempt | status | node | {time.Heading("started")} | {time.Heading("finished")} | took | to do | seen | success | skipped | not due | failed | error |");
-        await output.WriteLineAsync("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            $"| id | day | attempt | status | node | {time.Heading("started")} | {time.Heading("finished")} | took | to do | seen | success | skipped | not due | failed | counters | error |");
+        await output.WriteLineAsync("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var run in views)
         {
             foreach (var attempt in attempts[run.Id])
@@ -85,9 +89,9 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
                 var took = (long)((attempt.FinishedAt ?? attempt.UpdatedAt) - attempt.StartedAt).TotalMilliseconds;
                 var status = attempt.FoundNothingToDo ? $"{attempt.Status.ToText()} (nothing to do)" : attempt.Status.ToText();
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"| {run.Id} | {run.SnapshotDay:yyyy-MM-dd} | {attempt.Attempt} | {status} | {attempt.Node} | " +
+                    $"| {run.Id} | {run.Day:yyyy-MM-dd} | {attempt.Attempt} | {status} | {attempt.Node} | " +
                     $"{time.Format(attempt.StartedAt)} | {time.Format(attempt.FinishedAt)} | {Seconds(took)} | " +
-                    $"{attempt.Expected} | {attempt.Total} | {attempt.Success} | {attempt.Skipped} | {attempt.NotDue} | {attempt.Failed} | {attempt.Error} |"));
+                    $"{attempt.Expected} | {attempt.Total} | {attempt.Success} | {attempt.Skipped} | {attempt.NotDue} | {attempt.Failed} | {job?.Describe(BatchCounters.FromJson(attempt.Counters))} | {attempt.Error} |"));
             }
         }
         return 0;

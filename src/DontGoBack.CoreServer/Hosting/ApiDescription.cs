@@ -48,6 +48,13 @@ public static class ApiDescription
             // The schema generator knows no [AllowedValues]: a property limited to some values lists them.
             if (context.JsonPropertyInfo?.AttributeProvider?.GetCustomAttributes(typeof(AllowedValuesAttribute), inherit: false) is [AllowedValuesAttribute allowed, ..])
                 schema.Enum = allowed.Values.Select(value => (JsonNode)JsonValue.Create(value?.ToString())!).ToList();
+            // A job's own counters are written by a converter the generator cannot see through: a flat object of counts.
+            if (context.JsonTypeInfo.Type == typeof(Batch.Common.BatchCounters))
+            {
+                schema.Type = JsonSchemaType.Object;
+                schema.AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32" };
+                schema.Description = "The job's own counts by name, as the job declares them; a count of 0 is left out.";
+            }
             return Task.CompletedTask;
         }));
         return builder;

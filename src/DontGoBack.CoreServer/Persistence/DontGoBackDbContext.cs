@@ -88,9 +88,9 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             run.Property(r => r.Error).HasMaxLength(2000);
             run.Property(r => r.CancelReason).HasMaxLength(500);
             // A day is one job instance.
-            run.HasIndex(r => new { r.JobName, r.SnapshotDay }).IsUnique();
+            run.HasIndex(r => new { r.JobName, r.Day }).IsUnique();
             // The console lists every job's runs newest first: ten years of days without a sort of them all.
-            run.HasIndex(r => r.SnapshotDay);
+            run.HasIndex(r => r.Day);
         });
 
         modelBuilder.Entity<BatchRunPartition>(partition =>
@@ -124,7 +124,7 @@ public class DontGoBackDbContext(DbContextOptions options) : DbContext(options)
             alert.Property(a => a.Payload).HasMaxLength(8000);
             alert.Property(a => a.LastError).HasMaxLength(2000);
             // Each message once, whichever node finds the condition first.
-            alert.HasIndex(a => new { a.JobName, a.SnapshotDay, a.Condition, a.Kind }).IsUnique();
+            alert.HasIndex(a => new { a.JobName, a.Day, a.Condition, a.Kind }).IsUnique();
             alert.HasIndex(a => new { a.Delivery, a.NextAttemptAt });
         });
 

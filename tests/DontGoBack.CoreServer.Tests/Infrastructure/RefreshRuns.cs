@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DontGoBack.CoreServer.Batch.Asset.UseCase;
 using DontGoBack.CoreServer.Batch.Common;
 
 namespace DontGoBack.CoreServer.Tests.Infrastructure;
@@ -7,6 +8,12 @@ public static class RefreshRuns
 {
     /// <summary>The result without its run id and attempt, to compare with an expected result.</summary>
     public static BatchResult WithoutRun(this BatchResult result) => result with { RunId = null, Attempt = null };
+
+    /// <summary>The asset refresh's own counters of a result (re-based users and days), as the job declares them.</summary>
+    public static AssetRefreshCounters Rebased(this BatchResult result) => result.Counters.As<AssetRefreshCounters>();
+
+    /// <summary>The asset refresh's own counters of a run's latest attempt, as stored.</summary>
+    public static AssetRefreshCounters Rebased(this BatchRun run) => BatchCounters.FromJson(run.Counters).As<AssetRefreshCounters>();
 
     public const string Path = "/internal/batch/asset-refresh/runs";
 

@@ -68,8 +68,8 @@ public sealed class AssetChainTests
         for (var day = Day.AddDays(-5); day < Day; day = day.AddDays(1))
             results.Add(await client.RunDayAsync(day));
 
-        Assert.All(results.Take(4), r => Assert.Equal((0, 20, 20), (r.Success, r.Skipped, r.SkippedBeforeOpening)));
-        Assert.Equal((0, 20, 0), (results[^1].Success, results[^1].Skipped, results[^1].SkippedBeforeOpening));
+        Assert.All(results.Take(4), r => Assert.Equal((0, 20, 20), (r.Success, r.Skipped, r.NotDue)));
+        Assert.Equal((0, 20, 0), (results[^1].Success, results[^1].Skipped, results[^1].NotDue));
         await using (var db = database.CreateContext())
             Assert.False(await db.DailyAssetSnapshots.AnyAsync(s => s.SnapshotDay < Day.AddDays(-1)));
         Assert.Equal(20, (await client.RunDayAsync(Day)).Success);
@@ -93,7 +93,7 @@ public sealed class AssetChainTests
         Assert.Equal(3, (await client.RunDayAsync(Day)).Success);
         var retry = await client.RunDayAsync(Day.AddDays(-1));
 
-        Assert.Equal((1, 0, 1, 1), (retry.Success, retry.Failed, retry.RebasedUsers, retry.RebasedDays));
+        Assert.Equal((1, 0, 1, 1), (retry.Success, retry.Failed, retry.Rebased().RebasedUsers, retry.Rebased().RebasedDays));
         foreach (var user in users)
         {
             var expectedYesterday = app.Extension.Expected(user, Day.AddDays(-1), 10_000_000);
@@ -107,8 +107,8 @@ public sealed class AssetChainTests
         Assert.Contains("2025-08-09", rebase.Reason);
         await database.AssertChainHoldsAsync();
         await using var db = database.CreateContext();
-        var run = await db.BatchRuns.SingleAsync(r => r.SnapshotDay == Day.AddDays(-1));
-        Assert.Equal((1, 1), (run.RebasedUsers, run.RebasedDays));
+        var run = await db.BatchRuns.SingleAsync(r => r.Day == Day.AddDays(-1));
+        Assert.Equal((1, 1), (run.Rebased().RebasedUsers, run.Rebased().RebasedDays));
     }
 
     [Theory]
@@ -129,8 +129,8 @@ public sealed class AssetChainTests
         var fourDaysAgo = await client.RunDayAsync(Day.AddDays(-4));
         var twoDaysAgo = await client.RunDayAsync(Day.AddDays(-2));
 
-        Assert.Equal((1, 3), (fourDaysAgo.RebasedUsers, fourDaysAgo.RebasedDays));
-        Assert.Equal((1, 2), (twoDaysAgo.RebasedUsers, twoDaysAgo.RebasedDays));
+        Assert.Equal((1, 3), (fourDaysAgo.Rebased().RebasedUsers, fourDaysAgo.Rebased().RebasedDays));
+        Assert.Equal((1, 2), (twoDaysAgo.Rebased().RebasedUsers, twoDaysAgo.Rebased().RebasedDays));
         // In order: each day from the one before; the reward stays on the day it landed on (D-1).
         var expected = new List<long> { 10_000_000 };
         for (var day = Day.AddDays(-4); day <= Day; day = day.AddDays(1))
@@ -159,7 +159,7 @@ public sealed class AssetChainTests
 
         var late = await client.RunDayAsync(Day.AddDays(-2));
 
-        Assert.True(late.RebasedUsers >= 1);
+        Assert.True(late.Rebased().RebasedUsers >= 1);
         var yesterday = (await app.SnapshotsOfAsync(user)).Last();
         Assert.Equal(0, yesterday.ClosingAmount);
         var moved = app.Extension.Expected(user, Day.AddDays(-1), app.Extension.Expected(user, Day.AddDays(-2), 1_000_000));
@@ -206,7 +206,7 @@ public sealed class AssetChainTests
         }
         var result = await late;
 
-        Assert.Equal((60, 60, 60), (result.Success, result.RebasedUsers, result.RebasedDays));
+        Assert.Equal((60, 60, 60), (result.Success, result.Rebased().RebasedUsers, result.Rebased().RebasedDays));
         Assert.True(duringRebase > 0, "no adjustment was applied while the late day was written");
         for (var i = 0; i < users.Count; i++)
         {

@@ -148,7 +148,7 @@ public sealed class AssetRefreshTests
         var result = await client.RunDayAsync(backfillDay);
 
         Assert.Equal((2, 1, 1, 0, 1, 1, 1), (result.Total, result.Success, result.Skipped, result.Failed,
-            result.SkippedBeforeOpening, result.RebasedUsers, result.RebasedDays));
+            result.NotDue, result.Rebased().RebasedUsers, result.Rebased().RebasedDays));
         var filled = Assert.Single(await app.SnapshotsOfAsync(withHistory), s => s.SnapshotDay == backfillDay);
         Assert.Equal(app.Extension.Expected(withHistory, backfillDay, 3_000_000), filled.ClosingAmount);
         // Nothing before the newcomer's account opened.

@@ -136,7 +136,7 @@ public sealed partial class CliProgressTests(ITestOutputHelper output) : IDispos
         Assert.Equal("completed", filled.GetProperty("status").GetString());
         var today = TestCalendar.Seoul.Today;
         Assert.Equal([$"{today.AddDays(-2):yyyy-MM-dd}", $"{today.AddDays(-1):yyyy-MM-dd}"],
-            filled.GetProperty("days").EnumerateArray().Select(d => d.GetProperty("result").GetProperty("snapshotDay").GetString()));
+            filled.GetProperty("days").EnumerateArray().Select(d => d.GetProperty("result").GetProperty("day").GetString()));
         Assert.All(filled.GetProperty("days").EnumerateArray(), d => Assert.Equal("1-40", d.GetProperty("users").GetString()));
     }
 

@@ -170,10 +170,10 @@ public sealed class CliTests : IDisposable
         Assert.True(allowed.ExitCode == 0, allowed.Output);
         using var result = JsonDocument.Parse(Assert.Single(allowed.StandardOutput));
         Assert.Equal(($"{ahead:yyyy-MM-dd}", "completed"),
-            (result.RootElement.GetProperty("snapshotDay").GetString(), result.RootElement.GetProperty("status").GetString()));
+            (result.RootElement.GetProperty("day").GetString(), result.RootElement.GetProperty("status").GetString()));
         await using var db = database.CreateContext();
         var run = await db.BatchRuns.AsNoTracking().SingleAsync();
-        Assert.Equal((ahead, 1), (run.SnapshotDay, run.Attempts));
+        Assert.Equal((ahead, 1), (run.Day, run.Attempts));
     }
 
     [Theory]
@@ -300,7 +300,7 @@ public sealed class CliTests : IDisposable
     {
         await using var db = database.CreateContext();
         var today = TestCalendar.Seoul.Today;
-        return await db.BatchRuns.AsNoTracking().SingleAsync(r => r.JobName == AssetRefreshJob.Name && r.SnapshotDay == today);
+        return await db.BatchRuns.AsNoTracking().SingleAsync(r => r.JobName == AssetRefreshJob.Name && r.Day == today);
     }
 
     private static Dictionary<string, string?> Settings(TestDatabase database) => new()

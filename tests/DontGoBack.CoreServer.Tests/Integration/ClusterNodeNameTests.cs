@@ -58,7 +58,7 @@ public sealed class ClusterNodeNameTests
         await Eventually.UntilAsync(async () =>
         {
             await using var db = database.CreateContext();
-            run = await db.BatchRuns.AsNoTracking().SingleAsync(r => r.JobName == AssetRefreshJob.Name && r.SnapshotDay == day);
+            run = await db.BatchRuns.AsNoTracking().SingleAsync(r => r.JobName == AssetRefreshJob.Name && r.Day == day);
             return run.Status != BatchRunStatus.Running;
         }, TimeSpan.FromSeconds(60));
         Assert.Equal(BatchRunStatus.Completed, run!.Status);

@@ -45,7 +45,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             var partitions = await db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == run.Id).ToListAsync();
             output.WriteLine($"run {run.Id}: {run.Success} refreshed by {string.Join(", ", partitions.GroupBy(p => p.Node).Select(g => $"{g.Key} {g.Count()}"))}");
             Assert.Equal((1, active, active), (run.Attempts, run.Total, run.Success));
-            Assert.Single(await db.BatchRuns.AsNoTracking().Where(r => r.SnapshotDay == day).ToListAsync());
+            Assert.Single(await db.BatchRuns.AsNoTracking().Where(r => r.Day == day).ToListAsync());
             Assert.All(partitions, p => Assert.Equal(BatchPartitionStatus.Done, p.Status));
             // Each partition counted its own users at its start; they add up to the day's, and so does the attempt's record.
             Assert.Equal(active, partitions.Sum(p => p.Expected));
@@ -394,7 +394,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         {
             await using (var db = database.CreateContext())
             {
-                if (await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.JobName == job && r.SnapshotDay == day) is { } run
+                if (await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.JobName == job && r.Day == day) is { } run
                     && condition(run))
                     return run;
             }

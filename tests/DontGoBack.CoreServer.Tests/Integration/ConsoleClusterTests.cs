@@ -181,7 +181,7 @@ public sealed class ConsoleClusterTests(ConsoleBrowser browser, ITestOutputHelpe
     {
         await using var db = database.CreateContext();
         return await db.BatchRunPartitions.AsNoTracking()
-            .Where(p => db.BatchRuns.Any(r => r.Id == p.RunId && r.JobName == AssetRefreshJob.Name && r.SnapshotDay == day))
+            .Where(p => db.BatchRuns.Any(r => r.Id == p.RunId && r.JobName == AssetRefreshJob.Name && r.Day == day))
             .OrderBy(p => p.PartitionNo).ToListAsync();
     }
 }

@@ -179,7 +179,7 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         await Eventually.UntilAsync(async () => await RunStatusAsync(app, Day) == BatchRunStatus.Running || running.IsCompleted, TimeSpan.FromSeconds(20));
         long runId;
         await using (var db = database.CreateContext())
-            runId = db.BatchRuns.Single(r => r.SnapshotDay == Day).Id;
+            runId = db.BatchRuns.Single(r => r.Day == Day).Id;
 
         var page = await browser.OpenAsync(server);
         await page.GotoAsync($"internal/console/runs/{runId}");
@@ -260,7 +260,7 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         await app.Extension.BlockedCallArrived.WaitAsync(TimeSpan.FromSeconds(30));
         long runId;
         await using (var db = database.CreateContext())
-            runId = db.BatchRuns.Single(r => r.SnapshotDay == Day).Id;
+            runId = db.BatchRuns.Single(r => r.Day == Day).Id;
 
         // A page's forms as a browser posts them: the console's cookie and its antiforgery token.
         var console = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });

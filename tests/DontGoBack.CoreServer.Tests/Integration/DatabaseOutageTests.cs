@@ -330,7 +330,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
     private static async Task<BatchRun> RunOfDayAsync(TestDatabase database)
     {
         await using var db = database.CreateContext();
-        return await db.BatchRuns.AsNoTracking().SingleAsync(r => r.JobName == AssetRefreshJob.Name && r.SnapshotDay == Day);
+        return await db.BatchRuns.AsNoTracking().SingleAsync(r => r.JobName == AssetRefreshJob.Name && r.Day == Day);
     }
 
     private static async Task AssertOneSnapshotPerActiveUserAsync(TestDatabase database, List<long> users)

@@ -220,7 +220,7 @@ public sealed partial class DatabaseRefusesWritesTests
 
         disk.Free();
         await using var db = disk.Database.CreateContext();
-        var run = await db.BatchRuns.AsNoTracking().SingleAsync(r => r.SnapshotDay == Day);
+        var run = await db.BatchRuns.AsNoTracking().SingleAsync(r => r.Day == Day);
         Assert.Equal((BatchRunStatus.Failed, result.Error, result.RunId), (run.Status, run.Error, (long?)run.Id));
         Assert.Equal(BatchRunStatus.Completed, (await client.RunDayAsync(Day)).Status);
     }

@@ -69,7 +69,7 @@ public sealed class DayViewCliTests : IDisposable
         Assert.True(attemptsJson.ExitCode == 0, attemptsJson.Output);
         using var withAttempts = JsonDocument.Parse(Assert.Single(attemptsJson.StandardOutput));
         var run = Assert.Single(withAttempts.RootElement.EnumerateArray());
-        var dayView = run.GetProperty("run").GetProperty("day");
+        var dayView = run.GetProperty("run").GetProperty("dayView");
         Assert.Equal((written, 0, 2), (dayView.GetProperty("written").GetInt32(), dayView.GetProperty("failedNow").GetInt32(), dayView.GetProperty("attempts").GetInt32()));
         Assert.Equal(attempts[0].StartedAt, dayView.GetProperty("firstStartedAt").GetDateTimeOffset());
         Assert.Equal([written, 0], run.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("success").GetInt32()));
@@ -132,10 +132,10 @@ public sealed class DayViewCliTests : IDisposable
         Assert.Contains(backfill.StandardOutput, line => line.StartsWith($"{today.AddDays(-1):yyyy-MM-dd} users all: completed,", StringComparison.Ordinal));
         await using (var db = database.CreateContext())
         {
-            var statuses = await db.BatchRuns.AsNoTracking().Where(r => r.JobName == AssetRefreshJob.Name).OrderBy(r => r.SnapshotDay)
-                .Select(r => new { r.SnapshotDay, r.Status }).ToListAsync();
+            var statuses = await db.BatchRuns.AsNoTracking().Where(r => r.JobName == AssetRefreshJob.Name).OrderBy(r => r.Day)
+                .Select(r => new { r.Day, r.Status }).ToListAsync();
             Assert.Equal([(today.AddDays(-3), BatchRunStatus.NothingToDo), (today.AddDays(-2), BatchRunStatus.NothingToDo), (today.AddDays(-1), BatchRunStatus.Completed)],
-                statuses.Select(s => (s.SnapshotDay, s.Status)));
+                statuses.Select(s => (s.Day, s.Status)));
             Assert.Equal(0, await db.DailyAssetSnapshots.CountAsync(s => s.SnapshotDay < today.AddDays(-1)));
         }
         var runs = await CoreServerProcess.RunAsync(settings, ["runs"], _workingDirectory);

@@ -104,7 +104,7 @@ public sealed class DayViewConsoleTests(ConsoleBrowser browser)
 
         var result = await client.RunDayAsync(before);
 
-        Assert.Equal((BatchRunStatus.NothingToDo, 5, 0, 5, 5), (result.Status, result.Total, result.Success, result.Skipped, result.SkippedBeforeOpening));
+        Assert.Equal((BatchRunStatus.NothingToDo, 5, 0, 5, 5), (result.Status, result.Total, result.Success, result.Skipped, result.NotDue));
         var page = await browser.OpenAsync(server);
         await page.GotoAsync($"internal/console/runs/{result.RunId}");
         var status = page.Locator("[data-field=run-status]");
@@ -142,6 +142,6 @@ public sealed class DayViewConsoleTests(ConsoleBrowser browser)
     {
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<Persistence.DontGoBackDbContext>();
-        return await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.SnapshotDay == Day);
+        return await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Day == Day);
     }
 }

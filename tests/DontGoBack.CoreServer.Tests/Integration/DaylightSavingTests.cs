@@ -57,7 +57,7 @@ public sealed class DaylightSavingTests
         var trigger = await scheduler.GetTrigger(AssetRefreshJob.Definition.CronKey);
         Assert.Equal(new DateTimeOffset(2025, 8, 10, 2, 30, 0, edt), trigger!.GetFireTimeAfter(CoreServerApp.DefaultNow));
         // Today is New York's: the 9th runs, the 10th has not begun.
-        Assert.Equal(new DateOnly(2025, 8, 9), (await client.RunDayAsync(new DateOnly(2025, 8, 9))).SnapshotDay);
+        Assert.Equal(new DateOnly(2025, 8, 9), (await client.RunDayAsync(new DateOnly(2025, 8, 9))).Day);
         var tomorrow = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay=2025-08-10", null);
         Assert.Equal(HttpStatusCode.BadRequest, tomorrow.StatusCode);
         Assert.Contains("Today is 2025-08-09 in America/New_York; 2025-08-10 has not begun.", await tomorrow.Content.ReadAsStringAsync());
@@ -93,14 +93,14 @@ public sealed class DaylightSavingTests
             app.CreateClient();
             await using var scope = app.Services.CreateAsyncScope();
             var results = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>().RunDueDaysAsync(null, CancellationToken.None);
-            days.AddRange(results.Select(r => r.SnapshotDay));
+            days.AddRange(results.Select(r => r.Day));
         }
 
         // The first start runs the three owed days, the second finds nothing owed.
         Assert.Equal(Enumerable.Range(1, 3).Select(firstDay.AddDays), days);
         await using var db = database.CreateContext();
-        var runs = await db.BatchRuns.AsNoTracking().OrderBy(r => r.SnapshotDay).ToListAsync();
-        Assert.Equal(Enumerable.Range(0, 4).Select(firstDay.AddDays), runs.Select(r => r.SnapshotDay));
+        var runs = await db.BatchRuns.AsNoTracking().OrderBy(r => r.Day).ToListAsync();
+        Assert.Equal(Enumerable.Range(0, 4).Select(firstDay.AddDays), runs.Select(r => r.Day));
         Assert.All(runs, r => Assert.Equal(1, r.Attempts));
         Assert.Equal(4, await db.DailyAssetSnapshots.CountAsync(s => s.UserId == user && s.SnapshotDay >= firstDay));
     }

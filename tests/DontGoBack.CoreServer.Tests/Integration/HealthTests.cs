@@ -138,7 +138,7 @@ public sealed class HealthTests
         await using var db = database.CreateContext();
         var alerted = await db.DeadlineAlerts.AsNoTracking()
             .Where(a => a.JobName == AssetRefreshJob.Name && a.Kind == AlertKind.Raised && a.Condition == DeadlineCondition.Overdue)
-            .Select(a => a.SnapshotDay).ToListAsync();
+            .Select(a => a.Day).ToListAsync();
         Assert.Equal(Enumerable.Range(0, 8).Select(n => Day.AddDays(-7 + n)), alerted.Order());
     }
 

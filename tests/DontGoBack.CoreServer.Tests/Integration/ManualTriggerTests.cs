@@ -27,7 +27,7 @@ public sealed class ManualTriggerTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var result = await response.Content.ReadFromJsonAsync<BatchResult>();
-        Assert.Equal(new DateOnly(2025, 8, 10), result!.SnapshotDay);
+        Assert.Equal(new DateOnly(2025, 8, 10), result!.Day);
         Assert.Equal(1, result.Success);
     }
 

@@ -225,7 +225,7 @@ public sealed class OperatorActionTests
         await app.Extension.BlockedCallArrived.WaitAsync(Patience);
         long runId;
         await using (var db = database.CreateContext())
-            runId = (await db.BatchRuns.SingleAsync(r => r.SnapshotDay == Day)).Id;
+            runId = (await db.BatchRuns.SingleAsync(r => r.Day == Day)).Id;
         var cancel = await client.PostAsJsonAsync($"/internal/batch/runs/{runId}/cancel", new { reason = "late second thoughts" });
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         // The cancel stays pending while the run works.

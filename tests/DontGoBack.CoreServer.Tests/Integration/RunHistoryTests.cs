@@ -40,7 +40,7 @@ public sealed class RunHistoryTests
 
         using var list = JsonDocument.Parse(await client.GetStringAsync($"/internal/batch/runs?job={AssetRefreshJob.Name}&from=2025-08-01&to=2025-08-31"));
         var run = Assert.Single(list.RootElement.EnumerateArray());
-        Assert.Equal(("completed", 2, "2025-08-10"), (run.GetProperty("status").GetString(), run.GetProperty("attempts").GetInt32(), run.GetProperty("snapshotDay").GetString()));
+        Assert.Equal(("completed", 2, "2025-08-10"), (run.GetProperty("status").GetString(), run.GetProperty("attempts").GetInt32(), run.GetProperty("day").GetString()));
         Assert.Equal(["node-a"], run.GetProperty("nodes").EnumerateArray().Select(n => n.GetString()));
         Assert.True(run.GetProperty("finishedAt").ValueKind == JsonValueKind.String);
     }
@@ -126,9 +126,9 @@ public sealed class RunHistoryTests
             await using var scope = app.Services.CreateAsyncScope();
             runs = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>()
                 .ListAsync(AssetRefreshJob.Name, Day.AddDays(-10), Day, CancellationToken.None);
-            return runs.Any(r => r.SnapshotDay == Day && r.Status != BatchRunStatus.Running);
+            return runs.Any(r => r.Day == Day && r.Status != BatchRunStatus.Running);
         }, TimeSpan.FromSeconds(20));
-        var days = runs.OrderBy(r => r.Id).Select(r => r.SnapshotDay).ToArray();
+        var days = runs.OrderBy(r => r.Id).Select(r => r.Day).ToArray();
         Assert.Equal([Day.AddDays(-5), Day.AddDays(-3), Day.AddDays(-2), Day.AddDays(-1), Day], days);
         Assert.All(runs, r => Assert.Equal(BatchRunStatus.Completed, r.Status));
         Assert.Contains(app.Logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("2025-08-06") && e.Message.Contains("MaxCatchUpDays"));

@@ -85,7 +85,7 @@ public sealed class RunProgressTests(ITestOutputHelper output)
             .ToList();
         // The second attempt's work was the 2 users the first left failed: the 4 it passed over as done were no work.
         Assert.Equal([(1, "completed_with_failures", 6, 6, 4, 0, 2), (2, "completed", 2, 6, 2, 4, 0)], attempts);
-        Assert.Equal((6, 0), (detail.GetProperty("day").GetProperty("written").GetInt32(), detail.GetProperty("day").GetProperty("failedNow").GetInt32()));
+        Assert.Equal((6, 0), (detail.GetProperty("dayView").GetProperty("written").GetInt32(), detail.GetProperty("dayView").GetProperty("failedNow").GetInt32()));
     }
 
     [Theory]

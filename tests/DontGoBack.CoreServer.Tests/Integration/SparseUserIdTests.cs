@@ -130,7 +130,7 @@ public sealed class SparseUserIdTests
         await Eventually.UntilAsync(async () =>
         {
             await using var db = database.CreateContext();
-            run = await db.BatchRuns.AsNoTracking().SingleAsync(r => r.JobName == job && r.SnapshotDay == day);
+            run = await db.BatchRuns.AsNoTracking().SingleAsync(r => r.JobName == job && r.Day == day);
             return run.Status != BatchRunStatus.Running;
         }, TimeSpan.FromSeconds(60));
         Assert.True(run!.Status == BatchRunStatus.Completed, $"{run.Status}: {run.Error}");
@@ -188,7 +188,7 @@ public sealed class SparseUserIdTests
     private static async Task<List<BatchRunPartition>> PartitionsAsync(TestDatabase database, string job, DateOnly day)
     {
         await using var db = database.CreateContext();
-        var runId = await db.BatchRuns.AsNoTracking().Where(r => r.JobName == job && r.SnapshotDay == day).Select(r => r.Id).SingleAsync();
+        var runId = await db.BatchRuns.AsNoTracking().Where(r => r.JobName == job && r.Day == day).Select(r => r.Id).SingleAsync();
         return await db.BatchRunPartitions.AsNoTracking().Where(p => p.RunId == runId).OrderBy(p => p.PartitionNo).ToListAsync();
     }
 }

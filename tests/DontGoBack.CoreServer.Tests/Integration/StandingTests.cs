@@ -202,7 +202,7 @@ public sealed partial class StandingTests
 
         Assert.Equal(("Degraded", "2025-08-11 is past the deadline (AssetRefresh:CompleteBy 06:00 in Asia/Seoul) and not through."),
             (late.Status, late.Description));
-        Assert.Equal((new DateOnly(2025, 8, 11), DeadlineCondition.Overdue), (overdue.SnapshotDay, overdue.Condition));
+        Assert.Equal((new DateOnly(2025, 8, 11), DeadlineCondition.Overdue), (overdue.Day, overdue.Condition));
         var lateCard = await CardAsync(client, AssetRefreshJob.Name);
         Assert.Equal(("late", "bad"), (lateCard.Pill, lateCard.PillClass));
         Assert.Equal([SummaryOf(overdue)], lateCard.Alerts);

@@ -240,7 +240,7 @@ public sealed class UserDormancyTests
         await using var scope = app.Services.CreateAsyncScope();
         var results = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<UserDormancyJob>>().RunDueDaysAsync(null, CancellationToken.None);
 
-        Assert.Equal([Day.AddDays(-2), Day.AddDays(-1), Day], results.Select(r => r.SnapshotDay));
+        Assert.Equal([Day.AddDays(-2), Day.AddDays(-1), Day], results.Select(r => r.Day));
         Assert.Equal([0, 1, 0], results.Select(r => r.Success));
         var change = Assert.Single(await HistoryAsync(app));
         Assert.Equal(user, change.UserId);

@@ -39,7 +39,11 @@ public sealed class RunModel(
     /// <summary>Whether the run may be started again from here: a job's own run (a back-fill's subset is run with `backfill`), not running.</summary>
     public bool CanRunAgain => Run.Status != BatchRunStatus.Running && jobs.TryFind(Run.JobName, out _, out _);
 
+    /// <summary>The job's own counters summed over the day's attempts, in the job's words; null when it has nothing to tell.</summary>
+    public string? DayCounters => jobs.FindByRunName(Run.JobName)?.Describe(Day.Counters);
+
     /// <summary>The console started the day again and its attempt has not claimed the run yet: the page follows until it does.</summary>
+
     public bool AwaitingClaim => Started is { } before && Run.Attempts <= before && Run.Status != BatchRunStatus.Running;
 
     public async Task<IActionResult> OnGetAsync(long id, CancellationToken cancellationToken)
@@ -74,7 +78,7 @@ public sealed class RunModel(
             return Page();
         }
         var search = new FailureSearch(UserId, string.IsNullOrEmpty(FailureClass) ? null : FailureClass, string.IsNullOrWhiteSpace(Reason) ? null : Reason.Trim());
-        FailurePage = await Failures.SearchAsync(run.SnapshotDay, search, After, FailuresPageSize, cancellationToken);
+        FailurePage = await Failures.SearchAsync(run.Day, search, After, FailuresPageSize, cancellationToken);
         return Page();
     }
 
@@ -94,8 +98,8 @@ public sealed class RunModel(
         Run = run;
         var kind = run.Failed > 0 || run.Status is BatchRunStatus.Failed or BatchRunStatus.Aborted ? OperatorActionKind.Retry : OperatorActionKind.Trigger;
         var answer = jobs.TryFind(run.JobName, out var job, out _)
-            ? await actions.StartDayAsync(job, run.SnapshotDay, kind, reason: null, who, CancellationToken.None)
-            : await actions.RejectAsync(kind, null, run.Id, run.SnapshotDay, null, who,
+            ? await actions.StartDayAsync(job, run.Day, kind, reason: null, who, CancellationToken.None)
+            : await actions.RejectAsync(kind, null, run.Id, run.Day, null, who,
                 $"run {run.Id} ({run.JobName}) is not a job's own run; `backfill` runs a subset again", CancellationToken.None);
         return Redirect(answer.Outcome == OperatorActionOutcome.Accepted
             ? $"{ConsolePaths.Run(id)}?started={run.Attempts}"
@@ -109,7 +113,7 @@ public sealed class RunModel(
         if (!OperatorActions.TryReadReason(cancelReason, required: true, out var reason, out var problem))
         {
             var run = await ledger.FindAsync(id, CancellationToken.None);
-            await actions.RejectAsync(OperatorActionKind.Cancel, run?.JobName, id, run?.SnapshotDay, reason, who, problem!, CancellationToken.None);
+            await actions.RejectAsync(OperatorActionKind.Cancel, run?.JobName, id, run?.Day, reason, who, problem!, CancellationToken.None);
             return Redirect($"{ConsolePaths.Run(id)}?cancelProblem={Uri.EscapeDataString(problem!)}");
         }
         var answer = await actions.CancelAsync(id, reason!, who, CancellationToken.None);

@@ -24,7 +24,7 @@ public enum BatchRunStatus
 
 /// <summary>The outcome of one batch run for one day, as the trigger API and the CLI report it.</summary>
 public sealed record BatchResult(
-    DateOnly SnapshotDay,
+    DateOnly Day,
     BatchRunStatus Status,
     int Total,
     int Success,
@@ -35,8 +35,10 @@ public sealed record BatchResult(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? RunId = null,
     /// <summary>1 for the day's first run; more for a continuation that processed only what was left.</summary>
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Attempt = null,
-    /// <summary>Users whose later days this run re-based (it wrote a day behind them), and how many days moved in all.</summary>
-    int RebasedUsers = 0,
-    int RebasedDays = 0,
-    /// <summary>Of the skipped, users whose account opened after the day: no history before the account.</summary>
-    int SkippedBeforeOpening = 0);
+    /// <summary>Of the skipped, ids not due on the day (e.g. an account opened later): counted, never work.</summary>
+    int NotDue = 0)
+{
+    // A property, not an optional parameter: the API description cannot write a struct's default as a parameter's default value.
+    /// <summary>The job's own counts, e.g. the asset refresh's <c>{"rebasedDays":12,"rebasedUsers":3}</c>; <c>{}</c> when it has none.</summary>
+    public BatchCounters Counters { get; init; }
+}

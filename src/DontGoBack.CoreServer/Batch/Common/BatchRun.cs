@@ -9,7 +9,7 @@ public sealed class BatchRun
 {
     public long Id { get; set; }
     public string JobName { get; set; } = "";
-    public DateOnly SnapshotDay { get; set; }
+    public DateOnly Day { get; set; }
     public BatchRunStatus Status { get; set; }
     public DateTimeOffset StartedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
@@ -29,9 +29,8 @@ public sealed class BatchRun
     public int Skipped { get; set; }
     public int Failed { get; set; }
 
-    /// <summary>Users whose later days were re-based because this run wrote a day behind them, and how many of their days moved.</summary>
-    public int RebasedUsers { get; set; }
-    public int RebasedDays { get; set; }
+    /// <summary>The job's own counts of the latest attempt (see <see cref="BatchCounters"/>) as stored: a flat JSON object, null when none.</summary>
+    public string? Counters { get; set; }
 
     /// <summary>Why the latest attempt stopped early, if it did.</summary>
     public string? Error { get; set; }

@@ -30,6 +30,9 @@ public sealed class BatchRunAttempt
 
     /// <summary>Of the skipped, ids not due on the day (e.g. an account opened later): counted, never work. Written with its outcome.</summary>
     public int NotDue { get; set; }
+
+    /// <summary>The job's own counts of this attempt (see <see cref="BatchCounters"/>) as stored, written with its outcome; null when none.</summary>
+    public string? Counters { get; set; }
     public string? Error { get; set; }
 
     /// <summary>

@@ -55,9 +55,9 @@ public sealed class BatchRunLedger(
         {
             await using var db = await contexts.CreateDbContextAsync(token);
             return await db.Database.SqlQuery<ClaimRow>($"""
-            INSERT INTO batch_runs (job_name, snapshot_day, status, started_at, heartbeat_at, lease_owner, nodes, attempts, total, success, skipped, failed)
+            INSERT INTO batch_runs (job_name, day, status, started_at, heartbeat_at, lease_owner, nodes, attempts, total, success, skipped, failed)
             VALUES ({job}, {day}, {nameof(BatchRunStatus.Running)}, {now}, {now}, {owner}, {node}, 1, 0, 0, 0, 0)
-            ON CONFLICT (job_name, snapshot_day) DO UPDATE
+            ON CONFLICT (job_name, day) DO UPDATE
                SET status = excluded.status, started_at = excluded.started_at, finished_at = NULL,
                    heartbeat_at = excluded.heartbeat_at, lease_owner = excluded.lease_owner, error = NULL,
                    cancel_requested_at = NULL, cancel_reason = NULL,
@@ -162,6 +162,7 @@ public sealed class BatchRunLedger(
     {
         var now = time.GetUtcNow();
         var error = StoredText.Clean(result.Error, MaxTextLength);
+        var counters = result.Counters.ToJson();
         // One transaction: the run's row stays locked until its attempt's record is written too, so a
         // next attempt's claim (which marks earlier "running" attempts aborted) never sees the run
         // released with this attempt's record still unfinished.
@@ -178,8 +179,7 @@ public sealed class BatchRunLedger(
                 .SetProperty(r => r.Success, result.Success)
                 .SetProperty(r => r.Skipped, result.Skipped)
                 .SetProperty(r => r.Failed, result.Failed)
-                .SetProperty(r => r.RebasedUsers, result.RebasedUsers)
-                .SetProperty(r => r.RebasedDays, result.RebasedDays)
+                .SetProperty(r => r.Counters, counters)
                 .SetProperty(r => r.Error, error), cancellationToken) == 1;
         if (!finished)
             return false;
@@ -192,7 +192,7 @@ public sealed class BatchRunLedger(
                 .SetProperty(a => a.Expected, a => expected ?? a.Expected)
                 .SetProperty(a => a.Total, result.Total).SetProperty(a => a.Success, result.Success)
                 .SetProperty(a => a.Skipped, result.Skipped).SetProperty(a => a.Failed, result.Failed)
-                .SetProperty(a => a.NotDue, result.SkippedBeforeOpening)
+                .SetProperty(a => a.NotDue, result.NotDue).SetProperty(a => a.Counters, counters)
                 .SetProperty(a => a.Error, error), cancellationToken);
         await OperatorActions.SettleCancelsAsync(db, claim.RunId, result, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -252,15 +252,15 @@ public sealed class BatchRunLedger(
     public async Task<BatchRun?> FindAsync(string job, DateOnly day, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        return await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.JobName == job && r.SnapshotDay == day, cancellationToken);
+        return await db.BatchRuns.AsNoTracking().SingleOrDefaultAsync(r => r.JobName == job && r.Day == day, cancellationToken);
     }
 
     public async Task<List<BatchRun>> ListAsync(string job, DateOnly from, DateOnly to, CancellationToken cancellationToken)
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         return await db.BatchRuns.AsNoTracking()
-            .Where(r => r.JobName == job && r.SnapshotDay >= from && r.SnapshotDay <= to)
-            .OrderByDescending(r => r.SnapshotDay)
+            .Where(r => r.JobName == job && r.Day >= from && r.Day <= to)
+            .OrderByDescending(r => r.Day)
             .ToListAsync(cancellationToken);
     }
 
@@ -277,12 +277,12 @@ public sealed class BatchRunLedger(
             .OrderBy(r => r.Id)
             .Select(r => new
             {
-                r.SnapshotDay,
+                r.Day,
                 r.StartedAt,
                 FirstAttempt = db.BatchRunAttempts.Where(a => a.RunId == r.Id).OrderBy(a => a.Attempt).Select(a => (DateTimeOffset?)a.StartedAt).FirstOrDefault(),
             })
             .FirstOrDefaultAsync(cancellationToken);
-        return first is null ? null : new FirstRun(first.SnapshotDay, first.FirstAttempt ?? first.StartedAt);
+        return first is null ? null : new FirstRun(first.Day, first.FirstAttempt ?? first.StartedAt);
     }
 
     /// <summary>The latest day whose run went through (with or without failed users) and when it finished; null when none did.</summary>
@@ -291,8 +291,8 @@ public sealed class BatchRunLedger(
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         return await db.BatchRuns.AsNoTracking()
             .Where(r => r.JobName == job && (r.Status == BatchRunStatus.Completed || r.Status == BatchRunStatus.CompletedWithFailures || r.Status == BatchRunStatus.NothingToDo))
-            .OrderByDescending(r => r.SnapshotDay)
-            .Select(r => new DayThrough(r.SnapshotDay, r.FinishedAt))
+            .OrderByDescending(r => r.Day)
+            .Select(r => new DayThrough(r.Day, r.FinishedAt))
             .FirstOrDefaultAsync(cancellationToken);
     }
 
@@ -301,9 +301,9 @@ public sealed class BatchRunLedger(
     {
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         return (await db.BatchRuns.AsNoTracking()
-            .Where(r => r.JobName == job && r.SnapshotDay >= from && r.SnapshotDay <= to
+            .Where(r => r.JobName == job && r.Day >= from && r.Day <= to
                         && (r.Status == BatchRunStatus.Completed || r.Status == BatchRunStatus.CompletedWithFailures || r.Status == BatchRunStatus.NothingToDo))
-            .Select(r => r.SnapshotDay)
+            .Select(r => r.Day)
             .ToListAsync(cancellationToken)).ToHashSet();
     }
 
@@ -344,14 +344,14 @@ public sealed class BatchRunLedger(
         var now = time.GetUtcNow();
         var node = Node;
         var error = StoredText.Clean(result.Error, MaxTextLength);
+        var counters = result.Counters.ToJson();
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var updated = await HeldPartition(db, claim, partitionNo)
             .ExecuteUpdateAsync(set => set
                 .SetProperty(p => p.Status, status).SetProperty(p => p.Node, node).SetProperty(p => p.FinishedAt, now)
                 .SetProperty(p => p.Expected, expected).SetProperty(p => p.Total, result.Total).SetProperty(p => p.Success, result.Success)
                 .SetProperty(p => p.Skipped, result.Skipped).SetProperty(p => p.Failed, result.Failed)
-                .SetProperty(p => p.NotDue, result.SkippedBeforeOpening)
-                .SetProperty(p => p.RebasedUsers, result.RebasedUsers).SetProperty(p => p.RebasedDays, result.RebasedDays)
+                .SetProperty(p => p.NotDue, result.NotDue).SetProperty(p => p.Counters, counters)
                 .SetProperty(p => p.Error, error), cancellationToken);
         if (updated == 0)
             return null;
@@ -385,7 +385,10 @@ public sealed class BatchRunLedger(
         var (total, failed, notDue) = (partitions.Sum(p => p.Total), partitions.Sum(p => p.Failed), partitions.Sum(p => p.NotDue));
         var status = cancelReason is not null ? BatchRunStatus.Aborted : BatchOutcome.StatusOf(error is not null, total, failed, notDue);
         return new BatchResult(day, status, total, partitions.Sum(p => p.Success), partitions.Sum(p => p.Skipped),
-            failed, elapsedMs, error, runId, attempt, partitions.Sum(p => p.RebasedUsers), partitions.Sum(p => p.RebasedDays), notDue);
+            failed, elapsedMs, error, runId, attempt, notDue)
+        {
+            Counters = BatchCounters.Sum(partitions.Select(p => BatchCounters.FromJson(p.Counters))),
+        };
     }
 
     private sealed record ClaimRow(long Id, int Attempts);

@@ -25,9 +25,8 @@ public sealed class BatchRunPartition
     /// <summary>Of the skipped, ids not due on the day (see <see cref="BatchRunAttempt.NotDue"/>).</summary>
     public int NotDue { get; set; }
 
-    /// <summary>Users whose later days were re-based because this run wrote a day behind them, and how many of their days moved.</summary>
-    public int RebasedUsers { get; set; }
-    public int RebasedDays { get; set; }
+    /// <summary>The job's own counts (see <see cref="BatchCounters"/>) as stored: a flat JSON object, null when none.</summary>
+    public string? Counters { get; set; }
     public string? Error { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
 }

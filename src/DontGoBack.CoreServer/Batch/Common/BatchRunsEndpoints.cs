@@ -20,10 +20,11 @@ public static class BatchRunsEndpoints
         var runs = batch.MapGroup("").WithTags(ApiDescription.Tags.BatchRuns);
         runs.MapGet("/runs", ListAsync).Produces<IEnumerable<RunView>>().ProducesProblem(StatusCodes.Status400BadRequest)
             .WithSummary("List the runs")
-            .WithDescription("Every job's runs, newest day first, each with its day over all its attempts (`day`: written, failed now, "
-                + "already done, not due, first start, last finish, time spent working), its latest attempt's counts and, while running, its live progress. "
+            .WithDescription("Every job's runs, newest day first: each its `day` (YYYY-MM-DD), its day over all its attempts (`dayView`: written, failed now, "
+                + "already done, not due, first start, last finish, time spent working, the job's own `counters` summed), its latest attempt's counts "
+                + "and own `counters` (a flat object of the job's counts, e.g. `rebasedUsers`) and, while running, its live progress. "
                 + "`job` narrows to one job (an unknown name is 400 and lists the known ones); `from` and `to` (YYYY-MM-DD, inclusive) "
-                + "bound the snapshot day and are open-ended when left out, so runs of future days are listed too.");
+                + "bound the day and are open-ended when left out, so runs of future days are listed too.");
         runs.MapGet("/runs/{id:long}", GetAsync).Produces<RunDetail>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("Read one run with its failures")
@@ -60,7 +61,7 @@ public static class BatchRunsEndpoints
         // The run table queried by the names runs are recorded under: the job's own and its subset's.
         foreach (var name in job is null ? jobs.RunNames : [job])
             found.AddRange(await ledger.ListAsync(name, first, last, cancellationToken));
-        return Results.Ok(await ViewsAsync(found.OrderByDescending(r => r.SnapshotDay).ThenBy(r => r.JobName).ToList(), ledger, progress, cancellationToken));
+        return Results.Ok(await ViewsAsync(found.OrderByDescending(r => r.Day).ThenBy(r => r.JobName).ToList(), ledger, progress, cancellationToken));
     }
 
     /// <summary>The runs as the list and `runs` show them: each with its day over all attempts and, while running, its live progress.</summary>
@@ -85,7 +86,7 @@ public static class BatchRunsEndpoints
             return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such run", detail: $"There is no run {id}.");
         // A back-fill's subset run finds its job's failures as the job's own run does.
         var failures = jobs.FailuresOf(run, http.RequestServices) is { } source
-            ? await source.PageAsync(run.SnapshotDay, page ?? 1, pageSize ?? 100, cancellationToken)
+            ? await source.PageAsync(run.Day, page ?? 1, pageSize ?? 100, cancellationToken)
             : null;
         var (attempts, day) = await progress.AttemptsAsync(run, cancellationToken);
         return Results.Ok(new RunDetail(RunView.Of(run, day), failures, await progress.LiveAsync(run, cancellationToken), attempts, day));
@@ -151,25 +152,27 @@ public static class BatchRunsEndpoints
     }
 
     /// <summary>A run as listed: its day over all its attempts, and the latest attempt's own status, times and counts beside it.</summary>
-    /// <param name="StartedAt">When the latest attempt started (the day's first start is <see cref="Day"/>'s).</param>
-    /// <param name="Total">This and the counts after it are the latest attempt's; <see cref="Day"/> is what the day did.</param>
-    /// <param name="Day">The day over all its attempts: what every surface shows for it.</param>
+    /// <param name="StartedAt">When the latest attempt started (the day's first start is <see cref="DayView"/>'s).</param>
+    /// <param name="Total">This and the counts after it are the latest attempt's; <see cref="DayView"/> is what the day did.</param>
+    /// <param name="Counters">The latest attempt's own counts of the job (<see cref="BatchCounters"/>); <see cref="DayView"/> sums the day's.</param>
+    /// <param name="DayView">The day over all its attempts: what every surface shows for it.</param>
     public sealed record RunView(
-        long Id, string Job, DateOnly SnapshotDay, BatchRunStatus Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
+        long Id, string Job, DateOnly Day, BatchRunStatus Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
         DateTimeOffset HeartbeatAt, IReadOnlyList<string> Nodes, int Attempts, int Total, int Success, int Skipped, int Failed, string? Error,
-        RunDayView Day)
+        BatchCounters Counters, RunDayView DayView)
     {
         /// <summary>A running run's live progress (its counts above are the previous attempt's until it finishes).</summary>
         [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
         public RunProgressView? Progress { get; init; }
 
         public static RunView Of(BatchRun run, RunDayView day) => new(
-            run.Id, run.JobName, run.SnapshotDay, run.Status, run.StartedAt, run.FinishedAt, run.HeartbeatAt,
-            run.Nodes.Split(',', StringSplitOptions.RemoveEmptyEntries), run.Attempts, run.Total, run.Success, run.Skipped, run.Failed, run.Error, day);
+            run.Id, run.JobName, run.Day, run.Status, run.StartedAt, run.FinishedAt, run.HeartbeatAt,
+            run.Nodes.Split(',', StringSplitOptions.RemoveEmptyEntries), run.Attempts, run.Total, run.Success, run.Skipped, run.Failed, run.Error,
+            BatchCounters.FromJson(run.Counters), day);
     }
 
     /// <param name="Progress">While the run is running: its current attempt's progress.</param>
-    /// <param name="Attempts">Every attempt's own counts (the run's are the latest's); <paramref name="Day"/> adds them up.</param>
+    /// <param name="Attempts">Every attempt's own counts (the run's are the latest's); <paramref name="DayView"/> adds them up.</param>
     public sealed record RunDetail(
-        RunView Run, BatchRunFailurePage? Failures, RunProgressView? Progress, IReadOnlyList<RunAttemptView> Attempts, RunDayView Day);
+        RunView Run, BatchRunFailurePage? Failures, RunProgressView? Progress, IReadOnlyList<RunAttemptView> Attempts, RunDayView DayView);
 }

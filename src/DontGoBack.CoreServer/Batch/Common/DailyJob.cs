@@ -40,6 +40,16 @@ public interface IDailyJob
 /// <param name="SubsetName">When set, runs of some ids only (back-fills) are recorded under this name, so they never count as the day done.</param>
 public sealed record DailyJobDefinition(string Name, string Title, string SectionName, string Counted, string? SubsetName = null)
 {
+    /// <summary>Says a run's own counters in words (<see cref="CountedIn{TCounters}"/>); a job without counters has nothing to say.</summary>
+    private Func<BatchCounters, string?> DescribeWith { get; init; } = _ => null;
+
+    /// <summary>The job's own counters (<typeparamref name="TCounters"/>) are what it reports in <see cref="BatchOutcome.Counters"/>.</summary>
+    public DailyJobDefinition CountedIn<TCounters>() where TCounters : IJobCounters =>
+        this with { DescribeWith = counts => counts.As<TCounters>().Describe() };
+
+    /// <summary>A run's own counters in the job's words ("re-based 12 later days of 3 users"); null when there is nothing to say.</summary>
+    public string? Describe(BatchCounters counters) => counters.IsEmpty ? null : DescribeWith(counters);
+
     /// <summary>Every name this job records runs under.</summary>
     public IReadOnlyList<string> RunNames => SubsetName is null ? [Name] : [Name, SubsetName];
 

@@ -76,7 +76,7 @@ public sealed partial class DailyJobRunner<TJob>(
         // A day not through, or recorded with failed ids, is owed whatever its ids say now: a pass is what sets its record right.
         if (!run.IsThrough || run.Failed > 0)
             return true;
-        return await job.CountOwedAsync(run.SnapshotDay, UserIdRange.All, cancellationToken) > 0;
+        return await job.CountOwedAsync(run.Day, UserIdRange.All, cancellationToken) > 0;
     }
 
     public Task<BatchResult?> TryRunAsync(

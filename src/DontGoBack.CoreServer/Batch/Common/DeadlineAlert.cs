@@ -12,7 +12,7 @@ public sealed class DeadlineAlert
 {
     public long Id { get; set; }
     public string JobName { get; set; } = "";
-    public DateOnly SnapshotDay { get; set; }
+    public DateOnly Day { get; set; }
     public DeadlineCondition Condition { get; set; }
     public AlertKind Kind { get; set; }
     public DateTimeOffset CreatedAt { get; set; }

@@ -31,19 +31,19 @@ public sealed partial class DeadlineAlerts(
 
         var open = await db.DeadlineAlerts.AsNoTracking()
             .Where(a => a.JobName == schedule.Job && a.Kind == AlertKind.Raised
-                        && !db.DeadlineAlerts.Any(r => r.JobName == a.JobName && r.SnapshotDay == a.SnapshotDay
+                        && !db.DeadlineAlerts.Any(r => r.JobName == a.JobName && r.Day == a.Day
                                                        && r.Condition == a.Condition && r.Kind == AlertKind.Resolved))
-            .Select(a => new { a.SnapshotDay, a.Condition })
+            .Select(a => new { a.Day, a.Condition })
             .ToListAsync(cancellationToken);
         LogReviewed(schedule.Job, standing.Breaches.Count, open.Count);
         foreach (var alert in open)
         {
-            var run = await ledger.FindAsync(schedule.Job, alert.SnapshotDay, cancellationToken);
+            var run = await ledger.FindAsync(schedule.Job, alert.Day, cancellationToken);
             if (DeadlineBreach.Holds(alert.Condition, run, schedule.MinSuccessRatio))
                 continue;
-            if (await TryWriteAsync(schedule, AlertKind.Resolved, alert.Condition, alert.SnapshotDay, run, cancellationToken) is { } resolved)
+            if (await TryWriteAsync(schedule, AlertKind.Resolved, alert.Condition, alert.Day, run, cancellationToken) is { } resolved)
             {
-                LogResolved(schedule.Job, alert.SnapshotDay, alert.Condition.ToText(), resolved.Summary);
+                LogResolved(schedule.Job, alert.Day, alert.Condition.ToText(), resolved.Summary);
                 metrics.AlertMade(schedule.Job, alert.Condition, AlertKind.Resolved);
             }
         }
@@ -58,20 +58,20 @@ public sealed partial class DeadlineAlerts(
         var job = standing.Schedule.Job;
         var raised = db.DeadlineAlerts.AsNoTracking()
             .Where(a => a.JobName == job && a.Kind == AlertKind.Raised
-                        && !db.DeadlineAlerts.Any(r => r.JobName == a.JobName && r.SnapshotDay == a.SnapshotDay
+                        && !db.DeadlineAlerts.Any(r => r.JobName == a.JobName && r.Day == a.Day
                                                        && r.Condition == a.Condition && r.Kind == AlertKind.Resolved));
         if (day is { } only)
-            raised = raised.Where(a => a.SnapshotDay == only);
-        var rows = await raised.OrderBy(a => a.SnapshotDay).ThenBy(a => a.Id)
-            .Select(a => new { a.SnapshotDay, a.Condition, a.Payload }).ToListAsync(cancellationToken);
+            raised = raised.Where(a => a.Day == only);
+        var rows = await raised.OrderBy(a => a.Day).ThenBy(a => a.Id)
+            .Select(a => new { a.Day, a.Condition, a.Payload }).ToListAsync(cancellationToken);
         var open = new List<OpenAlert>(rows.Count);
         foreach (var row in rows)
         {
-            var run = standing.Days.FirstOrDefault(d => d.Day == row.SnapshotDay) is { } known
+            var run = standing.Days.FirstOrDefault(d => d.Day == row.Day) is { } known
                 ? known.Run
-                : await ledger.FindAsync(job, row.SnapshotDay, cancellationToken);
+                : await ledger.FindAsync(job, row.Day, cancellationToken);
             if (DeadlineBreach.Holds(row.Condition, run, standing.Schedule.MinSuccessRatio))
-                open.Add(new OpenAlert(row.SnapshotDay, row.Condition, SummaryOf(row.Payload)));
+                open.Add(new OpenAlert(row.Day, row.Condition, SummaryOf(row.Payload)));
         }
         return open;
     }
@@ -94,7 +94,7 @@ public sealed partial class DeadlineAlerts(
     {
         // Most rounds find the message made already: a read, not an insert that conflicts (and burns an id).
         if (await db.DeadlineAlerts.AnyAsync(
-                a => a.JobName == schedule.Job && a.SnapshotDay == day && a.Condition == condition && a.Kind == kind, cancellationToken))
+                a => a.JobName == schedule.Job && a.Day == day && a.Condition == condition && a.Kind == kind, cancellationToken))
             return null;
         var now = time.GetUtcNow();
         var node = batch.Value.ResolveNodeName();
@@ -103,9 +103,9 @@ public sealed partial class DeadlineAlerts(
         var delivery = alerts.Value.Webhook is null ? AlertDelivery.NoWebhook : AlertDelivery.Pending;
         // The same statement on both providers: the unique key decides which node's message it is.
         var written = await db.Database.ExecuteSqlAsync($"""
-            INSERT INTO batch_alerts (job_name, snapshot_day, condition, kind, created_at, node, payload, delivery, attempts, next_attempt_at)
+            INSERT INTO batch_alerts (job_name, day, condition, kind, created_at, node, payload, delivery, attempts, next_attempt_at)
             VALUES ({schedule.Job}, {day}, {condition.ToString()}, {kind.ToString()}, {now}, {node}, {payload}, {delivery.ToString()}, 0, {now})
-            ON CONFLICT (job_name, snapshot_day, condition, kind) DO NOTHING
+            ON CONFLICT (job_name, day, condition, kind) DO NOTHING
             """, cancellationToken);
         if (written == 0)
             return null;

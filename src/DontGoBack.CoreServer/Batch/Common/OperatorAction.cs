@@ -10,7 +10,7 @@ public sealed class OperatorAction
     public OperatorActionKind Action { get; set; }
     public string? JobName { get; set; }
     public long? RunId { get; set; }
-    public DateOnly? SnapshotDay { get; set; }
+    public DateOnly? Day { get; set; }
 
     /// <summary>The caller's address as the server saw it (after trusted proxies).</summary>
     public string Address { get; set; } = "";

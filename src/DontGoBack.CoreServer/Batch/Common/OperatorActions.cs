@@ -90,7 +90,7 @@ public sealed partial class OperatorActions(
 
     /// <summary>Why a retry of a recorded day is not run: "nothing to retry: run 7 of 2026-12-05 is completed, with no failed or unreached users".</summary>
     public static string NothingToRetry(DailyJobDefinition job, BatchRun run) =>
-        $"nothing to retry: {job.LowerTitle} run {run.Id} of {run.SnapshotDay:yyyy-MM-dd} is {run.Status.ToText()}, with no failed or unreached {job.Counted}";
+        $"nothing to retry: {job.LowerTitle} run {run.Id} of {run.Day:yyyy-MM-dd} is {run.Status.ToText()}, with no failed or unreached {job.Counted}";
 
     /// <summary>What a finished run means for the action that asked for it.</summary>
     internal static ActionAnswer Judge(BatchResult? result, DailyJobDefinition job, DateOnly day) => result switch
@@ -117,7 +117,7 @@ public sealed partial class OperatorActions(
             var (outcome, detail) = requested
                 ? (OperatorActionOutcome.Accepted, "cancel requested; every node working on it stops at its next lease renewal")
                 : await RefusalAsync(books, token);
-            var row = NewRow(OperatorActionKind.Cancel, run.JobName, run.Id, run.SnapshotDay, who, reason, outcome, detail);
+            var row = NewRow(OperatorActionKind.Cancel, run.JobName, run.Id, run.Day, who, reason, outcome, detail);
             books.OperatorActions.Add(row);
             await books.SaveChangesAsync(token);
             return new ActionAnswer(outcome, detail, row.Id);
@@ -242,7 +242,7 @@ public sealed partial class OperatorActions(
     private OperatorAction NewRow(
         OperatorActionKind action, string? job, long? runId, DateOnly? day, Operator who, string? reason, OperatorActionOutcome outcome, string detail) => new()
     {
-        At = time.GetUtcNow(), Action = action, JobName = StoredText.Clean(job, 50), RunId = runId, SnapshotDay = day, Address = StoredText.Clean(who.Address, 64),
+        At = time.GetUtcNow(), Action = action, JobName = StoredText.Clean(job, 50), RunId = runId, Day = day, Address = StoredText.Clean(who.Address, 64),
         TokenName = StoredText.Clean(who.TokenName, 100), Reason = reason, Outcome = outcome, Detail = StoredText.Clean(detail, BatchRunLedger.MaxTextLength),
     };
 

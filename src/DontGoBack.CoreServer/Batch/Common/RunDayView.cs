@@ -18,6 +18,9 @@ public sealed record RunDayView(
     int Written, int FailedNow, int AlreadyDone, int NotDue, int Total, DateTimeOffset FirstStartedAt, DateTimeOffset? LastFinishedAt, long WorkingMs,
     int Attempts)
 {
+    /// <summary>The job's own counts summed over the day's attempts (what each attempt did, as <see cref="Written"/> is).</summary>
+    public BatchCounters Counters { get; init; }
+
     /// <summary>The share of the ids due on the day that came out done (written, or done before); 1 when none was due.</summary>
     public double DoneRatio => Total - NotDue <= 0 ? 1 : (double)(Total - NotDue - FailedNow) / (Total - NotDue);
 
@@ -27,7 +30,10 @@ public sealed record RunDayView(
         if (attempts.Count == 0)
         {
             return new RunDayView(run.Success, run.Failed, run.Skipped, 0, run.Total, run.StartedAt, run.FinishedAt,
-                run.FinishedAt is { } end ? (long)(end - run.StartedAt).TotalMilliseconds : 0, run.Attempts);
+                run.FinishedAt is { } end ? (long)(end - run.StartedAt).TotalMilliseconds : 0, run.Attempts)
+            {
+                Counters = BatchCounters.FromJson(run.Counters),
+            };
         }
         var (first, latest) = (attempts[0], attempts[^1]);
         var running = latest.Status == BatchRunStatus.Running;
@@ -40,6 +46,9 @@ public sealed record RunDayView(
             FirstStartedAt: first.StartedAt,
             LastFinishedAt: running ? null : latest.FinishedAt ?? latest.UpdatedAt,
             WorkingMs: attempts.Sum(a => (long)Math.Max(0, ((a.FinishedAt ?? a.UpdatedAt) - a.StartedAt).TotalMilliseconds)),
-            Attempts: attempts.Count);
+            Attempts: attempts.Count)
+        {
+            Counters = BatchCounters.Sum(attempts.Select(a => BatchCounters.FromJson(a.Counters))),
+        };
     }
 }

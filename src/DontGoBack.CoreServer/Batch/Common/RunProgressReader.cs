@@ -20,11 +20,11 @@ public sealed record RunProgressView(
 /// <param name="NotDue">Of the skipped, ids the day did not apply to (an account opened after the day).</param>
 public sealed record RunAttemptView(
     int Attempt, BatchRunStatus Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, int Expected, int Total, int Success, int Skipped,
-    int Failed, string? Error, bool FoundNothingToDo, double? UsersPerSecond, int NotDue)
+    int Failed, string? Error, bool FoundNothingToDo, double? UsersPerSecond, int NotDue, BatchCounters Counters)
 {
     public static RunAttemptView Of(BatchRunAttempt attempt) => new(attempt.Attempt, attempt.Status, attempt.StartedAt, attempt.FinishedAt,
         attempt.Expected, attempt.Total, attempt.Success, attempt.Skipped, attempt.Failed, attempt.Error, attempt.FoundNothingToDo,
-        attempt.UsersPerSecond, attempt.NotDue);
+        attempt.UsersPerSecond, attempt.NotDue, BatchCounters.FromJson(attempt.Counters));
 }
 
 /// <summary>Reads what a run's record does not hold by itself: its live progress while it runs, and its attempts.</summary>

@@ -155,7 +155,7 @@ public sealed record ScheduleStanding(
         if (BelowRatio.ToList() is [_, ..] low)
         {
             var worst = low.MinBy(d => d.SuccessRatio)!.Run!;
-            problems.Add($"{DaysText(low.ConvertAll(d => d.Day))} through with too many users failed: {worst.SnapshotDay:yyyy-MM-dd} has {worst.DoneRatio:P2} done "
+            problems.Add($"{DaysText(low.ConvertAll(d => d.Day))} through with too many users failed: {worst.Day:yyyy-MM-dd} has {worst.DoneRatio:P2} done "
                          + $"({worst.Failed} of {worst.Total} failed), below {Schedule.MinSuccessRatioSetting} {Schedule.MinSuccessRatio:P2}; `retry-failed` runs the failed users again.");
         }
         return problems;
@@ -212,7 +212,7 @@ public sealed class ScheduleStandingReader(DueDays dueDays, BatchRunLedger ledge
 
         // The window the schedule still runs by itself is the one alerts watch; older days are Skipped, reported above.
         var runs = (await ledger.ListAsync(schedule.Job, today.AddDays(-options.Value.MaxCatchUpDays), today, cancellationToken))
-            .ToDictionary(r => r.SnapshotDay);
+            .ToDictionary(r => r.Day);
         var days = due.ToRun.Concat(runs.Keys).Append(today).Distinct().Order()
             .Select(day => DayStanding.Judge(schedule, day, runs.GetValueOrDefault(day), due.ToRun.Contains(day),
                 day == today ? todayEta : null, now))

@@ -19,7 +19,7 @@ public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRef
     public const string SubsetName = "asset-refresh-subset";
 
     public static readonly DailyJobDefinition Definition =
-        new(Name, "Asset refresh", AssetRefreshOptions.SectionName, "active users", SubsetName);
+        new DailyJobDefinition(Name, "Asset refresh", AssetRefreshOptions.SectionName, "active users", SubsetName).CountedIn<AssetRefreshCounters>();
 
     public IQueryable<long> WorkIds(DateOnly day) =>
         db.Users.AsNoTracking().Where(u => u.Status == AccountStatus.Active).Select(u => u.Id);

@@ -61,14 +61,15 @@ public sealed partial class RefreshAssetsUseCase(
             var why = DatabaseFaults.Describe(e);
             LogDatabaseStopped(day.ToString("O"), why);
             var counted = tally.Progress.Snapshot();
-            return new BatchOutcome(tally.Total, counted.Success, counted.Skipped, counted.Failed, why);
+            return new BatchOutcome(tally.Total, counted.Success, counted.Skipped, counted.Failed, why, tally.NotDue,
+                BatchCounters.Of(new AssetRefreshCounters(tally.RebasedUsers, tally.RebasedDays)));
         }
 
         if (stoppedBy is not null)
             LogRunStopped(day.ToString("O"), stoppedBy.FailureClass.ToString(), stoppedBy.Message);
         var done = tally.Progress.Snapshot();
-        return new BatchOutcome(tally.Total, done.Success, done.Skipped, done.Failed, stoppedBy?.Message,
-            tally.RebasedUsers, tally.RebasedDays, tally.SkippedBeforeOpening);
+        return new BatchOutcome(tally.Total, done.Success, done.Skipped, done.Failed, stoppedBy?.Message, tally.NotDue,
+            BatchCounters.Of(new AssetRefreshCounters(tally.RebasedUsers, tally.RebasedDays)));
     }
 
     private async Task ReadCandidatesAsync(
@@ -90,7 +91,7 @@ public sealed partial class RefreshAssetsUseCase(
                     Interlocked.Increment(ref tally.Total);
                     if (candidate.OpensLater)
                     {
-                        Interlocked.Increment(ref tally.SkippedBeforeOpening);
+                        Interlocked.Increment(ref tally.NotDue);
                         tally.Progress.Done(skipped: 1);
                         continue;
                     }
@@ -317,6 +318,7 @@ public sealed partial class RefreshAssetsUseCase(
         public int Total;
         public int RebasedUsers;
         public int RebasedDays;
-        public int SkippedBeforeOpening;
+        /// <summary>Of the skipped, users whose account opened after the day.</summary>
+        public int NotDue;
     }
 }

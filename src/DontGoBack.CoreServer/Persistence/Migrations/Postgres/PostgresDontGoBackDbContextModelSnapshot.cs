@@ -44,6 +44,14 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("cancel_requested_at");
 
+                    b.Property<string>("Counters")
+                        .HasColumnType("text")
+                        .HasColumnName("counters");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
                     b.Property<string>("Error")
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)")
@@ -78,21 +86,9 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("character varying(2000)")
                         .HasColumnName("nodes");
 
-                    b.Property<int>("RebasedDays")
-                        .HasColumnType("integer")
-                        .HasColumnName("rebased_days");
-
-                    b.Property<int>("RebasedUsers")
-                        .HasColumnType("integer")
-                        .HasColumnName("rebased_users");
-
                     b.Property<int>("Skipped")
                         .HasColumnType("integer")
                         .HasColumnName("skipped");
-
-                    b.Property<DateOnly>("SnapshotDay")
-                        .HasColumnType("date")
-                        .HasColumnName("snapshot_day");
 
                     b.Property<DateTimeOffset>("StartedAt")
                         .HasColumnType("timestamp with time zone")
@@ -115,12 +111,12 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.HasKey("Id")
                         .HasName("pk_batch_runs");
 
-                    b.HasIndex("SnapshotDay")
-                        .HasDatabaseName("ix_batch_runs_snapshot_day");
+                    b.HasIndex("Day")
+                        .HasDatabaseName("ix_batch_runs_day");
 
-                    b.HasIndex("JobName", "SnapshotDay")
+                    b.HasIndex("JobName", "Day")
                         .IsUnique()
-                        .HasDatabaseName("ix_batch_runs_job_name_snapshot_day");
+                        .HasDatabaseName("ix_batch_runs_job_name_day");
 
                     b.ToTable("batch_runs", (string)null);
                 });
@@ -134,6 +130,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.Property<int>("Attempt")
                         .HasColumnType("integer")
                         .HasColumnName("attempt");
+
+                    b.Property<string>("Counters")
+                        .HasColumnType("text")
+                        .HasColumnName("counters");
 
                     b.Property<string>("Error")
                         .HasMaxLength(2000)
@@ -203,6 +203,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("partition_no");
 
+                    b.Property<string>("Counters")
+                        .HasColumnType("text")
+                        .HasColumnName("counters");
+
                     b.Property<string>("Error")
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)")
@@ -236,14 +240,6 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.Property<int>("NotDue")
                         .HasColumnType("integer")
                         .HasColumnName("not_due");
-
-                    b.Property<int>("RebasedDays")
-                        .HasColumnType("integer")
-                        .HasColumnName("rebased_days");
-
-                    b.Property<int>("RebasedUsers")
-                        .HasColumnType("integer")
-                        .HasColumnName("rebased_users");
 
                     b.Property<int>("Skipped")
                         .HasColumnType("integer")
@@ -292,6 +288,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
                     b.Property<string>("Delivery")
                         .IsRequired()
                         .HasMaxLength(20)
@@ -339,19 +339,15 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("sent_at");
 
-                    b.Property<DateOnly>("SnapshotDay")
-                        .HasColumnType("date")
-                        .HasColumnName("snapshot_day");
-
                     b.HasKey("Id")
                         .HasName("pk_batch_alerts");
 
                     b.HasIndex("Delivery", "NextAttemptAt")
                         .HasDatabaseName("ix_batch_alerts_delivery_next_attempt_at");
 
-                    b.HasIndex("JobName", "SnapshotDay", "Condition", "Kind")
+                    b.HasIndex("JobName", "Day", "Condition", "Kind")
                         .IsUnique()
-                        .HasDatabaseName("ix_batch_alerts_job_name_snapshot_day_condition_kind");
+                        .HasDatabaseName("ix_batch_alerts_job_name_day_condition_kind");
 
                     b.ToTable("batch_alerts", (string)null);
                 });
@@ -381,6 +377,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("at");
 
+                    b.Property<DateOnly?>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
                     b.Property<string>("Detail")
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)")
@@ -405,10 +405,6 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.Property<long?>("RunId")
                         .HasColumnType("bigint")
                         .HasColumnName("run_id");
-
-                    b.Property<DateOnly?>("SnapshotDay")
-                        .HasColumnType("date")
-                        .HasColumnName("snapshot_day");
 
                     b.Property<string>("TokenName")
                         .IsRequired()

@@ -37,6 +37,14 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("cancel_requested_at");
 
+                    b.Property<string>("Counters")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("counters");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("day");
+
                     b.Property<string>("Error")
                         .HasMaxLength(2000)
                         .HasColumnType("TEXT")
@@ -71,21 +79,9 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("nodes");
 
-                    b.Property<int>("RebasedDays")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("rebased_days");
-
-                    b.Property<int>("RebasedUsers")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("rebased_users");
-
                     b.Property<int>("Skipped")
                         .HasColumnType("INTEGER")
                         .HasColumnName("skipped");
-
-                    b.Property<DateOnly>("SnapshotDay")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("snapshot_day");
 
                     b.Property<DateTimeOffset>("StartedAt")
                         .HasColumnType("TEXT")
@@ -108,12 +104,12 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.HasKey("Id")
                         .HasName("pk_batch_runs");
 
-                    b.HasIndex("SnapshotDay")
-                        .HasDatabaseName("ix_batch_runs_snapshot_day");
+                    b.HasIndex("Day")
+                        .HasDatabaseName("ix_batch_runs_day");
 
-                    b.HasIndex("JobName", "SnapshotDay")
+                    b.HasIndex("JobName", "Day")
                         .IsUnique()
-                        .HasDatabaseName("ix_batch_runs_job_name_snapshot_day");
+                        .HasDatabaseName("ix_batch_runs_job_name_day");
 
                     b.ToTable("batch_runs", (string)null);
                 });
@@ -127,6 +123,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.Property<int>("Attempt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("attempt");
+
+                    b.Property<string>("Counters")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("counters");
 
                     b.Property<string>("Error")
                         .HasMaxLength(2000)
@@ -196,6 +196,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("partition_no");
 
+                    b.Property<string>("Counters")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("counters");
+
                     b.Property<string>("Error")
                         .HasMaxLength(2000)
                         .HasColumnType("TEXT")
@@ -229,14 +233,6 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.Property<int>("NotDue")
                         .HasColumnType("INTEGER")
                         .HasColumnName("not_due");
-
-                    b.Property<int>("RebasedDays")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("rebased_days");
-
-                    b.Property<int>("RebasedUsers")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("rebased_users");
 
                     b.Property<int>("Skipped")
                         .HasColumnType("INTEGER")
@@ -282,6 +278,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("day");
 
                     b.Property<string>("Delivery")
                         .IsRequired()
@@ -330,19 +330,15 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("sent_at");
 
-                    b.Property<DateOnly>("SnapshotDay")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("snapshot_day");
-
                     b.HasKey("Id")
                         .HasName("pk_batch_alerts");
 
                     b.HasIndex("Delivery", "NextAttemptAt")
                         .HasDatabaseName("ix_batch_alerts_delivery_next_attempt_at");
 
-                    b.HasIndex("JobName", "SnapshotDay", "Condition", "Kind")
+                    b.HasIndex("JobName", "Day", "Condition", "Kind")
                         .IsUnique()
-                        .HasDatabaseName("ix_batch_alerts_job_name_snapshot_day_condition_kind");
+                        .HasDatabaseName("ix_batch_alerts_job_name_day_condition_kind");
 
                     b.ToTable("batch_alerts", (string)null);
                 });
@@ -370,6 +366,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("at");
 
+                    b.Property<DateOnly?>("Day")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("day");
+
                     b.Property<string>("Detail")
                         .HasMaxLength(2000)
                         .HasColumnType("TEXT")
@@ -394,10 +394,6 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.Property<long?>("RunId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("run_id");
-
-                    b.Property<DateOnly?>("SnapshotDay")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("snapshot_day");
 
                     b.Property<string>("TokenName")
                         .IsRequired()
