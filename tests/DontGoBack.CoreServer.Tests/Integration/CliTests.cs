@@ -114,7 +114,7 @@ public sealed class CliTests : IDisposable
         var runs = await CoreServerProcess.RunAsync(settings, ["runs", "--job", "user-dormancy", "--json"], _workingDirectory);
         Assert.True(runs.ExitCode == 0, runs.Output);
         using (var listed = JsonDocument.Parse(Assert.Single(runs.StandardOutput)))
-            Assert.Equal([$"{day:yyyy-MM-dd}"], listed.RootElement.EnumerateArray().Select(r => r.GetProperty("snapshotDay").GetString()));
+            Assert.Equal([$"{day:yyyy-MM-dd}"], listed.RootElement.EnumerateArray().Select(r => r.GetProperty("day").GetString()));
         // Nothing failed, so the retry has nothing to do; a job never run that day says what runs it.
         var retry = await CoreServerProcess.RunAsync(settings, ["retry-failed", "--job", "user-dormancy", "--day", $"{day:yyyy-MM-dd}"], _workingDirectory);
         Assert.True(retry.ExitCode == 0, retry.Output);
