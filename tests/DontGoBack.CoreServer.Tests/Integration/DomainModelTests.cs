@@ -43,9 +43,6 @@ public sealed class DomainModelTests
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var context = database.CreateContext();
 
-        if (Environment.GetEnvironmentVariable("DONTGOBACK_DUMP_MODEL") is { Length: > 0 } dump)
-            await File.WriteAllTextAsync($"{dump}-{provider}.txt", context.Model.ToDebugString(Microsoft.EntityFrameworkCore.Infrastructure.MetadataDebugStringOptions.LongDefault));
-
         Assert.False(context.Database.HasPendingModelChanges(), $"the {provider} model differs from its latest migration's snapshot");
     }
 }
