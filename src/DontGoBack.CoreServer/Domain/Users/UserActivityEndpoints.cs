@@ -10,7 +10,7 @@ public static class UserActivityEndpoints
     {
         app.MapInternalGroup("/users").WithTags(ApiDescription.Tags.Users)
             .MapPost("/{userId:long}/activity", RecordAsync)
-            // A userId that is not a whole number is refused before the handler (binding).
+            // Never the handler's answer: the document has listed it for a request refused before the handler, and keeps it.
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .WithSummary("Record that a user was active")
             .WithDescription("Stamps the user's last activity with the current time; a dormant account becomes active again "
