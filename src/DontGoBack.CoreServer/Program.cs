@@ -8,7 +8,6 @@ using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.InterServer;
 using DontGoBack.CoreServer.Persistence;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 // A configuration error, wherever it is thrown (registration, validation on start, a command),
 // ends the process with exit code 2 and one line per failing setting instead of a stack trace.
@@ -26,39 +25,29 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     Args = request.IsCommand ? [] : args,
     ContentRootPath = CoreServerStartup.ContentRoot(request.IsCommand ? [] : args),
 });
-builder.AddCoreLogging(request.IsCommand);
-
-builder.Services.TryAddSingleton(TimeProvider.System);
-builder.AddHttpSurface();
+builder.AddServiceDefaults(request);
 builder.AddPersistence();
 builder.AddInterServerClients();
 builder.AddDemoData();
-builder.AddInternalAccess();
 builder.AddAssets();
-builder.AddBatchCommon();
+builder.AddBatchEngine();
 builder.AddAssetBatch();
 builder.AddUserBatch();
-// Commands export no telemetry, and a meter listener nobody reads would still make every
-// extension call and query record its metrics (several per call, in per-user mode).
-if (!request.IsCommand)
-    builder.AddTelemetry();
-builder.AddHealth();
-builder.AddApiDescription();
 builder.AddAdminConsole();
 builder.AddCoreServerStartup();
 builder.AddCoreCommands(request);
 
 var app = builder.Build();
+// The order is part of the guard: problems, the client address and the rate limit first; then the internal
+// guard (security headers, cross-origin refusal, address and token) ahead of the console's files and pages;
+// the output cache last, so a cached answer is still rate-limited and guarded.
 app.UseHttpSurface();
 app.UseInternalAccess();
 app.UseAdminConsole();
 app.UseOutputCache();
 app.MapAssets();
 app.MapBatchRuns();
-if (!request.IsCommand)
-    app.MapTelemetry();
-app.MapHealth();
-app.MapApiDescription();
+app.MapDefaultEndpoints();
 app.MapAdminConsole();
 
 if (request.IsCommand)

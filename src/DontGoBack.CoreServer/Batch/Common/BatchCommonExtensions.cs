@@ -8,7 +8,7 @@ namespace DontGoBack.CoreServer.Batch.Common;
 public static class BatchCommonExtensions
 {
     /// <summary>The engine every domain batch runs on: the calendar, the scheduler and the run history with its leases.</summary>
-    public static IHostApplicationBuilder AddBatchCommon(this IHostApplicationBuilder builder)
+    public static IHostApplicationBuilder AddBatchEngine(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<BatchOptions>()
             .BindConfiguration(BatchOptions.SectionName)

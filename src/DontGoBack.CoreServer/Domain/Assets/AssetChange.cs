@@ -1,4 +1,7 @@
 using System.Text.Json.Serialization;
+using DontGoBack.CoreServer.Domain.Users;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace DontGoBack.CoreServer.Domain.Assets;
 
@@ -20,6 +23,21 @@ public sealed class AssetChange
     public long SnapshotId { get; set; }
     public DateOnly SnapshotDay { get; set; }
     public DateTimeOffset ChangedAt { get; set; }
+}
+
+public sealed class AssetChangeConfiguration : IEntityTypeConfiguration<AssetChange>
+{
+    public void Configure(EntityTypeBuilder<AssetChange> change)
+    {
+        change.ToTable("asset_changes", t => t.HasCheckConstraint("ck_asset_changes_after_non_negative", "amount_after >= 0"));
+        change.Property(c => c.Kind).HasConversion<string>().HasMaxLength(20);
+        change.Property(c => c.Reason).HasMaxLength(500);
+        change.Property(c => c.IdempotencyKey).HasMaxLength(200);
+        change.HasIndex(c => new { c.UserId, c.IdempotencyKey }).IsUnique();
+        change.HasIndex(c => new { c.UserId, c.SnapshotDay });
+        change.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
+        change.HasOne<DailyAssetSnapshot>().WithMany().HasForeignKey(c => c.SnapshotId).OnDelete(DeleteBehavior.Cascade);
+    }
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<AssetChangeKind>))]

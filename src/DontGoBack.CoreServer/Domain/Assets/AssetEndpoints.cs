@@ -6,6 +6,7 @@ using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -58,16 +59,18 @@ public static class AssetEndpoints
     public static IEndpointRouteBuilder MapAssets(this IEndpointRouteBuilder app)
     {
         app.MapInternalGroup("/users").WithTags(ApiDescription.Tags.Assets)
-            .MapPost("/{userId:long}/asset-adjustments", AdjustAsync).Produces<AdjustmentResult>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .MapPost("/{userId:long}/asset-adjustments", AdjustAsync)
+            // Answered before the handler, when the body is not JSON.
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithSummary("Adjust a user's asset by hand")
             .WithDescription("Adds `amount` (negative to take away) to the user's latest asset as a new link in its change chain, "
                 + "with a `reason` for the history. An `idempotencyKey` makes a retry safe: the same key with the same body answers "
                 + "the first result again; with another body, 409. The body is JSON (else 415) and must be valid (else 400); "
                 + "an unknown user is 404, a user with no asset yet 409, and a balance that would leave its range 422.");
-        app.MapGet("/api/users/{userId:long}/asset-series", SeriesAsync).CacheOutput(SeriesCache.PolicyName).Produces<AssetSeriesResponse>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+        app.MapGet("/api/users/{userId:long}/asset-series", SeriesAsync).CacheOutput(SeriesCache.PolicyName)
+            // The body is written as bytes so its ETag is the hash of exactly what is sent: its type is stated here.
+            .Produces<AssetSeriesResponse>()
+            // Answered before the handler, by the public rate limit.
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithTags(ApiDescription.Tags.Assets)
             .WithSummary("Read a user's asset graph")
@@ -79,32 +82,27 @@ public static class AssetEndpoints
         return app;
     }
 
-    private static async Task<IResult> AdjustAsync(
+    private static async Task<Results<Ok<AdjustmentResult>, Problem<ProblemStatus.BadRequest>, Problem<ProblemStatus.NotFound>,
+        Problem<ProblemStatus.Conflict>, Problem<ProblemStatus.UnprocessableEntity>>> AdjustAsync(
         long userId, AdjustmentRequest request, AssetAdjustments adjustments, CancellationToken cancellationToken) =>
         await adjustments.ApplyAsync(userId, request, cancellationToken) switch
         {
-            AdjustmentOutcome.Applied applied => Results.Ok(applied.Result),
-            AdjustmentOutcome.Replayed replayed => Results.Ok(replayed.Result),
-            AdjustmentOutcome.UserNotFound => Results.Problem(statusCode: StatusCodes.Status404NotFound,
-                title: "No such user", detail: $"User {userId} does not exist."),
-            AdjustmentOutcome.Rejected rejected => RejectionProblem(rejected),
+            AdjustmentOutcome.Applied applied => TypedResults.Ok(applied.Result),
+            AdjustmentOutcome.Replayed replayed => TypedResults.Ok(replayed.Result),
+            AdjustmentOutcome.UserNotFound => new Problem<ProblemStatus.NotFound>("No such user", $"User {userId} does not exist."),
+            AdjustmentOutcome.Rejected { Reason: AdjustmentRejection.Invalid } rejected =>
+                new Problem<ProblemStatus.BadRequest>("Invalid adjustment", rejected.Detail),
+            AdjustmentOutcome.Rejected { Reason: AdjustmentRejection.IdempotencyKeyReused } rejected =>
+                new Problem<ProblemStatus.Conflict>("Idempotency key reused", rejected.Detail),
+            AdjustmentOutcome.Rejected { Reason: AdjustmentRejection.NoAssetYet } rejected =>
+                new Problem<ProblemStatus.Conflict>("No asset yet", rejected.Detail),
+            AdjustmentOutcome.Rejected { Reason: AdjustmentRejection.OutOfRange } rejected =>
+                new Problem<ProblemStatus.UnprocessableEntity>("Asset would go out of range", rejected.Detail),
+            AdjustmentOutcome.Rejected rejected => throw new InvalidOperationException($"unhandled adjustment rejection {rejected.Reason}"),
             var other => throw new InvalidOperationException($"unhandled adjustment outcome {other}"),
         };
 
-    private static IResult RejectionProblem(AdjustmentOutcome.Rejected rejected)
-    {
-        var (status, title) = rejected.Reason switch
-        {
-            AdjustmentRejection.Invalid => (StatusCodes.Status400BadRequest, "Invalid adjustment"),
-            AdjustmentRejection.IdempotencyKeyReused => (StatusCodes.Status409Conflict, "Idempotency key reused"),
-            AdjustmentRejection.NoAssetYet => (StatusCodes.Status409Conflict, "No asset yet"),
-            AdjustmentRejection.OutOfRange => (StatusCodes.Status422UnprocessableEntity, "Asset would go out of range"),
-            var other => throw new InvalidOperationException($"unhandled adjustment rejection {other}"),
-        };
-        return Results.Problem(statusCode: status, title: title, detail: rejected.Detail);
-    }
-
-    private static async Task<IResult> SeriesAsync(
+    private static async Task<Results<FileContentHttpResult, StatusCodeHttpResult, Problem<ProblemStatus.BadRequest>, Problem<ProblemStatus.NotFound>>> SeriesAsync(
         long userId, string? from, string? to, string? interval, AssetSeriesReader reader, IOptions<JsonOptions> json, HttpContext http,
         BatchCalendar calendar, CancellationToken cancellationToken)
     {
@@ -123,7 +121,7 @@ public static class AssetEndpoints
 
         // Only visible profiles: a dormant, suspended or closed account answers as if it did not exist.
         if (await reader.ReadAsync(userId, first, last, seriesInterval, cancellationToken) is not { } series)
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such user", detail: $"There is no visible profile {userId}.");
+            return new Problem<ProblemStatus.NotFound>("No such user", $"There is no visible profile {userId}.");
 
         var body = JsonSerializer.SerializeToUtf8Bytes(
             new AssetSeriesResponse(userId, first, last, seriesInterval.ToString().ToLowerInvariant(), series.Nickname, series.Points),
@@ -139,13 +137,12 @@ public static class AssetEndpoints
         if (http.Request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } held
             && held.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(etag, useStrongComparison: false)))
         {
-            return Results.StatusCode(StatusCodes.Status304NotModified);
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
-        return Results.Bytes(body, "application/json; charset=utf-8");
+        return TypedResults.Bytes(body, "application/json; charset=utf-8");
     }
 
-    private static IResult BadRequest(string detail) =>
-        Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid series request", detail: detail);
+    private static Problem<ProblemStatus.BadRequest> BadRequest(string detail) => new("Invalid series request", detail);
 
     private sealed record AssetSeriesResponse(
         long UserId, DateOnly From, DateOnly To, string Interval, string? Nickname, IReadOnlyList<AssetSeriesPoint> Points);

@@ -1,4 +1,6 @@
 using DontGoBack.CoreServer.Domain.Users;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace DontGoBack.CoreServer.Domain.Assets;
 
@@ -29,4 +31,22 @@ public sealed class DailyAssetSnapshot
     public long NetFlow { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
+}
+
+public sealed class DailyAssetSnapshotConfiguration : IEntityTypeConfiguration<DailyAssetSnapshot>
+{
+    public void Configure(EntityTypeBuilder<DailyAssetSnapshot> snapshot)
+    {
+        snapshot.ToTable("daily_asset_snapshots", t =>
+        {
+            t.HasCheckConstraint("ck_daily_asset_snapshots_closing_non_negative", "closing_amount >= 0");
+            t.HasCheckConstraint("ck_daily_asset_snapshots_opening_non_negative", "opening_amount >= 0");
+        });
+        // The last line of defence against two snapshots of one user for one day.
+        snapshot.HasIndex(s => new { s.UserId, s.SnapshotDay }).IsUnique();
+        snapshot.HasOne(s => s.User)
+            .WithMany()
+            .HasForeignKey(s => s.UserId)
+            .OnDelete(DeleteBehavior.Cascade);
+    }
 }

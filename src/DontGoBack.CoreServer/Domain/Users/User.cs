@@ -1,4 +1,6 @@
 using DontGoBack.CoreServer.Domain.Assets;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace DontGoBack.CoreServer.Domain.Users;
 
@@ -17,4 +19,21 @@ public sealed class User
     /// <summary>The user's snapshot with the greatest day; never moved back by a back-fill.</summary>
     public long? CurrentSnapshotId { get; set; }
     public DailyAssetSnapshot? CurrentSnapshot { get; set; }
+}
+
+public sealed class UserConfiguration : IEntityTypeConfiguration<User>
+{
+    public void Configure(EntityTypeBuilder<User> user)
+    {
+        user.ToTable("users");
+        user.Property(u => u.Status)
+            .HasConversion(s => AccountStatusNames.ToStored(s), s => AccountStatusNames.FromStored(s))
+            .HasMaxLength(20);
+        // Keyset pages of active users walk this index.
+        user.HasIndex(u => new { u.Status, u.Id });
+        user.HasOne(u => u.CurrentSnapshot)
+            .WithMany()
+            .HasForeignKey(u => u.CurrentSnapshotId)
+            .OnDelete(DeleteBehavior.Restrict);
+    }
 }

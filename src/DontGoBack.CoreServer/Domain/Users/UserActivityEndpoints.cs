@@ -1,4 +1,5 @@
 using DontGoBack.CoreServer.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace DontGoBack.CoreServer.Domain.Users;
 
@@ -8,8 +9,9 @@ public static class UserActivityEndpoints
     public static IEndpointRouteBuilder MapUserActivity(this IEndpointRouteBuilder app)
     {
         app.MapInternalGroup("/users").WithTags(ApiDescription.Tags.Users)
-            .MapPost("/{userId:long}/activity", RecordAsync).Produces<ActivityResponse>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+            .MapPost("/{userId:long}/activity", RecordAsync)
+            // Never the handler's answer: the document has listed it for a request refused before the handler, and keeps it.
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .WithSummary("Record that a user was active")
             .WithDescription("Stamps the user's last activity with the current time; a dormant account becomes active again "
                 + "(`reactivated` is true). userId is a whole number; "
@@ -17,13 +19,13 @@ public static class UserActivityEndpoints
         return app;
     }
 
-    private static async Task<IResult> RecordAsync(long userId, UserActivity activity, CancellationToken cancellationToken) =>
+    private static async Task<Results<Ok<ActivityResponse>, Problem<ProblemStatus.NotFound>>> RecordAsync(
+        long userId, UserActivity activity, CancellationToken cancellationToken) =>
         await activity.RecordAsync(userId, cancellationToken) switch
         {
-            ActivityOutcome.Recorded recorded => Results.Ok(new ActivityResponse(
+            ActivityOutcome.Recorded recorded => TypedResults.Ok(new ActivityResponse(
                 recorded.UserId, AccountStatusNames.ToStored(recorded.Status), recorded.LastActivityAt, recorded.Reactivated)),
-            ActivityOutcome.UserNotFound => Results.Problem(statusCode: StatusCodes.Status404NotFound,
-                title: "No such user", detail: $"User {userId} does not exist."),
+            ActivityOutcome.UserNotFound => new Problem<ProblemStatus.NotFound>("No such user", $"User {userId} does not exist."),
             var other => throw new InvalidOperationException($"unhandled activity outcome {other}"),
         };
 
