@@ -1,6 +1,6 @@
 using DontGoBack.CoreServer.AdminConsole;
+using DontGoBack.CoreServer.Batch;
 using DontGoBack.CoreServer.Batch.Asset;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Batch.User;
 using DontGoBack.CoreServer.Cli;
 using DontGoBack.CoreServer.Domain.Assets;
@@ -8,6 +8,8 @@ using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.InterServer;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch;
+using DontGoBack.Batch.Operations;
 
 // A configuration error, wherever it is thrown (registration, validation on start, a command),
 // ends the process with exit code 2 and one line per failing setting instead of a stack trace.

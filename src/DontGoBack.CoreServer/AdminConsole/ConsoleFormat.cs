@@ -1,5 +1,8 @@
+using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Operations;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
 using System.Globalization;
-using DontGoBack.CoreServer.Batch.Common;
 
 namespace DontGoBack.CoreServer.AdminConsole;
 

@@ -1,5 +1,9 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Quartz;

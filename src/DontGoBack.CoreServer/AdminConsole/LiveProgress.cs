@@ -1,6 +1,9 @@
+using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Operations;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using DontGoBack.CoreServer.Batch.Common;
 using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.AdminConsole;
@@ -16,13 +19,13 @@ public sealed record LiveReading(
     int Failed, string? Eta, string? At = null)
 {
     public static LiveReading Of(BatchRun run, RunProgressView? progress, BatchCalendar calendar) => progress is null
-        ? Ended(run, new RunProgressSnapshot(0, run.Total, run.Success, run.Skipped, run.Failed))
+        ? Ended(run, new RunProgressCounts(0, run.Total, run.Success, run.Skipped, run.Failed))
         : new LiveReading(run.Attempts, run.Status.ToText(), run.Status == BatchRunStatus.Running, progress.Seen, progress.Processed, progress.Expected,
             progress.Percent, progress.UsersPerSecond, progress.Success, progress.Skipped, progress.Failed,
             progress.Eta is { } eta ? ConsoleFormat.Time(eta, calendar.Zone) : null, ConsoleFormat.Time(progress.At, calendar.Zone));
 
     /// <summary>A run no longer running: its latest attempt's counts, all of its work processed.</summary>
-    private static LiveReading Ended(BatchRun run, RunProgressSnapshot counts) => new(run.Attempts, run.Status.ToText(),
+    private static LiveReading Ended(BatchRun run, RunProgressCounts counts) => new(run.Attempts, run.Status.ToText(),
         run.Status == BatchRunStatus.Running, counts.Seen, counts.Processed, counts.Processed, 100, 0, counts.Success, counts.Skipped, counts.Failed, null);
 }
 

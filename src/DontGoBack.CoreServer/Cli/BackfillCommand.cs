@@ -1,8 +1,13 @@
 using System.CommandLine;
 using System.Text.Json;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Operations;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 
 namespace DontGoBack.CoreServer.Cli;
 
@@ -30,13 +35,13 @@ public sealed class BackfillCommand(
                     result.AddError($"--days must be between 1 and {mostDays} (no day before Batch:EarliestDay {earliest:yyyy-MM-dd}).");
             });
         }
-        var usersOption = new Option<IReadOnlyList<UserIdRange>?>("--users")
+        var usersOption = new Option<IReadOnlyList<IdRange>?>("--users")
         {
             Description = "User ids: 5, 1-100 or 1-100,205; default every active user",
             CustomParser = result =>
             {
                 var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-                if (UserIdRange.TryParseList(text, out var ranges))
+                if (IdRange.TryParseList(text, out var ranges))
                     return ranges;
                 result.AddError($"--users '{text}' is not a list of ids or ranges such as 1-100,205.");
                 return null;
@@ -66,7 +71,7 @@ public sealed class BackfillCommand(
         var people = ResultLines.ForPeople(json, console, output);
         var days = parsed.GetValue<int>("--days");
         var job = jobs.Find(parsed.GetValue<string>("--job"));
-        var ranges = parsed.GetValue<IReadOnlyList<UserIdRange>?>("--users") ?? [UserIdRange.All];
+        var ranges = parsed.GetValue<IReadOnlyList<IdRange>?>("--users") ?? [IdRange.All];
         var today = calendar.Today;
 
         await startup.PrepareAsync(seed: false, cancellationToken);
@@ -86,7 +91,7 @@ public sealed class BackfillCommand(
                 watch.Steps(done, days, "day");
                 foreach (var range in ranges)
                 {
-                    var users = range == UserIdRange.All ? "all" : $"{range.First}-{range.Last}";
+                    var users = range == IdRange.All ? "all" : $"{range.First}-{range.Last}";
                     watch.Describe($"Back-fill {day:yyyy-MM-dd} users {users}");
                     var started = time.GetTimestamp();
                     await using var scope = scopes.CreateAsyncScope();
@@ -94,12 +99,12 @@ public sealed class BackfillCommand(
                     BatchResult? result;
                     try
                     {
-                        result = await runner.TryRunAsync(day, cancellationToken, range == UserIdRange.All ? null : range, watch.Follow);
+                        result = await runner.TryRunAsync(day, cancellationToken, range == IdRange.All ? null : range, watch.Follow);
                     }
                     catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                     {
                         // Recorded aborted by the job; the days before it are done, this one resumes on the next back-fill.
-                        var runName = range == UserIdRange.All ? runner.Definition.Name : runner.Definition.SubsetName ?? runner.Definition.Name;
+                        var runName = range == IdRange.All ? runner.Definition.Name : runner.Definition.SubsetName ?? runner.Definition.Name;
                         filled.Add(new BackfillDay(users, await JobDayRun.RecordedResultAsync(scope.ServiceProvider.GetRequiredService<BatchRunLedger>(),
                             runName, day, (long)time.GetElapsedTime(started).TotalMilliseconds)));
                         if (people is not null)

@@ -1,6 +1,7 @@
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using DontGoBack.CoreServer.Batch.Common;
 using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Cli;

@@ -1,5 +1,7 @@
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 using System.Globalization;
-using DontGoBack.CoreServer.Batch.Common;
 using Microsoft.Extensions.Options;
 using Spectre.Console;
 using Spectre.Console.Rendering;

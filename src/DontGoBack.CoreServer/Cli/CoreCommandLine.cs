@@ -1,10 +1,11 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Batch.User;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 using Microsoft.Extensions.Logging.Console;
 
 namespace DontGoBack.CoreServer.Cli;

@@ -1,6 +1,10 @@
 using System.Text.Json;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
+using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Operations;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 
 namespace DontGoBack.CoreServer.Cli;
 

@@ -1,5 +1,5 @@
+using DontGoBack.Batch.Runs;
 using System.CommandLine;
-using DontGoBack.CoreServer.Batch.Common;
 
 namespace DontGoBack.CoreServer.Cli;
 

@@ -1,5 +1,6 @@
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
 using System.CommandLine;
-using DontGoBack.CoreServer.Batch.Common;
 
 namespace DontGoBack.CoreServer.Cli;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Hosting;
+using DontGoBack.Batch.Runs;
 using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Cli;

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;

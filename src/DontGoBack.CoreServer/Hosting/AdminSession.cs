@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -122,11 +123,11 @@ public sealed partial class ConsoleSessionSweep(IServiceScopeFactory scopes, ILo
             if (forgotten > 0)
                 LogForgotten(logger, forgotten);
         }
-        catch (Exception e) when (Persistence.DatabaseFaults.IsDatabaseFault(e))
+        catch (Exception e) when (DontGoBack.Batch.Storage.DatabaseFaults.IsDatabaseFault(e))
         {
             // A database that refuses writes (read-only, full) still serves: those sessions stay refused
             // request by request (their token does not match); the next start that can write deletes them.
-            LogNotForgotten(logger, Persistence.DatabaseFaults.Describe(e));
+            LogNotForgotten(logger, DontGoBack.Batch.Storage.DatabaseFaults.Describe(e));
         }
     }
 

@@ -49,7 +49,7 @@ public static class ApiDescription
             if (context.JsonPropertyInfo?.AttributeProvider?.GetCustomAttributes(typeof(AllowedValuesAttribute), inherit: false) is [AllowedValuesAttribute allowed, ..])
                 schema.Enum = allowed.Values.Select(value => (JsonNode)JsonValue.Create(value?.ToString())!).ToList();
             // A job's own counters are written by a converter the generator cannot see through: a flat object of counts.
-            if (context.JsonTypeInfo.Type == typeof(Batch.Common.BatchCounters))
+            if (context.JsonTypeInfo.Type == typeof(DontGoBack.Batch.Runs.BatchCounters))
             {
                 schema.Type = JsonSchemaType.Object;
                 schema.AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32" };

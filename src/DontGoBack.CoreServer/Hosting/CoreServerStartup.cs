@@ -1,6 +1,7 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.InterServer.Extension;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Hosting;

@@ -1,7 +1,7 @@
 using DontGoBack.CoreServer.Batch.Asset;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Schedule;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 

@@ -1,8 +1,9 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Telemetry;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -17,10 +18,10 @@ public static class HealthEndpoints
 {
     public const string LivePath = "/health/live";
     public const string ReadyPath = "/health/ready";
-    public const string ReadyTag = "ready";
+    public const string ReadyTag = Readiness.Tag;
 
-    /// <summary>A check that takes longer (a database that does not answer) is reported Unhealthy rather than holding the probe.</summary>
-    public static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
+    /// <inheritdoc cref="Readiness.CheckTimeout"/>
+    public static readonly TimeSpan CheckTimeout = Readiness.CheckTimeout;
 
     public static IHostApplicationBuilder AddHealth(this IHostApplicationBuilder builder)
     {

@@ -88,7 +88,7 @@ public sealed class InternalAccessMiddleware(
     private Task NextAsAdminAsync(HttpContext http)
     {
         // Who acted, for the audit trail: the one configured token is named "admin", by header or by its console session.
-        http.Items[Batch.Common.Operator.TokenNameItem] = AdminTokenName;
+        http.Items[DontGoBack.Batch.Operations.Operator.TokenNameItem] = AdminTokenName;
         return next(http);
     }
 

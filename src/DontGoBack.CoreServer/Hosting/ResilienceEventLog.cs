@@ -1,5 +1,6 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.InterServer.Extension;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;

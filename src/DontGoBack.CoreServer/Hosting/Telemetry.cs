@@ -1,4 +1,4 @@
-using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.Batch.Telemetry;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;

@@ -1,3 +1,4 @@
+using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -55,15 +56,20 @@ public static class PersistenceExtensions
         services.AddDbContextFactory<TContext>(configure);
         services.AddScoped<DontGoBackDbContext>(scoped => scoped.GetRequiredService<TContext>());
         services.AddSingleton<IDbContextFactory<DontGoBackDbContext>>(provider =>
-            new OwnContexts<TContext>(provider.GetRequiredService<IDbContextFactory<TContext>>()));
+            new OwnContexts<TContext, DontGoBackDbContext>(provider.GetRequiredService<IDbContextFactory<TContext>>()));
+        // The engine asks for its own part of the context: the same one, seen as the engine's.
+        services.AddScoped<BatchEngineDbContext>(scoped => scoped.GetRequiredService<TContext>());
+        services.AddSingleton<IDbContextFactory<BatchEngineDbContext>>(provider =>
+            new OwnContexts<TContext, BatchEngineDbContext>(provider.GetRequiredService<IDbContextFactory<TContext>>()));
     }
 
-    private sealed class OwnContexts<TContext>(IDbContextFactory<TContext> contexts) : IDbContextFactory<DontGoBackDbContext>
-        where TContext : DontGoBackDbContext
+    private sealed class OwnContexts<TContext, TSeen>(IDbContextFactory<TContext> contexts) : IDbContextFactory<TSeen>
+        where TContext : TSeen
+        where TSeen : DbContext
     {
-        public DontGoBackDbContext CreateDbContext() => contexts.CreateDbContext();
+        public TSeen CreateDbContext() => contexts.CreateDbContext();
 
-        public async Task<DontGoBackDbContext> CreateDbContextAsync(CancellationToken cancellationToken = default) =>
+        public async Task<TSeen> CreateDbContextAsync(CancellationToken cancellationToken = default) =>
             await contexts.CreateDbContextAsync(cancellationToken);
     }
 

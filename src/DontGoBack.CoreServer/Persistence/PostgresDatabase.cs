@@ -1,3 +1,4 @@
+using DontGoBack.Batch.Storage;
 using System.Text.RegularExpressions;
 using Npgsql;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
-using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.Batch.Runs;
 
 namespace DontGoBack.CoreServer.Tests.Infrastructure;
 

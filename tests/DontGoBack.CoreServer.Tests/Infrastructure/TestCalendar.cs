@@ -1,4 +1,4 @@
-using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.Batch.Schedule;
 using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Tests.Infrastructure;

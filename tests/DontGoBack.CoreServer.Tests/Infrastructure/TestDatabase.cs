@@ -1,4 +1,5 @@
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Storage;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;

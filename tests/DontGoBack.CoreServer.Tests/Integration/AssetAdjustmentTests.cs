@@ -4,6 +4,7 @@ using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Storage;
 using Microsoft.AspNetCore.Mvc;
 
 namespace DontGoBack.CoreServer.Tests.Integration;

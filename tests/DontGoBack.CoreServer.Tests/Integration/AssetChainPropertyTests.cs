@@ -2,10 +2,12 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 using FsCheck;
 using FsCheck.Fluent;
 using Microsoft.EntityFrameworkCore;
@@ -133,7 +135,7 @@ public sealed class AssetChainPropertyTests
                 {
                     await using var scope = app.Services.CreateAsyncScope();
                     var result = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>().TryRunAsync(
-                        DayOf(k), CancellationToken.None, new UserIdRange(users[backfill.FirstUser], users[backfill.LastUser]));
+                        DayOf(k), CancellationToken.None, new IdRange(users[backfill.FirstUser], users[backfill.LastUser]));
                     Assert.NotEqual(BatchRunStatus.Failed, result?.Status);
                 }
                 break;

@@ -1,8 +1,9 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 using Fault = DontGoBack.CoreServer.Tests.Infrastructure.FakeExtensionServer.Fault;
 
 namespace DontGoBack.CoreServer.Tests.Integration;

@@ -6,6 +6,7 @@ using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Storage;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.CoreServer.Tests.Integration;

@@ -1,11 +1,16 @@
 using System.Net.Http.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Batch.User;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Operations;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
@@ -223,7 +228,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             ["Batch:WatchInterval"] = "00:00:00.300",
             ["Alerts:WebhookUrl"] = webhook.Url,
             ["Alerts:PollInterval"] = "00:00:00.200",
-            ["Logging:LogLevel:DontGoBack.CoreServer.Batch.Common.DeadlineAlerts"] = "Debug",
+            ["Logging:LogLevel:DontGoBack.Batch.Alerts.DeadlineAlerts"] = "Debug",
         };
         var nodes = Enumerable.Range(1, 3).Select(n => CoreServerProcess.Start(Settings(n))).ToList();
         try

@@ -1,6 +1,7 @@
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 

@@ -1,5 +1,6 @@
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 

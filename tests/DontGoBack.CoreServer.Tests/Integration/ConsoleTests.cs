@@ -1,11 +1,15 @@
 using System.Net;
 using System.Text.RegularExpressions;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using DontGoBack.CoreServer.AdminConsole.Pages;
+using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Operations;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 using Microsoft.Playwright;
 using Fault = DontGoBack.CoreServer.Tests.Infrastructure.FakeExtensionServer.Fault;
 

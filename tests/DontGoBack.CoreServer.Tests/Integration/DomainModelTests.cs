@@ -1,3 +1,4 @@
+using DontGoBack.Batch.Storage;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;

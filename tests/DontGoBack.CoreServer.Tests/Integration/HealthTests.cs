@@ -3,9 +3,13 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
+using DontGoBack.Batch.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -260,7 +264,7 @@ public sealed class HealthTests
             var batch = Options.Create(new BatchOptions { MaxCatchUpDays = 7 });
             Meters = _meters.GetRequiredService<IMeterFactory>();
             Metrics = new BatchMetrics(Meters, time);
-            Ledger = new BatchRunLedger(app.Services.GetRequiredService<IDbContextFactory<DontGoBackDbContext>>(), batch,
+            Ledger = new BatchRunLedger(app.Services.GetRequiredService<IDbContextFactory<BatchEngineDbContext>>(), batch,
                 new DatabaseRetry(Options.Create(new DatabaseOptions()), time, NullLogger<DatabaseRetry>.Instance), new RunRecorded(), time);
             var job = new DailyJobSchedule<AssetRefreshJob>(AssetRefreshJob.Definition,
                 () => new AssetRefreshOptions { Cron = cron, CompleteBy = new TimeOnly(6, 0) });

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 using Xunit.Abstractions;
 using Fault = DontGoBack.CoreServer.Tests.Infrastructure.FakeExtensionServer.Fault;
 

@@ -1,5 +1,6 @@
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Storage;
 using static DontGoBack.CoreServer.Tests.Infrastructure.HostileExtensionServer;
 using static DontGoBack.CoreServer.Tests.Integration.HostileExtensionTests;
 

@@ -1,9 +1,10 @@
 using System.Diagnostics;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using DontGoBack.MarketSimulation;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 using Microsoft.AspNetCore.Http;
 using static DontGoBack.CoreServer.Tests.Infrastructure.HostileExtensionServer;
 

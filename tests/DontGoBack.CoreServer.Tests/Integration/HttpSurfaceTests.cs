@@ -4,6 +4,7 @@ using System.Text;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Storage;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 

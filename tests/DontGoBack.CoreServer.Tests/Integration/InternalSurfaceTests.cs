@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Storage;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.CoreServer.Tests.Integration;

@@ -3,9 +3,12 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Operations;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -40,7 +43,7 @@ public sealed partial class JobRegistryTests
         await using (var scope = app.Services.CreateAsyncScope())
         {
             result = (await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>()
-                .TryRunAsync(Day, CancellationToken.None, new UserIdRange(users[0], users[3])))!;
+                .TryRunAsync(Day, CancellationToken.None, new IdRange(users[0], users[3])))!;
         }
         Assert.Equal((BatchRunStatus.CompletedWithFailures, 2, 2), (result.Status, result.Success, result.Failed));
         await using (var db = database.CreateContext())

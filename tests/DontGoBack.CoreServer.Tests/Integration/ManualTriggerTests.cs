@@ -1,10 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 using Fault = DontGoBack.CoreServer.Tests.Infrastructure.FakeExtensionServer.Fault;
 
 namespace DontGoBack.CoreServer.Tests.Integration;

@@ -2,10 +2,11 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -93,7 +94,7 @@ public sealed class RunHistoryTests
         Assert.Equal((BatchRunStatus.Completed, 2, 1), (taken.Status, taken.Attempt, taken.Success));
 
         // The dead attempt can neither renew nor overwrite the run it lost.
-        Assert.Equal(LeaseState.Lost, await ledger.RenewAsync(other, null, new RunProgressSnapshot(0, 0, 0, 0, 0), CancellationToken.None));
+        Assert.Equal(LeaseState.Lost, await ledger.RenewAsync(other, null, new RunProgressCounts(0, 0, 0, 0, 0), CancellationToken.None));
         await ledger.FinishAsync(other, new BatchResult(Day, BatchRunStatus.Failed, 0, 0, 0, 0, 0, "late"), CancellationToken.None);
         var run = await ledger.FindAsync(AssetRefreshJob.Name, Day, CancellationToken.None);
         Assert.Equal((BatchRunStatus.Completed, 1), (run!.Status, run.Success));

@@ -3,10 +3,14 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Batch.User;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
+using DontGoBack.Batch.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -160,7 +164,7 @@ public sealed partial class StandingTests
         {
             ["AssetRefresh:Enabled"] = "true",
             ["UserDormancy:Enabled"] = "true",
-            ["Logging:LogLevel:DontGoBack.CoreServer"] = "Information",
+            ["Logging:LogLevel:DontGoBack"] = "Information",
         });
         // 10:00 in Seoul: after today's fires (dormancy 02:00, asset refresh 03:00) and the 06:00 deadline; the database is empty.
         app.Time.Now = InSeoul(Day, 10).ToUniversalTime();

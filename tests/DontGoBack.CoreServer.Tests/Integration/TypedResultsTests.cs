@@ -1,3 +1,4 @@
+using DontGoBack.Batch.Storage;
 using System.Reflection;
 using System.Text.Json;
 using DontGoBack.CoreServer.Persistence;

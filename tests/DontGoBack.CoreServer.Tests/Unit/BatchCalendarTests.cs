@@ -1,5 +1,5 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.Batch.Schedule;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DontGoBack.CoreServer.Tests.Unit;

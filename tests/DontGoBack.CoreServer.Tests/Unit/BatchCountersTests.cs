@@ -1,9 +1,10 @@
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Batch.User;
 using DontGoBack.CoreServer.Cli;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 
 namespace DontGoBack.CoreServer.Tests.Unit;
 

@@ -1,7 +1,7 @@
 using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Batch.User;
+using DontGoBack.Batch.Runs;
 
 namespace DontGoBack.CoreServer.Tests.Unit;
 

@@ -1,5 +1,6 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Cli;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 
 namespace DontGoBack.CoreServer.Tests.Unit;
 
@@ -13,7 +14,7 @@ public sealed class CommandProgressReadingTests
     {
         // 72 users passed over as done, then 6 of the 24 to do in 6 s.
         var reading = new ProgressReading("Asset refresh 2025-08-10", null,
-            RunProgressReader.Describe(new RunProgressSnapshot(Expected: 24, Seen: 78, Success: 6, Skipped: 72, Failed: 0), Start, Start.AddSeconds(6)));
+            RunProgressReader.Describe(new RunProgressCounts(Expected: 24, Seen: 78, Success: 6, Skipped: 72, Failed: 0), Start, Start.AddSeconds(6)));
 
         Assert.Equal(("6 of 24 users (72 skipped)", 25, "1 users/s", "ETA 18 s"), (reading.CountText, reading.Percent, reading.RateText, reading.EtaText));
     }

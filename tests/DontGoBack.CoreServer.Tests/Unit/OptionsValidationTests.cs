@@ -1,10 +1,11 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
 using DontGoBack.CoreServer.Batch.Asset;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.InterServer.Extension;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;

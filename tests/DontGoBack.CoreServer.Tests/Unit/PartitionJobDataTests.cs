@@ -1,5 +1,6 @@
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Runs;
 using Microsoft.Extensions.Logging.Abstractions;
 using Quartz.Impl;
 
@@ -11,7 +12,7 @@ public sealed class PartitionJobDataTests
     public void A_partitions_job_data_binds_back_to_the_same_order_through_quartzs_job_factory()
     {
         var order = new PartitionOrder(new RunClaim(long.MaxValue - 1, 3, "0123abcd"), new DateOnly(2025, 8, 10), 41,
-            new UserIdRange(9_000_000_001, 9_000_050_000));
+            new IdRange(9_000_000_001, 9_000_050_000));
         var job = new DailyJobPartition<AssetRefreshJob>(null!);
 
         new BindingFactory().Bind(job, DailyJobPartition<AssetRefreshJob>.JobData(order));

@@ -1,5 +1,6 @@
 using System.Text;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Storage;
 
 namespace DontGoBack.CoreServer.Tests.Unit;
 

@@ -1,4 +1,5 @@
-using DontGoBack.CoreServer.Batch.Common;
+
+using DontGoBack.Batch.Schedule;
 
 namespace DontGoBack.CoreServer.Tests.Unit;
 

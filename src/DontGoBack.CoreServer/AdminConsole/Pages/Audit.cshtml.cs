@@ -1,5 +1,7 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Operations;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;

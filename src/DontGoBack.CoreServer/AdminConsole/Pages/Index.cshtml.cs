@@ -1,4 +1,5 @@
-using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace DontGoBack.CoreServer.AdminConsole.Pages;

@@ -1,4 +1,9 @@
-using DontGoBack.CoreServer.Batch.Common;
+using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Operations;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
@@ -141,10 +146,10 @@ public sealed class RunModel(
     /// holds the attempt before it until it ends, and a cluster's partitions hold them); after, as it recorded them
     /// (the run's own for a run from before attempts were kept).
     /// </summary>
-    public RunProgressSnapshot LatestAttempt => Progress is { } live
-        ? new RunProgressSnapshot(live.Expected, live.Seen, live.Success, live.Skipped, live.Failed)
+    public RunProgressCounts LatestAttempt => Progress is { } live
+        ? new RunProgressCounts(live.Expected, live.Seen, live.Success, live.Skipped, live.Failed)
         : Attempts.Count > 0 ? Attempts[^1].Counts
-        : new RunProgressSnapshot(0, Run.Total, Run.Success, Run.Skipped, Run.Failed);
+        : new RunProgressCounts(0, Run.Total, Run.Success, Run.Skipped, Run.Failed);
 
     /// <summary>Users processed per second of each attempt over its own time, for the throughput chart; no bar (null) for a pass that found nothing to do.</summary>
     public object ThroughputData() => new

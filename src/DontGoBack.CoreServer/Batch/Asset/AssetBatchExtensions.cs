@@ -1,7 +1,8 @@
 using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

@@ -1,5 +1,5 @@
+using DontGoBack.Batch.Schedule;
 using System.ComponentModel.DataAnnotations;
-using DontGoBack.CoreServer.Batch.Common;
 
 namespace DontGoBack.CoreServer.Batch.Asset;
 

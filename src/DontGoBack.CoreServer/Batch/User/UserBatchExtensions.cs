@@ -1,5 +1,5 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
+using DontGoBack.Batch.Runs;
 
 namespace DontGoBack.CoreServer.Batch.User;
 

@@ -1,6 +1,8 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Schedule;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -26,7 +28,7 @@ public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calend
     public IQueryable<long> WorkIds(DateOnly day) =>
         db.Users.AsNoTracking().Where(u => u.Status == AccountStatus.Active).Select(u => u.Id);
 
-    public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken)
+    public async Task<BatchOutcome> RunAsync(DateOnly day, IdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
         var afterDays = options.Value.AfterDays;
         // Later of the two below the threshold = both below it; for the opening, whole days compare as their starts do.
@@ -54,7 +56,7 @@ public sealed class UserDormancyJob(DontGoBackDbContext db, BatchCalendar calend
         return outcome;
     }
 
-    private async Task<BatchOutcome> RunSliceAsync(UserIdRange slice, DateOnly openedBefore, DateTimeOffset inactiveSince, string reason, CancellationToken cancellationToken)
+    private async Task<BatchOutcome> RunSliceAsync(IdRange slice, DateOnly openedBefore, DateTimeOffset inactiveSince, string reason, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);

@@ -1,5 +1,6 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Domain.Assets;

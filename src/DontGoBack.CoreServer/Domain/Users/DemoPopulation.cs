@@ -1,6 +1,6 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Schedule;
 using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.CoreServer.Domain.Users;

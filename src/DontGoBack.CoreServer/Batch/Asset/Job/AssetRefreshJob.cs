@@ -1,7 +1,8 @@
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Runs;
 using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.CoreServer.Batch.Asset.Job;
@@ -25,10 +26,10 @@ public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRef
         db.Users.AsNoTracking().Where(u => u.Status == AccountStatus.Active).Select(u => u.Id);
 
     /// <summary>Active users of the range whose account was open on the day and who lack its snapshot: the failed, and any never reached.</summary>
-    public async Task<int?> CountOwedAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken) =>
+    public async Task<int?> CountOwedAsync(DateOnly day, IdRange range, CancellationToken cancellationToken) =>
         await store.CountDueAsync(day, range, cancellationToken);
 
-    public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange range, RunProgress progress, CancellationToken cancellationToken)
+    public async Task<BatchOutcome> RunAsync(DateOnly day, IdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
         progress.Expect(await store.CountDueAsync(day, range, cancellationToken));
         return await refreshAssets.RunAsync(day, range, cancellationToken, progress);

@@ -1,4 +1,6 @@
-using DontGoBack.CoreServer.Batch.Common;
+
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 

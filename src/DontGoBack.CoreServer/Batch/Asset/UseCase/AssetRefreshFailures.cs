@@ -1,6 +1,6 @@
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Runs;
 using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;

@@ -1,8 +1,9 @@
 using System.Data.Common;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Storage;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 
@@ -104,10 +105,10 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
     /// pass over (done already, or opened after the day) are not work, so a continuation's rate and ETA
     /// are of what it has to do.
     /// </summary>
-    public Task<int> CountDueAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken) =>
+    public Task<int> CountDueAsync(DateOnly day, IdRange range, CancellationToken cancellationToken) =>
         retry.ExecuteAsync("count of the day's users to refresh", token => CountDueOnceAsync(day, range, token), cancellationToken);
 
-    private async Task<int> CountDueOnceAsync(DateOnly day, UserIdRange range, CancellationToken cancellationToken)
+    private async Task<int> CountDueOnceAsync(DateOnly day, IdRange range, CancellationToken cancellationToken)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Storage;
 using Npgsql;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;

@@ -1,9 +1,12 @@
 using System.Threading.Channels;
-using DontGoBack.CoreServer.Batch.Common;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.InterServer.Extension;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
+using DontGoBack.Batch.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
@@ -30,9 +33,9 @@ public sealed partial class RefreshAssetsUseCase(
 
     /// <param name="users">Only these users; every active user when null.</param>
     /// <param name="progress">Told of each user once, as it finishes: the run's one count of them (the outcome's counts are read off it).</param>
-    public async Task<BatchOutcome> RunAsync(DateOnly day, UserIdRange? users, CancellationToken cancellationToken, RunProgress? progress = null)
+    public async Task<BatchOutcome> RunAsync(DateOnly day, IdRange? users, CancellationToken cancellationToken, RunProgress? progress = null)
     {
-        var range = users ?? UserIdRange.All;
+        var range = users ?? IdRange.All;
         var settings = options.Value;
         var tally = new Tally(progress ?? new RunProgress());
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -73,7 +76,7 @@ public sealed partial class RefreshAssetsUseCase(
     }
 
     private async Task ReadCandidatesAsync(
-        DateOnly day, UserIdRange range, int groupSize, ChannelWriter<AssetUpdateRequest[]> groups, Tally tally, CancellationTokenSource stop)
+        DateOnly day, IdRange range, int groupSize, ChannelWriter<AssetUpdateRequest[]> groups, Tally tally, CancellationTokenSource stop)
     {
         try
         {

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Persistence;
+using DontGoBack.Batch.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
