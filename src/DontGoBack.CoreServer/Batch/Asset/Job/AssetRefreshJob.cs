@@ -10,7 +10,7 @@ namespace DontGoBack.CoreServer.Batch.Asset.Job;
 /// <summary>
 /// The daily asset refresh as a job of the engine: its work covers the ACTIVE users' ids and
 /// refreshes a range of them through the use case. Leases, run history, catch-up, clustering and
-/// the triggers are the engine's (Batch/Common).
+/// the triggers are the engine's (src/DontGoBack.Batch).
 /// </summary>
 public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRefreshStore store, DontGoBackDbContext db) : IDailyJob
 {
