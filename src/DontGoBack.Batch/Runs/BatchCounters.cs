@@ -27,9 +27,6 @@ public readonly struct BatchCounters : IEquatable<BatchCounters>
 
     public bool IsEmpty => counts is null;
 
-    /// <summary>The count of that name; 0 when there is none.</summary>
-    public int this[string name] => counts?.GetValueOrDefault(name) ?? 0;
-
     public static BatchCounters From(IEnumerable<KeyValuePair<string, int>> counts) =>
         new(counts.Where(c => c.Value != 0).ToImmutableSortedDictionary(c => c.Key, c => c.Value, StringComparer.Ordinal));
 
@@ -42,7 +39,8 @@ public readonly struct BatchCounters : IEquatable<BatchCounters>
             return other;
         var sum = counts.ToBuilder();
         foreach (var (name, count) in other.counts)
-            sum[name] = checked(sum.GetValueOrDefault(name) + count);
+            // Saturates rather than throws: two rows near the limit must not fail the run that sums them.
+            sum[name] = (int)Math.Clamp((long)sum.GetValueOrDefault(name) + count, int.MinValue, int.MaxValue);
         return From(sum);
     }
 
@@ -60,10 +58,23 @@ public readonly struct BatchCounters : IEquatable<BatchCounters>
     /// <summary>The stored form: a flat JSON object of counts, or null when there is none.</summary>
     public string? ToJson() => counts is null ? null : JsonSerializer.Serialize(Counts);
 
-    /// <summary>Reads the stored form; null (a row of a job without counts) is none.</summary>
-    /// <exception cref="JsonException">The text is not a flat object of whole numbers.</exception>
-    public static BatchCounters FromJson(string? json) =>
-        string.IsNullOrEmpty(json) ? None : From(JsonSerializer.Deserialize<Dictionary<string, int>>(json) ?? []);
+    /// <summary>
+    /// Reads the stored form; null (a row of a job without counts) is none, and so is text that is not a flat object of
+    /// whole numbers (a row edited by hand): a run's record, its pages and its sums still read, without counts they cannot trust.
+    /// </summary>
+    public static BatchCounters FromJson(string? json)
+    {
+        if (string.IsNullOrEmpty(json))
+            return None;
+        try
+        {
+            return From(JsonSerializer.Deserialize<Dictionary<string, int>>(json) ?? []);
+        }
+        catch (JsonException)
+        {
+            return None;
+        }
+    }
 
     public bool Equals(BatchCounters other) => Counts.Count == other.Counts.Count
         && Counts.All(c => other.Counts.TryGetValue(c.Key, out var count) && count == c.Value);

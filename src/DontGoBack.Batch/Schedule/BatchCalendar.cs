@@ -55,7 +55,15 @@ public sealed class BatchCalendar
     public DateTime LocalTime(DateTimeOffset instant) => TimeZoneInfo.ConvertTime(instant, Zone).DateTime;
 
     /// <summary>The instant the day begins in the batch zone, in UTC as instants are stored and compared.</summary>
-    public DateTimeOffset StartOf(DateOnly day) => At(day, TimeOnly.MinValue).ToUniversalTime();
+    public DateTimeOffset StartOf(DateOnly day)
+    {
+        var midnight = day.ToDateTime(TimeOnly.MinValue);
+        // A zone that falls back at midnight shows it twice: the day begins at its first showing, under the larger offset
+        // (unlike a deadline, which At reaches at the second).
+        return Zone.IsAmbiguousTime(midnight)
+            ? new DateTimeOffset(midnight, Zone.GetAmbiguousTimeOffsets(midnight).Max()).ToUniversalTime()
+            : At(day, TimeOnly.MinValue).ToUniversalTime();
+    }
 
     /// <summary>
     /// The instant the day reaches <paramref name="time"/> on the batch zone's clock (a deadline), with the zone's offset then,

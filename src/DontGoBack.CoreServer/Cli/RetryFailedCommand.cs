@@ -8,7 +8,7 @@ public sealed class RetryFailedCommand(JobDayRun run, BatchJobs jobs) : ICoreCom
 {
     public static Command Declare(CommandChecks? checks)
     {
-        var dayOption = CommandChecks.DayOption("--day", "Snapshot day YYYY-MM-DD of a recorded run", checks, latest: _ => checks!.Calendar.Today);
+        var dayOption = CommandChecks.DayOption("--day", "Day YYYY-MM-DD of a recorded run", checks, latest: _ => checks!.Calendar.Today);
         dayOption.Required = true;
         return new Command("retry-failed", "Run a recorded day again: only users not yet done (failed or never reached)")
         {

@@ -40,7 +40,7 @@ public sealed class RunCommand(JobDayRun run, BatchJobs jobs, BatchCalendar cale
                 }
             });
         }
-        var dayOption = CommandChecks.DayOption("--day", "Snapshot day YYYY-MM-DD; default today in the batch time zone", checks,
+        var dayOption = CommandChecks.DayOption("--day", "Day YYYY-MM-DD; default today in the batch time zone", checks,
             latest: result => checks!.Calendar.Today.AddDays(result.GetValue(futureOption) ? MaxFutureDays : 0));
         var command = new Command(name, description);
         if (jobOption is not null)

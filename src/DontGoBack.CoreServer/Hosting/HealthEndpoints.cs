@@ -11,17 +11,13 @@ namespace DontGoBack.CoreServer.Hosting;
 
 /// <summary>
 /// /health/live answers as long as the process serves requests; /health/ready runs every check
-/// tagged <see cref="ReadyTag"/> (database, scheduler, cluster check-in, each daily job's schedule).
+/// tagged <see cref="Readiness.Tag"/> (database, scheduler, cluster check-in, each daily job's schedule).
 /// Healthy and Degraded answer 200, Unhealthy 503; the body names each check's status.
 /// </summary>
 public static class HealthEndpoints
 {
     public const string LivePath = "/health/live";
     public const string ReadyPath = "/health/ready";
-    public const string ReadyTag = Readiness.Tag;
-
-    /// <inheritdoc cref="Readiness.CheckTimeout"/>
-    public static readonly TimeSpan CheckTimeout = Readiness.CheckTimeout;
 
     public static IHostApplicationBuilder AddHealth(this IHostApplicationBuilder builder)
     {
@@ -30,10 +26,10 @@ public static class HealthEndpoints
         // HealthStateLog says each change of state once instead.
         builder.Logging.AddFilter(HealthStateLog.DefaultServiceCategory, LogLevel.None);
         var checks = builder.Services.AddHealthChecks()
-            .AddCheck<DatabaseHealthCheck>("database", HealthStatus.Unhealthy, [ReadyTag], CheckTimeout)
-            .AddCheck<SchedulerHealthCheck>("scheduler", HealthStatus.Unhealthy, [ReadyTag], CheckTimeout);
+            .AddCheck<DatabaseHealthCheck>("database", HealthStatus.Unhealthy, [Readiness.Tag], Readiness.CheckTimeout)
+            .AddCheck<SchedulerHealthCheck>("scheduler", HealthStatus.Unhealthy, [Readiness.Tag], Readiness.CheckTimeout);
         if (builder.Configuration.GetSection(BatchOptions.SectionName).Get<BatchOptions>()?.Clustered == true)
-            checks.AddCheck<ClusterNodeHealthCheck>("cluster-node", HealthStatus.Unhealthy, [ReadyTag], CheckTimeout);
+            checks.AddCheck<ClusterNodeHealthCheck>("cluster-node", HealthStatus.Unhealthy, [Readiness.Tag], Readiness.CheckTimeout);
         return builder;
     }
 
@@ -45,7 +41,7 @@ public static class HealthEndpoints
             .WithDescription("Runs no check: it answers 200 with status `Healthy` and no checks as long as the process serves requests, "
                 + "so a restart is the only cure for no answer. Needs no credentials; any method is answered as GET.")
             .Answers(StatusCodes.Status200OK, typeof(HealthBody), "application/json", "The process serves requests: status `Healthy`, no checks.");
-        app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
+        app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(Readiness.Tag), ResponseWriter = WriteAsync })
             .WithTags(ApiDescription.Tags.Health)
             .WithSummary("Whether the server is ready to work (readiness)")
             .WithDescription("Runs every readiness check: `database` (reachable, every migration applied; Degraded when it refuses writes), "

@@ -1,3 +1,5 @@
+using DontGoBack.Batch.Cluster;
+using DontGoBack.Batch.Runs;
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
@@ -29,7 +31,7 @@ public sealed class ConcurrentChunkWriteTests
             : new GatedSqliteStore(app.Services.GetRequiredService<SqliteDatabase>(), retry, gate);
         var refresh = ActivatorUtilities.CreateInstance<RefreshAssetsUseCase>(app.Services, store);
 
-        var outcome = await refresh.RunAsync(Day, null, CancellationToken.None);
+        var outcome = await refresh.RunAsync(Day, IdRange.All, new RunProgress(), CancellationToken.None);
 
         Assert.Equal((20, 20, 0), (outcome.Total, outcome.Success, outcome.Failed));
         foreach (var id in users)

@@ -102,6 +102,16 @@ public sealed class BatchCalendarTests
     }
 
     [Fact]
+    public void A_day_whose_midnight_is_shown_twice_begins_at_its_first_showing()
+    {
+        // The Azores fall back from 01:00 (UTC+0) to 00:00 (UTC-1) on 2026-10-25: midnight comes at 00:00Z and again at 01:00Z.
+        var azores = TestCalendar.In("Atlantic/Azores");
+        Assert.Equal(Utc(2026, 10, 25, 0, 0), azores.StartOf(FallBack));
+        Assert.Equal(FallBack, azores.DayOf(azores.StartOf(FallBack)));
+        Assert.Equal(FallBack.AddDays(-1), azores.DayOf(azores.StartOf(FallBack).AddTicks(-1)));
+    }
+
+    [Fact]
     public void A_deadline_the_clock_skips_falls_when_it_jumps_past_and_one_it_shows_twice_at_its_second_showing()
     {
         Assert.Equal(Utc(2026, 3, 29, 1, 0), Berlin.At(SpringForward, new TimeOnly(2, 30)));

@@ -24,6 +24,23 @@ public sealed class BatchCountersTests
         Assert.Equal(sum, second.Add(first));
     }
 
+    [Theory]
+    [InlineData("[1]")]
+    [InlineData("{\"a\":1.5}")]
+    [InlineData("{\"a\":{}}")]
+    [InlineData("{\"a\":99999999999}")]
+    [InlineData("{\"a\":")]
+    public void Stored_text_that_is_no_flat_object_of_whole_numbers_reads_as_no_counts(string stored) =>
+        Assert.True(BatchCounters.FromJson(stored).IsEmpty);
+
+    [Fact]
+    public void Counts_near_the_limit_add_up_to_the_limit_instead_of_failing_the_sum()
+    {
+        var large = BatchCounters.From([KeyValuePair.Create("a", int.MaxValue - 1)]);
+
+        Assert.Equal(int.MaxValue, large.Add(large).Counts["a"]);
+    }
+
     [Fact]
     public void A_job_record_converts_to_counts_and_back_and_zeros_are_no_count()
     {

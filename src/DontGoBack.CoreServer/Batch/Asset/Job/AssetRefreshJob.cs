@@ -32,6 +32,6 @@ public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRef
     public async Task<BatchOutcome> RunAsync(DateOnly day, IdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
         progress.Expect(await store.CountDueAsync(day, range, cancellationToken));
-        return await refreshAssets.RunAsync(day, range, cancellationToken, progress);
+        return await refreshAssets.RunAsync(day, range, progress, cancellationToken);
     }
 }

@@ -31,13 +31,12 @@ public sealed partial class RefreshAssetsUseCase(
 {
     private const int MaxReasonLength = 500;
 
-    /// <param name="users">Only these users; every active user when null.</param>
+    /// <param name="range">The users of the run or partition (<see cref="IdRange.All"/> for every active user).</param>
     /// <param name="progress">Told of each user once, as it finishes: the run's one count of them (the outcome's counts are read off it).</param>
-    public async Task<BatchOutcome> RunAsync(DateOnly day, IdRange? users, CancellationToken cancellationToken, RunProgress? progress = null)
+    public async Task<BatchOutcome> RunAsync(DateOnly day, IdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
-        var range = users ?? IdRange.All;
         var settings = options.Value;
-        var tally = new Tally(progress ?? new RunProgress());
+        var tally = new Tally(progress);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var groupSize = Math.Max(1, extensionOptions.Value.BulkSize);
         var groups = Channel.CreateBounded<AssetUpdateRequest[]>(
@@ -46,7 +45,7 @@ public sealed partial class RefreshAssetsUseCase(
             new BoundedChannelOptions(settings.WriteChunkSize * 2) { SingleReader = true });
         ExtensionUnavailableException? stoppedBy = null;
         // The run's calls carry it, so their retries are logged, capped and summarised as this run's.
-        using var retries = progress?.Run is { } run ? retryLog.OpenRun(run) : null;
+        using var retries = progress.Run is { } run ? retryLog.OpenRun(run) : null;
 
         var reading = ReadCandidatesAsync(day, range, groupSize, groups.Writer, tally, stop);
         var callsInFlight = groupSize > 1 ? extensionOptions.Value.BulkCallsInFlight : settings.MaxConcurrency;
