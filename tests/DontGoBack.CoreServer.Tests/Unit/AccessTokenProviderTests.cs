@@ -132,11 +132,35 @@ public sealed class AccessTokenProviderTests : IDisposable
         Assert.False(_provider.Invalidate("token-1"));
         Assert.Equal(2, _endpoint.Requests);
 
-        // A later run asks again, once, and the token it gets is on probation in its turn.
+        // Until the hold has passed nobody asks again; a later run asks again, once, and the token
+        // it gets is on probation in its turn.
+        await Assert.ThrowsAsync<ExtensionUnavailableException>(() => Token().AsTask());
+        _time.Advance(AccessTokenProvider.RefusalHold - TimeSpan.FromTicks(1));
+        await Assert.ThrowsAsync<ExtensionUnavailableException>(() => Token().AsTask());
+        Assert.Equal(2, _endpoint.Requests);
+        _time.Advance(TimeSpan.FromTicks(1));
         var next = await Token();
         Assert.Equal("token-3", next);
         Assert.False(_provider.Invalidate(next));
         Assert.Equal(3, _endpoint.Requests);
+    }
+
+    [Fact]
+    public async Task A_caller_rejected_just_before_the_refusal_stops_instead_of_fetching_a_third_token()
+    {
+        var first = await Token();
+        // Two callers were rejected with the first token: one replaces it, the other's answer is late.
+        Assert.True(_provider.Invalidate(first));
+        var replacement = await Token();
+        Assert.True(_provider.Invalidate(first));
+        // The replacement is refused before the late caller asks for a token again.
+        Assert.False(_provider.Invalidate(replacement));
+
+        var error = await Assert.ThrowsAsync<ExtensionUnavailableException>(() => Token().AsTask());
+
+        Assert.Equal(FailureClass.Auth, error.FailureClass);
+        Assert.Contains("rejected a freshly issued token", error.Message);
+        Assert.Equal(2, _endpoint.Requests);
     }
 
     [Fact]

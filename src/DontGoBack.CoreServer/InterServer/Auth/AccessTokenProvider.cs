@@ -9,7 +9,9 @@ namespace DontGoBack.CoreServer.InterServer.Auth;
 /// Client-credentials token for service-to-service calls: fetched once, shared by all
 /// concurrent callers, reused until it ages out or the extension server rejects it. A token fetched
 /// to replace a rejected one is on probation until the extension server accepts it: rejected too,
-/// the credentials themselves are refused, and no caller fetches again for it.
+/// the credentials themselves are refused, and no caller fetches again for it until
+/// <see cref="RefusalHold"/> has passed: callers of the same run that were rejected a moment
+/// before the refusal, or start after it, stop too instead of asking the auth server once more.
 /// </summary>
 public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions<AuthOptions> options, TimeProvider time)
 {
@@ -18,6 +20,9 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
     /// <summary>Most bytes a token answer may have: a JWT is well under 2 KiB, and a bigger answer is not a token.</summary>
     public const int MaxTokenBytes = 16 * 1_024;
     private const string TokenPath = "msa/auth/api/token";
+
+    /// <summary>How long refused credentials are not asked for again: longer than a run takes to stop, short enough that a later run tries afresh.</summary>
+    public static readonly TimeSpan RefusalHold = TimeSpan.FromMinutes(1);
 
     private readonly SemaphoreSlim _fetchLock = new(1, 1);
     private CachedToken? _cached;
@@ -28,6 +33,10 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
     /// <summary>Set when a token on probation is refused, cleared when one is accepted: callers still holding a rejected token stop rather than fetch again.</summary>
     private volatile bool _credentialsRefused;
 
+    /// <summary>When the credentials were last refused (UTC ticks): no fetch before <see cref="RefusalHold"/> has passed since.</summary>
+    private long _refusedAtTicks;
+
+    /// <summary>The cached token, or a new one; throws the refusal while refused credentials are held.</summary>
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {
         if (Fresh(_cached) is { } token)
@@ -38,6 +47,7 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
         {
             if (Fresh(_cached) is { } fetchedMeanwhile)
                 return fetchedMeanwhile;
+            ThrowWhileRefused();
             var value = await FetchAsync(cancellationToken);
             _cached = new CachedToken(value, time.GetUtcNow() + options.Value.TokenLifetime, OnProbation: _replacingRejected);
             return value;
@@ -61,6 +71,8 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
         var refused = _credentialsRefused || (isCached && cached!.OnProbation && !cached.Accepted);
         if (isCached)
         {
+            if (refused && !_credentialsRefused)
+                Interlocked.Exchange(ref _refusedAtTicks, time.GetUtcNow().UtcTicks);
             _credentialsRefused = refused;
             _replacingRejected = true;
             Interlocked.CompareExchange(ref _cached, null, cached);
@@ -78,6 +90,19 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
             _replacingRejected = false;
             _credentialsRefused = false;
         }
+    }
+
+    /// <summary>The error for credentials the extension server refused.</summary>
+    public static ExtensionUnavailableException Refused() =>
+        new(FailureClass.Auth, "the extension server rejected a freshly issued token (HTTP 401)");
+
+    private void ThrowWhileRefused()
+    {
+        if (!_credentialsRefused)
+            return;
+        var refusedAt = new DateTimeOffset(Interlocked.Read(ref _refusedAtTicks), TimeSpan.Zero);
+        if (time.GetUtcNow() < refusedAt + RefusalHold)
+            throw Refused();
     }
 
     private string? Fresh(CachedToken? cached) => cached is not null && cached.ExpiresAt > time.GetUtcNow() ? cached.Value : null;

@@ -18,14 +18,14 @@ public sealed class BearerTokenHandler(AccessTokenProvider tokens) : DelegatingH
         if (response is not null)
             return response;
         if (!tokens.Invalidate(token))
-            throw Refused();
+            throw AccessTokenProvider.Refused();
 
         var fresh = await tokens.GetTokenAsync(cancellationToken);
         response = await SendWithAsync(fresh, request, cancellationToken);
         if (response is not null)
             return response;
         tokens.Invalidate(fresh);
-        throw Refused();
+        throw AccessTokenProvider.Refused();
     }
 
     /// <summary>The answer, or null for a 401 (disposed).</summary>
@@ -41,7 +41,4 @@ public sealed class BearerTokenHandler(AccessTokenProvider tokens) : DelegatingH
         response.Dispose();
         return null;
     }
-
-    private static ExtensionUnavailableException Refused() =>
-        new(FailureClass.Auth, "the extension server rejected a freshly issued token (HTTP 401)");
 }
