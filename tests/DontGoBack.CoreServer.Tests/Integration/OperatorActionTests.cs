@@ -45,7 +45,7 @@ public sealed class OperatorActionTests
         app.Extension.Latency = TimeSpan.FromMilliseconds(100);
         app.Time.StartTicking();
 
-        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?snapshotDay={Day:yyyy-MM-dd}&reason=first%20try", null);
+        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?day={Day:yyyy-MM-dd}&reason=first%20try", null);
         long runId = 0;
         await Eventually.UntilAsync(async () =>
         {
@@ -224,7 +224,7 @@ public sealed class OperatorActionTests
         var users = await app.AddActiveUsersAsync(3, Day.AddDays(-1), 1_000_000);
         app.Extension.Inject(FakeExtensionServer.Fault.Block, users[2]);
 
-        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?snapshotDay={Day:yyyy-MM-dd}", null);
+        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?day={Day:yyyy-MM-dd}", null);
         await app.Extension.BlockedCallArrived.WaitAsync(Patience);
         long runId;
         await using (var db = database.CreateContext())
