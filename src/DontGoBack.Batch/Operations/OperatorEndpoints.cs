@@ -1,8 +1,10 @@
+using DontGoBack.Batch.Http;
 using DontGoBack.Batch.Runs;
 using DontGoBack.Batch.Schedule;
 using DontGoBack.Batch.Storage;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace DontGoBack.Batch.Operations;
@@ -71,49 +73,52 @@ public static class OperatorEndpoints
         const string ReasonRule = "The body is JSON `{\"reason\": \"…\"}`: a reason is required, for the audit trail, "
             + "and a missing, over-long or unreadable one (or another media type) is 400. Every request, a refused one too, "
             + "leaves an audit row, whose `auditId` the answer and every problem carry.";
-        batch.MapPost("/runs/{id:long}/cancel", CancelAsync).Produces<ActionView>(StatusCodes.Status202Accepted)
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+        batch.MapPost("/runs/{id:long}/cancel", CancelAsync)
             .WithSummary("Cancel a running run")
             .WithDescription("Asks a running run to stop (202); it is then recorded as aborted and resumes on the next trigger. "
                 + " An unknown run id is 404; a run that is not running 409. " + ReasonRule);
         batch.MapPost("/{job}/schedule/pause", (string job, ActionBody body, OperatorActions actions, BatchJobs jobs, HttpContext http) =>
-                ScheduleActionAsync(job, body, actions, jobs, http, pause: true)).Produces<ActionView>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+                ScheduleActionAsync(job, body, actions, jobs, http, pause: true))
             .WithSummary("Pause a job's schedule")
             .WithDescription("Stops the job's scheduled fires until it is resumed. "
                 + "An unknown job is 404; a schedule already paused 409. " + ReasonRule);
         batch.MapPost("/{job}/schedule/resume", (string job, ActionBody body, OperatorActions actions, BatchJobs jobs, HttpContext http) =>
-                ScheduleActionAsync(job, body, actions, jobs, http, pause: false)).Produces<ActionView>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+                ScheduleActionAsync(job, body, actions, jobs, http, pause: false))
             .WithSummary("Resume a job's schedule")
             .WithDescription("Lets a paused job's schedule fire again from its next fire time. "
                 + "An unknown job is 404; a schedule that is not paused 409. " + ReasonRule);
-        batch.MapGet("/schedules", SchedulesAsync).Produces<IEnumerable<ScheduleView>>()
+        batch.MapGet("/schedules", SchedulesAsync)
             .WithSummary("List the jobs' schedules")
             .WithDescription("Each job's schedule: whether it is enabled, its cron and time zone, when its day must be complete, "
                 + "the success ratio it needs, its pause (who, when, why) if paused, and its next five fire times in the batch zone and in UTC "
                 + "(none while paused or disabled). No parameters.");
-        batch.MapGet("/audit", AuditAsync).Produces<AuditPage>().ProducesProblem(StatusCodes.Status400BadRequest)
+        batch.MapGet("/audit", AuditAsync)
             .WithSummary("Read the operators' audit trail")
             .WithDescription($"Every operator action (trigger, cancel, pause, resume, from the API or the console), newest first: who, from where, "
-                + $"why and what came of it. `job` narrows to one job (an unknown name is 400 and lists the jobs); `page` is 1 to {BatchRunsEndpoints.MaxPage} (default 1) and "
+                + $"why and what came of it. `job` narrows to one job (an unknown name is 400 and lists the jobs; an empty one is no filter); `page` is 1 to {BatchRunsEndpoints.MaxPage} (default 1) and "
                 + $"`pageSize` 1 to {BatchRunsEndpoints.MaxPageSize} (default 50); outside those, 400.");
         return batch;
     }
 
-    private static async Task<IResult> CancelAsync(long id, ActionBody body, OperatorActions actions, HttpContext http)
+    private static async Task<Results<Accepted<ActionView>, Problem<ProblemStatus.BadRequest>, Problem<ProblemStatus.NotFound>,
+        Problem<ProblemStatus.Conflict>>> CancelAsync(long id, ActionBody body, OperatorActions actions, HttpContext http)
     {
         var who = Operator.Of(http);
         var readable = OperatorActions.TryReadReason(body.Reason, required: true, out var reason, out var problem) && body.Problem is null;
         var answer = readable
             ? await actions.CancelAsync(id, reason!, who, CancellationToken.None)
             : await actions.RejectAsync(OperatorActionKind.Cancel, null, id, null, reason, who, body.Problem ?? problem!, CancellationToken.None);
-        return answer.Outcome == OperatorActionOutcome.Accepted
-            ? Results.Json(View(answer), statusCode: StatusCodes.Status202Accepted)
-            : NotTaken(answer, "Run not cancelled", "Invalid reason", "No such run");
+        return answer switch
+        {
+            { Outcome: OperatorActionOutcome.Accepted } => TypedResults.Accepted((string?)null, View(answer)),
+            { NoSuchTarget: true } => Audited<ProblemStatus.NotFound>("No such run", answer),
+            { Outcome: OperatorActionOutcome.Invalid } => Audited<ProblemStatus.BadRequest>("Invalid reason", answer),
+            _ => Audited<ProblemStatus.Conflict>("Run not cancelled", answer),
+        };
     }
 
-    private static async Task<IResult> ScheduleActionAsync(string job, ActionBody body, OperatorActions actions, BatchJobs jobs, HttpContext http, bool pause)
+    private static async Task<Results<Ok<ActionView>, Problem<ProblemStatus.BadRequest>, Problem<ProblemStatus.NotFound>,
+        Problem<ProblemStatus.Conflict>>> ScheduleActionAsync(string job, ActionBody body, OperatorActions actions, BatchJobs jobs, HttpContext http, bool pause)
     {
         var who = Operator.Of(http);
         var kind = pause ? OperatorActionKind.Pause : OperatorActionKind.Resume;
@@ -124,17 +129,21 @@ public static class OperatorEndpoints
                 : pause
                     ? await actions.PauseAsync(registered.Definition, reason!, who, CancellationToken.None)
                     : await actions.ResumeAsync(registered.Definition, reason!, who, CancellationToken.None);
-        return answer.Outcome == OperatorActionOutcome.Accepted
-            ? Results.Ok(View(answer))
-            : NotTaken(answer, pause ? "Not paused" : "Not resumed", "Invalid reason", "No such job");
+        return answer switch
+        {
+            { Outcome: OperatorActionOutcome.Accepted } => TypedResults.Ok(View(answer)),
+            { NoSuchTarget: true } => Audited<ProblemStatus.NotFound>("No such job", answer),
+            { Outcome: OperatorActionOutcome.Invalid } => Audited<ProblemStatus.BadRequest>("Invalid reason", answer),
+            _ => Audited<ProblemStatus.Conflict>(pause ? "Not paused" : "Not resumed", answer),
+        };
     }
 
-    private static async Task<IResult> SchedulesAsync(
+    private static async Task<Ok<List<ScheduleView>>> SchedulesAsync(
         BatchJobs jobs, BatchCalendar calendar, BatchEngineDbContext db, TimeProvider time, CancellationToken cancellationToken)
     {
         var pauses = await db.SchedulePauses.AsNoTracking().ToDictionaryAsync(p => p.JobName, cancellationToken);
         var now = time.GetUtcNow();
-        return Results.Ok(jobs.All.Select(job => Describe(job, calendar, pauses.GetValueOrDefault(job.Definition.Name), now)).ToList());
+        return TypedResults.Ok(jobs.All.Select(job => Describe(job, calendar, pauses.GetValueOrDefault(job.Definition.Name), now)).ToList());
     }
 
     /// <summary>A job's schedule as operators read it, with its next fire times (none while paused or off).</summary>
@@ -148,15 +157,15 @@ public static class OperatorEndpoints
             schedule.MinSuccessRatio, pause is null ? null : new PauseView(pause.PausedAt, pause.Reason, pause.Address, pause.TokenName), next);
     }
 
-    private static async Task<IResult> AuditAsync(
+    private static async Task<Results<Ok<AuditPage>, Problem<ProblemStatus.BadRequest>>> AuditAsync(
         string? job, int? page, int? pageSize, BatchJobs jobs, BatchEngineDbContext db, CancellationToken cancellationToken)
     {
         if (!string.IsNullOrEmpty(job) && !jobs.TryFind(job, out _, out var unknown))
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Unknown job", detail: unknown);
+            return new Problem<ProblemStatus.BadRequest>("Unknown job", unknown);
         if (page is < 1 or > BatchRunsEndpoints.MaxPage || pageSize is < 1 or > BatchRunsEndpoints.MaxPageSize)
         {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid page",
-                detail: $"page is 1 to {BatchRunsEndpoints.MaxPage}; pageSize is 1 to {BatchRunsEndpoints.MaxPageSize}.");
+            return new Problem<ProblemStatus.BadRequest>("Invalid page",
+                $"page is 1 to {BatchRunsEndpoints.MaxPage}; pageSize is 1 to {BatchRunsEndpoints.MaxPageSize}.");
         }
         var (number, size) = (page ?? 1, pageSize ?? 50);
         var actions = db.OperatorActions.AsNoTracking();
@@ -165,22 +174,16 @@ public static class OperatorEndpoints
             actions = actions.Where(a => a.JobName == job);
         var rows = await actions.OrderByDescending(a => a.Id)
             .Skip((number - 1) * size).Take(size).ToListAsync(cancellationToken);
-        return Results.Ok(new AuditPage(number, size, rows));
+        return TypedResults.Ok(new AuditPage(number, size, rows));
     }
 
     private static ActionView View(ActionAnswer answer) => new(answer.Outcome, answer.Detail, answer.AuditId);
 
-    /// <summary>An action not taken, as a problem: 404 for no such job or run, 400 for an invalid request, 409 when the state refused it. Each carries its audit row.</summary>
-    internal static IResult NotTaken(ActionAnswer answer, string refused, string invalid, string missing)
-    {
-        var (status, heading) = answer switch
-        {
-            { NoSuchTarget: true } => (StatusCodes.Status404NotFound, missing),
-            { Outcome: OperatorActionOutcome.Invalid } => (StatusCodes.Status400BadRequest, invalid),
-            _ => (StatusCodes.Status409Conflict, refused),
-        };
+    /// <summary>
+    /// An action not taken, as a problem of the status its handler's signature states (404 for no such job or run,
+    /// 400 for an invalid request, 409 when the state refused it), carrying its audit row.
+    /// </summary>
+    internal static Problem<TStatus> Audited<TStatus>(string title, ActionAnswer answer) where TStatus : IProblemStatus =>
         // The detail is the audit row's: what the operator reads here is what the trail keeps.
-        return Results.Problem(statusCode: status, title: heading, detail: answer.Detail,
-            extensions: new Dictionary<string, object?> { ["auditId"] = answer.AuditId });
-    }
+        new(title, answer.Detail, new Dictionary<string, object?> { ["auditId"] = answer.AuditId });
 }

@@ -40,9 +40,6 @@ public sealed class BatchJobs(IEnumerable<DailyJobSchedule> schedules)
         return job is not null;
     }
 
-    /// <summary>The job that records runs under this name (its own or its subset's), or null.</summary>
-    public DailyJobDefinition? FindByRunName(string name) => TryFindRun(name, out var job, out _) ? job.Definition : null;
-
     /// <summary>
     /// The one refusal of a name that is no job, naming the registered ones and the names their subsets' runs are
     /// recorded under: "there is no job 'x'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy".

@@ -102,6 +102,9 @@ public sealed class BatchRunLedger(
     public async Task<LeaseState> RenewAsync(RunClaim claim, int? partitionNo, RunProgressCounts progress, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        // The not-due count and the job's own counters too: an attempt that ends without recording its outcome
+        // (a process killed) keeps them as its last renewal wrote them.
+        var counters = progress.Counters.ToJson();
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
         var held = db.BatchRuns.Where(r => r.Id == claim.RunId && r.LeaseOwner == claim.Owner && r.Status == BatchRunStatus.Running);
         var renewed = await held.Where(r => r.CancelRequestedAt == null)
@@ -114,7 +117,8 @@ public sealed class BatchRunLedger(
                 .ExecuteUpdateAsync(set => set
                     .SetProperty(p => p.Expected, progress.Expected).SetProperty(p => p.Total, progress.Seen)
                     .SetProperty(p => p.Success, progress.Success).SetProperty(p => p.Skipped, progress.Skipped)
-                    .SetProperty(p => p.Failed, progress.Failed), cancellationToken);
+                    .SetProperty(p => p.Failed, progress.Failed).SetProperty(p => p.NotDue, progress.NotDue)
+                    .SetProperty(p => p.Counters, counters), cancellationToken);
         }
         else
         {
@@ -122,7 +126,8 @@ public sealed class BatchRunLedger(
                 .ExecuteUpdateAsync(set => set
                     .SetProperty(a => a.UpdatedAt, now).SetProperty(a => a.Expected, progress.Expected).SetProperty(a => a.Total, progress.Seen)
                     .SetProperty(a => a.Success, progress.Success).SetProperty(a => a.Skipped, progress.Skipped)
-                    .SetProperty(a => a.Failed, progress.Failed), cancellationToken);
+                    .SetProperty(a => a.Failed, progress.Failed).SetProperty(a => a.NotDue, progress.NotDue)
+                    .SetProperty(a => a.Counters, counters), cancellationToken);
         }
         return LeaseState.Held;
     }

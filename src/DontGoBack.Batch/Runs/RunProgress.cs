@@ -9,7 +9,7 @@ namespace DontGoBack.Batch.Runs;
 /// persists a <see cref="Snapshot"/> with every renewal (Batch:ProgressInterval); the meter counts each report as
 /// it is made and reads the rate and the users left from it; a caller that asked to follow the run (the CLI's
 /// progress bar) reads it too; and the engine takes it as the outcome of work that stopped on an exception, so
-/// such a run shows what it wrote. Safe to report from the job's concurrent stages.
+/// such a run shows what it wrote, what it found not due and the job's own counts. Safe to report from the job's concurrent stages.
 /// </summary>
 /// <param name="job">The name the run is recorded under (asset-refresh, or a back-fill's subset name): what the meter tags its measurements with. Null outside a recorded run.</param>
 /// <param name="run">How log lines name the run, when this is the progress of a recorded run (see <see cref="Run"/>).</param>
@@ -20,6 +20,9 @@ public sealed class RunProgress(string? job = null, string? run = null, BatchMet
     private int _success;
     private int _skipped;
     private int _failed;
+    private int _notDue;
+    private readonly Lock _countersLock = new();
+    private BatchCounters _counters;
 
     /// <summary>The name the run is recorded under; the meter's job tag for what the work measures beside the users (its calls, its writes).</summary>
     public string? Job => job;
@@ -53,6 +56,30 @@ public sealed class RunProgress(string? job = null, string? run = null, BatchMet
         meter?.UsersDone(job, success, skipped, failed);
     }
 
+    /// <summary>
+    /// Users passed over as not due on the day (an account opened after it): skipped, never work, and counted
+    /// as not due, so a run stopped before its end still records how many it found.
+    /// </summary>
+    public void NotDue(int users)
+    {
+        if (users <= 0)
+            return;
+        Interlocked.Add(ref _notDue, users);
+        Done(skipped: users);
+    }
+
+    /// <summary>
+    /// The job's own counts of what it did since the last report (<see cref="BatchCounters.Of{TCounters}"/>), added up
+    /// here as they happen, so a run stopped before its end still records what it had counted.
+    /// </summary>
+    public void Count(BatchCounters counters)
+    {
+        if (counters.IsEmpty)
+            return;
+        lock (_countersLock)
+            _counters = _counters.Add(counters);
+    }
+
     /// <summary>Users that failed since the last report, of one failure class: an enum, so the meter's tag has bounded values by construction.</summary>
     public void Failed<TClass>(TClass failureClass, int count) where TClass : struct, Enum
     {
@@ -65,7 +92,10 @@ public sealed class RunProgress(string? job = null, string? run = null, BatchMet
     public RunProgressCounts Snapshot()
     {
         var (success, skipped, failed) = (Volatile.Read(ref _success), Volatile.Read(ref _skipped), Volatile.Read(ref _failed));
-        return new RunProgressCounts(Volatile.Read(ref _expected), success + skipped + failed, success, skipped, failed);
+        BatchCounters counters;
+        lock (_countersLock)
+            counters = _counters;
+        return new RunProgressCounts(Volatile.Read(ref _expected), success + skipped + failed, success, skipped, failed, Volatile.Read(ref _notDue), counters);
     }
 }
 
@@ -73,7 +103,9 @@ public sealed class RunProgress(string? job = null, string? run = null, BatchMet
 /// One reading of a <see cref="RunProgress"/>: <see cref="Seen"/> is every user gone through, whatever the outcome;
 /// <see cref="Expected"/> the users counted at the start as work to do.
 /// </summary>
-public sealed record RunProgressCounts(int Expected, int Seen, int Success, int Skipped, int Failed)
+/// <param name="NotDue">Of the skipped, users not due on the day (<see cref="RunProgress.NotDue"/>).</param>
+/// <param name="Counters">The job's own counts so far (<see cref="RunProgress.Count"/>).</param>
+public sealed record RunProgressCounts(int Expected, int Seen, int Success, int Skipped, int Failed, int NotDue = 0, BatchCounters Counters = default)
 {
     /// <summary>
     /// Users of the work through: written or failed. Skipped users needed no work, so they are neither
@@ -86,5 +118,5 @@ public sealed record RunProgressCounts(int Expected, int Seen, int Success, int 
     public int Left => Math.Max(0, Expected - Processed);
 
     /// <summary>What the work did until it stopped on an exception, as an outcome that says why.</summary>
-    public BatchOutcome ToOutcome(string why) => new(Seen, Success, Skipped, Failed, why);
+    public BatchOutcome ToOutcome(string why) => new(Seen, Success, Skipped, Failed, why, NotDue, Counters);
 }

@@ -76,7 +76,7 @@ public sealed class ClusterWorkReader(
         {
             var scheduler = await schedulers.GetScheduler(cancellationToken);
             // Running firings are bounded by the cluster's threads (Batch:PartitionsPerNode + 1 per node).
-            foreach (var group in taken.Select(t => jobs.FindByRunName(t.JobName)?.PartitionGroup).OfType<string>().Distinct())
+            foreach (var group in taken.Select(t => jobs.TryFindRun(t.JobName, out var job, out _) ? job.Definition.PartitionGroup : null).OfType<string>().Distinct())
             {
                 var running = await scheduler.QueryFireInstances(
                     new FireInstanceQuery { TriggerGroup = GroupMatcher<TriggerKey>.GroupEquals(group), Take = PagedQuery.All }, cancellationToken);
@@ -89,7 +89,7 @@ public sealed class ClusterWorkReader(
         var work = taken.Select(t =>
         {
             var p = t.Partition;
-            var definition = jobs.FindByRunName(t.JobName);
+            var definition = jobs.TryFindRun(t.JobName, out var job, out _) ? job.Definition : null;
             var key = new TriggerKey(BatchFanOut.PartitionJobName(p.RunId, t.Attempts, p.PartitionNo), definition?.PartitionGroup ?? "");
             DateTimeOffset? takenAt = firings.TryGetValue(key, out var fired) ? fired : null;
             return (Node: p.Node!, Partition: new PartitionInFlight(p.RunId, definition?.Title ?? t.JobName, t.Day, p.PartitionNo,
@@ -102,7 +102,7 @@ public sealed class ClusterWorkReader(
         var strangers = work.Where(g => nodes.All(n => n.Name != g.Key)).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new NodeWork(g.Key, null, g.ToList()));
         return new ClusterView(true, known.Concat(strangers).ToList(), waiting.OrderBy(w => w.Day).ThenBy(w => w.JobName, StringComparer.Ordinal)
-            .Select(w => new RunWaiting(w.Id, jobs.FindByRunName(w.JobName)?.Title ?? w.JobName, w.Day, w.Count)).ToList());
+            .Select(w => new RunWaiting(w.Id, (jobs.TryFindRun(w.JobName, out var job, out _) ? job.Definition.Title : w.JobName), w.Day, w.Count)).ToList());
     }
 
     /// <summary>

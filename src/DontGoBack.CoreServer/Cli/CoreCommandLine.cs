@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
+using System.Reflection;
 using DontGoBack.CoreServer.Batch.Asset.Job;
-using DontGoBack.CoreServer.Batch.User;
 using DontGoBack.CoreServer.Hosting;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.Batch.Runs;
@@ -24,17 +24,38 @@ public static class CoreCommandLine
     public const int RunFailed = 1;
 
     /// <summary>
-    /// The daily jobs, as help names them. Help is answered before the host is built, so it cannot ask
-    /// the registered <see cref="BatchJobs"/>; a test holds this list to them. Declared
-    /// before <see cref="Commands"/>, whose declaration reads it.
+    /// The daily jobs, as help names them: every job class of this server (<see cref="JobsDeclaredIn"/>), so a new batch's
+    /// folder needs no line here. Help is answered before the host is built, so it cannot ask the registered
+    /// <see cref="BatchJobs"/>; a test holds these to them. Declared before <see cref="Commands"/>, whose declaration reads it.
     /// </summary>
-    public static IReadOnlyList<DailyJobDefinition> Jobs { get; } = [AssetRefreshJob.Definition, UserDormancyJob.Definition];
+    public static IReadOnlyList<DailyJobDefinition> Jobs { get; } = JobsDeclaredIn(typeof(CoreCommandLine).Assembly);
 
     /// <summary>
     /// The job the command line means when it names none: `refresh` is `run --job` it, and `runs`, `retry-failed` and `backfill`
     /// without `--job` are of it, as they were before the commands took any job. The one place the CLI names the asset refresh.
     /// </summary>
     public static DailyJobDefinition DefaultJob => AssetRefreshJob.Definition;
+
+    /// <summary>The name of the static member through which a job class states its definition.</summary>
+    public const string DefinitionMember = "Definition";
+
+    /// <summary>
+    /// The definitions of the job classes declared in <paramref name="assembly"/>: each concrete <see cref="IDailyJob"/>
+    /// with a public static <see cref="DailyJobDefinition"/> named <see cref="DefinitionMember"/>, the default job first and the
+    /// rest by name, so help reads the same whatever order the batches are registered in.
+    /// </summary>
+    public static IReadOnlyList<DailyJobDefinition> JobsDeclaredIn(Assembly assembly) =>
+        assembly.GetTypes()
+            .Where(type => type is { IsClass: true, IsAbstract: false } && typeof(IDailyJob).IsAssignableFrom(type))
+            .Select(DefinitionOf)
+            .OfType<DailyJobDefinition>()
+            .OrderBy(job => job.Name != DefaultJob.Name)
+            .ThenBy(job => job.Name, StringComparer.Ordinal)
+            .ToList();
+
+    private static DailyJobDefinition? DefinitionOf(Type job) =>
+        (job.GetField(DefinitionMember, BindingFlags.Public | BindingFlags.Static)?.GetValue(null)
+            ?? job.GetProperty(DefinitionMember, BindingFlags.Public | BindingFlags.Static)?.GetValue(null)) as DailyJobDefinition;
 
     /// <summary>Every command there is; help, parsing and DI registration all come from this list.</summary>
     public static IReadOnlyList<DeclaredCommand> Commands { get; } =

@@ -37,7 +37,7 @@ public sealed class RunsCommand(CoreServerStartup startup, IServiceScopeFactory 
         await using var scope = scopes.CreateAsyncScope();
         var jobName = parsed.GetValue<string>("--job")!;
         // The job says its own counters in words; the table knows none of their names.
-        var job = scope.ServiceProvider.GetRequiredService<BatchJobs>().FindByRunName(jobName);
+        var job = scope.ServiceProvider.GetRequiredService<BatchJobs>().TryFindRun(jobName, out var registered, out _) ? registered.Definition : null;
         var found = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().ListAsync(jobName,
             parsed.GetValue<DateOnly?>("--from") ?? DateOnly.MinValue, parsed.GetValue<DateOnly?>("--to") ?? DateOnly.MaxValue, cancellationToken);
         var ledger = scope.ServiceProvider.GetRequiredService<BatchRunLedger>();

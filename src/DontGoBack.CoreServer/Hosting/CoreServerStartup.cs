@@ -30,15 +30,23 @@ public sealed partial class CoreServerStartup(
     /// <summary>
     /// Bad settings fail here, naming the setting, before anything touches the database. The server
     /// checks before its host starts, since a host that fails to start logs the error with its stack trace.
+    /// Once per process: a command (checked by its runner) and the server (by Program.cs) then prepare the
+    /// database, whose <see cref="PrepareAsync"/> checks only for a host that has not (a test host).
     /// </summary>
     public void CheckSettings()
     {
+        if (SettingsChecked)
+            return;
         // Resolved here, not injected: the validator must see every section before any one of them is read.
         using var scope = scopes.CreateScope();
         scope.ServiceProvider.GetService<IStartupValidator>()?.Validate();
         // Batch:EarliestDay is not after today in the batch zone, or this says so.
         scope.ServiceProvider.GetRequiredService<BatchCalendar>();
+        SettingsChecked = true;
     }
+
+    /// <summary>True once <see cref="CheckSettings"/> passed in this process: settings do not change after, so once is enough.</summary>
+    public bool SettingsChecked { get; private set; }
 
     /// <summary>True once <see cref="PrepareAsync"/> went through in this process.</summary>
     public bool Prepared { get; private set; }

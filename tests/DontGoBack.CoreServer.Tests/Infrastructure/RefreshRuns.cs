@@ -18,7 +18,7 @@ public static class RefreshRuns
     public const string Path = "/internal/batch/asset-refresh/runs";
 
     public static async Task<BatchResult> RunDayAsync(this HttpClient client, DateOnly day) =>
-        await ResultOfAsync(await client.PostAsync($"{Path}?snapshotDay={day:yyyy-MM-dd}", null));
+        await ResultOfAsync(await client.PostAsync($"{Path}?day={day:yyyy-MM-dd}", null));
 
     /// <summary>The batch result of a trigger's answer: the body of a 200, or the <c>result</c> of a 503 problem (a failed run).</summary>
     public static async Task<BatchResult> ResultOfAsync(HttpResponseMessage response)

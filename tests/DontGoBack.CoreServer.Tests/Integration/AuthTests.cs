@@ -48,7 +48,7 @@ public sealed class AuthTests
         var users = await app.AddActiveUsersAsync(30, Day.AddDays(-1), 5_000_000);
         app.Extension.AcceptsToken = _ => false;
 
-        var response = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+        var response = await client.PostAsync($"{RefreshRuns.Path}?day={Day:yyyy-MM-dd}", null);
         var result = await client.RunDayAsync(Day);
 
         Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);

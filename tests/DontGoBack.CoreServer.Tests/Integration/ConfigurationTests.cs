@@ -2,6 +2,8 @@ using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
@@ -216,5 +218,50 @@ public sealed class ConfigurationTests
         Assert.All(process.StandardError, line => Assert.StartsWith("Configuration error: ", line));
         Assert.Contains(process.StandardError, line => line.Contains(named));
         Assert.DoesNotContain(process.StandardError, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Settings_are_checked_once_per_process_not_again_by_each_preparation()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        var validations = new CountingStartupValidator();
+        await using var app = new CoreServerApp(database) { TestServices = services => validations.Decorate(services) };
+        var startup = app.Services.GetRequiredService<DontGoBack.CoreServer.Hosting.CoreServerStartup>();
+        Assert.True(startup.Prepared);
+        var checkedAtStart = validations.Count;
+
+        // What a command does: its runner checks the settings, then the command prepares the database.
+        startup.CheckSettings();
+        await startup.PrepareAsync(seed: false, CancellationToken.None);
+
+        Assert.True(checkedAtStart > 0, "the host's own preparation checked the settings");
+        Assert.Equal(checkedAtStart, validations.Count);
+    }
+
+    /// <summary>Counts the start-up validations, the settings check's first step, around the framework's own validator.</summary>
+    private sealed class CountingStartupValidator
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Decorate(IServiceCollection services)
+        {
+            var original = services.Last(d => d.ServiceType == typeof(IStartupValidator));
+            services.Remove(original);
+            services.AddTransient<IStartupValidator>(provider => new Counting(this,
+                (IStartupValidator)ActivatorUtilities.CreateInstance(
+                    provider, original.ImplementationType!)));
+        }
+
+        private sealed class Counting(CountingStartupValidator counter, IStartupValidator inner)
+            : IStartupValidator
+        {
+            public void Validate()
+            {
+                Interlocked.Increment(ref counter._count);
+                inner.Validate();
+            }
+        }
     }
 }

@@ -27,7 +27,7 @@ public sealed class ConsoleIsolationTests(ConsoleBrowser browser)
         await using var app = new CoreServerApp(database);
         var server = app.StartOnKestrel();
         var user = await app.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), 1_000_000));
-        var trigger = new Uri(server, $"internal/batch/asset-refresh/runs?snapshotDay={Day:yyyy-MM-dd}");
+        var trigger = new Uri(server, $"internal/batch/asset-refresh/runs?day={Day:yyyy-MM-dd}");
         var activity = new Uri(server, $"internal/users/{user}/activity");
         await using var hostile = await OtherOriginPage.StartAsync($"""
             <!DOCTYPE html><title>elsewhere</title>

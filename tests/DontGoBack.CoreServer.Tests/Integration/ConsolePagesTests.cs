@@ -132,7 +132,7 @@ public sealed partial class ConsolePagesTests(ConsoleBrowser browser)
             await db.Users.Where(u => u.Id == user).ExecuteUpdateAsync(set => set.SetProperty(u => u.LastActivityAt, lastActive)
                 .SetProperty(u => u.CreatedAt, lastActive.AddDays(-100)));
         }
-        var dormancy = await RefreshRuns.ResultOfAsync(await client.PostAsync($"/internal/batch/user-dormancy/runs?snapshotDay={Day:yyyy-MM-dd}", null));
+        var dormancy = await RefreshRuns.ResultOfAsync(await client.PostAsync($"/internal/batch/user-dormancy/runs?day={Day:yyyy-MM-dd}", null));
         Assert.Equal((BatchRunStatus.Completed, 1), (dormancy.Status, dormancy.Success));
 
         var page = await browser.OpenAsync(server);

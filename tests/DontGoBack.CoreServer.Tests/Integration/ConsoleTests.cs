@@ -179,7 +179,7 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         app.Extension.Latency = TimeSpan.FromMilliseconds(80);
         app.Extension.Inject(FakeExtensionServer.Fault.Block, users[0], users[100], users[200]);
         app.Time.StartTicking();
-        var running = client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+        var running = client.PostAsync($"{RefreshRuns.Path}?day={Day:yyyy-MM-dd}", null);
         await Eventually.UntilAsync(async () => await RunStatusAsync(app, Day) == BatchRunStatus.Running || running.IsCompleted, TimeSpan.FromSeconds(20));
         long runId;
         await using (var db = database.CreateContext())
@@ -260,7 +260,7 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
         var users = await app.AddActiveUsersAsync(3, Day.AddDays(-1), 1_000_000);
         app.Extension.Inject(Fault.Block, users[0]);
         var api = app.CreateClient();
-        var running = api.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+        var running = api.PostAsync($"{RefreshRuns.Path}?day={Day:yyyy-MM-dd}", null);
         await app.Extension.BlockedCallArrived.WaitAsync(TimeSpan.FromSeconds(30));
         long runId;
         await using (var db = database.CreateContext())

@@ -71,7 +71,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
         });
         var client = app.CreateClient();
         var users = await StartRunWithLastUserHeldAsync(app);
-        var trigger = client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+        var trigger = client.PostAsync($"{RefreshRuns.Path}?day={Day:yyyy-MM-dd}", null);
         await EveryUserButTheHeldOneWrittenAsync(app);
 
         await using var outage = await server.StopAsync();
@@ -112,7 +112,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
         });
         var client = app.CreateClient();
         var users = await StartRunWithLastUserHeldAsync(app);
-        var trigger = client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+        var trigger = client.PostAsync($"{RefreshRuns.Path}?day={Day:yyyy-MM-dd}", null);
         await EveryUserButTheHeldOneWrittenAsync(app);
 
         await using var outage = await server.StopAsync();
@@ -129,7 +129,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
         Assert.Contains(app.Logs.Entries, e => e.Message.StartsWith($"Could not record the outcome (Failed) of asset refresh run {failed.RunId}"));
 
         // Still down: the day cannot even be claimed, and says so the same way.
-        var notStarted = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+        var notStarted = await client.PostAsync($"{RefreshRuns.Path}?day={Day:yyyy-MM-dd}", null);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, notStarted.StatusCode);
         var refused = await RefreshRuns.ResultOfAsync(notStarted);
         Assert.Equal((BatchRunStatus.Failed, 0, (long?)null), (refused.Status, refused.Total, refused.RunId));
@@ -140,7 +140,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
         // Nothing could be recorded while the server was down: the run holds its lease until it goes stale.
         var stranded = await RunOfDayAsync(database);
         Assert.Equal((BatchRunStatus.Running, 1), (stranded.Status, stranded.Attempts));
-        Assert.Equal(HttpStatusCode.Conflict, (await client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await client.PostAsync($"{RefreshRuns.Path}?day={Day:yyyy-MM-dd}", null)).StatusCode);
 
         app.Time.Now += TimeSpan.FromSeconds(6);
         var takenOver = await client.RunDayAsync(Day);
@@ -254,7 +254,7 @@ public sealed class DatabaseOutageTests(OwnPostgresServer server, ITestOutputHel
         await using (var db = database.CreateContext())
             await db.Database.ExecuteSqlRawAsync("ALTER TABLE daily_asset_snapshots RENAME TO snapshots_away");
 
-        var response = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+        var response = await client.PostAsync($"{RefreshRuns.Path}?day={Day:yyyy-MM-dd}", null);
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         var result = await RefreshRuns.ResultOfAsync(response);

@@ -207,7 +207,7 @@ public sealed partial class DatabaseRefusesWritesTests
         // Nearly full: the claim of the day (a row) still fits, the day's snapshots (pages of them) do not.
         await disk.FillAsync(leaveBytes: provider == DatabaseProvider.Sqlite ? 64 * 1024 : 0);
         var started = Stopwatch.StartNew();
-        var response = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Day:yyyy-MM-dd}", null);
+        var response = await client.PostAsync($"{RefreshRuns.Path}?day={Day:yyyy-MM-dd}", null);
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         var result = await RefreshRuns.ResultOfAsync(response);

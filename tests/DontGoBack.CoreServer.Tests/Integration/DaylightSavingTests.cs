@@ -60,7 +60,7 @@ public sealed class DaylightSavingTests
         Assert.Equal(new DateTimeOffset(2025, 8, 10, 2, 30, 0, edt), trigger!.GetFireTimeAfter(CoreServerApp.DefaultNow));
         // Today is New York's: the 9th runs, the 10th has not begun.
         Assert.Equal(new DateOnly(2025, 8, 9), (await client.RunDayAsync(new DateOnly(2025, 8, 9))).Day);
-        var tomorrow = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay=2025-08-10", null);
+        var tomorrow = await client.PostAsync($"{RefreshRuns.Path}?day=2025-08-10", null);
         Assert.Equal(HttpStatusCode.BadRequest, tomorrow.StatusCode);
         Assert.Contains("Today is 2025-08-09 in America/New_York; 2025-08-10 has not begun.", await tomorrow.Content.ReadAsStringAsync());
     }

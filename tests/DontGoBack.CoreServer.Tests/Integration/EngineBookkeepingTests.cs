@@ -41,7 +41,7 @@ public sealed class EngineBookkeepingTests
         // context while the lease's renewals (every 100 ms) come due.
         watch.Forget();
         watch.HoldFirst(CommandWatch.IsUsersWork);
-        var running = client.PostAsync($"/internal/batch/user-dormancy/runs?snapshotDay={Day:yyyy-MM-dd}", null);
+        var running = client.PostAsync($"/internal/batch/user-dormancy/runs?day={Day:yyyy-MM-dd}", null);
         await watch.Holding.WaitAsync(TimeSpan.FromSeconds(30));
         var renewedBefore = watch.Count(Renewal);
         // Three renewals go through while the work is held, or one fails: either way they had their chance.
@@ -73,7 +73,7 @@ public sealed class EngineBookkeepingTests
         await app.AddUserAsync(AccountStatus.Active);
         watch.Forget();
 
-        var dormancy = await RefreshRuns.ResultOfAsync(await client.PostAsync($"/internal/batch/user-dormancy/runs?snapshotDay={Day:yyyy-MM-dd}", null));
+        var dormancy = await RefreshRuns.ResultOfAsync(await client.PostAsync($"/internal/batch/user-dormancy/runs?day={Day:yyyy-MM-dd}", null));
         var refresh = await client.RunDayAsync(Day);
 
         Assert.Equal((BatchRunStatus.Completed, 1), (dormancy.Status, dormancy.Success));

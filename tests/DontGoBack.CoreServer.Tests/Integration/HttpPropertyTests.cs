@@ -51,7 +51,7 @@ public sealed class HttpPropertyTests
             from day in Optional(Day)
             from contentType in ContentType
             from body in Gen.OneOf(Gen.Constant(""), Text)
-            select new HostileRequest(method, RefreshRuns.Path + Query(("snapshotDay", day)), contentType, body));
+            select new HostileRequest(method, RefreshRuns.Path + Query(("day", day)), contentType, body));
 
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]

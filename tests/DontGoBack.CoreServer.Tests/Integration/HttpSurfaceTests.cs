@@ -12,7 +12,7 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 public sealed class HttpSurfaceTests
 {
     private static readonly DateOnly Yesterday = new(2025, 8, 9);
-    private const string TriggerToday = RefreshRuns.Path + "?snapshotDay=2025-08-10";
+    private const string TriggerToday = RefreshRuns.Path + "?day=2025-08-10";
 
     [Fact]
     public async Task Configured_networks_replace_loopback_instead_of_joining_it()
@@ -156,9 +156,9 @@ public sealed class HttpSurfaceTests
     }
 
     [Theory]
-    [InlineData(RefreshRuns.Path + "?snapshotDay=1999-12-31", "earliest")]
-    [InlineData(RefreshRuns.Path + "?snapshotDay=0001-01-01", "earliest")]
-    [InlineData(RefreshRuns.Path + "?snapshotDay=9999-12-31", "has not begun")]
+    [InlineData(RefreshRuns.Path + "?day=1999-12-31", "earliest")]
+    [InlineData(RefreshRuns.Path + "?day=0001-01-01", "earliest")]
+    [InlineData(RefreshRuns.Path + "?day=9999-12-31", "has not begun")]
     public async Task Trigger_days_outside_the_supported_range_are_400(string path, string mentions)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);

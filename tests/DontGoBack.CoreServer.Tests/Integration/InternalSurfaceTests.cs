@@ -19,7 +19,7 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 public sealed partial class InternalSurfaceTests
 {
     private const string Token = "surface-test-token";
-    private const string TriggerToday = RefreshRuns.Path + "?snapshotDay=2025-08-10";
+    private const string TriggerToday = RefreshRuns.Path + "?day=2025-08-10";
     private const string CrossOriginLog = "Cross-origin request refused";
 
     public static TheoryData<string?, string?, string?, string> RefusedHeaders => new()

@@ -40,7 +40,7 @@ public sealed class JobCountersTests(ConsoleBrowser browser)
         var second = await client.RunDayAsync(Yesterday);
         Assert.Equal((1, 1, new AssetRefreshCounters(1, 1)), (second.Success, second.Failed, second.Rebased()));
         app.Extension.ClearFaults();
-        var response = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay={Yesterday:yyyy-MM-dd}", null);
+        var response = await client.PostAsync($"{RefreshRuns.Path}?day={Yesterday:yyyy-MM-dd}", null);
         var body = await response.Content.ReadAsStringAsync();
 
         // The trigger's result: the job's counters as a flat object beside the engine's day.

@@ -32,6 +32,40 @@ public sealed class ManualTriggerTests
         Assert.Equal(1, result.Success);
     }
 
+    [Fact]
+    public async Task The_day_parameter_names_the_day_to_run()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database);
+        await app.AddUserAsync(AccountStatus.Active, (new DateOnly(2025, 8, 7), 10_000_000));
+
+        var response = await app.CreateClient().PostAsync($"{Path}?day=2025-08-08", null);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(new DateOnly(2025, 8, 8), (await response.Content.ReadFromJsonAsync<BatchResult>())!.Day);
+    }
+
+    [Fact]
+    public async Task The_old_snapshotDay_parameter_is_a_400_naming_day_and_runs_nothing()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        await app.AddUserAsync(AccountStatus.Active, (new DateOnly(2025, 8, 7), 10_000_000));
+
+        var response = await client.PostAsync($"{Path}?snapshotDay=2025-08-08", null);
+
+        // The trigger answers when its run ends, so by this answer a run would have called the extension.
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "`day`");
+        Assert.Contains("snapshotDay", problem.Detail);
+        Assert.Equal(0, app.Extension.TotalCalls);
+        using var runs = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/internal/batch/runs"));
+        Assert.Equal(0, runs.RootElement.GetArrayLength());
+        using var audit = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/internal/batch/audit"));
+        var refused = Assert.Single(audit.RootElement.GetProperty("actions").EnumerateArray());
+        Assert.Contains("snapshotDay", refused.GetProperty("detail").GetString());
+    }
+
     [Theory]
     [InlineData("2025-13-01")]
     [InlineData("10-08-2025")]
@@ -41,7 +75,7 @@ public sealed class ManualTriggerTests
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         await using var app = new CoreServerApp(database);
 
-        var response = await app.CreateClient().PostAsync($"{Path}?snapshotDay={day}", null);
+        var response = await app.CreateClient().PostAsync($"{Path}?day={day}", null);
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, day);
     }
@@ -54,7 +88,7 @@ public sealed class ManualTriggerTests
         var client = app.CreateClient();
         await app.AddUserAsync(AccountStatus.Active);
 
-        var response = await client.PostAsync($"{Path}?snapshotDay=2025-08-11", null);
+        var response = await client.PostAsync($"{Path}?day=2025-08-11", null);
 
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "2025-08-11");
         Assert.Equal(0, app.Extension.TotalCalls);
@@ -66,7 +100,7 @@ public sealed class ManualTriggerTests
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
         await using var app = new CoreServerApp(database) { RemoteAddress = IPAddress.Parse("203.0.113.7") };
 
-        var response = await app.CreateClient().PostAsync($"{Path}?snapshotDay=2025-08-10", null);
+        var response = await app.CreateClient().PostAsync($"{Path}?day=2025-08-10", null);
 
         await response.AssertProblemAsync(HttpStatusCode.Forbidden, "203.0.113.7");
     }
@@ -80,7 +114,7 @@ public sealed class ManualTriggerTests
             ["InternalAccess:AllowedNetworks:0"] = "10.20.0.0/16",
         }) { RemoteAddress = IPAddress.Parse("10.20.3.4") };
 
-        var response = await app.CreateClient().PostAsync($"{Path}?snapshotDay=2025-08-10", null);
+        var response = await app.CreateClient().PostAsync($"{Path}?day=2025-08-10", null);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -96,7 +130,7 @@ public sealed class ManualTriggerTests
         if (token is not null)
             client.DefaultRequestHeaders.Add(InternalAccessMiddleware.AdminTokenHeader, token);
 
-        var response = await client.PostAsync($"{Path}?snapshotDay=2025-08-10", null);
+        var response = await client.PostAsync($"{Path}?day=2025-08-10", null);
 
         await response.AssertProblemAsync(HttpStatusCode.Unauthorized, InternalAccessMiddleware.AdminTokenHeader);
     }
@@ -109,7 +143,7 @@ public sealed class ManualTriggerTests
         var client = app.CreateClient();
         client.DefaultRequestHeaders.Add(InternalAccessMiddleware.AdminTokenHeader, "s3cret");
 
-        var response = await client.PostAsync($"{Path}?snapshotDay=2025-08-10", null);
+        var response = await client.PostAsync($"{Path}?day=2025-08-10", null);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -123,11 +157,11 @@ public sealed class ManualTriggerTests
         var blocked = await app.AddUserAsync(AccountStatus.Active);
         app.Extension.Inject(Fault.Block, blocked);
 
-        var first = client.PostAsync($"{Path}?snapshotDay=2025-08-10", null);
+        var first = client.PostAsync($"{Path}?day=2025-08-10", null);
         await app.Extension.BlockedCallArrived.WaitAsync(TimeSpan.FromSeconds(10));
-        var second = await client.PostAsync($"{Path}?snapshotDay=2025-08-10", null);
+        var second = await client.PostAsync($"{Path}?day=2025-08-10", null);
         // Another day is not blocked by the running one (its call for the same user waits for the release too).
-        var otherDay = client.PostAsync($"{Path}?snapshotDay=2025-08-09", null);
+        var otherDay = client.PostAsync($"{Path}?day=2025-08-09", null);
         app.Extension.ReleaseBlocked();
 
         await second.AssertProblemAsync(HttpStatusCode.Conflict, "2025-08-10");

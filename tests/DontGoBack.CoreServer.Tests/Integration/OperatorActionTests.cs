@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset.Job;
+using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using DontGoBack.Batch.Operations;
@@ -31,6 +32,57 @@ public sealed class OperatorActionTests
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_cancelled_attempt_keeps_the_not_due_and_rebased_counts_it_had_reached(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["Batch:ProgressInterval"] = "00:00:00.100", ["AssetRefresh:MaxConcurrency"] = "1", ["AssetRefresh:WriteChunkSize"] = "2",
+            ["AssetRefresh:MaxWriteDelay"] = "00:00:00.050",
+        });
+        var client = app.CreateClient();
+        var day = Day.AddDays(-1);
+        // Read in id order, one call at a time: first three accounts that open after the day (not due), then two users whose
+        // later day the day's snapshot re-bases, then enough others that the run is still working when the cancel comes.
+        for (var i = 0; i < 3; i++)
+            await app.AddUserAsync(AccountStatus.Active, (Day, 1_000_000));
+        for (var i = 0; i < 2; i++)
+            await app.AddUserAsync(AccountStatus.Active, (day.AddDays(-1), 1_000_000), (Day, 1_100_000));
+        await app.AddActiveUsersAsync(100, day.AddDays(-1), 1_000_000);
+        app.Extension.Latency = TimeSpan.FromMilliseconds(100);
+        app.Time.StartTicking();
+
+        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?day={day:yyyy-MM-dd}", null);
+        long runId = 0;
+        // The two re-based users are the first written: once the run has written two, both counts are reached.
+        await Eventually.UntilAsync(async () =>
+        {
+            var runs = await client.GetFromJsonAsync<JsonElement>("/internal/batch/runs");
+            var live = runs.EnumerateArray().FirstOrDefault(r => r.TryGetProperty("progress", out var p) && p.GetProperty("success").GetInt32() >= 2);
+            runId = live.ValueKind == JsonValueKind.Object ? live.GetProperty("id").GetInt64() : 0;
+            return runId > 0;
+        }, Patience);
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync($"/internal/batch/runs/{runId}/cancel", new { reason = "keep the counts" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await running).StatusCode);
+
+        var detail = await RunAsync(client, runId);
+        var attempt = Assert.Single(detail.GetProperty("attempts").EnumerateArray());
+        Assert.Equal("aborted", attempt.GetProperty("status").GetString());
+        Assert.InRange(attempt.GetProperty("success").GetInt32(), 2, 104);
+        Assert.Equal(3, attempt.GetProperty("notDue").GetInt32());
+        Assert.Equal((2, 2), (attempt.GetProperty("counters").GetProperty("rebasedUsers").GetInt32(),
+            attempt.GetProperty("counters").GetProperty("rebasedDays").GetInt32()));
+        var dayView = detail.GetProperty("dayView");
+        Assert.Equal(3, dayView.GetProperty("notDue").GetInt32());
+        Assert.Equal(2, dayView.GetProperty("counters").GetProperty("rebasedUsers").GetInt32());
+        await using var db = database.CreateContext();
+        var stored = await db.BatchRunAttempts.AsNoTracking().SingleAsync(a => a.RunId == runId);
+        Assert.Equal((3, 2), (stored.NotDue, BatchCounters.FromJson(stored.Counters).As<DontGoBack.CoreServer.Batch.Asset.UseCase.AssetRefreshCounters>().RebasedUsers));
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
     public async Task A_cancelled_run_stops_aborted_with_the_reason_and_the_next_trigger_resumes_it(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
@@ -45,7 +97,7 @@ public sealed class OperatorActionTests
         app.Extension.Latency = TimeSpan.FromMilliseconds(100);
         app.Time.StartTicking();
 
-        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?snapshotDay={Day:yyyy-MM-dd}&reason=first%20try", null);
+        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?day={Day:yyyy-MM-dd}&reason=first%20try", null);
         long runId = 0;
         await Eventually.UntilAsync(async () =>
         {
@@ -224,7 +276,7 @@ public sealed class OperatorActionTests
         var users = await app.AddActiveUsersAsync(3, Day.AddDays(-1), 1_000_000);
         app.Extension.Inject(FakeExtensionServer.Fault.Block, users[2]);
 
-        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?snapshotDay={Day:yyyy-MM-dd}", null);
+        var running = client.PostAsync($"/internal/batch/{AssetRefreshJob.Name}/runs?day={Day:yyyy-MM-dd}", null);
         await app.Extension.BlockedCallArrived.WaitAsync(Patience);
         long runId;
         await using (var db = database.CreateContext())

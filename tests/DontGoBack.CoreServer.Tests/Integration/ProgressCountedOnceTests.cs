@@ -88,7 +88,7 @@ public sealed class ProgressCountedOnceTests
         await using (var db = database.CreateContext())
             await db.Users.Where(u => dormant.Contains(u.Id)).ExecuteUpdateAsync(set => set.SetProperty(u => u.OpeningDay, Day.AddDays(-500)));
 
-        var result = await RefreshRuns.ResultOfAsync(await client.PostAsync($"/internal/batch/{UserDormancyJob.Name}/runs?snapshotDay={Day:yyyy-MM-dd}", null));
+        var result = await RefreshRuns.ResultOfAsync(await client.PostAsync($"/internal/batch/{UserDormancyJob.Name}/runs?day={Day:yyyy-MM-dd}", null));
 
         Assert.Equal((BatchRunStatus.Completed, 5, 3, 2, 0), (result.Status, result.Total, result.Success, result.Skipped, result.Failed));
         var measured = users.GetMeasurementSnapshot();

@@ -49,6 +49,30 @@ public sealed class RunHistoryTests
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
+    public async Task An_empty_job_filter_means_every_job_in_the_runs_and_the_audit_alike(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        await app.AddActiveUsersAsync(2, Day.AddDays(-1), 1_000_000);
+        await client.RunDayAsync(Day);
+        await RefreshRuns.ResultOfAsync(await client.PostAsync($"/internal/batch/user-dormancy/runs?day={Day:yyyy-MM-dd}", null));
+
+        var runs = await client.GetAsync("/internal/batch/runs?job=");
+        var audit = await client.GetAsync("/internal/batch/audit?job=");
+
+        Assert.True(runs.IsSuccessStatusCode, $"runs?job= answered {(int)runs.StatusCode}: {await runs.Content.ReadAsStringAsync()}");
+        Assert.True(audit.IsSuccessStatusCode, $"audit?job= answered {(int)audit.StatusCode}: {await audit.Content.ReadAsStringAsync()}");
+        using var listed = JsonDocument.Parse(await runs.Content.ReadAsStringAsync());
+        Assert.Equal(["asset-refresh", "user-dormancy"], listed.RootElement.EnumerateArray().Select(r => r.GetProperty("job").GetString()).Order());
+        using var actions = JsonDocument.Parse(await audit.Content.ReadAsStringAsync());
+        Assert.Equal(["asset-refresh", "user-dormancy"],
+            actions.RootElement.GetProperty("actions").EnumerateArray().Select(a => a.GetProperty("jobName").GetString()).Order());
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
     public async Task A_run_shows_its_failures_paged(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
@@ -85,7 +109,7 @@ public sealed class RunHistoryTests
         var other = await ledger.TryClaimAsync(AssetRefreshJob.Name, Day, rerunCompleted: true, CancellationToken.None);
         Assert.NotNull(other);
 
-        var blocked = await client.PostAsync($"{RefreshRuns.Path}?snapshotDay=2025-08-10", null);
+        var blocked = await client.PostAsync($"{RefreshRuns.Path}?day=2025-08-10", null);
         Assert.Equal(HttpStatusCode.Conflict, blocked.StatusCode);
 
         // Its process dies: no heartbeat for longer than the lease.
@@ -170,7 +194,7 @@ public sealed class RunHistoryTests
             for (var i = 0; i < 4; i++)
                 users.Add(await first.AddUserAsync(AccountStatus.Active, (Day.AddDays(-1), 1_000_000)));
             first.Extension.Inject(Fault.Block, users[2]);
-            var run = client.PostAsync($"{RefreshRuns.Path}?snapshotDay=2025-08-10", null);
+            var run = client.PostAsync($"{RefreshRuns.Path}?day=2025-08-10", null);
             await first.Extension.BlockedCallArrived.WaitAsync(TimeSpan.FromSeconds(10));
 
             first.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();

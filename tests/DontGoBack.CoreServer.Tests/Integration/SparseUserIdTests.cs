@@ -49,7 +49,7 @@ public sealed class SparseUserIdTests
         await PlaceUsersAsync(app, ids, dormant: true, Day);
 
         var result = await RefreshRuns.ResultOfAsync(
-            await client.PostAsync($"/internal/batch/user-dormancy/runs?snapshotDay={Day:yyyy-MM-dd}", null).WaitAsync(TimeSpan.FromSeconds(60)));
+            await client.PostAsync($"/internal/batch/user-dormancy/runs?day={Day:yyyy-MM-dd}", null).WaitAsync(TimeSpan.FromSeconds(60)));
 
         // One statement per slice writes its users' status changes.
         var slices = watch.Count(sql => sql.Contains("INSERT INTO user_status_changes", StringComparison.Ordinal));

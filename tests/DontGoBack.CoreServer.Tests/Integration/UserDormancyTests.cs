@@ -277,7 +277,7 @@ public sealed class UserDormancyTests
     }
 
     private static async Task<BatchResult> RunAsync(HttpClient client, DateOnly day) =>
-        await RefreshRuns.ResultOfAsync(await client.PostAsync($"{Trigger}?snapshotDay={day:yyyy-MM-dd}", null));
+        await RefreshRuns.ResultOfAsync(await client.PostAsync($"{Trigger}?day={day:yyyy-MM-dd}", null));
 
     private static DateTimeOffset StartInSeoul(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.FromHours(9));
 

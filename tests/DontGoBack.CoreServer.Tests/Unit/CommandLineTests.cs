@@ -4,6 +4,7 @@ using DontGoBack.CoreServer.Cli;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using DontGoBack.Batch.Alerts;
+using DontGoBack.Batch.Cluster;
 using DontGoBack.Batch.Operations;
 using DontGoBack.Batch.Runs;
 using DontGoBack.Batch.Schedule;
@@ -117,10 +118,53 @@ public sealed class CommandLineTests
         await using var app = new CoreServerApp(database);
 
         var registered = app.Services.GetRequiredService<BatchJobs>();
+        // Help cannot know the order Program.cs registers in: it lists the default job first, then by name.
+        var inHelpOrder = registered.All.Select(j => j.Definition)
+            .OrderBy(j => j.Name != CoreCommandLine.DefaultJob.Name).ThenBy(j => j.Name, StringComparer.Ordinal).ToList();
 
-        Assert.Equal(registered.Names, CoreCommandLine.Jobs.Select(j => j.Name));
-        Assert.Equal(registered.RunNames, CoreCommandLine.Jobs.SelectMany(j => j.RunNames));
+        Assert.Equal(inHelpOrder.Select(j => j.Name), CoreCommandLine.Jobs.Select(j => j.Name));
+        Assert.Equal(inHelpOrder.SelectMany(j => j.RunNames), CoreCommandLine.Jobs.SelectMany(j => j.RunNames));
         Assert.Contains(CoreCommandLine.DefaultJob.Name, registered.Names);
+        Assert.Equal(CoreCommandLine.DefaultJob.Name, CoreCommandLine.Jobs[0].Name);
+    }
+
+    [Fact]
+    public void A_job_class_declared_in_the_assembly_is_found_without_a_line_in_the_cli()
+    {
+        // This assembly declares jobs of its own below, as a new Batch/<Name>/ folder would in the server's.
+        var found = CoreCommandLine.JobsDeclaredIn(typeof(CommandLineTests).Assembly);
+
+        Assert.Equal(["a-declared-job", "z-declared-job"], found.Select(j => j.Name));
+        Assert.Same(DeclaredJob.Definition, found[0]);
+        Assert.Equal(["z-declared-job", "z-declared-job-subset"], found[1].RunNames);
+    }
+
+    /// <summary>A job as a new batch declares it: its class alone, found by the CLI without being listed.</summary>
+    private sealed class DeclaredJob : IDailyJob
+    {
+        public static readonly DailyJobDefinition Definition = new("a-declared-job", "Declared job", "DeclaredJob", "items");
+
+        public IQueryable<long> WorkIds(DateOnly day) => Enumerable.Empty<long>().AsQueryable();
+
+        public Task<BatchOutcome> RunAsync(DateOnly day, IdRange range, RunProgress progress, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+    }
+
+    /// <summary>One stating its definition as a property, with a subset, declared after the first but named after it.</summary>
+    private sealed class LaterDeclaredJob : IDailyJob
+    {
+        public static DailyJobDefinition Definition { get; } = new("z-declared-job", "Later job", "LaterJob", "items", "z-declared-job-subset");
+
+        public IQueryable<long> WorkIds(DateOnly day) => Enumerable.Empty<long>().AsQueryable();
+
+        public Task<BatchOutcome> RunAsync(DateOnly day, IdRange range, RunProgress progress, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+    }
+
+    /// <summary>A definition on a class that is no job: not a job to list.</summary>
+    private static class NotAJob
+    {
+        public static readonly DailyJobDefinition Definition = new("not-a-job", "Not a job", "NotAJob", "items");
     }
 
     [Theory]

@@ -45,7 +45,7 @@ public sealed class RunModel(
     public bool CanRunAgain => Run.Status != BatchRunStatus.Running && jobs.TryFind(Run.JobName, out _, out _);
 
     /// <summary>The job's own counters summed over the day's attempts, in the job's words; null when it has nothing to tell.</summary>
-    public string? DayCounters => jobs.FindByRunName(Run.JobName)?.Describe(Day.Counters);
+    public string? DayCounters => jobs.TryFindRun(Run.JobName, out var job, out _) ? job.Definition.Describe(Day.Counters) : null;
 
     /// <summary>The console started the day again and its attempt has not claimed the run yet: the page follows until it does.</summary>
 

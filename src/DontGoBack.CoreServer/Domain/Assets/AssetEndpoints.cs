@@ -4,6 +4,7 @@ using System.Text.Json;
 using DontGoBack.CoreServer.Batch.Asset;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Hosting;
+using DontGoBack.Batch.Http;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.Batch.Schedule;
 using DontGoBack.Batch.Storage;

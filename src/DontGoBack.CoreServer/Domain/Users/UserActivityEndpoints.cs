@@ -1,4 +1,5 @@
 using DontGoBack.CoreServer.Hosting;
+using DontGoBack.Batch.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace DontGoBack.CoreServer.Domain.Users;

@@ -62,16 +62,21 @@ public sealed partial class RefreshAssetsUseCase(
             // a re-run continues with the users still without the day's snapshot.
             var why = DatabaseFaults.Describe(e);
             LogDatabaseStopped(day.ToString("O"), why);
-            var counted = tally.Progress.Snapshot();
-            return new BatchOutcome(tally.Total, counted.Success, counted.Skipped, counted.Failed, why, tally.NotDue,
-                BatchCounters.Of(new AssetRefreshCounters(tally.RebasedUsers, tally.RebasedDays)));
+            return OutcomeOf(tally, why);
         }
 
         if (stoppedBy is not null)
             LogRunStopped(day.ToString("O"), stoppedBy.FailureClass.ToString(), stoppedBy.Message);
-        var done = tally.Progress.Snapshot();
-        return new BatchOutcome(tally.Total, done.Success, done.Skipped, done.Failed, stoppedBy?.Message, tally.NotDue,
-            BatchCounters.Of(new AssetRefreshCounters(tally.RebasedUsers, tally.RebasedDays)));
+        return OutcomeOf(tally, stoppedBy?.Message);
+    }
+
+    /// <summary>The outcome as the run's progress counted it: each user once, the not-due and the re-bases as they were reported.</summary>
+    private static BatchOutcome OutcomeOf(Tally tally, string? stoppedBecause)
+    {
+        var counted = tally.Progress.Snapshot();
+        // Always both counters, zero or not, as a finished run has always shown them.
+        return new BatchOutcome(tally.Total, counted.Success, counted.Skipped, counted.Failed, stoppedBecause, counted.NotDue,
+            BatchCounters.Of(counted.Counters.As<AssetRefreshCounters>()));
     }
 
     private async Task ReadCandidatesAsync(
@@ -93,8 +98,7 @@ public sealed partial class RefreshAssetsUseCase(
                     Interlocked.Increment(ref tally.Total);
                     if (candidate.OpensLater)
                     {
-                        Interlocked.Increment(ref tally.NotDue);
-                        tally.Progress.Done(skipped: 1);
+                        tally.Progress.NotDue(1);
                         continue;
                     }
                     if (candidate.AlreadyRefreshed)
@@ -292,8 +296,9 @@ public sealed partial class RefreshAssetsUseCase(
             // write failed, since a commit lost in flight may still have landed.
             await seriesCache.EvictAsync(refreshed.ConvertAll(r => r.UserId), CancellationToken.None);
         }
-        Interlocked.Add(ref tally.RebasedUsers, written.RebasedUsers);
-        Interlocked.Add(ref tally.RebasedDays, written.RebasedDays);
+        // Counted before the users are reported done: whoever sees them written sees their re-bases too.
+        if (written.RebasedUsers > 0 || written.RebasedDays > 0)
+            tally.Progress.Count(BatchCounters.Of(new AssetRefreshCounters(written.RebasedUsers, written.RebasedDays)));
         tally.Progress.Done(written.Written, written.AlreadyPresent);
         // Its failures by class, plus the moves the store failed as not fitting (permanent): written.Failed in all.
         foreach (var failed in failures.GroupBy(f => f.Class))
@@ -311,16 +316,12 @@ public sealed partial class RefreshAssetsUseCase(
     private partial void LogDatabaseStopped(string day, string reason);
 
     /// <summary>
-    /// The run's progress, where each user's result is reported once, and what only this job counts: the users it
-    /// took up (finished or not: a run stopped mid-way had some in hand) and its re-bases and not-yet-open accounts.
+    /// The run's progress, where each user's result is reported once (with the not-yet-open accounts and the re-bases, as
+    /// they happen), and the users the run took up (finished or not: a run stopped mid-way had some in hand).
     /// </summary>
     private sealed class Tally(RunProgress progress)
     {
         public RunProgress Progress => progress;
         public int Total;
-        public int RebasedUsers;
-        public int RebasedDays;
-        /// <summary>Of the skipped, users whose account opened after the day.</summary>
-        public int NotDue;
     }
 }

@@ -1,7 +1,7 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Http.Metadata;
 
-namespace DontGoBack.CoreServer.Hosting;
+namespace DontGoBack.Batch.Http;
 
 /// <summary>A status a handler answers with a problem, named as a type so the handler's signature states it.</summary>
 public interface IProblemStatus
@@ -9,7 +9,7 @@ public interface IProblemStatus
     static abstract int Code { get; }
 }
 
-/// <summary>The problem statuses the domain's handlers answer (see <see cref="Problem{TStatus}"/>).</summary>
+/// <summary>The problem statuses the handlers answer, the engine's and the domains' alike (see <see cref="Problem{TStatus}"/>).</summary>
 public static class ProblemStatus
 {
     public sealed class BadRequest : IProblemStatus
@@ -31,6 +31,11 @@ public static class ProblemStatus
     {
         public static int Code => StatusCodes.Status422UnprocessableEntity;
     }
+
+    public sealed class ServiceUnavailable : IProblemStatus
+    {
+        public static int Code => StatusCodes.Status503ServiceUnavailable;
+    }
 }
 
 /// <summary>
@@ -38,7 +43,9 @@ public static class ProblemStatus
 /// writes it) whose status is part of the handler's return type: like <c>Ok&lt;T&gt;</c> it declares itself in the
 /// OpenAPI document, which a <see cref="Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult"/> of any status cannot.
 /// </summary>
-public sealed class Problem<TStatus>(string title, string? detail) : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
+/// <param name="extensions">Members the problem carries beside its title and detail (an operator action's `auditId`, a run's `result`).</param>
+public sealed class Problem<TStatus>(string title, string? detail, IDictionary<string, object?>? extensions = null)
+    : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
     where TStatus : IProblemStatus
 {
     public int? StatusCode => TStatus.Code;
@@ -47,8 +54,10 @@ public sealed class Problem<TStatus>(string title, string? detail) : IResult, IS
 
     public string? Detail => detail;
 
+    public IDictionary<string, object?>? Extensions => extensions;
+
     public Task ExecuteAsync(HttpContext httpContext) =>
-        TypedResults.Problem(statusCode: TStatus.Code, title: title, detail: detail).ExecuteAsync(httpContext);
+        TypedResults.Problem(statusCode: TStatus.Code, title: title, detail: detail, extensions: extensions).ExecuteAsync(httpContext);
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
         builder.Metadata.Add(new ProducesResponseTypeMetadata(TStatus.Code, typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), ["application/problem+json"]));
