@@ -10,6 +10,11 @@ namespace DontGoBack.Batch.Runs;
 /// catch-up, the cron trigger, clustered partitions, the manual trigger and the CLI — is the
 /// engine's (<see cref="DailyJobRunner{TJob}"/>). Resolved in a scope per run or partition, whose
 /// DbContext is the job's alone: the engine keeps its books beside the work on contexts of its own.
+/// A job class states its <see cref="DailyJobDefinition"/> as <c>public static Definition</c> (the CLI finds it
+/// there) and is registered once with <see cref="BatchEngineExtensions.AddDailyJob{TJob, TOptions}"/>. Its own
+/// counts are a record of <see cref="int"/> properties implementing <see cref="IJobCounters"/>, declared with
+/// <see cref="DailyJobDefinition.CountedIn{TCounters}"/> and reported to the run's <see cref="RunProgress"/>
+/// (<see cref="RunProgress.Count"/>) as they accrue; the engine stores, sums and shows them without knowing their names.
 /// </summary>
 public interface IDailyJob
 {
