@@ -32,10 +32,11 @@ public static class AssetEndpoints
         builder.Services.AddSingleton<AssetColourPolicy>();
         builder.Services.AddScoped<AssetAdjustments>();
         builder.Services.AddScoped<AssetChainVerifier>();
-        builder.Services.AddOptions<AssetHistoryOptions>()
-            .BindConfiguration(AssetHistoryOptions.SectionName)
+        builder.Services.AddOptions<HistoryOptions>()
+            .BindConfiguration(HistoryOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<HistoryOptions>, RetiredAssetHistorySettingsValidator>();
         builder.Services.AddScoped<AssetHistoryRetention>();
         builder.Services.AddScoped<AssetChangeHistory>();
         // The connection source is resolved once here, not on every request.
