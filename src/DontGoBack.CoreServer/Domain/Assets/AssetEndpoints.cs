@@ -38,6 +38,8 @@ public static class AssetEndpoints
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<HistoryOptions>, RetiredAssetHistorySettingsValidator>();
         builder.Services.AddScoped<AssetHistoryRetention>();
+        builder.Services.AddScoped<AssetHistoryLifecycle>();
+        builder.Services.AddScoped<RolledUpMonths>();
         builder.Services.AddScoped<AssetChangeHistory>();
         // The connection source is resolved once here, not on every request.
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider switch
