@@ -11,6 +11,8 @@ public class DontGoBackDbContext(DbContextOptions options) : BatchEngineDbContex
     public DbSet<DailyAssetSnapshot> DailyAssetSnapshots => Set<DailyAssetSnapshot>();
     public DbSet<AssetChange> AssetChanges => Set<AssetChange>();
     public DbSet<AssetRefreshFailure> AssetRefreshFailures => Set<AssetRefreshFailure>();
+    public DbSet<AssetMonthRollup> AssetMonthRollups => Set<AssetMonthRollup>();
+    public DbSet<AssetRolledUpMonth> AssetRolledUpMonths => Set<AssetRolledUpMonth>();
     public DbSet<UserStatusChange> UserStatusChanges => Set<UserStatusChange>();
     public DbSet<Hosting.ConsoleSession> ConsoleSessions => Set<Hosting.ConsoleSession>();
 
@@ -24,6 +26,8 @@ public class DontGoBackDbContext(DbContextOptions options) : BatchEngineDbContex
         modelBuilder.ApplyConfiguration(new DailyAssetSnapshotConfiguration());
         modelBuilder.ApplyConfiguration(new AssetChangeConfiguration());
         modelBuilder.ApplyConfiguration(new AssetRefreshFailureConfiguration());
+        modelBuilder.ApplyConfiguration(new AssetMonthRollupConfiguration());
+        modelBuilder.ApplyConfiguration(new AssetRolledUpMonthConfiguration());
     }
 }
 

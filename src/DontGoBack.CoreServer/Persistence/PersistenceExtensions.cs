@@ -101,8 +101,11 @@ public static class PersistenceExtensions
         return builder.Build();
     }
 
-    /// <summary>The statements the public reads run (a day series and a period series), each kept prepared per connection.</summary>
-    private const int PublicReadStatements = 2;
+    /// <summary>
+    /// The statements the public reads run (a day series, a week series and a month series over the roll-ups), each kept
+    /// prepared per connection. One fewer than they run makes the statements evict each other, which multiplexing does not survive.
+    /// </summary>
+    private const int PublicReadStatements = 3;
 
     /// <summary>The public reads' sessions in <c>pg_stat_activity</c>, unless the connection string names the application.</summary>
     public const string PublicReadApplicationName = "dontgoback-public-reads";

@@ -46,7 +46,7 @@ public sealed class AssetHistoryRetentionTests
 
         await using (var db = database.CreateContext())
         {
-            var retention = new AssetHistoryRetention(db, Options.Create(new AssetHistoryOptions { RetentionDays = 2, DeleteBatchSize = 2 }));
+            var retention = new AssetHistoryRetention(db, Options.Create(new HistoryOptions { ChangeRetentionDays = 2, DeleteBatchSize = 2 }));
             Assert.Equal(5, await retention.DeleteExpiredChangesAsync(Day, CancellationToken.None));
             // A second run finds nothing left to delete.
             Assert.Equal(0, await retention.DeleteExpiredChangesAsync(Day, CancellationToken.None));

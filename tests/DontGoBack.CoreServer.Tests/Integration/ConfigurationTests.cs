@@ -92,6 +92,35 @@ public sealed class ConfigurationTests
             process.StandardError);
     }
 
+    [Theory]
+    [InlineData("AssetHistory:RetentionDays", "30", "History:ChangeRetentionDays", new string[0])]
+    [InlineData("AssetHistory:DeleteBatchSize", "500", "History:DeleteBatchSize", new string[0])]
+    [InlineData("AssetHistory:RetentionDays", "30", "History:ChangeRetentionDays", new[] { "runs" })]
+    public async Task A_retired_AssetHistory_setting_stops_the_process_with_one_line_naming_its_History_key(
+        string key, string value, string successor, string[] arguments)
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+
+        // The retention an operator set must not silently stop applying because its section moved.
+        var process = await CoreServerProcess.RunAsync(Settings(database, (key, value)), arguments, timeout: TimeSpan.FromSeconds(30));
+
+        AssertConfigurationError(process, key);
+        Assert.Equal([$"Configuration error: {key} is no longer a setting: set {successor} instead and remove {key}."], process.StandardError);
+    }
+
+    [Theory]
+    [InlineData("History:KeepDailyMonths", "1", "History:KeepDailyMonths")]
+    [InlineData("History:DeleteBatchSize", "0", "History:DeleteBatchSize")]
+    [InlineData("History:ChangeRetentionDays", "0", "History:ChangeRetentionDays")]
+    public async Task A_bad_History_setting_stops_the_server_with_a_line_naming_it(string key, string value, string named)
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+
+        var server = await CoreServerProcess.RunAsync(Settings(database, (key, value)), [], timeout: TimeSpan.FromSeconds(30));
+
+        AssertConfigurationError(server, named);
+    }
+
     [Fact]
     public async Task An_unreachable_database_stops_the_server_with_exit_1_and_one_line_without_a_stack_trace()
     {

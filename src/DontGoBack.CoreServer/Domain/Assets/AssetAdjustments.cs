@@ -34,6 +34,8 @@ public enum AdjustmentRejection
     NoAssetYet,
     /// <summary>The change would take the balance below zero or past the largest amount.</summary>
     OutOfRange,
+    /// <summary>The user's current snapshot lies in a month rolled up (<see cref="RolledUpMonths"/>): its roll-up would no longer hold.</summary>
+    MonthRolledUp,
 }
 
 /// <summary>
@@ -41,7 +43,7 @@ public enum AdjustmentRejection
 /// and net flow) with a change-history row. The user's row is locked first — the daily refresh
 /// takes the same lock per chunk — so concurrent changes queue instead of overwriting each other.
 /// </summary>
-public sealed class AssetAdjustments(DontGoBackDbContext db, ISeriesCacheInvalidator seriesCache, TimeProvider time)
+public sealed class AssetAdjustments(DontGoBackDbContext db, RolledUpMonths rolledUpMonths, ISeriesCacheInvalidator seriesCache, TimeProvider time)
 {
     public const int MaxReasonLength = 500;
     public const int MaxIdempotencyKeyLength = 200;
@@ -79,6 +81,9 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, ISeriesCacheInvalid
                 $"User {userId} has no asset snapshot to adjust.");
         }
         var snapshot = await db.DailyAssetSnapshots.SingleAsync(s => s.Id == snapshotId, cancellationToken);
+        // A user not refreshed since a month now rolled up keeps its snapshot as the balance, but it takes no change.
+        if (await rolledUpMonths.WhyNotWritableAsync(snapshot.SnapshotDay, cancellationToken) is { } refused)
+            return new AdjustmentOutcome.Rejected(AdjustmentRejection.MonthRolledUp, refused);
         var before = snapshot.ClosingAmount;
         var after = before + request.Amount;
         if (request.Amount > 0 ? after < before : after < 0)

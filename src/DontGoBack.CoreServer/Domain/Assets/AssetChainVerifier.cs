@@ -4,7 +4,11 @@ using Microsoft.EntityFrameworkCore;
 namespace DontGoBack.CoreServer.Domain.Assets;
 
 /// <summary>One place where a user's history does not add up.</summary>
-/// <param name="Rule">Which invariant broke: opening, closing, market_delta, negative, pointer, before_account, change_before, change_after, balance.</param>
+/// <param name="Rule">
+/// Which invariant broke: opening, closing, market_delta, negative, pointer, before_account, change_before, change_after, balance;
+/// across the roll-ups, rollup_opening (a month's roll-up against the one before) and opening_after_rollup (the first daily row
+/// after them against the last). A roll-up's break is reported on its month's first day.
+/// </param>
 public sealed record ChainBreak(long UserId, DateOnly SnapshotDay, string Rule, long? Expected, long? Found);
 
 /// <param name="Total">Every break found.</param>
@@ -20,7 +24,9 @@ public sealed record ChainCheck(long Total, IReadOnlyList<ChainBreak> First);
 /// written, are checked to chain before to after wherever no market move came between them (the
 /// change lands on a day no newer than the newest one before it; a re-base's clamp corrections,
 /// written with their rebase row, are left to it), and the last of them to meet the closing of
-/// the snapshot it landed on; the newest snapshot's closing meets the pointer's.
+/// the snapshot it landed on; the newest snapshot's closing meets the pointer's. Across the months rolled up
+/// (<see cref="AssetHistoryLifecycle"/>), each roll-up opens at the closing of the user's roll-up before it, and the first
+/// daily row after them opens at the last one's closing.
 /// </summary>
 /// <remarks>
 /// Users are checked a page at a time, by user id, one statement per page, so no statement grows
@@ -95,8 +101,33 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                          ON landed.id = c.snapshot_id AND landed.user_id = c.user_id AND landed.user_id >= {firstId} AND landed.user_id <= {last}
                  WHERE c.user_id >= {firstId} AND c.user_id <= {last}
                 WINDOW by_id AS (PARTITION BY c.user_id ORDER BY c.id)
+            ), newest_rollups AS (
+                SELECT r.user_id, MAX(r.month) AS month
+                  FROM asset_month_rollups r
+                 WHERE r.user_id >= {firstId} AND r.user_id <= {last}
+                 GROUP BY r.user_id
+            ), rollups AS (
+                SELECT r.user_id, r.month, r.opening_amount,
+                       LAG(r.closing_amount) OVER (PARTITION BY r.user_id ORDER BY r.month) AS previous_closing
+                  FROM asset_month_rollups r
+                 WHERE r.user_id >= {firstId} AND r.user_id <= {last}
+            ), after_rollups AS (
+                -- The daily rows after each user's newest roll-up, by the (user, day) index: a user's current snapshot
+                -- kept in a rolled-up month is its last day, so the first row after it meets it as well as the roll-up.
+                SELECT s.user_id, s.snapshot_day, s.opening_amount, r.closing_amount AS rollup_closing,
+                       ROW_NUMBER() OVER (PARTITION BY s.user_id ORDER BY s.snapshot_day) AS oldest_first
+                  FROM newest_rollups n
+                  JOIN asset_month_rollups r ON r.user_id = n.user_id AND r.month = n.month
+                  JOIN daily_asset_snapshots s ON s.user_id = r.user_id AND s.snapshot_day > r.last_day
+                 WHERE r.user_id >= {firstId} AND r.user_id <= {last} AND s.user_id >= {firstId} AND s.user_id <= {last}
             ), breaks AS (
-                SELECT user_id, snapshot_day, 'opening' AS rule, previous_closing AS expected, opening_amount AS found
+                SELECT user_id, month AS snapshot_day, 'rollup_opening' AS rule, previous_closing AS expected, opening_amount AS found
+                  FROM rollups WHERE previous_closing IS NOT NULL AND opening_amount <> previous_closing
+                UNION ALL
+                SELECT user_id, snapshot_day, 'opening_after_rollup', rollup_closing, opening_amount
+                  FROM after_rollups WHERE oldest_first = 1 AND opening_amount <> rollup_closing
+                UNION ALL
+                SELECT user_id, snapshot_day, 'opening', previous_closing, opening_amount
                   FROM snapshots WHERE previous_closing IS NOT NULL AND opening_amount <> previous_closing
                 UNION ALL
                 SELECT user_id, snapshot_day, 'closing', opening_amount + market_delta + net_flow, closing_amount

@@ -33,11 +33,14 @@ public static class AssetEndpoints
         builder.Services.AddSingleton<AssetColourPolicy>();
         builder.Services.AddScoped<AssetAdjustments>();
         builder.Services.AddScoped<AssetChainVerifier>();
-        builder.Services.AddOptions<AssetHistoryOptions>()
-            .BindConfiguration(AssetHistoryOptions.SectionName)
+        builder.Services.AddOptions<HistoryOptions>()
+            .BindConfiguration(HistoryOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<HistoryOptions>, RetiredAssetHistorySettingsValidator>();
         builder.Services.AddScoped<AssetHistoryRetention>();
+        builder.Services.AddScoped<AssetHistoryLifecycle>();
+        builder.Services.AddScoped<RolledUpMonths>();
         builder.Services.AddScoped<AssetChangeHistory>();
         // The connection source is resolved once here, not on every request.
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider switch
@@ -68,7 +71,8 @@ public static class AssetEndpoints
             .WithDescription("Adds `amount` (negative to take away) to the user's latest asset as a new link in its change chain, "
                 + "with a `reason` for the history. An `idempotencyKey` makes a retry safe: the same key with the same body answers "
                 + "the first result again; with another body, 409. The body is JSON (else 415) and must be valid (else 400); "
-                + "an unknown user is 404, a user with no asset yet 409, and a balance that would leave its range 422.");
+                + "an unknown user is 404, a user with no asset yet 409, a user whose balance lies in a month already rolled up "
+                + "(History:KeepDailyMonths) 409, and a balance that would leave its range 422.");
         app.MapGet("/api/users/{userId:long}/asset-series", SeriesAsync).CacheOutput(SeriesCache.PolicyName)
             // The body is written as bytes so its ETag is the hash of exactly what is sent: its type is stated here.
             .Produces<AssetSeriesResponse>()
@@ -98,6 +102,8 @@ public static class AssetEndpoints
                 new Problem<ProblemStatus.Conflict>("Idempotency key reused", rejected.Detail),
             AdjustmentOutcome.Rejected { Reason: AdjustmentRejection.NoAssetYet } rejected =>
                 new Problem<ProblemStatus.Conflict>("No asset yet", rejected.Detail),
+            AdjustmentOutcome.Rejected { Reason: AdjustmentRejection.MonthRolledUp } rejected =>
+                new Problem<ProblemStatus.Conflict>("Month rolled up", rejected.Detail),
             AdjustmentOutcome.Rejected { Reason: AdjustmentRejection.OutOfRange } rejected =>
                 new Problem<ProblemStatus.UnprocessableEntity>("Asset would go out of range", rejected.Detail),
             AdjustmentOutcome.Rejected rejected => throw new InvalidOperationException($"unhandled adjustment rejection {rejected.Reason}"),

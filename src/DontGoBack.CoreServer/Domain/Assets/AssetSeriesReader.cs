@@ -17,6 +17,9 @@ public sealed record SeriesRead(string? Nickname, IReadOnlyList<AssetSeriesPoint
 /// multipliers is the <c>series_product</c> aggregate (IEEE multiplication in day order, as
 /// <see cref="AssetSeries.Build"/> does), so both paths give the same bits and the same colour.
 /// SQLite, the embedded single-process database, folds the day rows in process.
+/// A month view reads the months already rolled up (<see cref="AssetHistoryLifecycle"/>) from their roll-ups, whole,
+/// and the daily rows after the newest rolled-up month, so the graph reaches back to the user's opening and a month
+/// reads the same before and after it is rolled up.
 /// </summary>
 public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>> openConnection, bool aggregatesInDatabase, AssetColourPolicy colours)
 {
@@ -48,18 +51,61 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
          ORDER BY p.period_start
         """;
 
+    // The month view: the user's roll-ups overlapping the range, then the days from the first day after the newest
+    // rolled-up month (a current snapshot kept in a rolled-up month is read from its roll-up). The last column tells a
+    // roll-up (1) from a day or a month summed from days (0). Both branches name the user, so each walks its own index.
+    public const string SqliteMonthsSql = $"""
+        SELECT c.closing_amount, x.day, x.closing_amount, x.net_flow, x.market_multiplier, x.rolled_up
+          FROM users u
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN (
+                SELECT r.month AS day, r.closing_amount, r.net_flow, r.market_multiplier, 1 AS rolled_up
+                  FROM asset_month_rollups r
+                 WHERE r.user_id = @user_id AND r.last_day >= @from AND r.first_day <= @to
+                UNION ALL
+                SELECT s.snapshot_day, s.closing_amount, s.net_flow, s.market_multiplier, 0
+                  FROM daily_asset_snapshots s
+                 WHERE s.user_id = @user_id AND s.snapshot_day BETWEEN @from AND @to
+                   AND s.snapshot_day >= coalesce((SELECT date(max(m.month), '+1 month') FROM asset_rolled_up_months m), @from)) x ON true
+         WHERE u.id = @user_id AND u.status = '{AccountStatusNames.Active}'
+         ORDER BY x.day
+        """;
+
+    public const string PostgresMonthsSql = $"""
+        SELECT c.closing_amount, x.day, x.closing_amount, x.net_flow, x.market_multiplier, x.rolled_up
+          FROM users u
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN LATERAL (
+                SELECT r.month AS day, r.closing_amount, r.net_flow, r.market_multiplier, 1 AS rolled_up
+                  FROM asset_month_rollups r
+                 WHERE r.user_id = u.id AND r.last_day >= @from AND r.first_day <= @to
+                UNION ALL
+                SELECT date_trunc('month', s.snapshot_day::timestamp)::date,
+                       (array_agg(s.closing_amount ORDER BY s.snapshot_day DESC))[1],
+                       sum(s.net_flow)::bigint,
+                       series_product(coalesce(s.market_multiplier, 1) ORDER BY s.snapshot_day),
+                       0
+                  FROM daily_asset_snapshots s
+                 WHERE s.user_id = u.id AND s.snapshot_day BETWEEN @from AND @to
+                   AND s.snapshot_day >= coalesce((SELECT (max(m.month) + interval '1 month')::date FROM asset_rolled_up_months m), @from)
+                 GROUP BY 1) x ON true
+         WHERE u.id = @user_id AND u.status = '{AccountStatusNames.Active}'
+         ORDER BY x.day
+        """;
+
     /// <returns>Null when there is no visible (ACTIVE) profile with this id.</returns>
     public async Task<SeriesRead?> ReadAsync(long userId, DateOnly first, DateOnly last, SeriesInterval interval, CancellationToken cancellationToken)
     {
         var periodsInDatabase = aggregatesInDatabase && interval != SeriesInterval.Day;
+        var months = interval == SeriesInterval.Month;
         await using var connection = await openConnection(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = periodsInDatabase ? PeriodsSql : DaysSql;
+        command.CommandText = months ? (aggregatesInDatabase ? PostgresMonthsSql : SqliteMonthsSql) : periodsInDatabase ? PeriodsSql : DaysSql;
         AddParameter(command, "user_id", DbType.Int64, userId);
         AddParameter(command, "from", DbType.Date, first);
         AddParameter(command, "to", DbType.Date, last);
-        if (periodsInDatabase)
-            AddParameter(command, "unit", DbType.String, interval == SeriesInterval.Week ? "week" : "month");
+        if (periodsInDatabase && !months)
+            AddParameter(command, "unit", DbType.String, "week");
 
         await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SingleResult, cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
@@ -75,7 +121,8 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
                 var start = reader.GetFieldValue<DateOnly>(1);
                 var (closing, netFlow) = (reader.GetInt64(2), reader.GetInt64(3));
                 double? multiplier = reader.IsDBNull(4) ? null : reader.GetDouble(4);
-                if (periodsInDatabase || interval == SeriesInterval.Day)
+                // A rolled-up month is a point as it is: its totals were summed from its days when it was rolled up.
+                if (periodsInDatabase || interval == SeriesInterval.Day || (months && reader.GetInt32(5) == 1))
                 {
                     var (periodStart, periodEnd) = AssetSeries.PeriodOf(start, interval);
                     points.Add(AssetSeries.PointOf(periodStart, periodEnd, closing, netFlow, multiplier ?? 1.0, colours));
@@ -87,7 +134,8 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
             }
             while (await reader.ReadAsync(cancellationToken));
         }
-        return new SeriesRead(nickname, periodsInDatabase || interval == SeriesInterval.Day ? points : AssetSeries.Build(days, interval, colours));
+        // Folded days come after any roll-up: every rolled-up month precedes the first day read.
+        return new SeriesRead(nickname, periodsInDatabase || interval == SeriesInterval.Day ? points : [.. points, .. AssetSeries.Build(days, interval, colours)]);
     }
 
     private static void AddParameter(DbCommand command, string name, DbType type, object value)

@@ -7,7 +7,7 @@ namespace DontGoBack.CoreServer.Domain.Assets;
 
 /// <summary>
 /// PostgreSQL: before the server takes requests (user hosted services start before it, and after
-/// the database is migrated), the public read pool opens its connections and runs both series
+/// the database is migrated), the public read pool opens its connections and runs the series
 /// statements on them. Otherwise the first profile reads of a fresh process wait for those
 /// connections, for their PostgreSQL backends loading the catalogue, for the statements'
 /// preparation and for the JIT of the read path: in a fresh process the slowest 1% of cache
@@ -54,7 +54,7 @@ internal sealed partial class SeriesReadWarmUp(
         for (var round = 0; round < Rounds; round++)
         {
             await Task.WhenAll(Enumerable.Range(0, database.Value.PublicReadPoolSize)
-                .SelectMany(_ => new[] { SeriesInterval.Day, SeriesInterval.Week })
+                .SelectMany(_ => new[] { SeriesInterval.Day, SeriesInterval.Week, SeriesInterval.Month })
                 .Select(interval => reader.ReadAsync(NoUser, first, last, interval, CancellationToken.None)));
         }
     }

@@ -20,6 +20,7 @@ namespace DontGoBack.CoreServer.Batch.Asset.UseCase;
 /// </summary>
 public sealed partial class RefreshAssetsUseCase(
     AssetRefreshStore store,
+    RolledUpMonths rolledUpMonths,
     ExtensionClient extension,
     ISeriesCacheInvalidator seriesCache,
     IOptions<AssetRefreshOptions> options,
@@ -35,6 +36,13 @@ public sealed partial class RefreshAssetsUseCase(
     /// <param name="progress">Told of each user once, as it finishes: the run's one count of them (the outcome's counts are read off it).</param>
     public async Task<BatchOutcome> RunAsync(DateOnly day, IdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
+        // A day in a rolled-up month (or before one, which would re-base it) is refused for everyone before any call:
+        // an answer could not be written, and the run records why.
+        if (await rolledUpMonths.WhyNotWritableAsync(day, cancellationToken) is { } refused)
+        {
+            LogDayRefused(day.ToString("O"), refused);
+            return BatchOutcome.Nothing with { StoppedBecause = refused };
+        }
         var settings = options.Value;
         var tally = new Tally(progress);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -311,6 +319,9 @@ public sealed partial class RefreshAssetsUseCase(
 
     [LoggerMessage(LogLevel.Error, "Asset refresh for {Day} stopped early ({FailureClass}): {Reason}")]
     private partial void LogRunStopped(string day, string failureClass, string reason);
+
+    [LoggerMessage(LogLevel.Warning, "Asset refresh for {Day} refused: {Reason}")]
+    private partial void LogDayRefused(string day, string reason);
 
     [LoggerMessage(LogLevel.Error, "Asset refresh for {Day} stopped early: {Reason}")]
     private partial void LogDatabaseStopped(string day, string reason);

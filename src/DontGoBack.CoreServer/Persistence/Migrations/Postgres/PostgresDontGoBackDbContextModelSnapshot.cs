@@ -528,6 +528,55 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         });
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetMonthRollup", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("date")
+                        .HasColumnName("month");
+
+                    b.Property<long>("ClosingAmount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("closing_amount");
+
+                    b.Property<int>("Days")
+                        .HasColumnType("integer")
+                        .HasColumnName("days");
+
+                    b.Property<DateOnly>("FirstDay")
+                        .HasColumnType("date")
+                        .HasColumnName("first_day");
+
+                    b.Property<DateOnly>("LastDay")
+                        .HasColumnType("date")
+                        .HasColumnName("last_day");
+
+                    b.Property<double>("MarketMultiplier")
+                        .HasColumnType("double precision")
+                        .HasColumnName("market_multiplier");
+
+                    b.Property<long>("NetFlow")
+                        .HasColumnType("bigint")
+                        .HasColumnName("net_flow");
+
+                    b.Property<long>("OpeningAmount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("opening_amount");
+
+                    b.HasKey("UserId", "Month")
+                        .HasName("pk_asset_month_rollups");
+
+                    b.ToTable("asset_month_rollups", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_asset_month_rollups_closing_non_negative", "closing_amount >= 0");
+
+                            t.HasCheckConstraint("ck_asset_month_rollups_opening_non_negative", "opening_amount >= 0");
+                        });
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetRefreshFailure", b =>
                 {
                     b.Property<DateOnly>("SnapshotDay")
@@ -565,6 +614,30 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasDatabaseName("ix_asset_refresh_failures_snapshot_day_failure_class_user_id");
 
                     b.ToTable("asset_refresh_failures", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetRolledUpMonth", b =>
+                {
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("date")
+                        .HasColumnName("month");
+
+                    b.Property<DateTimeOffset?>("DailyRowsDeletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("daily_rows_deleted_at");
+
+                    b.Property<DateTimeOffset>("RolledUpAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("rolled_up_at");
+
+                    b.Property<long>("Users")
+                        .HasColumnType("bigint")
+                        .HasColumnName("users");
+
+                    b.HasKey("Month")
+                        .HasName("pk_asset_rolled_up_months");
+
+                    b.ToTable("asset_rolled_up_months", (string)null);
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", b =>
@@ -781,6 +854,16 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_asset_changes_users_user_id");
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetMonthRollup", b =>
+                {
+                    b.HasOne("DontGoBack.CoreServer.Domain.Users.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_asset_month_rollups_users_user_id");
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", b =>

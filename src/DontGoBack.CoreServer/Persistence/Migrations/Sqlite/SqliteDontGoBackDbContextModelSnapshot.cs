@@ -515,6 +515,55 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         });
                 });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetMonthRollup", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("user_id");
+
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("month");
+
+                    b.Property<long>("ClosingAmount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("closing_amount");
+
+                    b.Property<int>("Days")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("days");
+
+                    b.Property<DateOnly>("FirstDay")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("first_day");
+
+                    b.Property<DateOnly>("LastDay")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_day");
+
+                    b.Property<double>("MarketMultiplier")
+                        .HasColumnType("REAL")
+                        .HasColumnName("market_multiplier");
+
+                    b.Property<long>("NetFlow")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("net_flow");
+
+                    b.Property<long>("OpeningAmount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("opening_amount");
+
+                    b.HasKey("UserId", "Month")
+                        .HasName("pk_asset_month_rollups");
+
+                    b.ToTable("asset_month_rollups", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_asset_month_rollups_closing_non_negative", "closing_amount >= 0");
+
+                            t.HasCheckConstraint("ck_asset_month_rollups_opening_non_negative", "opening_amount >= 0");
+                        });
+                });
+
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetRefreshFailure", b =>
                 {
                     b.Property<DateOnly>("SnapshotDay")
@@ -552,6 +601,30 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasDatabaseName("ix_asset_refresh_failures_snapshot_day_failure_class_user_id");
 
                     b.ToTable("asset_refresh_failures", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetRolledUpMonth", b =>
+                {
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("month");
+
+                    b.Property<DateTimeOffset?>("DailyRowsDeletedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("daily_rows_deleted_at");
+
+                    b.Property<DateTimeOffset>("RolledUpAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("rolled_up_at");
+
+                    b.Property<long>("Users")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("users");
+
+                    b.HasKey("Month")
+                        .HasName("pk_asset_rolled_up_months");
+
+                    b.ToTable("asset_rolled_up_months", (string)null);
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", b =>
@@ -762,6 +835,16 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_asset_changes_users_user_id");
+                });
+
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetMonthRollup", b =>
+                {
+                    b.HasOne("DontGoBack.CoreServer.Domain.Users.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_asset_month_rollups_users_user_id");
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", b =>

@@ -1,0 +1,206 @@
+using System.Globalization;
+using DontGoBack.CoreServer.Persistence;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace DontGoBack.CoreServer.Domain.Assets;
+
+/// <summary>What one run of the history lifecycle did; all zero when there was nothing to let go.</summary>
+/// <param name="MonthsRolledUp">Months rolled up by this run (a month rolled up by an interrupted run and finished here is not counted again).</param>
+/// <param name="RollupRowsWritten">Roll-up rows written: one per user with a snapshot in each month rolled up.</param>
+/// <param name="SnapshotsDeleted">Daily snapshots deleted from rolled-up months.</param>
+/// <param name="ChangesDeleted">Change rows deleted: of rolled-up months and past <see cref="HistoryOptions.ChangeRetentionDays"/>.</param>
+public sealed record HistoryLifecycleResult(int MonthsRolledUp, long RollupRowsWritten, long SnapshotsDeleted, long ChangesDeleted)
+{
+    public static readonly HistoryLifecycleResult Nothing = new(0, 0, 0, 0);
+}
+
+public enum HistoryLifecycleStage
+{
+    /// <summary>A month's snapshots were rolled up (Rows: roll-up rows written).</summary>
+    RolledUp,
+    /// <summary>A batch of a rolled-up month's change rows was deleted.</summary>
+    ChangesDeleted,
+    /// <summary>A batch of a rolled-up month's snapshots was deleted.</summary>
+    SnapshotsDeleted,
+    /// <summary>The change rows past <see cref="HistoryOptions.ChangeRetentionDays"/> were deleted.</summary>
+    ExpiredChangesDeleted,
+}
+
+/// <summary>One committed step of the lifecycle, reported as it happens so a long run shows progress.</summary>
+/// <param name="Month">The month worked on; null for the change retention, which is not by month.</param>
+public sealed record HistoryLifecycleStep(DateOnly? Month, HistoryLifecycleStage Stage, long Rows);
+
+/// <summary>
+/// Lets the daily history go once it is older than <see cref="HistoryOptions.KeepDailyMonths"/>: each older month,
+/// oldest first, is rolled into one row per user (one set-based statement, recorded with the month in one
+/// transaction), then its change rows and its snapshots are deleted in batches of
+/// <see cref="HistoryOptions.DeleteBatchSize"/>, each its own transaction. A crash or a cancellation anywhere leaves
+/// a state the next run finishes from, with nothing lost or doubled: a month is rolled up once, and its deletes carry on
+/// until none is left. A user's current snapshot stays, whatever its day: it is the present balance of a user not
+/// refreshed since, and the base of the next refresh (its change rows stay with it). Then the change history older than
+/// <see cref="HistoryOptions.ChangeRetentionDays"/> goes, as <see cref="AssetHistoryRetention"/> does it.
+/// </summary>
+/// <remarks>
+/// The table is not partitioned yet, so a month goes by batched deletes on both providers; on PostgreSQL's monthly
+/// partitions only <see cref="DeleteDailyRowsAsync"/> becomes a detach and a drop.
+/// </remarks>
+public sealed partial class AssetHistoryLifecycle(
+    DontGoBackDbContext db,
+    AssetHistoryRetention changeRetention,
+    ISeriesCacheInvalidator seriesCache,
+    IOptions<HistoryOptions> options,
+    TimeProvider time,
+    ILogger<AssetHistoryLifecycle> logger)
+{
+    /// <summary>The first day kept daily when the lifecycle runs for <paramref name="day"/>: the first of the month <paramref name="keepDailyMonths"/> − 1 months before.</summary>
+    public static DateOnly KeepDailyFrom(DateOnly day, int keepDailyMonths) =>
+        new DateOnly(day.Year, day.Month, 1).AddMonths(-(keepDailyMonths - 1));
+
+    /// <param name="day">The day it runs for, in the batch zone: its month counts as the first of the months kept.</param>
+    /// <param name="progress">Told of each committed step (a month rolled up, a batch deleted), synchronously.</param>
+    public async Task<HistoryLifecycleResult> RunAsync(DateOnly day, IProgress<HistoryLifecycleStep> progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        var keepFrom = KeepDailyFrom(day, options.Value.KeepDailyMonths);
+        var (monthsRolledUp, rollupRows, snapshots, changes) = (0, 0L, 0L, 0L);
+        foreach (var (month, rolledUp) in await MonthsToLetGoAsync(keepFrom, cancellationToken))
+        {
+            if (!rolledUp)
+            {
+                var rows = await RollUpAsync(month, cancellationToken);
+                monthsRolledUp++;
+                rollupRows += rows;
+                progress.Report(new HistoryLifecycleStep(month, HistoryLifecycleStage.RolledUp, rows));
+                LogRolledUp(Month(month), rows);
+            }
+            var (deletedChanges, deletedSnapshots) = await DeleteDailyRowsAsync(month, progress, cancellationToken);
+            changes += deletedChanges;
+            snapshots += deletedSnapshots;
+            LogDailyRowsDeleted(Month(month), deletedSnapshots, deletedChanges);
+        }
+
+        var expired = await changeRetention.DeleteExpiredChangesAsync(day, cancellationToken);
+        if (expired > 0)
+            progress.Report(new HistoryLifecycleStep(null, HistoryLifecycleStage.ExpiredChangesDeleted, expired));
+        return new HistoryLifecycleResult(monthsRolledUp, rollupRows, snapshots, changes + expired);
+    }
+
+    /// <summary>
+    /// Months rolled up whose daily rows are not all gone yet (an interrupted run), then every month from the one after the
+    /// newest rolled up (or the oldest snapshot's) to the last before <paramref name="keepFrom"/>, empty ones too, so the
+    /// rolled-up months stay a prefix of the calendar.
+    /// </summary>
+    private async Task<List<(DateOnly Month, bool RolledUp)>> MonthsToLetGoAsync(DateOnly keepFrom, CancellationToken cancellationToken)
+    {
+        var months = await db.AssetRolledUpMonths.AsNoTracking().Where(m => m.DailyRowsDeletedAt == null).OrderBy(m => m.Month)
+            .Select(m => m.Month).ToListAsync(cancellationToken);
+        var work = months.Select(m => (m, true)).ToList();
+        var next = await db.AssetRolledUpMonths.AsNoTracking().MaxAsync(m => (DateOnly?)m.Month, cancellationToken) is { } newest
+            ? newest.AddMonths(1)
+            : await db.DailyAssetSnapshots.AsNoTracking().Where(s => s.SnapshotDay < keepFrom)
+                .MinAsync(s => (DateOnly?)s.SnapshotDay, cancellationToken) is { } oldest
+                ? new DateOnly(oldest.Year, oldest.Month, 1)
+                : keepFrom;
+        for (var month = next; month < keepFrom; month = month.AddMonths(1))
+            work.Add((month, false));
+        return work;
+    }
+
+    /// <summary>Writes the month's roll-ups and records the month, in one transaction; a user rolled up before keeps the row written then.</summary>
+    private async Task<long> RollUpAsync(DateOnly month, CancellationToken cancellationToken)
+    {
+        var next = month.AddMonths(1);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (db.Database.IsSqlite())
+        {
+            // PostgreSQL has the aggregate from a migration; SQLite's functions live on the connection.
+            ((SqliteConnection)db.Database.GetDbConnection()).CreateAggregate(
+                "series_product", 1.0, (double product, double multiplier) => product * multiplier, isDeterministic: true);
+        }
+        // One statement on both providers. The product is taken in day order, a missing multiplier counting as 1.0,
+        // as the graph multiplies the days (IEEE multiplication is not associative, so the order gives the same bits).
+        // SQLite needs the WHERE before ON CONFLICT to tell it from a join's ON.
+        var rows = await db.Database.ExecuteSqlAsync($"""
+            INSERT INTO asset_month_rollups (user_id, month, first_day, last_day, days, opening_amount, closing_amount, net_flow, market_multiplier)
+            SELECT g.user_id, {month}, g.first_day, g.last_day, g.days,
+                   (SELECT f.opening_amount FROM daily_asset_snapshots f WHERE f.user_id = g.user_id AND f.snapshot_day = g.first_day),
+                   (SELECT l.closing_amount FROM daily_asset_snapshots l WHERE l.user_id = g.user_id AND l.snapshot_day = g.last_day),
+                   g.net_flow, g.multiplier
+              FROM (SELECT s.user_id, MIN(s.snapshot_day) AS first_day, MAX(s.snapshot_day) AS last_day, COUNT(*) AS days,
+                           SUM(s.net_flow) AS net_flow,
+                           series_product(COALESCE(s.market_multiplier, 1.0) ORDER BY s.snapshot_day) AS multiplier
+                      FROM daily_asset_snapshots s
+                     WHERE s.snapshot_day >= {month} AND s.snapshot_day < {next}
+                     GROUP BY s.user_id) g
+             WHERE true
+            ON CONFLICT (user_id, month) DO NOTHING
+            """, cancellationToken);
+        db.AssetRolledUpMonths.Add(new AssetRolledUpMonth { Month = month, Users = rows, RolledUpAt = time.GetUtcNow() });
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+        return rows;
+    }
+
+    /// <summary>
+    /// Deletes a rolled-up month's change rows, then its snapshots, but the users' current snapshots and their changes,
+    /// a batch per transaction, and records the month done. Each snapshot batch's users lose their cached graphs: their
+    /// days are gone (the month points read the same from the roll-ups).
+    /// </summary>
+    private async Task<(long Changes, long Snapshots)> DeleteDailyRowsAsync(
+        DateOnly month, IProgress<HistoryLifecycleStep> progress, CancellationToken cancellationToken)
+    {
+        var (next, batchSize) = (month.AddMonths(1), options.Value.DeleteBatchSize);
+        long changes = 0, snapshots = 0;
+        int deleted;
+        do
+        {
+            // Changes first: a snapshot's delete would otherwise cascade to an unbounded number of them.
+            deleted = await db.AssetChanges
+                .Where(c => db.AssetChanges
+                    .Where(old => old.SnapshotDay >= month && old.SnapshotDay < next && !db.Users.Any(u => u.CurrentSnapshotId == old.SnapshotId))
+                    .OrderBy(old => old.Id).Take(batchSize).Select(old => old.Id).Contains(c.Id))
+                .ExecuteDeleteAsync(cancellationToken);
+            changes += deleted;
+            if (deleted > 0)
+                progress.Report(new HistoryLifecycleStep(month, HistoryLifecycleStage.ChangesDeleted, deleted));
+        }
+        while (deleted == batchSize);
+
+        List<(long Id, long UserId)> batch;
+        do
+        {
+            await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+            {
+                batch = (await db.DailyAssetSnapshots.AsNoTracking()
+                        .Where(s => s.SnapshotDay >= month && s.SnapshotDay < next && !db.Users.Any(u => u.CurrentSnapshotId == s.Id))
+                        .OrderBy(s => s.Id).Take(batchSize).Select(s => new { s.Id, s.UserId }).ToListAsync(cancellationToken))
+                    .Select(s => (s.Id, s.UserId)).ToList();
+                var ids = batch.Select(s => s.Id).ToList();
+                deleted = batch.Count == 0 ? 0 : await db.DailyAssetSnapshots.Where(s => ids.Contains(s.Id)).ExecuteDeleteAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+            }
+            if (batch.Count > 0)
+            {
+                await seriesCache.EvictAsync(batch.Select(s => s.UserId).Distinct().ToList(), CancellationToken.None);
+                snapshots += deleted;
+                progress.Report(new HistoryLifecycleStep(month, HistoryLifecycleStage.SnapshotsDeleted, deleted));
+            }
+        }
+        while (batch.Count == batchSize);
+
+        await db.AssetRolledUpMonths.Where(m => m.Month == month)
+            .ExecuteUpdateAsync(m => m.SetProperty(x => x.DailyRowsDeletedAt, time.GetUtcNow()), cancellationToken);
+        return (changes, snapshots);
+    }
+
+    private static string Month(DateOnly month) => month.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "History {Month} rolled up: {Rows} user month(s) written")]
+    private partial void LogRolledUp(string month, long rows);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "History {Month}: {Snapshots} daily snapshot(s) and {Changes} change row(s) deleted")]
+    private partial void LogDailyRowsDeleted(string month, long snapshots, long changes);
+}

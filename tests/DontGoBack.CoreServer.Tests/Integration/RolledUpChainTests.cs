@@ -1,0 +1,62 @@
+using DontGoBack.Batch.Storage;
+using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace DontGoBack.CoreServer.Tests.Integration;
+
+/// <summary><c>verify</c> checks the chain across the roll-ups: roll-up to roll-up, and the last roll-up to the first daily row after it (issue 27).</summary>
+public sealed class RolledUpChainTests
+{
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Verify_finds_no_break_on_an_intact_rolled_up_history_and_one_break_in_each_place_broken_by_hand(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, RolledHistory.Settings);
+        var history = await RolledHistory.SeedAsync(app);
+        await RolledHistory.RunLifecycleAsync(app, new Progress<HistoryLifecycleStep>(), CancellationToken.None);
+        Assert.Empty(await BreaksAsync(database));
+        var (april, may) = (new DateOnly(2025, 4, 1), new DateOnly(2025, 5, 1));
+
+        // A roll-up that does not open where the month before closed.
+        var march = await RollupAsync(database, history.Active[0], new DateOnly(2025, 3, 1));
+        await ShiftAsync(database, history.Active[0], april, opening: 1);
+
+        var broken = Assert.Single(await BreaksAsync(database));
+        Assert.Equal(new ChainBreak(history.Active[0], april, "rollup_opening", march.ClosingAmount, (await RollupAsync(database, history.Active[0], april)).OpeningAmount), broken);
+
+        await ShiftAsync(database, history.Active[0], april, opening: -1);
+        Assert.Empty(await BreaksAsync(database));
+
+        // The last roll-up closing where the first daily row after it does not open.
+        await ShiftAsync(database, history.Active[1], may, closing: 1);
+        var june = (await app.SnapshotsOfAsync(history.Active[1])).First(s => s.SnapshotDay >= RolledHistory.KeepFrom);
+
+        broken = Assert.Single(await BreaksAsync(database));
+        Assert.Equal(new ChainBreak(history.Active[1], june.SnapshotDay, "opening_after_rollup", june.OpeningAmount + 1, june.OpeningAmount), broken);
+    }
+
+    private static async Task<List<ChainBreak>> BreaksAsync(TestDatabase database)
+    {
+        await using var db = database.CreateContext();
+        // Two users a statement: the four users' checks span pages.
+        var check = await new AssetChainVerifier(db) { UsersPerStatement = 2 }.CheckAsync(DateOnly.MinValue, DateOnly.MaxValue, 10, CancellationToken.None);
+        Assert.Equal(check.Total, check.First.Count);
+        return check.First.ToList();
+    }
+
+    private static async Task<AssetMonthRollup> RollupAsync(TestDatabase database, long userId, DateOnly month)
+    {
+        await using var db = database.CreateContext();
+        return await db.AssetMonthRollups.AsNoTracking().SingleAsync(r => r.UserId == userId && r.Month == month);
+    }
+
+    private static async Task ShiftAsync(TestDatabase database, long userId, DateOnly month, long opening = 0, long closing = 0)
+    {
+        await using var db = database.CreateContext();
+        Assert.Equal(1, await db.AssetMonthRollups.Where(r => r.UserId == userId && r.Month == month)
+            .ExecuteUpdateAsync(r => r.SetProperty(x => x.OpeningAmount, x => x.OpeningAmount + opening).SetProperty(x => x.ClosingAmount, x => x.ClosingAmount + closing)));
+    }
+}

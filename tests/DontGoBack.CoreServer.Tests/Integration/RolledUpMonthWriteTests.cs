@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Http.Json;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace DontGoBack.CoreServer.Tests.Integration;
+
+/// <summary>No write lands in a month already rolled up: its roll-up would no longer say what its days did (issue 27).</summary>
+public sealed class RolledUpMonthWriteTests
+{
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_refresh_of_a_day_in_a_rolled_up_month_is_refused_as_a_whole_before_any_extension_call_with_the_reason_recorded(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, RolledHistory.Settings);
+        var client = app.CreateClient();
+        var history = await RolledHistory.SeedAsync(app);
+        await RolledHistory.RunLifecycleAsync(app, new Progress<Domain.Assets.HistoryLifecycleStep>(), CancellationToken.None);
+        var calls = app.Extension.TotalCalls;
+        var rollups = await RollupsAsync(database);
+
+        // A back-fill of a day the active users lack, in rolled-up April.
+        var refused = await client.PostAsync("/internal/batch/asset-refresh/runs?snapshotDay=2025-04-15", null);
+
+        var result = await RefreshRuns.ResultOfAsync(refused);
+        Assert.Equal(BatchRunStatus.Failed, result.Status);
+        Assert.Equal(0, result.Total);
+        Assert.Contains("2025-04-15 is in 2025-04, which has been rolled up", result.Error);
+        Assert.Contains("History:KeepDailyMonths", result.Error);
+        Assert.Equal(calls, app.Extension.TotalCalls);
+        Assert.Equal(rollups, await RollupsAsync(database));
+        foreach (var user in history.Active)
+            Assert.DoesNotContain(await app.SnapshotsOfAsync(user), s => s.SnapshotDay == new DateOnly(2025, 4, 15));
+        // Recorded: the run history keeps the reason.
+        await using (var db = database.CreateContext())
+        {
+            var run = await db.Set<BatchRun>().AsNoTracking().SingleAsync(r => r.Day == new DateOnly(2025, 4, 15));
+            Assert.Contains("has been rolled up", run.Error);
+        }
+
+        // A day before every rolled-up month would re-base them: refused the same way, naming the month it reaches.
+        var rebasing = await RefreshRuns.ResultOfAsync(await client.PostAsync("/internal/batch/asset-refresh/runs?snapshotDay=2025-02-20", null));
+        Assert.Equal(BatchRunStatus.Failed, rebasing.Status);
+        Assert.Contains("2025-02-20 would re-base the days of 2025-03", rebasing.Error);
+        Assert.Equal(calls, app.Extension.TotalCalls);
+
+        // The days kept daily are written as ever, re-bases among them included.
+        var kept = await client.RunDayAsync(new DateOnly(2025, 6, 20));
+        Assert.Equal((BatchRunStatus.Completed, 3), (kept.Status, kept.Success));
+        await database.AssertChainHoldsAsync();
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task An_adjustment_landing_in_a_rolled_up_month_is_a_409_problem_naming_the_month_and_the_setting(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, RolledHistory.Settings);
+        var client = app.CreateClient();
+        var history = await RolledHistory.SeedAsync(app);
+        await RolledHistory.RunLifecycleAsync(app, new Progress<Domain.Assets.HistoryLifecycleStep>(), CancellationToken.None);
+        var before = await app.SnapshotsOfAsync(history.Dormant);
+
+        // The dormant user's balance is the April snapshot its pointer kept: April is rolled up.
+        var response = await client.PostAsJsonAsync($"/internal/users/{history.Dormant}/asset-adjustments",
+            new { amount = 5_000, reason = "late reward", idempotencyKey = "late" });
+
+        var problem = await response.AssertProblemAsync(HttpStatusCode.Conflict, "2025-04-07 is in 2025-04, which has been rolled up");
+        Assert.Contains("History:KeepDailyMonths", problem.Detail);
+        Assert.Equal(before.Select(s => (s.Id, s.ClosingAmount, s.NetFlow)), (await app.SnapshotsOfAsync(history.Dormant)).Select(s => (s.Id, s.ClosingAmount, s.NetFlow)));
+        Assert.DoesNotContain(await app.ChangesOfAsync(history.Dormant), c => c.IdempotencyKey == "late");
+
+        // A user whose balance is on a day kept daily is adjusted as ever.
+        var kept = await client.PostAsJsonAsync($"/internal/users/{history.Active[0]}/asset-adjustments",
+            new { amount = 5_000, reason = "reward", idempotencyKey = "kept" });
+        Assert.Equal(HttpStatusCode.OK, kept.StatusCode);
+        await database.AssertChainHoldsAsync();
+    }
+
+    private static async Task<List<(long, DateOnly, long, long)>> RollupsAsync(TestDatabase database)
+    {
+        await using var db = database.CreateContext();
+        return (await db.AssetMonthRollups.AsNoTracking().OrderBy(r => r.UserId).ThenBy(r => r.Month).ToListAsync())
+            .Select(r => (r.UserId, r.Month, r.ClosingAmount, r.NetFlow)).ToList();
+    }
+}
