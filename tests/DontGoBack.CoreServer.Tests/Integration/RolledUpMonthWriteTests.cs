@@ -24,7 +24,7 @@ public sealed class RolledUpMonthWriteTests
         var rollups = await RollupsAsync(database);
 
         // A back-fill of a day the active users lack, in rolled-up April.
-        var refused = await client.PostAsync("/internal/batch/asset-refresh/runs?snapshotDay=2025-04-15", null);
+        var refused = await client.PostAsync("/internal/batch/asset-refresh/runs?day=2025-04-15", null);
 
         var result = await RefreshRuns.ResultOfAsync(refused);
         Assert.Equal(BatchRunStatus.Failed, result.Status);
@@ -43,7 +43,7 @@ public sealed class RolledUpMonthWriteTests
         }
 
         // A day before every rolled-up month would re-base them: refused the same way, naming the month it reaches.
-        var rebasing = await RefreshRuns.ResultOfAsync(await client.PostAsync("/internal/batch/asset-refresh/runs?snapshotDay=2025-02-20", null));
+        var rebasing = await RefreshRuns.ResultOfAsync(await client.PostAsync("/internal/batch/asset-refresh/runs?day=2025-02-20", null));
         Assert.Equal(BatchRunStatus.Failed, rebasing.Status);
         Assert.Contains("2025-02-20 would re-base the days of 2025-03", rebasing.Error);
         Assert.Equal(calls, app.Extension.TotalCalls);
