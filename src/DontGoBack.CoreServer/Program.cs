@@ -35,6 +35,7 @@ builder.AddAssets();
 builder.AddBatchEngine();
 builder.AddAssetBatch();
 builder.AddUserBatch();
+builder.AddHistoryBatch();
 builder.AddAdminConsole();
 builder.AddCoreServerStartup();
 builder.AddCoreCommands(request);

@@ -49,6 +49,7 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
             ["ConnectionStrings:DontGoBack"] = database.ConnectionString,
             ["AssetRefresh:Enabled"] = "false",
             ["UserDormancy:Enabled"] = "false",
+            ["HistoryMaintenance:Enabled"] = "false",
             ["AssetRefresh:MaxConcurrency"] = "8",
             ["AssetRefresh:PageSize"] = "7",
             ["AssetRefresh:WriteChunkSize"] = "5",

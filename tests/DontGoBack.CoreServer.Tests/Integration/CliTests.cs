@@ -91,7 +91,7 @@ public sealed class CliTests : IDisposable
         Assert.False(Directory.Exists(Path.GetDirectoryName(DefaultDatabase)), "the data folder was created");
     }
 
-    private const string UnknownJob = "--job: there is no job 'nope'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy.";
+    private const string UnknownJob = "--job: there is no job 'nope'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy, history-maintenance.";
 
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]

@@ -225,6 +225,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
             ["AssetRefresh:Cron"] = "0/3 * * * * ?",
             ["AssetRefresh:CompleteBy"] = "00:00:01",
             ["UserDormancy:Enabled"] = "false",
+            ["HistoryMaintenance:Enabled"] = "false",
             ["Batch:WatchInterval"] = "00:00:00.300",
             ["Alerts:WebhookUrl"] = webhook.Url,
             ["Alerts:PollInterval"] = "00:00:00.200",
@@ -278,7 +279,7 @@ public sealed class ClusterTests(ITestOutputHelper output)
         var day = TestCalendar.Seoul.Today;
         Dictionary<string, string?> Settings(int n) => new(NodeSettings(database, standIn, $"node-{n}"))
         {
-            ["Batch:ProgressInterval"] = "00:00:00.200", ["UserDormancy:Enabled"] = "false",
+            ["Batch:ProgressInterval"] = "00:00:00.200", ["UserDormancy:Enabled"] = "false", ["HistoryMaintenance:Enabled"] = "false",
         };
         var nodes = Enumerable.Range(1, 3).Select(n => CoreServerProcess.Start(Settings(n))).ToList();
         try

@@ -156,6 +156,7 @@ public sealed class ConsoleClusterTests(ConsoleBrowser browser, ITestOutputHelpe
         ["AssetRefresh:WriteChunkSize"] = "1",
         ["AssetRefresh:MaxWriteDelay"] = "00:00:00.050",
         ["UserDormancy:Enabled"] = "false",
+        ["HistoryMaintenance:Enabled"] = "false",
         ["Extension:BaseUrl"] = extension.Url,
         ["Auth:BaseUrl"] = extension.Url,
         ["Auth:ClientSecret"] = HostileExtensionServer.ClientSecret,

@@ -290,7 +290,7 @@ public sealed partial class ConsoleTests(ConsoleBrowser browser)
             Assert.All(rows.Skip(1).Take(10), r => Assert.Equal(("trigger", "refused", $"run {runId} of {Day:yyyy-MM-dd} is already running"), r));
             Assert.Equal([("cancel", "invalid"), ("pause", "invalid"), ("pause", "invalid"), ("resume", "refused")],
                 rows.Skip(11).Select(r => (r.Item1, r.Item2)));
-            Assert.Equal("there is no job 'no-such-job'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy", rows[13].Detail);
+            Assert.Equal("there is no job 'no-such-job'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy, history-maintenance", rows[13].Detail);
         }
         Assert.All(runAgains, r => Assert.Equal(HttpStatusCode.Redirect, r.StatusCode));
         Assert.All(runAgains, r => Assert.Contains("notStarted=", r.Headers.Location!.OriginalString));

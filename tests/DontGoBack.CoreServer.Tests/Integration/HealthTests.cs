@@ -55,7 +55,7 @@ public sealed class HealthTests
         Assert.Equal(HttpStatusCode.OK, code);
         Assert.Equal("Degraded", before.Status);
         // Every daily job has its own check; dormancy's schedule is off here, so it stays Healthy.
-        Assert.Equal(["asset-refresh", "database", "scheduler", "user-dormancy"], before.Checks.Keys.Order());
+        Assert.Equal(["asset-refresh", "database", "history-maintenance", "scheduler", "user-dormancy"], before.Checks.Keys.Order());
         Assert.Equal("Degraded", before.Checks["asset-refresh"].Status);
         Assert.Contains("2025-08-10 is past the deadline (AssetRefresh:CompleteBy 06:00 in Asia/Seoul)", before.Checks["asset-refresh"].Description);
         Assert.Equal(("Healthy", "Healthy"), (before.Checks["database"].Status, before.Checks["scheduler"].Status));

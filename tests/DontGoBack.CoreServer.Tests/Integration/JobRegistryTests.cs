@@ -25,7 +25,7 @@ public sealed partial class JobRegistryTests
     /// <summary>The day back-filled: the day before the app's today (2025-08-10 in Seoul).</summary>
     private static readonly DateOnly Day = new(2025, 8, 9);
 
-    private const string Refusal = "there is no job 'nope'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy";
+    private const string Refusal = "there is no job 'nope'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy, history-maintenance";
 
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
@@ -89,7 +89,7 @@ public sealed partial class JobRegistryTests
         var form = new FormUrlEncodedContent([new("reason", "x"), new("__RequestVerificationToken", AntiforgeryField().Match(schedule).Groups[1].Value)]);
         var consolePause = await client.PostAsync("/internal/console/schedule?handler=Pause&job=nope", form);
         Assert.Equal(HttpStatusCode.NotFound, consolePause.StatusCode);
-        Assert.Contains("There is no job 'nope'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy.",
+        Assert.Contains("There is no job 'nope'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy, history-maintenance.",
             WebUtility.HtmlDecode(await consolePause.Content.ReadAsStringAsync()));
 
         // Each refused action has its audit row, with the same words.

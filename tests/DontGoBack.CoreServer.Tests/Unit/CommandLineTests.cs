@@ -94,11 +94,11 @@ public sealed class CommandLineTests
     }
 
     [Theory]
-    [InlineData("runs", "asset-refresh, asset-refresh-subset, user-dormancy")]
-    [InlineData("retry-failed", "asset-refresh, user-dormancy")]
-    [InlineData("run", "asset-refresh, user-dormancy")]
-    [InlineData("backfill", "asset-refresh, user-dormancy")]
-    [InlineData("", "asset-refresh, user-dormancy")]
+    [InlineData("runs", "asset-refresh, asset-refresh-subset, history-maintenance, user-dormancy")]
+    [InlineData("retry-failed", "asset-refresh, history-maintenance, user-dormancy")]
+    [InlineData("run", "asset-refresh, history-maintenance, user-dormancy")]
+    [InlineData("backfill", "asset-refresh, history-maintenance, user-dormancy")]
+    [InlineData("", "asset-refresh, history-maintenance, user-dormancy")]
     public void Help_of_a_command_with_a_job_lists_the_jobs(string command, string jobs)
     {
         var output = new StringWriter();
