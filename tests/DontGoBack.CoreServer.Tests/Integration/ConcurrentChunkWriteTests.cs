@@ -29,7 +29,9 @@ public sealed class ConcurrentChunkWriteTests
         AssetRefreshStore store = provider == DatabaseProvider.Postgres
             ? new GatedPostgresStore(app.Services.GetRequiredService<NpgsqlDataSource>(), retry, gate)
             : new GatedSqliteStore(app.Services.GetRequiredService<SqliteDatabase>(), retry, gate);
-        var refresh = ActivatorUtilities.CreateInstance<RefreshAssetsUseCase>(app.Services, store);
+        // Its other parts are scoped (the rolled-up months read the run's own context), so they come from a scope of the run's.
+        await using var scope = app.Services.CreateAsyncScope();
+        var refresh = ActivatorUtilities.CreateInstance<RefreshAssetsUseCase>(scope.ServiceProvider, store);
 
         var outcome = await refresh.RunAsync(Day, IdRange.All, new RunProgress(), CancellationToken.None);
 

@@ -210,7 +210,7 @@ public sealed class OperatorActionTests
             ("resume", "refused"), ("resume", "accepted"), ("pause", "refused"), ("pause", "accepted"), ("pause", "invalid"), ("pause", "invalid"),
             ("pause", "invalid"), ("pause", "invalid"), ("pause", "invalid"),
         ], audit.EnumerateArray().Select(a => (a.GetProperty("action").GetString(), a.GetProperty("outcome").GetString())));
-        Assert.Equal("there is no job 'no-such-job'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy",
+        Assert.Equal("there is no job 'no-such-job'; the jobs are asset-refresh (some users only: asset-refresh-subset), user-dormancy, history-maintenance",
             audit[4].GetProperty("detail").GetString());
         Assert.False(audit[4].TryGetProperty("jobName", out var unknownJobName) && unknownJobName.ValueKind != JsonValueKind.Null);
         Assert.All(audit.EnumerateArray(), a => Assert.Equal("admin", a.GetProperty("tokenName").GetString()));
