@@ -180,11 +180,11 @@ public static class ChaosOracle
               FROM oracle_adjustments a
              WHERE a.acknowledged AND NOT EXISTS (SELECT 1 FROM asset_changes c WHERE c.user_id = a.user_id AND c.idempotency_key = a.key)
             """),
-        // The reason carries the key too (the campaign writes it so), so a second application under another key or none is seen.
+        // The reason carries the key too, in brackets (the campaign writes "chaos [key]"), so a second application under another key or none is seen.
         (AdjustmentsDoubled, "no adjustment is applied twice", """
             SELECT 'key ' || a.key || ' of user ' || a.user_id || ' applied ' || count(c.id) || ' times'
               FROM oracle_adjustments a
-              JOIN asset_changes c ON c.user_id = a.user_id AND (c.idempotency_key = a.key OR c.reason LIKE '%' || a.key || '%')
+              JOIN asset_changes c ON c.user_id = a.user_id AND (c.idempotency_key = a.key OR strpos(c.reason, '[' || a.key || ']') > 0)
              GROUP BY a.user_id, a.key HAVING count(c.id) > 1
             """),
         (AdjustmentsAltered, "an applied adjustment moved the asset by the amount sent", """

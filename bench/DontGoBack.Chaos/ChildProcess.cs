@@ -8,6 +8,7 @@ public sealed class ChildProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StreamWriter _log;
+    private bool _disposed;
 
     private ChildProcess(Process process, StreamWriter log)
     {
@@ -67,6 +68,8 @@ public sealed class ChildProcess : IDisposable
     /// <summary>SIGKILL: no shutdown code runs, as when a machine dies.</summary>
     public void Kill()
     {
+        if (_disposed)
+            return;
         if (!_process.HasExited)
             _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
@@ -74,7 +77,7 @@ public sealed class ChildProcess : IDisposable
 
     public void Signal(int signal)
     {
-        if (!_process.HasExited)
+        if (!_disposed && !_process.HasExited)
             _ = kill(_process.Id, signal);
     }
 
@@ -100,7 +103,10 @@ public sealed class ChildProcess : IDisposable
 
     public void Dispose()
     {
+        if (_disposed)
+            return;
         Kill();
+        _disposed = true;
         _process.Dispose();
         lock (_log)
             _log.Dispose();

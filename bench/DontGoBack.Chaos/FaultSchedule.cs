@@ -22,7 +22,7 @@ public enum FaultKind
 }
 
 /// <param name="Day">The campaign's day number, from 0.</param>
-/// <param name="At">Seconds after the day's replicas were started (the day's start: its cron fires about ten seconds in).</param>
+/// <param name="At">Seconds after the day's replicas were started (the day's start: its cron fires twenty seconds in).</param>
 /// <param name="For">How long the fault lasts (seconds): the restart delay of a kill, the stop of a SIGSTOP, the database's downtime, the extension's outage, the pause.</param>
 /// <param name="Replica">The replica it hits, from 0; -1 when none.</param>
 /// <param name="Amount">The fault's size: the added latency in ms, the clock offset in minutes.</param>
@@ -70,42 +70,43 @@ public static class FaultSchedule
         var random = new Random(seed);
         var events = new List<FaultEvent>();
         double Between(double low, double high) => low + random.NextDouble() * (high - low);
-        // Faults land from just before the cron fire (10 s in) to well before the day's end.
-        var latest = Math.Max(12, window - 12);
+        // Faults land from just before the cron fire (20 s in) to well before the day's end.
+        const double fire = 20;
+        var latest = Math.Max(fire + 5, window - 12);
         for (var day = 0; day < days; day++)
         {
             if (random.NextDouble() < 0.3)
                 events.Add(new FaultEvent(day, 0, FaultKind.ClockSkew, Replica: random.Next(replicas), Amount: (random.Next(2) == 0 ? -1 : 1) * random.Next(1, 4)));
             if (random.NextDouble() < 0.8)
-                events.Add(new FaultEvent(day, Between(10, latest), FaultKind.KillReplica, Between(1, 8), random.Next(replicas)));
+                events.Add(new FaultEvent(day, Between(fire - 2, latest), FaultKind.KillReplica, Between(1, 8), random.Next(replicas)));
             if (random.NextDouble() < 0.5)
-                events.Add(new FaultEvent(day, Between(10, latest), FaultKind.StopReplica, lease + Between(2, 6), random.Next(replicas)));
+                events.Add(new FaultEvent(day, Between(fire - 2, latest), FaultKind.StopReplica, lease + Between(2, 6), random.Next(replicas)));
             switch (random.Next(4))
             {
-                case 0: events.Add(new FaultEvent(day, Between(10, latest), FaultKind.PostgresRestartFast, Between(1, 5))); break;
-                case 1: events.Add(new FaultEvent(day, Between(10, latest), FaultKind.PostgresRestartImmediate, Between(1, 5))); break;
-                case 2: events.Add(new FaultEvent(day, Between(10, latest), FaultKind.TerminateConnections)); break;
+                case 0: events.Add(new FaultEvent(day, Between(fire - 2, latest), FaultKind.PostgresRestartFast, Between(1, 5))); break;
+                case 1: events.Add(new FaultEvent(day, Between(fire - 2, latest), FaultKind.PostgresRestartImmediate, Between(1, 5))); break;
+                case 2: events.Add(new FaultEvent(day, Between(fire - 2, latest), FaultKind.TerminateConnections)); break;
             }
             // Extension faults one at a time (the stand-in holds one): up to two per day in separate halves.
-            var half = (latest - 10) / 2;
+            var half = (latest - fire) / 2;
             for (var slot = 0; slot < 2; slot++)
             {
                 if (random.NextDouble() < 0.3)
                     continue;
-                var at = Between(10 + slot * half, 10 + slot * half + half * 0.5);
+                var at = Between(fire + slot * half, fire + slot * half + half * 0.5);
                 var kind = (FaultKind)random.Next((int)FaultKind.ExtensionServerErrors, (int)FaultKind.AuthOutage + 1);
                 // An auth outage on the first slot, now and then, outlasts the deadline: the day must alert and resolve.
                 var length = kind == FaultKind.AuthOutage && slot == 0 && random.NextDouble() < 0.5 ? deadline + Between(5, 10) : Between(2, half * 0.5);
                 events.Add(new FaultEvent(day, at, kind, length, Amount: kind == FaultKind.ExtensionLatency ? random.Next(500, 6_000) : 0));
             }
             if (random.NextDouble() < 0.5)
-                events.Add(new FaultEvent(day, Between(12, latest), FaultKind.CancelRun));
+                events.Add(new FaultEvent(day, Between(fire + 2, latest), FaultKind.CancelRun));
             if (random.NextDouble() < 0.4)
-                events.Add(new FaultEvent(day, Between(12, latest), FaultKind.PauseSchedule, Between(2, 8)));
+                events.Add(new FaultEvent(day, Between(fire + 2, latest), FaultKind.PauseSchedule, Between(2, 8)));
             if (day > 0 && random.NextDouble() < 0.5)
-                events.Add(new FaultEvent(day, Between(10, latest), FaultKind.RunAgain));
+                events.Add(new FaultEvent(day, Between(fire - 2, latest), FaultKind.RunAgain));
             if (day > 0 && random.NextDouble() < 0.6)
-                events.Add(new FaultEvent(day, Between(10, latest), FaultKind.LateRetry));
+                events.Add(new FaultEvent(day, Between(fire - 2, latest), FaultKind.LateRetry));
         }
         return events.OrderBy(e => e.Day).ThenBy(e => e.At).ToList();
     }

@@ -45,7 +45,7 @@ try
         CoreDll: Required("core-dll"),
         SimulatorDll: Required("simulator-dll"),
         WorkDirectory: Required("work-dir"),
-        DaySeconds: Number("day-seconds", 40, 20, 3_600),
+        DaySeconds: Number("day-seconds", 55, 30, 3_600),
         FirstDay: options.TryGetValue("first-day", out var first)
             ? DateOnly.ParseExact(first, "yyyy-MM-dd", CultureInfo.InvariantCulture)
             : new DateOnly(2027, 3, 1));

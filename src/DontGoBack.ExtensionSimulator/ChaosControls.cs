@@ -23,7 +23,7 @@ public static class ChaosControls
     {
         var path = builder.Configuration[$"{SectionName}:CallLog"]!;
         builder.Services.AddSingleton(new ChaosFault());
-        builder.Services.AddSingleton(new CallLog(path));
+        builder.Services.AddSingleton(services => new CallLog(path, services.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService(services => services.GetRequiredService<CallLog>());
         return builder;
     }
@@ -141,10 +141,11 @@ public sealed class ChaosFault
 }
 
 /// <summary>
-/// One line per update call, as answered: user,day,status,multiplier (status 0: the connection was reset; the
-/// multiplier only on a 200). Written by one background writer so the calls never wait on the file.
+/// One line per update call, as answered: user,day,status,multiplier,at (status 0: the connection was reset; the
+/// multiplier only on a 200; at: when it was answered, UTC, to line the log up with the servers' logs). Written by
+/// one background writer so the calls never wait on the file.
 /// </summary>
-public sealed class CallLog(string path) : BackgroundService
+public sealed class CallLog(string path, TimeProvider time) : BackgroundService
 {
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SemaphoreSlim _writing = new(1, 1);
@@ -152,7 +153,7 @@ public sealed class CallLog(string path) : BackgroundService
 
     public void Record(long userId, DateOnly? day, int status, double? multiplier = null) =>
         _lines.Writer.TryWrite(string.Create(CultureInfo.InvariantCulture,
-            $"{userId},{day?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)},{status},{multiplier?.ToString("R", CultureInfo.InvariantCulture)}"));
+            $"{userId},{day?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)},{status},{multiplier?.ToString("R", CultureInfo.InvariantCulture)},{time.GetUtcNow():HH:mm:ss.fff}"));
 
     /// <summary>Writes out every line recorded before the call.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)

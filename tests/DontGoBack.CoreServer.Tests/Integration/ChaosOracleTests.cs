@@ -52,7 +52,7 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
         foreach (var (user, n) in users.Take(3).Select((user, n) => (user, n)))
         {
             var key = $"chaos-{n}";
-            var sent = new { amount = 1_000L * (n + 1), reason = $"chaos {key}", idempotencyKey = key };
+            var sent = new { amount = 1_000L * (n + 1), reason = $"chaos [{key}]", idempotencyKey = key };
             for (var replay = 0; replay < (n == 1 ? 2 : 1); replay++)
                 Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync($"/internal/users/{user}/asset-adjustments", sent)).StatusCode);
             adjustments.Add(new SentAdjustment(user, key, sent.amount, Acknowledged: true));
