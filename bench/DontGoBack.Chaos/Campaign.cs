@@ -63,7 +63,8 @@ public sealed class Campaign(CampaignSettings settings)
 
         await CreateDatabaseAsync(cancellationToken);
         _callLog = Path.Combine(settings.WorkDirectory, "extension-calls.csv");
-        File.Delete(_callLog);
+        foreach (var old in Directory.EnumerateFiles(settings.WorkDirectory, "*.log").Append(_callLog))
+            File.Delete(old);
         using var simulator = StartSimulator();
         await WaitForAsync(async () => (await _http.GetAsync(_simulatorUrl + "/msa/ext/stats", cancellationToken)).IsSuccessStatusCode, TimeSpan.FromSeconds(60), "the stand-in to answer");
 
@@ -119,7 +120,11 @@ public sealed class Campaign(CampaignSettings settings)
             .ToList();
         Say($"Day {dayNo + 1} ({day:yyyy-MM-dd}): {settings.Replicas} replicas start at {DayStartsAt:HH:mm:ss} Seoul on their clock");
         foreach (var replica in replicas)
+        {
+            await File.AppendAllTextAsync(Path.Combine(settings.WorkDirectory, $"node-{replica.Number + 1}.log"),
+                $"=== day {dayNo + 1} ({day:yyyy-MM-dd}), clock offset {replica.Offset:c}{Environment.NewLine}", cancellationToken);
             replica.Process = StartReplica(replica);
+        }
         var dayStart = _clock.Elapsed;
         using var stopTraffic = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var traffic = Task.Run(() => StreamAdjustmentsAsync(replicas, dayNo, stopTraffic.Token), CancellationToken.None);
@@ -142,6 +147,7 @@ public sealed class Campaign(CampaignSettings settings)
             if (replica.Process is { } process)
                 await StopAsync(process);
         }
+        await DumpStateAsync($"after day {dayNo + 1} ({day:yyyy-MM-dd})", cancellationToken);
         Say($"Day {dayNo + 1} ({day:yyyy-MM-dd}) ends after {(_clock.Elapsed - dayStart).TotalSeconds:0} s: run {await RunStatusAsync(day, cancellationToken) ?? "not started"}");
     }
 
@@ -390,6 +396,39 @@ public sealed class Campaign(CampaignSettings settings)
         public ChildProcess? Process { get; set; }
     }
 
+    /// <summary>The engine's own records as they stand, appended to state.log: what the logs of a finding are read against.</summary>
+    private async Task DumpStateAsync(string when, CancellationToken cancellationToken)
+    {
+        var lines = new List<string> { $"=== {when}" };
+        await WithDatabaseAsync(async connection =>
+        {
+            foreach (var query in new[]
+                     {
+                         "SELECT id, day, status, attempts, started_at, finished_at, heartbeat_at, lease_owner, nodes, total, success, skipped, failed, cancel_requested_at, error FROM batch_runs ORDER BY day",
+                         "SELECT run_id, attempt, status, node, started_at, finished_at, expected, total, success, skipped, failed, error FROM batch_run_attempts ORDER BY run_id, attempt",
+                         "SELECT run_id, attempt, partition_no, status, node, expected, total, success, skipped, failed FROM batch_run_partitions ORDER BY run_id, attempt, partition_no",
+                         "SELECT job_name, day, condition, kind, created_at, node FROM batch_alerts ORDER BY id",
+                         "SELECT trigger_name, trigger_state, next_fire_time, prev_fire_time FROM qrtz_triggers ORDER BY trigger_name",
+                     })
+            {
+                lines.Add($"-- {query}");
+                try
+                {
+                    await using var command = new NpgsqlCommand(query, connection);
+                    await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                    while (await reader.ReadAsync(cancellationToken))
+                        lines.Add(string.Join(" | ", Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "" : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture))));
+                }
+                catch (PostgresException e)
+                {
+                    lines.Add($"   ({e.MessageText})");
+                }
+            }
+            return 0;
+        }, cancellationToken);
+        await File.AppendAllLinesAsync(Path.Combine(settings.WorkDirectory, "state.log"), lines, cancellationToken);
+    }
+
     private ChildProcess StartReplica(Replica replica, bool clustered = true)
     {
         var environment = CoreSettings(replica.Offset);
@@ -424,6 +463,10 @@ public sealed class Campaign(CampaignSettings settings)
         ["Alerts__PollInterval"] = "00:00:01",
         ["Logging__LogLevel__Default"] = "Warning",
         ["Logging__LogLevel__DontGoBack"] = "Information",
+        // One line each, with the time, so the replicas' logs line up with the timeline and the call log.
+        ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+        ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
+        ["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true",
         ["LoadTest__AllowFutureDays"] = "true",
     };
 
