@@ -363,11 +363,17 @@ public sealed class Campaign(CampaignSettings settings)
         lines.Add($"Adjustments: {_adjustments.Count:N0} keys, {_adjustments.Values.Count(a => a.Acknowledged):N0} acknowledged; answers: "
                   + string.Join(", ", _tally.Where(t => t.Key.StartsWith("adjustment", StringComparison.Ordinal)).OrderBy(t => t.Key).Select(t => $"{t.Key[11..]} × {t.Value:N0}")));
         lines.Add("");
-        lines.Add("| day | run | attempts | finished (Seoul) | ahead of the deadline |");
+        // A day's finish is its first attempt that went through (completed, with or without failures left for a later pass).
+        lines.Add("| day | run now | attempts | first through (Seoul) | ahead of the deadline |");
         lines.Add("|---|---|---:|---|---:|");
         await WithDatabaseAsync(async connection =>
         {
-            await using var command = new NpgsqlCommand("SELECT day, status, attempts, finished_at FROM batch_runs WHERE job_name = @job ORDER BY day", connection);
+            await using var command = new NpgsqlCommand("""
+                SELECT r.day, r.status, r.attempts,
+                       (SELECT min(a.finished_at) FROM batch_run_attempts a
+                         WHERE a.run_id = r.id AND a.status IN ('Completed', 'CompletedWithFailures', 'NothingToDo'))
+                  FROM batch_runs r WHERE r.job_name = @job ORDER BY r.day
+                """, connection);
             command.Parameters.AddWithValue("job", Job);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -375,7 +381,7 @@ public sealed class Campaign(CampaignSettings settings)
                 var day = reader.GetFieldValue<DateOnly>(0);
                 var finished = reader.IsDBNull(3) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(3);
                 var ahead = finished is { } f ? Instant(day, CompleteBy) - f : (TimeSpan?)null;
-                lines.Add($"| {day:yyyy-MM-dd} | {reader.GetString(1)} | {reader.GetInt32(2)} | {finished?.ToOffset(Seoul):yyyy-MM-dd HH:mm:ss} | {(ahead is { } a ? $"{a.TotalSeconds:0} s" : "")} |");
+                lines.Add($"| {day:yyyy-MM-dd} | {reader.GetString(1)} | {reader.GetInt32(2)} | {finished?.ToOffset(Seoul):yyyy-MM-dd HH:mm:ss} | {(ahead is { } a ? FormatAhead(a) : "never")} |");
             }
             return 0;
         }, cancellationToken);
@@ -387,6 +393,13 @@ public sealed class Campaign(CampaignSettings settings)
         foreach (var line in lines)
             Console.WriteLine(line);
     }
+
+    /// <summary>Seconds ahead of the deadline, or how late in seconds, minutes or days.</summary>
+    private static string FormatAhead(TimeSpan ahead) => ahead >= TimeSpan.Zero
+        ? $"{ahead.TotalSeconds:0} s"
+        : -ahead < TimeSpan.FromMinutes(2) ? $"{-ahead.TotalSeconds:0} s late"
+        : -ahead < TimeSpan.FromHours(2) ? $"{-ahead.TotalMinutes:0} min late"
+        : $"{-ahead.TotalDays:0.0} days late";
 
     private sealed class Replica(int number, int port, TimeSpan offset)
     {
