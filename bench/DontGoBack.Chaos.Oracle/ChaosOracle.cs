@@ -226,13 +226,16 @@ public static class ChaosOracle
              GROUP BY r.id, r.day, r.attempts, r.failed
             HAVING r.attempts <> count(a.attempt) OR coalesce(sum(a.success), 0) > max(w.written) OR r.failed <> 0
             """),
-        (AlertsMissing, "a day finished after its deadline raised its alert, and the alert resolved", """
-            SELECT d.day || ': finished ' || r.finished_at || ' after ' || d.deadline || ', '
+        // A day's finish is its first attempt that went through (failures left for a later pass included), else the run's end.
+        (AlertsMissing, "a day through after its deadline raised its alert, and the alert resolved", """
+            SELECT d.day || ': through ' || f.through || ' after ' || d.deadline || ', '
                    || CASE WHEN NOT EXISTS (SELECT 1 FROM batch_alerts x WHERE x.job_name = @job AND x.day = d.day AND x.kind = 'Raised')
                            THEN 'no alert raised' ELSE 'the alert never resolved' END
               FROM unnest(@deadline_days, @deadlines) AS d(day, deadline)
               JOIN batch_runs r ON r.job_name = @job AND r.day = d.day
-             WHERE r.finished_at > d.deadline
+             CROSS JOIN LATERAL (SELECT coalesce(min(a.finished_at), r.finished_at) AS through FROM batch_run_attempts a
+                                  WHERE a.run_id = r.id AND a.status IN ('Completed', 'CompletedWithFailures', 'NothingToDo')) f
+             WHERE f.through > d.deadline
                AND (NOT EXISTS (SELECT 1 FROM batch_alerts x WHERE x.job_name = @job AND x.day = d.day AND x.kind = 'Raised')
                  OR NOT EXISTS (SELECT 1 FROM batch_alerts x WHERE x.job_name = @job AND x.day = d.day AND x.kind = 'Resolved'))
             """),

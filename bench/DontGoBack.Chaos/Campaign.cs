@@ -29,7 +29,7 @@ public sealed class Campaign(CampaignSettings settings)
     private static readonly TimeSpan Seoul = TimeSpan.FromHours(9);
     // The replicas start twenty seconds before the 03:00 fire (three starting at once take ten seconds on two cores), so a slow start still finds the fire ahead or catches it up.
     private static readonly TimeOnly DayStartsAt = new(2, 59, 40);
-    private static readonly TimeOnly CompleteBy = new(3, 0, 30);
+    private static readonly TimeOnly Fire = new(3, 0);
     private const double LeaseSeconds = 10;
     private const int MaxRetryAttempts = 3;
 
@@ -38,6 +38,9 @@ public sealed class Campaign(CampaignSettings settings)
         Database = Database, ApplicationName = "chaos-driver", Timeout = 5, CommandTimeout = 30,
     }.ConnectionString;
     private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromSeconds(5) }) { Timeout = TimeSpan.FromSeconds(10) };
+    // The day must be through this long after its fire: the day's window less the start and the last faults' room
+    // (30 s in a 55-s day), so a day that meets no long outage finishes ahead of it and one that does is late.
+    private readonly TimeOnly CompleteBy = Fire.Add(TimeSpan.FromSeconds(Math.Max(10, settings.DaySeconds - 25)));
     private readonly ConcurrentDictionary<string, Adjustment> _adjustments = new();
     private readonly ConcurrentDictionary<string, int> _tally = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();

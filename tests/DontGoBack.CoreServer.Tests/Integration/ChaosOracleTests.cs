@@ -10,7 +10,8 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 
 /// <summary>
 /// The chaos campaign's oracle (bench/DontGoBack.Chaos.Oracle) catches what it claims: on a database the core server
-/// wrote two days into, it finds nothing; damaged by hand in each way it checks, it finds that damage. PostgreSQL only,
+/// wrote two days into, it finds nothing; damaged by hand in each way it checks (and told of a late day nobody alerted),
+/// it finds that damage. PostgreSQL only,
 /// as the campaign is.
 /// </summary>
 public sealed class ChaosOracleTests(ITestOutputHelper output)
@@ -29,6 +30,7 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
         DoubledAdjustment,
         LostAdjustment,
         CallsOverBound,
+        LateDayWithoutAlert,
     }
 
     [Theory]
@@ -39,6 +41,7 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
     [InlineData(Damage.DoubledAdjustment, ChaosOracle.AdjustmentsDoubled)]
     [InlineData(Damage.LostAdjustment, ChaosOracle.AdjustmentsLost)]
     [InlineData(Damage.CallsOverBound, ChaosOracle.CallsOverBound)]
+    [InlineData(Damage.LateDayWithoutAlert, ChaosOracle.AlertsMissing)]
     public async Task The_oracle_passes_an_intact_campaign_and_finds_each_damage(Damage damage, string? expected)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
@@ -62,6 +65,7 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
             .Select(day => new OracleCall(user, day, 200, app.Extension.Rule.MultiplierFor(user, day)))).ToList();
 
         var victim = users[1];
+        var deadlines = new Dictionary<DateOnly, DateTimeOffset>();
         switch (damage)
         {
             case Damage.MissingSnapshot:
@@ -98,6 +102,10 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
             case Damage.LostAdjustment:
                 await ExecuteAsync(database, $"DELETE FROM asset_changes WHERE user_id = {victim} AND idempotency_key = 'chaos-1'");
                 break;
+            case Damage.LateDayWithoutAlert:
+                // The last day's deadline came before its run went through, and nothing raised an alert.
+                deadlines[LastDay] = new DateTimeOffset(LastDay.ToDateTime(TimeOnly.MinValue), TimeSpan.FromHours(9));
+                break;
             case Damage.CallsOverBound:
                 // Five passes' worth of calls for one user and day, where the day had one attempt: two passes at most.
                 calls.AddRange(Enumerable.Repeat(new OracleCall(victim, LastDay, 500, null), 5 * CallsPerPass));
@@ -105,7 +113,7 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
         }
 
         var report = await ChaosOracle.CheckAsync(database.ConnectionString,
-            new OracleInput(FirstDay, LastDay, calls, adjustments, CallsPerPass, new Dictionary<DateOnly, DateTimeOffset>()), CancellationToken.None);
+            new OracleInput(FirstDay, LastDay, calls, adjustments, CallsPerPass, deadlines), CancellationToken.None);
 
         output.WriteLine(report.ToTable());
         if (expected is null)
@@ -116,7 +124,8 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
         {
             Assert.False(report.Passed);
             Assert.True(report.Found(expected) > 0, $"{expected} found nothing:\n{report.ToTable()}");
-            Assert.Contains($"user {victim}", string.Join(' ', report.Findings.Single(f => f.Check == expected).Examples));
+            var examples = string.Join(' ', report.Findings.Single(f => f.Check == expected).Examples);
+            Assert.Contains(damage == Damage.LateDayWithoutAlert ? $"{LastDay:yyyy-MM-dd}: through" : $"user {victim}", examples);
         }
     }
 
