@@ -18,7 +18,7 @@ public sealed record FannedOut(RunClaim Claim, int Partitions);
 /// and fires a job again for the next owed day.
 /// </summary>
 public sealed partial class BatchFanOut(
-    BatchRunLedger ledger, ISchedulerFactory schedulers, IOptions<BatchOptions> options, ILogger<BatchFanOut> logger)
+    BatchRunLedger ledger, ISchedulerFactory schedulers, IOptions<BatchOptions> options, TimeProvider time, ILogger<BatchFanOut> logger)
 {
     /// <returns>Null when the cluster is already working on that day (or it went through).</returns>
     public async Task<FannedOut?> StartAsync<TJob>(
@@ -46,7 +46,9 @@ public sealed partial class BatchFanOut(
                 // A node that dies mid-partition has it re-run on another node.
                 .RequestRecovery()
                 .Build();
-            var trigger = TriggerBuilder.Create().WithIdentity(name, schedule.Definition.PartitionGroup).ForJob(job).StartNow().Build();
+            // Due now on the scheduler's clock, the server's TimeProvider: StartNow() dates it by the system clock, and on a
+            // clock behind the system's (a load-test clock, a node whose time was set back) the partition never came due.
+            var trigger = TriggerBuilder.Create().WithIdentity(name, schedule.Definition.PartitionGroup).ForJob(job).StartAt(time.GetUtcNow()).Build();
             await scheduler.ScheduleJob(job, trigger, cancellationToken: cancellationToken);
         }
         LogFannedOut(schedule.Definition.Title, day.ToString("O"), claim.RunId, claim.Attempt, pending.Count);

@@ -10,4 +10,11 @@ public sealed class LoadTestOptions
     /// moves every pointer there, so adjustments recorded later, on today, never reach the graph.
     /// </summary>
     public bool AllowFutureDays { get; set; }
+
+    /// <summary>
+    /// Moves this process's wall clock (d.hh:mm:ss, negative allowed, at most ten years): the chaos campaign starts each
+    /// replica on the campaign's day, just before its cron fire (see <see cref="Hosting.LoadTestClock"/>). It makes the
+    /// process write on another day than the real one: never on a database in use.
+    /// </summary>
+    public TimeSpan ClockOffset { get; set; }
 }

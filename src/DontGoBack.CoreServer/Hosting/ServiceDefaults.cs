@@ -15,7 +15,7 @@ public static class ServiceDefaults
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder, CommandLineRequest request)
     {
         builder.AddCoreLogging(request.IsCommand);
-        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(LoadTestClock.From(builder.Configuration));
         builder.AddHttpSurface();
         builder.AddInternalAccess();
         // Commands export no telemetry, and a meter listener nobody reads would still make every
