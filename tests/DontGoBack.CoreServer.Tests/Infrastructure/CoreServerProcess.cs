@@ -59,6 +59,7 @@ public sealed class CoreServerProcess : IAsyncDisposable
 
     private static CoreServerProcess Start(ProcessStartInfo start, IDictionary<string, string?> settings, string? workingDirectory)
     {
+        RestoreSigIntForChildren();
         start.WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory;
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
@@ -153,4 +154,23 @@ public sealed class CoreServerProcess : IAsyncDisposable
 
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
+
+    /// <summary>
+    /// A suite started in the background without job control (<c>scripts/test.sh &amp;</c>, nohup) has SIGINT ignored, and
+    /// a child inherits an ignored signal: .NET then leaves it ignored, so a command could never see the Ctrl+C the
+    /// tests send it. The default is put back in this process, once, before the first child starts.
+    /// </summary>
+    private static void RestoreSigIntForChildren()
+    {
+        if (Interlocked.Exchange(ref _sigIntChecked, 1) == 1 || !OperatingSystem.IsLinux())
+            return;
+        var ignored = File.ReadLines("/proc/self/status").FirstOrDefault(line => line.StartsWith("SigIgn:", StringComparison.Ordinal));
+        if (ignored is not null && (Convert.ToUInt64(ignored["SigIgn:".Length..].Trim(), 16) & (1UL << (SigInt - 1))) != 0)
+            signal(SigInt, IntPtr.Zero); // SIG_DFL
+    }
+
+    private static int _sigIntChecked;
+
+    [DllImport("libc")]
+    private static extern IntPtr signal(int signum, IntPtr handler);
 }

@@ -107,7 +107,7 @@ public sealed class SparseUserIdTests
         {
             ["Batch:Clustered"] = "true", ["Batch:PartitionSize"] = $"{partitionSize}",
         });
-        // Quartz dates a partition's trigger by the real clock and fires it by the server's: they must agree.
+        // The partitions' triggers come due on the server's clock, so it must move for them to fire.
         app.Time.Now = DateTimeOffset.UtcNow;
         app.Time.StartTicking();
         app.CreateClient();

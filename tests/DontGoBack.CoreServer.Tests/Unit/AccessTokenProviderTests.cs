@@ -176,10 +176,11 @@ public sealed class AccessTokenProviderTests : IDisposable
     }
 
     [Theory]
-    [InlineData(HttpStatusCode.Unauthorized)]
-    [InlineData(HttpStatusCode.Forbidden)]
-    [InlineData(HttpStatusCode.InternalServerError)]
-    public async Task A_refusal_from_the_auth_server_is_an_auth_failure(HttpStatusCode status)
+    [InlineData(HttpStatusCode.Unauthorized, "refused the client credentials")]
+    [InlineData(HttpStatusCode.Forbidden, "refused the client credentials")]
+    [InlineData(HttpStatusCode.InternalServerError, "failed to issue a token")]
+    [InlineData(HttpStatusCode.ServiceUnavailable, "failed to issue a token")]
+    public async Task A_refusal_from_the_auth_server_is_an_auth_failure_that_says_whether_the_credentials_were_refused(HttpStatusCode status, string says)
     {
         _endpoint.RefuseWith = status;
 
@@ -187,6 +188,7 @@ public sealed class AccessTokenProviderTests : IDisposable
 
         Assert.Equal(FailureClass.Auth, error.FailureClass);
         Assert.Contains($"HTTP {(int)status}", error.Message);
+        Assert.Contains(says, error.Message);
     }
 
     [Fact]

@@ -130,7 +130,13 @@ public sealed class AccessTokenProvider(IHttpClientFactory httpClients, IOptions
         using (response)
         {
             if (!response.IsSuccessStatusCode)
-                throw new ExtensionUnavailableException(FailureClass.Auth, $"auth server refused the client credentials with HTTP {(int)response.StatusCode}");
+            {
+                // Only a 401 or 403 is about the credentials; anything else is the auth server failing, which an operator fixes elsewhere.
+                var status = (int)response.StatusCode;
+                throw new ExtensionUnavailableException(FailureClass.Auth, status is 401 or 403
+                    ? $"auth server refused the client credentials with HTTP {status}"
+                    : $"auth server failed to issue a token: HTTP {status}");
+            }
             var token = (await response.Content.ReadAsStringAsync(cancellationToken)).Trim();
             if (token.Length == 0)
                 throw new ExtensionUnavailableException(FailureClass.Auth, "auth server answered an empty token");
