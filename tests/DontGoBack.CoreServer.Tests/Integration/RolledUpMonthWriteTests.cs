@@ -4,7 +4,10 @@ using DontGoBack.Batch.Operations;
 using DontGoBack.Batch.Runs;
 using DontGoBack.Batch.Storage;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.CoreServer.Batch.Asset.Job;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
@@ -58,6 +61,36 @@ public sealed class RolledUpMonthWriteTests
         var kept = await client.RunDayAsync(new DateOnly(2025, 6, 20));
         Assert.Equal((BatchRunStatus.Completed, 3), (kept.Status, kept.Success));
         await database.AssertChainHoldsAsync();
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_scheduled_fire_of_a_day_in_a_rolled_up_month_records_nothing_and_logs_the_reason_once(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, RolledHistory.Settings);
+        await RolledHistory.SeedAsync(app);
+        await RolledHistory.RunLifecycleAsync(app, new Progress<Domain.Assets.HistoryLifecycleStep>(), CancellationToken.None);
+        var calls = app.Extension.TotalCalls;
+        var (runsBefore, _) = await CountRunsAndAuditAsync(database);
+        // A fire for a day of rolled-up April (a clock set back): every day it owes lies in April, rolled up.
+        var fired = new DateOnly(2025, 4, 16);
+        app.Time.Now = new DateTimeOffset(2025, 4, 16, 3, 30, 0, TimeSpan.FromHours(9));
+
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var results = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>().RunDueDaysAsync(fired, CancellationToken.None);
+            Assert.Empty(results);
+        }
+
+        // The fire went through its owed days (the day fired among them) and refused each, its reason logged once.
+        var logged = app.Logs.Entries.Where(e => e.Message.Contains($"due day {fired:yyyy-MM-dd} was not run")).ToList();
+        var line = Assert.Single(logged);
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.Contains("2025-04-16 is in 2025-04, which has been rolled up", line.Message);
+        Assert.Equal(calls, app.Extension.TotalCalls);
+        Assert.Equal(runsBefore, (await CountRunsAndAuditAsync(database)).Runs);
     }
 
     [Theory]
