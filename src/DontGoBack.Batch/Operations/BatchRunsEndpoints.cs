@@ -44,7 +44,7 @@ public static class BatchRunsEndpoints
                 + "`day` (YYYY-MM-DD, default today in the batch zone) may not be in the future or before the earliest supported day; "
                 + $"the former `{FormerDayParameter}` is refused with a 400 that names `day`, rather than ignored; "
                 + "`reason` is optional and kept in the audit trail, as is every trigger, a refused one too. An unknown job is 404; "
-                + "a bad day or reason 400; a day already running, or a run cancelled, 409; a run a dependency stopped 503 "
+                + "a bad day or reason 400; a day already running, a run cancelled, or a day the job refuses before it runs (the detail says why; no run is recorded), 409; a run a dependency stopped 503 "
                 + "(the problem carries the result). Every problem names its `auditId`.");
         return runs;
     }
@@ -145,6 +145,9 @@ public static class BatchRunsEndpoints
             return new Problem<ProblemStatus.ServiceUnavailable>("Run stopped",
                 $"{what} stopped before it was through (shutdown or a lost lease); it is recorded as aborted and resumes on the next start or trigger.");
         }
+        // A day the job will never accept is the caller's mistake, not an outage: nothing was run or recorded.
+        if (answer.NotRunnable)
+            return OperatorEndpoints.Audited<ProblemStatus.Conflict>("Day not runnable", answer);
         // Each problem names the request's audit row, as the other actions' problems do.
         var result = answer.Result;
         if (result is null)

@@ -8,7 +8,9 @@ namespace DontGoBack.Batch.Operations;
 
 /// <summary>What came of an operator's action, as audited.</summary>
 /// <param name="NoSuchTarget">The job or run named does not exist (answered 404); the outcome is then <see cref="OperatorActionOutcome.Invalid"/>.</param>
-public sealed record ActionAnswer(OperatorActionOutcome Outcome, string Detail, long AuditId, BatchResult? Result = null, bool NoSuchTarget = false);
+/// <param name="NotRunnable">The job refused the day before it ran (<see cref="IDailyJob.WhyNotRunnableAsync"/>): <see cref="Detail"/> is its reason, and no run was recorded.</param>
+public sealed record ActionAnswer(
+    OperatorActionOutcome Outcome, string Detail, long AuditId, BatchResult? Result = null, bool NoSuchTarget = false, bool NotRunnable = false);
 
 /// <summary>
 /// The actions an operator takes on the batches — run a day, retry its failed users, cancel a
@@ -50,6 +52,8 @@ public sealed partial class OperatorActions(
         DailyJobSchedule job, DateOnly day, OperatorActionKind kind, string? reason, Operator who, CancellationToken cancellationToken)
     {
         var runner = job.RunnerIn(scope);
+        if (await RefuseUnrunnableAsync(runner, day, kind, reason, who, cancellationToken) is { } refused)
+            return refused;
         var audit = await RecordAsync(kind, runner.Definition.Name, null, day, who, reason, OperatorActionOutcome.Accepted, "started", cancellationToken);
         BatchResult? result;
         try
@@ -86,9 +90,21 @@ public sealed partial class OperatorActions(
             return new ActionAnswer(OperatorActionOutcome.Refused, nothing,
                 await RecordAsync(kind, runner.Definition.Name, recorded.Id, day, who, reason, OperatorActionOutcome.Refused, nothing, cancellationToken));
         }
+        if (await RefuseUnrunnableAsync(runner, day, kind, reason, who, cancellationToken) is { } notRunnable)
+            return notRunnable;
         var audit = await RecordAsync(kind, runner.Definition.Name, null, day, who, reason, OperatorActionOutcome.Accepted, "started", cancellationToken);
         background.Start(job, day, audit);
         return new ActionAnswer(OperatorActionOutcome.Accepted, "started", audit);
+    }
+
+    /// <summary>A day the job will never accept is refused before anything is claimed or recorded, audited with the job's reason; null when it may run.</summary>
+    private async Task<ActionAnswer?> RefuseUnrunnableAsync(
+        IBatchJobRunner runner, DateOnly day, OperatorActionKind kind, string? reason, Operator who, CancellationToken cancellationToken)
+    {
+        if (await runner.WhyNotRunnableAsync(day, cancellationToken) is not { } why)
+            return null;
+        return new ActionAnswer(OperatorActionOutcome.Refused, why,
+            await RecordAsync(kind, runner.Definition.Name, null, day, who, reason, OperatorActionOutcome.Refused, why, cancellationToken), NotRunnable: true);
     }
 
     /// <summary>Why a retry of a recorded day is not run: "nothing to retry: run 7 of 2026-12-05 is completed, with no failed or unreached users".</summary>

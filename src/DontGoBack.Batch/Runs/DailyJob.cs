@@ -33,6 +33,13 @@ public interface IDailyJob
     Task<int?> CountOwedAsync(DateOnly day, IdRange range, CancellationToken cancellationToken) => Task.FromResult<int?>(null);
 
     /// <summary>
+    /// Why the job will never accept <paramref name="day"/> (the caller's mistake, not an outage); null when it may run. Asked before
+    /// anything is claimed or recorded: a manual trigger answers 409 with this reason, the CLI exits 2 with it, and a scheduled fire
+    /// skips the day with it logged, each recording no run. The job's own check inside its work stays the last line of defence.
+    /// </summary>
+    Task<string?> WhyNotRunnableAsync(DateOnly day, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
+    /// <summary>
     /// Does the day's work for the ids in <paramref name="range"/>, skipping what is done already, so
     /// a run again (a resume, a retry, a recovered partition) continues rather than repeats.
     /// </summary>

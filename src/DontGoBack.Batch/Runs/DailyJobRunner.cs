@@ -22,6 +22,9 @@ public interface IBatchJobRunner
     /// </summary>
     Task<bool> OwesAsync(BatchRun run, CancellationToken cancellationToken);
 
+    /// <summary>Why the job refuses <paramref name="day"/> before it runs (<see cref="IDailyJob.WhyNotRunnableAsync"/>); null when it may run.</summary>
+    Task<string?> WhyNotRunnableAsync(DateOnly day, CancellationToken cancellationToken);
+
     /// <summary>Runs the days the schedule owes, oldest first; see <see cref="DailyJobRunner{TJob}.RunDueDaysAsync"/>.</summary>
     Task<IReadOnlyList<BatchResult>> RunDueDaysAsync(DateOnly? firedDay, CancellationToken cancellationToken);
 }
@@ -52,15 +55,24 @@ public sealed partial class DailyJobRunner<TJob>(
             LogTooOld(due.TooOld.Count, Definition.LowerTitle, due.TooOld[0].ToString("O"), due.TooOld[^1].ToString("O"), batchOptions.Value.MaxCatchUpDays);
         if (due.ToRun.Count == 0)
             LogNothingOwed(Definition.Title);
+        // A due day the job refuses (it should not happen: due days are recent) is skipped, recorded nowhere, its reason logged once.
+        var toRun = new List<DateOnly>(due.ToRun.Count);
+        foreach (var owed in due.ToRun)
+        {
+            if (await job.WhyNotRunnableAsync(owed, cancellationToken) is { } refused)
+                LogDayNotRunnable(Definition.Title, owed.ToString("O"), refused);
+            else
+                toRun.Add(owed);
+        }
         if (batchOptions.Value.Clustered)
         {
-            if (due.ToRun.Count > 0)
-                await FanOutAsync(due.ToRun[0], cancellationToken);
+            if (toRun.Count > 0)
+                await FanOutAsync(toRun[0], cancellationToken);
             return [];
         }
 
         var results = new List<BatchResult>();
-        foreach (var day in due.ToRun)
+        foreach (var day in toRun)
         {
             var result = await lifecycle.RunAsync(Definition, Definition.Name, day, rerunCompleted: false,
                 (progress, token) => job.RunAsync(day, IdRange.All, progress, token), cancellationToken);
@@ -80,6 +92,8 @@ public sealed partial class DailyJobRunner<TJob>(
             return true;
         return await job.CountOwedAsync(run.Day, IdRange.All, cancellationToken) > 0;
     }
+
+    public Task<string?> WhyNotRunnableAsync(DateOnly day, CancellationToken cancellationToken) => job.WhyNotRunnableAsync(day, cancellationToken);
 
     public Task<BatchResult?> TryRunAsync(
         DateOnly day, CancellationToken cancellationToken, IdRange? ids = null, Action<RunProgress>? followProgress = null) =>
@@ -110,6 +124,9 @@ public sealed partial class DailyJobRunner<TJob>(
         if (result?.Status.IsThrough() is true)
             await fanOut.FireAgainAsync(schedule, CancellationToken.None);
     }
+
+    [LoggerMessage(LogLevel.Warning, "{Job}: due day {Day} was not run and nothing was recorded for it: {Reason}")]
+    private partial void LogDayNotRunnable(string job, string day, string reason);
 
     // Once per fire (daily), so an operator sees the schedule ran and found every day done.
     [LoggerMessage(LogLevel.Information, "{Job}: no day owed, every due day went through")]

@@ -76,6 +76,19 @@ public sealed class BackfillCommand(
 
         await startup.PrepareAsync(seed: false, cancellationToken);
         await startup.EnsureWritableAsync(cancellationToken);
+        // Every day is asked before any runs: a back-fill reaching a day the job refuses is a usage error, with nothing recorded.
+        await using (var asking = scopes.CreateAsyncScope())
+        {
+            var runner = job.RunnerIn(asking.ServiceProvider);
+            for (var day = today.AddDays(-days); day < today; day = day.AddDays(1))
+            {
+                if (await runner.WhyNotRunnableAsync(day, cancellationToken) is { } refused)
+                {
+                    await Console.Error.WriteLineAsync(JobDayRun.NotRunnable(runner.Definition, day, refused));
+                    return CoreCommandLine.UsageError;
+                }
+            }
+        }
         // Demo users seeded now open the day before the first back-filled day, so their history is one unbroken chain.
         await using (var seeding = scopes.CreateAsyncScope())
         {

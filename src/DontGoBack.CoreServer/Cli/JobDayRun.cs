@@ -22,6 +22,11 @@ public sealed class JobDayRun(
         await using var scope = scopes.CreateAsyncScope();
         var ledger = scope.ServiceProvider.GetRequiredService<BatchRunLedger>();
         var runner = job.RunnerIn(scope.ServiceProvider);
+        if (await runner.WhyNotRunnableAsync(day, cancellationToken) is { } refused)
+        {
+            await Console.Error.WriteLineAsync(NotRunnable(runner.Definition, day, refused));
+            return CoreCommandLine.UsageError;
+        }
         var recorded = retryOnly ? await ledger.FindAsync(runner.Definition.Name, day, cancellationToken) : null;
         if (retryOnly && recorded is null)
         {
@@ -66,6 +71,10 @@ public sealed class JobDayRun(
             return stopped;
         return result.Status is BatchRunStatus.Failed or BatchRunStatus.Running ? 1 : 0;
     }
+
+    /// <summary>The one line a command prints for a day the job refuses before it runs, recording nothing.</summary>
+    public static string NotRunnable(DailyJobDefinition job, DateOnly day, string reason) =>
+        $"{job.Title} {day:yyyy-MM-dd} was not run and nothing was recorded: {reason}";
 
     /// <summary>The result of a run a signal stopped, as the job recorded it before passing the cancellation on.</summary>
     public static async Task<BatchResult> RecordedResultAsync(BatchRunLedger ledger, string job, DateOnly day, long elapsedMs)

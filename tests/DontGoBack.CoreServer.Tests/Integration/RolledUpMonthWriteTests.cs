@@ -1,9 +1,13 @@
 using System.Net;
 using System.Net.Http.Json;
+using DontGoBack.Batch.Operations;
 using DontGoBack.Batch.Runs;
 using DontGoBack.Batch.Storage;
 using DontGoBack.CoreServer.Tests.Infrastructure;
+using DontGoBack.CoreServer.Batch.Asset.Job;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
@@ -13,7 +17,7 @@ public sealed class RolledUpMonthWriteTests
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
-    public async Task A_refresh_of_a_day_in_a_rolled_up_month_is_refused_as_a_whole_before_any_extension_call_with_the_reason_recorded(DatabaseProvider provider)
+    public async Task A_trigger_of_a_day_in_a_rolled_up_month_is_a_409_naming_the_reason_audited_once_with_no_run_and_no_extension_call(DatabaseProvider provider)
     {
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database, RolledHistory.Settings);
@@ -22,36 +26,108 @@ public sealed class RolledUpMonthWriteTests
         await RolledHistory.RunLifecycleAsync(app, new Progress<Domain.Assets.HistoryLifecycleStep>(), CancellationToken.None);
         var calls = app.Extension.TotalCalls;
         var rollups = await RollupsAsync(database);
+        var (runsBefore, auditBefore) = await CountRunsAndAuditAsync(database);
 
-        // A back-fill of a day the active users lack, in rolled-up April.
-        var refused = await client.PostAsync("/internal/batch/asset-refresh/runs?day=2025-04-15", null);
+        // A back-fill of a day the active users lack, in rolled-up April: the caller's mistake, not an outage.
+        var refused = await client.PostAsync("/internal/batch/asset-refresh/runs?day=2025-04-15&reason=late%20back-fill", null);
 
-        var result = await RefreshRuns.ResultOfAsync(refused);
-        Assert.Equal(BatchRunStatus.Failed, result.Status);
-        Assert.Equal(0, result.Total);
-        Assert.Contains("2025-04-15 is in 2025-04, which has been rolled up", result.Error);
-        Assert.Contains("History:KeepDailyMonths", result.Error);
+        var problem = await refused.AssertProblemAsync(HttpStatusCode.Conflict, "2025-04-15 is in 2025-04, which has been rolled up");
+        Assert.Equal("Day not runnable", problem.Title);
+        Assert.Contains("History:KeepDailyMonths", problem.Detail);
         Assert.Equal(calls, app.Extension.TotalCalls);
         Assert.Equal(rollups, await RollupsAsync(database));
         foreach (var user in history.Active)
             Assert.DoesNotContain(await app.SnapshotsOfAsync(user), s => s.SnapshotDay == new DateOnly(2025, 4, 15));
-        // Recorded: the run history keeps the reason.
+        // Nothing recorded for the day; one audit row, refused with the job's reason.
         await using (var db = database.CreateContext())
         {
-            var run = await db.Set<BatchRun>().AsNoTracking().SingleAsync(r => r.Day == new DateOnly(2025, 4, 15));
-            Assert.Contains("has been rolled up", run.Error);
+            Assert.False(await db.Set<BatchRun>().AnyAsync(r => r.Day == new DateOnly(2025, 4, 15)));
+            Assert.Equal(runsBefore, await db.Set<BatchRun>().CountAsync());
+            Assert.Equal(auditBefore + 1, await db.Set<OperatorAction>().CountAsync());
+            var audit = await db.Set<OperatorAction>().AsNoTracking().OrderByDescending(a => a.Id).FirstAsync();
+            Assert.Equal((OperatorActionKind.Trigger, OperatorActionOutcome.Refused, new DateOnly(2025, 4, 15), "late back-fill"),
+                (audit.Action, audit.Outcome, audit.Day, audit.Reason));
+            Assert.Contains("has been rolled up", audit.Detail);
+            Assert.Equal(audit.Id, ((System.Text.Json.JsonElement)problem.Extensions["auditId"]!).GetInt64());
         }
 
         // A day before every rolled-up month would re-base them: refused the same way, naming the month it reaches.
-        var rebasing = await RefreshRuns.ResultOfAsync(await client.PostAsync("/internal/batch/asset-refresh/runs?day=2025-02-20", null));
-        Assert.Equal(BatchRunStatus.Failed, rebasing.Status);
-        Assert.Contains("2025-02-20 would re-base the days of 2025-03", rebasing.Error);
+        var rebasing = await client.PostAsync("/internal/batch/asset-refresh/runs?day=2025-02-20", null);
+        await rebasing.AssertProblemAsync(HttpStatusCode.Conflict, "2025-02-20 would re-base the days of 2025-03");
         Assert.Equal(calls, app.Extension.TotalCalls);
+        Assert.Equal(runsBefore, (await CountRunsAndAuditAsync(database)).Runs);
 
         // The days kept daily are written as ever, re-bases among them included.
         var kept = await client.RunDayAsync(new DateOnly(2025, 6, 20));
         Assert.Equal((BatchRunStatus.Completed, 3), (kept.Status, kept.Success));
         await database.AssertChainHoldsAsync();
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_scheduled_fire_of_a_day_in_a_rolled_up_month_records_nothing_and_logs_the_reason_once(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, RolledHistory.Settings);
+        await RolledHistory.SeedAsync(app);
+        await RolledHistory.RunLifecycleAsync(app, new Progress<Domain.Assets.HistoryLifecycleStep>(), CancellationToken.None);
+        var calls = app.Extension.TotalCalls;
+        var (runsBefore, _) = await CountRunsAndAuditAsync(database);
+        // A fire for a day of rolled-up April (a clock set back): every day it owes lies in April, rolled up.
+        var fired = new DateOnly(2025, 4, 16);
+        app.Time.Now = new DateTimeOffset(2025, 4, 16, 3, 30, 0, TimeSpan.FromHours(9));
+
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var results = await scope.ServiceProvider.GetRequiredService<DailyJobRunner<AssetRefreshJob>>().RunDueDaysAsync(fired, CancellationToken.None);
+            Assert.Empty(results);
+        }
+
+        // The fire went through its owed days (the day fired among them) and refused each, its reason logged once.
+        var logged = app.Logs.Entries.Where(e => e.Message.Contains($"due day {fired:yyyy-MM-dd} was not run")).ToList();
+        var line = Assert.Single(logged);
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.Contains("2025-04-16 is in 2025-04, which has been rolled up", line.Message);
+        Assert.Equal(calls, app.Extension.TotalCalls);
+        Assert.Equal(runsBefore, (await CountRunsAndAuditAsync(database)).Runs);
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_cli_refresh_of_a_day_in_a_rolled_up_month_prints_the_reason_exits_2_and_records_no_run(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using (var app = new CoreServerApp(database, RolledHistory.Settings))
+        {
+            await RolledHistory.SeedAsync(app);
+            await RolledHistory.RunLifecycleAsync(app, new Progress<Domain.Assets.HistoryLifecycleStep>(), CancellationToken.None);
+        }
+        var (runsBefore, _) = await CountRunsAndAuditAsync(database);
+        var workingDirectory = Directory.CreateTempSubdirectory("dontgoback-rolled-cli-").FullName;
+        try
+        {
+            var settings = new Dictionary<string, string?>(RolledHistory.Settings)
+            {
+                ["Database:Provider"] = database.Provider.ToString(),
+                ["ConnectionStrings:DontGoBack"] = database.ConnectionString,
+            };
+
+            var cli = await CoreServerProcess.RunAsync(settings, ["refresh", "--day", "2025-04-15", "--json"], workingDirectory);
+
+            Assert.True(cli.ExitCode == 2, cli.Output);
+            Assert.Empty(cli.StandardOutput);
+            var line = Assert.Single(cli.StandardError, l => l.Contains("2025-04-15 is in 2025-04, which has been rolled up"));
+            Assert.Contains("History:KeepDailyMonths", line);
+            await using var db = database.CreateContext();
+            Assert.Equal(runsBefore, await db.Set<BatchRun>().CountAsync());
+            Assert.False(await db.Set<BatchRun>().AnyAsync(r => r.Day == new DateOnly(2025, 4, 15)));
+        }
+        finally
+        {
+            Directory.Delete(workingDirectory, recursive: true);
+        }
     }
 
     [Theory]
@@ -80,6 +156,12 @@ public sealed class RolledUpMonthWriteTests
             new { amount = 5_000, reason = "reward", idempotencyKey = "kept" });
         Assert.Equal(HttpStatusCode.OK, kept.StatusCode);
         await database.AssertChainHoldsAsync();
+    }
+
+    private static async Task<(int Runs, int Audit)> CountRunsAndAuditAsync(TestDatabase database)
+    {
+        await using var db = database.CreateContext();
+        return (await db.Set<BatchRun>().CountAsync(), await db.Set<OperatorAction>().CountAsync());
     }
 
     private static async Task<List<(long, DateOnly, long, long)>> RollupsAsync(TestDatabase database)

@@ -1,4 +1,5 @@
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
+using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.Batch.Cluster;
@@ -12,7 +13,8 @@ namespace DontGoBack.CoreServer.Batch.Asset.Job;
 /// refreshes a range of them through the use case. Leases, run history, catch-up, clustering and
 /// the triggers are the engine's (src/DontGoBack.Batch).
 /// </summary>
-public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRefreshStore store, DontGoBackDbContext db) : IDailyJob
+public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRefreshStore store, RolledUpMonths rolledUpMonths, DontGoBackDbContext db)
+    : IDailyJob
 {
     public const string Name = "asset-refresh";
 
@@ -28,6 +30,10 @@ public sealed class AssetRefreshJob(RefreshAssetsUseCase refreshAssets, AssetRef
     /// <summary>Active users of the range whose account was open on the day and who lack its snapshot: the failed, and any never reached.</summary>
     public async Task<int?> CountOwedAsync(DateOnly day, IdRange range, CancellationToken cancellationToken) =>
         await store.CountDueAsync(day, range, cancellationToken);
+
+    /// <summary>A day in a month rolled up into monthly totals, or before one (it would re-base it), is never written (<see cref="RolledUpMonths"/>).</summary>
+    public Task<string?> WhyNotRunnableAsync(DateOnly day, CancellationToken cancellationToken) =>
+        rolledUpMonths.WhyNotWritableAsync(day, cancellationToken);
 
     public async Task<BatchOutcome> RunAsync(DateOnly day, IdRange range, RunProgress progress, CancellationToken cancellationToken)
     {

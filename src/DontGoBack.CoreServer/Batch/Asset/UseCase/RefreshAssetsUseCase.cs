@@ -36,8 +36,8 @@ public sealed partial class RefreshAssetsUseCase(
     /// <param name="progress">Told of each user once, as it finishes: the run's one count of them (the outcome's counts are read off it).</param>
     public async Task<BatchOutcome> RunAsync(DateOnly day, IdRange range, RunProgress progress, CancellationToken cancellationToken)
     {
-        // A day in a rolled-up month (or before one, which would re-base it) is refused for everyone before any call:
-        // an answer could not be written, and the run records why.
+        // The last line of defence: the engine asks the job (AssetRefreshJob.WhyNotRunnableAsync) before it records a run, but a
+        // month may be rolled up between that question and this work. Refused for everyone before any call, the run recording why.
         if (await rolledUpMonths.WhyNotWritableAsync(day, cancellationToken) is { } refused)
         {
             LogDayRefused(day.ToString("O"), refused);
