@@ -1,5 +1,6 @@
 using DontGoBack.Batch.Cluster;
 using DontGoBack.Batch.Schedule;
+using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -59,7 +60,7 @@ public sealed partial class DailyJobRunner<TJob>(
         var toRun = new List<DateOnly>(due.ToRun.Count);
         foreach (var owed in due.ToRun)
         {
-            if (await job.WhyNotRunnableAsync(owed, cancellationToken) is { } refused)
+            if (await WhyNotRunnableAsync(owed, cancellationToken) is { } refused)
                 LogDayNotRunnable(Definition.Title, owed.ToString("O"), refused);
             else
                 toRun.Add(owed);
@@ -93,7 +94,22 @@ public sealed partial class DailyJobRunner<TJob>(
         return await job.CountOwedAsync(run.Day, IdRange.All, cancellationToken) > 0;
     }
 
-    public Task<string?> WhyNotRunnableAsync(DateOnly day, CancellationToken cancellationToken) => job.WhyNotRunnableAsync(day, cancellationToken);
+    /// <remarks>
+    /// A database fault while asking is no answer: the day goes on to the lifecycle, which meets the same fault and
+    /// answers and records it as it answers any outage (a 503 with the failed result, a run left to its lease), and the
+    /// job's own check inside the run still stands.
+    /// </remarks>
+    public async Task<string?> WhyNotRunnableAsync(DateOnly day, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await job.WhyNotRunnableAsync(day, cancellationToken);
+        }
+        catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
+        {
+            return null;
+        }
+    }
 
     public Task<BatchResult?> TryRunAsync(
         DateOnly day, CancellationToken cancellationToken, IdRange? ids = null, Action<RunProgress>? followProgress = null) =>
