@@ -89,6 +89,7 @@ public static class BatchCommonExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<AlertSignal>();
         builder.Services.AddScoped<DeadlineAlerts>();
+        builder.Services.AddScoped<AbandonedRunRescue>();
         builder.Services.AddHostedService<AlertWebhookSender>();
         builder.Services.AddHttpClient(AlertWebhookSender.ClientName, http => http.DefaultRequestHeaders.UserAgent.ParseAdd("DontGoBack-Alerts/1"))
             // A redirect is an answer to report, not to follow: the receiver is configured, not discovered.

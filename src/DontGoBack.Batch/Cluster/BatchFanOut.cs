@@ -35,6 +35,7 @@ public sealed partial class BatchFanOut(
             return new FannedOut(claim, 0);
 
         var scheduler = await schedulers.GetScheduler(cancellationToken);
+        var partitionJobs = new Dictionary<IJobDetail, IReadOnlyCollection<ITrigger>>(pending.Count);
         foreach (var partition in pending)
         {
             // Keyed by attempt: jobs of an attempt that lost its lease find out and do nothing.
@@ -48,9 +49,11 @@ public sealed partial class BatchFanOut(
                 .Build();
             // Due now on the scheduler's clock, the server's TimeProvider: StartNow() dates it by the system clock, and on a
             // clock behind the system's (a load-test clock, a node whose time was set back) the partition never came due.
-            var trigger = TriggerBuilder.Create().WithIdentity(name, schedule.Definition.PartitionGroup).ForJob(job).StartAt(time.GetUtcNow()).Build();
-            await scheduler.ScheduleJob(job, trigger, cancellationToken: cancellationToken);
+            partitionJobs[job] = [TriggerBuilder.Create().WithIdentity(name, schedule.Definition.PartitionGroup).ForJob(job).StartAt(time.GetUtcNow()).Build()];
         }
+        // All or none, in one transaction of the cluster's store: a fan-out stopped part-way (a shutdown, a killed process)
+        // leaves no day with some partitions scheduled and the rest never; its stale lease is taken over as a whole.
+        await scheduler.ScheduleJobs(partitionJobs, cancellationToken: cancellationToken);
         LogFannedOut(schedule.Definition.Title, day.ToString("O"), claim.RunId, claim.Attempt, pending.Count);
         return new FannedOut(claim, pending.Count);
     }

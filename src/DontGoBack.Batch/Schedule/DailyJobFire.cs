@@ -47,6 +47,12 @@ public sealed partial class DailyJobFire<TJob>(
         {
             LogCancelled(schedule.Definition.LowerTitle, day.ToString("O"));
         }
+        catch (SchedulerException) when (context.Scheduler.Status is SchedulerStatus.ShuttingDown or SchedulerStatus.Shutdown)
+        {
+            // A fan-out that met the scheduler shutting down scheduled none of its partitions: the day's lease goes stale
+            // and another node's watch (or this node's next start) takes the day over.
+            LogCancelled(schedule.Definition.LowerTitle, day.ToString("O"));
+        }
         catch (Exception e)
         {
             // Logged here, not rethrown: the next day's fire must still happen.

@@ -59,7 +59,8 @@ public sealed class DailyJobHealthCheck(DailyJobSchedule schedule, BatchCalendar
 
 /// <summary>
 /// Keeps the schedule gauges (days behind, time since the last day through) fed without a query
-/// inside a metrics callback, and the deadline alerts current: reads each daily job's standing every
+/// inside a metrics callback, the deadline alerts current, and no owed day left to an abandoned run
+/// (<see cref="AbandonedRunRescue"/>): reads each daily job's standing every
 /// Batch:WatchInterval, and at once when the ledger records a run (<see cref="RunRecorded"/>), and hands it to
 /// <see cref="BatchMetrics"/> and <see cref="DeadlineAlerts"/>.
 /// </summary>
@@ -85,14 +86,16 @@ public sealed partial class DailyJobWatch(
     /// <summary>Reads every daily job's standing once and reports it.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
-        foreach (var schedule in schedules.Select(s => s.Describe(calendar)).Where(s => s.Enabled))
+        foreach (var job in schedules.Where(s => s.Settings.Enabled))
         {
+            var schedule = job.Describe(calendar);
             try
             {
                 await using var scope = scopes.CreateAsyncScope();
                 var standing = await scope.ServiceProvider.GetRequiredService<ScheduleStandingReader>().ReadAsync(schedule, cancellationToken);
                 metrics.ReportSchedule(schedule.Job, standing.DaysBehind, standing.LastThrough?.FinishedAt);
                 await scope.ServiceProvider.GetRequiredService<DeadlineAlerts>().ReviewAsync(schedule, standing, cancellationToken);
+                await scope.ServiceProvider.GetRequiredService<AbandonedRunRescue>().ReviewAsync(job, standing, cancellationToken);
             }
             catch (Exception e) when (DatabaseFaults.IsDatabaseFault(e))
             {
