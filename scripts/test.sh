@@ -3,15 +3,30 @@
 # runs `dotnet test` on the solution, and removes the cluster afterwards. Arguments go to
 # `dotnet test` (e.g. --filter "FullyQualifiedName~ConsoleTests").
 #
+# Then the chaos campaign's CI size (issue 28; bench/chaos-ci.sh): seeds 1 and 17 side by side, each
+# 3 days × 5,000 users × 3 replicas with 30-s days, on the Debug build `dotnet test` just made (no
+# second build) and on two more throwaway clusters of their own, on the test cluster's port + 1 and
+# + 2 (its PostgreSQL restarts must not touch the tests' cluster). It should take under three minutes
+# on a machine of its own (far longer on a loaded one: see bench/README.md), and it runs after the
+# tests, not beside them: on two cores the cluster tests' leases and the campaign's own timing
+# (replicas up within the 20 s before the fire) both suffer when they share the CPU.
+# A run with --filter leaves the campaign out (a subset is for seconds, not minutes), and so does
+# DONTGOBACK_TEST_CHAOS=0; so does a run in which no test ran (the build failed).
+#
 # What it prints: the build, each failed test's message and stack trace as it fails, every 30 s a
 # progress line ("test.sh: 2m30s: 212 passed, 0 failed, 1 skipped; lately: ConsoleTests,
-# RunHistoryTests": the classes with results since the line before), dotnet test's summary, and
-# last the plain line "N passed, N failed". It leaves out the line per passed test and the servers'
-# log entries that its per-test logger shows; pass your own --logger to see everything that logger
-# prints (.ci/run does). The exit code is `dotnet test`'s.
+# RunHistoryTests": the classes with results since the line before), dotnet test's summary, the
+# campaign's progress every 30 s ("chaos-ci.sh: 1m30s: seed 1 on day 2 of 3, seed 17 on day 2 of 3")
+# and one line per seed ("chaos campaign seed 1: passed, the oracle found nothing (…, 152 s); logs
+# in artifacts/chaos/seed-1", or "FAILED" with the oracle's table above it), and last the plain
+# line "N passed, N failed", which counts the tests and each campaign seed as one. It leaves out the
+# line per passed test and the servers' log entries that its per-test logger shows; pass your own
+# --logger to see everything that logger prints (.ci/run does). The exit code is `dotnet test`'s
+# when that is not 0, else 1 when a campaign seed failed, else 0.
 #
 # Variables it reads (all optional):
-#   DONTGOBACK_PG_PORT              the test cluster's port (25433)
+#   DONTGOBACK_PG_PORT              the test cluster's port (25433); the campaign's are the next two
+#   DONTGOBACK_TEST_CHAOS           1 (the default) runs the campaign after the tests, 0 leaves it out
 #   DONTGOBACK_PG_DATA              the test cluster's data directory (/tmp/dontgoback-pg-<port>); it is
 #                                   emptied at the start and deleted at the end, so never point it at data
 #                                   you keep. Clusters the tests start of their own never use it.
@@ -63,23 +78,39 @@ if [ "${#packages[@]}" -gt 0 ]; then
     apt_get update -qq && apt_get install -y -qq "${packages[@]}" >/dev/null
 fi
 
-port=${DONTGOBACK_PG_PORT:-25433}
-export DONTGOBACK_TEST_POSTGRES
-DONTGOBACK_TEST_POSTGRES=$(scripts/postgres.sh start "$port" | tail -n 1)
-trap 'scripts/postgres.sh stop "$port"' EXIT
-
-# One line a test from the console logger, unless the caller chose a logger of their own.
+# One line a test from the console logger, unless the caller chose a logger of their own. The campaign
+# runs the build dotnet test makes: Debug, unless the arguments choose another configuration.
 quiet=1
+chaos=${DONTGOBACK_TEST_CHAOS:-1}
+case "$chaos" in
+    0|1) ;;
+    *) echo "DONTGOBACK_TEST_CHAOS must be 1 (run the chaos campaign after the tests) or 0 (leave it out), not '$chaos'" >&2; exit 2 ;;
+esac
+configuration=Debug
+previous=""
 for argument in "$@"; do
-    case "$argument" in --logger|--logger=*|-l|-l=*) quiet=0 ;; esac
+    case "$argument" in
+        --logger|--logger=*|-l|-l=*) quiet=0 ;;
+        --filter|--filter=*) chaos=0 ;;
+        --configuration=*) configuration=${argument#*=} ;;
+    esac
+    case "$previous" in -c|--configuration) configuration=$argument ;; esac
+    previous=$argument
 done
 logger=()
 [ "$quiet" -eq 1 ] && logger=(--logger "console;verbosity=normal")
 
+port=${DONTGOBACK_PG_PORT:-25433}
+export DONTGOBACK_TEST_POSTGRES
+DONTGOBACK_TEST_POSTGRES=$(scripts/postgres.sh start "$port" | tail -n 1)
+scratch=$(mktemp -d)
+counts=$scratch/counts
+trap 'rm -rf "$scratch"; scripts/postgres.sh stop "$port"' EXIT
+
 # Reads dotnet test's output: counts the results by class, hides the passed tests' lines (and any
-# output they printed) and the servers' log entries when quiet, prints a progress line every 30 s, and ends on "N passed, N failed"
-# taken from dotnet test's own summary ("Total tests"/"Passed:"/"Failed:", or "Passed!  - Failed: X,
-# Passed: Y, ...").
+# output they printed) and the servers' log entries when quiet, prints a progress line every 30 s, and leaves
+# "passed failed" in $counts, taken from dotnet test's own summary ("Total tests"/"Passed:"/"Failed:", or
+# "Passed!  - Failed: X, Passed: Y, ...").
 report() {
     local line name class hiding=0 passed=0 failed=0 skipped=0 last=$SECONDS
     local summary_passed="" summary_failed=""
@@ -133,7 +164,7 @@ report() {
         [ $((SECONDS - last)) -lt 30 ] || progress
     done
     # dotnet test's summary when it printed one (a run that never started has none).
-    echo "${summary_passed:-$passed} passed, ${summary_failed:-$failed} failed"
+    echo "${summary_passed:-$passed} ${summary_failed:-$failed}" >"$counts"
 }
 
 started=$SECONDS
@@ -141,4 +172,26 @@ set +e
 dotnet test DontGoBack.slnx "${logger[@]}" "$@" 2>&1 | report
 status=${PIPESTATUS[0]}
 set -e
+read -r passed failed <"$counts" || { passed=0; failed=0; }
+
+if [ "$chaos" -eq 1 ] && [ $((passed + failed)) -eq 0 ]; then
+    echo "test.sh: no test ran (did the build fail?), so the chaos campaign is left out"
+elif [ "$chaos" -eq 1 ]; then
+    elapsed=$((SECONDS - started))
+    printf 'test.sh: %dm%02ds: the chaos campaign, seeds 1 and 17 side by side (bench/chaos-ci.sh)…\n' $((elapsed / 60)) $((elapsed % 60))
+    chaos_status=0
+    DONTGOBACK_CHAOS_PG_PORT=$((port + 1)) DONTGOBACK_CHAOS_CONFIGURATION=$configuration DONTGOBACK_CHAOS_NO_BUILD=1 \
+        bench/chaos-ci.sh 2>&1 | tee "$scratch/campaign" || chaos_status=$?
+    chaos_passed=$(grep -c '^chaos campaign seed [0-9]*: passed' "$scratch/campaign" || true)
+    chaos_failed=$(grep -c '^chaos campaign seed [0-9]*: FAILED' "$scratch/campaign" || true)
+    # A campaign script that ended without its verdicts still counts as one failure.
+    if [ "$chaos_status" -ne 0 ] && [ "$chaos_failed" -eq 0 ]; then
+        echo "chaos campaign: FAILED, bench/chaos-ci.sh exited $chaos_status without a verdict"
+        chaos_failed=1
+    fi
+    passed=$((passed + chaos_passed))
+    failed=$((failed + chaos_failed))
+    [ "$status" -ne 0 ] || status=$chaos_status
+fi
+echo "$passed passed, $failed failed"
 exit "$status"

@@ -32,6 +32,9 @@ public sealed class Campaign(CampaignSettings settings)
     private static readonly TimeOnly Fire = new(3, 0);
     private const double LeaseSeconds = 10;
     private const int MaxRetryAttempts = 3;
+    // How long a process the campaign needs may take to answer: seconds on a quiet machine, but minutes on a loaded one
+    // (three checkouts' builds and campaigns on two cores were seen to take over a minute), where giving up crashed the driver.
+    private static readonly TimeSpan StartAllowance = TimeSpan.FromMinutes(5);
 
     private readonly string _connection = new NpgsqlConnectionStringBuilder(settings.AdminConnection)
     {
@@ -69,7 +72,7 @@ public sealed class Campaign(CampaignSettings settings)
         foreach (var old in Directory.EnumerateFiles(settings.WorkDirectory, "*.log").Append(_callLog))
             File.Delete(old);
         using var simulator = StartSimulator();
-        await WaitForAsync(async () => (await _http.GetAsync(_simulatorUrl + "/msa/ext/stats", cancellationToken)).IsSuccessStatusCode, TimeSpan.FromSeconds(60), "the stand-in to answer");
+        await WaitForAsync(async () => (await _http.GetAsync(_simulatorUrl + "/msa/ext/stats", cancellationToken)).IsSuccessStatusCode, StartAllowance, "the stand-in to answer");
 
         var seedExit = await CliAsync(["seed", "--users", settings.Users.ToString(CultureInfo.InvariantCulture), "--active-percent", "85"],
             OffsetTo(settings.FirstDay, new TimeOnly(0, 30)), "seed", cancellationToken);
@@ -315,7 +318,7 @@ public sealed class Campaign(CampaignSettings settings)
             return;
         var replica = new Replica(0, FreePort(), OffsetTo(settings.FirstDay.AddDays(settings.Days - 1), new TimeOnly(12, 0)));
         using var process = StartReplica(replica, clustered: false);
-        await WaitForAsync(async () => (await _http.GetAsync(replica.Url + "/health/live", cancellationToken)).IsSuccessStatusCode, TimeSpan.FromSeconds(60), "a replica for the pending adjustments");
+        await WaitForAsync(async () => (await _http.GetAsync(replica.Url + "/health/live", cancellationToken)).IsSuccessStatusCode, StartAllowance, "a replica for the pending adjustments");
         foreach (var adjustment in _adjustments.Values.Where(a => !a.Settled))
         {
             for (var tries = 0; tries < 5 && !adjustment.Settled; tries++)
@@ -330,6 +333,9 @@ public sealed class Campaign(CampaignSettings settings)
         var replicas = Enumerable.Range(0, settings.Replicas).Select(n => new Replica(n, FreePort(), offset)).ToList();
         foreach (var replica in replicas)
             replica.Process = StartReplica(replica);
+        // The minute counts from when they answer: replicas slow to start have not watched yet.
+        await WaitForAsync(async () => (await _http.GetAsync(replicas[0].Url + "/health/live", cancellationToken)).IsSuccessStatusCode,
+            StartAllowance, "the replicas that settle the alerts");
         var until = _clock.Elapsed + TimeSpan.FromSeconds(60);
         var settled = _clock.Elapsed + TimeSpan.FromSeconds(10);
         while (_clock.Elapsed < until)
