@@ -1,7 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
 using DontGoBack.Batch.Runs;
+using System.Text.Json;
 using DontGoBack.Batch.Storage;
+using DontGoBack.CoreServer.Batch.Asset.UseCase;
+using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
@@ -9,6 +12,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
@@ -155,7 +159,8 @@ public sealed class MonthlyPartitionTests
 
         await using (var db = database.CreateContext())
         {
-            Assert.Equal(new DateOnly(2025, 8, 9), await db.Users.Where(u => u.Id == 1).Select(u => u.CurrentSnapshotDay).SingleAsync());
+            Assert.Equal(new DateOnly(2025, 8, 9),
+                await db.Database.SqlQueryRaw<DateOnly>("SELECT current_snapshot_day AS \"Value\" FROM users WHERE id = 1").SingleAsync());
             if (provider == DatabaseProvider.Postgres)
             {
                 Assert.False(await db.Database.SqlQueryRaw<bool>(
@@ -172,6 +177,101 @@ public sealed class MonthlyPartitionTests
         var maintenance = await RunMaintenanceAsync(client, new DateOnly(2025, 8, 10));
         Assert.Equal((BatchRunStatus.Completed, 0), (maintenance.Status, maintenance.Counters.Counts.GetValueOrDefault("partitionsCreated")));
         await database.AssertChainHoldsAsync();
+    }
+
+    [Fact]
+    public async Task The_refresh_and_read_statements_scan_only_the_month_partitions_their_days_need()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        await app.AddUserAsync(AccountStatus.Active);
+        Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(client, new DateOnly(2025, 6, 1))).Status);
+        // 5,000 users with days in June, July and August, the pointer on 2025-08-05: a page is a small part of the users, as
+        // on a real table, so the planner's choice is the one production gets (on a few hundred rows it hashes them all).
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await ExecuteAsync(connection, """
+            INSERT INTO users (status, created_at, opening_day) SELECT 'ACTIVE', now(), DATE '2025-06-01' FROM generate_series(1, 5000);
+            INSERT INTO daily_asset_snapshots (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
+            SELECT u.id, d::date, 1000, 1000, 1.0, 0, 0, now()
+              FROM users u CROSS JOIN generate_series(DATE '2025-06-01', DATE '2025-08-05', interval '1 day') d
+             WHERE u.opening_day = DATE '2025-06-01' AND extract(day FROM d) IN (5, 20);
+            UPDATE users u SET current_snapshot_id = s.id, current_snapshot_day = s.snapshot_day
+              FROM daily_asset_snapshots s WHERE s.user_id = u.id AND s.snapshot_day = DATE '2025-08-05';
+            ANALYZE users, daily_asset_snapshots, asset_changes;
+            """);
+        var users = await QueryIdsAsync(connection, "SELECT id FROM users WHERE opening_day = DATE '2025-06-01' ORDER BY id LIMIT 50");
+        var later = await QueryIdsAsync(connection, "SELECT id FROM daily_asset_snapshots WHERE snapshot_day > DATE '2025-07-20' AND user_id = " + users[0]);
+        var (june, july, august) = ("daily_asset_snapshots_y2025m06", "daily_asset_snapshots_y2025m07", "daily_asset_snapshots_y2025m08");
+
+        // The next day's page and bases: the pointer's (id, day) names August's partition, and nothing before it is read.
+        Assert.Equal([august], await ScannedAsync(connection, AssetRefreshStore.ActivePageSql,
+            ("day", new DateOnly(2025, 8, 6)), ("from_id", users[0]), ("last_id", long.MaxValue), ("page_size", 100)));
+        Assert.Equal([august], await ScannedAsync(connection, PostgresAssetRefreshStore.BasesSql, ("user_ids", users.ToArray()), ("day", new DateOnly(2025, 8, 6))));
+        // A late day re-based: the later days and their update read July onward, never June.
+        var laterRead = await ScannedAsync(connection, PostgresAssetRefreshStore.LaterSnapshotsSql, ("user_ids", users.ToArray()), ("day", new DateOnly(2025, 7, 20)));
+        Assert.Contains(july, laterRead);
+        Assert.Contains(august, laterRead);
+        Assert.DoesNotContain(june, laterRead);
+        var rebased = await ScannedAsync(connection, PostgresAssetRefreshStore.UpdateRebasedSql,
+            ("ids", later.ToArray()), ("openings", later.Select(_ => 1000L).ToArray()), ("market_deltas", later.Select(_ => 0L).ToArray()),
+            ("net_flows", later.Select(_ => 0L).ToArray()), ("closings", later.Select(_ => 1000L).ToArray()),
+            ("now", DateTimeOffset.UnixEpoch), ("day", new DateOnly(2025, 7, 20)));
+        Assert.DoesNotContain(june, rebased);
+        Assert.NotEmpty(rebased.Intersect([july, august]));
+        // The profile graph of July: July's days and the pointer's August row, nothing of June.
+        Assert.Equal([july, august], await ScannedAsync(connection, AssetSeriesReader.DaysSql,
+            ("user_id", users[0]), ("from", new DateOnly(2025, 7, 1)), ("to", new DateOnly(2025, 7, 31))));
+        Assert.Equal([july, august], await ScannedAsync(connection, AssetSeriesReader.PostgresMonthsSql,
+            ("user_id", users[0]), ("from", new DateOnly(2025, 7, 1)), ("to", new DateOnly(2025, 7, 31))));
+    }
+
+    /// <summary>
+    /// The history partitions <paramref name="sql"/> read when run with these parameters (EXPLAIN ANALYZE, in a transaction
+    /// rolled back): a partition pruned at planning is not in the plan, one pruned while running is never executed.
+    /// </summary>
+    private static async Task<List<string>> ScannedAsync(NpgsqlConnection connection, string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var explain = new NpgsqlCommand("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, connection, transaction);
+        foreach (var (name, value) in parameters)
+            explain.Parameters.AddWithValue(name, value);
+        using var plan = JsonDocument.Parse((string)(await explain.ExecuteScalarAsync())!);
+        await transaction.RollbackAsync();
+        var scanned = new SortedSet<string>(StringComparer.Ordinal);
+        Walk(plan.RootElement[0].GetProperty("Plan"));
+        return [.. scanned];
+
+        void Walk(JsonElement node)
+        {
+            if (node.TryGetProperty("Relation Name", out var relation) && node.GetProperty("Actual Loops").GetInt64() > 0
+                && relation.GetString() is { } name && name.StartsWith("daily_asset_snapshots", StringComparison.Ordinal))
+            {
+                scanned.Add(name);
+            }
+            if (node.TryGetProperty("Plans", out var children))
+            {
+                foreach (var child in children.EnumerateArray())
+                    Walk(child);
+            }
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<List<long>> QueryIdsAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var ids = new List<long>();
+        while (await reader.ReadAsync())
+            ids.Add(reader.GetInt64(0));
+        return ids;
     }
 
     private static async Task<BatchResult> RunMaintenanceAsync(HttpClient client, DateOnly day) =>

@@ -41,7 +41,7 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
     // rows, which sit together. Only a back-fill (the pointer past the day) descends the
     // (user_id, snapshot_day) index, whose leaves a deep history spreads over gigabytes.
     // CASE evaluates the probe only on that branch.
-    private const string ActivePageSql = $"""
+    internal const string ActivePageSql = $"""
         SELECT u.id, u.opening_day,
                CASE WHEN c.snapshot_day <= @day THEN c.snapshot_day ELSE
                (SELECT h.snapshot_day FROM daily_asset_snapshots h

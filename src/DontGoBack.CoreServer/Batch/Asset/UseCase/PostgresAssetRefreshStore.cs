@@ -19,7 +19,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     // newest snapshot (a rule `verify` checks): before the day, it is the base and no later day
     // exists — one primary-key probe of yesterday's rows. Only a late write (the pointer on or past
     // the day) probes the (user_id, snapshot_day) index for the base before the day.
-    private const string BasesSql = """
+    internal const string BasesSql = """
         SELECT t.user_id,
                CASE WHEN c.snapshot_day < @day THEN c.closing_amount ELSE
                (SELECT s.closing_amount FROM daily_asset_snapshots s
@@ -31,14 +31,14 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
           LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id AND c.snapshot_day = u.current_snapshot_day
         """;
 
-    private const string LaterSnapshotsSql = $"""
+    internal const string LaterSnapshotsSql = $"""
         SELECT {StoredSnapshotColumns} FROM daily_asset_snapshots
          WHERE user_id = ANY(@user_ids) AND snapshot_day > @day
          ORDER BY user_id, snapshot_day
         """;
 
     // Every day re-based lies after the day written: the day bounds the partitions the update reads.
-    private const string UpdateRebasedSql = """
+    internal const string UpdateRebasedSql = """
         UPDATE daily_asset_snapshots s
            SET opening_amount = t.opening, market_delta = t.market_delta, net_flow = t.net_flow, closing_amount = t.closing, updated_at = @now
           FROM unnest(@ids, @openings, @market_deltas, @net_flows, @closings) AS t(id, opening, market_delta, net_flow, closing)
