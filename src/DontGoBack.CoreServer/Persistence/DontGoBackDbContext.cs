@@ -16,15 +16,18 @@ public class DontGoBackDbContext(DbContextOptions options) : BatchEngineDbContex
     public DbSet<UserStatusChange> UserStatusChanges => Set<UserStatusChange>();
     public DbSet<Hosting.ConsoleSession> ConsoleSessions => Set<Hosting.ConsoleSession>();
 
+    /// <summary>The history's keys hold the snapshot day, as PostgreSQL's monthly partitions need (<see cref="HistoryPartitions"/>).</summary>
+    protected virtual bool HistoryKeyedByDay => false;
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         base.OnModelCreating(modelBuilder);
         modelBuilder.ApplyConfiguration(new Hosting.ConsoleSessionConfiguration());
         // The domain's entities, each configured beside it.
-        modelBuilder.ApplyConfiguration(new UserConfiguration());
+        modelBuilder.ApplyConfiguration(new UserConfiguration(HistoryKeyedByDay));
         modelBuilder.ApplyConfiguration(new UserStatusChangeConfiguration());
-        modelBuilder.ApplyConfiguration(new DailyAssetSnapshotConfiguration());
-        modelBuilder.ApplyConfiguration(new AssetChangeConfiguration());
+        modelBuilder.ApplyConfiguration(new DailyAssetSnapshotConfiguration(HistoryKeyedByDay));
+        modelBuilder.ApplyConfiguration(new AssetChangeConfiguration(HistoryKeyedByDay));
         modelBuilder.ApplyConfiguration(new AssetRefreshFailureConfiguration());
         modelBuilder.ApplyConfiguration(new AssetMonthRollupConfiguration());
         modelBuilder.ApplyConfiguration(new AssetRolledUpMonthConfiguration());
@@ -34,4 +37,7 @@ public class DontGoBackDbContext(DbContextOptions options) : BatchEngineDbContex
 // One context type per provider so each keeps its own migrations.
 public sealed class SqliteDontGoBackDbContext(DbContextOptions<SqliteDontGoBackDbContext> options) : DontGoBackDbContext(options);
 
-public sealed class PostgresDontGoBackDbContext(DbContextOptions<PostgresDontGoBackDbContext> options) : DontGoBackDbContext(options);
+public sealed class PostgresDontGoBackDbContext(DbContextOptions<PostgresDontGoBackDbContext> options) : DontGoBackDbContext(options)
+{
+    protected override bool HistoryKeyedByDay => true;
+}

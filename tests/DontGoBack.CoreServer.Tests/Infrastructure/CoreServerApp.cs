@@ -102,7 +102,7 @@ public sealed class CoreServerApp(TestDatabase database, IDictionary<string, str
             db.DailyAssetSnapshots.Add(latest);
         }
         await db.SaveChangesAsync();
-        user.CurrentSnapshotId = latest?.Id;
+        user.PointAt(latest);
         await db.SaveChangesAsync();
         return user.Id;
     }

@@ -35,7 +35,8 @@ public sealed class AssetChainTests
             await db.DailyAssetSnapshots.Where(s => s.UserId == users[1] && s.SnapshotDay == Day)
                 .ExecuteUpdateAsync(set => set.SetProperty(s => s.MarketDelta, s => s.MarketDelta + 7).SetProperty(s => s.ClosingAmount, s => s.ClosingAmount + 7));
             var older = await db.DailyAssetSnapshots.Where(s => s.UserId == users[2] && s.SnapshotDay == Day.AddDays(-2)).Select(s => s.Id).SingleAsync();
-            await db.Users.Where(u => u.Id == users[2]).ExecuteUpdateAsync(set => set.SetProperty(u => u.CurrentSnapshotId, older));
+            await db.Users.Where(u => u.Id == users[2]).ExecuteUpdateAsync(set => set
+                .SetProperty(u => u.CurrentSnapshotId, older).SetProperty(u => u.CurrentSnapshotDay, Day.AddDays(-2)));
         }
 
         var check = await CheckAsync(app);

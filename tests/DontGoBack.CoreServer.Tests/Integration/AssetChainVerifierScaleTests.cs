@@ -80,7 +80,8 @@ public sealed class AssetChainVerifierScaleTests
                 .ExecuteUpdateAsync(set => set.SetProperty(s => s.OpeningAmount, s => s.OpeningAmount + 1));
             newestId = await db.DailyAssetSnapshots.Where(s => s.UserId == misplaced && s.SnapshotDay == Newest).Select(s => s.Id).SingleAsync();
             olderId = await db.DailyAssetSnapshots.Where(s => s.UserId == misplaced && s.SnapshotDay == Newest.AddDays(-1)).Select(s => s.Id).SingleAsync();
-            await db.Users.Where(u => u.Id == misplaced).ExecuteUpdateAsync(set => set.SetProperty(u => u.CurrentSnapshotId, olderId));
+            await db.Users.Where(u => u.Id == misplaced).ExecuteUpdateAsync(set => set
+                .SetProperty(u => u.CurrentSnapshotId, olderId).SetProperty(u => u.CurrentSnapshotDay, Newest.AddDays(-1)));
         }
 
         await using var verifying = database.CreateContext();
@@ -123,7 +124,8 @@ public sealed class AssetChainVerifierScaleTests
                 """);
         }
         await db.Users.ExecuteUpdateAsync(set => set.SetProperty(u => u.CurrentSnapshotId,
-            u => db.DailyAssetSnapshots.Where(s => s.UserId == u.Id && s.SnapshotDay == Newest).Select(s => (long?)s.Id).FirstOrDefault()));
+            u => db.DailyAssetSnapshots.Where(s => s.UserId == u.Id && s.SnapshotDay == Newest).Select(s => (long?)s.Id).FirstOrDefault())
+            .SetProperty(u => u.CurrentSnapshotDay, Newest));
         await db.Database.ExecuteSqlAsync($"""
             INSERT INTO asset_changes (user_id, kind, amount_before, amount_after, delta, snapshot_id, snapshot_day, changed_at)
             SELECT user_id, {nameof(AssetChangeKind.Opening)}, 0, {Amount}, {Amount}, id, snapshot_day, {at}

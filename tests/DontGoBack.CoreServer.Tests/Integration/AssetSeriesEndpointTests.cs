@@ -120,7 +120,7 @@ public sealed class AssetSeriesEndpointTests
             db.DailyAssetSnapshots.Add(last);
         }
         await db.SaveChangesAsync();
-        (await db.Users.FindAsync(userId))!.CurrentSnapshotId = last!.Id;
+        (await db.Users.FindAsync(userId))!.PointAt(last);
         await db.SaveChangesAsync();
     }
 }

@@ -31,6 +31,8 @@ public sealed class HistoryMaintenanceJob(DontGoBackDbContext db, AssetHistoryLi
         progress.Expect(1);
         // Each committed step is counted as it happens, so an attempt stopped mid-way records the months and rows it let go.
         var steps = new StepCounter(progress);
+        if (await lifecycle.CreateMonthsAheadAsync(day, cancellationToken) is > 0 and var created)
+            progress.Count(BatchCounters.Of(new HistoryMaintenanceCounters(0, 0, 0, 0, PartitionsCreated: created)));
         await lifecycle.RunAsync(day, steps, cancellationToken);
         progress.Done(success: 1);
         return new BatchOutcome(1, 1, 0, 0, null, 0, progress.Snapshot().Counters);
@@ -43,6 +45,8 @@ public sealed class HistoryMaintenanceJob(DontGoBackDbContext db, AssetHistoryLi
         {
             HistoryLifecycleStage.RolledUp => new HistoryMaintenanceCounters(1, Saturated(step.Rows), 0, 0),
             HistoryLifecycleStage.SnapshotsDeleted => new HistoryMaintenanceCounters(0, 0, Saturated(step.Rows), 0),
+            HistoryLifecycleStage.PartitionsDropped => new HistoryMaintenanceCounters(
+                0, 0, 0, 0, MonthsDropped: 1, PartitionsDropped: Saturated(step.Rows), KilobytesFreed: Saturated(step.Bytes / 1024)),
             _ => new HistoryMaintenanceCounters(0, 0, 0, Saturated(step.Rows)),
         }));
     }
@@ -50,10 +54,24 @@ public sealed class HistoryMaintenanceJob(DontGoBackDbContext db, AssetHistoryLi
     private static int Saturated(long rows) => (int)Math.Min(rows, int.MaxValue);
 }
 
-/// <summary>What a maintenance run let go: months rolled up, the roll-up rows written for them, and the daily snapshots and change rows deleted.</summary>
-public sealed record HistoryMaintenanceCounters(int MonthsRolledUp, int RollupRows, int SnapshotsDeleted, int ChangesDeleted) : IJobCounters
+/// <summary>
+/// What a maintenance run did: months rolled up, the roll-up rows written for them, and the daily snapshots and change rows
+/// deleted; on PostgreSQL's monthly partitions also the partitions created ahead, the months whose partitions were
+/// detached and dropped, how many, and the kilobytes they held (counters are 32-bit: bytes would overflow at 2 GB).
+/// </summary>
+public sealed record HistoryMaintenanceCounters(
+    int MonthsRolledUp, int RollupRows, int SnapshotsDeleted, int ChangesDeleted,
+    int PartitionsCreated = 0, int MonthsDropped = 0, int PartitionsDropped = 0, int KilobytesFreed = 0) : IJobCounters
 {
-    public string? Describe() => this == new HistoryMaintenanceCounters(0, 0, 0, 0)
-        ? null
-        : $"rolled up {MonthsRolledUp} months into {RollupRows} roll-ups, deleted {SnapshotsDeleted} snapshots and {ChangesDeleted} changes";
+    public string? Describe()
+    {
+        List<string> said = [];
+        if (this with { PartitionsCreated = 0 } != new HistoryMaintenanceCounters(0, 0, 0, 0))
+            said.Add($"rolled up {MonthsRolledUp} months into {RollupRows} roll-ups, deleted {SnapshotsDeleted} snapshots and {ChangesDeleted} changes");
+        if (MonthsDropped > 0)
+            said.Add($"dropped {PartitionsDropped} partitions of {MonthsDropped} months ({KilobytesFreed} KB freed)");
+        if (PartitionsCreated > 0)
+            said.Add($"created {PartitionsCreated} partitions ahead");
+        return said.Count == 0 ? null : string.Join(", ", said);
+    }
 }

@@ -62,7 +62,7 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, RolledUpMonths roll
         }
 
         var user = await db.Users.AsNoTracking().Where(u => u.Id == userId)
-            .Select(u => new { u.CurrentSnapshotId }).SingleOrDefaultAsync(cancellationToken);
+            .Select(u => new { u.CurrentSnapshotId, u.CurrentSnapshotDay }).SingleOrDefaultAsync(cancellationToken);
         if (user is null)
             return new AdjustmentOutcome.UserNotFound();
 
@@ -75,12 +75,13 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, RolledUpMonths roll
                     $"Key '{key}' was already used for a {earlier.Kind} of {earlier.Delta}, not a {kind} of {request.Amount}.");
         }
 
-        if (user.CurrentSnapshotId is not { } snapshotId)
+        if ((user.CurrentSnapshotId, user.CurrentSnapshotDay) is not ({ } snapshotId, { } snapshotDay))
         {
             return new AdjustmentOutcome.Rejected(AdjustmentRejection.NoAssetYet,
                 $"User {userId} has no asset snapshot to adjust.");
         }
-        var snapshot = await db.DailyAssetSnapshots.SingleAsync(s => s.Id == snapshotId, cancellationToken);
+        // The day as well as the id: on PostgreSQL's monthly partitions it names the one partition to read.
+        var snapshot = await db.DailyAssetSnapshots.SingleAsync(s => s.Id == snapshotId && s.SnapshotDay == snapshotDay, cancellationToken);
         // A user not refreshed since a month now rolled up keeps its snapshot as the balance, but it takes no change.
         if (await rolledUpMonths.WhyNotWritableAsync(snapshot.SnapshotDay, cancellationToken) is { } refused)
             return new AdjustmentOutcome.Rejected(AdjustmentRejection.MonthRolledUp, refused);

@@ -81,7 +81,7 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
         db.Database.SqlQuery<ChainBreak>($"""
             WITH snapshots AS (
                 SELECT s.id, s.user_id, s.snapshot_day, s.opening_amount, s.closing_amount, s.market_multiplier, s.market_delta, s.net_flow,
-                       u.current_snapshot_id,
+                       u.current_snapshot_id, u.current_snapshot_day,
                        MAX(CASE WHEN s.id = u.current_snapshot_id THEN s.closing_amount END) OVER (PARTITION BY s.user_id) AS pointer_closing,
                        LAG(s.closing_amount) OVER (PARTITION BY s.user_id ORDER BY s.snapshot_day) AS previous_closing,
                        ROW_NUMBER() OVER (PARTITION BY s.user_id ORDER BY s.snapshot_day DESC) AS newest_first
@@ -144,7 +144,8 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                 UNION ALL
                 SELECT user_id, snapshot_day, 'pointer', id, current_snapshot_id
                   FROM snapshots
-                 WHERE newest_first = 1 AND (current_snapshot_id IS NULL OR current_snapshot_id <> id)
+                 WHERE newest_first = 1 AND (current_snapshot_id IS NULL OR current_snapshot_id <> id
+                                             OR current_snapshot_day IS NULL OR current_snapshot_day <> snapshot_day)
                 UNION ALL
                 SELECT user_id, snapshot_day, 'change_before', previous_after, amount_before
                   FROM changes

@@ -25,18 +25,29 @@ public sealed class AssetChange
     public DateTimeOffset ChangedAt { get; set; }
 }
 
-public sealed class AssetChangeConfiguration : IEntityTypeConfiguration<AssetChange>
+/// <param name="historyKeyedByDay">The snapshots' key is (id, snapshot_day), as PostgreSQL's monthly partitions need (<see cref="HistoryPartitions"/>).</param>
+public sealed class AssetChangeConfiguration(bool historyKeyedByDay = false) : IEntityTypeConfiguration<AssetChange>
 {
     public void Configure(EntityTypeBuilder<AssetChange> change)
     {
         change.ToTable("asset_changes", t => t.HasCheckConstraint("ck_asset_changes_after_non_negative", "amount_after >= 0"));
+        if (historyKeyedByDay)
+        {
+            // Partitioned by month of snapshot_day with the snapshots: the key holds the partition key.
+            change.HasKey(c => new { c.Id, c.SnapshotDay });
+            change.Property(c => c.Id).UseIdentityByDefaultColumn();
+        }
         change.Property(c => c.Kind).HasConversion<string>().HasMaxLength(20);
         change.Property(c => c.Reason).HasMaxLength(500);
         change.Property(c => c.IdempotencyKey).HasMaxLength(200);
-        change.HasIndex(c => new { c.UserId, c.IdempotencyKey }).IsUnique();
+        // A unique index on a table partitioned by day would have to hold the day, and a key is per user, not per day: on
+        // PostgreSQL the key is looked up under the user's row lock the adjustment takes (AssetAdjustments), which keeps it once.
+        change.HasIndex(c => new { c.UserId, c.IdempotencyKey }).IsUnique(!historyKeyedByDay);
         change.HasIndex(c => new { c.UserId, c.SnapshotDay });
         change.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
-        change.HasOne<DailyAssetSnapshot>().WithMany().HasForeignKey(c => c.SnapshotId).OnDelete(DeleteBehavior.Cascade);
+        var landedOn = change.HasOne<DailyAssetSnapshot>().WithMany();
+        (historyKeyedByDay ? landedOn.HasForeignKey(c => new { c.SnapshotId, c.SnapshotDay }) : landedOn.HasForeignKey(c => c.SnapshotId))
+            .OnDelete(DeleteBehavior.Cascade);
     }
 }
 

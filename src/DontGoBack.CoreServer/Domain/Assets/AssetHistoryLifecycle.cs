@@ -11,7 +11,10 @@ namespace DontGoBack.CoreServer.Domain.Assets;
 /// <param name="RollupRowsWritten">Roll-up rows written: one per user with a snapshot in each month rolled up.</param>
 /// <param name="SnapshotsDeleted">Daily snapshots deleted from rolled-up months.</param>
 /// <param name="ChangesDeleted">Change rows deleted: of rolled-up months and past <see cref="HistoryOptions.ChangeRetentionDays"/>.</param>
-public sealed record HistoryLifecycleResult(int MonthsRolledUp, long RollupRowsWritten, long SnapshotsDeleted, long ChangesDeleted)
+/// <param name="PartitionsDropped">PostgreSQL's month partitions detached and dropped (two a month: the change rows' and the snapshots').</param>
+/// <param name="BytesFreed">What those partitions held, indexes included, before the drop.</param>
+public sealed record HistoryLifecycleResult(
+    int MonthsRolledUp, long RollupRowsWritten, long SnapshotsDeleted, long ChangesDeleted, int PartitionsDropped = 0, long BytesFreed = 0)
 {
     public static readonly HistoryLifecycleResult Nothing = new(0, 0, 0, 0);
 }
@@ -26,11 +29,14 @@ public enum HistoryLifecycleStage
     SnapshotsDeleted,
     /// <summary>The change rows past <see cref="HistoryOptions.ChangeRetentionDays"/> were deleted.</summary>
     ExpiredChangesDeleted,
+    /// <summary>A rolled-up month's partitions were detached and dropped (Rows: partitions; Bytes: what they held).</summary>
+    PartitionsDropped,
 }
 
 /// <summary>One committed step of the lifecycle, reported as it happens so a long run shows progress.</summary>
 /// <param name="Month">The month worked on; null for the change retention, which is not by month.</param>
-public sealed record HistoryLifecycleStep(DateOnly? Month, HistoryLifecycleStage Stage, long Rows);
+/// <param name="Bytes">For <see cref="HistoryLifecycleStage.PartitionsDropped"/>: the bytes freed.</param>
+public sealed record HistoryLifecycleStep(DateOnly? Month, HistoryLifecycleStage Stage, long Rows, long Bytes = 0);
 
 /// <summary>
 /// Lets the daily history go once it is older than <see cref="HistoryOptions.KeepDailyMonths"/>: each older month,
@@ -43,11 +49,14 @@ public sealed record HistoryLifecycleStep(DateOnly? Month, HistoryLifecycleStage
 /// <see cref="HistoryOptions.ChangeRetentionDays"/> goes, as <see cref="AssetHistoryRetention"/> does it.
 /// </summary>
 /// <remarks>
-/// The table is not partitioned yet, so a month goes by batched deletes on both providers; on PostgreSQL's monthly
-/// partitions only <see cref="DeleteDailyRowsAsync"/> becomes a detach and a drop.
+/// On PostgreSQL's monthly partitions (<see cref="HistoryPartitions"/>) a rolled-up month that has its own partitions goes
+/// by a detach and a drop of both instead, the users' current snapshots moved out first; a month without (history older
+/// than the first partition, in the default partition) and every month on SQLite or on PostgreSQL's plain layout go by the
+/// batched deletes.
 /// </remarks>
 public sealed partial class AssetHistoryLifecycle(
     DontGoBackDbContext db,
+    HistoryPartitions partitions,
     AssetHistoryRetention changeRetention,
     ISeriesCacheInvalidator seriesCache,
     IOptions<HistoryOptions> options,
@@ -64,7 +73,9 @@ public sealed partial class AssetHistoryLifecycle(
     {
         ArgumentNullException.ThrowIfNull(progress);
         var keepFrom = KeepDailyFrom(day, options.Value.KeepDailyMonths);
+        var partitioned = await partitions.LayoutAsync(cancellationToken) == HistoryLayout.MonthlyPartitions;
         var (monthsRolledUp, rollupRows, snapshots, changes) = (0, 0L, 0L, 0L);
+        var (partitionsDropped, bytesFreed) = (0, 0L);
         foreach (var (month, rolledUp) in await MonthsToLetGoAsync(keepFrom, cancellationToken))
         {
             if (!rolledUp)
@@ -75,6 +86,12 @@ public sealed partial class AssetHistoryLifecycle(
                 progress.Report(new HistoryLifecycleStep(month, HistoryLifecycleStage.RolledUp, rows));
                 LogRolledUp(Month(month), rows);
             }
+            if (partitioned && await DropPartitionsAsync(month, progress, cancellationToken) is { } dropped)
+            {
+                partitionsDropped += dropped.Partitions;
+                bytesFreed += dropped.BytesFreed;
+                continue;
+            }
             var (deletedChanges, deletedSnapshots) = await DeleteDailyRowsAsync(month, progress, cancellationToken);
             changes += deletedChanges;
             snapshots += deletedSnapshots;
@@ -84,7 +101,50 @@ public sealed partial class AssetHistoryLifecycle(
         var expired = await changeRetention.DeleteExpiredChangesAsync(day, cancellationToken);
         if (expired > 0)
             progress.Report(new HistoryLifecycleStep(null, HistoryLifecycleStage.ExpiredChangesDeleted, expired));
-        return new HistoryLifecycleResult(monthsRolledUp, rollupRows, snapshots, changes + expired);
+        return new HistoryLifecycleResult(monthsRolledUp, rollupRows, snapshots, changes + expired, partitionsDropped, bytesFreed);
+    }
+
+    /// <summary>
+    /// On PostgreSQL's monthly partitions: creates the month of <paramref name="day"/> and the next
+    /// <see cref="HistoryPartitions.MonthsAhead"/> where missing, and warns when the default partition caught writes that
+    /// found no month. Returns the partitions created (two a month); nothing on any other layout.
+    /// </summary>
+    public async Task<int> CreateMonthsAheadAsync(DateOnly day, CancellationToken cancellationToken)
+    {
+        if (await partitions.LayoutAsync(cancellationToken) != HistoryLayout.MonthlyPartitions)
+            return 0;
+        var created = await partitions.CreateAheadAsync(day, cancellationToken);
+        foreach (var month in created)
+            LogPartitionsCreated(Month(month));
+        if (await partitions.StrayDefaultRowsAsync(cancellationToken) is > 0 and var stray)
+            LogStrayDefaultRows(stray, HistoryPartitions.DefaultPartitionName(HistoryPartitions.SnapshotTable));
+        return created.Count * 2;
+    }
+
+    /// <summary>Drops a rolled-up month's partitions and records the month done; null when it has none (its rows go by deletes).</summary>
+    private async Task<MonthPartitionsDropped?> DropPartitionsAsync(DateOnly month, IProgress<HistoryLifecycleStep> progress, CancellationToken cancellationToken)
+    {
+        if (await partitions.DropMonthAsync(month, cancellationToken) is not { } dropped)
+            return null;
+        progress.Report(new HistoryLifecycleStep(month, HistoryLifecycleStage.PartitionsDropped, dropped.Partitions, dropped.BytesFreed));
+        LogPartitionsDropped(Month(month), dropped.Partitions, dropped.BytesFreed, dropped.PointerRowsKept);
+        await db.AssetRolledUpMonths.Where(m => m.Month == month)
+            .ExecuteUpdateAsync(m => m.SetProperty(x => x.DailyRowsDeletedAt, time.GetUtcNow()), cancellationToken);
+        // Every user with a day in the month had it rolled up: their cached graphs lose those days, a page at a time.
+        var (batchSize, after) = (options.Value.DeleteBatchSize, long.MinValue);
+        List<long> users;
+        do
+        {
+            users = await db.AssetMonthRollups.AsNoTracking().Where(r => r.Month == month && r.UserId > after)
+                .OrderBy(r => r.UserId).Select(r => r.UserId).Take(batchSize).ToListAsync(cancellationToken);
+            if (users.Count > 0)
+            {
+                await seriesCache.EvictAsync(users, CancellationToken.None);
+                after = users[^1];
+            }
+        }
+        while (users.Count == batchSize);
+        return dropped;
     }
 
     /// <summary>
@@ -197,6 +257,15 @@ public sealed partial class AssetHistoryLifecycle(
     }
 
     private static string Month(DateOnly month) => month.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "History {Month}: partitions created ahead of need")]
+    private partial void LogPartitionsCreated(string month);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "History: {Rows} snapshot(s) in {DefaultPartition} are dated within or after the months partitioned: writes that found no month partition; creating their month moves them in")]
+    private partial void LogStrayDefaultRows(long rows, string defaultPartition);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "History {Month}: {Partitions} partition(s) detached and dropped, {Bytes} bytes freed, {Kept} current snapshot(s) kept in the default partition")]
+    private partial void LogPartitionsDropped(string month, int partitions, long bytes, long kept);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "History {Month} rolled up: {Rows} user month(s) written")]
     private partial void LogRolledUp(string month, long rows);

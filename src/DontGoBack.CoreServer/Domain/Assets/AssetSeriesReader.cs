@@ -27,7 +27,7 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
     public const string DaysSql = $"""
         SELECT c.closing_amount, s.snapshot_day, s.closing_amount, s.net_flow, s.market_multiplier
           FROM users u
-          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id AND c.snapshot_day = u.current_snapshot_day
           LEFT JOIN daily_asset_snapshots s ON s.user_id = u.id AND s.snapshot_day BETWEEN @from AND @to
          WHERE u.id = @user_id AND u.status = '{AccountStatusNames.Active}'
          ORDER BY s.snapshot_day
@@ -38,7 +38,7 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
     public const string PeriodsSql = $"""
         SELECT c.closing_amount, p.period_start, p.closing_amount, p.net_flow, p.multiplier
           FROM users u
-          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id AND c.snapshot_day = u.current_snapshot_day
           LEFT JOIN LATERAL (
                 SELECT date_trunc(@unit, s.snapshot_day::timestamp)::date AS period_start,
                        (array_agg(s.closing_amount ORDER BY s.snapshot_day DESC))[1] AS closing_amount,
@@ -57,7 +57,7 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
     public const string SqliteMonthsSql = $"""
         SELECT c.closing_amount, x.day, x.closing_amount, x.net_flow, x.market_multiplier, x.rolled_up
           FROM users u
-          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id AND c.snapshot_day = u.current_snapshot_day
           LEFT JOIN (
                 SELECT r.month AS day, r.closing_amount, r.net_flow, r.market_multiplier, 1 AS rolled_up
                   FROM asset_month_rollups r
@@ -74,7 +74,7 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
     public const string PostgresMonthsSql = $"""
         SELECT c.closing_amount, x.day, x.closing_amount, x.net_flow, x.market_multiplier, x.rolled_up
           FROM users u
-          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id AND c.snapshot_day = u.current_snapshot_day
           LEFT JOIN LATERAL (
                 SELECT r.month AS day, r.closing_amount, r.net_flow, r.market_multiplier, 1 AS rolled_up
                   FROM asset_month_rollups r

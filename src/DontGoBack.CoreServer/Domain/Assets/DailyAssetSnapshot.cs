@@ -33,10 +33,17 @@ public sealed class DailyAssetSnapshot
     public DateTimeOffset UpdatedAt { get; set; }
 }
 
-public sealed class DailyAssetSnapshotConfiguration : IEntityTypeConfiguration<DailyAssetSnapshot>
+/// <param name="keyedByDay">The key is (id, snapshot_day), as PostgreSQL's monthly partitions need (<see cref="HistoryPartitions"/>).</param>
+public sealed class DailyAssetSnapshotConfiguration(bool keyedByDay = false) : IEntityTypeConfiguration<DailyAssetSnapshot>
 {
     public void Configure(EntityTypeBuilder<DailyAssetSnapshot> snapshot)
     {
+        if (keyedByDay)
+        {
+            // A partitioned table's keys must hold its partition key; the id alone stays unique by its identity.
+            snapshot.HasKey(s => new { s.Id, s.SnapshotDay });
+            snapshot.Property(s => s.Id).UseIdentityByDefaultColumn();
+        }
         snapshot.ToTable("daily_asset_snapshots", t =>
         {
             t.HasCheckConstraint("ck_daily_asset_snapshots_closing_non_negative", "closing_amount >= 0");

@@ -67,7 +67,7 @@ public sealed class DemoPopulation(DontGoBackDbContext db, BatchCalendar calenda
               FROM daily_asset_snapshots WHERE user_id BETWEEN {firstId} AND {lastId}
             """, cancellationToken);
         await db.Database.ExecuteSqlAsync($"""
-            UPDATE users SET current_snapshot_id = s.id
+            UPDATE users SET current_snapshot_id = s.id, current_snapshot_day = s.snapshot_day
               FROM daily_asset_snapshots s
              WHERE s.user_id = users.id AND users.id BETWEEN {firstId} AND {lastId}
             """, cancellationToken);

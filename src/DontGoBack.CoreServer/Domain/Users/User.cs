@@ -18,10 +18,26 @@ public sealed class User
 
     /// <summary>The user's snapshot with the greatest day; never moved back by a back-fill.</summary>
     public long? CurrentSnapshotId { get; set; }
+
+    /// <summary>
+    /// The day of <see cref="CurrentSnapshotId"/>: on PostgreSQL's monthly partitions a snapshot's key is (id, day), so the
+    /// pointer is both (<see cref="HistoryPartitions"/>); every writer of the pointer writes the two together.
+    /// </summary>
+    public DateOnly? CurrentSnapshotDay { get; set; }
+
     public DailyAssetSnapshot? CurrentSnapshot { get; set; }
+
+    /// <summary>Puts the pointer on <paramref name="snapshot"/> (null: no snapshot), both of its columns.</summary>
+    public void PointAt(DailyAssetSnapshot? snapshot)
+    {
+        CurrentSnapshot = snapshot;
+        CurrentSnapshotId = snapshot?.Id;
+        CurrentSnapshotDay = snapshot?.SnapshotDay;
+    }
 }
 
-public sealed class UserConfiguration : IEntityTypeConfiguration<User>
+/// <param name="historyKeyedByDay">The snapshots' key is (id, snapshot_day), as PostgreSQL's partitions need (<see cref="HistoryPartitions"/>).</param>
+public sealed class UserConfiguration(bool historyKeyedByDay = false) : IEntityTypeConfiguration<User>
 {
     public void Configure(EntityTypeBuilder<User> user)
     {
@@ -31,9 +47,10 @@ public sealed class UserConfiguration : IEntityTypeConfiguration<User>
             .HasMaxLength(20);
         // Keyset pages of active users walk this index.
         user.HasIndex(u => new { u.Status, u.Id });
-        user.HasOne(u => u.CurrentSnapshot)
-            .WithMany()
-            .HasForeignKey(u => u.CurrentSnapshotId)
+        var pointer = user.HasOne(u => u.CurrentSnapshot).WithMany();
+        (historyKeyedByDay
+                ? pointer.HasForeignKey(u => new { u.CurrentSnapshotId, u.CurrentSnapshotDay })
+                : pointer.HasForeignKey(u => u.CurrentSnapshotId))
             .OnDelete(DeleteBehavior.Restrict);
     }
 }

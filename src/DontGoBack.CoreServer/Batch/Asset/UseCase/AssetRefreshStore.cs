@@ -41,7 +41,7 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
     // rows, which sit together. Only a back-fill (the pointer past the day) descends the
     // (user_id, snapshot_day) index, whose leaves a deep history spreads over gigabytes.
     // CASE evaluates the probe only on that branch.
-    private const string ActivePageSql = $"""
+    internal const string ActivePageSql = $"""
         SELECT u.id, u.opening_day,
                CASE WHEN c.snapshot_day <= @day THEN c.snapshot_day ELSE
                (SELECT h.snapshot_day FROM daily_asset_snapshots h
@@ -52,7 +52,7 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
                  WHERE h.user_id = u.id AND h.snapshot_day <= @day
                  ORDER BY h.snapshot_day DESC LIMIT 1) END
           FROM users u
-          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id AND c.snapshot_day = u.current_snapshot_day
          WHERE u.status = '{AccountStatusNames.Active}' AND u.id >= @from_id AND u.id <= @last_id
          ORDER BY u.id
          LIMIT @page_size
@@ -93,7 +93,7 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
     private const string DueCountSql = $"""
         SELECT count(*)
           FROM users u
-          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id AND c.snapshot_day = u.current_snapshot_day
          WHERE u.status = '{AccountStatusNames.Active}' AND u.id >= @first_id AND u.id <= @last_id AND u.opening_day <= @day
            AND (c.snapshot_day IS NULL OR c.snapshot_day < @day
                 OR (c.snapshot_day > @day AND NOT EXISTS

@@ -19,7 +19,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     // newest snapshot (a rule `verify` checks): before the day, it is the base and no later day
     // exists — one primary-key probe of yesterday's rows. Only a late write (the pointer on or past
     // the day) probes the (user_id, snapshot_day) index for the base before the day.
-    private const string BasesSql = """
+    internal const string BasesSql = """
         SELECT t.user_id,
                CASE WHEN c.snapshot_day < @day THEN c.closing_amount ELSE
                (SELECT s.closing_amount FROM daily_asset_snapshots s
@@ -28,20 +28,21 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
                coalesce(c.snapshot_day > @day, false)
           FROM unnest(@user_ids) AS t(user_id)
           LEFT JOIN users u ON u.id = t.user_id
-          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id
+          LEFT JOIN daily_asset_snapshots c ON c.id = u.current_snapshot_id AND c.snapshot_day = u.current_snapshot_day
         """;
 
-    private const string LaterSnapshotsSql = $"""
+    internal const string LaterSnapshotsSql = $"""
         SELECT {StoredSnapshotColumns} FROM daily_asset_snapshots
          WHERE user_id = ANY(@user_ids) AND snapshot_day > @day
          ORDER BY user_id, snapshot_day
         """;
 
-    private const string UpdateRebasedSql = """
+    // Every day re-based lies after the day written: the day bounds the partitions the update reads.
+    internal const string UpdateRebasedSql = """
         UPDATE daily_asset_snapshots s
            SET opening_amount = t.opening, market_delta = t.market_delta, net_flow = t.net_flow, closing_amount = t.closing, updated_at = @now
           FROM unnest(@ids, @openings, @market_deltas, @net_flows, @closings) AS t(id, opening, market_delta, net_flow, closing)
-         WHERE s.id = t.id
+         WHERE s.id = t.id AND s.snapshot_day > @day
         """;
 
     // In the order given, so the change history's ids follow the balance.
@@ -68,7 +69,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
             ON CONFLICT (user_id, snapshot_day) DO NOTHING
             RETURNING id, user_id
         ), moved AS (
-            UPDATE users u SET current_snapshot_id = i.id
+            UPDATE users u SET current_snapshot_id = i.id, current_snapshot_day = @day
               FROM inserted i
              WHERE u.id = i.user_id AND i.user_id <> ALL(@with_later_days)
         ), cleared AS (
@@ -148,7 +149,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
             // Only where this chunk's snapshot went in: a user another run wrote first was re-based by that run.
             var applied = inserted.Where(rebases.ContainsKey).Select(id => rebases[id]).ToList();
             if (applied.Count > 0)
-                await ApplyRebasesAsync(connection, transaction, applied, changedAt, cancellationToken);
+                await ApplyRebasesAsync(connection, transaction, day, applied, changedAt, cancellationToken);
             (rebasedUsers, rebasedDays) = (applied.Count, applied.Sum(r => r.Snapshots.Count));
         }
 
@@ -185,7 +186,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     }
 
     private static async Task ApplyRebasesAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, List<UserRebase> rebases, DateTimeOffset now, CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, DateOnly day, List<UserRebase> rebases, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var snapshots = rebases.SelectMany(r => r.Snapshots).ToArray();
         await using (var update = new NpgsqlCommand(UpdateRebasedSql, connection, transaction))
@@ -196,6 +197,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
             update.Parameters.AddWithValue("net_flows", snapshots.Select(s => s.NetFlow).ToArray());
             update.Parameters.AddWithValue("closings", snapshots.Select(s => s.Closing).ToArray());
             update.Parameters.AddWithValue("now", now);
+            update.Parameters.AddWithValue("day", day);
             await update.ExecuteNonQueryAsync(cancellationToken);
         }
         var changes = rebases.SelectMany(r => r.Changes.Select(c => (r.UserId, Change: c))).ToArray();

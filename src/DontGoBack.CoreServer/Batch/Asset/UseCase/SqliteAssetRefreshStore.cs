@@ -197,8 +197,8 @@ public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retr
         // The pointer is the snapshot with the greatest day, so a back-fill never moves it back.
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            UPDATE users SET current_snapshot_id =
-                   (SELECT s.id FROM daily_asset_snapshots s WHERE s.user_id = users.id ORDER BY s.snapshot_day DESC LIMIT 1)
+            UPDATE users SET (current_snapshot_id, current_snapshot_day) =
+                   (SELECT s.id, s.snapshot_day FROM daily_asset_snapshots s WHERE s.user_id = users.id ORDER BY s.snapshot_day DESC LIMIT 1)
              WHERE id IN (SELECT value FROM json_each(@user_ids))
             """;
         command.Parameters.AddWithValue("@user_ids", JsonIds(userIds));

@@ -22,7 +22,270 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRun", b =>
+            modelBuilder.Entity("DontGoBack.Batch.Alerts.DeadlineAlert", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<string>("Condition")
+                        .IsRequired()
+                        .HasMaxLength(30)
+                        .HasColumnType("character varying(30)")
+                        .HasColumnName("condition");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Delivery")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("delivery");
+
+                    b.Property<string>("JobName")
+                        .IsRequired()
+                        .HasMaxLength(50)
+                        .HasColumnType("character varying(50)")
+                        .HasColumnName("job_name");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("last_error");
+
+                    b.Property<DateTimeOffset?>("LeaseUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("lease_until");
+
+                    b.Property<DateTimeOffset>("NextAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<string>("Node")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("node");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasMaxLength(8000)
+                        .HasColumnType("character varying(8000)")
+                        .HasColumnName("payload");
+
+                    b.Property<DateTimeOffset?>("SentAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("sent_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_batch_alerts");
+
+                    b.HasIndex("Delivery", "NextAttemptAt")
+                        .HasDatabaseName("ix_batch_alerts_delivery_next_attempt_at");
+
+                    b.HasIndex("JobName", "Day", "Condition", "Kind")
+                        .IsUnique()
+                        .HasDatabaseName("ix_batch_alerts_job_name_day_condition_kind");
+
+                    b.ToTable("batch_alerts", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.Batch.Cluster.BatchRunPartition", b =>
+                {
+                    b.Property<long>("RunId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("run_id");
+
+                    b.Property<int>("PartitionNo")
+                        .HasColumnType("integer")
+                        .HasColumnName("partition_no");
+
+                    b.Property<string>("Counters")
+                        .HasColumnType("text")
+                        .HasColumnName("counters");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("error");
+
+                    b.Property<int>("Expected")
+                        .HasColumnType("integer")
+                        .HasColumnName("expected");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed");
+
+                    b.Property<DateTimeOffset?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.Property<long>("FirstUserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("first_user_id");
+
+                    b.Property<long>("LastUserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_user_id");
+
+                    b.Property<string>("Node")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("node");
+
+                    b.Property<int>("NotDue")
+                        .HasColumnType("integer")
+                        .HasColumnName("not_due");
+
+                    b.Property<int>("Skipped")
+                        .HasColumnType("integer")
+                        .HasColumnName("skipped");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("status");
+
+                    b.Property<int>("Success")
+                        .HasColumnType("integer")
+                        .HasColumnName("success");
+
+                    b.Property<int>("Total")
+                        .HasColumnType("integer")
+                        .HasColumnName("total");
+
+                    b.HasKey("RunId", "PartitionNo")
+                        .HasName("pk_batch_run_partitions");
+
+                    b.ToTable("batch_run_partitions", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.Batch.Operations.OperatorAction", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("action");
+
+                    b.Property<string>("Address")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("address");
+
+                    b.Property<DateTimeOffset>("At")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("at");
+
+                    b.Property<DateOnly?>("Day")
+                        .HasColumnType("date")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Detail")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("JobName")
+                        .HasMaxLength(50)
+                        .HasColumnType("character varying(50)")
+                        .HasColumnName("job_name");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("reason");
+
+                    b.Property<long?>("RunId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("run_id");
+
+                    b.Property<string>("TokenName")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("token_name");
+
+                    b.HasKey("Id")
+                        .HasName("pk_operator_actions");
+
+                    b.HasIndex("JobName", "Id")
+                        .HasDatabaseName("ix_operator_actions_job_name_id");
+
+                    b.ToTable("operator_actions", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.Batch.Operations.SchedulePause", b =>
+                {
+                    b.Property<string>("JobName")
+                        .HasMaxLength(50)
+                        .HasColumnType("character varying(50)")
+                        .HasColumnName("job_name");
+
+                    b.Property<string>("Address")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("address");
+
+                    b.Property<DateTimeOffset>("PausedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("paused_at");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("TokenName")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("token_name");
+
+                    b.HasKey("JobName")
+                        .HasName("pk_batch_schedule_pauses");
+
+                    b.ToTable("batch_schedule_pauses", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.Batch.Runs.BatchRun", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
@@ -121,7 +384,7 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.ToTable("batch_runs", (string)null);
                 });
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunAttempt", b =>
+            modelBuilder.Entity("DontGoBack.Batch.Runs.BatchRunAttempt", b =>
                 {
                     b.Property<long>("RunId")
                         .HasColumnType("bigint")
@@ -193,269 +456,6 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.ToTable("batch_run_attempts", (string)null);
                 });
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
-                {
-                    b.Property<long>("RunId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("run_id");
-
-                    b.Property<int>("PartitionNo")
-                        .HasColumnType("integer")
-                        .HasColumnName("partition_no");
-
-                    b.Property<string>("Counters")
-                        .HasColumnType("text")
-                        .HasColumnName("counters");
-
-                    b.Property<string>("Error")
-                        .HasMaxLength(2000)
-                        .HasColumnType("character varying(2000)")
-                        .HasColumnName("error");
-
-                    b.Property<int>("Expected")
-                        .HasColumnType("integer")
-                        .HasColumnName("expected");
-
-                    b.Property<int>("Failed")
-                        .HasColumnType("integer")
-                        .HasColumnName("failed");
-
-                    b.Property<DateTimeOffset?>("FinishedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("finished_at");
-
-                    b.Property<long>("FirstUserId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("first_user_id");
-
-                    b.Property<long>("LastUserId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("last_user_id");
-
-                    b.Property<string>("Node")
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)")
-                        .HasColumnName("node");
-
-                    b.Property<int>("NotDue")
-                        .HasColumnType("integer")
-                        .HasColumnName("not_due");
-
-                    b.Property<int>("Skipped")
-                        .HasColumnType("integer")
-                        .HasColumnName("skipped");
-
-                    b.Property<string>("Status")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("character varying(20)")
-                        .HasColumnName("status");
-
-                    b.Property<int>("Success")
-                        .HasColumnType("integer")
-                        .HasColumnName("success");
-
-                    b.Property<int>("Total")
-                        .HasColumnType("integer")
-                        .HasColumnName("total");
-
-                    b.HasKey("RunId", "PartitionNo")
-                        .HasName("pk_batch_run_partitions");
-
-                    b.ToTable("batch_run_partitions", (string)null);
-                });
-
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.DeadlineAlert", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasColumnName("id");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
-                    b.Property<int>("Attempts")
-                        .HasColumnType("integer")
-                        .HasColumnName("attempts");
-
-                    b.Property<string>("Condition")
-                        .IsRequired()
-                        .HasMaxLength(30)
-                        .HasColumnType("character varying(30)")
-                        .HasColumnName("condition");
-
-                    b.Property<DateTimeOffset>("CreatedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
-
-                    b.Property<DateOnly>("Day")
-                        .HasColumnType("date")
-                        .HasColumnName("day");
-
-                    b.Property<string>("Delivery")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("character varying(20)")
-                        .HasColumnName("delivery");
-
-                    b.Property<string>("JobName")
-                        .IsRequired()
-                        .HasMaxLength(50)
-                        .HasColumnType("character varying(50)")
-                        .HasColumnName("job_name");
-
-                    b.Property<string>("Kind")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("character varying(20)")
-                        .HasColumnName("kind");
-
-                    b.Property<string>("LastError")
-                        .HasMaxLength(2000)
-                        .HasColumnType("character varying(2000)")
-                        .HasColumnName("last_error");
-
-                    b.Property<DateTimeOffset?>("LeaseUntil")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("lease_until");
-
-                    b.Property<DateTimeOffset>("NextAttemptAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("next_attempt_at");
-
-                    b.Property<string>("Node")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)")
-                        .HasColumnName("node");
-
-                    b.Property<string>("Payload")
-                        .IsRequired()
-                        .HasMaxLength(8000)
-                        .HasColumnType("character varying(8000)")
-                        .HasColumnName("payload");
-
-                    b.Property<DateTimeOffset?>("SentAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("sent_at");
-
-                    b.HasKey("Id")
-                        .HasName("pk_batch_alerts");
-
-                    b.HasIndex("Delivery", "NextAttemptAt")
-                        .HasDatabaseName("ix_batch_alerts_delivery_next_attempt_at");
-
-                    b.HasIndex("JobName", "Day", "Condition", "Kind")
-                        .IsUnique()
-                        .HasDatabaseName("ix_batch_alerts_job_name_day_condition_kind");
-
-                    b.ToTable("batch_alerts", (string)null);
-                });
-
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.OperatorAction", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasColumnName("id");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
-                    b.Property<string>("Action")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("character varying(20)")
-                        .HasColumnName("action");
-
-                    b.Property<string>("Address")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)")
-                        .HasColumnName("address");
-
-                    b.Property<DateTimeOffset>("At")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("at");
-
-                    b.Property<DateOnly?>("Day")
-                        .HasColumnType("date")
-                        .HasColumnName("day");
-
-                    b.Property<string>("Detail")
-                        .HasMaxLength(2000)
-                        .HasColumnType("character varying(2000)")
-                        .HasColumnName("detail");
-
-                    b.Property<string>("JobName")
-                        .HasMaxLength(50)
-                        .HasColumnType("character varying(50)")
-                        .HasColumnName("job_name");
-
-                    b.Property<string>("Outcome")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("character varying(20)")
-                        .HasColumnName("outcome");
-
-                    b.Property<string>("Reason")
-                        .HasMaxLength(500)
-                        .HasColumnType("character varying(500)")
-                        .HasColumnName("reason");
-
-                    b.Property<long?>("RunId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("run_id");
-
-                    b.Property<string>("TokenName")
-                        .IsRequired()
-                        .HasMaxLength(100)
-                        .HasColumnType("character varying(100)")
-                        .HasColumnName("token_name");
-
-                    b.HasKey("Id")
-                        .HasName("pk_operator_actions");
-
-                    b.HasIndex("JobName", "Id")
-                        .HasDatabaseName("ix_operator_actions_job_name_id");
-
-                    b.ToTable("operator_actions", (string)null);
-                });
-
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.SchedulePause", b =>
-                {
-                    b.Property<string>("JobName")
-                        .HasMaxLength(50)
-                        .HasColumnType("character varying(50)")
-                        .HasColumnName("job_name");
-
-                    b.Property<string>("Address")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)")
-                        .HasColumnName("address");
-
-                    b.Property<DateTimeOffset>("PausedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("paused_at");
-
-                    b.Property<string>("Reason")
-                        .IsRequired()
-                        .HasMaxLength(500)
-                        .HasColumnType("character varying(500)")
-                        .HasColumnName("reason");
-
-                    b.Property<string>("TokenName")
-                        .IsRequired()
-                        .HasMaxLength(100)
-                        .HasColumnType("character varying(100)")
-                        .HasColumnName("token_name");
-
-                    b.HasKey("JobName")
-                        .HasName("pk_batch_schedule_pauses");
-
-                    b.ToTable("batch_schedule_pauses", (string)null);
-                });
-
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
                 {
                     b.Property<long>("Id")
@@ -464,6 +464,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnName("id");
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateOnly>("SnapshotDay")
+                        .HasColumnType("date")
+                        .HasColumnName("snapshot_day");
 
                     b.Property<long>("AmountAfter")
                         .HasColumnType("bigint")
@@ -497,10 +501,6 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("character varying(500)")
                         .HasColumnName("reason");
 
-                    b.Property<DateOnly>("SnapshotDay")
-                        .HasColumnType("date")
-                        .HasColumnName("snapshot_day");
-
                     b.Property<long>("SnapshotId")
                         .HasColumnType("bigint")
                         .HasColumnName("snapshot_id");
@@ -509,14 +509,13 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("user_id");
 
-                    b.HasKey("Id")
+                    b.HasKey("Id", "SnapshotDay")
                         .HasName("pk_asset_changes");
 
-                    b.HasIndex("SnapshotId")
-                        .HasDatabaseName("ix_asset_changes_snapshot_id");
+                    b.HasIndex("SnapshotId", "SnapshotDay")
+                        .HasDatabaseName("ix_asset_changes_snapshot_id_snapshot_day");
 
                     b.HasIndex("UserId", "IdempotencyKey")
-                        .IsUnique()
                         .HasDatabaseName("ix_asset_changes_user_id_idempotency_key");
 
                     b.HasIndex("UserId", "SnapshotDay")
@@ -649,6 +648,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<DateOnly>("SnapshotDay")
+                        .HasColumnType("date")
+                        .HasColumnName("snapshot_day");
+
                     b.Property<long>("ClosingAmount")
                         .HasColumnType("bigint")
                         .HasColumnName("closing_amount");
@@ -669,10 +672,6 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("opening_amount");
 
-                    b.Property<DateOnly>("SnapshotDay")
-                        .HasColumnType("date")
-                        .HasColumnName("snapshot_day");
-
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
@@ -681,7 +680,7 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("user_id");
 
-                    b.HasKey("Id")
+                    b.HasKey("Id", "SnapshotDay")
                         .HasName("pk_daily_asset_snapshots");
 
                     b.HasIndex("UserId", "SnapshotDay")
@@ -709,6 +708,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<DateOnly?>("CurrentSnapshotDay")
+                        .HasColumnType("date")
+                        .HasColumnName("current_snapshot_day");
+
                     b.Property<long?>("CurrentSnapshotId")
                         .HasColumnType("bigint")
                         .HasColumnName("current_snapshot_id");
@@ -730,8 +733,8 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.HasKey("Id")
                         .HasName("pk_users");
 
-                    b.HasIndex("CurrentSnapshotId")
-                        .HasDatabaseName("ix_users_current_snapshot_id");
+                    b.HasIndex("CurrentSnapshotId", "CurrentSnapshotDay")
+                        .HasDatabaseName("ix_users_current_snapshot_id_current_snapshot_day");
 
                     b.HasIndex("Status", "Id")
                         .HasDatabaseName("ix_users_status_id");
@@ -819,19 +822,9 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.ToTable("console_sessions", (string)null);
                 });
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunAttempt", b =>
+            modelBuilder.Entity("DontGoBack.Batch.Cluster.BatchRunPartition", b =>
                 {
-                    b.HasOne("DontGoBack.CoreServer.Batch.Common.BatchRun", null)
-                        .WithMany()
-                        .HasForeignKey("RunId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_batch_run_attempts_batch_runs_run_id");
-                });
-
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
-                {
-                    b.HasOne("DontGoBack.CoreServer.Batch.Common.BatchRun", null)
+                    b.HasOne("DontGoBack.Batch.Runs.BatchRun", null)
                         .WithMany()
                         .HasForeignKey("RunId")
                         .OnDelete(DeleteBehavior.Cascade)
@@ -839,21 +832,31 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasConstraintName("fk_batch_run_partitions_batch_runs_run_id");
                 });
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
+            modelBuilder.Entity("DontGoBack.Batch.Runs.BatchRunAttempt", b =>
                 {
-                    b.HasOne("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", null)
+                    b.HasOne("DontGoBack.Batch.Runs.BatchRun", null)
                         .WithMany()
-                        .HasForeignKey("SnapshotId")
+                        .HasForeignKey("RunId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
-                        .HasConstraintName("fk_asset_changes_daily_asset_snapshots_snapshot_id");
+                        .HasConstraintName("fk_batch_run_attempts_batch_runs_run_id");
+                });
 
+            modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
+                {
                     b.HasOne("DontGoBack.CoreServer.Domain.Users.User", null)
                         .WithMany()
                         .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_asset_changes_users_user_id");
+
+                    b.HasOne("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", null)
+                        .WithMany()
+                        .HasForeignKey("SnapshotId", "SnapshotDay")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_asset_changes_daily_asset_snapshots_snapshot_id_snapshot_day");
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetMonthRollup", b =>
@@ -882,9 +885,9 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                 {
                     b.HasOne("DontGoBack.CoreServer.Domain.Assets.DailyAssetSnapshot", "CurrentSnapshot")
                         .WithMany()
-                        .HasForeignKey("CurrentSnapshotId")
+                        .HasForeignKey("CurrentSnapshotId", "CurrentSnapshotDay")
                         .OnDelete(DeleteBehavior.Restrict)
-                        .HasConstraintName("fk_users_daily_asset_snapshots_current_snapshot_id");
+                        .HasConstraintName("fk_users_daily_asset_snapshots_current_snapshot_id_current_sna");
 
                     b.Navigation("CurrentSnapshot");
                 });

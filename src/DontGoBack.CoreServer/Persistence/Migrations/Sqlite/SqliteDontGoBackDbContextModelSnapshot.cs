@@ -17,7 +17,266 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRun", b =>
+            modelBuilder.Entity("DontGoBack.Batch.Alerts.DeadlineAlert", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
+                    b.Property<string>("Condition")
+                        .IsRequired()
+                        .HasMaxLength(30)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("condition");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateOnly>("Day")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Delivery")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("delivery");
+
+                    b.Property<string>("JobName")
+                        .IsRequired()
+                        .HasMaxLength(50)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job_name");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_error");
+
+                    b.Property<DateTimeOffset?>("LeaseUntil")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("lease_until");
+
+                    b.Property<DateTimeOffset>("NextAttemptAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<string>("Node")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("node");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasMaxLength(8000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payload");
+
+                    b.Property<DateTimeOffset?>("SentAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sent_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_batch_alerts");
+
+                    b.HasIndex("Delivery", "NextAttemptAt")
+                        .HasDatabaseName("ix_batch_alerts_delivery_next_attempt_at");
+
+                    b.HasIndex("JobName", "Day", "Condition", "Kind")
+                        .IsUnique()
+                        .HasDatabaseName("ix_batch_alerts_job_name_day_condition_kind");
+
+                    b.ToTable("batch_alerts", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.Batch.Cluster.BatchRunPartition", b =>
+                {
+                    b.Property<long>("RunId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("run_id");
+
+                    b.Property<int>("PartitionNo")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("partition_no");
+
+                    b.Property<string>("Counters")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("counters");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<int>("Expected")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expected");
+
+                    b.Property<int>("Failed")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failed");
+
+                    b.Property<DateTimeOffset?>("FinishedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("finished_at");
+
+                    b.Property<long>("FirstUserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("first_user_id");
+
+                    b.Property<long>("LastUserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_user_id");
+
+                    b.Property<string>("Node")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("node");
+
+                    b.Property<int>("NotDue")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("not_due");
+
+                    b.Property<int>("Skipped")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("skipped");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<int>("Success")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("success");
+
+                    b.Property<int>("Total")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("total");
+
+                    b.HasKey("RunId", "PartitionNo")
+                        .HasName("pk_batch_run_partitions");
+
+                    b.ToTable("batch_run_partitions", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.Batch.Operations.OperatorAction", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("action");
+
+                    b.Property<string>("Address")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("address");
+
+                    b.Property<DateTimeOffset>("At")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("at");
+
+                    b.Property<DateOnly?>("Day")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Detail")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("JobName")
+                        .HasMaxLength(50)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job_name");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<long?>("RunId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("run_id");
+
+                    b.Property<string>("TokenName")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("token_name");
+
+                    b.HasKey("Id")
+                        .HasName("pk_operator_actions");
+
+                    b.HasIndex("JobName", "Id")
+                        .HasDatabaseName("ix_operator_actions_job_name_id");
+
+                    b.ToTable("operator_actions", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.Batch.Operations.SchedulePause", b =>
+                {
+                    b.Property<string>("JobName")
+                        .HasMaxLength(50)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job_name");
+
+                    b.Property<string>("Address")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("address");
+
+                    b.Property<DateTimeOffset>("PausedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("paused_at");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("TokenName")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("token_name");
+
+                    b.HasKey("JobName")
+                        .HasName("pk_batch_schedule_pauses");
+
+                    b.ToTable("batch_schedule_pauses", (string)null);
+                });
+
+            modelBuilder.Entity("DontGoBack.Batch.Runs.BatchRun", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
@@ -114,7 +373,7 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.ToTable("batch_runs", (string)null);
                 });
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunAttempt", b =>
+            modelBuilder.Entity("DontGoBack.Batch.Runs.BatchRunAttempt", b =>
                 {
                     b.Property<long>("RunId")
                         .HasColumnType("INTEGER")
@@ -184,265 +443,6 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasName("pk_batch_run_attempts");
 
                     b.ToTable("batch_run_attempts", (string)null);
-                });
-
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
-                {
-                    b.Property<long>("RunId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("run_id");
-
-                    b.Property<int>("PartitionNo")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("partition_no");
-
-                    b.Property<string>("Counters")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("counters");
-
-                    b.Property<string>("Error")
-                        .HasMaxLength(2000)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("error");
-
-                    b.Property<int>("Expected")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("expected");
-
-                    b.Property<int>("Failed")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("failed");
-
-                    b.Property<DateTimeOffset?>("FinishedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("finished_at");
-
-                    b.Property<long>("FirstUserId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("first_user_id");
-
-                    b.Property<long>("LastUserId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("last_user_id");
-
-                    b.Property<string>("Node")
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("node");
-
-                    b.Property<int>("NotDue")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("not_due");
-
-                    b.Property<int>("Skipped")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("skipped");
-
-                    b.Property<string>("Status")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("status");
-
-                    b.Property<int>("Success")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("success");
-
-                    b.Property<int>("Total")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("total");
-
-                    b.HasKey("RunId", "PartitionNo")
-                        .HasName("pk_batch_run_partitions");
-
-                    b.ToTable("batch_run_partitions", (string)null);
-                });
-
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.DeadlineAlert", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("id");
-
-                    b.Property<int>("Attempts")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("attempts");
-
-                    b.Property<string>("Condition")
-                        .IsRequired()
-                        .HasMaxLength(30)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("condition");
-
-                    b.Property<DateTimeOffset>("CreatedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("created_at");
-
-                    b.Property<DateOnly>("Day")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("day");
-
-                    b.Property<string>("Delivery")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("delivery");
-
-                    b.Property<string>("JobName")
-                        .IsRequired()
-                        .HasMaxLength(50)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("job_name");
-
-                    b.Property<string>("Kind")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("kind");
-
-                    b.Property<string>("LastError")
-                        .HasMaxLength(2000)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("last_error");
-
-                    b.Property<DateTimeOffset?>("LeaseUntil")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("lease_until");
-
-                    b.Property<DateTimeOffset>("NextAttemptAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("next_attempt_at");
-
-                    b.Property<string>("Node")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("node");
-
-                    b.Property<string>("Payload")
-                        .IsRequired()
-                        .HasMaxLength(8000)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("payload");
-
-                    b.Property<DateTimeOffset?>("SentAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("sent_at");
-
-                    b.HasKey("Id")
-                        .HasName("pk_batch_alerts");
-
-                    b.HasIndex("Delivery", "NextAttemptAt")
-                        .HasDatabaseName("ix_batch_alerts_delivery_next_attempt_at");
-
-                    b.HasIndex("JobName", "Day", "Condition", "Kind")
-                        .IsUnique()
-                        .HasDatabaseName("ix_batch_alerts_job_name_day_condition_kind");
-
-                    b.ToTable("batch_alerts", (string)null);
-                });
-
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.OperatorAction", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("id");
-
-                    b.Property<string>("Action")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("action");
-
-                    b.Property<string>("Address")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("address");
-
-                    b.Property<DateTimeOffset>("At")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("at");
-
-                    b.Property<DateOnly?>("Day")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("day");
-
-                    b.Property<string>("Detail")
-                        .HasMaxLength(2000)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("detail");
-
-                    b.Property<string>("JobName")
-                        .HasMaxLength(50)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("job_name");
-
-                    b.Property<string>("Outcome")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("outcome");
-
-                    b.Property<string>("Reason")
-                        .HasMaxLength(500)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("reason");
-
-                    b.Property<long?>("RunId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("run_id");
-
-                    b.Property<string>("TokenName")
-                        .IsRequired()
-                        .HasMaxLength(100)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("token_name");
-
-                    b.HasKey("Id")
-                        .HasName("pk_operator_actions");
-
-                    b.HasIndex("JobName", "Id")
-                        .HasDatabaseName("ix_operator_actions_job_name_id");
-
-                    b.ToTable("operator_actions", (string)null);
-                });
-
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.SchedulePause", b =>
-                {
-                    b.Property<string>("JobName")
-                        .HasMaxLength(50)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("job_name");
-
-                    b.Property<string>("Address")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("address");
-
-                    b.Property<DateTimeOffset>("PausedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("paused_at");
-
-                    b.Property<string>("Reason")
-                        .IsRequired()
-                        .HasMaxLength(500)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("reason");
-
-                    b.Property<string>("TokenName")
-                        .IsRequired()
-                        .HasMaxLength(100)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("token_name");
-
-                    b.HasKey("JobName")
-                        .HasName("pk_batch_schedule_pauses");
-
-                    b.ToTable("batch_schedule_pauses", (string)null);
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
@@ -692,6 +692,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
 
+                    b.Property<DateOnly?>("CurrentSnapshotDay")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("current_snapshot_day");
+
                     b.Property<long?>("CurrentSnapshotId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("current_snapshot_id");
@@ -800,24 +804,24 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                     b.ToTable("console_sessions", (string)null);
                 });
 
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunAttempt", b =>
+            modelBuilder.Entity("DontGoBack.Batch.Cluster.BatchRunPartition", b =>
                 {
-                    b.HasOne("DontGoBack.CoreServer.Batch.Common.BatchRun", null)
-                        .WithMany()
-                        .HasForeignKey("RunId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_batch_run_attempts_batch_runs_run_id");
-                });
-
-            modelBuilder.Entity("DontGoBack.CoreServer.Batch.Common.BatchRunPartition", b =>
-                {
-                    b.HasOne("DontGoBack.CoreServer.Batch.Common.BatchRun", null)
+                    b.HasOne("DontGoBack.Batch.Runs.BatchRun", null)
                         .WithMany()
                         .HasForeignKey("RunId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_batch_run_partitions_batch_runs_run_id");
+                });
+
+            modelBuilder.Entity("DontGoBack.Batch.Runs.BatchRunAttempt", b =>
+                {
+                    b.HasOne("DontGoBack.Batch.Runs.BatchRun", null)
+                        .WithMany()
+                        .HasForeignKey("RunId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_batch_run_attempts_batch_runs_run_id");
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Assets.AssetChange", b =>
