@@ -6,19 +6,24 @@
 # over every user, warm runs (random users), revalidation runs (If-None-Match with held ETags),
 # and EXPLAIN ANALYZE of one user's query as the database's own time. Standard output is the
 # markdown table; progress goes to standard error.
-#   bench/read.sh [--users N] [--days D] [--connections 16,64] [--duration S] [--intervals day,week,month]
-#                 [--threads T] [--core-dll PATH] [--baseline] [--skip-seed] [--keep-cluster]
+#   bench/read.sh [--users N] [--days D] [--rollup-months M] [--span-days S] [--connections 16,64] [--duration S]
+#                 [--intervals day,week,month] [--threads T] [--core-dll PATH] [--baseline] [--skip-seed] [--keep-cluster]
+# --rollup-months M: M months of monthly roll-ups before the daily rows, as the history lifecycle leaves them; the
+# daily rows then start on the first of the month --days reaches back to. --span-days S: every request asks for the S
+# days ending today (from=), not the endpoint's default 30, e.g. 731 for a two-year graph.
 # --baseline: the server in --core-dll is a build from before the read path was cached (no cache
 # to warm, no ETag): the warm-up pass is skipped and the yardstick explains the statements it sent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-users=100000 days=90 connections=16,64 duration=10 intervals=day,week,month threads=2
+users=100000 days=90 rollup_months=0 span_days="" connections=16,64 duration=10 intervals=day,week,month threads=2
 core_dll="" baseline=false skip_seed=false keep_cluster=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) users=$2; shift 2 ;;
     --days) days=$2; shift 2 ;;
+    --rollup-months) rollup_months=$2; shift 2 ;;
+    --span-days) span_days=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --intervals) intervals=$2; shift 2 ;;
@@ -64,6 +69,20 @@ admin=$(scripts/postgres.sh start "$port" | tail -n 1)
 connection="${admin/Database=postgres/Database=dontgoback_read}"
 psql=(/usr/lib/postgresql/15/bin/psql -h 127.0.0.1 -p "$port" -U postgres -qAt)
 last_day=$(TZ=Asia/Seoul date +%F)
+first_daily=$(date -d "$last_day - $((days - 1)) days" +%F)
+history="$days days (to $last_day)"
+if [ "$rollup_months" -gt 0 ]; then
+  # As the seeder lays it out: whole months rolled up, the daily rows from the first of a month.
+  first_daily=$(date -d "$last_day - $((days - 1)) days" +%Y-%m-01)
+  history="$rollup_months months of roll-ups ($(date -d "$first_daily - $rollup_months months" +%Y-%m) to $(date -d "$first_daily - 1 month" +%Y-%m)) + $(( ($(date -d "$last_day" +%s) - $(date -d "$first_daily" +%s)) / 86400 + 1 )) days ($first_daily to $last_day)"
+fi
+from_args=()
+span="the endpoint's default 30 days"
+if [ -n "$span_days" ]; then
+  export READ_FROM=$(date -d "$last_day - $((span_days - 1)) days" +%F)
+  from_args=(--from "$READ_FROM")
+  span="$span_days days ($READ_FROM to $last_day)"
+fi
 
 # The cache must hold every user's graph for the warm runs (about 5 KB each for 30 days), and keep
 # it through the warm-up pass and the runs: a bench setting, not a default (see the README).
@@ -75,8 +94,10 @@ export Database__Provider=Postgres ConnectionStrings__DontGoBack="$connection" D
 if [ "$skip_seed" = false ]; then
   "${psql[@]}" -c "DROP DATABASE IF EXISTS dontgoback_read" -c "CREATE DATABASE dontgoback_read" >&2
   dotnet "$core_dll" runs >/dev/null   # applies the migrations
-  bench seed --connection "$connection" --users "$users" --days "$days" --last-day "$last_day"
+  bench seed --connection "$connection" --users "$users" --days "$days" --last-day "$last_day" --rollup-months "$rollup_months"
 fi
+# What the history takes on disk as seeded (indexes rebuilt packed after the load, then VACUUM ANALYZE): bench/retention/bytes.sql.
+mapfile -t stored < <("${psql[@]}" -d dontgoback_read -f bench/retention/bytes.sql)
 
 start_server() {
   stop_server
@@ -116,21 +137,22 @@ for interval in "${interval_list[@]}"; do
   done
   start_server
   if [ "$baseline" = false ]; then
-    notes+=("$(bench warm --base-url "$base_url" --users "$users" --interval "$interval" --concurrency 64)")
+    notes+=("$(bench warm --base-url "$base_url" --users "$users" --interval "$interval" "${from_args[@]}" --concurrency 64)")
   fi
   for c in "${connection_list[@]}"; do row warm "$interval" "$c" random; done
   etags_file=$(mktemp --suffix=.lua)
-  if bench etags --base-url "$base_url" --users "$users" --interval "$interval" --out "$etags_file"; then
+  if bench etags --base-url "$base_url" --users "$users" --interval "$interval" "${from_args[@]}" --out "$etags_file"; then
     for c in "${connection_list[@]}"; do READ_ETAGS=$etags_file row revalidate "$interval" "$c" revalidate; done
   else
     echo "| revalidate | $interval | — | no ETag | | | | |"
   fi
   rm -f "$etags_file"
-  notes+=("$(bench explain --connection "$connection" --user $(( (RANDOM * 32768 + RANDOM) % users + 1 )) --interval "$interval" --last-day "$last_day" $([ "$baseline" = true ] && echo --before))")
+  notes+=("$(bench explain --connection "$connection" --user $(( (RANDOM * 32768 + RANDOM) % users + 1 )) --interval "$interval" --last-day "$last_day" "${from_args[@]}" $([ "$baseline" = true ] && echo --before))")
 done
 stop_server
 
 echo
-echo "$users users × $days days (to $last_day), PostgreSQL 15 on 127.0.0.1, wrk $threads threads, ${duration} s per run; load average before: $load."
+echo "$users users × $history, each request $span; PostgreSQL 15 on 127.0.0.1, wrk $threads threads, ${duration} s per run; load average before: $load."
+for line in "${stored[@]}"; do echo "$line"; done
 for note in "${notes[@]}"; do echo "$note"; done
 echo "Load average after: $(cut -d" " -f1-3 /proc/loadavg). Machine: $(nproc) logical CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; $(scripts/postgres.sh pages "$port"); $(date -u '+%Y-%m-%d %H:%M UTC')."

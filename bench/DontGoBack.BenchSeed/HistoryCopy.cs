@@ -16,6 +16,8 @@ namespace DontGoBack.BenchSeed;
 /// <c>Opening</c> change; each later day opens at the closing before it and closes at
 /// round(opening × multiplier) plus that day's net flow, with a multiplier from 0.97 to 1.03 that
 /// follows (user, day), and a reward (net flow and <c>Reward</c> change) on about one user-day in 100.
+/// <see cref="SeedRolledUpAsync"/> writes the same history with its oldest months already let go, as the core server's
+/// history lifecycle leaves them: their roll-ups instead of their days.
 /// The schema must exist (the core server migrates it); the connection must be a superuser's
 /// (<c>session_replication_role</c>).
 /// </summary>
@@ -44,7 +46,26 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
     public Task SeedAsync(int users, int activePercent, DateOnly openingDay, int days, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(days, 1);
-        return LoadAsync(new Seed(users, activePercent, openingDay), openingDay.AddDays(1), days - 1, withMarketChanges: false, cancellationToken);
+        return LoadAsync(new Seed(users, activePercent, openingDay, RolledUpMonths: 0), openingDay.AddDays(1), days - 1, withMarketChanges: false, cancellationToken);
+    }
+
+    /// <summary>
+    /// The history <see cref="SeedAsync"/> writes (the same days, multipliers and rewards), with its first
+    /// <paramref name="rolledUpMonths"/> calendar months, from <paramref name="openingDay"/>'s, already let go as the core
+    /// server's <c>AssetHistoryLifecycle</c> leaves them: one <c>asset_month_rollups</c> row per user and month with the
+    /// figures it computes from the days (first and last day, days, the first opening, the last closing, the summed net flow,
+    /// the product of the multipliers in day order, the opening's missing one counting as 1.0), the months in
+    /// <c>asset_rolled_up_months</c> with their daily rows deleted, and none of their snapshots or change rows left but the
+    /// users' current ones (the openings of the users not ACTIVE, with their <c>Opening</c> changes). Then every ACTIVE
+    /// user gets <paramref name="days"/> daily days from the first of the month after, the first opening at the last
+    /// roll-up's closing, and the pointer on the newest.
+    /// </summary>
+    public Task SeedRolledUpAsync(int users, int activePercent, DateOnly openingDay, int rolledUpMonths, int days, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rolledUpMonths, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(days, 1);
+        var dailyFrom = FirstOfMonth(openingDay).AddMonths(rolledUpMonths);
+        return LoadAsync(new Seed(users, activePercent, openingDay, rolledUpMonths), dailyFrom, days, withMarketChanges: false, cancellationToken);
     }
 
     /// <summary>
@@ -56,7 +77,7 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
     public Task AppendAsync(DateOnly firstDay, int days, bool withMarketChanges, CancellationToken cancellationToken) =>
         LoadAsync(seed: null, firstDay, days, withMarketChanges, cancellationToken);
 
-    private sealed record Seed(int Users, int ActivePercent, DateOnly OpeningDay);
+    private sealed record Seed(int Users, int ActivePercent, DateOnly OpeningDay, int RolledUpMonths);
 
     private async Task LoadAsync(Seed? seed, DateOnly firstDay, int days, bool withMarketChanges, CancellationToken cancellationToken)
     {
@@ -74,7 +95,10 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         }
         else
         {
-            await ExecuteAsync(connection, "TRUNCATE users, daily_asset_snapshots, asset_changes CASCADE", cancellationToken);
+            // The roll-up tables only when seeding them: a build from before them (read.sh --baseline) has none.
+            await ExecuteAsync(connection, seed.RolledUpMonths > 0
+                ? "TRUNCATE users, daily_asset_snapshots, asset_changes, asset_month_rollups, asset_rolled_up_months CASCADE"
+                : "TRUNCATE users, daily_asset_snapshots, asset_changes CASCADE", cancellationToken);
             var active = Enumerable.Range(1, seed.Users).Where(id => id % 100 < seed.ActivePercent).Select(id => (long)id).ToArray();
             userIds = active;
             closings = Enumerable.Repeat(StartAmount, active.Length).ToArray();
@@ -87,6 +111,11 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         {
             await CopyUsersAndOpeningsAsync(connection, seed, now, cancellationToken);
             progress($"users and openings: {seed.Users:N0} at {clock.Elapsed.TotalSeconds:F1} s");
+            if (seed.RolledUpMonths > 0)
+            {
+                await CopyRollupsAsync(connection, seed, userIds, closings, firstDay, now, cancellationToken);
+                progress($"roll-ups: {seed.RolledUpMonths} months to {firstDay.AddDays(-1):yyyy-MM-dd} at {clock.Elapsed.TotalSeconds:F1} s");
+            }
         }
 
         var snapshotIds = new long[userIds.Length];
@@ -103,12 +132,8 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
                 for (var i = 0; i < userIds.Length; i++)
                 {
                     var user = userIds[i];
-                    var hash = Mix((ulong)user * 1_000_003UL + (ulong)snapshotDay.DayNumber);
-                    // 0.9700 to 1.0300 in steps of 0.0001, inside the contract's daily bound.
-                    var multiplier = 0.97 + (hash % 601) / 10_000.0;
                     var opening = closings[i];
-                    var moved = (long)Math.Round(opening * multiplier, MidpointRounding.AwayFromZero);
-                    var netFlow = (hash >> 20) % 100 == 0 ? Reward : 0;
+                    var (multiplier, moved, netFlow) = DayOf(user, snapshotDay, opening);
                     var id = snapshotIds[i] = nextSnapshotId++;
                     if (netFlow != 0)
                         rewards.Add((user, id, moved));
@@ -157,9 +182,94 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         foreach (var table in Tables)
             await ExecuteAsync(connection, $"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(max(id), 1) FROM {table}))", cancellationToken);
         // As autovacuum would leave a table nobody writes to: statistics and the visibility map.
-        await ExecuteAsync(connection, $"VACUUM (ANALYZE) {string.Join(", ", Tables)}", cancellationToken);
+        await ExecuteAsync(connection, $"VACUUM (ANALYZE) {string.Join(", ", seed?.RolledUpMonths > 0 ? Tables.Concat(RollupTables) : Tables)}", cancellationToken);
         progress($"{days} days for {userIds.Length:N0} active users from {firstDay:yyyy-MM-dd}" +
                  $"{(seed is null ? "" : $", after {seed.Users:N0} users and openings")} in {clock.Elapsed.TotalSeconds:F1} s");
+    }
+
+    private static readonly string[] RollupTables = ["asset_month_rollups", "asset_rolled_up_months"];
+
+    /// <summary>
+    /// One day of an ACTIVE user's history after its opening: the multiplier from 0.97 to 1.03 in steps of 0.0001 (inside the
+    /// contract's daily bound) and the reward on about one user-day in 100 both follow (user, day), so the daily rows and
+    /// the roll-ups of the same day agree.
+    /// </summary>
+    private static (double Multiplier, long Moved, long NetFlow) DayOf(long user, DateOnly day, long opening)
+    {
+        var hash = Mix((ulong)user * 1_000_003UL + (ulong)day.DayNumber);
+        var multiplier = 0.97 + (hash % 601) / 10_000.0;
+        var moved = (long)Math.Round(opening * multiplier, MidpointRounding.AwayFromZero);
+        return (multiplier, moved, (hash >> 20) % 100 == 0 ? Reward : 0);
+    }
+
+    private static DateOnly FirstOfMonth(DateOnly day) => new(day.Year, day.Month, 1);
+
+    /// <summary>
+    /// The rolled-up months before <paramref name="dailyFrom"/>, a month at a time as the lifecycle writes them, every user
+    /// with a day in the month by id: each ACTIVE user's days from the opening folded as AssetHistoryLifecycle.RollUpAsync
+    /// folds them (<paramref name="closings"/> ends on the last month's closings), and the users not ACTIVE in the opening's
+    /// month with their opening alone; then the months recorded, their daily rows deleted.
+    /// </summary>
+    private static async Task CopyRollupsAsync(
+        NpgsqlConnection connection, Seed seed, long[] activeIds, long[] closings, DateOnly dailyFrom, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var months = new List<(DateOnly Month, long Users)>();
+        for (var month = FirstOfMonth(seed.OpeningDay); month < dailyFrom; month = month.AddMonths(1))
+        {
+            var first = month < seed.OpeningDay ? seed.OpeningDay : month;
+            var last = month.AddMonths(1).AddDays(-1);
+            long rows = 0;
+            await using (var copy = await connection.BeginBinaryImportAsync(
+                "COPY asset_month_rollups (user_id, month, first_day, last_day, days, opening_amount, closing_amount, net_flow, market_multiplier) FROM STDIN (FORMAT BINARY)",
+                cancellationToken))
+            {
+                var i = 0;
+                for (long user = 1; user <= seed.Users; user++)
+                {
+                    var active = i < activeIds.Length && activeIds[i] == user;
+                    if (!active && month != FirstOfMonth(seed.OpeningDay))
+                        continue;
+                    var opening = active ? closings[i] : StartAmount;
+                    var (closing, netFlow, product) = (opening, 0L, 1.0);
+                    // The opening day has no market move (its multiplier NULL, 1.0 in the product); a user not ACTIVE has no other day.
+                    for (var day = first == seed.OpeningDay ? first.AddDays(1) : first; active && day <= last; day = day.AddDays(1))
+                    {
+                        var (multiplier, moved, flow) = DayOf(user, day, closing);
+                        closing = moved + flow;
+                        netFlow += flow;
+                        product *= multiplier;
+                    }
+                    copy.StartRow();
+                    copy.Write(user, NpgsqlDbType.Bigint);
+                    copy.Write(month, NpgsqlDbType.Date);
+                    copy.Write(first, NpgsqlDbType.Date);
+                    copy.Write(active ? last : first, NpgsqlDbType.Date);
+                    copy.Write(active ? last.DayNumber - first.DayNumber + 1 : 1, NpgsqlDbType.Integer);
+                    copy.Write(opening, NpgsqlDbType.Bigint);
+                    copy.Write(closing, NpgsqlDbType.Bigint);
+                    copy.Write(netFlow, NpgsqlDbType.Bigint);
+                    copy.Write(product, NpgsqlDbType.Double);
+                    rows++;
+                    if (active)
+                        closings[i++] = closing;
+                }
+                await copy.CompleteAsync(cancellationToken);
+            }
+            months.Add((month, rows));
+        }
+        await using (var copy = await connection.BeginBinaryImportAsync(
+            "COPY asset_rolled_up_months (month, users, rolled_up_at, daily_rows_deleted_at) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        {
+            foreach (var (month, users) in months)
+            {
+                copy.StartRow();
+                copy.Write(month, NpgsqlDbType.Date);
+                copy.Write(users, NpgsqlDbType.Bigint);
+                copy.Write(now, NpgsqlDbType.TimestampTz);
+                copy.Write(now, NpgsqlDbType.TimestampTz);
+            }
+            await copy.CompleteAsync(cancellationToken);
+        }
     }
 
     private const string ChangesCopySql =
@@ -182,12 +292,16 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
             }
             await copy.CompleteAsync(cancellationToken);
         }
+        // An ACTIVE user's opening lies in a rolled-up month and is not its current snapshot: the lifecycle deleted it and its change.
+        bool Kept(long user) => seed.RolledUpMonths == 0 || Status(user, seed.ActivePercent) != "ACTIVE";
         await using (var copy = await connection.BeginBinaryImportAsync(
             "COPY daily_asset_snapshots (id, user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at) FROM STDIN (FORMAT BINARY)",
             cancellationToken))
         {
             for (long user = 1; user <= seed.Users; user++)
             {
+                if (!Kept(user))
+                    continue;
                 copy.StartRow();
                 copy.Write(user, NpgsqlDbType.Bigint);
                 copy.Write(user, NpgsqlDbType.Bigint);
@@ -204,7 +318,10 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         await using (var copy = await connection.BeginBinaryImportAsync(ChangesCopySql, cancellationToken))
         {
             for (long user = 1; user <= seed.Users; user++)
-                WriteChange(copy, user, "Opening", 0, StartAmount, "bench opening", user, seed.OpeningDay, now);
+            {
+                if (Kept(user))
+                    WriteChange(copy, user, "Opening", 0, StartAmount, "bench opening", user, seed.OpeningDay, now);
+            }
             await copy.CompleteAsync(cancellationToken);
         }
     }

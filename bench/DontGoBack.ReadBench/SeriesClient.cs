@@ -7,9 +7,12 @@ namespace DontGoBack.ReadBench;
 /// <summary>The bench's own HTTP calls: a warm-up pass over every user and the ETags a revalidating client holds.</summary>
 public static class SeriesClient
 {
-    public static string PathOf(long user, string interval) => $"/api/users/{user}/asset-series?interval={interval}";
+    /// <param name="from">The first day (YYYY-MM-DD); null asks for the endpoint's default span.</param>
+    public static string PathOf(long user, string interval, string? from) =>
+        $"/api/users/{user}/asset-series?interval={interval}{(from is null ? "" : $"&from={from}")}";
 
-    public static async Task<int> WarmAsync(string baseUrl, int users, string interval, int concurrency, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> WarmAsync(
+        string baseUrl, int users, string interval, string? from, int concurrency, TextWriter output, CancellationToken cancellationToken)
     {
         using var client = NewClient(baseUrl, concurrency);
         var notOk = 0;
@@ -17,7 +20,7 @@ public static class SeriesClient
         await Parallel.ForEachAsync(Enumerable.Range(1, users), new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken },
             async (user, token) =>
             {
-                using var response = await client.GetAsync(PathOf(user, interval), HttpCompletionOption.ResponseContentRead, token);
+                using var response = await client.GetAsync(PathOf(user, interval, from), HttpCompletionOption.ResponseContentRead, token);
                 if (response.StatusCode != HttpStatusCode.OK)
                     Interlocked.Increment(ref notOk);
             });
@@ -25,7 +28,8 @@ public static class SeriesClient
         return notOk == 0 ? 0 : 1;
     }
 
-    public static async Task<int> WriteEtagsAsync(string baseUrl, int users, string interval, int count, string outFile, CancellationToken cancellationToken)
+    public static async Task<int> WriteEtagsAsync(
+        string baseUrl, int users, string interval, string? from, int count, string outFile, CancellationToken cancellationToken)
     {
         using var client = NewClient(baseUrl, 16);
         var random = new Random(14);
@@ -34,7 +38,7 @@ public static class SeriesClient
         await Parallel.ForEachAsync(Enumerable.Range(0, picked.Length), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
             async (i, token) =>
             {
-                var path = PathOf(picked[i], interval);
+                var path = PathOf(picked[i], interval, from);
                 using var response = await client.GetAsync(path, token);
                 if (response.StatusCode == HttpStatusCode.OK && response.Headers.ETag is { } etag)
                     lines[i] = $"  {{\"{path}\", '{etag.Tag}'}},";

@@ -23,9 +23,15 @@ public static class SeriesQueryExplain
     ];
 
     public static async Task<int> RunAsync(
-        string connectionString, long user, string interval, DateOnly lastDay, bool before, TextWriter output, CancellationToken cancellationToken)
+        string connectionString, long user, string interval, DateOnly firstDay, DateOnly lastDay, bool before, TextWriter output, CancellationToken cancellationToken)
     {
-        string[] statements = before ? Before : [interval == "day" ? AssetSeriesReader.DaysSql : AssetSeriesReader.PeriodsSql];
+        // The statement the server sends for the interval (AssetSeriesReader.ReadAsync on PostgreSQL): a month view reads the roll-ups too.
+        string[] statements = before ? Before : [interval switch
+        {
+            "day" => AssetSeriesReader.DaysSql,
+            "month" => AssetSeriesReader.PostgresMonthsSql,
+            _ => AssetSeriesReader.PeriodsSql,
+        }];
         await using var source = NpgsqlDataSource.Create(connectionString);
         await using var connection = await source.OpenConnectionAsync(cancellationToken);
         var total = 0.0;
@@ -34,9 +40,10 @@ public static class SeriesQueryExplain
         {
             await using var command = new NpgsqlCommand($"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", connection);
             command.Parameters.AddWithValue("user_id", user);
-            command.Parameters.AddWithValue("from", lastDay.AddDays(-29));
+            command.Parameters.AddWithValue("from", firstDay);
             command.Parameters.AddWithValue("to", lastDay);
-            command.Parameters.AddWithValue("unit", interval);
+            if (sql.Contains("@unit", StringComparison.Ordinal))
+                command.Parameters.AddWithValue("unit", interval);
             var json = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
             using var plan = JsonDocument.Parse(json);
             var root = plan.RootElement[0];
@@ -48,7 +55,7 @@ public static class SeriesQueryExplain
             total += execution;
             parts.Add($"{execution:F3} ms ({buffers.GetProperty("Node Type").GetString()}, {hits} buffers hit, {reads} read, planning {planning:F3} ms)");
         }
-        output.WriteLine($"database time ({(before ? "the statements before" : "the series statement")}), user {user}, {interval}: {total:F3} ms = {string.Join(" + ", parts)}");
+        output.WriteLine($"database time ({(before ? "the statements before" : "the series statement")}), user {user}, {interval} {firstDay:yyyy-MM-dd} to {lastDay:yyyy-MM-dd}: {total:F3} ms = {string.Join(" + ", parts)}");
         return 0;
     }
 }

@@ -14,5 +14,5 @@ done = common.done
 function request()
   local user = (first + tid + sent * threadCount) % users + 1
   sent = sent + 1
-  return wrk.format("GET", "/api/users/" .. user .. "/asset-series?interval=" .. interval)
+  return wrk.format("GET", "/api/users/" .. user .. "/asset-series" .. common.query(interval))
 end

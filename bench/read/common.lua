@@ -2,6 +2,15 @@
 local common = {}
 local threads = {}
 local counter = 0
+local from = os.getenv("READ_FROM")
+
+-- The query of every request: the interval, and the first day when read.sh was given --span-days.
+function common.query(interval)
+  if from and from ~= "" then
+    return "?interval=" .. interval .. "&from=" .. from
+  end
+  return "?interval=" .. interval
+end
 
 function common.setup(thread)
   thread:set("tid", counter)

@@ -11,5 +11,5 @@ function init(args)
 end
 
 function request()
-  return wrk.format("GET", "/api/users/" .. math.random(1, users) .. "/asset-series?interval=" .. interval)
+  return wrk.format("GET", "/api/users/" .. math.random(1, users) .. "/asset-series" .. common.query(interval))
 end

@@ -1,0 +1,107 @@
+using DontGoBack.Batch.Storage;
+using DontGoBack.BenchSeed;
+using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace DontGoBack.CoreServer.Tests.Integration;
+
+/// <summary>
+/// The read bench's seeder (bench/DontGoBack.BenchSeed) writes months already rolled up exactly as the history lifecycle
+/// leaves them (issue 27), so the bench measures the graph over the data production would hold: the same history seeded
+/// day by day and let go by <see cref="AssetHistoryLifecycle"/> ends up row for row as the one seeded with its roll-ups.
+/// PostgreSQL only, as the seeder is (binary COPY).
+/// </summary>
+public sealed class BenchRolledUpSeedTests
+{
+    private const int Users = 30;
+    /// <summary>Users 1 to 19 ACTIVE (id % 100 below it), 20 to 30 not.</summary>
+    private const int ActivePercent = 20;
+    private static readonly DateOnly Opening = new(2025, 1, 1);
+    private static readonly DateOnly LastDay = new(2025, 5, 10);
+
+    /// <summary>With two months kept on <see cref="LastDay"/>, April and May stay daily and January to March are let go.</summary>
+    private static readonly Dictionary<string, string?> KeepTwoMonths = new() { ["History:KeepDailyMonths"] = "2" };
+
+    [Fact]
+    public async Task Seeded_roll_ups_are_what_the_lifecycle_leaves_of_the_same_history_and_the_chain_and_the_graph_hold()
+    {
+        await using var daily = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var rolled = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var dailyApp = new CoreServerApp(daily, KeepTwoMonths);
+        await using var rolledApp = new CoreServerApp(rolled, KeepTwoMonths);
+        // Started, so each database has the schema before the seeder writes into it.
+        _ = dailyApp.Services;
+        _ = rolledApp.Services;
+
+        await SeedAsync(daily, seeder => seeder.SeedAsync(Users, ActivePercent, Opening, LastDay.DayNumber - Opening.DayNumber + 1, CancellationToken.None));
+        await using (var scope = dailyApp.Services.CreateAsyncScope())
+        {
+            var result = await scope.ServiceProvider.GetRequiredService<AssetHistoryLifecycle>()
+                .RunAsync(LastDay, new Progress<HistoryLifecycleStep>(), CancellationToken.None);
+            Assert.Equal(3, result.MonthsRolledUp);
+        }
+        var dailyFrom = new DateOnly(2025, 4, 1);
+        await SeedAsync(rolled, seeder => seeder.SeedRolledUpAsync(Users, ActivePercent, Opening, rolledUpMonths: 3,
+            LastDay.DayNumber - dailyFrom.DayNumber + 1, CancellationToken.None));
+
+        var (expected, seeded) = (await ContentsAsync(daily), await ContentsAsync(rolled));
+        // Not vacuous: every active user's three months, the other users' opening month, rewards rolled up and kept daily.
+        Assert.Equal(19 * 3 + 11, expected.Rollups.Count);
+        Assert.Contains(expected.Rollups, r => r.NetFlow > 0);
+        Assert.Contains(expected.Changes, c => c.Kind == nameof(AssetChangeKind.Reward));
+        Assert.Equal(expected.Rollups, seeded.Rollups);
+        Assert.Equal(expected.Months, seeded.Months);
+        Assert.Equal(expected.Snapshots, seeded.Snapshots);
+        Assert.Equal(expected.Changes, seeded.Changes);
+        Assert.Equal(expected.Users, seeded.Users);
+        await rolled.AssertChainHoldsAsync();
+
+        // The profile graph's month view over both layers reads the same bytes from either database.
+        var (fromDaily, fromRolled) = (dailyApp.CreateClient(), rolledApp.CreateClient());
+        foreach (var user in new[] { 1L, 10L, 19L })
+        {
+            var path = $"/api/users/{user}/asset-series?interval=month&from={Opening:yyyy-MM-dd}&to={LastDay:yyyy-MM-dd}";
+            var body = await fromDaily.GetStringAsync(path);
+            Assert.Contains("\"2025-01-01\"", body, StringComparison.Ordinal);
+            Assert.Equal(body, await fromRolled.GetStringAsync(path));
+        }
+    }
+
+    private static async Task SeedAsync(TestDatabase database, Func<HistoryCopy, Task> seed)
+    {
+        await using var source = NpgsqlDataSource.Create(database.ConnectionString);
+        await seed(new HistoryCopy(source, _ => { }));
+    }
+
+    private sealed record Contents(
+        List<(long UserId, DateOnly Month, DateOnly FirstDay, DateOnly LastDay, int Days, long Opening, long Closing, long NetFlow, double Multiplier)> Rollups,
+        List<(DateOnly, long, bool)> Months,
+        List<(long, DateOnly, long, long, double?, long, long)> Snapshots,
+        List<(long User, DateOnly Day, string Kind, long Before, long After, string? Reason)> Changes,
+        List<(long, string, DateOnly, DateOnly?)> Users);
+
+    /// <summary>Every row either way, without the ids the two loads number differently (the pointer by its snapshot's day).</summary>
+    private static async Task<Contents> ContentsAsync(TestDatabase database)
+    {
+        await using var db = database.CreateContext();
+        var rollups = (await db.AssetMonthRollups.AsNoTracking().OrderBy(r => r.UserId).ThenBy(r => r.Month).ToListAsync())
+            .Select(r => (r.UserId, r.Month, r.FirstDay, r.LastDay, r.Days, r.OpeningAmount, r.ClosingAmount, r.NetFlow, r.MarketMultiplier)).ToList();
+        var months = (await db.AssetRolledUpMonths.AsNoTracking().OrderBy(m => m.Month).ToListAsync())
+            .Select(m => (m.Month, m.Users, m.DailyRowsDeletedAt is not null)).ToList();
+        var snapshots = (await db.DailyAssetSnapshots.AsNoTracking().OrderBy(s => s.UserId).ThenBy(s => s.SnapshotDay).ToListAsync())
+            .Select(s => (s.UserId, s.SnapshotDay, s.OpeningAmount, s.ClosingAmount, s.MarketMultiplier, s.MarketDelta, s.NetFlow)).ToList();
+        var changes = (await db.AssetChanges.AsNoTracking().OrderBy(c => c.UserId).ThenBy(c => c.Id).ToListAsync())
+            .Select(c => (c.UserId, c.SnapshotDay, c.Kind.ToString(), c.AmountBefore, c.AmountAfter, c.Reason)).ToList();
+        var users = await db.Users.AsNoTracking().OrderBy(u => u.Id)
+            .Select(u => new
+            {
+                u.Id, u.Status, u.OpeningDay,
+                Current = db.DailyAssetSnapshots.Where(s => s.Id == u.CurrentSnapshotId).Select(s => (DateOnly?)s.SnapshotDay).FirstOrDefault(),
+            })
+            .ToListAsync();
+        return new Contents(rollups, months, snapshots, changes, users.Select(u => (u.Id, u.Status.ToString(), u.OpeningDay, u.Current)).ToList());
+    }
+}
