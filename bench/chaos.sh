@@ -22,6 +22,8 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 work=${DONTGOBACK_CHAOS_WORK:-/tmp/dontgoback-chaos/seed-$seed}
 mkdir -p "$work"
+# Absolute: the stand-in and the replicas resolve a relative path against their own folders, not this one.
+work=$(cd "$work" && pwd)
 
 if [ -z "${DONTGOBACK_CHAOS_NO_BUILD:-}" ]; then
   for project in src/DontGoBack.CoreServer src/DontGoBack.ExtensionSimulator bench/DontGoBack.Chaos; do

@@ -30,7 +30,7 @@ internal sealed class BenchDatabase(NpgsqlDataSource dataSource, string connecti
     /// no index, and a scan of the whole history took 10 s at 66 days of 1,000,000 users.
     /// </summary>
     private const string FloorMovePointersSql = """
-        UPDATE users SET current_snapshot_id = s.id
+        UPDATE users SET current_snapshot_id = s.id, current_snapshot_day = s.snapshot_day
           FROM daily_asset_snapshots s
          WHERE s.id BETWEEN @first_snapshot_id AND @last_snapshot_id AND s.user_id = users.id
         """;

@@ -171,7 +171,7 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         }
 
         if (days > 0)
-            await MovePointersAsync(connection, userIds, snapshotIds, cancellationToken);
+            await MovePointersAsync(connection, userIds, snapshotIds, firstDay.AddDays(days - 1), cancellationToken);
         await ExecuteAsync(connection, "SET session_replication_role = DEFAULT", cancellationToken);
         await ExecuteAsync(connection, "SET maintenance_work_mem = '1GB'", cancellationToken);
         foreach (var (name, definition) in indexes)
@@ -277,9 +277,13 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
 
     private static async Task CopyUsersAndOpeningsAsync(NpgsqlConnection connection, Seed seed, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        // Opening snapshot ids equal user ids; the pointer starts on the opening and moves once after the load.
+        // Opening snapshot ids equal user ids; the pointer (its id and, since the history is partitioned by month on
+        // PostgreSQL, its day) starts on the opening and moves once after the load. A build from before the pointer had
+        // its day (bench/read.sh --baseline) has no such column.
+        var pointerDay = await HasPointerDayAsync(connection, cancellationToken);
         await using (var copy = await connection.BeginBinaryImportAsync(
-            "COPY users (id, status, created_at, opening_day, current_snapshot_id) FROM STDIN (FORMAT BINARY)", cancellationToken))
+            $"COPY users (id, status, created_at, opening_day, current_snapshot_id{(pointerDay ? ", current_snapshot_day" : "")}) FROM STDIN (FORMAT BINARY)",
+            cancellationToken))
         {
             for (long user = 1; user <= seed.Users; user++)
             {
@@ -289,6 +293,8 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
                 copy.Write(now, NpgsqlDbType.TimestampTz);
                 copy.Write(seed.OpeningDay, NpgsqlDbType.Date);
                 copy.Write(user, NpgsqlDbType.Bigint);
+                if (pointerDay)
+                    copy.Write(seed.OpeningDay, NpgsqlDbType.Date);
             }
             await copy.CompleteAsync(cancellationToken);
         }
@@ -330,7 +336,8 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         user % 100 < activePercent ? "ACTIVE" : (user % 3) switch { 0 => "INACTIVE", 1 => "SUSPENDED", _ => "CLOSE_REQUESTED" };
 
     /// <summary>One set-based UPDATE from a COPY'd temporary table: the pointers of every loaded user at once.</summary>
-    private static async Task MovePointersAsync(NpgsqlConnection connection, long[] userIds, long[] snapshotIds, CancellationToken cancellationToken)
+    private static async Task MovePointersAsync(
+        NpgsqlConnection connection, long[] userIds, long[] snapshotIds, DateOnly lastDay, CancellationToken cancellationToken)
     {
         await ExecuteAsync(connection, "CREATE TEMPORARY TABLE bench_pointers (user_id bigint PRIMARY KEY, snapshot_id bigint NOT NULL)", cancellationToken);
         await using (var copy = await connection.BeginBinaryImportAsync("COPY bench_pointers (user_id, snapshot_id) FROM STDIN (FORMAT BINARY)", cancellationToken))
@@ -343,8 +350,16 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
             }
             await copy.CompleteAsync(cancellationToken);
         }
-        await ExecuteAsync(connection, "UPDATE users u SET current_snapshot_id = p.snapshot_id FROM bench_pointers p WHERE p.user_id = u.id", cancellationToken);
+        var setDay = await HasPointerDayAsync(connection, cancellationToken) ? $", current_snapshot_day = DATE '{lastDay:yyyy-MM-dd}'" : "";
+        await ExecuteAsync(connection, $"UPDATE users u SET current_snapshot_id = p.snapshot_id{setDay} FROM bench_pointers p WHERE p.user_id = u.id", cancellationToken);
         await ExecuteAsync(connection, "DROP TABLE bench_pointers", cancellationToken);
+    }
+
+    private static async Task<bool> HasPointerDayAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'current_snapshot_day')", connection);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static async Task<(long[] UserIds, long[] Closings)> ReadActiveBasesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)

@@ -72,7 +72,11 @@ public sealed class Campaign(CampaignSettings settings)
         foreach (var old in Directory.EnumerateFiles(settings.WorkDirectory, "*.log").Append(_callLog))
             File.Delete(old);
         using var simulator = StartSimulator();
-        await WaitForAsync(async () => (await _http.GetAsync(_simulatorUrl + "/msa/ext/stats", cancellationToken)).IsSuccessStatusCode, StartAllowance, "the stand-in to answer");
+        // A stand-in that stopped will never answer: say so at once rather than after the whole allowance.
+        await WaitForAsync(async () => simulator.HasExited
+                ? throw new InvalidOperationException($"the stand-in exited before it answered; see {settings.WorkDirectory}/stand-in.log")
+                : (await _http.GetAsync(_simulatorUrl + "/msa/ext/stats", cancellationToken)).IsSuccessStatusCode,
+            StartAllowance, "the stand-in to answer");
 
         var seedExit = await CliAsync(["seed", "--users", settings.Users.ToString(CultureInfo.InvariantCulture), "--active-percent", "85"],
             OffsetTo(settings.FirstDay, new TimeOnly(0, 30)), "seed", cancellationToken);

@@ -44,7 +44,8 @@ try
         PostgresScript: Required("postgres-script"),
         CoreDll: Required("core-dll"),
         SimulatorDll: Required("simulator-dll"),
-        WorkDirectory: Required("work-dir"),
+        // Absolute: the stand-in and the replicas are started in their own folders.
+        WorkDirectory: Path.GetFullPath(Required("work-dir")),
         DaySeconds: Number("day-seconds", 55, 30, 3_600),
         FirstDay: options.TryGetValue("first-day", out var first)
             ? DateOnly.ParseExact(first, "yyyy-MM-dd", CultureInfo.InvariantCulture)

@@ -76,7 +76,7 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
                 await ExecuteAsync(database, """
                     DO $$ BEGIN
                       EXECUTE 'DROP INDEX ' || (SELECT quote_ident(indexname) FROM pg_indexes
-                                                 WHERE tablename = 'daily_asset_snapshots' AND indexdef LIKE 'CREATE UNIQUE INDEX%snapshot_day%');
+                                                 WHERE tablename = 'daily_asset_snapshots' AND indexdef LIKE 'CREATE UNIQUE INDEX%(user_id, snapshot_day)%');
                     END $$;
                     """);
                 await ExecuteAsync(database, $"""
