@@ -21,7 +21,7 @@
 #   DONTGOBACK_CHAOS_PG_PORT       the first seed's cluster port (25465); the second seed's is the next one
 #   DONTGOBACK_CHAOS_WORK          where the seeds' work directories go, seed-S each (artifacts/chaos)
 #   DONTGOBACK_CHAOS_CONFIGURATION the build to run, Release or Debug (Release)
-#   DONTGOBACK_CHAOS_NO_BUILD      set: run what is built already (scripts/test.sh: the Debug build `dotnet test` made)
+#   DONTGOBACK_CHAOS_NO_BUILD      set: run what is built already
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
