@@ -67,6 +67,7 @@ public static class CoreCommandLine
         DeclaredCommand.Of<RunCommand>(),
         DeclaredCommand.Of<RetryFailedCommand>(),
         DeclaredCommand.Of<VerifyCommand>(),
+        DeclaredCommand.Of<MigrateHistoryCommand>(),
     ];
 
     /// <summary>`--json`: standard output holds the result alone, one JSON document; what people read goes to standard error.</summary>

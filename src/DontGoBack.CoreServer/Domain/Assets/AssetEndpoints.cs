@@ -42,6 +42,7 @@ public static class AssetEndpoints
         builder.Services.AddScoped<AssetHistoryLifecycle>();
         builder.Services.AddScoped<RolledUpMonths>();
         builder.Services.AddScoped<HistoryPartitions>();
+        builder.Services.AddScoped<HistoryLayoutMigration>();
         builder.Services.AddScoped<AssetChangeHistory>();
         // The connection source is resolved once here, not on every request.
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<DatabaseOptions>>().Value.Provider switch

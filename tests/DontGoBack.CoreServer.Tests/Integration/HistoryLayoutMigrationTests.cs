@@ -1,0 +1,263 @@
+using System.Net.Http.Json;
+using DontGoBack.Batch.Runs;
+using DontGoBack.Batch.Storage;
+using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Persistence;
+using DontGoBack.CoreServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace DontGoBack.CoreServer.Tests.Integration;
+
+/// <summary>
+/// The online migration of a PostgreSQL database's history from the plain tables to monthly partitions (issue 27, item 5):
+/// under a refresh that writes before, during and after each step, with adjustments and deletes racing the copy, stopped
+/// and run again, and through the CLI as an operator runs it. Every row there before is there after, unchanged, the day is
+/// written once per user, and the catalog ends as a new database's.
+/// </summary>
+public sealed class HistoryLayoutMigrationTests : IDisposable
+{
+    private static readonly DateOnly Day = new(2025, 8, 10);
+    private const int Users = 200;
+    private readonly string _workingDirectory = Directory.CreateTempSubdirectory("dontgoback-migrate-").FullName;
+
+    public void Dispose() => Directory.Delete(_workingDirectory, recursive: true);
+
+    [Fact]
+    public async Task A_refresh_running_through_every_step_writes_its_day_once_and_every_row_before_stays_unchanged()
+    {
+        await using var database = await PlainDatabaseWithHistoryAsync();
+        var before = await RowsAsync(database, long.MaxValue);
+        await using var app = new CoreServerApp(database, new Dictionary<string, string?>
+        {
+            ["AssetRefresh:MaxConcurrency"] = "1",
+            ["AssetRefresh:WriteChunkSize"] = "5",
+            ["AssetRefresh:MaxWriteDelay"] = "00:00:00.010",
+            // A call held by the test waits for it, not for a timeout that would fail its user.
+            ["Extension:AttemptTimeout"] = "00:05:00",
+            ["Extension:UserDeadline"] = "00:10:00",
+        });
+        var client = app.CreateClient();
+        app.Extension.HoldCalls();
+        var running = client.RunDayAsync(Day);
+
+        // Written before the migration begins: on the plain table, before the triggers; the copy brings them.
+        app.Extension.LetThrough(40);
+        await WrittenAsync(database, 40);
+        await using var scope = app.Services.CreateAsyncScope();
+        var migration = scope.ServiceProvider.GetRequiredService<HistoryLayoutMigration>();
+        await migration.PrepareAsync(CancellationToken.None);
+        Assert.Equal(HistoryMigrationStage.Copying, await migration.StageAsync(CancellationToken.None));
+
+        // An adjustment to a row the copy has not reached: the trigger writes the new amount, and the copy keeps it.
+        var adjusted = await client.PostAsJsonAsync("/internal/users/1/asset-adjustments", new { amount = 777, reason = "during the copy", idempotencyKey = "copy-1" });
+        Assert.True(adjusted.IsSuccessStatusCode, await adjusted.Content.ReadAsStringAsync());
+        // Written between the triggers and the copy: mirrored by the triggers.
+        app.Extension.LetThrough(40);
+        await WrittenAsync(database, 80);
+        // Written while the copy runs: a call let through after each batch.
+        await migration.CopyAsync(500, new Progress(_ => app.Extension.LetThrough(1)), CancellationToken.None);
+        await migration.SwitchAsync(CancellationToken.None);
+        var writtenBeforeSwitch = await WrittenCountAsync(database);
+        Assert.InRange(writtenBeforeSwitch, 80, Users - 1);
+
+        // The rest are written into the partitioned tables.
+        app.Extension.StopHolding();
+        var result = await running;
+        Assert.Equal((BatchRunStatus.Completed, Users), (result.Status, result.Success));
+        var outcome = await migration.FinishAsync(CancellationToken.None);
+
+        Assert.Equal((0L, 0L, true), (outcome.Missing, outcome.Extra, outcome.PlainTablesDropped));
+        Assert.Equal(HistoryMigrationStage.Partitioned, await migration.StageAsync(CancellationToken.None));
+        var after = await RowsAsync(database, before.MaxSnapshotId);
+        Assert.Equal((before.SnapshotHash, before.ChangeHash), (after.SnapshotHash, after.ChangeHash));
+        Assert.Equal((before.Snapshots + Users, before.Changes + 1), (outcome.Snapshots, outcome.Changes));
+        await using (var db = database.CreateContext())
+        {
+            Assert.Equal(0, await db.DailyAssetSnapshots.GroupBy(s => new { s.UserId, s.SnapshotDay }).CountAsync(g => g.Count() > 1));
+            Assert.Equal(Users, await db.Users.CountAsync(u => u.CurrentSnapshotDay == Day));
+            var first = await db.DailyAssetSnapshots.SingleAsync(s => s.UserId == 1 && s.SnapshotDay == Day);
+            var change = await db.AssetChanges.SingleAsync(c => c.IdempotencyKey == "copy-1");
+            Assert.Equal((777L, change.AmountAfter), (first.NetFlow, first.ClosingAmount));
+        }
+        await database.AssertChainHoldsAsync();
+        Assert.Equal(0L, await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots_default"));
+        Assert.Equal(before.Snapshots / Users + 1, await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots_y2025m08 WHERE user_id = 2")
+            + await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots_y2025m07 WHERE user_id = 2")
+            + await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots_y2025m06 WHERE user_id = 2"));
+
+        // The catalog ends as a new database's: the same columns, keys, indexes and foreign keys by name and definition.
+        await using var fresh = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using (var db = fresh.CreateContext())
+            await db.Database.MigrateAsync();
+        Assert.Equal(await CatalogAsync(fresh), await CatalogAsync(database));
+
+        // And it goes on working: the next writes take ids after the copied ones.
+        var again = await client.PostAsJsonAsync("/internal/users/2/asset-adjustments", new { amount = 5, reason = "after", idempotencyKey = "after-1" });
+        Assert.True(again.IsSuccessStatusCode, await again.Content.ReadAsStringAsync());
+        await database.AssertChainHoldsAsync();
+    }
+
+    [Fact]
+    public async Task A_copy_stopped_half_way_goes_on_when_run_again_and_rows_deleted_meanwhile_stay_gone()
+    {
+        await using var database = await PlainDatabaseWithHistoryAsync();
+        var before = await RowsAsync(database, long.MaxValue);
+        await using var app = new CoreServerApp(database);
+        await using var scope = app.Services.CreateAsyncScope();
+        var migration = scope.ServiceProvider.GetRequiredService<HistoryLayoutMigration>();
+        await migration.PrepareAsync(CancellationToken.None);
+
+        // After the first batch: a user the copy passed and one it has not reached are deleted, and the copy is stopped.
+        using var stop = new CancellationTokenSource();
+        var reports = 0;
+        var stopped = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => migration.CopyAsync(1_000, new Progress(_ =>
+        {
+            if (++reports > 1)
+                return;
+            using var connection = new NpgsqlConnection(database.ConnectionString);
+            connection.Open();
+            using var delete = new NpgsqlCommand("""
+                UPDATE users SET current_snapshot_id = NULL, current_snapshot_day = NULL WHERE id IN (1, 150);
+                DELETE FROM users WHERE id IN (1, 150);
+                """, connection);
+            delete.ExecuteNonQuery();
+            stop.Cancel();
+        }), stop.Token));
+        Assert.Equal(HistoryMigrationStage.Copying, await migration.StageAsync(CancellationToken.None));
+        var copiedBeforeStop = await ScalarAsync<long>(database, $"SELECT rows_copied FROM {HistoryLayoutMigration.ProgressTable} WHERE table_name = 'daily_asset_snapshots'");
+        Assert.InRange(copiedBeforeStop, 1, before.Snapshots - 1);
+
+        var outcome = await migration.RunAsync(1_000, new Progress(_ => { }), CancellationToken.None);
+
+        Assert.NotNull(outcome);
+        Assert.Equal((0L, 0L, true), (outcome.Missing, outcome.Extra, outcome.PlainTablesDropped));
+        var perUser = before.Snapshots / Users;
+        Assert.Equal((before.Snapshots - 2 * perUser, before.Changes - 2), (outcome.Snapshots, outcome.Changes));
+        Assert.Equal(0L, await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots WHERE user_id IN (1, 150)"));
+        await database.AssertChainHoldsAsync();
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task The_command_migrates_a_plain_history_says_when_there_is_nothing_to_migrate_and_refuses_a_bad_batch(DatabaseProvider provider)
+    {
+        await using var database = provider == DatabaseProvider.Postgres ? await PlainDatabaseWithHistoryAsync() : await TestDatabase.CreateAsync(provider);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Database:Provider"] = database.Provider.ToString(),
+            ["ConnectionStrings:DontGoBack"] = database.ConnectionString,
+        };
+        var refused = await CoreServerProcess.RunAsync(settings, ["migrate-history", "--batch-size", "0"], _workingDirectory);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("--batch-size must be at least 1.", refused.Output);
+
+        var first = await CoreServerProcess.RunAsync(settings, ["migrate-history", "--batch-size", "3000"], _workingDirectory);
+        Assert.True(first.ExitCode == 0, first.Output);
+        if (provider == DatabaseProvider.Sqlite)
+        {
+            Assert.Contains("nothing to migrate: SQLite keeps one table each", first.Output);
+            return;
+        }
+        Assert.Contains("partitioned by month: 14,000 snapshots and 200 change rows", first.Output);
+        Assert.Contains("daily_asset_snapshots: 14,000 rows copied, through id", first.Output);
+        await database.AssertChainHoldsAsync();
+        var second = await CoreServerProcess.RunAsync(settings, ["migrate-history"], _workingDirectory);
+        Assert.True(second.ExitCode == 0, second.Output);
+        Assert.Contains("nothing to migrate: the history is partitioned by month already", second.Output);
+    }
+
+    /// <summary>
+    /// A PostgreSQL database as one that held history when the MonthlyPartitions migration ran has it: plain tables, 200
+    /// ACTIVE users opened on 2025-06-01 with a snapshot each day through 2025-08-09 (70 days, 14,000 rows), their opening
+    /// change, and the pointer on the last day.
+    /// </summary>
+    private static async Task<TestDatabase> PlainDatabaseWithHistoryAsync()
+    {
+        var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var db = database.CreateContext();
+        await db.GetService<IMigrator>().MigrateAsync("MonthlyRollups");
+        await db.Database.ExecuteSqlRawAsync($"""
+            INSERT INTO users (id, status, created_at, opening_day)
+            SELECT u, 'ACTIVE', '2025-06-01 00:00:00+00', DATE '2025-06-01' FROM generate_series(1, {Users}) u;
+            SELECT setval(pg_get_serial_sequence('users', 'id'), {Users});
+            INSERT INTO daily_asset_snapshots (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
+            SELECT u, d::date, 10000000, 10000000, CASE WHEN d = DATE '2025-06-01' THEN NULL ELSE 1.0 END, 0, 0, d
+              FROM generate_series(1, {Users}) u, generate_series(DATE '2025-06-01', DATE '2025-08-09', interval '1 day') d
+             ORDER BY 1, 2;
+            INSERT INTO asset_changes (user_id, kind, amount_before, amount_after, delta, snapshot_id, snapshot_day, changed_at)
+            SELECT s.user_id, 'Opening', 0, 10000000, 10000000, s.id, s.snapshot_day, '2025-06-01 00:00:00+00'
+              FROM daily_asset_snapshots s WHERE s.snapshot_day = DATE '2025-06-01' ORDER BY s.user_id;
+            UPDATE users u SET current_snapshot_id = s.id FROM daily_asset_snapshots s WHERE s.user_id = u.id AND s.snapshot_day = DATE '2025-08-09';
+            """);
+        await db.Database.MigrateAsync();
+        Assert.Equal(HistoryLayout.Plain, await new HistoryPartitions(db).LayoutAsync(CancellationToken.None));
+        return database;
+    }
+
+    private sealed record Rows(long Snapshots, long Changes, long MaxSnapshotId, string SnapshotHash, string ChangeHash);
+
+    /// <summary>The tables' counts, and a digest of every row (each column, in id order) with an id up to <paramref name="throughId"/>.</summary>
+    private static async Task<Rows> RowsAsync(TestDatabase database, long throughId) => new(
+        await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots"),
+        await ScalarAsync<long>(database, "SELECT count(*) FROM asset_changes"),
+        await ScalarAsync<long>(database, "SELECT max(id) FROM daily_asset_snapshots"),
+        await ScalarAsync<string>(database, $"SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM daily_asset_snapshots t WHERE t.id <= {Math.Min(throughId, long.MaxValue - 1)}"),
+        await ScalarAsync<string>(database, "SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM asset_changes t WHERE t.kind = 'Opening'"));
+
+    private static Task<long> WrittenCountAsync(TestDatabase database) =>
+        ScalarAsync<long>(database, $"SELECT count(*) FROM daily_asset_snapshots WHERE snapshot_day = DATE '{Day:yyyy-MM-dd}'");
+
+    private static Task WrittenAsync(TestDatabase database, long count) =>
+        Eventually.UntilAsync(async () => await WrittenCountAsync(database) >= count, TimeSpan.FromSeconds(60));
+
+    /// <summary>
+    /// What a database's history tables and the users' pointer are made of, by name and definition, sorted; not the
+    /// constraints PostgreSQL derives per partition from a foreign key to a partitioned table (one per month, so as many as
+    /// the months, named after the table as it was then called).
+    /// </summary>
+    private static async Task<List<string>> CatalogAsync(TestDatabase database)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                   || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END || ' ' || a.attidentity::text
+              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             WHERE c.relname IN ('daily_asset_snapshots', 'asset_changes', 'users') AND a.attnum > 0 AND NOT a.attisdropped
+            UNION ALL
+            SELECT 'constraint ' || c.relname || '.' || k.conname || ' ' || pg_get_constraintdef(k.oid)
+              FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+             WHERE c.relname IN ('daily_asset_snapshots', 'asset_changes', 'users') AND k.conparentid = 0
+            UNION ALL
+            SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes
+             WHERE tablename IN ('daily_asset_snapshots', 'asset_changes') OR (tablename = 'users' AND indexdef LIKE '%current_snapshot%')
+            UNION ALL
+            SELECT 'partitioned ' || c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
+            """, connection);
+        var catalog = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            catalog.Add(reader.GetString(0));
+        catalog.Sort(StringComparer.Ordinal);
+        return catalog;
+    }
+
+    private static async Task<T> ScalarAsync<T>(TestDatabase database, string sql)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Reports straight away, on the copy's own thread (Progress&lt;T&gt; would post to the thread pool, after the fact).</summary>
+    private sealed class Progress(Action<HistoryCopyProgress> report) : IProgress<HistoryCopyProgress>
+    {
+        public void Report(HistoryCopyProgress value) => report(value);
+    }
+}
