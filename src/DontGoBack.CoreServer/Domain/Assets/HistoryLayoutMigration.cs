@@ -221,8 +221,10 @@ public sealed partial class HistoryLayoutMigration(
                 throw new InvalidOperationException($"{table} is copied through id {after} of {upper}: copy it to the end before the switch.");
         }
         var (snapshots, changes) = (HistoryPartitions.SnapshotTable, HistoryPartitions.ChangeTable);
+        var held = TimeSpan.Zero;
         await RetryWhileBusyAsync("switch", async () =>
         {
+            var started = time.GetTimestamp();
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             // History first, then users: the order the refresh and the adjustments take them in, so the switch never closes
             // a circle with a writer; it waits for the writes in flight at most LockTimeout and then gives way and tries again.
@@ -270,8 +272,9 @@ public sealed partial class HistoryLayoutMigration(
                     REFERENCES {snapshots} (id, snapshot_day) ON DELETE RESTRICT NOT VALID;
                 """, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            held = time.GetElapsedTime(started);
         }, cancellationToken);
-        LogSwitched(snapshots, changes);
+        LogSwitched(snapshots, changes, (long)held.TotalMilliseconds);
     }
 
     /// <summary>Step 4: the pointer's key checked, the plain tables compared with the partitioned ones and dropped when equal.</summary>
@@ -496,8 +499,8 @@ public sealed partial class HistoryLayoutMigration(
     [LoggerMessage(Level = LogLevel.Information, Message = "History migration: {Table} copied ({Rows} rows)")]
     private partial void LogCopied(string table, long rows);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "History migration: {Snapshots} and {Changes} are now partitioned by month")]
-    private partial void LogSwitched(string snapshots, string changes);
+    [LoggerMessage(Level = LogLevel.Information, Message = "History migration: {Snapshots} and {Changes} are now partitioned by month (the switch took {Milliseconds} ms, its locks waited for included)")]
+    private partial void LogSwitched(string snapshots, string changes, long milliseconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "History migration: the plain tables {Snapshots} and {Changes} held the same rows and were dropped")]
     private partial void LogPlainDropped(string snapshots, string changes);
