@@ -32,10 +32,9 @@ public sealed record MonthPartitionsDropped(int Partitions, long BytesFreed, lon
 /// the two columns (current_snapshot_id, current_snapshot_day); the change rows' key to their snapshot likewise.
 /// <para>
 /// A PostgreSQL database that already held history when the MonthlyPartitions migration ran keeps its plain tables (a
-/// rewrite would block start-up for minutes at ten million users) and is told apart here by pg_partitioned_table. The
-/// online migration from that layout is still to come: it must build the partitioned tables beside the plain ones, move
-/// the rows in batches while the refresh runs, switch the names, and then <see cref="LayoutAsync"/> reads
-/// <see cref="HistoryLayout.MonthlyPartitions"/> and everything here applies.
+/// rewrite would block start-up for minutes at ten million users) and is told apart here by pg_partitioned_table, until
+/// <see cref="HistoryLayoutMigration"/> (`migrate-history`) moves it while the server runs; then <see cref="LayoutAsync"/>
+/// reads <see cref="HistoryLayout.MonthlyPartitions"/> and everything here applies.
 /// </para>
 /// <para>
 /// DDL takes no parameters: every name and bound below is made from a <see cref="DateOnly"/> here, never from input.

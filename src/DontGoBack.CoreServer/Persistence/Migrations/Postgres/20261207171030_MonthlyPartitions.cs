@@ -11,7 +11,8 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
     /// and this month's and the next two's partitions; their keys and the users' pointer hold the day. On a database that
     /// holds history the plain tables stay as they are (a rewrite would block start-up for minutes at ten million users):
     /// the users only gain the pointer's day, filled from their snapshots, and the code works on both layouts
-    /// (<see cref="Domain.Assets.HistoryPartitions"/> tells them apart) until an online migration moves the rows.
+    /// (<see cref="Domain.Assets.HistoryPartitions"/> tells them apart) until `migrate-history`
+    /// (<see cref="Domain.Assets.HistoryLayoutMigration"/>) moves the rows while the server runs.
     /// </summary>
     public partial class MonthlyPartitions : Migration
     {
