@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.FileProviders;
@@ -37,8 +38,12 @@ public static partial class ConsoleExtensions
     public static WebApplication MapAdminConsole(this WebApplication app)
     {
         app.MapRazorPages();
-        app.MapGet(ConsolePaths.Root + "/runs/{id:long}/live", (long id, int? after, LiveProgress live, CancellationToken cancellationToken) =>
-            TypedResults.ServerSentEvents(live.FollowAsync(id, after, cancellationToken)))
+        // An unknown run is the console's 404, as its page is, not an empty stream that looks like a run with nothing to say.
+        app.MapGet(ConsolePaths.Root + "/runs/{id:long}/live", async Task<Results<ServerSentEventsResult<LiveReading>, NotFound>> (
+                long id, int? after, LiveProgress live, CancellationToken cancellationToken) =>
+            await live.ExistsAsync(id, cancellationToken)
+                ? TypedResults.ServerSentEvents(live.FollowAsync(id, after, cancellationToken))
+                : TypedResults.NotFound())
             // The console's own stream for its pages, not part of the API.
             .ExcludeFromDescription();
         app.Lifetime.ApplicationStarted.Register(() =>

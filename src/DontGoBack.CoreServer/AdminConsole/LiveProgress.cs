@@ -75,6 +75,12 @@ public sealed class LiveProgress(IServiceScopeFactory scopes, BatchCalendar cale
         }
     }
 
+    public async Task<bool> ExistsAsync(long runId, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().FindAsync(runId, cancellationToken) is not null;
+    }
+
     private async Task<LiveReading?> ReadAsync(long runId, CancellationToken cancellationToken)
     {
         // A scope per reading: a stream may stay open for hours, a context should not.

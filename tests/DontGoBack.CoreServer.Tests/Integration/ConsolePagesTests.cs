@@ -69,6 +69,8 @@ public sealed partial class ConsolePagesTests(ConsoleBrowser browser)
                      ("internal/console/no-such-page", "There is nothing at /internal/console/no-such-page."),
                      ("internal/console/runs/abc", "There is nothing at /internal/console/runs/abc."),
                      ("internal/console/users/987654", "There is no user 987654."),
+                     // The run page's live stream of an unknown run: not an empty 200 stream.
+                     ("internal/console/runs/987654/live", "There is nothing at /internal/console/runs/987654/live."),
                  })
         {
             var other = await page.GotoAsync(path);
