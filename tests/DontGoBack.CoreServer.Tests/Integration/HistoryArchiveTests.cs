@@ -5,8 +5,13 @@ using System.Text;
 using System.Text.Json;
 using DontGoBack.Batch.Runs;
 using DontGoBack.Batch.Storage;
+using DontGoBack.CoreServer.Batch.History;
+using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Tests.Integration;
 
@@ -58,6 +63,10 @@ public sealed class HistoryArchiveTests : IDisposable
         foreach (var month in LetGo)
             AssertArchiveHolds(archive, month, before[month]);
         Assert.Contains(before[LetGo[0]].Changes, c => c["reason"] == HostileReason);
+        // One line per month, naming the directory.
+        foreach (var month in LetGo)
+            Assert.Single(app.Logs.Entries, e => e.Message.StartsWith($"History {Month(month)}: ", StringComparison.Ordinal) && e.Message.Contains($"archived in {archive}", StringComparison.Ordinal));
+        Assert.Contains($"archived 3 months (", HistoryMaintenanceJob.Definition.Describe(run.Counters), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -85,6 +94,7 @@ public sealed class HistoryArchiveTests : IDisposable
         Assert.NotNull(failed.Error);
         Assert.Contains("History:ArchiveDirectory", failed.Error);
         Assert.Contains(archive, failed.Error);
+        Assert.Contains($"{blocker} is a file, not a directory", failed.Error);
         Assert.Contains("2025-03", failed.Error);
         // Every row of the months stays; March was rolled up (its roll-up recorded for the next run to finish), nothing dropped.
         Assert.Equal(before, await MonthsAsync(database), MonthRowsComparer.Instance);
@@ -105,10 +115,97 @@ public sealed class HistoryArchiveTests : IDisposable
             AssertArchiveHolds(archive, month, before[month]);
     }
 
-    private Dictionary<string, string?> Settings(string archive) => new(RolledHistory.Settings)
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite, HistoryLifecycleStage.Archived)]
+    [InlineData(DatabaseProvider.Sqlite, HistoryLifecycleStage.SnapshotsDeleted)]
+    [InlineData(DatabaseProvider.Postgres, HistoryLifecycleStage.Archived)]
+    [InlineData(DatabaseProvider.Postgres, HistoryLifecycleStage.SnapshotsDeleted)]
+    public async Task A_run_stopped_after_the_archive_is_finished_by_the_next_with_every_row_archived_once(DatabaseProvider provider, HistoryLifecycleStage stopAfter)
+    {
+        var archive = Path.Combine(_root.FullName, "archive");
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, Settings(archive));
+        var history = await RolledHistory.SeedAsync(app);
+        var expected = await RolledHistory.ExpectedAsync(app, history);
+        var before = await MonthsAsync(database);
+        using var stop = new CancellationTokenSource();
+        var reported = 0;
+
+        // Cancelled as March's first step of that stage is reported: March archived, then its first delete (or none) done.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RolledHistory.RunLifecycleAsync(app, new Steps(step =>
+        {
+            if (step.Stage == stopAfter && ++reported == 1)
+                stop.Cancel();
+        }), stop.Token));
+
+        Assert.Equal(1, reported);
+        AssertArchiveHolds(archive, LetGo[0], before[LetGo[0]]);
+        await using (var db = database.CreateContext())
+        {
+            var left = await db.DailyAssetSnapshots.CountAsync(s => s.SnapshotDay >= LetGo[0] && s.SnapshotDay < LetGo[1]);
+            if (stopAfter == HistoryLifecycleStage.SnapshotsDeleted)
+                Assert.InRange(left, 1, before[LetGo[0]].Snapshots.Count - 1);
+            else
+                Assert.Equal(before[LetGo[0]].Snapshots.Count, left);
+        }
+
+        var resumed = await RolledHistory.RunLifecycleAsync(app, new Steps(_ => { }), CancellationToken.None);
+
+        // March's archive is kept, not written again from what is left of it: it still holds every row March had, once.
+        Assert.Equal(2, resumed.MonthsArchived);
+        Assert.Single(app.Logs.Entries, e => e.Message.Contains("History 2025-03: the archive in", StringComparison.Ordinal)
+            && e.Message.Contains("kept as it is", StringComparison.Ordinal));
+        await RolledHistory.AssertEndStateAsync(app, expected);
+        foreach (var month in LetGo)
+            AssertArchiveHolds(archive, month, before[month]);
+        Assert.Equal(LetGo.SelectMany(FileNames).Order(StringComparer.Ordinal),
+            Directory.GetFiles(archive).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_archive_directory_that_is_a_file_stops_the_server_at_start_with_one_line_naming_it()
+    {
+        var file = Path.Combine(_root.FullName, "archive.txt");
+        await File.WriteAllTextAsync(file, "not a directory");
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+
+        var server = await CoreServerProcess.RunAsync(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:DontGoBack"] = database.ConnectionString,
+            ["History:ArchiveDirectory"] = file,
+        }, [], timeout: TimeSpan.FromSeconds(30));
+
+        Assert.True(server.ExitCode == 2, $"exit code {server.ExitCode}; output:\n{server.Output}");
+        Assert.Equal([$"Configuration error: History:ArchiveDirectory {file} is a file: name a directory (it is created when missing) for the archive of the months let go, or leave it unset to keep no archive."],
+            server.StandardError);
+    }
+
+    [Fact]
+    public async Task A_relative_archive_directory_is_taken_from_the_content_root_and_a_blank_one_is_no_archive()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Sqlite);
+        await using var relative = new CoreServerApp(database, new Dictionary<string, string?> { ["History:ArchiveDirectory"] = "history-archive" });
+        await using var blank = new CoreServerApp(database, new Dictionary<string, string?> { ["History:ArchiveDirectory"] = "  " });
+
+        var contentRoot = relative.Services.GetRequiredService<IHostEnvironment>().ContentRootPath;
+        Assert.Equal(Path.Combine(contentRoot, "history-archive"), relative.Services.GetRequiredService<IOptions<HistoryOptions>>().Value.ArchiveDirectory);
+        Assert.True(Path.IsPathFullyQualified(contentRoot));
+        Assert.Null(blank.Services.GetRequiredService<IOptions<HistoryOptions>>().Value.ArchiveDirectory);
+        await using var scope = blank.Services.CreateAsyncScope();
+        Assert.False(scope.ServiceProvider.GetRequiredService<HistoryArchive>().Enabled);
+    }
+
+    private static Dictionary<string, string?> Settings(string archive) => new(RolledHistory.Settings)
     {
         ["History:ArchiveDirectory"] = archive,
+        // The line per month archived is at Information.
+        ["Logging:LogLevel:DontGoBack.CoreServer.Domain.Assets.HistoryArchive"] = "Information",
     };
+
+    private sealed class Steps(Action<HistoryLifecycleStep> onStep) : IProgress<HistoryLifecycleStep>
+    {
+        public void Report(HistoryLifecycleStep value) => onStep(value);
+    }
 
     private static IEnumerable<string> FileNames(DateOnly month)
     {
