@@ -399,7 +399,15 @@ public sealed partial class HistoryArchive(
         {
             if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
                 return;
-            var descriptor = Open(directory, 0);
+            int descriptor;
+            try
+            {
+                descriptor = Open(directory, 0);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                return; // a C library under another name: the rename stands as the file system keeps it
+            }
             if (descriptor < 0)
                 throw new IOException($"cannot open the directory to flush it: {Marshal.GetLastPInvokeErrorMessage()}");
             try
