@@ -69,11 +69,16 @@ public sealed partial class HistoryArchive(
         {
             Directory.CreateDirectory(directory);
             var manifestPath = Path.Combine(directory, ManifestName(month));
-            if (await ReadManifestAsync(manifestPath, cancellationToken) is { } earlier
-                && earlier.Month == Month(month) && await HoldsAsync(directory, earlier, held, cancellationToken))
+            if (await ReadManifestAsync(manifestPath, cancellationToken) is { } earlier && earlier.Month == Month(month))
             {
-                LogArchiveKept(Month(month), directory, held.Snapshots, held.Changes);
-                return new MonthArchive(month, Rows(earlier, HistoryPartitions.SnapshotTable), Rows(earlier, HistoryPartitions.ChangeTable), 0, Reused: true);
+                if (await HoldsAsync(directory, earlier, held, cancellationToken))
+                {
+                    LogArchiveKept(Month(month), directory, held.Snapshots, held.Changes);
+                    return new MonthArchive(month, Rows(earlier, HistoryPartitions.SnapshotTable), Rows(earlier, HistoryPartitions.ChangeTable), 0, Reused: true);
+                }
+                // Its files changed since, and rows it held are gone from the database: what is rewritten now cannot hold them.
+                if (earlier.Files?.Sum(f => f.Rows) > held.Snapshots + held.Changes)
+                    LogDamagedArchiveOfRowsGone(Month(month), directory, earlier.Files.Sum(f => f.Rows), held.Snapshots + held.Changes);
             }
 
             var files = new List<ArchivedFile>();
@@ -325,6 +330,9 @@ public sealed partial class HistoryArchive(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "History {Month}: the archive in {Directory} an earlier run wrote is whole and holds the {Snapshots} snapshot(s) and {Changes} change row(s) left; kept as it is")]
     private partial void LogArchiveKept(string month, string directory, long snapshots, long changes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "History {Month}: the archive in {Directory} an earlier run wrote no longer matches its manifest, and of its {Archived} row(s) the database holds {Held}: it is written again with the rows left")]
+    private partial void LogDamagedArchiveOfRowsGone(string month, string directory, long archived, long held);
 
     private sealed record Manifest(
         string Month, DateTimeOffset WrittenAt, string? Node, string Format, string KeptInDatabase,
