@@ -47,6 +47,8 @@ public sealed class HistoryMaintenanceJob(DontGoBackDbContext db, AssetHistoryLi
             HistoryLifecycleStage.SnapshotsDeleted => new HistoryMaintenanceCounters(0, 0, Saturated(step.Rows), 0),
             HistoryLifecycleStage.PartitionsDropped => new HistoryMaintenanceCounters(
                 0, 0, 0, 0, MonthsDropped: 1, PartitionsDropped: Saturated(step.Rows), KilobytesFreed: Saturated(step.Bytes / 1024)),
+            // Rounded up: a small month's archive is still an archive written.
+            HistoryLifecycleStage.Archived => new HistoryMaintenanceCounters(0, 0, 0, 0, MonthsArchived: 1, KilobytesArchived: Saturated((step.Bytes + 1023) / 1024)),
             _ => new HistoryMaintenanceCounters(0, 0, 0, Saturated(step.Rows)),
         }));
     }
@@ -57,19 +59,23 @@ public sealed class HistoryMaintenanceJob(DontGoBackDbContext db, AssetHistoryLi
 /// <summary>
 /// What a maintenance run did: months rolled up, the roll-up rows written for them, and the daily snapshots and change rows
 /// deleted; on PostgreSQL's monthly partitions also the partitions created ahead, the months whose partitions were
-/// detached and dropped, how many, and the kilobytes they held (counters are 32-bit: bytes would overflow at 2 GB).
+/// detached and dropped, how many, and the kilobytes they held (counters are 32-bit: bytes would overflow at 2 GB); with
+/// History:ArchiveDirectory set, the months archived before they went and the kilobytes of their compressed files.
 /// </summary>
 public sealed record HistoryMaintenanceCounters(
     int MonthsRolledUp, int RollupRows, int SnapshotsDeleted, int ChangesDeleted,
-    int PartitionsCreated = 0, int MonthsDropped = 0, int PartitionsDropped = 0, int KilobytesFreed = 0) : IJobCounters
+    int PartitionsCreated = 0, int MonthsDropped = 0, int PartitionsDropped = 0, int KilobytesFreed = 0,
+    int MonthsArchived = 0, int KilobytesArchived = 0) : IJobCounters
 {
     public string? Describe()
     {
         List<string> said = [];
-        if (this with { PartitionsCreated = 0 } != new HistoryMaintenanceCounters(0, 0, 0, 0))
+        if (this with { PartitionsCreated = 0, MonthsArchived = 0, KilobytesArchived = 0 } != new HistoryMaintenanceCounters(0, 0, 0, 0))
             said.Add($"rolled up {MonthsRolledUp} months into {RollupRows} roll-ups, deleted {SnapshotsDeleted} snapshots and {ChangesDeleted} changes");
         if (MonthsDropped > 0)
             said.Add($"dropped {PartitionsDropped} partitions of {MonthsDropped} months ({KilobytesFreed} KB freed)");
+        if (MonthsArchived > 0)
+            said.Add($"archived {MonthsArchived} months ({KilobytesArchived} KB compressed)");
         if (PartitionsCreated > 0)
             said.Add($"created {PartitionsCreated} partitions ahead");
         return said.Count == 0 ? null : string.Join(", ", said);

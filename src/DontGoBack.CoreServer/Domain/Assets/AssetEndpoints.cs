@@ -35,11 +35,15 @@ public static class AssetEndpoints
         builder.Services.AddScoped<AssetChainVerifier>();
         builder.Services.AddOptions<HistoryOptions>()
             .BindConfiguration(HistoryOptions.SectionName)
+            .PostConfigure<IHostEnvironment>((history, host) =>
+                history.ArchiveDirectory = HistoryOptions.ResolveArchiveDirectory(history.ArchiveDirectory, host.ContentRootPath))
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<HistoryOptions>, RetiredAssetHistorySettingsValidator>();
+        builder.Services.AddSingleton<IValidateOptions<HistoryOptions>, ArchiveDirectoryValidator>();
         builder.Services.AddScoped<AssetHistoryRetention>();
         builder.Services.AddScoped<AssetHistoryLifecycle>();
+        builder.Services.AddScoped<HistoryArchive>();
         builder.Services.AddScoped<RolledUpMonths>();
         builder.Services.AddScoped<HistoryPartitions>();
         builder.Services.AddScoped<HistoryLayoutMigration>();

@@ -13,8 +13,11 @@ namespace DontGoBack.CoreServer.Domain.Assets;
 /// <param name="ChangesDeleted">Change rows deleted: of rolled-up months and past <see cref="HistoryOptions.ChangeRetentionDays"/>.</param>
 /// <param name="PartitionsDropped">PostgreSQL's month partitions detached and dropped (two a month: the change rows' and the snapshots').</param>
 /// <param name="BytesFreed">What those partitions held, indexes included, before the drop.</param>
+/// <param name="MonthsArchived">Months whose archive this run wrote to <see cref="HistoryOptions.ArchiveDirectory"/> before their rows went.</param>
+/// <param name="BytesArchived">The compressed files' bytes those archives hold.</param>
 public sealed record HistoryLifecycleResult(
-    int MonthsRolledUp, long RollupRowsWritten, long SnapshotsDeleted, long ChangesDeleted, int PartitionsDropped = 0, long BytesFreed = 0)
+    int MonthsRolledUp, long RollupRowsWritten, long SnapshotsDeleted, long ChangesDeleted, int PartitionsDropped = 0, long BytesFreed = 0,
+    int MonthsArchived = 0, long BytesArchived = 0)
 {
     public static readonly HistoryLifecycleResult Nothing = new(0, 0, 0, 0);
 }
@@ -31,11 +34,13 @@ public enum HistoryLifecycleStage
     ExpiredChangesDeleted,
     /// <summary>A rolled-up month's partitions were detached and dropped (Rows: partitions; Bytes: what they held).</summary>
     PartitionsDropped,
+    /// <summary>A rolled-up month's rows were archived before they go (Rows: rows in the files; Bytes: their compressed size).</summary>
+    Archived,
 }
 
 /// <summary>One committed step of the lifecycle, reported as it happens so a long run shows progress.</summary>
 /// <param name="Month">The month worked on; null for the change retention, which is not by month.</param>
-/// <param name="Bytes">For <see cref="HistoryLifecycleStage.PartitionsDropped"/>: the bytes freed.</param>
+/// <param name="Bytes">For <see cref="HistoryLifecycleStage.PartitionsDropped"/>: the bytes freed; for <see cref="HistoryLifecycleStage.Archived"/>: the bytes written.</param>
 public sealed record HistoryLifecycleStep(DateOnly? Month, HistoryLifecycleStage Stage, long Rows, long Bytes = 0);
 
 /// <summary>
@@ -53,10 +58,16 @@ public sealed record HistoryLifecycleStep(DateOnly? Month, HistoryLifecycleStage
 /// by a detach and a drop of both instead, the users' current snapshots moved out first; a month without (history older
 /// than the first partition, in the default partition) and every month on SQLite or on PostgreSQL's plain layout go by the
 /// batched deletes.
+/// <para>
+/// With <see cref="HistoryOptions.ArchiveDirectory"/> set, a rolled-up month's rows are archived (<see cref="HistoryArchive"/>)
+/// before either way starts; an archive that cannot be written fails the run there, the month rolled up but all its rows
+/// kept, and the next run writes it again before letting them go.
+/// </para>
 /// </remarks>
 public sealed partial class AssetHistoryLifecycle(
     DontGoBackDbContext db,
     HistoryPartitions partitions,
+    HistoryArchive archive,
     AssetHistoryRetention changeRetention,
     ISeriesCacheInvalidator seriesCache,
     IOptions<HistoryOptions> options,
@@ -76,6 +87,7 @@ public sealed partial class AssetHistoryLifecycle(
         var partitioned = await partitions.LayoutAsync(cancellationToken) == HistoryLayout.MonthlyPartitions;
         var (monthsRolledUp, rollupRows, snapshots, changes) = (0, 0L, 0L, 0L);
         var (partitionsDropped, bytesFreed) = (0, 0L);
+        var (monthsArchived, bytesArchived) = (0, 0L);
         foreach (var (month, rolledUp) in await MonthsToLetGoAsync(keepFrom, cancellationToken))
         {
             if (!rolledUp)
@@ -85,6 +97,13 @@ public sealed partial class AssetHistoryLifecycle(
                 rollupRows += rows;
                 progress.Report(new HistoryLifecycleStep(month, HistoryLifecycleStage.RolledUp, rows));
                 LogRolledUp(Month(month), rows);
+            }
+            // Before anything of the month goes, by either way: a failure here leaves every row of it for the next run.
+            if (archive.Enabled && await archive.WriteAsync(month, cancellationToken) is { Reused: false } archived)
+            {
+                monthsArchived++;
+                bytesArchived += archived.BytesWritten;
+                progress.Report(new HistoryLifecycleStep(month, HistoryLifecycleStage.Archived, archived.Snapshots + archived.Changes, archived.BytesWritten));
             }
             if (partitioned && await DropPartitionsAsync(month, progress, cancellationToken) is { } dropped)
             {
@@ -101,7 +120,7 @@ public sealed partial class AssetHistoryLifecycle(
         var expired = await changeRetention.DeleteExpiredChangesAsync(day, cancellationToken);
         if (expired > 0)
             progress.Report(new HistoryLifecycleStep(null, HistoryLifecycleStage.ExpiredChangesDeleted, expired));
-        return new HistoryLifecycleResult(monthsRolledUp, rollupRows, snapshots, changes + expired, partitionsDropped, bytesFreed);
+        return new HistoryLifecycleResult(monthsRolledUp, rollupRows, snapshots, changes + expired, partitionsDropped, bytesFreed, monthsArchived, bytesArchived);
     }
 
     /// <summary>

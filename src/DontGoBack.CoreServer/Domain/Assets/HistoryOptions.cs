@@ -27,6 +27,38 @@ public sealed class HistoryOptions
     /// <summary>Rows per DELETE statement, each its own transaction, so letting history go never holds a long lock or one huge WAL burst.</summary>
     [Range(1, 1_000_000, ErrorMessage = "History:DeleteBatchSize must be 1 to 1000000 rows per DELETE.")]
     public int DeleteBatchSize { get; set; } = 10_000;
+
+    /// <summary>
+    /// Where a month's daily rows are written before they go (<see cref="HistoryArchive"/>): per month, each table's rows as
+    /// gzip-compressed CSV and a manifest. Unset (or blank): no archive. A relative path is taken from the content root (the
+    /// settings then hold the full path); the directory is created when missing.
+    /// </summary>
+    public string? ArchiveDirectory { get; set; }
+
+    /// <summary>The archive directory as a full path: relative to <paramref name="contentRoot"/> when relative; null when unset or blank.</summary>
+    public static string? ResolveArchiveDirectory(string? configured, string contentRoot) =>
+        string.IsNullOrWhiteSpace(configured) ? null
+        : configured.Contains('\0', StringComparison.Ordinal) ? configured // refused by the validator, not resolved
+        : Path.GetFullPath(configured, contentRoot);
+}
+
+/// <summary>
+/// <see cref="HistoryOptions.ArchiveDirectory"/> must be somewhere a directory can be: a path that is a file is refused at start,
+/// not when the first month would go. A directory missing or not writable is found by the run that writes (it fails, naming it).
+/// </summary>
+public sealed class ArchiveDirectoryValidator : IValidateOptions<HistoryOptions>
+{
+    private const string Setting = $"{HistoryOptions.SectionName}:{nameof(HistoryOptions.ArchiveDirectory)}";
+
+    public ValidateOptionsResult Validate(string? name, HistoryOptions options) => options.ArchiveDirectory switch
+    {
+        null => ValidateOptionsResult.Success,
+        var path when path.Contains('\0', StringComparison.Ordinal) =>
+            ValidateOptionsResult.Fail($"{Setting} contains a NUL character: name a directory, or leave it unset to keep no archive."),
+        var path when File.Exists(path) =>
+            ValidateOptionsResult.Fail($"{Setting} {path} is a file: name a directory (it is created when missing) for the archive of the months let go, or leave it unset to keep no archive."),
+        _ => ValidateOptionsResult.Success,
+    };
 }
 
 /// <summary>
