@@ -102,7 +102,7 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
     }
 
     [Fact]
-    public async Task A_copy_stopped_half_way_goes_on_when_run_again_and_rows_deleted_meanwhile_stay_gone()
+    public async Task A_copy_stopped_half_way_goes_on_when_run_again_alone_and_rows_deleted_meanwhile_stay_gone()
     {
         await using var database = await PlainDatabaseWithHistoryAsync();
         var before = await RowsAsync(database, long.MaxValue);
@@ -132,6 +132,20 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
         Assert.Equal(HistoryMigrationStage.Copying, await migration.StageAsync(CancellationToken.None));
         var copiedBeforeStop = await ScalarAsync<long>(database, $"SELECT rows_copied FROM {HistoryLayoutMigration.ProgressTable} WHERE table_name = 'daily_asset_snapshots'");
         Assert.InRange(copiedBeforeStop, 1, before.Snapshots - 1);
+
+        // While another migration holds the database, a second one refuses to start, and leaves everything as it was.
+        await using (var other = new NpgsqlConnection(database.ConnectionString))
+        {
+            await other.OpenAsync();
+            await using var hold = new NpgsqlCommand($"SELECT pg_advisory_lock(hashtext('{HistoryLayoutMigration.RunLockName}'))", other);
+            await hold.ExecuteNonQueryAsync();
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => migration.RunAsync(1_000, new Progress(_ => { }), CancellationToken.None));
+            Assert.StartsWith("another migrate-history is running on this database", refused.Message);
+            Assert.Equal(copiedBeforeStop, await ScalarAsync<long>(database, $"SELECT rows_copied FROM {HistoryLayoutMigration.ProgressTable} WHERE table_name = 'daily_asset_snapshots'"));
+            // Back in the pool the connection would keep its session's lock until its next use.
+            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock(hashtext('{HistoryLayoutMigration.RunLockName}'))", other);
+            await release.ExecuteNonQueryAsync();
+        }
 
         var outcome = await migration.RunAsync(1_000, new Progress(_ => { }), CancellationToken.None);
 

@@ -75,6 +75,9 @@ public sealed partial class HistoryLayoutMigration(
 
     public const int DefaultBatchSize = 20_000;
 
+    /// <summary>The advisory lock a migration holds while it runs (pg_try_advisory_lock of its hashtext).</summary>
+    public const string RunLockName = "dontgoback.migrate-history";
+
     /// <summary>Tries of one batch or one switch before the migration stops, saying the database stayed too busy.</summary>
     private const int MaxTries = 600;
 
@@ -115,6 +118,24 @@ public sealed partial class HistoryLayoutMigration(
         var stage = await StageAsync(cancellationToken);
         if (stage is HistoryMigrationStage.NotApplicable or HistoryMigrationStage.Partitioned)
             return null;
+        // One migration at a time: a second would copy the same batches, and fail half-way through the switch the first made.
+        // The lock is the session's: it goes with the connection, however this process ends.
+        var connection = await OpenAsync(cancellationToken);
+        if (!await ScalarAsync<bool>(connection, $"SELECT pg_try_advisory_lock(hashtext('{RunLockName}'))", cancellationToken))
+            throw new InvalidOperationException("another migrate-history is running on this database; wait for it to end (it goes on from where any stopped run left off)");
+        try
+        {
+            return await RunStepsAsync(await StageAsync(cancellationToken), batchSize, progress, cancellationToken);
+        }
+        finally
+        {
+            await ScalarAsync<bool>(connection, $"SELECT pg_advisory_unlock(hashtext('{RunLockName}'))", CancellationToken.None);
+        }
+    }
+
+    private async Task<HistoryMigrationOutcome> RunStepsAsync(
+        HistoryMigrationStage stage, int batchSize, IProgress<HistoryCopyProgress> progress, CancellationToken cancellationToken)
+    {
         if (stage == HistoryMigrationStage.Plain)
             await PrepareAsync(cancellationToken);
         if (stage is HistoryMigrationStage.Plain or HistoryMigrationStage.Copying)
