@@ -43,8 +43,9 @@ public sealed class RunProgressReader(BatchRunLedger ledger)
         if (progress is null)
         {
             progress = current?.Counts ?? new RunProgressCounts(0, 0, 0, 0, 0);
-            // The attempt's counts and their time are one write; the run row read before it may hold an older heartbeat.
-            if (current is not null && current.UpdatedAt > at)
+            // The attempt's counts and their time are one write: its time is theirs. The run's heartbeat is written just
+            // before them, so read between the two it is newer than the counts, and would date them too late.
+            if (current is not null)
                 at = current.UpdatedAt;
         }
         // Over the attempt's own time, whatever the run's row says of the day's start.

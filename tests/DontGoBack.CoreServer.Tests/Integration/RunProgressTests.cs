@@ -24,6 +24,48 @@ public sealed class RunProgressTests(ITestOutputHelper output)
         ["AssetRefresh:MaxWriteDelay"] = "00:00:00.050",
     };
 
+    /// <summary>
+    /// A renewal writes the run's heartbeat, then the attempt's counts: read between the two, the heartbeat is a renewal newer
+    /// than the counts. The reading is dated by the counts' own write, so its rate is of the time they took (seen once
+    /// under load: two readings with different counts and one time).
+    /// </summary>
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task Read_between_a_renewals_heartbeat_and_its_counts_the_counts_keep_their_own_time(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database);
+        _ = app.CreateClient();
+        var start = CoreServerApp.DefaultNow;
+        long runId;
+        await using (var db = database.CreateContext())
+        {
+            var run = new BatchRun
+            {
+                JobName = "asset-refresh", Day = Day, Status = BatchRunStatus.Running, StartedAt = start, HeartbeatAt = start.AddSeconds(20),
+                LeaseOwner = "another node", Attempts = 1,
+            };
+            db.BatchRuns.Add(run);
+            await db.SaveChangesAsync();
+            runId = run.Id;
+            db.BatchRunAttempts.Add(new BatchRunAttempt
+            {
+                RunId = runId, Attempt = 1, Status = BatchRunStatus.Running, StartedAt = start, UpdatedAt = start.AddSeconds(10), Expected = 100,
+                Total = 50, Success = 50,
+            });
+            await db.SaveChangesAsync();
+        }
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var found = await scope.ServiceProvider.GetRequiredService<BatchRunLedger>().FindAsync(runId, CancellationToken.None);
+        var view = await scope.ServiceProvider.GetRequiredService<RunProgressReader>().LiveAsync(found!, CancellationToken.None);
+
+        // 50 users in the attempt's first 10 s: 5 users/s, the other 50 due 10 s later; not 2.5 users/s over the heartbeat's 20 s.
+        Assert.NotNull(view);
+        Assert.Equal((start.AddSeconds(10), 5.0, start.AddSeconds(20)), (view.At, view.UsersPerSecond, view.Eta));
+    }
+
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]

@@ -90,7 +90,7 @@ public sealed class CommandLineTests
     {
         var root = CoreCommandLine.Declare(checks: null);
         Assert.Equal(CoreCommandLine.Commands.Select(c => c.Name), root.Subcommands.Select(c => c.Name));
-        Assert.Equal(["refresh", "seed", "backfill", "runs", "run", "retry-failed", "verify"], CoreCommandLine.Commands.Select(c => c.Name));
+        Assert.Equal(["refresh", "seed", "backfill", "runs", "run", "retry-failed", "verify", "migrate-history"], CoreCommandLine.Commands.Select(c => c.Name));
     }
 
     [Theory]
