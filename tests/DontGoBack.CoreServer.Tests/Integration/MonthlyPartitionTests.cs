@@ -205,6 +205,9 @@ public sealed class MonthlyPartitionTests
         var later = await QueryIdsAsync(connection, "SELECT id FROM daily_asset_snapshots WHERE snapshot_day > DATE '2025-07-20' AND user_id = " + users[0]);
         var (june, july, august) = ("daily_asset_snapshots_y2025m06", "daily_asset_snapshots_y2025m07", "daily_asset_snapshots_y2025m08");
 
+        // The count of the next day's users to do reads no history at all: the pointer's day is on the user's row.
+        Assert.Empty(await ScannedAsync(connection, AssetRefreshStore.DueCountSql,
+            ("day", new DateOnly(2025, 8, 6)), ("first_id", users[0]), ("last_id", long.MaxValue)));
         // The next day's page and bases: the pointer's (id, day) names August's partition, and nothing before it is read.
         Assert.Equal([august], await ScannedAsync(connection, AssetRefreshStore.ActivePageSql,
             ("day", new DateOnly(2025, 8, 6)), ("from_id", users[0]), ("last_id", long.MaxValue), ("page_size", 100)));
