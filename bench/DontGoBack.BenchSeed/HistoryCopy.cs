@@ -260,6 +260,11 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
             if (stray > 0)
                 throw new InvalidOperationException($"{table}_default holds {stray:N0} rows dated from {firstMonth:yyyy-MM} on: they found no month partition");
         }
+        // An index left invalid (a partitioned one rebuilt ON ONLY its parent) would fail the refresh's ON CONFLICT, not the load.
+        await using var invalid = new NpgsqlCommand(
+            "SELECT string_agg(indexrelid::regclass::text, ', ') FROM pg_index WHERE NOT indisvalid", connection);
+        if (await invalid.ExecuteScalarAsync(cancellationToken) is string names)
+            throw new InvalidOperationException($"indexes left invalid by the load: {names}");
     }
 
     private static readonly string[] RollupTables = ["asset_month_rollups", "asset_rolled_up_months"];
@@ -470,12 +475,19 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
             read.Parameters.AddWithValue("keep", NpgsqlDbType.Text, (object?)keep ?? DBNull.Value);
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
-                indexes.Add((reader.GetString(0), reader.GetString(1)));
+                indexes.Add((reader.GetString(0), OnEveryPartition(reader.GetString(1))));
         }
         foreach (var (name, _) in indexes)
             await ExecuteAsync(connection, $"DROP INDEX \"{name}\"", cancellationToken);
         return indexes;
     }
+
+    /// <summary>
+    /// A partitioned table's index is defined <c>ON ONLY</c> the parent (pg_indexes shows it so): run as it stands, it
+    /// builds an invalid index on the parent and none on the partitions, and the refresh's ON CONFLICT (user_id,
+    /// snapshot_day) then finds no unique index. Without ONLY it is built on every partition and is valid.
+    /// </summary>
+    private static string OnEveryPartition(string definition) => definition.Replace(" ON ONLY ", " ON ", StringComparison.Ordinal);
 
     private static void WriteChange(
         NpgsqlBinaryImporter copy, long user, string kind, long before, long after, string? reason, long snapshotId, DateOnly day, DateTimeOffset at)

@@ -95,6 +95,12 @@ public sealed class BenchRolledUpSeedTests
                 Assert.True(await ScalarAsync<bool>(connection, $"SELECT to_regclass('{HistoryPartitions.PartitionName(table, month)}') IS NOT NULL"), $"{table} has no partition for {month:yyyy-MM}");
             Assert.Equal(0L, await ScalarAsync<long>(connection, $"SELECT count(*) FROM {HistoryPartitions.DefaultPartitionName(table)}"));
         }
+        // The indexes the load dropped are rebuilt on every partition: none left invalid (the refresh's ON CONFLICT needs them).
+        Assert.Equal(0L, await ScalarAsync<long>(connection, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"));
+        Assert.True(await ScalarAsync<bool>(connection, $"""
+            SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE tablename = '{HistoryPartitions.PartitionName(HistoryPartitions.SnapshotTable, new DateOnly(2025, 3, 1))}'
+                                                      AND indexdef LIKE '%UNIQUE%(user_id, snapshot_day)%')
+            """));
         // Not vacuous: every active user's 100 days are in the table, and March's partition holds its 31 of them.
         Assert.Equal(19L * 100 + 11, await ScalarAsync<long>(connection, "SELECT count(*) FROM daily_asset_snapshots"));
         Assert.Equal(19L * 31, await ScalarAsync<long>(connection, $"SELECT count(*) FROM {HistoryPartitions.PartitionName(HistoryPartitions.SnapshotTable, new DateOnly(2025, 3, 1))}"));
