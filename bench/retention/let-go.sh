@@ -6,7 +6,7 @@
 # It works on the database bench/run.sh left with --history-days and --keep-cluster, e.g.
 #   DONTGOBACK_BENCH_PG_PORT=25436 bench/run.sh --users 200000 --modes bulk --history-days 760 \
 #       --days-at-depth 3 --fresh-days 3 --keep-cluster
-#   DONTGOBACK_BENCH_PG_PORT=25436 bench/retention/let-go.sh [--rounds 3] [--pairs 3]
+#   DONTGOBACK_BENCH_PG_PORT=25436 bench/retention/let-go.sh [--rounds 3] [--pairs 3] [--connection-options 'Command Timeout=0']
 #   scripts/postgres.sh stop 25436
 # and uses the Release builds run.sh made (src/DontGoBack.CoreServer, src/DontGoBack.ExtensionSimulator).
 #
@@ -19,12 +19,15 @@
 # 2. --pairs times: a bulk refresh of a new day alone, and the refresh of the next day with the job (letting the next
 #    month go) started beside it at the same moment; the order alternates from pair to pair (alone first, then beside
 #    first, ...). Before every refresh and every job alone: VACUUM ANALYZE, CHECKPOINT and sync, as run.sh does.
+# --connection-options adds to the core server's connection string (e.g. 'Command Timeout=0': on 2026-12-07 the refresh's
+# count of due users ran past Npgsql's default 30 s at 760 days of partitioned history, see bench/RESULTS.md).
 # Standard output is markdown; progress and the processes' logs go to standard error.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 port=${DONTGOBACK_BENCH_PG_PORT:-25434}
 database=dontgoback_bench_deep
+connection_options=""
 rounds=3
 pairs=3
 while [ $# -gt 0 ]; do
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --pairs) pairs=$2; shift 2 ;;
     --database) database=$2; shift 2 ;;
+    --connection-options) connection_options=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -42,7 +46,7 @@ simulator=src/DontGoBack.ExtensionSimulator/bin/Release/$framework/DontGoBack.Ex
 for dll in "$core" "$simulator"; do
   [ -f "$dll" ] || { echo "$dll is missing: bench/run.sh builds it" >&2; exit 2; }
 done
-connection="Host=127.0.0.1;Port=$port;Username=postgres;Database=$database"
+connection="Host=127.0.0.1;Port=$port;Username=postgres;Database=$database${connection_options:+;$connection_options}"
 sql() { psql -h 127.0.0.1 -p "$port" -U postgres -d "$database" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 say() { echo "[let-go $(date -u +%H:%M:%S)] $*" >&2; }
 settle() { sql "VACUUM ANALYZE" && sql "CHECKPOINT" && sync; }
