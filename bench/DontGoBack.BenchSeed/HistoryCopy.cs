@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -106,6 +107,13 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         }
 
         var indexes = await DropIndexesAsync(connection, keep: seed is null ? GrownIndex : null, cancellationToken);
+        // The months of the daily rows written here, and the two the core server's history-maintenance would have created
+        // ahead by the last of them; a rolled-up seed's openings stay in the rolled-up months, in the default partitions.
+        var lastDay = days > 0 ? firstDay.AddDays(days - 1) : firstDay;
+        var firstMonth = FirstOfMonth(seed is { RolledUpMonths: 0 } && seed.OpeningDay < firstDay ? seed.OpeningDay : firstDay);
+        var partitioned = await IsPartitionedAsync(connection, cancellationToken);
+        if (partitioned)
+            await CreateMonthPartitionsAsync(connection, firstMonth, FirstOfMonth(lastDay).AddMonths(MonthsAhead), cancellationToken);
         await ExecuteAsync(connection, "SET session_replication_role = replica", cancellationToken);
         if (seed is not null)
         {
@@ -185,6 +193,78 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         await ExecuteAsync(connection, $"VACUUM (ANALYZE) {string.Join(", ", seed?.RolledUpMonths > 0 ? Tables.Concat(RollupTables) : Tables)}", cancellationToken);
         progress($"{days} days for {userIds.Length:N0} active users from {firstDay:yyyy-MM-dd}" +
                  $"{(seed is null ? "" : $", after {seed.Users:N0} users and openings")} in {clock.Elapsed.TotalSeconds:F1} s");
+        if (partitioned)
+            await CheckPartitionsAsync(connection, firstMonth, cancellationToken);
+    }
+
+    /// <summary>Months the core server's history-maintenance keeps created ahead of the day it runs for (HistoryPartitions.MonthsAhead).</summary>
+    private const int MonthsAhead = 2;
+
+    private static readonly string[] PartitionedTables = ["daily_asset_snapshots", "asset_changes"];
+
+    /// <summary>
+    /// The core server's partition of <paramref name="table"/> for <paramref name="month"/>, named as HistoryPartitions.PartitionName
+    /// names it (e.g. daily_asset_snapshots_y2026m12): its history-maintenance finds, and later drops, the months seeded here.
+    /// </summary>
+    public static string PartitionName(string table, DateOnly month) =>
+        string.Create(CultureInfo.InvariantCulture, $"{table}_y{month.Year:0000}m{month.Month:00}");
+
+    /// <summary>Whether the history is range-partitioned by month (PostgreSQL since the core server's MonthlyPartitions migration).</summary>
+    private static async Task<bool> IsPartitionedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass('daily_asset_snapshots'))", connection);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// One partition per month from <paramref name="first"/> to <paramref name="last"/> for both tables, where missing, as a
+    /// server that ran through those months has them (its migration creates three, history-maintenance the rest ahead of need).
+    /// Without them every day past the migration's months would land in the default partitions.
+    /// </summary>
+    private async Task CreateMonthPartitionsAsync(NpgsqlConnection connection, DateOnly first, DateOnly last, CancellationToken cancellationToken)
+    {
+        for (var month = first; month <= last; month = month.AddMonths(1))
+        {
+            var bounds = string.Create(CultureInfo.InvariantCulture, $"FROM ('{month:yyyy-MM-dd}') TO ('{month.AddMonths(1):yyyy-MM-dd}')");
+            foreach (var table in PartitionedTables)
+                await ExecuteAsync(connection, $"CREATE TABLE IF NOT EXISTS {PartitionName(table, month)} PARTITION OF {table} FOR VALUES {bounds}", cancellationToken);
+        }
+        progress($"partitions: one a month from {first:yyyy-MM} to {last:yyyy-MM} for {string.Join(" and ", PartitionedTables)}");
+    }
+
+    /// <summary>
+    /// Prints the rows of every partition of both tables (the month partitions' from the statistics the VACUUM just took, the
+    /// defaults' counted) and fails if a default partition holds a row dated on or after <paramref name="firstMonth"/>: a day
+    /// that found no month partition, which a server that ran through the month would not have there.
+    /// </summary>
+    private async Task CheckPartitionsAsync(NpgsqlConnection connection, DateOnly firstMonth, CancellationToken cancellationToken)
+    {
+        foreach (var table in PartitionedTables)
+        {
+            var rows = new List<string>();
+            await using (var read = new NpgsqlCommand("""
+                SELECT c.relname::text, c.reltuples::bigint FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = to_regclass(@table) AND c.relname::text <> @table || '_default' ORDER BY c.relname
+                """, connection))
+            {
+                read.Parameters.AddWithValue("table", table);
+                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                    rows.Add($"{reader.GetString(0)[(table.Length + 1)..]} {Math.Max(0, reader.GetInt64(1)):N0}");
+            }
+            var inDefault = await ScalarAsync(connection, $"SELECT count(*) FROM {table}_default", cancellationToken);
+            var stray = await ScalarAsync(connection,
+                string.Create(CultureInfo.InvariantCulture, $"SELECT count(*) FROM {table}_default WHERE snapshot_day >= '{firstMonth:yyyy-MM-dd}'"), cancellationToken);
+            progress($"{table} rows by partition: {string.Join(", ", rows)}; default {inDefault:N0}");
+            if (stray > 0)
+                throw new InvalidOperationException($"{table}_default holds {stray:N0} rows dated from {firstMonth:yyyy-MM} on: they found no month partition");
+        }
+        // An index left invalid (a partitioned one rebuilt ON ONLY its parent) would fail the refresh's ON CONFLICT, not the load.
+        await using var invalid = new NpgsqlCommand(
+            "SELECT string_agg(indexrelid::regclass::text, ', ') FROM pg_index WHERE NOT indisvalid", connection);
+        if (await invalid.ExecuteScalarAsync(cancellationToken) is string names)
+            throw new InvalidOperationException($"indexes left invalid by the load: {names}");
     }
 
     private static readonly string[] RollupTables = ["asset_month_rollups", "asset_rolled_up_months"];
@@ -395,12 +475,19 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
             read.Parameters.AddWithValue("keep", NpgsqlDbType.Text, (object?)keep ?? DBNull.Value);
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
-                indexes.Add((reader.GetString(0), reader.GetString(1)));
+                indexes.Add((reader.GetString(0), OnEveryPartition(reader.GetString(1))));
         }
         foreach (var (name, _) in indexes)
             await ExecuteAsync(connection, $"DROP INDEX \"{name}\"", cancellationToken);
         return indexes;
     }
+
+    /// <summary>
+    /// A partitioned table's index is defined <c>ON ONLY</c> the parent (pg_indexes shows it so): run as it stands, it
+    /// builds an invalid index on the parent and none on the partitions, and the refresh's ON CONFLICT (user_id,
+    /// snapshot_day) then finds no unique index. Without ONLY it is built on every partition and is valid.
+    /// </summary>
+    private static string OnEveryPartition(string definition) => definition.Replace(" ON ONLY ", " ON ", StringComparison.Ordinal);
 
     private static void WriteChange(
         NpgsqlBinaryImporter copy, long user, string kind, long before, long after, string? reason, long snapshotId, DateOnly day, DateTimeOffset at)

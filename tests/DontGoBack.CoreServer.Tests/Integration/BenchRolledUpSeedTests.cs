@@ -70,6 +70,49 @@ public sealed class BenchRolledUpSeedTests
         }
     }
 
+    /// <summary>
+    /// On PostgreSQL's monthly partitions the seeded history lies as a server that ran through its days left it: a partition
+    /// per month of both tables, named as <see cref="HistoryPartitions.PartitionName"/> names them (so history-maintenance
+    /// finds and drops them), the two months after the last created ahead, and no row in the default partitions.
+    /// </summary>
+    [Fact]
+    public async Task Seeded_and_appended_days_lie_in_a_partition_per_month_and_none_in_the_default_partitions()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var app = new CoreServerApp(database);
+        _ = app.Services;
+
+        // Months long before the migration's three (it creates this month and the next two).
+        await SeedAsync(database, seeder => seeder.SeedAsync(Users, ActivePercent, Opening, days: 40, CancellationToken.None));
+        await SeedAsync(database, seeder => seeder.AppendAsync(Opening.AddDays(40), days: 60, withMarketChanges: false, CancellationToken.None));
+
+        var lastDay = Opening.AddDays(99);
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        foreach (var table in new[] { HistoryPartitions.SnapshotTable, HistoryPartitions.ChangeTable })
+        {
+            for (var month = Opening; month <= new DateOnly(lastDay.Year, lastDay.Month, 1).AddMonths(HistoryPartitions.MonthsAhead); month = month.AddMonths(1))
+                Assert.True(await ScalarAsync<bool>(connection, $"SELECT to_regclass('{HistoryPartitions.PartitionName(table, month)}') IS NOT NULL"), $"{table} has no partition for {month:yyyy-MM}");
+            Assert.Equal(0L, await ScalarAsync<long>(connection, $"SELECT count(*) FROM {HistoryPartitions.DefaultPartitionName(table)}"));
+        }
+        // The indexes the load dropped are rebuilt on every partition: none left invalid (the refresh's ON CONFLICT needs them).
+        Assert.Equal(0L, await ScalarAsync<long>(connection, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"));
+        Assert.True(await ScalarAsync<bool>(connection, $"""
+            SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE tablename = '{HistoryPartitions.PartitionName(HistoryPartitions.SnapshotTable, new DateOnly(2025, 3, 1))}'
+                                                      AND indexdef LIKE '%UNIQUE%(user_id, snapshot_day)%')
+            """));
+        // Not vacuous: every active user's 100 days are in the table, and March's partition holds its 31 of them.
+        Assert.Equal(19L * 100 + 11, await ScalarAsync<long>(connection, "SELECT count(*) FROM daily_asset_snapshots"));
+        Assert.Equal(19L * 31, await ScalarAsync<long>(connection, $"SELECT count(*) FROM {HistoryPartitions.PartitionName(HistoryPartitions.SnapshotTable, new DateOnly(2025, 3, 1))}"));
+        await database.AssertChainHoldsAsync();
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
     private static async Task SeedAsync(TestDatabase database, Func<HistoryCopy, Task> seed)
     {
         await using var source = NpgsqlDataSource.Create(database.ConnectionString);
