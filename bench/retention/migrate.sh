@@ -159,6 +159,8 @@ for run in $(seq "$runs"); do
 
   # 2. Baseline: the refresh alone.
   settle
+  # Lock waits are counted from here: the seeding's own (its index builds behind autovacuum) are not the measurement's.
+  log_from=$(( $(wc -l < "$server_log") + 1 ))
   wal0=$(sql "SELECT pg_current_wal_lsn()")
   load_start=$(load)
   say "baseline: refresh $baseline_day alone (load $load_start)"
@@ -206,7 +208,8 @@ for run in $(seq "$runs"); do
   grep -v 'rows copied' "$dir/migrate.log" >&2 || true
   tail -n 1 "$dir/migrate.log" | grep -q 'exit 0' || { say "migrate-history failed: see $dir/migrate.log"; exit 1; }
   size_after=$(sql "SELECT pg_database_size(current_database())")
-  size_peak=$(awk 'BEGIN {m = 0} $2 > m {m = $2} END {print m}' "$dir/sizes.txt")
+  # The samples' largest, or the end's when the migration outran the first sample.
+  size_peak=$(awk -v m="$size_after" '$2 > m {m = $2} END {print m}' "$dir/sizes.txt")
 
   # The steps, from the log's timestamps (seconds since midnight UTC).
   at() { grep -m1 "$1" "$dir/migrate.log" | cut -d' ' -f1 | awk -F: '{print $1 * 3600 + $2 * 60 + $3}'; }
@@ -249,12 +252,12 @@ for run in $(seq "$runs"); do
     sql "SELECT 'database size: ' || pg_size_pretty(pg_database_size(current_database()))"
     psql -h 127.0.0.1 -p "$port" -U postgres -d "$database" -c '\d+ daily_asset_snapshots'
   } 2>&1 | tee "$dir/after.txt" >&2
-  grep -h 'lock:\|still waiting\|acquired' "$server_log" > "$dir/lock-waits.txt" 2>/dev/null || true
-  say "lock waits of a second or more in the server log so far: $(wc -l < "$dir/lock-waits.txt")"
+  tail -n "+$log_from" "$server_log" | grep -h 'still waiting\|acquired\|deadlock' > "$dir/lock-waits.txt" 2>/dev/null || true
+  say "lock waits of a second or more in the server log from the baseline on: $(grep -c 'still waiting' "$dir/lock-waits.txt")"
 
   ratio=$(echo "scale=2; $pair_ms / $baseline_ms" | bc)
   rows_table+="
-| $run | $users × $days | $seed_s s | $(echo "scale=1; $baseline_ms / 1000" | bc) s | $(echo "scale=1; $pair_ms / 1000" | bc) s | $ratio | $(echo "scale=1; $after_ms / 1000" | bc) s | $(printf '%.0f' "$migration_s") s | $(printf '%.0f' "$copy_s") s, $copy_rate rows/s | $switch_ms ms | $(printf '%.0f' "$finish_s") s | $(mb "$wal_window") MB (baseline refresh alone $(mb "$baseline_wal") MB) | $(mb "$size_before") → $(mb "$size_peak") → $(mb "$size_after") MB |"
+| $run | $users × $days | $seed_s s | $(printf %.1f "$(echo "$baseline_ms / 1000" | bc -l)") s | $(printf %.1f "$(echo "$pair_ms / 1000" | bc -l)") s | $ratio | $(printf %.1f "$(echo "$after_ms / 1000" | bc -l)") s | $(printf '%.0f' "$migration_s") s | $(printf '%.0f' "$copy_s") s, $copy_rate rows/s | $switch_ms ms | $(printf '%.0f' "$finish_s") s | $(mb "$wal_window") MB (baseline refresh alone $(mb "$baseline_wal") MB) | $(mb "$size_before") → $(mb "$size_peak") → $(mb "$size_after") MB |"
 done
 
 echo "$rows_table"
