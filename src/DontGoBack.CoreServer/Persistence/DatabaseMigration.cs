@@ -18,6 +18,9 @@ public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabas
     /// </summary>
     /// <exception cref="DatabaseRefusesWritesException">Migrations are pending and the database refuses writes.</exception>
     /// <exception cref="DatabaseMissingException">The PostgreSQL database is missing and the role may not create it.</exception>
+    /// <summary>How long one statement of a migration may take.</summary>
+    public static readonly TimeSpan MigrationStatementTimeout = TimeSpan.FromHours(1);
+
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
         sqlite?.EnsureDirectory();
@@ -39,6 +42,9 @@ public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabas
             {
                 // Created first (IF NOT EXISTS), so EF's own read of it succeeds on a fresh database.
                 await history.CreateIfNotExistsAsync(cancellationToken);
+                // A migration's data step runs over every user (MonthlyPartitions fills each pointer's day: over 30 s at a
+                // million users on the bench's machine); the provider's default of 30 s would fail it, and start-up with it.
+                db.Database.SetCommandTimeout(MigrationStatementTimeout);
                 await db.Database.MigrateAsync(cancellationToken);
             }
             catch (Exception e) when (DatabaseFaults.StorageRefusalOf(e) is { } refusal)
