@@ -36,8 +36,10 @@ public sealed record RunClaim(long RunId, int Attempt, string Owner);
 /// then shares no context or connection with a job's work, whatever the job does with the
 /// scope's, and calls may overlap (a renewal beside an outcome being recorded).
 /// </remarks>
+/// <param name="reserve">An embedded database's room for the outcomes on a full disk (see <see cref="StorageReserve"/>); none on PostgreSQL.</param>
 public sealed class BatchRunLedger(
-    IDbContextFactory<BatchEngineDbContext> contexts, IOptions<BatchOptions> options, DatabaseRetry retry, RunRecorded recorded, TimeProvider time)
+    IDbContextFactory<BatchEngineDbContext> contexts, IOptions<BatchOptions> options, DatabaseRetry retry, RunRecorded recorded, TimeProvider time,
+    StorageReserve? reserve = null)
 {
     private string Node => options.Value.ResolveNodeName();
 
@@ -47,17 +49,21 @@ public sealed class BatchRunLedger(
     /// <returns>The claim, or null when another attempt holds a live lease on that day (or it went through and may not be rerun).</returns>
     public async Task<RunClaim?> TryClaimAsync(string job, DateOnly day, bool rerunCompleted, CancellationToken cancellationToken)
     {
+        // Before the run writes anything, so the reserve an earlier run gave up is there for this one's outcome.
+        reserve?.Replenish();
         var now = time.GetUtcNow();
         var staleBefore = now - options.Value.LeaseTimeout;
         var owner = Guid.NewGuid().ToString("N");
         var node = Node;
-        // SQLite and PostgreSQL share this upsert; the WHERE makes a live lease win. It is retried
-        // on transient faults with the same owner, so a try whose commit was lost on the way back
-        // finds its own claim and takes it again without counting a second attempt.
+        // SQLite and PostgreSQL share this upsert; the WHERE makes a live lease win. The claim and the attempt's own
+        // record commit together: a claim whose attempt record failed (a full disk) would leave the day "running" with
+        // no run to finish it. The unit is retried on transient faults with the same owner, so a try whose commit was
+        // lost on the way back finds its own claim and takes it again without counting a second attempt.
         var claimed = await retry.ExecuteAsync("claim of the day", async token =>
         {
             await using var db = await contexts.CreateDbContextAsync(token);
-            return await db.Database.SqlQuery<ClaimRow>($"""
+            await using var transaction = await db.Database.BeginTransactionAsync(token);
+            var rows = await db.Database.SqlQuery<ClaimRow>($"""
             INSERT INTO batch_runs (job_name, day, status, started_at, heartbeat_at, lease_owner, nodes, attempts, total, success, skipped, failed)
             VALUES ({job}, {day}, {nameof(BatchRunStatus.Running)}, {now}, {now}, {owner}, {node}, 1, 0, 0, 0, 0)
             ON CONFLICT (job_name, day) DO UPDATE
@@ -72,24 +78,25 @@ public sealed class BatchRunLedger(
                AND ({rerunCompleted} OR batch_runs.status NOT IN ({nameof(BatchRunStatus.Completed)}, {nameof(BatchRunStatus.CompletedWithFailures)}, {nameof(BatchRunStatus.NothingToDo)}))
             RETURNING id, attempts
             """).ToListAsync(token);
+            if (rows is [var row])
+            {
+                // The attempt's own record, kept when the next attempt replaces the run's counts; an earlier
+                // attempt still "running" here is one whose process died (its lease went stale).
+                await db.Database.ExecuteSqlAsync($"""
+                    UPDATE batch_run_attempts SET status = {nameof(BatchRunStatus.Aborted)}
+                     WHERE run_id = {row.Id} AND attempt < {row.Attempts} AND status = {nameof(BatchRunStatus.Running)}
+                    """, token);
+                await db.Database.ExecuteSqlAsync($"""
+                    INSERT INTO batch_run_attempts (run_id, attempt, status, started_at, node, updated_at, expected, total, success, skipped, failed, not_due)
+                    VALUES ({row.Id}, {row.Attempts}, {nameof(BatchRunStatus.Running)}, {now}, {node}, {now}, 0, 0, 0, 0, 0, 0)
+                    ON CONFLICT (run_id, attempt) DO NOTHING
+                    """, token);
+            }
+            await transaction.CommitAsync(token);
+            return rows;
         }, cancellationToken);
         if (claimed is not [var row])
             return null;
-        // The attempt's own record, kept when the next attempt replaces the run's counts; an earlier
-        // attempt still "running" here is one whose process died (its lease went stale).
-        await retry.ExecuteAsync("record of the attempt", async token =>
-        {
-            await using var db = await contexts.CreateDbContextAsync(token);
-            await db.Database.ExecuteSqlAsync($"""
-                UPDATE batch_run_attempts SET status = {nameof(BatchRunStatus.Aborted)}
-                 WHERE run_id = {row.Id} AND attempt < {row.Attempts} AND status = {nameof(BatchRunStatus.Running)}
-                """, token);
-            return await db.Database.ExecuteSqlAsync($"""
-                INSERT INTO batch_run_attempts (run_id, attempt, status, started_at, node, updated_at, expected, total, success, skipped, failed, not_due)
-                VALUES ({row.Id}, {row.Attempts}, {nameof(BatchRunStatus.Running)}, {now}, {node}, {now}, 0, 0, 0, 0, 0, 0)
-                ON CONFLICT (run_id, attempt) DO NOTHING
-                """, token);
-        }, cancellationToken);
         return new RunClaim(row.Id, row.Attempts, owner);
     }
 
@@ -212,10 +219,25 @@ public sealed class BatchRunLedger(
     /// <see cref="FinishAsync"/>, retried while the database is unreachable for up to
     /// Batch:RecordOutcomeTimeout, so an outage does not leave the run "running" for its lease's length.
     /// </summary>
-    /// <remarks>Throws the last fault (see <see cref="DatabaseFaults"/>) when the database stayed unreachable; the run's lease then goes stale.</remarks>
-    public Task<bool> RecordOutcomeAsync(RunClaim claim, BatchResult result, CancellationToken cancellationToken, int? expected = null) =>
-        retry.ExecuteAsync("record of the run's outcome", options.Value.RecordOutcomeTimeout,
+    /// <remarks>
+    /// Throws the last fault (see <see cref="DatabaseFaults"/>) when the database stayed unreachable; the run's lease then goes stale.
+    /// On a full disk the storage reserve, when there is one, is given up and the record tried once more: waiting frees
+    /// no disk, and the run whose work filled it must not stay "running" for its lease's length.
+    /// </remarks>
+    public async Task<bool> RecordOutcomeAsync(RunClaim claim, BatchResult result, CancellationToken cancellationToken, int? expected = null)
+    {
+        try
+        {
+            return await RecordOutcomeOnceAsync();
+        }
+        catch (Exception e) when (DatabaseFaults.StorageRefusalOf(e) == StorageRefusal.Full && reserve?.Release() == true)
+        {
+            return await RecordOutcomeOnceAsync();
+        }
+
+        Task<bool> RecordOutcomeOnceAsync() => retry.ExecuteAsync("record of the run's outcome", options.Value.RecordOutcomeTimeout,
             token => FinishAsync(claim, result, token, expected), cancellationToken);
+    }
 
     /// <summary>Every attempt at the run, first first.</summary>
     public async Task<List<BatchRunAttempt>> AttemptsAsync(long runId, CancellationToken cancellationToken)

@@ -34,6 +34,13 @@ public sealed class DatabaseOptions
     [Range(1, 1000, ErrorMessage = "Database:PublicReadPoolSize must be between {1} and {2}.")]
     public int PublicReadPoolSize { get; set; } = 4;
 
+    /// <summary>
+    /// SQLite only: bytes kept on the database's disk, in a file beside it (<see cref="StorageReserve"/>), for a run's
+    /// outcome when the run's work filled the disk; 0 keeps none.
+    /// </summary>
+    [Range(typeof(long), "0", "1073741824", ErrorMessage = "Database:SqliteStorageReserveBytes must be between {1} and {2}.")]
+    public long SqliteStorageReserveBytes { get; set; } = 1024 * 1024;
+
     /// <summary>The service key of the public reads' <c>NpgsqlDataSource</c>.</summary>
     public const string PublicReadPool = "public-reads";
 }

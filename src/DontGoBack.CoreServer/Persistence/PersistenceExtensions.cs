@@ -27,7 +27,14 @@ public static class PersistenceExtensions
         switch (provider)
         {
             case DatabaseProvider.Sqlite:
-                builder.Services.AddSingleton(new SqliteDatabase(connectionString));
+                var sqlite = new SqliteDatabase(connectionString);
+                builder.Services.AddSingleton(sqlite);
+                if (sqlite.FullPath is { } file)
+                {
+                    builder.Services.AddSingleton(services => new StorageReserve(StorageReserve.PathBeside(file),
+                        services.GetRequiredService<IOptions<DatabaseOptions>>().Value.SqliteStorageReserveBytes,
+                        services.GetRequiredService<ILogger<StorageReserve>>()));
+                }
                 builder.Services.AddContexts<SqliteDontGoBackDbContext>((_, options) =>
                     options.UseSqlite(connectionString).UseSnakeCaseNamingConvention().ConfigureWarnings(SqliteDatabase.KnownMigrationWarnings));
                 break;

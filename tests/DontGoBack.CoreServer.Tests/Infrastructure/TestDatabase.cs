@@ -13,6 +13,9 @@ public sealed class TestDatabase : IAsyncDisposable
     public const string PostgresVariable = "DONTGOBACK_TEST_POSTGRES";
 
     private readonly string? _sqlitePath;
+
+    /// <summary>The SQLite database's file; null on PostgreSQL.</summary>
+    public string? SqlitePath => _sqlitePath;
     private readonly string? _postgresName;
     private readonly string? _postgresAdmin;
 
@@ -74,7 +77,7 @@ public sealed class TestDatabase : IAsyncDisposable
         if (_sqlitePath is not null)
         {
             SqliteConnection.ClearAllPools();
-            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            foreach (var suffix in new[] { "", "-wal", "-shm", "-reserve" })
                 File.Delete(_sqlitePath + suffix);
         }
         if (_postgresName is not null)
