@@ -35,6 +35,14 @@ public sealed class DatabaseOptions
     public int PublicReadPoolSize { get; set; } = 4;
 
     /// <summary>
+    /// How long one statement may take where a statement reads a whole table or month by design: a migration's data step
+    /// (one over every user), the history lifecycle's roll-up of a month (minutes at ten million users). Every other
+    /// statement keeps the provider's default (30 s). A cancelled run still stops such a statement at once.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:30", "1.00:00:00", ErrorMessage = "Database:LongStatementTimeout must be between {1} and {2}.")]
+    public TimeSpan LongStatementTimeout { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
     /// SQLite only: bytes kept on the database's disk, in a file beside it (<see cref="StorageReserve"/>), for a run's
     /// outcome when the run's work filled the disk; 0 keeps none.
     /// </summary>

@@ -2,6 +2,7 @@ using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.Extensions.Options;
 
 namespace DontGoBack.CoreServer.Persistence;
 
@@ -9,7 +10,8 @@ namespace DontGoBack.CoreServer.Persistence;
 /// Brings the database to the model: the SQLite folder or the PostgreSQL database if needed, then pending
 /// migrations, then the seeders.
 /// </summary>
-public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabase? sqlite = null, PostgresDatabase? postgres = null)
+public sealed class DatabaseMigration(
+    IServiceScopeFactory scopes, IOptions<DatabaseOptions> options, SqliteDatabase? sqlite = null, PostgresDatabase? postgres = null)
 {
     /// <summary>
     /// Applies the migrations this build knows and the database lacks. They are read first, and only
@@ -18,9 +20,6 @@ public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabas
     /// </summary>
     /// <exception cref="DatabaseRefusesWritesException">Migrations are pending and the database refuses writes.</exception>
     /// <exception cref="DatabaseMissingException">The PostgreSQL database is missing and the role may not create it.</exception>
-    /// <summary>How long one statement of a migration may take.</summary>
-    public static readonly TimeSpan MigrationStatementTimeout = TimeSpan.FromHours(1);
-
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
         sqlite?.EnsureDirectory();
@@ -44,7 +43,7 @@ public sealed class DatabaseMigration(IServiceScopeFactory scopes, SqliteDatabas
                 await history.CreateIfNotExistsAsync(cancellationToken);
                 // A migration's data step runs over every user (MonthlyPartitions fills each pointer's day: over 30 s at a
                 // million users on the bench's machine); the provider's default of 30 s would fail it, and start-up with it.
-                db.Database.SetCommandTimeout(MigrationStatementTimeout);
+                db.Database.SetCommandTimeout(options.Value.LongStatementTimeout);
                 await db.Database.MigrateAsync(cancellationToken);
             }
             catch (Exception e) when (DatabaseFaults.StorageRefusalOf(e) is { } refusal)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using DontGoBack.Batch.Storage;
 using DontGoBack.CoreServer.Persistence;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -71,15 +72,16 @@ public sealed partial class AssetHistoryLifecycle(
     AssetHistoryRetention changeRetention,
     ISeriesCacheInvalidator seriesCache,
     IOptions<HistoryOptions> options,
+    IOptions<DatabaseOptions> database,
     TimeProvider time,
     ILogger<AssetHistoryLifecycle> logger)
 {
     /// <summary>
-    /// How long one of the lifecycle's statements may take. A month's roll-up reads every row of the month in one statement
-    /// (17–25 s at 200,000 users on the bench's machine, so minutes at ten million); the provider's default of 30 s would
-    /// fail it from about 300,000 users on, every day. A cancelled run still stops it at once.
+    /// How long one of the lifecycle's statements may take: Database:LongStatementTimeout. A month's roll-up reads every
+    /// row of the month in one statement (17–25 s at 200,000 users on the bench's machine, so minutes at ten million); the
+    /// provider's default of 30 s would fail it from about 300,000 users on, every day.
     /// </summary>
-    public static readonly TimeSpan StatementTimeout = TimeSpan.FromHours(1);
+    private TimeSpan StatementTimeout => database.Value.LongStatementTimeout;
 
     /// <summary>The first day kept daily when the lifecycle runs for <paramref name="day"/>: the first of the month <paramref name="keepDailyMonths"/> − 1 months before.</summary>
     public static DateOnly KeepDailyFrom(DateOnly day, int keepDailyMonths) =>

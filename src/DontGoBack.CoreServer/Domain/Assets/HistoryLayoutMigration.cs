@@ -369,7 +369,7 @@ public sealed partial class HistoryLayoutMigration(
             """);
         for (var month = firstMonth; month <= lastMonth; month = month.AddMonths(1))
         {
-            var (from, to) = (Literal(month), Literal(month.AddMonths(1)));
+            var (from, to) = (HistoryPartitions.Literal(month), HistoryPartitions.Literal(month.AddMonths(1)));
             foreach (var table in Tables)
                 sql.AppendLine($"CREATE TABLE {HistoryPartitions.PartitionName(table, month)} PARTITION OF {Next(table)} FOR VALUES FROM ({from}) TO ({to});");
         }
@@ -487,8 +487,8 @@ public sealed partial class HistoryLayoutMigration(
         return (NpgsqlConnection)db.Database.GetDbConnection();
     }
 
-    private async Task<bool> ExistsAsync(string relation, CancellationToken cancellationToken) =>
-        await db.Database.SqlQuery<bool>($"""SELECT to_regclass({relation}) IS NOT NULL AS "Value" """).SingleAsync(cancellationToken);
+    private Task<bool> ExistsAsync(string relation, CancellationToken cancellationToken) =>
+        HistoryPartitions.RelationExistsAsync(db, relation, cancellationToken);
 
     /// <summary>Runs SQL made here from names and dates (see the remarks); no time limit: a step on ten million users takes minutes.</summary>
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
@@ -512,7 +512,6 @@ public sealed partial class HistoryLayoutMigration(
 
     private static string MirrorName(string table, string operation) => $"history_mirror_{table}_{operation}";
 
-    private static string Literal(DateOnly day) => string.Create(CultureInfo.InvariantCulture, $"DATE '{day:yyyy-MM-dd}'");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "History migration: {Snapshots} and {Changes} have partitioned twins, every write mirrored into them; copying the rows")]
     private partial void LogPrepared(string snapshots, string changes);

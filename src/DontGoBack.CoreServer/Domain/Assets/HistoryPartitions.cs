@@ -67,10 +67,12 @@ public sealed class HistoryPartitions(DontGoBackDbContext db)
             : HistoryLayout.Plain;
 
     /// <summary>Whether <paramref name="month"/> has its own partitions (on the plain layout: never).</summary>
-    public async Task<bool> HasMonthAsync(DateOnly month, CancellationToken cancellationToken) =>
-        await db.Database.SqlQuery<bool>($"""
-            SELECT to_regclass({PartitionName(SnapshotTable, month)}) IS NOT NULL AS "Value"
-            """).SingleAsync(cancellationToken);
+    public Task<bool> HasMonthAsync(DateOnly month, CancellationToken cancellationToken) =>
+        RelationExistsAsync(db, PartitionName(SnapshotTable, month), cancellationToken);
+
+    /// <summary>Whether a table or index of that name exists in the search path (PostgreSQL).</summary>
+    internal static async Task<bool> RelationExistsAsync(DontGoBackDbContext db, string relation, CancellationToken cancellationToken) =>
+        await db.Database.SqlQuery<bool>($"""SELECT to_regclass({relation}) IS NOT NULL AS "Value" """).SingleAsync(cancellationToken);
 
     /// <summary>
     /// Creates the partitions of the month of <paramref name="day"/> and the <see cref="MonthsAhead"/> after it that are
@@ -208,5 +210,6 @@ public sealed class HistoryPartitions(DontGoBackDbContext db)
     /// <summary>Runs SQL made here from names and dates (see the remarks): DDL takes no parameters.</summary>
     private Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken) => db.Database.ExecuteSqlRawAsync(sql, cancellationToken);
 
-    private static string Literal(DateOnly day) => string.Create(CultureInfo.InvariantCulture, $"DATE '{day:yyyy-MM-dd}'");
+    /// <summary>A date as an SQL literal, for the DDL made here (partition bounds take no parameters).</summary>
+    internal static string Literal(DateOnly day) => string.Create(CultureInfo.InvariantCulture, $"DATE '{day:yyyy-MM-dd}'");
 }
