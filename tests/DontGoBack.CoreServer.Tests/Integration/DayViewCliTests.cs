@@ -102,7 +102,7 @@ public sealed class DayViewCliTests : IDisposable
         await using (var db = database.CreateContext())
         {
             var owed = await db.Users.Where(u => u.Status == AccountStatus.Active).OrderBy(u => u.Id).Select(u => u.Id).FirstAsync();
-            await db.Users.Where(u => u.Id == owed).ExecuteUpdateAsync(set => set.SetProperty(u => u.CurrentSnapshotId, (long?)null));
+            await db.Users.Where(u => u.Id == owed).ExecuteUpdateAsync(set => set.SetProperty(u => u.CurrentSnapshotId, (long?)null).SetProperty(u => u.CurrentSnapshotDay, (DateOnly?)null));
             await db.DailyAssetSnapshots.Where(s => s.UserId == owed && s.SnapshotDay == today).ExecuteDeleteAsync();
         }
         var owedRetry = await CoreServerProcess.RunAsync(settings, ["retry-failed", "--day", $"{today:yyyy-MM-dd}"], _workingDirectory);

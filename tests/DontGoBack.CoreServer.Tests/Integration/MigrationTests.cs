@@ -1,6 +1,7 @@
 using DontGoBack.CoreServer.Batch.Asset.Job;
 using DontGoBack.CoreServer.Batch.Asset.UseCase;
 using DontGoBack.CoreServer.Domain.Assets;
+using DontGoBack.CoreServer.Domain.Users;
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using DontGoBack.Batch.Alerts;
@@ -113,6 +114,41 @@ public sealed class MigrationTests
             .Select(c => (c.Kind, c.AmountBefore, c.AmountAfter, c.Delta, c.SnapshotId, c.SnapshotDay)).ToList();
         Assert.Equal(before, after);
         await database.AssertChainHoldsAsync();
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_half_set_pointer_is_mended_by_the_migration_and_refused_after_it(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using (var db = database.CreateContext())
+        {
+            await db.GetService<IMigrator>().MigrateAsync("MonthlyPartitions");
+            // User 1: an id without its day (mended from the snapshot); 2: a day without an id (cleared); 3: whole.
+            await db.Database.ExecuteSqlRawAsync("""
+                INSERT INTO users (id, status, created_at, opening_day) VALUES
+                    (1, 'ACTIVE', '2025-08-01 00:00:00+00:00', '2025-08-08'), (2, 'ACTIVE', '2025-08-01 00:00:00+00:00', '2025-08-08'),
+                    (3, 'ACTIVE', '2025-08-01 00:00:00+00:00', '2025-08-08');
+                INSERT INTO daily_asset_snapshots (id, user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at) VALUES
+                    (10, 1, '2025-08-08', 10000000, 10000000, NULL, 0, 0, '2025-08-08 00:00:00+00:00'),
+                    (20, 2, '2025-08-08', 10000000, 10000000, NULL, 0, 0, '2025-08-08 00:00:00+00:00'),
+                    (30, 3, '2025-08-08', 10000000, 10000000, NULL, 0, 0, '2025-08-08 00:00:00+00:00');
+                UPDATE users SET current_snapshot_id = 10 WHERE id = 1;
+                UPDATE users SET current_snapshot_day = '2025-08-08' WHERE id = 2;
+                UPDATE users SET current_snapshot_id = 30, current_snapshot_day = '2025-08-08' WHERE id = 3;
+                """);
+            await db.Database.MigrateAsync();
+        }
+
+        await using var migrated = database.CreateContext();
+        var pointers = await migrated.Users.AsNoTracking().OrderBy(u => u.Id).Select(u => new { u.CurrentSnapshotId, u.CurrentSnapshotDay }).ToListAsync();
+        var day = new DateOnly(2025, 8, 8);
+        Assert.Equal([new { CurrentSnapshotId = (long?)10, CurrentSnapshotDay = (DateOnly?)day }, new { CurrentSnapshotId = (long?)null, CurrentSnapshotDay = (DateOnly?)null },
+            new { CurrentSnapshotId = (long?)30, CurrentSnapshotDay = (DateOnly?)day }], pointers);
+        var halfSet = await Assert.ThrowsAnyAsync<Exception>(() => migrated.Users.Where(u => u.Id == 3)
+            .ExecuteUpdateAsync(set => set.SetProperty(u => u.CurrentSnapshotId, (long?)null)));
+        Assert.Contains(UserConfiguration.PointerWholeConstraint, halfSet.Message);
     }
 
     [Theory]

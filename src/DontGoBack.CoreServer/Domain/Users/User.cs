@@ -39,9 +39,14 @@ public sealed class User
 /// <param name="historyKeyedByDay">The snapshots' key is (id, snapshot_day), as PostgreSQL's partitions need (<see cref="HistoryPartitions"/>).</param>
 public sealed class UserConfiguration(bool historyKeyedByDay = false) : IEntityTypeConfiguration<User>
 {
+    public const string PointerWholeConstraint = "ck_users_current_snapshot_whole";
+
     public void Configure(EntityTypeBuilder<User> user)
     {
-        user.ToTable("users");
+        // The pointer's two columns are set and cleared together: a day without an id (or an id without its day) would
+        // read as "refreshed" to one statement and "never refreshed" to another.
+        user.ToTable("users", table => table.HasCheckConstraint(PointerWholeConstraint,
+            "(current_snapshot_id IS NULL) = (current_snapshot_day IS NULL)"));
         user.Property(u => u.Status)
             .HasConversion(s => AccountStatusNames.ToStored(s), s => AccountStatusNames.FromStored(s))
             .HasMaxLength(20);

@@ -90,15 +90,15 @@ public abstract class AssetRefreshStore(DatabaseRetry retry)
 
     // The users the page read will send to the extension: active, open on the day, without the day's
     // snapshot. The same pointer-first rule as ActivePageSql, so the count is the work the pages find.
-    // The pointer's day is on the user's row: no join to the history (a user without a pointer id is due, whatever the day
-    // column says, as the join read it). Joined, the count of a whole range has no LIMIT to
+    // The pointer's day is on the user's row: no join to the history (the pointer's id and day are null together,
+    // ck_users_current_snapshot_whole). Joined, the count of a whole range has no LIMIT to
     // make the planner probe per user, and on a deep partitioned history it hashed every month's rows (178 s at 200,000
     // users × 25 months, past the command timeout: the day failed before it began).
     internal const string DueCountSql = $"""
         SELECT count(*)
           FROM users u
          WHERE u.status = '{AccountStatusNames.Active}' AND u.id >= @first_id AND u.id <= @last_id AND u.opening_day <= @day
-           AND (u.current_snapshot_id IS NULL OR u.current_snapshot_day IS NULL OR u.current_snapshot_day < @day
+           AND (u.current_snapshot_day IS NULL OR u.current_snapshot_day < @day
                 OR (u.current_snapshot_day > @day AND NOT EXISTS
                     (SELECT 1 FROM daily_asset_snapshots h WHERE h.user_id = u.id AND h.snapshot_day = @day)))
         """;

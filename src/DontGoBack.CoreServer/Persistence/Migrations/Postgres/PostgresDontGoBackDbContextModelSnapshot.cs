@@ -739,7 +739,10 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                     b.HasIndex("Status", "Id")
                         .HasDatabaseName("ix_users_status_id");
 
-                    b.ToTable("users", (string)null);
+                    b.ToTable("users", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_users_current_snapshot_whole", "(current_snapshot_id IS NULL) = (current_snapshot_day IS NULL)");
+                        });
                 });
 
             modelBuilder.Entity("DontGoBack.CoreServer.Domain.Users.UserStatusChange", b =>
