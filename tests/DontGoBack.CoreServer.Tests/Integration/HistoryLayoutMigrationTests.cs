@@ -158,6 +158,80 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
         await database.AssertChainHoldsAsync();
     }
 
+    [Fact]
+    public async Task A_row_deleted_while_its_copy_batch_holds_it_waits_for_the_batch_and_is_in_neither_layout_after_the_switch()
+    {
+        await using var database = await PlainDatabaseWithHistoryAsync();
+        var before = await RowsAsync(database, long.MaxValue);
+        await using var app = new CoreServerApp(database);
+        await using var scope = app.Services.CreateAsyncScope();
+        var migration = scope.ServiceProvider.GetRequiredService<HistoryLayoutMigration>();
+        await migration.PrepareAsync(CancellationToken.None);
+        // A day in the middle of a middle batch, with no change row and no user pointing at it: its delete is one row.
+        var raced = await ScalarAsync<long>(database, "SELECT id FROM daily_asset_snapshots WHERE user_id = 100 AND snapshot_day = DATE '2025-07-15'");
+
+        // The batch that copies the raced row is stopped at that row's insert into the twin, after it read and locked the row,
+        // by a trigger of the test's that waits for a lock the test holds. The function's own lock_timeout of 0 lets it wait
+        // past the batch's 200 ms: the batch neither gives way nor retries, so this one interleaving runs, every time.
+        await ExecuteAsync(database, $"""
+            CREATE FUNCTION test_hold_the_copy() RETURNS trigger LANGUAGE plpgsql SET lock_timeout = 0 AS $$
+            BEGIN
+                PERFORM pg_advisory_xact_lock_shared(hashtext('test_hold_the_copy'));
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER test_hold_the_copy BEFORE INSERT ON daily_asset_snapshots_next
+                FOR EACH ROW WHEN (NEW.id = {raced}) EXECUTE FUNCTION test_hold_the_copy();
+            """);
+        await using var holder = new NpgsqlConnection(database.ConnectionString);
+        await holder.OpenAsync();
+        // A transaction's lock: it goes with the transaction however the test ends, never back to the pool with the connection.
+        await using var holding = await holder.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext('test_hold_the_copy'))", holder, holding))
+            await hold.ExecuteNonQueryAsync();
+
+        var copying = Task.Run(() => migration.CopyAsync(1_000, new Progress(_ => { }), CancellationToken.None));
+        var copyPid = 0;
+        await Eventually.UntilAsync(async () => copying.IsCompleted
+            || (copyPid = await ScalarAsync<int?>(database, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") ?? 0) != 0,
+            TimeSpan.FromSeconds(60));
+        if (copying.IsCompleted)
+        {
+            await copying;
+            Assert.Fail("the copy went past the raced row without waiting for the test's lock");
+        }
+
+        // The delete, from another connection while the batch waits: with the batch's key-share lock it waits for the batch's
+        // transaction; without it, it would go through now and the batch would insert the deleted row afterwards.
+        await using var deleter = new NpgsqlConnection(database.ConnectionString);
+        await deleter.OpenAsync();
+        await using var delete = new NpgsqlCommand($"DELETE FROM daily_asset_snapshots WHERE id = {raced}", deleter);
+        var deleting = delete.ExecuteNonQueryAsync();
+        await Eventually.UntilAsync(async () => deleting.IsCompleted || await ScalarAsync<bool>(database, $"""
+            SELECT EXISTS (SELECT 1 FROM pg_locks w
+                             JOIN pg_locks h ON h.locktype = 'transactionid' AND h.transactionid = w.transactionid AND h.granted AND h.pid = {copyPid}
+                            WHERE w.pid = {deleter.ProcessID} AND w.locktype = 'transactionid' AND NOT w.granted)
+            """), TimeSpan.FromSeconds(60));
+        var deleteWaitedForTheBatch = !deleting.IsCompleted;
+
+        await holding.RollbackAsync();
+        await copying;
+        Assert.Equal(1, await deleting);
+        await ExecuteAsync(database, "DROP TRIGGER test_hold_the_copy ON daily_asset_snapshots_next; DROP FUNCTION test_hold_the_copy();");
+        var left = (Plain: await ScalarAsync<long>(database, $"SELECT count(*) FROM daily_asset_snapshots WHERE id = {raced}"),
+            Twin: await ScalarAsync<long>(database, $"SELECT count(*) FROM daily_asset_snapshots_next WHERE id = {raced}"));
+        await migration.SwitchAsync(CancellationToken.None);
+        var outcome = await migration.FinishAsync(CancellationToken.None);
+
+        Assert.Equal((0L, 0L, true), (outcome.Missing, outcome.Extra, outcome.PlainTablesDropped));
+        Assert.Equal((0L, 0L), left);
+        Assert.Equal(0L, await ScalarAsync<long>(database, $"SELECT count(*) FROM daily_asset_snapshots WHERE id = {raced}"));
+        Assert.True(await ScalarAsync<bool>(database, $"SELECT to_regclass('{HistoryLayoutMigration.Plain("daily_asset_snapshots")}') IS NULL"));
+        Assert.Equal((before.Snapshots - 1, before.Changes), (outcome.Snapshots, outcome.Changes));
+        // The race had its chance: the delete came while the batch held the row, and waited for it rather than slip between.
+        Assert.True(deleteWaitedForTheBatch, "the delete did not wait for the copy batch that held its row");
+        await database.AssertChainHoldsAsync();
+    }
+
     [Theory]
     [InlineData(DatabaseProvider.Sqlite)]
     [InlineData(DatabaseProvider.Postgres)]
@@ -262,6 +336,14 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
             catalog.Add(reader.GetString(0));
         catalog.Sort(StringComparer.Ordinal);
         return catalog;
+    }
+
+    private static async Task ExecuteAsync(TestDatabase database, string sql)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     private static async Task<T> ScalarAsync<T>(TestDatabase database, string sql)
