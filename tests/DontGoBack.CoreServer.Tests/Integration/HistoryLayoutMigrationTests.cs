@@ -172,7 +172,8 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
 
         // The batch that copies the raced row is stopped at that row's insert into the twin, after it read and locked the row,
         // by a trigger of the test's that waits for a lock the test holds. The function's own lock_timeout of 0 lets it wait
-        // past the batch's 200 ms: the batch neither gives way nor retries, so this one interleaving runs, every time.
+        // past the batch's 200 ms: the held batch does not give way, so this one interleaving runs every time (a retry of the
+        // batch for any other reason would read the row again and be held at the same place).
         await ExecuteAsync(database, $"""
             CREATE FUNCTION test_hold_the_copy() RETURNS trigger LANGUAGE plpgsql SET lock_timeout = 0 AS $$
             BEGIN
@@ -192,7 +193,7 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
         var copying = Task.Run(() => migration.CopyAsync(1_000, new Progress(_ => { }), CancellationToken.None));
         var copyPid = 0;
         await Eventually.UntilAsync(async () => copying.IsCompleted
-            || (copyPid = await ScalarAsync<int?>(database, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") ?? 0) != 0,
+            || (copyPid = await ScalarAsync<int?>(database, $"SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND {holder.ProcessID} = ANY (pg_blocking_pids(pid))") ?? 0) != 0,
             TimeSpan.FromSeconds(60));
         if (copying.IsCompleted)
         {
