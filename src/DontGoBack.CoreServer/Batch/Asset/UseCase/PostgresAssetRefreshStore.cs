@@ -99,7 +99,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await PlanForKeyedStatementsAsync(connection, transaction, cancellationToken, writes: true);
+        await PlanForKeyedStatementsAsync(connection, transaction, cancellationToken);
         var allFailures = failures.ToList();
 
         var inserted = new List<long>();
@@ -219,7 +219,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     protected override async Task<DbTransaction?> BeginPageReadAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await PlanForKeyedStatementsAsync((NpgsqlConnection)connection, (NpgsqlTransaction)transaction, cancellationToken, writes: false);
+        await PlanForKeyedStatementsAsync((NpgsqlConnection)connection, (NpgsqlTransaction)transaction, cancellationToken);
         return transaction;
     }
 
@@ -230,19 +230,9 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     // though all but one are pruned at run time, so at 25 months a page read (383,000) and a chunk's bases (182,000)
     // cross jit_above_cost (100,000): their compilation took 390 ms and 170 ms a statement where they run in 15-25 ms,
     // most of what the job lost at depth (bench/RESULTS.md, 2026-12-08). SET LOCAL keeps both choices to this transaction.
-    //
-    // A chunk's writes plan the pointer's foreign-key check once: PostgreSQL checks each moved pointer with a statement it
-    // keeps per session, and against a table of many month partitions it judges the plan for any day (one probe per
-    // partition, all but one pruned at run time) dearer than planning it again for each pointer's day, so it plans it
-    // again for each of them: 70 us a pointer at 25 months, where on a fresh history it keeps the one plan. The chunk's
-    // own statements take keys and days the same way (a chunk's ids, the day; no LIMIT), so one plan for any day suits
-    // them too; the page read keeps its plan for its page size.
-    internal static async Task PlanForKeyedStatementsAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken, bool writes)
+    internal static async Task PlanForKeyedStatementsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
-        await using var settings = new NpgsqlCommand(
-            "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off" + (writes ? "; SET LOCAL plan_cache_mode = force_generic_plan" : ""),
-            connection, transaction);
+        await using var settings = new NpgsqlCommand("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off", connection, transaction);
         await settings.ExecuteNonQueryAsync(cancellationToken);
     }
 }
