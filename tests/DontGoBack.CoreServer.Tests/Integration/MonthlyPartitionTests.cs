@@ -230,18 +230,63 @@ public sealed class MonthlyPartitionTests
             ("user_id", users[0]), ("from", new DateOnly(2025, 7, 1)), ("to", new DateOnly(2025, 7, 31))));
     }
 
+    [Fact]
+    public async Task The_refresh_reads_its_pages_and_bases_without_compiling_them_however_costly_the_planner_thinks_them()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        await app.AddUserAsync(AccountStatus.Active);
+        Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(client, new DateOnly(2025, 6, 1))).Status);
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await ExecuteAsync(connection, """
+            INSERT INTO users (status, created_at, opening_day) SELECT 'ACTIVE', now(), DATE '2025-06-01' FROM generate_series(1, 500);
+            INSERT INTO daily_asset_snapshots (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
+            SELECT u.id, d::date, 1000, 1000, 1.0, 0, 0, now()
+              FROM users u CROSS JOIN (VALUES (DATE '2025-06-05'), (DATE '2025-07-05'), (DATE '2025-08-05')) v(d)
+             WHERE u.opening_day = DATE '2025-06-01';
+            UPDATE users u SET current_snapshot_id = s.id, current_snapshot_day = s.snapshot_day
+              FROM daily_asset_snapshots s WHERE s.user_id = u.id AND s.snapshot_day = DATE '2025-08-05';
+            ANALYZE users, daily_asset_snapshots;
+            """);
+        var users = await QueryIdsAsync(connection, "SELECT id FROM users WHERE opening_day = DATE '2025-06-01' ORDER BY id LIMIT 100");
+        // The planner costs the probe of the pointer's snapshot in every month partition, so at 25 months of history a page
+        // read and a chunk's bases passed jit_above_cost (100,000 by default) and were compiled on every run; here a few rows
+        // in three months stand for that depth by lowering the threshold for this session.
+        await ExecuteAsync(connection, "SET jit_above_cost = 0");
+        (string Sql, (string, object)[] Parameters)[] statements =
+        [
+            (AssetRefreshStore.ActivePageSql, [("day", new DateOnly(2025, 8, 6)), ("from_id", users[0]), ("last_id", long.MaxValue), ("page_size", 100)]),
+            (PostgresAssetRefreshStore.BasesSql, [("user_ids", users.ToArray()), ("day", new DateOnly(2025, 8, 6))]),
+        ];
+        foreach (var (sql, parameters) in statements)
+        {
+            // In a plain transaction the server compiles it, so the assertion after it can fail.
+            Assert.True(await JitFunctionsAsync(connection, sql, null, parameters) > 0);
+            Assert.Equal(0, await JitFunctionsAsync(connection, sql, PostgresAssetRefreshStore.PlanForKeyedStatementsAsync, parameters));
+        }
+    }
+
+    /// <summary>
+    /// The functions PostgreSQL JIT-compiled to run <paramref name="sql"/> (EXPLAIN ANALYZE, in a transaction rolled back,
+    /// after <paramref name="setUp"/> if given).
+    /// </summary>
+    private static async Task<long> JitFunctionsAsync(
+        NpgsqlConnection connection, string sql, Func<NpgsqlConnection, NpgsqlTransaction, CancellationToken, Task>? setUp,
+        (string Name, object Value)[] parameters)
+    {
+        using var plan = await ExplainAnalyzeAsync(connection, sql, setUp, parameters);
+        return plan.RootElement[0].TryGetProperty("JIT", out var jit) ? jit.GetProperty("Functions").GetInt64() : 0;
+    }
+
     /// <summary>
     /// The history partitions <paramref name="sql"/> read when run with these parameters (EXPLAIN ANALYZE, in a transaction
     /// rolled back): a partition pruned at planning is not in the plan, one pruned while running is never executed.
     /// </summary>
     private static async Task<List<string>> ScannedAsync(NpgsqlConnection connection, string sql, params (string Name, object Value)[] parameters)
     {
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using var explain = new NpgsqlCommand("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, connection, transaction);
-        foreach (var (name, value) in parameters)
-            explain.Parameters.AddWithValue(name, value);
-        using var plan = JsonDocument.Parse((string)(await explain.ExecuteScalarAsync())!);
-        await transaction.RollbackAsync();
+        using var plan = await ExplainAnalyzeAsync(connection, sql, null, parameters);
         var scanned = new SortedSet<string>(StringComparer.Ordinal);
         Walk(plan.RootElement[0].GetProperty("Plan"));
         return [.. scanned];
@@ -259,6 +304,21 @@ public sealed class MonthlyPartitionTests
                     Walk(child);
             }
         }
+    }
+
+    private static async Task<JsonDocument> ExplainAnalyzeAsync(
+        NpgsqlConnection connection, string sql, Func<NpgsqlConnection, NpgsqlTransaction, CancellationToken, Task>? setUp,
+        (string Name, object Value)[] parameters)
+    {
+        await using var transaction = await connection.BeginTransactionAsync();
+        if (setUp is not null)
+            await setUp(connection, transaction, CancellationToken.None);
+        await using var explain = new NpgsqlCommand("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, connection, transaction);
+        foreach (var (name, value) in parameters)
+            explain.Parameters.AddWithValue(name, value);
+        var plan = JsonDocument.Parse((string)(await explain.ExecuteScalarAsync())!);
+        await transaction.RollbackAsync();
+        return plan;
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)

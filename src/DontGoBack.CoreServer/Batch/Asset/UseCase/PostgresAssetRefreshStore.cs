@@ -99,7 +99,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await RunSeriallyAsync(connection, transaction, cancellationToken);
+        await PlanForKeyedStatementsAsync(connection, transaction, cancellationToken);
         var allFailures = failures.ToList();
 
         var inserted = new List<long>();
@@ -219,16 +219,20 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     protected override async Task<DbTransaction?> BeginPageReadAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await RunSeriallyAsync((NpgsqlConnection)connection, (NpgsqlTransaction)transaction, cancellationToken);
+        await PlanForKeyedStatementsAsync((NpgsqlConnection)connection, (NpgsqlTransaction)transaction, cancellationToken);
         return transaction;
     }
 
-    // Every statement of the refresh is keyed (a page of ids, a chunk's ids): parallel workers cost
-    // more to start than they save. Yet on a deep history the planner sent the page read to two of
-    // them, 68 ms a page where it needs a few; SET LOCAL keeps the choice to this transaction.
-    private static async Task RunSeriallyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    // Every statement of the refresh is keyed (a page of ids, a chunk's ids) and runs in milliseconds, so neither of
+    // PostgreSQL's aids for long queries pays: parallel workers cost more to start than they save (on a deep history the
+    // planner sent the page read to two of them, 68 ms a page where it needs a few), and JIT compiles for longer than the
+    // statement runs. The planner costs a probe of the pointer's snapshot as one index scan in every month partition,
+    // though all but one are pruned at run time, so at 25 months a page read (383,000) and a chunk's bases (182,000)
+    // cross jit_above_cost (100,000): their compilation took 390 ms and 170 ms a statement where they run in 15-25 ms,
+    // most of what the job lost at depth (bench/RESULTS.md, 2026-12-08). SET LOCAL keeps both choices to this transaction.
+    internal static async Task PlanForKeyedStatementsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
-        await using var serial = new NpgsqlCommand("SET LOCAL max_parallel_workers_per_gather = 0", connection, transaction);
-        await serial.ExecuteNonQueryAsync(cancellationToken);
+        await using var settings = new NpgsqlCommand("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off", connection, transaction);
+        await settings.ExecuteNonQueryAsync(cancellationToken);
     }
 }
