@@ -147,10 +147,21 @@ public sealed class HistoryPartitions(DontGoBackDbContext db)
             cancellationToken);
         // The change rows' partition is dropped before the snapshots' detach: detached, it would keep a foreign key to the
         // snapshots of its own, and the detach would find its rows still referring to them.
+        // That detach has PostgreSQL check each key referring to the snapshots with a join of the partition and the
+        // referring table (all of asset_changes: it cannot prune by the partition's range). Left to choose, the planner
+        // hashes and reads the month's every snapshot (2.5–5.3 s at 200,000 users); kept to a nested loop, it probes the
+        // partition's key once per change row left (0.12 s). Only for these statements, and the JIT compile a
+        // check of that estimated cost would start is skipped too.
         await ExecuteAsync($"""
+            SET LOCAL enable_hashjoin = off;
+            SET LOCAL enable_mergejoin = off;
+            SET LOCAL jit = off;
             ALTER TABLE {ChangeTable} DETACH PARTITION {changes};
             DROP TABLE {changes};
             ALTER TABLE {SnapshotTable} DETACH PARTITION {snapshots};
+            SET LOCAL enable_hashjoin TO DEFAULT;
+            SET LOCAL enable_mergejoin TO DEFAULT;
+            SET LOCAL jit TO DEFAULT;
             """, cancellationToken);
         if (kept > 0)
             await MoveBackAsync(cancellationToken);
