@@ -82,6 +82,53 @@ public sealed class AssetHistoryLifecycleTests
         await database.AssertChainHoldsAsync();
     }
 
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_roll_up_multiplies_the_days_in_day_order_and_takes_the_first_opening_and_last_closing_whatever_order_they_were_written_in(
+        DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, RolledHistory.Settings);
+        // Seven March closings: the first opens the account (no multiplier), each later one is a market move from the one before.
+        long[] closings = [10_000_000, 10_300_001, 9_870_007, 10_111_113, 10_500_017, 9_990_001, 10_200_003];
+        var days = Enumerable.Range(0, closings.Length).Select(i => new DateOnly(2025, 3, 3 + 3 * i)).ToArray();
+        var multipliers = Enumerable.Range(1, closings.Length - 1).Select(i => (double)closings[i] / closings[i - 1]).ToArray();
+        var inDayOrder = multipliers.Aggregate(1.0, (product, m) => product * m);
+        // The test can tell the orders apart: these six multiplied newest first give other bits.
+        Assert.NotEqual(BitConverter.DoubleToInt64Bits(inDayOrder), BitConverter.DoubleToInt64Bits(multipliers.Reverse().Aggregate(1.0, (p, m) => p * m)));
+        var user = await app.AddUserAsync(AccountStatus.Active);
+        await using (var db = app.Database.CreateContext())
+        {
+            // Written newest first, one statement each, so the table's own order (and the ids') is the reverse of the days'.
+            DailyAssetSnapshot? newest = null;
+            for (var i = closings.Length - 1; i >= 0; i--)
+            {
+                var snapshot = new DailyAssetSnapshot
+                {
+                    UserId = user, SnapshotDay = days[i], OpeningAmount = i == 0 ? closings[0] : closings[i - 1], ClosingAmount = closings[i],
+                    MarketMultiplier = i == 0 ? null : multipliers[i - 1], MarketDelta = i == 0 ? 0 : closings[i] - closings[i - 1],
+                    UpdatedAt = CoreServerApp.DefaultNow,
+                };
+                db.DailyAssetSnapshots.Add(snapshot);
+                await db.SaveChangesAsync();
+                newest ??= snapshot;
+            }
+            var owner = await db.Users.SingleAsync(u => u.Id == user);
+            owner.PointAt(newest);
+            await db.SaveChangesAsync();
+        }
+
+        var result = await RolledHistory.RunLifecycleAsync(app, new Steps(_ => { }), CancellationToken.None);
+
+        Assert.Equal(1, result.RollupRowsWritten);
+        await using var check = app.Database.CreateContext();
+        var rollup = await check.AssetMonthRollups.AsNoTracking().SingleAsync();
+        Assert.Equal((user, new DateOnly(2025, 3, 1), days[0], days[^1], closings.Length, closings[0], closings[^1], 0L),
+            (rollup.UserId, rollup.Month, rollup.FirstDay, rollup.LastDay, rollup.Days, rollup.OpeningAmount, rollup.ClosingAmount, rollup.NetFlow));
+        Assert.Equal(BitConverter.DoubleToInt64Bits(inDayOrder), BitConverter.DoubleToInt64Bits(rollup.MarketMultiplier));
+    }
+
     private sealed class Steps(Action<HistoryLifecycleStep> onStep) : IProgress<HistoryLifecycleStep>
     {
         public void Report(HistoryLifecycleStep value) => onStep(value);
