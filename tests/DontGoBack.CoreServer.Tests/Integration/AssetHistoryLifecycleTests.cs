@@ -23,7 +23,7 @@ public sealed class AssetHistoryLifecycleTests
         var expected = await RolledHistory.ExpectedAsync(app, history);
         var steps = new List<HistoryLifecycleStep>();
 
-        var result = await RolledHistory.RunLifecycleAsync(app, new Steps(steps.Add), CancellationToken.None);
+        var result = await RolledHistory.RunLifecycleAsync(app, new RolledHistory.Steps(steps.Add), CancellationToken.None);
 
         Assert.Equal(new HistoryLifecycleResult(3, expected.Rollups.Count, expected.SnapshotsDeleted, expected.ChangesDeleted), result);
         await RolledHistory.AssertEndStateAsync(app, expected);
@@ -38,7 +38,7 @@ public sealed class AssetHistoryLifecycleTests
             steps.Where(s => s.Stage == HistoryLifecycleStage.RolledUp).Select(s => s.Month!.Value).ToList());
         await database.AssertChainHoldsAsync();
 
-        var again = await RolledHistory.RunLifecycleAsync(app, new Steps(steps.Add), CancellationToken.None);
+        var again = await RolledHistory.RunLifecycleAsync(app, new RolledHistory.Steps(steps.Add), CancellationToken.None);
 
         Assert.Equal(HistoryLifecycleResult.Nothing, again);
         await RolledHistory.AssertEndStateAsync(app, expected);
@@ -55,17 +55,10 @@ public sealed class AssetHistoryLifecycleTests
         await using var app = new CoreServerApp(database, RolledHistory.Settings);
         var history = await RolledHistory.SeedAsync(app);
         var expected = await RolledHistory.ExpectedAsync(app, history);
-        using var stop = new CancellationTokenSource();
-        var reported = 0;
 
         // Cancelled as March's first step of that stage is reported: the next statement (a delete) is the one cut off.
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RolledHistory.RunLifecycleAsync(app, new Steps(step =>
-        {
-            if (step.Stage == stopAfter && ++reported == 1)
-                stop.Cancel();
-        }), stop.Token));
+        await RolledHistory.RunLifecycleStoppedAtAsync(app, stopAfter);
 
-        Assert.Equal(1, reported);
         await using (var db = database.CreateContext())
         {
             // Mid-way indeed: March rolled up, its daily rows not all gone.
@@ -74,7 +67,7 @@ public sealed class AssetHistoryLifecycleTests
             Assert.True(await db.DailyAssetSnapshots.CountAsync(s => s.SnapshotDay < new DateOnly(2025, 4, 1)) > 1);
         }
 
-        var resumed = await RolledHistory.RunLifecycleAsync(app, new Steps(_ => { }), CancellationToken.None);
+        var resumed = await RolledHistory.RunLifecycleAsync(app);
 
         // March is not rolled up twice: only April and May count as rolled up by the second run.
         Assert.Equal(2, resumed.MonthsRolledUp);
@@ -119,7 +112,7 @@ public sealed class AssetHistoryLifecycleTests
             await db.SaveChangesAsync();
         }
 
-        var result = await RolledHistory.RunLifecycleAsync(app, new Steps(_ => { }), CancellationToken.None);
+        var result = await RolledHistory.RunLifecycleAsync(app);
 
         Assert.Equal(1, result.RollupRowsWritten);
         await using var check = app.Database.CreateContext();
@@ -129,10 +122,6 @@ public sealed class AssetHistoryLifecycleTests
         Assert.Equal(BitConverter.DoubleToInt64Bits(inDayOrder), BitConverter.DoubleToInt64Bits(rollup.MarketMultiplier));
     }
 
-    private sealed class Steps(Action<HistoryLifecycleStep> onStep) : IProgress<HistoryLifecycleStep>
-    {
-        public void Report(HistoryLifecycleStep value) => onStep(value);
-    }
 }
 
 /// <summary>
@@ -222,6 +211,30 @@ public static class RolledHistory
     {
         await using var scope = app.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<AssetHistoryLifecycle>().RunAsync(Today, progress, cancellationToken);
+    }
+
+    public static Task<HistoryLifecycleResult> RunLifecycleAsync(CoreServerApp app) => RunLifecycleAsync(app, new Steps(_ => { }), CancellationToken.None);
+
+    /// <summary>
+    /// Runs the lifecycle and cancels it as the first step of <paramref name="stage"/> is reported (March's, the oldest
+    /// month's): that step committed, and the statement after it is the one cut off. Fails unless the run stopped there.
+    /// </summary>
+    public static async Task RunLifecycleStoppedAtAsync(CoreServerApp app, HistoryLifecycleStage stage)
+    {
+        using var stop = new CancellationTokenSource();
+        var reported = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RunLifecycleAsync(app, new Steps(step =>
+        {
+            if (step.Stage == stage && ++reported == 1)
+                stop.Cancel();
+        }), stop.Token));
+        Assert.Equal(1, reported);
+    }
+
+    /// <summary>Told of each step the lifecycle reports, synchronously.</summary>
+    public sealed class Steps(Action<HistoryLifecycleStep> onStep) : IProgress<HistoryLifecycleStep>
+    {
+        public void Report(HistoryLifecycleStep value) => onStep(value);
     }
 
     public static async Task AssertEndStateAsync(CoreServerApp app, Expected expected)

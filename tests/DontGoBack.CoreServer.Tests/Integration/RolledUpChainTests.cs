@@ -16,7 +16,7 @@ public sealed class RolledUpChainTests
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database, RolledHistory.Settings);
         var history = await RolledHistory.SeedAsync(app);
-        await RolledHistory.RunLifecycleAsync(app, new Progress<HistoryLifecycleStep>(), CancellationToken.None);
+        await RolledHistory.RunLifecycleAsync(app);
         Assert.Empty(await BreaksAsync(database));
         var (april, may) = (new DateOnly(2025, 4, 1), new DateOnly(2025, 5, 1));
 

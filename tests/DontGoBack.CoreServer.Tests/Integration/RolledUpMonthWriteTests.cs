@@ -23,7 +23,7 @@ public sealed class RolledUpMonthWriteTests
         await using var app = new CoreServerApp(database, RolledHistory.Settings);
         var client = app.CreateClient();
         var history = await RolledHistory.SeedAsync(app);
-        await RolledHistory.RunLifecycleAsync(app, new Progress<Domain.Assets.HistoryLifecycleStep>(), CancellationToken.None);
+        await RolledHistory.RunLifecycleAsync(app);
         var calls = app.Extension.TotalCalls;
         var rollups = await RollupsAsync(database);
         var (runsBefore, auditBefore) = await CountRunsAndAuditAsync(database);
@@ -71,7 +71,7 @@ public sealed class RolledUpMonthWriteTests
         await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = new CoreServerApp(database, RolledHistory.Settings);
         await RolledHistory.SeedAsync(app);
-        await RolledHistory.RunLifecycleAsync(app, new Progress<Domain.Assets.HistoryLifecycleStep>(), CancellationToken.None);
+        await RolledHistory.RunLifecycleAsync(app);
         var calls = app.Extension.TotalCalls;
         var (runsBefore, _) = await CountRunsAndAuditAsync(database);
         // A fire for a day of rolled-up April (a clock set back): every day it owes lies in April, rolled up.
@@ -102,7 +102,7 @@ public sealed class RolledUpMonthWriteTests
         await using (var app = new CoreServerApp(database, RolledHistory.Settings))
         {
             await RolledHistory.SeedAsync(app);
-            await RolledHistory.RunLifecycleAsync(app, new Progress<Domain.Assets.HistoryLifecycleStep>(), CancellationToken.None);
+            await RolledHistory.RunLifecycleAsync(app);
         }
         var (runsBefore, _) = await CountRunsAndAuditAsync(database);
         var workingDirectory = Directory.CreateTempSubdirectory("dontgoback-rolled-cli-").FullName;
@@ -139,7 +139,7 @@ public sealed class RolledUpMonthWriteTests
         await using var app = new CoreServerApp(database, RolledHistory.Settings);
         var client = app.CreateClient();
         var history = await RolledHistory.SeedAsync(app);
-        await RolledHistory.RunLifecycleAsync(app, new Progress<Domain.Assets.HistoryLifecycleStep>(), CancellationToken.None);
+        await RolledHistory.RunLifecycleAsync(app);
         var before = await app.SnapshotsOfAsync(history.Dormant);
 
         // The dormant user's balance is the April snapshot its pointer kept: April is rolled up.

@@ -29,7 +29,7 @@ public sealed class RolledUpSeriesTests
         // The whole history, March to August, with its rewards and penalties.
         Assert.Equal(6, Points(months[history.Active[0]]).GetArrayLength());
 
-        await RolledHistory.RunLifecycleAsync(app, new Progress<HistoryLifecycleStep>(), CancellationToken.None);
+        await RolledHistory.RunLifecycleAsync(app);
 
         // Read from the database by a server without a cache: the same bytes, colours and rounded multipliers included.
         await using (var uncached = new CoreServerApp(database, new Dictionary<string, string?>(RolledHistory.Settings) { ["SeriesCache:Enabled"] = "false" }))
