@@ -78,8 +78,8 @@ public sealed partial class AssetHistoryLifecycle(
 {
     /// <summary>
     /// How long one of the lifecycle's statements may take: Database:LongStatementTimeout. A month's roll-up reads every
-    /// row of the month in one statement (17–25 s at 200,000 users on the bench's machine, so minutes at ten million); the
-    /// provider's default of 30 s would fail it from about 300,000 users on, every day.
+    /// row of the month in one statement (6–16 s at 200,000 users on the bench's machine, so minutes at ten million); the
+    /// provider's default of 30 s would fail it from about 400,000 users on, every day.
     /// </summary>
     private TimeSpan StatementTimeout => database.Value.LongStatementTimeout;
 
