@@ -246,10 +246,10 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     // the plan for any day (a probe in every partition, all but one pruned at run time) dearer than planning again for the
     // pointer's own day, so it planned again for every moved pointer: 70 us each at 25 months, 13 s of backend time a day at
     // 200,000 users, where on a fresh history it keeps the one plan (bench/RESULTS.md, 2026-12-08). Only around the write
-    // that moves them: the chunk's reads planned for any day read every month partition (the generic bases read did, 92a4dd0),
-    // while this write's own statements need no pruning (its insert routes each row, its update and delete touch no history).
-    // The setting goes back to the session's for the rest of the transaction; if the write fails, the transaction is lost
-    // and its SET LOCAL with it.
+    // that moves them: the chunk's other statements take a day, and a plan for any day is planned over, and locks, every
+    // month partition at each use; this write's own statements prune nothing (its insert routes each row, its update and
+    // delete touch no history). The setting goes back to the session's for the rest of the transaction; if the write
+    // fails, the transaction is lost and its SET LOCAL with it.
     internal static async Task<T> WithOnePlanForThePointersKeyAsync<T>(
         NpgsqlConnection connection, NpgsqlTransaction transaction, Func<Task<T>> write, CancellationToken cancellationToken)
     {
