@@ -187,21 +187,9 @@ public sealed class MonthlyPartitionTests
         var client = app.CreateClient();
         await app.AddUserAsync(AccountStatus.Active);
         Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(client, new DateOnly(2025, 6, 1))).Status);
-        // 5,000 users with days in June, July and August, the pointer on 2025-08-05: a page is a small part of the users, as
-        // on a real table, so the planner's choice is the one production gets (on a few hundred rows it hashes them all).
         await using var connection = new NpgsqlConnection(database.ConnectionString);
         await connection.OpenAsync();
-        await ExecuteAsync(connection, """
-            INSERT INTO users (status, created_at, opening_day) SELECT 'ACTIVE', now(), DATE '2025-06-01' FROM generate_series(1, 5000);
-            INSERT INTO daily_asset_snapshots (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
-            SELECT u.id, d::date, 1000, 1000, 1.0, 0, 0, now()
-              FROM users u CROSS JOIN generate_series(DATE '2025-06-01', DATE '2025-08-05', interval '1 day') d
-             WHERE u.opening_day = DATE '2025-06-01' AND extract(day FROM d) IN (5, 20);
-            UPDATE users u SET current_snapshot_id = s.id, current_snapshot_day = s.snapshot_day
-              FROM daily_asset_snapshots s WHERE s.user_id = u.id AND s.snapshot_day = DATE '2025-08-05';
-            ANALYZE users, daily_asset_snapshots, asset_changes;
-            """);
-        var users = await QueryIdsAsync(connection, "SELECT id FROM users WHERE opening_day = DATE '2025-06-01' ORDER BY id LIMIT 50");
+        var users = await SeedThreeMonthsAsync(connection);
         var later = await QueryIdsAsync(connection, "SELECT id FROM daily_asset_snapshots WHERE snapshot_day > DATE '2025-07-20' AND user_id = " + users[0]);
         var (june, july, august) = ("daily_asset_snapshots_y2025m06", "daily_asset_snapshots_y2025m07", "daily_asset_snapshots_y2025m08");
 
@@ -268,6 +256,113 @@ public sealed class MonthlyPartitionTests
         }
     }
 
+    [Fact]
+    public async Task A_chunk_write_plans_the_pointers_key_check_once_and_the_statements_after_it_for_their_own_values()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        await app.AddUserAsync(AccountStatus.Active);
+        Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(client, new DateOnly(2025, 6, 1))).Status);
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        var users = await SeedThreeMonthsAsync(connection);
+        var day = new DateOnly(2025, 8, 6);
+
+        // Here, as at 25 months of history, PostgreSQL plans each moved pointer's key check again (a control, so the
+        // assertion after it can fail); with the store's setting around the write it plans the check once.
+        Assert.True(await PlansOfAChunkWriteAsync(database, users, day, onePlan: false) >= users.Count);
+        Assert.InRange(await PlansOfAChunkWriteAsync(database, users, day, onePlan: true), 1, users.Count / 10);
+
+        // After the write the transaction plans each statement for its own values again, as the chunk's rebases after it need:
+        // a plan for any day is planned over, and locks, every month partition. (EXPLAIN cannot show the difference: given
+        // the parameters' values, it plans for them whatever plan_cache_mode says.)
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await PostgresAssetRefreshStore.PlanForKeyedStatementsAsync(connection, transaction, CancellationToken.None);
+            var before = await PlanCacheModeAsync(connection, transaction);
+            var during = await PostgresAssetRefreshStore.WithOnePlanForThePointersKeyAsync(
+                connection, transaction, () => PlanCacheModeAsync(connection, transaction), CancellationToken.None);
+            Assert.Equal(("auto", "force_generic_plan"), (before, during));
+            Assert.Equal(before, await PlanCacheModeAsync(connection, transaction));
+        }
+    }
+
+    /// <summary>
+    /// How many plans PostgreSQL made for the chunk write that moves <paramref name="users"/>' pointers to <paramref name="day"/>,
+    /// the key checks' included, in a new session and a transaction rolled back: with log_planner_stats each plan is reported
+    /// to the session that made it.
+    /// </summary>
+    private static async Task<int> PlansOfAChunkWriteAsync(TestDatabase database, List<long> users, DateOnly day, bool onePlan)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        var plans = 0;
+        connection.Notice += (_, e) => plans += e.Notice.MessageText == "PLANNER STATISTICS" ? 1 : 0;
+        await ExecuteAsync(connection, "SET log_planner_stats = on; SET client_min_messages = log");
+        await using var transaction = await connection.BeginTransactionAsync();
+        await PostgresAssetRefreshStore.PlanForKeyedStatementsAsync(connection, transaction, CancellationToken.None);
+        await using var write = ChunkWrite(connection, transaction, users, day);
+        var before = plans;
+        var moved = onePlan
+            ? await PostgresAssetRefreshStore.WithOnePlanForThePointersKeyAsync(connection, transaction, () => CountRowsAsync(write), CancellationToken.None)
+            : await CountRowsAsync(write);
+        var planned = plans - before;
+        Assert.Equal(users.Count, moved);
+        Assert.Equal(users.Count, await CountAsync(connection, transaction, $"SELECT count(*) FROM users WHERE current_snapshot_day = DATE '{day:yyyy-MM-dd}'"));
+        await transaction.RollbackAsync();
+        return planned;
+
+        static async Task<int> CountRowsAsync(NpgsqlCommand command)
+        {
+            await using var reader = await command.ExecuteReaderAsync();
+            var rows = 0;
+            while (await reader.ReadAsync())
+                rows++;
+            return rows;
+        }
+    }
+
+    /// <summary>The store's chunk write of <paramref name="day"/> for <paramref name="users"/>, none of them with a later day.</summary>
+    private static NpgsqlCommand ChunkWrite(NpgsqlConnection connection, NpgsqlTransaction transaction, List<long> users, DateOnly day)
+    {
+        var write = new NpgsqlCommand(PostgresAssetRefreshStore.WriteMovesSql, connection, transaction);
+        write.Parameters.AddWithValue("user_ids", users.ToArray());
+        write.Parameters.AddWithValue("openings", users.Select(_ => 1000L).ToArray());
+        write.Parameters.AddWithValue("closings", users.Select(_ => 1010L).ToArray());
+        write.Parameters.AddWithValue("multipliers", users.Select(_ => 1.01).ToArray());
+        write.Parameters.AddWithValue("with_later_days", Array.Empty<long>());
+        write.Parameters.AddWithValue("day", day);
+        write.Parameters.AddWithValue("now", DateTimeOffset.UnixEpoch);
+        return write;
+    }
+
+    private static async Task<long> CountAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>
+    /// 5,000 users with days in June, July and August 2025 (the 5th and the 20th), the pointer on 2025-08-05, analyzed;
+    /// answers the first 50. A page or a chunk is a small part of the users, as on a real table, so the planner's choice is
+    /// the one production gets (on a few hundred rows it hashes them all, reading every partition).
+    /// </summary>
+    private static async Task<List<long>> SeedThreeMonthsAsync(NpgsqlConnection connection)
+    {
+        await ExecuteAsync(connection, """
+            INSERT INTO users (status, created_at, opening_day) SELECT 'ACTIVE', now(), DATE '2025-06-01' FROM generate_series(1, 5000);
+            INSERT INTO daily_asset_snapshots (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
+            SELECT u.id, d::date, 1000, 1000, 1.0, 0, 0, now()
+              FROM users u CROSS JOIN generate_series(DATE '2025-06-01', DATE '2025-08-05', interval '1 day') d
+             WHERE u.opening_day = DATE '2025-06-01' AND extract(day FROM d) IN (5, 20);
+            UPDATE users u SET current_snapshot_id = s.id, current_snapshot_day = s.snapshot_day
+              FROM daily_asset_snapshots s WHERE s.user_id = u.id AND s.snapshot_day = DATE '2025-08-05';
+            ANALYZE users, daily_asset_snapshots, asset_changes;
+            """);
+        return await QueryIdsAsync(connection, "SELECT id FROM users WHERE opening_day = DATE '2025-06-01' ORDER BY id LIMIT 50");
+    }
+
     /// <summary>
     /// The functions PostgreSQL JIT-compiled to run <paramref name="sql"/> (EXPLAIN ANALYZE, in a transaction rolled back,
     /// after <paramref name="setUp"/> if given).
@@ -304,6 +399,12 @@ public sealed class MonthlyPartitionTests
                     Walk(child);
             }
         }
+    }
+
+    private static async Task<string> PlanCacheModeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    {
+        await using var command = new NpgsqlCommand("SELECT current_setting('plan_cache_mode')", connection, transaction);
+        return (string)(await command.ExecuteScalarAsync())!;
     }
 
     private static async Task<JsonDocument> ExplainAnalyzeAsync(

@@ -59,7 +59,7 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     // alone; a late day's move is recorded by its rebase row. Under the chunk's lock the bases read
     // told which users already have a later day: for everyone else the new snapshot is the newest,
     // so the pointer moves to it without reading the old pointer's day. Answers the users inserted.
-    private const string WriteMovesSql = """
+    internal const string WriteMovesSql = """
         WITH input AS (
             SELECT * FROM unnest(@user_ids, @openings, @closings, @multipliers) AS t(user_id, opening, closing, multiplier)
         ), inserted AS (
@@ -142,9 +142,14 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
                 write.Parameters.AddWithValue("with_later_days", withLaterDays.ToArray());
                 write.Parameters.AddWithValue("day", day);
                 write.Parameters.AddWithValue("now", changedAt);
-                await using var insertedUsers = await write.ExecuteReaderAsync(cancellationToken);
-                while (await insertedUsers.ReadAsync(cancellationToken))
-                    inserted.Add(insertedUsers.GetInt64(0));
+                inserted = await WithOnePlanForThePointersKeyAsync(connection, transaction, async () =>
+                {
+                    var users = new List<long>();
+                    await using var insertedUsers = await write.ExecuteReaderAsync(cancellationToken);
+                    while (await insertedUsers.ReadAsync(cancellationToken))
+                        users.Add(insertedUsers.GetInt64(0));
+                    return users;
+                }, cancellationToken);
             }
             // Only where this chunk's snapshot went in: a user another run wrote first was re-based by that run.
             var applied = inserted.Where(rebases.ContainsKey).Select(id => rebases[id]).ToList();
@@ -234,5 +239,25 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
     {
         await using var settings = new NpgsqlCommand("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off", connection, transaction);
         await settings.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    // Moving a pointer makes PostgreSQL check its key, (current_snapshot_id, current_snapshot_day), against the history with
+    // a statement it keeps per session and plans at each use by plan_cache_mode. Against many month partitions it judges
+    // the plan for any day (a probe in every partition, all but one pruned at run time) dearer than planning again for the
+    // pointer's own day, so it planned again for every moved pointer: 70 us each at 25 months, 13 s of backend time a day at
+    // 200,000 users, where on a fresh history it keeps the one plan (bench/RESULTS.md, 2026-12-08). Only around the write
+    // that moves them: the chunk's other statements take a day, and a plan for any day is planned over, and locks, every
+    // month partition at each use; this write's own statements prune nothing (its insert routes each row, its update and
+    // delete touch no history). The setting goes back to the session's for the rest of the transaction; if the write
+    // fails, the transaction is lost and its SET LOCAL with it.
+    internal static async Task<T> WithOnePlanForThePointersKeyAsync<T>(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Func<Task<T>> write, CancellationToken cancellationToken)
+    {
+        await using (var generic = new NpgsqlCommand("SET LOCAL plan_cache_mode = force_generic_plan", connection, transaction))
+            await generic.ExecuteNonQueryAsync(cancellationToken);
+        var result = await write();
+        await using (var asBefore = new NpgsqlCommand("SET LOCAL plan_cache_mode = DEFAULT", connection, transaction))
+            await asBefore.ExecuteNonQueryAsync(cancellationToken);
+        return result;
     }
 }
