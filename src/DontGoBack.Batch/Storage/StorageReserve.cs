@@ -40,8 +40,10 @@ public sealed partial class StorageReserve(string path, long bytes, ILogger<Stor
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // A short reserve holds no room worth keeping, and its bytes are better left to the database.
-            TryDelete();
+            // A short reserve holds no room worth keeping, and its bytes are better left to the database. (Something
+            // else at the path, such as a folder, is not ours to delete.)
+            if (File.Exists(Path))
+                TryDelete();
             LogNotReplenished(bytes, Path, e.Message);
             return false;
         }
@@ -74,7 +76,7 @@ public sealed partial class StorageReserve(string path, long bytes, ILogger<Stor
     [LoggerMessage(Level = LogLevel.Information, Message = "Storage reserve of {Bytes} bytes kept at {Path} for the run history's records on a full disk")]
     private partial void LogReplenished(long bytes, string path);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "No room for the storage reserve of {Bytes} bytes at {Path} ({Reason}); tried again at the next run's claim")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The storage reserve of {Bytes} bytes at {Path} could not be made ({Reason}); tried again at the next run's claim")]
     private partial void LogNotReplenished(long bytes, string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The disk is full: the storage reserve at {Path} is given up to record a run's outcome; it is made again at the next run's claim once there is room")]
