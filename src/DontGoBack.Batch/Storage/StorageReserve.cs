@@ -16,11 +16,20 @@ public sealed partial class StorageReserve(string path, long bytes, ILogger<Stor
     /// <summary>Where the reserve lies: beside the database file, named after it.</summary>
     public static string PathBeside(string databaseFile) => databaseFile + "-reserve";
 
+    // Two jobs may claim at once in one process: one of them makes or gives up the file at a time.
+    private readonly Lock _gate = new();
+
     public string Path { get; } = path;
 
     /// <summary>Makes the reserve when it is missing or short (a first start, or given up for an outcome since).</summary>
     /// <returns>False when the disk has no room for it now; it is tried again at the next claim.</returns>
     public bool Replenish()
+    {
+        lock (_gate)
+            return ReplenishUnderGate();
+    }
+
+    private bool ReplenishUnderGate()
     {
         var file = new FileInfo(Path);
         if (bytes == 0 || file.Exists && file.Length >= bytes)
@@ -53,10 +62,13 @@ public sealed partial class StorageReserve(string path, long bytes, ILogger<Stor
     /// <returns>True when there was a reserve to give up.</returns>
     public bool Release()
     {
-        if (!File.Exists(Path) || !TryDelete())
-            return false;
-        LogReleased(Path);
-        return true;
+        lock (_gate)
+        {
+            if (!File.Exists(Path) || !TryDelete())
+                return false;
+            LogReleased(Path);
+            return true;
+        }
     }
 
     private bool TryDelete()
