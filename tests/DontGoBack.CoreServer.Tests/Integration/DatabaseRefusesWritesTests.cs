@@ -333,14 +333,24 @@ public sealed partial class DatabaseRefusesWritesTests
             if (provider == DatabaseProvider.Sqlite)
                 return new FullDisk(mount, TestDatabase.SqliteAt(Path.Combine(mount, "dontgoback.db")), null);
 
-            var location = Path.Combine(mount, "tablespace");
-            Directory.CreateDirectory(location);
-            await RunAsync("chown", "postgres:postgres", location);
-            var tablespace = $"dgb_full_{Guid.NewGuid():N}";
-            await AdminAsync($"CREATE TABLESPACE {tablespace} LOCATION '{location}'");
-            var database = await TestDatabase.CreateAsync(provider);
-            await AdminAsync($"ALTER DATABASE {new NpgsqlConnectionStringBuilder(database.ConnectionString).Database} SET TABLESPACE {tablespace}");
-            return new FullDisk(mount, database, tablespace);
+            try
+            {
+                var location = Path.Combine(mount, "tablespace");
+                Directory.CreateDirectory(location);
+                await RunAsync("chown", "postgres:postgres", location);
+                var tablespace = $"dgb_full_{Guid.NewGuid():N}";
+                await AdminAsync($"CREATE TABLESPACE {tablespace} LOCATION '{location}'");
+                var database = await TestDatabase.CreateAsync(provider);
+                await AdminAsync($"ALTER DATABASE {new NpgsqlConnectionStringBuilder(database.ConnectionString).Database} SET TABLESPACE {tablespace}");
+                return new FullDisk(mount, database, tablespace);
+            }
+            catch
+            {
+                // No FullDisk to dispose of: the mount would stay for the life of the machine (e.g. without a PostgreSQL to use).
+                await RunAsync("umount", "-l", mount);
+                Directory.Delete(mount);
+                throw;
+            }
         }
 
         /// <summary>Fills what is left; SQLite's write-ahead log is emptied first, so the next commit must grow it.</summary>
