@@ -1,6 +1,7 @@
 using DontGoBack.CoreServer.Persistence;
 using DontGoBack.Batch.Storage;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace DontGoBack.CoreServer.Domain.Assets;
 
@@ -113,6 +114,9 @@ public sealed class AssetAdjustments(DontGoBackDbContext db, RolledUpMonths roll
         };
         db.AssetChanges.Add(change);
         await db.SaveChangesAsync(cancellationToken);
+        // The day's month may be rolled up already (a user not refreshed since it closed): its roll-up takes the change too.
+        await AssetMonthRollups.RollUpAgainAsync(
+            db.Database.GetDbConnection(), db.Database.CurrentTransaction?.GetDbTransaction(), [userId], snapshot.SnapshotDay, cancellationToken);
         try
         {
             await transaction.CommitAsync(cancellationToken);

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using DontGoBack.Batch.Storage;
 using DontGoBack.CoreServer.Persistence;
@@ -98,16 +99,19 @@ public sealed partial class AssetHistoryLifecycle(
         var (monthsRolledUp, rollupRows, snapshots, changes) = (0, 0L, 0L, 0L);
         var (partitionsDropped, bytesFreed) = (0, 0L);
         var (monthsArchived, bytesArchived) = (0, 0L);
-        foreach (var (month, rolledUp) in await MonthsToLetGoAsync(keepFrom, cancellationToken))
+        // Every closed month is rolled up as it closes, so letting it go later is a seal and a drop, and the graph reads it
+        // from its roll-ups meanwhile.
+        foreach (var month in await MonthsToRollUpAsync(new DateOnly(day.Year, day.Month, 1), cancellationToken))
         {
-            if (!rolledUp)
-            {
-                var rows = await RollUpAsync(month, cancellationToken);
-                monthsRolledUp++;
-                rollupRows += rows;
-                progress.Report(new HistoryLifecycleStep(month, HistoryLifecycleStage.RolledUp, rows));
-                LogRolledUp(Month(month), rows);
-            }
+            var rows = await RollUpAsync(month, cancellationToken);
+            monthsRolledUp++;
+            rollupRows += rows;
+            progress.Report(new HistoryLifecycleStep(month, HistoryLifecycleStage.RolledUp, rows));
+            LogRolledUp(Month(month), rows);
+        }
+        foreach (var month in await MonthsToLetGoAsync(keepFrom, cancellationToken))
+        {
+            await SealAsync(month, cancellationToken);
             // Before anything of the month goes, by either way: a failure here leaves every row of it for the next run.
             if (archive.Enabled && await archive.WriteAsync(month, cancellationToken) is { Reused: false } archived)
             {
@@ -179,60 +183,96 @@ public sealed partial class AssetHistoryLifecycle(
     }
 
     /// <summary>
-    /// Months rolled up whose daily rows are not all gone yet (an interrupted run), then every month from the one after the
-    /// newest rolled up (or the oldest snapshot's) to the last before <paramref name="keepFrom"/>, empty ones too, so the
-    /// rolled-up months stay a prefix of the calendar.
+    /// A month whose roll-up was begun and not finished (an interrupted run), then every month from the one after the
+    /// newest rolled up (or the oldest snapshot's) to the last before <paramref name="thisMonth"/>, empty ones too, so the
+    /// rolled-up months stay a prefix of the calendar (<see cref="RolledUpMonths"/> refuses a write before the oldest).
     /// </summary>
-    private async Task<List<(DateOnly Month, bool RolledUp)>> MonthsToLetGoAsync(DateOnly keepFrom, CancellationToken cancellationToken)
+    private async Task<List<DateOnly>> MonthsToRollUpAsync(DateOnly thisMonth, CancellationToken cancellationToken)
     {
-        var months = await db.AssetRolledUpMonths.AsNoTracking().Where(m => m.DailyRowsDeletedAt == null).OrderBy(m => m.Month)
+        var work = await db.AssetRolledUpMonths.AsNoTracking().Where(m => m.RolledUpAt == null).OrderBy(m => m.Month)
             .Select(m => m.Month).ToListAsync(cancellationToken);
-        var work = months.Select(m => (m, true)).ToList();
+        // The oldest snapshot is looked for once, on the first run: no index leads with the day.
         var next = await db.AssetRolledUpMonths.AsNoTracking().MaxAsync(m => (DateOnly?)m.Month, cancellationToken) is { } newest
             ? newest.AddMonths(1)
-            : await db.DailyAssetSnapshots.AsNoTracking().Where(s => s.SnapshotDay < keepFrom)
+            : await db.DailyAssetSnapshots.AsNoTracking().Where(s => s.SnapshotDay < thisMonth)
                 .MinAsync(s => (DateOnly?)s.SnapshotDay, cancellationToken) is { } oldest
                 ? new DateOnly(oldest.Year, oldest.Month, 1)
-                : keepFrom;
-        for (var month = next; month < keepFrom; month = month.AddMonths(1))
-            work.Add((month, false));
+                : thisMonth;
+        for (var month = next; month < thisMonth; month = month.AddMonths(1))
+            work.Add(month);
         return work;
     }
 
-    /// <summary>Writes the month's roll-ups and records the month, in one transaction; a user rolled up before keeps the row written then.</summary>
+    /// <summary>Rolled-up months before <paramref name="keepFrom"/> whose daily rows are not all gone yet, oldest first.</summary>
+    private async Task<List<DateOnly>> MonthsToLetGoAsync(DateOnly keepFrom, CancellationToken cancellationToken) =>
+        await db.AssetRolledUpMonths.AsNoTracking().Where(m => m.Month < keepFrom && m.DailyRowsDeletedAt == null)
+            .OrderBy(m => m.Month).Select(m => m.Month).ToListAsync(cancellationToken);
+
+    /// <summary>
+    /// Rolls the month up in two transactions. The first records it begun, under a lock (PostgreSQL: SHARE on the history,
+    /// which waits for every write in flight and holds new ones for that instant; SQLite: the one writer), so every write
+    /// that commits after the second reads the days sees the month recorded and writes its users' roll-ups again itself
+    /// (<see cref="AssetMonthRollups.RollUpAgainAsync"/>). The second writes every user's roll-up but those, and records the
+    /// month rolled up. Returns the roll-up rows it wrote.
+    /// </summary>
     private async Task<long> RollUpAsync(DateOnly month, CancellationToken cancellationToken)
     {
-        var next = month.AddMonths(1);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        if (db.Database.IsSqlite())
+        await using (var begin = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            // PostgreSQL has the aggregate from a migration; SQLite's functions live on the connection.
-            ((SqliteConnection)db.Database.GetDbConnection()).CreateAggregate(
-                "series_product", 1.0, (double product, double multiplier) => product * multiplier, isDeterministic: true);
+            await HoldWritesAsync(cancellationToken);
+            if (!await db.AssetRolledUpMonths.AnyAsync(m => m.Month == month, cancellationToken))
+            {
+                db.AssetRolledUpMonths.Add(new AssetRolledUpMonth { Month = month });
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            await begin.CommitAsync(cancellationToken);
         }
-        // One statement on both providers. The product is taken in day order, a missing multiplier counting as 1.0,
-        // as the graph multiplies the days (IEEE multiplication is not associative, so the order gives the same bits).
-        // SQLite needs the WHERE before ON CONFLICT to tell it from a join's ON.
-        var rows = await db.Database.ExecuteSqlAsync($"""
-            INSERT INTO asset_month_rollups (user_id, month, first_day, last_day, days, opening_amount, closing_amount, net_flow, market_multiplier)
-            SELECT g.user_id, {month}, g.first_day, g.last_day, g.days,
-                   (SELECT f.opening_amount FROM daily_asset_snapshots f WHERE f.user_id = g.user_id AND f.snapshot_day = g.first_day),
-                   (SELECT l.closing_amount FROM daily_asset_snapshots l WHERE l.user_id = g.user_id AND l.snapshot_day = g.last_day),
-                   g.net_flow, g.multiplier
-              FROM (SELECT s.user_id, MIN(s.snapshot_day) AS first_day, MAX(s.snapshot_day) AS last_day, COUNT(*) AS days,
-                           SUM(s.net_flow) AS net_flow,
-                           series_product(COALESCE(s.market_multiplier, 1.0) ORDER BY s.snapshot_day) AS multiplier
-                      FROM daily_asset_snapshots s
-                     WHERE s.snapshot_day >= {month} AND s.snapshot_day < {next}
-                     GROUP BY s.user_id) g
-             WHERE true
-            ON CONFLICT (user_id, month) DO NOTHING
-            """, cancellationToken);
-        db.AssetRolledUpMonths.Add(new AssetRolledUpMonth { Month = month, Users = rows, RolledUpAt = time.GetUtcNow() });
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
         db.ChangeTracker.Clear();
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var connection = db.Database.GetDbConnection();
+        if (connection is SqliteConnection sqlite)
+            AssetMonthRollups.UseSeriesProduct(sqlite);
+        var rows = await db.Database.ExecuteSqlRawAsync(
+            AssetMonthRollups.MonthSql, [Parameter(connection, "month", month), Parameter(connection, "next", month.AddMonths(1))], cancellationToken);
+        var now = time.GetUtcNow();
+        await db.AssetRolledUpMonths.Where(m => m.Month == month)
+            .ExecuteUpdateAsync(m => m.SetProperty(x => x.Users, (long)rows).SetProperty(x => x.RolledUpAt, now), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return rows;
+    }
+
+    /// <summary>The month leaves the daily history: from the commit on it takes no write (<see cref="RolledUpMonths"/>), and none is in flight.</summary>
+    private async Task SealAsync(DateOnly month, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await HoldWritesAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        await db.AssetRolledUpMonths.Where(m => m.Month == month && m.SealedAt == null)
+            .ExecuteUpdateAsync(m => m.SetProperty(x => x.SealedAt, now), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// In the caller's transaction, waits for the history's writes in flight and holds new ones until it ends: PostgreSQL's
+    /// SHARE lock, under <see cref="HistoryPartitions.LockTimeout"/> so it never queues the refresh behind a long wait.
+    /// SQLite's write transactions run one at a time already.
+    /// </summary>
+    private async Task HoldWritesAsync(CancellationToken cancellationToken)
+    {
+        if (!db.Database.IsNpgsql())
+            return;
+        await db.Database.ExecuteSqlRawAsync(
+            $"SET LOCAL lock_timeout = '{HistoryPartitions.LockTimeout}'; LOCK TABLE {HistoryPartitions.SnapshotTable} IN SHARE MODE", cancellationToken);
+    }
+
+    private static DbParameter Parameter(DbConnection connection, string name, DateOnly value)
+    {
+        using var command = connection.CreateCommand();
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        return parameter;
     }
 
     /// <summary>

@@ -156,6 +156,8 @@ public class PostgresAssetRefreshStore(NpgsqlDataSource dataSource, DatabaseRetr
             if (applied.Count > 0)
                 await ApplyRebasesAsync(connection, transaction, day, applied, changedAt, cancellationToken);
             (rebasedUsers, rebasedDays) = (applied.Count, applied.Sum(r => r.Snapshots.Count));
+            // After the writes: a late day in a month already rolled up keeps the month's roll-ups current.
+            await AssetMonthRollups.RollUpAgainAsync(connection, transaction, inserted, day, cancellationToken);
         }
 
         if (allFailures.Count > 0)

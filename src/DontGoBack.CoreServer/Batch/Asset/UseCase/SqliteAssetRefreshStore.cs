@@ -44,6 +44,8 @@ public class SqliteAssetRefreshStore(SqliteDatabase database, DatabaseRetry retr
             if (applied.Count > 0)
                 await ApplyRebasesAsync(connection, applied, changedAt, cancellationToken);
             (rebasedUsers, rebasedDays) = (applied.Count, applied.Sum(r => r.Snapshots.Count));
+            // After the writes: a late day in a month already rolled up keeps the month's roll-ups current.
+            await AssetMonthRollups.RollUpAgainAsync(connection, transaction, inserted.Select(i => i.Move.UserId).ToList(), day, cancellationToken);
             if (moves.Count > 0)
             {
                 await using var clear = connection.CreateCommand();

@@ -625,9 +625,13 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("daily_rows_deleted_at");
 
-                    b.Property<DateTimeOffset>("RolledUpAt")
+                    b.Property<DateTimeOffset?>("RolledUpAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("rolled_up_at");
+
+                    b.Property<DateTimeOffset?>("SealedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("sealed_at");
 
                     b.Property<long>("Users")
                         .HasColumnType("bigint")

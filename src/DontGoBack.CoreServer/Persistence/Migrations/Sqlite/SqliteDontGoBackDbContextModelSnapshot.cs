@@ -613,9 +613,13 @@ namespace DontGoBack.CoreServer.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("daily_rows_deleted_at");
 
-                    b.Property<DateTimeOffset>("RolledUpAt")
+                    b.Property<DateTimeOffset?>("RolledUpAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("rolled_up_at");
+
+                    b.Property<DateTimeOffset?>("SealedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sealed_at");
 
                     b.Property<long>("Users")
                         .HasColumnType("INTEGER")
