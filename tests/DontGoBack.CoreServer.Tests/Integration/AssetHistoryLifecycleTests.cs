@@ -25,7 +25,7 @@ public sealed class AssetHistoryLifecycleTests
 
         var result = await RolledHistory.RunLifecycleAsync(app, new RolledHistory.Steps(steps.Add), CancellationToken.None);
 
-        Assert.Equal(new HistoryLifecycleResult(3, expected.Rollups.Count, expected.SnapshotsDeleted, expected.ChangesDeleted), result);
+        Assert.Equal(new HistoryLifecycleResult(5, expected.Rollups.Count, expected.SnapshotsDeleted, expected.ChangesDeleted), result);
         await RolledHistory.AssertEndStateAsync(app, expected);
         // The dormant user's pointer is on an April day: that snapshot and its change stay, its month is rolled up all the same.
         Assert.Equal(new DateOnly(2025, 4, 7), await app.CurrentDayOfAsync(history.Dormant));
@@ -34,8 +34,7 @@ public sealed class AssetHistoryLifecycleTests
         Assert.All(steps.Where(s => s.Stage != HistoryLifecycleStage.RolledUp), s => Assert.InRange(s.Rows, 1, 2));
         Assert.Equal(result.SnapshotsDeleted, steps.Where(s => s.Stage == HistoryLifecycleStage.SnapshotsDeleted).Sum(s => s.Rows));
         Assert.Equal(result.ChangesDeleted, steps.Where(s => s.Stage == HistoryLifecycleStage.ChangesDeleted).Sum(s => s.Rows));
-        Assert.Equal([new(2025, 3, 1), new(2025, 4, 1), new(2025, 5, 1)],
-            steps.Where(s => s.Stage == HistoryLifecycleStage.RolledUp).Select(s => s.Month!.Value).ToList());
+        Assert.Equal(RolledHistory.ClosedMonths, steps.Where(s => s.Stage == HistoryLifecycleStage.RolledUp).Select(s => s.Month!.Value).ToList());
         await database.AssertChainHoldsAsync();
 
         var again = await RolledHistory.RunLifecycleAsync(app, new RolledHistory.Steps(steps.Add), CancellationToken.None);
@@ -56,21 +55,24 @@ public sealed class AssetHistoryLifecycleTests
         var history = await RolledHistory.SeedAsync(app);
         var expected = await RolledHistory.ExpectedAsync(app, history);
 
-        // Cancelled as March's first step of that stage is reported: the next statement (a delete) is the one cut off.
+        // Cancelled as March's first step of that stage is reported: the next statement (April's roll-up, or a delete) is the one cut off.
         await RolledHistory.RunLifecycleStoppedAtAsync(app, stopAfter);
 
+        int rolledUpBefore;
         await using (var db = database.CreateContext())
         {
-            // Mid-way indeed: March rolled up, its daily rows not all gone.
-            var march = await db.AssetRolledUpMonths.AsNoTracking().SingleAsync();
-            Assert.Equal((new DateOnly(2025, 3, 1), (DateTimeOffset?)null), (march.Month, march.DailyRowsDeletedAt));
+            // Mid-way indeed: March rolled up, its daily rows not all gone; after its roll-up, no other month begun.
+            var months = await db.AssetRolledUpMonths.AsNoTracking().OrderBy(m => m.Month).ToListAsync();
+            Assert.Equal((new DateOnly(2025, 3, 1), (DateTimeOffset?)null), (months[0].Month, months[0].DailyRowsDeletedAt));
             Assert.True(await db.DailyAssetSnapshots.CountAsync(s => s.SnapshotDay < new DateOnly(2025, 4, 1)) > 1);
+            Assert.Equal(stopAfter == HistoryLifecycleStage.RolledUp ? 1 : RolledHistory.ClosedMonths.Length, months.Count);
+            rolledUpBefore = months.Count(m => m.RolledUpAt is not null);
         }
 
         var resumed = await RolledHistory.RunLifecycleAsync(app);
 
-        // March is not rolled up twice: only April and May count as rolled up by the second run.
-        Assert.Equal(2, resumed.MonthsRolledUp);
+        // No month is rolled up twice: the second run counts only those the first had not rolled up.
+        Assert.Equal(RolledHistory.ClosedMonths.Length - rolledUpBefore, resumed.MonthsRolledUp);
         await RolledHistory.AssertEndStateAsync(app, expected);
         await database.AssertChainHoldsAsync();
     }
@@ -125,14 +127,19 @@ public sealed class AssetHistoryLifecycleTests
 }
 
 /// <summary>
-/// A history over March to August 2025 with the clock on 2025-08-10 and <c>History:KeepDailyMonths</c> = 3: June, July and
-/// August stay daily, March to May are let go. Three active users refreshed on days in each month with rewards and penalties
+/// A history over March to August 2025 with the clock on 2025-08-10 and <c>History:KeepDailyMonths</c> = 3: every closed
+/// month, March to July, is rolled up; June, July and August stay daily, March to May are let go. Three active users refreshed on days in each month with rewards and penalties
 /// between, and a dormant user whose pointer stays on an April day.
 /// </summary>
 public static class RolledHistory
 {
     public static readonly DateOnly Today = new(2025, 8, 10);
     public static readonly DateOnly KeepFrom = new(2025, 6, 1);
+
+    /// <summary>The month of <see cref="Today"/>: the months before it are closed, and rolled up.</summary>
+    public static readonly DateOnly ThisMonth = new(2025, 8, 1);
+
+    public static readonly DateOnly[] ClosedMonths = [new(2025, 3, 1), new(2025, 4, 1), new(2025, 5, 1), new(2025, 6, 1), new(2025, 7, 1)];
 
     public static readonly Dictionary<string, string?> Settings = new()
     {
@@ -190,7 +197,7 @@ public static class RolledHistory
         var snapshots = await db.DailyAssetSnapshots.AsNoTracking().OrderBy(s => s.UserId).ThenBy(s => s.SnapshotDay).ToListAsync();
         var changes = await db.AssetChanges.AsNoTracking().OrderBy(c => c.Id).ToListAsync();
         var current = (await db.Users.AsNoTracking().Select(u => u.CurrentSnapshotId).ToListAsync()).OfType<long>().ToHashSet();
-        var rollups = snapshots.Where(s => s.SnapshotDay < KeepFrom)
+        var rollups = snapshots.Where(s => s.SnapshotDay < ThisMonth)
             .GroupBy(s => (s.UserId, Month: new DateOnly(s.SnapshotDay.Year, s.SnapshotDay.Month, 1)))
             .Select(month => new AssetMonthRollup
             {
@@ -199,7 +206,7 @@ public static class RolledHistory
                 NetFlow = month.Sum(s => s.NetFlow), MarketMultiplier = month.Aggregate(1.0, (product, s) => product * (s.MarketMultiplier ?? 1.0)),
             })
             .OrderBy(r => r.UserId).ThenBy(r => r.Month).ToList();
-        Assert.Equal(11, rollups.Count); // 4 users in March and April (the dormant one too), 3 in May
+        Assert.Equal(17, rollups.Count); // 4 users in March and April (the dormant one too), 3 in May, June and July
         var keptSnapshots = snapshots.Where(s => s.SnapshotDay >= KeepFrom || current.Contains(s.Id)).Select(s => s.Id).Order().ToList();
         var keptChanges = changes.Where(c => c.SnapshotDay >= KeepFrom || current.Contains(c.SnapshotId)).Select(c => c.Id).Order().ToList();
         Assert.Contains(changes, c => c.UserId == seeded.Dormant && keptChanges.Contains(c.Id));
@@ -245,8 +252,11 @@ public static class RolledHistory
         Assert.Equal(expected.SnapshotIds, await db.DailyAssetSnapshots.AsNoTracking().Select(s => s.Id).OrderBy(id => id).ToListAsync());
         Assert.Equal(expected.ChangeIds, await db.AssetChanges.AsNoTracking().Select(c => c.Id).OrderBy(id => id).ToListAsync());
         var months = await db.AssetRolledUpMonths.AsNoTracking().OrderBy(m => m.Month).ToListAsync();
-        Assert.Equal([new(2025, 3, 1), new(2025, 4, 1), new(2025, 5, 1)], months.Select(m => m.Month).ToList());
-        Assert.All(months, m => Assert.NotNull(m.DailyRowsDeletedAt));
+        Assert.Equal(ClosedMonths, months.Select(m => m.Month).ToList());
+        Assert.All(months, m => Assert.NotNull(m.RolledUpAt));
+        // Let go: sealed and their daily rows deleted; kept daily: neither.
+        Assert.Equal(months.Select(m => m.Month < KeepFrom).ToList(), months.Select(m => m.SealedAt is not null).ToList());
+        Assert.Equal(months.Select(m => m.Month < KeepFrom).ToList(), months.Select(m => m.DailyRowsDeletedAt is not null).ToList());
     }
 
     private static (long, DateOnly, DateOnly, DateOnly, int, long, long, long, double) Figures(AssetMonthRollup r) =>

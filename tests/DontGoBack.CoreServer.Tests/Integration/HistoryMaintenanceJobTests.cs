@@ -26,7 +26,7 @@ public sealed class HistoryMaintenanceJobTests
         Assert.Equal((BatchRunStatus.Completed, 1, 1), (first.Status, first.Total, first.Success));
         // On PostgreSQL the run also created August to October's partitions (the months of 2025 had none: they were in the default).
         var created = provider == DatabaseProvider.Postgres ? 6 : 0;
-        Assert.Equal(new HistoryMaintenanceCounters(3, expected.Rollups.Count, (int)expected.SnapshotsDeleted, (int)expected.ChangesDeleted, created),
+        Assert.Equal(new HistoryMaintenanceCounters(RolledHistory.ClosedMonths.Length, expected.Rollups.Count, (int)expected.SnapshotsDeleted, (int)expected.ChangesDeleted, created),
             first.Counters.As<HistoryMaintenanceCounters>());
         await RolledHistory.AssertEndStateAsync(app, expected);
         await database.AssertChainHoldsAsync();
@@ -35,9 +35,9 @@ public sealed class HistoryMaintenanceJobTests
         {
             var run = Assert.Single(runs.RootElement.EnumerateArray());
             Assert.Equal(RolledHistory.Today.ToString("yyyy-MM-dd"), run.GetProperty("day").GetString());
-            Assert.Equal(3, run.GetProperty("counters").GetProperty("monthsRolledUp").GetInt32());
+            Assert.Equal(5, run.GetProperty("counters").GetProperty("monthsRolledUp").GetInt32());
         }
-        Assert.Equal($"rolled up 3 months into {expected.Rollups.Count} roll-ups, deleted {expected.SnapshotsDeleted} snapshots and {expected.ChangesDeleted} changes"
+        Assert.Equal($"rolled up 5 months into {expected.Rollups.Count} roll-ups, deleted {expected.SnapshotsDeleted} snapshots and {expected.ChangesDeleted} changes"
             + (created > 0 ? $", created {created} partitions ahead" : ""),
             HistoryMaintenanceJob.Definition.Describe(first.Counters));
 

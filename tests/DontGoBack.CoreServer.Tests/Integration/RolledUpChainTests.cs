@@ -18,7 +18,7 @@ public sealed class RolledUpChainTests
         var history = await RolledHistory.SeedAsync(app);
         await RolledHistory.RunLifecycleAsync(app);
         Assert.Empty(await BreaksAsync(database));
-        var (april, may) = (new DateOnly(2025, 4, 1), new DateOnly(2025, 5, 1));
+        var (april, july) = (new DateOnly(2025, 4, 1), new DateOnly(2025, 7, 1));
 
         // A roll-up that does not open where the month before closed.
         var march = await RollupAsync(database, history.Active[0], new DateOnly(2025, 3, 1));
@@ -30,12 +30,12 @@ public sealed class RolledUpChainTests
         await ShiftAsync(database, history.Active[0], april, opening: -1);
         Assert.Empty(await BreaksAsync(database));
 
-        // The last roll-up closing where the first daily row after it does not open.
-        await ShiftAsync(database, history.Active[1], may, closing: 1);
-        var june = (await app.SnapshotsOfAsync(history.Active[1])).First(s => s.SnapshotDay >= RolledHistory.KeepFrom);
+        // The last roll-up (July's: every closed month is rolled up) closing where the first daily row after it does not open.
+        await ShiftAsync(database, history.Active[1], july, closing: 1);
+        var august = (await app.SnapshotsOfAsync(history.Active[1])).First(s => s.SnapshotDay >= RolledHistory.ThisMonth);
 
         broken = Assert.Single(await BreaksAsync(database));
-        Assert.Equal(new ChainBreak(history.Active[1], june.SnapshotDay, "opening_after_rollup", june.OpeningAmount + 1, june.OpeningAmount), broken);
+        Assert.Equal(new ChainBreak(history.Active[1], august.SnapshotDay, "opening_after_rollup", august.OpeningAmount + 1, august.OpeningAmount), broken);
     }
 
     private static async Task<List<ChainBreak>> BreaksAsync(TestDatabase database)
