@@ -66,6 +66,24 @@ public sealed class TestDatabase : IAsyncDisposable
             .UseNpgsql(ConnectionString).UseSnakeCaseNamingConvention().Options),
     };
 
+    /// <summary>Runs SQL on a PostgreSQL test database, on a connection of its own.</summary>
+    public async Task ExecutePostgresAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The first column of the first row of a query on a PostgreSQL test database, on a connection of its own.</summary>
+    public async Task<T> PostgresScalarAsync<T>(string sql)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
     public static string AdminConnectionString() =>
         Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } value
             ? value

@@ -69,38 +69,38 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
         switch (damage)
         {
             case Damage.MissingSnapshot:
-                await ExecuteAsync(database, $"DELETE FROM daily_asset_snapshots WHERE user_id = {victim} AND snapshot_day = '{FirstDay:yyyy-MM-dd}'");
+                await database.ExecutePostgresAsync($"DELETE FROM daily_asset_snapshots WHERE user_id = {victim} AND snapshot_day = '{FirstDay:yyyy-MM-dd}'");
                 break;
             case Damage.DoubledSnapshot:
                 // The unique index would refuse the copy: dropped first, as a migration gone wrong would leave it.
-                await ExecuteAsync(database, """
+                await database.ExecutePostgresAsync("""
                     DO $$ BEGIN
                       EXECUTE 'DROP INDEX ' || (SELECT quote_ident(indexname) FROM pg_indexes
                                                  WHERE tablename = 'daily_asset_snapshots' AND indexdef LIKE 'CREATE UNIQUE INDEX%(user_id, snapshot_day)%');
                     END $$;
                     """);
-                await ExecuteAsync(database, $"""
+                await database.ExecutePostgresAsync($"""
                     INSERT INTO daily_asset_snapshots (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
                     SELECT user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at
                       FROM daily_asset_snapshots WHERE user_id = {victim} AND snapshot_day = '{FirstDay:yyyy-MM-dd}'
                     """);
                 break;
             case Damage.BrokenChain:
-                await ExecuteAsync(database, $"""
+                await database.ExecutePostgresAsync($"""
                     UPDATE daily_asset_snapshots SET opening_amount = opening_amount + 1, closing_amount = closing_amount + 1
                      WHERE user_id = {victim} AND snapshot_day = '{FirstDay:yyyy-MM-dd}'
                     """);
                 break;
             case Damage.DoubledAdjustment:
                 // Applied a second time without its key (the unique key index would refuse it with one), as a retry that lost its key would.
-                await ExecuteAsync(database, $"""
+                await database.ExecutePostgresAsync($"""
                     INSERT INTO asset_changes (user_id, kind, amount_before, amount_after, delta, reason, idempotency_key, snapshot_id, snapshot_day, changed_at)
                     SELECT user_id, kind, amount_after, amount_after + delta, delta, reason, NULL, snapshot_id, snapshot_day, changed_at
                       FROM asset_changes WHERE user_id = {victim} AND idempotency_key = 'chaos-1'
                     """);
                 break;
             case Damage.LostAdjustment:
-                await ExecuteAsync(database, $"DELETE FROM asset_changes WHERE user_id = {victim} AND idempotency_key = 'chaos-1'");
+                await database.ExecutePostgresAsync($"DELETE FROM asset_changes WHERE user_id = {victim} AND idempotency_key = 'chaos-1'");
                 break;
             case Damage.LateDayWithoutAlert:
                 // The last day's deadline came before its run went through, and nothing raised an alert.
@@ -131,11 +131,4 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
 
     private const int CallsPerPass = 5;
 
-    private static async Task ExecuteAsync(TestDatabase database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
 }

@@ -84,10 +84,10 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
             Assert.Equal((777L, change.AmountAfter), (first.NetFlow, first.ClosingAmount));
         }
         await database.AssertChainHoldsAsync();
-        Assert.Equal(0L, await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots_default"));
-        Assert.Equal(before.Snapshots / Users + 1, await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots_y2025m08 WHERE user_id = 2")
-            + await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots_y2025m07 WHERE user_id = 2")
-            + await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots_y2025m06 WHERE user_id = 2"));
+        Assert.Equal(0L, await database.PostgresScalarAsync<long>("SELECT count(*) FROM daily_asset_snapshots_default"));
+        Assert.Equal(before.Snapshots / Users + 1, await database.PostgresScalarAsync<long>("SELECT count(*) FROM daily_asset_snapshots_y2025m08 WHERE user_id = 2")
+            + await database.PostgresScalarAsync<long>("SELECT count(*) FROM daily_asset_snapshots_y2025m07 WHERE user_id = 2")
+            + await database.PostgresScalarAsync<long>("SELECT count(*) FROM daily_asset_snapshots_y2025m06 WHERE user_id = 2"));
 
         // The catalog ends as a new database's: the same columns, keys, indexes and foreign keys by name and definition.
         await using var fresh = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
@@ -130,7 +130,7 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
             stop.Cancel();
         }), stop.Token));
         Assert.Equal(HistoryMigrationStage.Copying, await migration.StageAsync(CancellationToken.None));
-        var copiedBeforeStop = await ScalarAsync<long>(database, $"SELECT rows_copied FROM {HistoryLayoutMigration.ProgressTable} WHERE table_name = 'daily_asset_snapshots'");
+        var copiedBeforeStop = await database.PostgresScalarAsync<long>($"SELECT rows_copied FROM {HistoryLayoutMigration.ProgressTable} WHERE table_name = 'daily_asset_snapshots'");
         Assert.InRange(copiedBeforeStop, 1, before.Snapshots - 1);
 
         // While another migration holds the database, a second one refuses to start, and leaves everything as it was.
@@ -141,7 +141,7 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
             await hold.ExecuteNonQueryAsync();
             var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => migration.RunAsync(1_000, new Progress(_ => { }), CancellationToken.None));
             Assert.StartsWith("another migrate-history is running on this database", refused.Message);
-            Assert.Equal(copiedBeforeStop, await ScalarAsync<long>(database, $"SELECT rows_copied FROM {HistoryLayoutMigration.ProgressTable} WHERE table_name = 'daily_asset_snapshots'"));
+            Assert.Equal(copiedBeforeStop, await database.PostgresScalarAsync<long>($"SELECT rows_copied FROM {HistoryLayoutMigration.ProgressTable} WHERE table_name = 'daily_asset_snapshots'"));
             // Back in the pool the connection would keep its session's lock until its next use.
             await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock(hashtext('{HistoryLayoutMigration.RunLockName}'))", other);
             await release.ExecuteNonQueryAsync();
@@ -153,8 +153,8 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
         Assert.Equal((0L, 0L, true), (outcome.Missing, outcome.Extra, outcome.PlainTablesDropped));
         var perUser = before.Snapshots / Users;
         Assert.Equal((before.Snapshots - 2 * perUser - 3, before.Changes - 2), (outcome.Snapshots, outcome.Changes));
-        Assert.Equal(0L, await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots WHERE user_id IN (1, 150)"));
-        Assert.Equal(perUser - 3, await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots WHERE user_id = 3"));
+        Assert.Equal(0L, await database.PostgresScalarAsync<long>("SELECT count(*) FROM daily_asset_snapshots WHERE user_id IN (1, 150)"));
+        Assert.Equal(perUser - 3, await database.PostgresScalarAsync<long>("SELECT count(*) FROM daily_asset_snapshots WHERE user_id = 3"));
         await database.AssertChainHoldsAsync();
     }
 
@@ -168,13 +168,13 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
         var migration = scope.ServiceProvider.GetRequiredService<HistoryLayoutMigration>();
         await migration.PrepareAsync(CancellationToken.None);
         // A day in the middle of a middle batch, with no change row and no user pointing at it: its delete is one row.
-        var raced = await ScalarAsync<long>(database, "SELECT id FROM daily_asset_snapshots WHERE user_id = 100 AND snapshot_day = DATE '2025-07-15'");
+        var raced = await database.PostgresScalarAsync<long>("SELECT id FROM daily_asset_snapshots WHERE user_id = 100 AND snapshot_day = DATE '2025-07-15'");
 
         // The batch that copies the raced row is stopped at that row's insert into the twin, after it read and locked the row,
         // by a trigger of the test's that waits for a lock the test holds. The function's own lock_timeout of 0 lets it wait
         // past the batch's 200 ms: the held batch does not give way, so this one interleaving runs every time (a retry of the
         // batch for any other reason would read the row again and be held at the same place).
-        await ExecuteAsync(database, $"""
+        await database.ExecutePostgresAsync($"""
             CREATE FUNCTION test_hold_the_copy() RETURNS trigger LANGUAGE plpgsql SET lock_timeout = 0 AS $$
             BEGIN
                 PERFORM pg_advisory_xact_lock_shared(hashtext('test_hold_the_copy'));
@@ -193,7 +193,7 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
         var copying = Task.Run(() => migration.CopyAsync(1_000, new Progress(_ => { }), CancellationToken.None));
         var copyPid = 0;
         await Eventually.UntilAsync(async () => copying.IsCompleted
-            || (copyPid = await ScalarAsync<int?>(database, $"SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND {holder.ProcessID} = ANY (pg_blocking_pids(pid))") ?? 0) != 0,
+            || (copyPid = await database.PostgresScalarAsync<int?>($"SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND {holder.ProcessID} = ANY (pg_blocking_pids(pid))") ?? 0) != 0,
             TimeSpan.FromSeconds(60));
         if (copying.IsCompleted)
         {
@@ -207,7 +207,7 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
         await deleter.OpenAsync();
         await using var delete = new NpgsqlCommand($"DELETE FROM daily_asset_snapshots WHERE id = {raced}", deleter);
         var deleting = delete.ExecuteNonQueryAsync();
-        await Eventually.UntilAsync(async () => deleting.IsCompleted || await ScalarAsync<bool>(database, $"""
+        await Eventually.UntilAsync(async () => deleting.IsCompleted || await database.PostgresScalarAsync<bool>($"""
             SELECT EXISTS (SELECT 1 FROM pg_locks w
                              JOIN pg_locks h ON h.locktype = 'transactionid' AND h.transactionid = w.transactionid AND h.granted AND h.pid = {copyPid}
                             WHERE w.pid = {deleter.ProcessID} AND w.locktype = 'transactionid' AND NOT w.granted)
@@ -217,16 +217,16 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
         await holding.RollbackAsync();
         await copying;
         Assert.Equal(1, await deleting);
-        await ExecuteAsync(database, "DROP TRIGGER test_hold_the_copy ON daily_asset_snapshots_next; DROP FUNCTION test_hold_the_copy();");
-        var left = (Plain: await ScalarAsync<long>(database, $"SELECT count(*) FROM daily_asset_snapshots WHERE id = {raced}"),
-            Twin: await ScalarAsync<long>(database, $"SELECT count(*) FROM daily_asset_snapshots_next WHERE id = {raced}"));
+        await database.ExecutePostgresAsync("DROP TRIGGER test_hold_the_copy ON daily_asset_snapshots_next; DROP FUNCTION test_hold_the_copy();");
+        var left = (Plain: await database.PostgresScalarAsync<long>($"SELECT count(*) FROM daily_asset_snapshots WHERE id = {raced}"),
+            Twin: await database.PostgresScalarAsync<long>($"SELECT count(*) FROM daily_asset_snapshots_next WHERE id = {raced}"));
         await migration.SwitchAsync(CancellationToken.None);
         var outcome = await migration.FinishAsync(CancellationToken.None);
 
         Assert.Equal((0L, 0L, true), (outcome.Missing, outcome.Extra, outcome.PlainTablesDropped));
         Assert.Equal((0L, 0L), left);
-        Assert.Equal(0L, await ScalarAsync<long>(database, $"SELECT count(*) FROM daily_asset_snapshots WHERE id = {raced}"));
-        Assert.True(await ScalarAsync<bool>(database, $"SELECT to_regclass('{HistoryLayoutMigration.Plain("daily_asset_snapshots")}') IS NULL"));
+        Assert.Equal(0L, await database.PostgresScalarAsync<long>($"SELECT count(*) FROM daily_asset_snapshots WHERE id = {raced}"));
+        Assert.True(await database.PostgresScalarAsync<bool>($"SELECT to_regclass('{HistoryLayoutMigration.Plain("daily_asset_snapshots")}') IS NULL"));
         Assert.Equal((before.Snapshots - 1, before.Changes), (outcome.Snapshots, outcome.Changes));
         // The race had its chance: the delete came while the batch held the row, and waited for it rather than slip between.
         Assert.True(deleteWaitedForTheBatch, "the delete did not wait for the copy batch that held its row");
@@ -295,14 +295,14 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
 
     /// <summary>The tables' counts, and a digest of every row (each column, in id order) with an id up to <paramref name="throughId"/>.</summary>
     private static async Task<Rows> RowsAsync(TestDatabase database, long throughId) => new(
-        await ScalarAsync<long>(database, "SELECT count(*) FROM daily_asset_snapshots"),
-        await ScalarAsync<long>(database, "SELECT count(*) FROM asset_changes"),
-        await ScalarAsync<long>(database, "SELECT max(id) FROM daily_asset_snapshots"),
-        await ScalarAsync<string>(database, $"SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM daily_asset_snapshots t WHERE t.id <= {Math.Min(throughId, long.MaxValue - 1)}"),
-        await ScalarAsync<string>(database, "SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM asset_changes t WHERE t.kind = 'Opening'"));
+        await database.PostgresScalarAsync<long>("SELECT count(*) FROM daily_asset_snapshots"),
+        await database.PostgresScalarAsync<long>("SELECT count(*) FROM asset_changes"),
+        await database.PostgresScalarAsync<long>("SELECT max(id) FROM daily_asset_snapshots"),
+        await database.PostgresScalarAsync<string>($"SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM daily_asset_snapshots t WHERE t.id <= {Math.Min(throughId, long.MaxValue - 1)}"),
+        await database.PostgresScalarAsync<string>("SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM asset_changes t WHERE t.kind = 'Opening'"));
 
     private static Task<long> WrittenCountAsync(TestDatabase database) =>
-        ScalarAsync<long>(database, $"SELECT count(*) FROM daily_asset_snapshots WHERE snapshot_day = DATE '{Day:yyyy-MM-dd}'");
+        database.PostgresScalarAsync<long>($"SELECT count(*) FROM daily_asset_snapshots WHERE snapshot_day = DATE '{Day:yyyy-MM-dd}'");
 
     private static Task WrittenAsync(TestDatabase database, long count) =>
         Eventually.UntilAsync(async () => await WrittenCountAsync(database) >= count, TimeSpan.FromSeconds(60));
@@ -339,21 +339,7 @@ public sealed class HistoryLayoutMigrationTests : IDisposable
         return catalog;
     }
 
-    private static async Task ExecuteAsync(TestDatabase database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
 
-    private static async Task<T> ScalarAsync<T>(TestDatabase database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
 
     /// <summary>Reports straight away, on the copy's own thread (Progress&lt;T&gt; would post to the thread pool, after the fact).</summary>
     private sealed class Progress(Action<HistoryCopyProgress> report) : IProgress<HistoryCopyProgress>
