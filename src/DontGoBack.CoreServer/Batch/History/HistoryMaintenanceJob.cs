@@ -7,9 +7,10 @@ using Microsoft.EntityFrameworkCore;
 namespace DontGoBack.CoreServer.Batch.History;
 
 /// <summary>
-/// Daily: lets the asset history older than History:KeepDailyMonths go (<see cref="AssetHistoryLifecycle"/>): each
-/// month past it is rolled into one row per user, then its daily rows are deleted in batches; the change history past
-/// History:ChangeRetentionDays goes too. What it did is the run's own counters.
+/// Daily: rolls each month that closed into one row per user, and lets the asset history older than
+/// History:KeepDailyMonths go (<see cref="AssetHistoryLifecycle"/>): each month past it is sealed and its daily rows
+/// are dropped or deleted in batches; the change history past History:ChangeRetentionDays goes too. What it did is the
+/// run's own counters.
 /// </summary>
 /// <remarks>
 /// The lifecycle works month by month over every user at once, so a day's work is one unit, not a range of users: its

@@ -46,23 +46,25 @@ public enum HistoryLifecycleStage
 public sealed record HistoryLifecycleStep(DateOnly? Month, HistoryLifecycleStage Stage, long Rows, long Bytes = 0);
 
 /// <summary>
-/// Lets the daily history go once it is older than <see cref="HistoryOptions.KeepDailyMonths"/>: each older month,
-/// oldest first, is rolled into one row per user (one set-based statement, recorded with the month in one
-/// transaction), then its change rows and its snapshots are deleted in batches of
-/// <see cref="HistoryOptions.DeleteBatchSize"/>, each its own transaction. A crash or a cancellation anywhere leaves
+/// Rolls each month up as soon as it closes and lets the daily history go once it is older than
+/// <see cref="HistoryOptions.KeepDailyMonths"/>. Every closed month, oldest first, is rolled into one row per user (one
+/// set-based statement, after the month was recorded under a lock that waits for the writes in flight; writers keep its
+/// roll-ups current from then on, <see cref="AssetMonthRollups"/>), while its daily rows stay. A month older than the
+/// months kept is sealed (no write lands in it any more), then its change rows and its snapshots are deleted in batches
+/// of <see cref="HistoryOptions.DeleteBatchSize"/>, each its own transaction. A crash or a cancellation anywhere leaves
 /// a state the next run finishes from, with nothing lost or doubled: a month is rolled up once, and its deletes carry on
 /// until none is left. A user's current snapshot stays, whatever its day: it is the present balance of a user not
 /// refreshed since, and the base of the next refresh (its change rows stay with it). Then the change history older than
 /// <see cref="HistoryOptions.ChangeRetentionDays"/> goes, as <see cref="AssetHistoryRetention"/> does it.
 /// </summary>
 /// <remarks>
-/// On PostgreSQL's monthly partitions (<see cref="HistoryPartitions"/>) a rolled-up month that has its own partitions goes
+/// On PostgreSQL's monthly partitions (<see cref="HistoryPartitions"/>) a sealed month that has its own partitions goes
 /// by a detach and a drop of both instead, the users' current snapshots moved out first; a month without (history older
 /// than the first partition, in the default partition) and every month on SQLite or on PostgreSQL's plain layout go by the
 /// batched deletes.
 /// <para>
-/// With <see cref="HistoryOptions.ArchiveDirectory"/> set, a rolled-up month's rows are archived (<see cref="HistoryArchive"/>)
-/// before either way starts; an archive that cannot be written fails the run there, the month rolled up but all its rows
+/// With <see cref="HistoryOptions.ArchiveDirectory"/> set, a sealed month's rows are archived (<see cref="HistoryArchive"/>)
+/// before either way starts; an archive that cannot be written fails the run there, the month sealed but all its rows
 /// kept, and the next run writes it again before letting them go.
 /// </para>
 /// </remarks>
@@ -78,7 +80,7 @@ public sealed partial class AssetHistoryLifecycle(
     ILogger<AssetHistoryLifecycle> logger)
 {
     /// <summary>
-    /// How long one of the lifecycle's statements may take: Database:LongStatementTimeout. A month's roll-up reads every
+    /// How long one of the lifecycle's statements may take: Database:LongStatementTimeout. A closed month's roll-up reads every
     /// row of the month in one statement (6–16 s at 200,000 users on the bench's machine, so minutes at ten million); the
     /// provider's default of 30 s would fail it from about 400,000 users on, every day.
     /// </summary>

@@ -25,12 +25,12 @@ public sealed record MonthArchive(DateOnly Month, long Snapshots, long Changes, 
 public sealed class HistoryArchiveException(string message, Exception? inner = null) : IOException(message, inner);
 
 /// <summary>
-/// <see cref="HistoryOptions.ArchiveDirectory"/>: before a rolled-up month's daily rows go (<see cref="AssetHistoryLifecycle"/>), by
+/// <see cref="HistoryOptions.ArchiveDirectory"/>: before a sealed month's daily rows go (<see cref="AssetHistoryLifecycle"/>), by
 /// deletes or by dropping its partitions, its snapshots and its change rows are written there, each table one gzip-compressed
 /// CSV file (RFC 4180, UTF-8, a header row of the column names, every row of the month: the users' current snapshots too),
 /// then one manifest for the month, last. Each file is written under a temporary name in the same directory, flushed to disk
 /// and renamed into place, so a name in the directory is always a whole file; the manifest's row counts are checked against
-/// what the database holds of the month, which no longer changes (a rolled-up month refuses writes, <see cref="RolledUpMonths"/>).
+/// what the database holds of the month, which no longer changes (a sealed month refuses writes, <see cref="RolledUpMonths"/>).
 /// </summary>
 /// <remarks>
 /// PostgreSQL streams each table out with COPY … TO STDOUT (CSV), SQLite through a data reader: a month of millions of rows
@@ -84,7 +84,7 @@ public sealed partial class HistoryArchive(
             var files = new List<ArchivedFile>();
             foreach (var table in Tables)
                 files.Add(await WriteTableAsync(directory, table, month, cancellationToken));
-            // The month is rolled up, so nothing writes into it any more: a count that differs now is a fault to stop on.
+            // The month is sealed, so nothing writes into it any more: a count that differs now is a fault to stop on.
             var now = await CountAsync(month, cancellationToken);
             if ((files[0].Rows, files[1].Rows) != (now.Snapshots, now.Changes))
             {
