@@ -57,9 +57,10 @@ public sealed class AssetChainVerifierScaleTests
         }
         else
         {
-            // Steps grow with the rows a statement reads: about 225 a row of a page here (1.8 M a page), so
-            // one statement over all 2.5 pages, as the original sent, takes more than the bound allows.
-            Assert.True(work.Max() <= 300L * RowsPerPage, $"virtual machine steps per statement: {string.Join(", ", work)}");
+            // Steps grow with the rows a statement reads: about 300 a row of a page here (2.4 M a page; 225 before the
+            // roll-ups were checked against their days by month), so one statement over all 2.5 pages, as the original
+            // sent, takes more than the bound allows.
+            Assert.True(work.Max() <= 400L * RowsPerPage, $"virtual machine steps per statement: {string.Join(", ", work)}");
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Net;
 using DontGoBack.Batch.Storage;
 using DontGoBack.CoreServer.Domain.Assets;
 using DontGoBack.CoreServer.Tests.Infrastructure;
@@ -62,6 +63,26 @@ public sealed class EarlyRollupTests
         Assert.Equal(await RollupsFromDaysAsync(database), after);
         Assert.Equal((before.Closing + 3_000, before.NetFlow + 3_000), (Of(after, history.Dormant, 4).Closing, Of(after, history.Dormant, 4).NetFlow));
         await database.AssertChainHoldsAsync();
+    }
+
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_day_before_the_oldest_month_rolled_up_is_refused_and_one_in_a_month_rolled_up_but_kept_daily_is_written(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, KeepEverything);
+        await RolledHistory.SeedAsync(app);
+        await RolledHistory.RunLifecycleAsync(app);
+        var client = app.CreateClient();
+        var calls = app.Extension.TotalCalls;
+
+        // February would be a month outside the roll-ups (they start with March, the history's oldest).
+        var refused = await client.PostAsync("/internal/batch/asset-refresh/runs?day=2025-02-20", null);
+
+        await refused.AssertProblemAsync(HttpStatusCode.Conflict, "2025-02-20 is before 2025-03, the oldest month of the history");
+        Assert.Equal(calls, app.Extension.TotalCalls);
+        Assert.Equal(3, (await client.RunDayAsync(new DateOnly(2025, 3, 28))).Success);
     }
 
     [Fact]

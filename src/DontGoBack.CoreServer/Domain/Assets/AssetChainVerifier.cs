@@ -7,7 +7,9 @@ namespace DontGoBack.CoreServer.Domain.Assets;
 /// <param name="Rule">
 /// Which invariant broke: opening, closing, market_delta, negative, pointer, before_account, change_before, change_after, balance;
 /// across the roll-ups, rollup_opening (a month's roll-up against the one before) and opening_after_rollup (the first daily row
-/// after them against the last). A roll-up's break is reported on its month's first day.
+/// after them against the last); of a month rolled up that still has its days, rollup_days (its days against the roll-up's
+/// count, found null when the user has no roll-up), rollup_closing (its last day's closing) and rollup_net_flow (its net
+/// flows' sum). A roll-up's break is reported on its month's first day.
 /// </param>
 public sealed record ChainBreak(long UserId, DateOnly SnapshotDay, string Rule, long? Expected, long? Found);
 
@@ -68,8 +70,11 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
         }
     }
 
+    private string MonthOf(string day) => db.Database.IsNpgsql() ? AssetMonthRollups.PostgresMonthOf(day) : AssetMonthRollups.SqliteMonthOf(day);
+
     /// <summary>The breaks of the users with ids in [firstId, last], by user, day and rule.</summary>
-    private IAsyncEnumerable<ChainBreak> PageOf(long firstId, long last, DateOnly from, DateOnly to) =>
+    private IAsyncEnumerable<ChainBreak> PageOf(long firstId, long last, DateOnly from, DateOnly to)
+    {
         // Windows run over the user's whole history so the first day of the range still meets its predecessor;
         // the range only filters what is reported. Every table read is bounded by the page's ids, each
         // on its own (PostgreSQL does not carry a range across a join): a table joined by its primary
@@ -78,16 +83,18 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
         // pointer rule), and a change landed on a snapshot that is not its user's breaks the balance.
         // The market delta is allowed one won of slack:
         // the engines' float rounding of opening × multiplier may differ from .NET's at an exact half.
-        db.Database.SqlQuery<ChainBreak>($"""
+        // Only the month of a day is spelled per provider; every value is a parameter ({0} to {5}).
+        var sql = $$"""
             WITH snapshots AS (
                 SELECT s.id, s.user_id, s.snapshot_day, s.opening_amount, s.closing_amount, s.market_multiplier, s.market_delta, s.net_flow,
                        u.current_snapshot_id, u.current_snapshot_day,
                        MAX(CASE WHEN s.id = u.current_snapshot_id THEN s.closing_amount END) OVER (PARTITION BY s.user_id) AS pointer_closing,
                        LAG(s.closing_amount) OVER (PARTITION BY s.user_id ORDER BY s.snapshot_day) AS previous_closing,
+                       LEAD(s.snapshot_day) OVER (PARTITION BY s.user_id ORDER BY s.snapshot_day) AS next_day,
                        ROW_NUMBER() OVER (PARTITION BY s.user_id ORDER BY s.snapshot_day DESC) AS newest_first
                   FROM daily_asset_snapshots s
                   JOIN users u ON u.id = s.user_id
-                 WHERE s.user_id >= {firstId} AND s.user_id <= {last} AND u.id >= {firstId} AND u.id <= {last}
+                 WHERE s.user_id >= {0} AND s.user_id <= {1} AND u.id >= {0} AND u.id <= {1}
             ), changes AS (
                 SELECT c.user_id, c.kind, c.snapshot_day, c.amount_before, c.amount_after, c.delta, c.changed_at,
                        landed.closing_amount AS landed_closing,
@@ -98,19 +105,19 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                        ROW_NUMBER() OVER (PARTITION BY c.user_id ORDER BY c.id DESC) AS newest_first
                   FROM asset_changes c
                   LEFT JOIN daily_asset_snapshots landed
-                         ON landed.id = c.snapshot_id AND landed.user_id = c.user_id AND landed.user_id >= {firstId} AND landed.user_id <= {last}
-                 WHERE c.user_id >= {firstId} AND c.user_id <= {last}
+                         ON landed.id = c.snapshot_id AND landed.user_id = c.user_id AND landed.user_id >= {0} AND landed.user_id <= {1}
+                 WHERE c.user_id >= {0} AND c.user_id <= {1}
                 WINDOW by_id AS (PARTITION BY c.user_id ORDER BY c.id)
             ), newest_rollups AS (
                 SELECT r.user_id, MAX(r.month) AS month
                   FROM asset_month_rollups r
-                 WHERE r.user_id >= {firstId} AND r.user_id <= {last}
+                 WHERE r.user_id >= {0} AND r.user_id <= {1}
                  GROUP BY r.user_id
             ), rollups AS (
                 SELECT r.user_id, r.month, r.opening_amount,
                        LAG(r.closing_amount) OVER (PARTITION BY r.user_id ORDER BY r.month) AS previous_closing
                   FROM asset_month_rollups r
-                 WHERE r.user_id >= {firstId} AND r.user_id <= {last}
+                 WHERE r.user_id >= {0} AND r.user_id <= {1}
             ), after_rollups AS (
                 -- The daily rows after each user's newest roll-up, by the (user, day) index: a user's current snapshot
                 -- kept in a rolled-up month is its last day, so the first row after it meets it as well as the roll-up.
@@ -119,9 +126,31 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                   FROM newest_rollups n
                   JOIN asset_month_rollups r ON r.user_id = n.user_id AND r.month = n.month
                   JOIN daily_asset_snapshots s ON s.user_id = r.user_id AND s.snapshot_day > r.last_day
-                 WHERE r.user_id >= {firstId} AND r.user_id <= {last} AND s.user_id >= {firstId} AND s.user_id <= {last}
+                 WHERE r.user_id >= {0} AND r.user_id <= {1} AND s.user_id >= {0} AND s.user_id <= {1}
+            ), month_days AS (
+                -- Each user's days by month, with the month's last closing: the day whose next day is in another month.
+                SELECT user_id, {{MonthOf("snapshot_day")}} AS month, COUNT(*) AS days, CAST(SUM(net_flow) AS bigint) AS net_flow,
+                       CAST(SUM(CASE WHEN next_day IS NULL OR {{MonthOf("next_day")}} <> {{MonthOf("snapshot_day")}} THEN closing_amount END) AS bigint) AS closing_amount
+                  FROM snapshots
+                 GROUP BY user_id, {{MonthOf("snapshot_day")}}
+            ), rolled_up_days AS (
+                -- The months rolled up and still daily (not sealed): each user's roll-up says what its days say.
+                SELECT d.user_id, d.month, d.days, d.net_flow, d.closing_amount,
+                       r.days AS rollup_days, r.net_flow AS rollup_net_flow, r.closing_amount AS rollup_closing
+                  FROM month_days d
+                  JOIN asset_rolled_up_months m ON m.month = d.month AND m.rolled_up_at IS NOT NULL AND m.sealed_at IS NULL
+                  LEFT JOIN asset_month_rollups r ON r.user_id = d.user_id AND r.month = d.month AND r.user_id >= {0} AND r.user_id <= {1}
             ), breaks AS (
-                SELECT user_id, month AS snapshot_day, 'rollup_opening' AS rule, previous_closing AS expected, opening_amount AS found
+                SELECT user_id, month AS snapshot_day, 'rollup_days' AS rule, days AS expected, rollup_days AS found
+                  FROM rolled_up_days WHERE rollup_days IS NULL OR rollup_days <> days
+                UNION ALL
+                SELECT user_id, month, 'rollup_closing', closing_amount, rollup_closing
+                  FROM rolled_up_days WHERE rollup_closing <> closing_amount
+                UNION ALL
+                SELECT user_id, month, 'rollup_net_flow', net_flow, rollup_net_flow
+                  FROM rolled_up_days WHERE rollup_net_flow <> net_flow
+                UNION ALL
+                SELECT user_id, month, 'rollup_opening', previous_closing, opening_amount
                   FROM rollups WHERE previous_closing IS NOT NULL AND opening_amount <> previous_closing
                 UNION ALL
                 SELECT user_id, snapshot_day, 'opening_after_rollup', rollup_closing, opening_amount
@@ -150,8 +179,8 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                 SELECT user_id, snapshot_day, 'change_before', previous_after, amount_before
                   FROM changes
                  WHERE previous_after IS NOT NULL AND amount_before <> previous_after AND snapshot_day <= previous_newest
-                   AND NOT (kind = {nameof(AssetChangeKind.Correction)} AND next_changed_at = changed_at
-                            AND next_kind IN ({nameof(AssetChangeKind.Correction)}, {nameof(AssetChangeKind.Rebase)}))
+                   AND NOT (kind = {4} AND next_changed_at = changed_at
+                            AND next_kind IN ({4}, {5}))
                 UNION ALL
                 SELECT user_id, snapshot_day, 'change_after', amount_before + delta, amount_after
                   FROM changes WHERE amount_after <> amount_before + delta
@@ -163,7 +192,10 @@ public sealed class AssetChainVerifier(DontGoBackDbContext db)
                   FROM snapshots WHERE newest_first = 1 AND closing_amount <> pointer_closing
             )
             SELECT user_id, snapshot_day, rule, expected, found FROM breaks
-             WHERE snapshot_day >= {from} AND snapshot_day <= {to}
+             WHERE snapshot_day >= {2} AND snapshot_day <= {3}
              ORDER BY user_id, snapshot_day, rule
-            """).AsAsyncEnumerable();
+            """;
+        return db.Database.SqlQueryRaw<ChainBreak>(sql, firstId, last, from, to, nameof(AssetChangeKind.Correction), nameof(AssetChangeKind.Rebase))
+            .AsAsyncEnumerable();
+    }
 }

@@ -20,8 +20,9 @@ namespace DontGoBack.CoreServer.Domain.Assets;
 public static class AssetMonthRollups
 {
     // The product is taken in day order, a missing multiplier counting as 1.0, as the graph multiplies the days (IEEE
-    // multiplication is not associative, so the order gives the same bits). SQLite needs the WHERE before ON CONFLICT to
-    // tell it from a join's ON.
+    // multiplication is not associative, so the order gives the same bits). Rows go in by user and month, whoever writes
+    // them: a writer and a month's roll-up that meet on the same users then wait for each other in one order and never
+    // deadlock. SQLite needs the WHERE before ON CONFLICT to tell it from a join's ON.
     private static string RollUpSql(string month, string groupBy, string where, string onConflict) => $"""
         INSERT INTO asset_month_rollups (user_id, month, first_day, last_day, days, opening_amount, closing_amount, net_flow, market_multiplier)
         SELECT g.user_id, g.month, g.first_day, g.last_day, g.days,
@@ -35,6 +36,7 @@ public static class AssetMonthRollups
                  WHERE {where}
                  GROUP BY {groupBy}) g
          WHERE true
+         ORDER BY g.user_id, g.month
         ON CONFLICT (user_id, month) {onConflict}
         """;
 
@@ -61,8 +63,14 @@ public static class AssetMonthRollups
         """;
 
     private const string NewestUnsealed = "(SELECT MAX(m.month) FROM asset_rolled_up_months m WHERE m.sealed_at IS NULL)";
-    private const string PostgresMonthOfDay = "date_trunc('month', s.snapshot_day::timestamp)::date";
-    private const string SqliteMonthOfDay = "date(s.snapshot_day, 'start of month')";
+    /// <summary>The first day of the month of a date column, in PostgreSQL's SQL (on a timestamp, so no session time zone comes in).</summary>
+    public static string PostgresMonthOf(string day) => $"date_trunc('month', {day}::timestamp)::date";
+
+    /// <summary>The first day of the month of a date column, in SQLite's SQL (dates are ISO text).</summary>
+    public static string SqliteMonthOf(string day) => $"date({day}, 'start of month')";
+
+    private static readonly string PostgresMonthOfDay = PostgresMonthOf("s.snapshot_day");
+    private static readonly string SqliteMonthOfDay = SqliteMonthOf("s.snapshot_day");
 
     internal static readonly string PostgresAgainSql = RollUpSql(
         PostgresMonthOfDay, $"s.user_id, {PostgresMonthOfDay}",
