@@ -42,7 +42,8 @@ public sealed record OracleReport(IReadOnlyList<OracleFinding> Findings)
 /// The campaign's independent oracle: it reads the database's tables with its own SQL and the stand-in's call log,
 /// never the core server's reports or code, and checks the issue's properties (issue 28): one snapshot per ACTIVE user
 /// and day, an unbroken chain, every adjustment applied exactly once, extension calls within the retry bound and every
-/// written day backed by an answer, each day's run record adding up, and every late day alerted and resolved.
+/// written day backed by an answer, each day's run record adding up, every late day alerted and resolved, and each month
+/// rolled up while still daily saying what its days say.
 /// PostgreSQL only, as the campaign is.
 /// </summary>
 public static class ChaosOracle
@@ -59,6 +60,7 @@ public static class ChaosOracle
     public const string RunsNotCompleted = "runs_not_completed";
     public const string RunRecordsDisagree = "run_records_disagree";
     public const string AlertsMissing = "alerts_missing";
+    public const string RollupsStale = "rollups_stale";
 
     private const int Examples = 5;
 
@@ -174,6 +176,28 @@ public static class ChaosOracle
             UNION ALL
             SELECT 'user ' || u.id || ': the pointer is not on the newest snapshot (' || c.snapshot_day || ')'
               FROM users u JOIN chain c ON c.user_id = u.id AND c.newest = 1 WHERE u.current_snapshot_id IS DISTINCT FROM c.id
+            """),
+        // Summed here by month of its own, the product compared within a relative 1e-12 (a sum of logarithms, not the server's product).
+        (RollupsStale, "a month rolled up and still daily has one roll-up per user with days in it, saying what those days say", """
+            WITH days AS (
+                SELECT s.user_id, m.month, count(*) AS days, min(s.snapshot_day) AS first_day, max(s.snapshot_day) AS last_day,
+                       sum(s.net_flow) AS net_flow, exp(sum(ln(coalesce(s.market_multiplier, 1)))) AS multiplier,
+                       (array_agg(s.opening_amount ORDER BY s.snapshot_day))[1] AS opening,
+                       (array_agg(s.closing_amount ORDER BY s.snapshot_day DESC))[1] AS closing
+                  FROM asset_rolled_up_months m
+                  JOIN daily_asset_snapshots s ON s.snapshot_day >= m.month AND s.snapshot_day < m.month + interval '1 month'
+                 WHERE m.rolled_up_at IS NOT NULL AND m.sealed_at IS NULL
+                 GROUP BY s.user_id, m.month)
+            SELECT 'user ' || d.user_id || ' in ' || to_char(d.month, 'YYYY-MM') || ': '
+                   || coalesce('roll-up of ' || r.days || ' days ' || r.first_day || '..' || r.last_day || ', ' || r.opening_amount || ' to '
+                               || r.closing_amount || ', net ' || r.net_flow || ', x' || r.market_multiplier, 'no roll-up')
+                   || '; its days ' || d.days || ' ' || d.first_day || '..' || d.last_day || ', ' || d.opening || ' to ' || d.closing
+                   || ', net ' || d.net_flow || ', x' || d.multiplier
+              FROM days d LEFT JOIN asset_month_rollups r ON r.user_id = d.user_id AND r.month = d.month
+             WHERE r.user_id IS NULL
+                OR (r.days, r.first_day, r.last_day, r.opening_amount, r.closing_amount, r.net_flow)
+                   IS DISTINCT FROM (d.days, d.first_day, d.last_day, d.opening, d.closing, d.net_flow)
+                OR abs(r.market_multiplier - d.multiplier) > 1e-12 * d.multiplier
             """),
         (AdjustmentsLost, "every acknowledged adjustment is in the history", """
             SELECT 'key ' || a.key || ' of user ' || a.user_id

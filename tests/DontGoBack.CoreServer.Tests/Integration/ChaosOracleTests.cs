@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using DontGoBack.Chaos.Oracle;
 using DontGoBack.CoreServer.Tests.Infrastructure;
 using DontGoBack.Batch.Storage;
+using DontGoBack.CoreServer.Domain.Assets;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Xunit.Abstractions;
 
@@ -31,6 +33,7 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
         LostAdjustment,
         CallsOverBound,
         LateDayWithoutAlert,
+        StaleRollup,
     }
 
     [Theory]
@@ -42,6 +45,7 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
     [InlineData(Damage.LostAdjustment, ChaosOracle.AdjustmentsLost)]
     [InlineData(Damage.CallsOverBound, ChaosOracle.CallsOverBound)]
     [InlineData(Damage.LateDayWithoutAlert, ChaosOracle.AlertsMissing)]
+    [InlineData(Damage.StaleRollup, ChaosOracle.RollupsStale)]
     public async Task The_oracle_passes_an_intact_campaign_and_finds_each_damage(Damage damage, string? expected)
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
@@ -63,6 +67,14 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
         // The stand-in's log as it would read: one successful call per user and day, with the multiplier it answers.
         var calls = users.SelectMany(user => new[] { FirstDay, LastDay }
             .Select(day => new OracleCall(user, day, 200, app.Extension.Rule.MultiplierFor(user, day)))).ToList();
+
+        // September's maintenance rolls August up, its days kept: the oracle checks the roll-ups against them.
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var rolled = await scope.ServiceProvider.GetRequiredService<AssetHistoryLifecycle>()
+                .RunAsync(new DateOnly(2025, 9, 1), new Progress<HistoryLifecycleStep>(), CancellationToken.None);
+            Assert.Equal((1, (long)Users), (rolled.MonthsRolledUp, rolled.RollupRowsWritten));
+        }
 
         var victim = users[1];
         var deadlines = new Dictionary<DateOnly, DateTimeOffset>();
@@ -105,6 +117,9 @@ public sealed class ChaosOracleTests(ITestOutputHelper output)
             case Damage.LateDayWithoutAlert:
                 // The last day's deadline came before its run went through, and nothing raised an alert.
                 deadlines[LastDay] = new DateTimeOffset(LastDay.ToDateTime(TimeOnly.MinValue), TimeSpan.FromHours(9));
+                break;
+            case Damage.StaleRollup:
+                await database.ExecutePostgresAsync($"UPDATE asset_month_rollups SET closing_amount = closing_amount + 1 WHERE user_id = {victim}");
                 break;
             case Damage.CallsOverBound:
                 // Five passes' worth of calls for one user and day, where the day had one attempt: two passes at most.
