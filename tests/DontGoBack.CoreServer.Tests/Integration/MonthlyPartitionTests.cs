@@ -257,6 +257,27 @@ public sealed class MonthlyPartitionTests
     }
 
     [Fact]
+    public async Task A_chunk_keeps_roll_ups_current_by_reading_only_the_rolled_up_months_from_its_day_on_and_none_on_the_current_day()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var app = new CoreServerApp(database);
+        var client = app.CreateClient();
+        await app.AddUserAsync(AccountStatus.Active);
+        Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(client, new DateOnly(2025, 6, 1))).Status);
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        var users = await SeedThreeMonthsAsync(connection);
+        // July closed and rolled up; August is the current month.
+        await ExecuteAsync(connection, "INSERT INTO asset_rolled_up_months (month, users, rolled_up_at) VALUES (DATE '2025-07-01', 0, now())");
+
+        // Every chunk of the daily refresh runs the statement after its writes: on the current month it reads no history.
+        Assert.Empty(await ScannedAsync(connection, AssetMonthRollups.PostgresAgainSql, ("user_ids", users.ToArray()), ("from_month", new DateOnly(2025, 8, 1))));
+        // A late day in July reads July's days of its users, not June's nor August's.
+        Assert.Equal(["daily_asset_snapshots_y2025m07"],
+            await ScannedAsync(connection, AssetMonthRollups.PostgresAgainSql, ("user_ids", users.ToArray()), ("from_month", new DateOnly(2025, 7, 1))));
+    }
+
+    [Fact]
     public async Task A_chunk_write_plans_the_pointers_key_check_once_and_the_statements_after_it_for_their_own_values()
     {
         await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
