@@ -182,13 +182,8 @@ public sealed class MonthlyPartitionTests
     [Fact]
     public async Task The_refresh_and_read_statements_scan_only_the_month_partitions_their_days_need()
     {
-        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
-        await using var app = new CoreServerApp(database);
-        var client = app.CreateClient();
-        await app.AddUserAsync(AccountStatus.Active);
-        Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(client, new DateOnly(2025, 6, 1))).Status);
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
+        await using var partitioned = await PartitionedFromJuneAsync();
+        var (database, connection) = (partitioned.Database, partitioned.Connection);
         var users = await SeedThreeMonthsAsync(connection);
         var later = await QueryIdsAsync(connection, "SELECT id FROM daily_asset_snapshots WHERE snapshot_day > DATE '2025-07-20' AND user_id = " + users[0]);
         var (june, july, august) = ("daily_asset_snapshots_y2025m06", "daily_asset_snapshots_y2025m07", "daily_asset_snapshots_y2025m08");
@@ -221,13 +216,8 @@ public sealed class MonthlyPartitionTests
     [Fact]
     public async Task The_refresh_reads_its_pages_and_bases_without_compiling_them_however_costly_the_planner_thinks_them()
     {
-        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
-        await using var app = new CoreServerApp(database);
-        var client = app.CreateClient();
-        await app.AddUserAsync(AccountStatus.Active);
-        Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(client, new DateOnly(2025, 6, 1))).Status);
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
+        await using var partitioned = await PartitionedFromJuneAsync();
+        var (database, connection) = (partitioned.Database, partitioned.Connection);
         await ExecuteAsync(connection, """
             INSERT INTO users (status, created_at, opening_day) SELECT 'ACTIVE', now(), DATE '2025-06-01' FROM generate_series(1, 500);
             INSERT INTO daily_asset_snapshots (user_id, snapshot_day, opening_amount, closing_amount, market_multiplier, market_delta, net_flow, updated_at)
@@ -259,13 +249,8 @@ public sealed class MonthlyPartitionTests
     [Fact]
     public async Task A_chunk_keeps_roll_ups_current_by_reading_only_the_rolled_up_months_from_its_day_on_and_none_on_the_current_day()
     {
-        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
-        await using var app = new CoreServerApp(database);
-        var client = app.CreateClient();
-        await app.AddUserAsync(AccountStatus.Active);
-        Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(client, new DateOnly(2025, 6, 1))).Status);
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
+        await using var partitioned = await PartitionedFromJuneAsync();
+        var (database, connection) = (partitioned.Database, partitioned.Connection);
         var users = await SeedThreeMonthsAsync(connection);
         // July closed and rolled up; August is the current month.
         await ExecuteAsync(connection, "INSERT INTO asset_rolled_up_months (month, users, rolled_up_at) VALUES (DATE '2025-07-01', 0, now())");
@@ -280,13 +265,8 @@ public sealed class MonthlyPartitionTests
     [Fact]
     public async Task A_chunk_write_plans_the_pointers_key_check_once_and_the_statements_after_it_for_their_own_values()
     {
-        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
-        await using var app = new CoreServerApp(database);
-        var client = app.CreateClient();
-        await app.AddUserAsync(AccountStatus.Active);
-        Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(client, new DateOnly(2025, 6, 1))).Status);
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync();
+        await using var partitioned = await PartitionedFromJuneAsync();
+        var (database, connection) = (partitioned.Database, partitioned.Connection);
         var users = await SeedThreeMonthsAsync(connection);
         var day = new DateOnly(2025, 8, 6);
 
@@ -382,6 +362,28 @@ public sealed class MonthlyPartitionTests
             ANALYZE users, daily_asset_snapshots, asset_changes;
             """);
         return await QueryIdsAsync(connection, "SELECT id FROM users WHERE opening_day = DATE '2025-06-01' ORDER BY id LIMIT 50");
+    }
+
+    /// <summary>A PostgreSQL database whose maintenance on 2025-06-01 partitioned June to August, and a connection to it.</summary>
+    private sealed record Partitioned(TestDatabase Database, CoreServerApp App, NpgsqlConnection Connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Connection.DisposeAsync();
+            await App.DisposeAsync();
+            await Database.DisposeAsync();
+        }
+    }
+
+    private static async Task<Partitioned> PartitionedFromJuneAsync()
+    {
+        var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        var app = new CoreServerApp(database);
+        await app.AddUserAsync(AccountStatus.Active);
+        Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(app.CreateClient(), new DateOnly(2025, 6, 1))).Status);
+        var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        return new Partitioned(database, app, connection);
     }
 
     /// <summary>
