@@ -247,6 +247,42 @@ public sealed class MonthlyPartitionTests
     }
 
     [Fact]
+    public async Task A_month_dropped_while_a_writer_holds_its_users_waits_for_them_before_taking_the_history_and_neither_deadlocks()
+    {
+        await using var database = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
+        await using var app = new CoreServerApp(database, RolledHistory.Settings);
+        var history = await RolledHistory.SeedAsync(app);
+        Assert.Equal(BatchRunStatus.Completed, (await RunMaintenanceAsync(app.CreateClient(), new DateOnly(2025, 3, 3))).Status);
+        // A user with no history yet: the roll-ups, which check each row's user, never wait for its lock.
+        var user = await app.AddUserAsync(AccountStatus.Active);
+
+        // A refresh chunk's first step: its users locked, the history not touched yet.
+        await using var writer = new NpgsqlConnection(database.ConnectionString);
+        await writer.OpenAsync();
+        await using var writing = await writer.BeginTransactionAsync();
+        await using (var lockUser = new NpgsqlCommand($"SELECT id FROM users WHERE id = {user} FOR UPDATE", writer, writing))
+            await lockUser.ExecuteNonQueryAsync();
+
+        var lifecycle = Task.Run(() => RolledHistory.RunLifecycleAsync(app));
+        await Eventually.UntilAsync(async () => lifecycle.IsCompleted || await database.PostgresScalarAsync<bool>(
+            $"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE {writer.ProcessID} = ANY (pg_blocking_pids(pid)))"), TimeSpan.FromSeconds(60));
+        if (lifecycle.IsCompleted)
+        {
+            await lifecycle;
+            Assert.Fail("the drop went through while a writer held its users");
+        }
+
+        // The chunk's next step reads the history: the drop waits for users before it takes the history, so this goes
+        // through. (Taking the history first, the drop waited for users holding it, and this read deadlocked with it.)
+        await using (var read = new NpgsqlCommand($"SET LOCAL statement_timeout = '30s'; SELECT count(*) FROM daily_asset_snapshots WHERE user_id = {history.Active[0]}", writer, writing))
+            Assert.True((long)(await read.ExecuteScalarAsync())! > 0);
+        await writing.CommitAsync();
+
+        var result = await lifecycle;
+        Assert.Equal(6, result.PartitionsDropped);
+    }
+
+    [Fact]
     public async Task A_chunk_keeps_roll_ups_current_by_reading_only_the_rolled_up_months_from_its_day_on_and_none_on_the_current_day()
     {
         await using var partitioned = await PartitionedFromJuneAsync();

@@ -154,13 +154,15 @@ public sealed class HistoryPartitions(DontGoBackDbContext db)
         // hashes and reads the month's every snapshot (2.5–5.3 s at 200,000 users); kept to a nested loop, it probes the
         // partition's key once per change row left (0.12 s). Only for these statements, and the JIT compile a
         // check of that estimated cost would start is skipped too.
-        // Both parents first, snapshots then change rows as the refresh's writes take them, and with them every partition:
-        // the change partition's drop needs each snapshot partition (its key's triggers are there), and taken one by one
-        // after the detach held the snapshots' parent, a refresh chunk holding one partition and waiting for that parent
-        // deadlocked with it (seen beside the bulk refresh, 2026-12-08). Waiting here is for the chunks that already hold
-        // them; PostgreSQL lets a chunk that holds the parent and asks for more go ahead of this request.
+        // Everything the drops need, up front and in the order the refresh and the reads take them: users first, then both
+        // parents, snapshots then change rows, and with them every partition. Dropping the change partition removes its
+        // foreign key's triggers from users (ACCESS EXCLUSIVE there) and each snapshot partition's; taken one by one, a
+        // refresh chunk holding its users and waiting for the snapshots deadlocked with it (seen beside the bulk refresh,
+        // 2026-12-08, first with a snapshot partition, then with users), and so could any read of users and the history.
+        // Reads and writes of users wait for this transaction (about a second; longer for the month the dormant users'
+        // pointers are on, whose snapshots move out and back). Waiting here is for the chunks that already hold them.
         await ExecuteAsync($"""
-            LOCK TABLE {SnapshotTable}, {ChangeTable} IN ACCESS EXCLUSIVE MODE;
+            LOCK TABLE users, {SnapshotTable}, {ChangeTable} IN ACCESS EXCLUSIVE MODE;
             SET LOCAL enable_hashjoin = off;
             SET LOCAL enable_mergejoin = off;
             SET LOCAL jit = off;
