@@ -6,23 +6,26 @@
 # over every user, warm runs (random users), revalidation runs (If-None-Match with held ETags),
 # and EXPLAIN ANALYZE of one user's query as the database's own time. Standard output is the
 # markdown table; progress goes to standard error.
-#   bench/read.sh [--users N] [--days D] [--rollup-months M] [--span-days S] [--connections 16,64] [--duration S]
+#   bench/read.sh [--users N] [--days D] [--rollup-months M] [--early-rollups] [--span-days S] [--connections 16,64] [--duration S]
 #                 [--intervals day,week,month] [--threads T] [--core-dll PATH] [--baseline] [--skip-seed] [--keep-cluster]
 # --rollup-months M: M months of monthly roll-ups before the daily rows, as the history lifecycle leaves them; the
-# daily rows then start on the first of the month --days reaches back to. --span-days S: every request asks for the S
+# daily rows then start on the first of the month --days reaches back to; those months are sealed (they left the daily
+# history). --early-rollups: every closed month that keeps its daily rows is rolled up too (rolled up, not sealed), as the
+# lifecycle rolls a month up as soon as it closes, so a month graph reads those months from their roll-ups. --span-days S: every request asks for the S
 # days ending today (from=), not the endpoint's default 30, e.g. 731 for a two-year graph.
 # --baseline: the server in --core-dll is a build from before the read path was cached (no cache
 # to warm, no ETag): the warm-up pass is skipped and the yardstick explains the statements it sent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-users=100000 days=90 rollup_months=0 span_days="" connections=16,64 duration=10 intervals=day,week,month threads=2
+users=100000 days=90 rollup_months=0 early_rollups=false span_days="" connections=16,64 duration=10 intervals=day,week,month threads=2
 core_dll="" baseline=false skip_seed=false keep_cluster=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) users=$2; shift 2 ;;
     --days) days=$2; shift 2 ;;
     --rollup-months) rollup_months=$2; shift 2 ;;
+    --early-rollups) early_rollups=true; shift ;;
     --span-days) span_days=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
@@ -76,6 +79,9 @@ if [ "$rollup_months" -gt 0 ]; then
   first_daily=$(date -d "$last_day - $((days - 1)) days" +%Y-%m-01)
   history="$rollup_months months of roll-ups ($(date -d "$first_daily - $rollup_months months" +%Y-%m) to $(date -d "$first_daily - 1 month" +%Y-%m)) + $(( ($(date -d "$last_day" +%s) - $(date -d "$first_daily" +%s)) / 86400 + 1 )) days ($first_daily to $last_day)"
 fi
+if [ "$early_rollups" = true ]; then
+  history="$history, the closed months of the days rolled up early (to $(date -d "$(date -d "$last_day" +%Y-%m-01) - 1 month" +%Y-%m))"
+fi
 from_args=()
 span="the endpoint's default 30 days"
 if [ -n "$span_days" ]; then
@@ -94,7 +100,8 @@ export Database__Provider=Postgres ConnectionStrings__DontGoBack="$connection" D
 if [ "$skip_seed" = false ]; then
   "${psql[@]}" -c "DROP DATABASE IF EXISTS dontgoback_read" -c "CREATE DATABASE dontgoback_read" >&2
   dotnet "$core_dll" runs >/dev/null   # applies the migrations
-  bench seed --connection "$connection" --users "$users" --days "$days" --last-day "$last_day" --rollup-months "$rollup_months"
+  bench seed --connection "$connection" --users "$users" --days "$days" --last-day "$last_day" --rollup-months "$rollup_months" \
+    $([ "$early_rollups" = true ] && echo --early-rollups)
 fi
 # What the history takes on disk as seeded (indexes rebuilt packed after the load, then VACUUM ANALYZE): bench/retention/bytes.sql.
 mapfile -t stored < <("${psql[@]}" -d dontgoback_read -f bench/retention/bytes.sql)

@@ -18,7 +18,8 @@ namespace DontGoBack.BenchSeed;
 /// round(opening × multiplier) plus that day's net flow, with a multiplier from 0.97 to 1.03 that
 /// follows (user, day), and a reward (net flow and <c>Reward</c> change) on about one user-day in 100.
 /// <see cref="SeedRolledUpAsync"/> writes the same history with its oldest months already let go, as the core server's
-/// history lifecycle leaves them: their roll-ups instead of their days.
+/// history lifecycle leaves them: their roll-ups instead of their days. Either can also roll up every closed month that
+/// keeps its daily rows, as the lifecycle does as soon as a month closes (<c>rollUpClosedMonths</c>).
 /// The schema must exist (the core server migrates it); the connection must be a superuser's
 /// (<c>session_replication_role</c>).
 /// </summary>
@@ -42,13 +43,18 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
     /// Replaces every user with ids 1..<paramref name="users"/>, ACTIVE when id % 100 &lt; <paramref name="activePercent"/>
     /// (the others INACTIVE, SUSPENDED or CLOSE_REQUESTED by id % 3, the core server's <c>seed</c> rule), each with its
     /// opening on <paramref name="openingDay"/>; then every ACTIVE user gets <paramref name="days"/> − 1 more days and
-    /// the pointer on the newest.
+    /// the pointer on the newest. With <paramref name="rollUpClosedMonths"/>, every month before the newest day's is also
+    /// rolled up as the lifecycle rolls a month up when it closes (see <see cref="ClosedMonthRollups"/>).
     /// </summary>
-    public Task SeedAsync(int users, int activePercent, DateOnly openingDay, int days, CancellationToken cancellationToken)
+    public Task SeedAsync(int users, int activePercent, DateOnly openingDay, int days, bool rollUpClosedMonths, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(days, 1);
-        return LoadAsync(new Seed(users, activePercent, openingDay, RolledUpMonths: 0), openingDay.AddDays(1), days - 1, withMarketChanges: false, cancellationToken);
+        return LoadAsync(new Seed(users, activePercent, openingDay, RolledUpMonths: 0, rollUpClosedMonths), openingDay.AddDays(1), days - 1, withMarketChanges: false, cancellationToken);
     }
+
+    /// <inheritdoc cref="SeedAsync(int, int, DateOnly, int, bool, CancellationToken)"/>
+    public Task SeedAsync(int users, int activePercent, DateOnly openingDay, int days, CancellationToken cancellationToken) =>
+        SeedAsync(users, activePercent, openingDay, days, rollUpClosedMonths: false, cancellationToken);
 
     /// <summary>
     /// The history <see cref="SeedAsync"/> writes (the same days, multipliers and rewards), with its first
@@ -56,18 +62,24 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
     /// server's <c>AssetHistoryLifecycle</c> leaves them: one <c>asset_month_rollups</c> row per user and month with the
     /// figures it computes from the days (first and last day, days, the first opening, the last closing, the summed net flow,
     /// the product of the multipliers in day order, the opening's missing one counting as 1.0), the months in
-    /// <c>asset_rolled_up_months</c> with their daily rows deleted, and none of their snapshots or change rows left but the
-    /// users' current ones (the openings of the users not ACTIVE, with their <c>Opening</c> changes). Then every ACTIVE
-    /// user gets <paramref name="days"/> daily days from the first of the month after, the first opening at the last
-    /// roll-up's closing, and the pointer on the newest.
+    /// <c>asset_rolled_up_months</c> rolled up, sealed and with their daily rows deleted, and none of their snapshots or
+    /// change rows left but the users' current ones (the openings of the users not ACTIVE, with their <c>Opening</c>
+    /// changes). Then every ACTIVE user gets <paramref name="days"/> daily days from the first of the month after, the first
+    /// opening at the last roll-up's closing, and the pointer on the newest; with <paramref name="rollUpClosedMonths"/> the
+    /// closed months among those are rolled up too, not sealed (see <see cref="ClosedMonthRollups"/>).
     /// </summary>
-    public Task SeedRolledUpAsync(int users, int activePercent, DateOnly openingDay, int rolledUpMonths, int days, CancellationToken cancellationToken)
+    public Task SeedRolledUpAsync(
+        int users, int activePercent, DateOnly openingDay, int rolledUpMonths, int days, bool rollUpClosedMonths, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rolledUpMonths, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(days, 1);
         var dailyFrom = FirstOfMonth(openingDay).AddMonths(rolledUpMonths);
-        return LoadAsync(new Seed(users, activePercent, openingDay, rolledUpMonths), dailyFrom, days, withMarketChanges: false, cancellationToken);
+        return LoadAsync(new Seed(users, activePercent, openingDay, rolledUpMonths, rollUpClosedMonths), dailyFrom, days, withMarketChanges: false, cancellationToken);
     }
+
+    /// <inheritdoc cref="SeedRolledUpAsync(int, int, DateOnly, int, int, bool, CancellationToken)"/>
+    public Task SeedRolledUpAsync(int users, int activePercent, DateOnly openingDay, int rolledUpMonths, int days, CancellationToken cancellationToken) =>
+        SeedRolledUpAsync(users, activePercent, openingDay, rolledUpMonths, days, rollUpClosedMonths: false, cancellationToken);
 
     /// <summary>
     /// Gives every ACTIVE user <paramref name="days"/> more days from <paramref name="firstDay"/> on, continuing from
@@ -78,7 +90,10 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
     public Task AppendAsync(DateOnly firstDay, int days, bool withMarketChanges, CancellationToken cancellationToken) =>
         LoadAsync(seed: null, firstDay, days, withMarketChanges, cancellationToken);
 
-    private sealed record Seed(int Users, int ActivePercent, DateOnly OpeningDay, int RolledUpMonths);
+    private sealed record Seed(int Users, int ActivePercent, DateOnly OpeningDay, int RolledUpMonths, bool RollUpClosedMonths = false)
+    {
+        public bool WritesRollups => RolledUpMonths > 0 || RollUpClosedMonths;
+    }
 
     private async Task LoadAsync(Seed? seed, DateOnly firstDay, int days, bool withMarketChanges, CancellationToken cancellationToken)
     {
@@ -97,7 +112,7 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         else
         {
             // The roll-up tables only when seeding them: a build from before them (read.sh --baseline) has none.
-            await ExecuteAsync(connection, seed.RolledUpMonths > 0
+            await ExecuteAsync(connection, seed.WritesRollups
                 ? "TRUNCATE users, daily_asset_snapshots, asset_changes, asset_month_rollups, asset_rolled_up_months CASCADE"
                 : "TRUNCATE users, daily_asset_snapshots, asset_changes CASCADE", cancellationToken);
             var active = Enumerable.Range(1, seed.Users).Where(id => id % 100 < seed.ActivePercent).Select(id => (long)id).ToArray();
@@ -127,9 +142,15 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         }
 
         var snapshotIds = new long[userIds.Length];
+        // The months the lifecycle would have rolled up by the last day (every one before its month) and that keep their days.
+        var rollups = seed is { RollUpClosedMonths: true }
+            ? new ClosedMonthRollups(seed, userIds, closings, firstDay, FirstOfMonth(lastDay), now)
+            : null;
         for (var day = 0; day < days; day++)
         {
             var snapshotDay = firstDay.AddDays(day);
+            if (rollups is not null && rollups.IsAfterMonth(snapshotDay))
+                await rollups.CloseMonthAsync(connection, closings, cancellationToken);
             var rewards = new List<(long User, long SnapshotId, long Before)>();
             var markets = withMarketChanges ? new List<(long User, long SnapshotId, long Opening, long Moved)>(userIds.Length) : null;
             await using (var copy = await connection.BeginBinaryImportAsync(
@@ -147,6 +168,7 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
                         rewards.Add((user, id, moved));
                     markets?.Add((user, id, opening, moved));
                     closings[i] = moved + netFlow;
+                    rollups?.Add(i, multiplier, netFlow);
                     copy.StartRow();
                     copy.Write(id, NpgsqlDbType.Bigint);
                     copy.Write(user, NpgsqlDbType.Bigint);
@@ -160,6 +182,7 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
                 }
                 await copy.CompleteAsync(cancellationToken);
             }
+            rollups?.DayWritten(snapshotDay);
             // A user's changes in the order the refresh wrote them: the market move first, then the reward.
             await using (var copy = await connection.BeginBinaryImportAsync(ChangesCopySql, cancellationToken))
             {
@@ -178,6 +201,12 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
                 progress($"history: day {day + 1} of {days} ({(long)(day + 1) * userIds.Length:N0} snapshots) at {clock.Elapsed.TotalSeconds:F1} s");
         }
 
+        if (rollups is not null)
+        {
+            await rollups.CloseMonthAsync(connection, closings, cancellationToken);
+            await rollups.RecordMonthsAsync(connection, cancellationToken);
+            progress($"roll-ups of the closed months kept daily: {rollups.Months} at {clock.Elapsed.TotalSeconds:F1} s");
+        }
         if (days > 0)
             await MovePointersAsync(connection, userIds, snapshotIds, firstDay.AddDays(days - 1), cancellationToken);
         await ExecuteAsync(connection, "SET session_replication_role = DEFAULT", cancellationToken);
@@ -190,7 +219,7 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         foreach (var table in Tables)
             await ExecuteAsync(connection, $"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(max(id), 1) FROM {table}))", cancellationToken);
         // As autovacuum would leave a table nobody writes to: statistics and the visibility map.
-        await ExecuteAsync(connection, $"VACUUM (ANALYZE) {string.Join(", ", seed?.RolledUpMonths > 0 ? Tables.Concat(RollupTables) : Tables)}", cancellationToken);
+        await ExecuteAsync(connection, $"VACUUM (ANALYZE) {string.Join(", ", seed is { WritesRollups: true } ? Tables.Concat(RollupTables) : Tables)}", cancellationToken);
         progress($"{days} days for {userIds.Length:N0} active users from {firstDay:yyyy-MM-dd}" +
                  $"{(seed is null ? "" : $", after {seed.Users:N0} users and openings")} in {clock.Elapsed.TotalSeconds:F1} s");
         if (partitioned)
@@ -337,19 +366,138 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
             }
             months.Add((month, rows));
         }
-        await using (var copy = await connection.BeginBinaryImportAsync(
-            "COPY asset_rolled_up_months (month, users, rolled_up_at, daily_rows_deleted_at) FROM STDIN (FORMAT BINARY)", cancellationToken))
+        await CopyRolledUpMonthsAsync(connection, months, now, sealedAndDeleted: true, cancellationToken);
+    }
+
+    /// <summary>
+    /// Records rolled-up months as the lifecycle does: rolled up (every user's roll-up written) and, when
+    /// <paramref name="sealedAndDeleted"/>, sealed (left the daily history, taking no write) and their daily rows deleted.
+    /// A build from before months were rolled up as they close (read.sh --baseline) has no <c>sealed_at</c>: there every
+    /// rolled-up month was let go.
+    /// </summary>
+    private static async Task CopyRolledUpMonthsAsync(
+        NpgsqlConnection connection, IReadOnlyList<(DateOnly Month, long Users)> months, DateTimeOffset now, bool sealedAndDeleted, CancellationToken cancellationToken)
+    {
+        var sealable = await HasColumnAsync(connection, "asset_rolled_up_months", "sealed_at", cancellationToken);
+        if (!sealable && !sealedAndDeleted)
+            throw new InvalidOperationException("asset_rolled_up_months has no sealed_at: this schema rolls a month up only as it lets it go");
+        await using var copy = await connection.BeginBinaryImportAsync(
+            $"COPY asset_rolled_up_months (month, users, rolled_up_at{(sealable ? ", sealed_at" : "")}, daily_rows_deleted_at) FROM STDIN (FORMAT BINARY)",
+            cancellationToken);
+        foreach (var (month, users) in months)
         {
-            foreach (var (month, users) in months)
-            {
-                copy.StartRow();
-                copy.Write(month, NpgsqlDbType.Date);
-                copy.Write(users, NpgsqlDbType.Bigint);
-                copy.Write(now, NpgsqlDbType.TimestampTz);
-                copy.Write(now, NpgsqlDbType.TimestampTz);
-            }
-            await copy.CompleteAsync(cancellationToken);
+            copy.StartRow();
+            copy.Write(month, NpgsqlDbType.Date);
+            copy.Write(users, NpgsqlDbType.Bigint);
+            copy.Write(now, NpgsqlDbType.TimestampTz);
+            if (sealable)
+                WriteTimeOrNull(copy, sealedAndDeleted ? now : null);
+            WriteTimeOrNull(copy, sealedAndDeleted ? now : null);
         }
+        await copy.CompleteAsync(cancellationToken);
+    }
+
+    private static void WriteTimeOrNull(NpgsqlBinaryImporter copy, DateTimeOffset? at)
+    {
+        if (at is { } value)
+            copy.Write(value, NpgsqlDbType.TimestampTz);
+        else
+            copy.WriteNull();
+    }
+
+    /// <summary>
+    /// The roll-ups of the months a seed writes daily and that closed before its last day's month, as
+    /// <c>AssetHistoryLifecycle</c> writes them when each month closes (its daily rows stay, the month is recorded rolled up
+    /// and not sealed): one row per user with a day in the month, with the figures <see cref="CopyRollupsAsync"/> computes,
+    /// folded from the days as they are written. A month is copied when the first day of the next is about to be written.
+    /// </summary>
+    private sealed class ClosedMonthRollups
+    {
+        private readonly Seed seed;
+        private readonly long[] activeIds;
+        private readonly DateOnly lastMonth;
+        private readonly DateTimeOffset now;
+        private readonly long[] openings;
+        private readonly long[] netFlows;
+        private readonly double[] products;
+        private readonly List<(DateOnly Month, long Users)> months = [];
+        private DateOnly firstDay;
+        private DateOnly lastDay;
+        private int days;
+
+        /// <param name="closings">Each ACTIVE user's closing before <paramref name="dailyFrom"/>: the first month's openings.</param>
+        public ClosedMonthRollups(Seed seed, long[] activeIds, long[] closings, DateOnly dailyFrom, DateOnly lastMonth, DateTimeOffset now)
+        {
+            (this.seed, this.activeIds, this.lastMonth, this.now) = (seed, activeIds, lastMonth, now);
+            (openings, netFlows, products) = (new long[activeIds.Length], new long[activeIds.Length], new double[activeIds.Length]);
+            // A seed that keeps its opening daily starts the first month on the opening day, which has no market move (1.0).
+            var fromOpening = seed.RolledUpMonths == 0;
+            Start(fromOpening ? seed.OpeningDay : dailyFrom, closings, days: fromOpening ? 1 : 0);
+        }
+
+        public int Months => months.Count;
+
+        private bool OpeningMonth => seed.RolledUpMonths == 0 && FirstOfMonth(firstDay) == FirstOfMonth(seed.OpeningDay);
+
+        private void Start(DateOnly first, long[] closings, int days)
+        {
+            (firstDay, lastDay, this.days) = (first, first, days);
+            Array.Copy(closings, openings, closings.Length);
+            Array.Clear(netFlows);
+            Array.Fill(products, 1.0);
+        }
+
+        public void Add(int activeIndex, double multiplier, long netFlow)
+        {
+            products[activeIndex] *= multiplier;
+            netFlows[activeIndex] += netFlow;
+        }
+
+        public void DayWritten(DateOnly day) => (lastDay, days) = (day, days + 1);
+
+        public bool IsAfterMonth(DateOnly day) => FirstOfMonth(day) > FirstOfMonth(firstDay);
+
+        /// <summary>Copies the month just written if it closed before the last day's month, and starts the next.</summary>
+        public async Task CloseMonthAsync(NpgsqlConnection connection, long[] closings, CancellationToken cancellationToken)
+        {
+            var month = FirstOfMonth(firstDay);
+            if (month < lastMonth && days > 0)
+            {
+                long rows = 0;
+                await using (var copy = await connection.BeginBinaryImportAsync(
+                    "COPY asset_month_rollups (user_id, month, first_day, last_day, days, opening_amount, closing_amount, net_flow, market_multiplier) FROM STDIN (FORMAT BINARY)",
+                    cancellationToken))
+                {
+                    var i = 0;
+                    for (long user = 1; user <= seed.Users; user++)
+                    {
+                        var active = i < activeIds.Length && activeIds[i] == user;
+                        // A user not ACTIVE has its opening alone, in the opening's month.
+                        if (!active && !OpeningMonth)
+                            continue;
+                        copy.StartRow();
+                        copy.Write(user, NpgsqlDbType.Bigint);
+                        copy.Write(month, NpgsqlDbType.Date);
+                        copy.Write(active ? firstDay : seed.OpeningDay, NpgsqlDbType.Date);
+                        copy.Write(active ? lastDay : seed.OpeningDay, NpgsqlDbType.Date);
+                        copy.Write(active ? days : 1, NpgsqlDbType.Integer);
+                        copy.Write(active ? openings[i] : StartAmount, NpgsqlDbType.Bigint);
+                        copy.Write(active ? closings[i] : StartAmount, NpgsqlDbType.Bigint);
+                        copy.Write(active ? netFlows[i] : 0L, NpgsqlDbType.Bigint);
+                        copy.Write(active ? products[i] : 1.0, NpgsqlDbType.Double);
+                        rows++;
+                        if (active)
+                            i++;
+                    }
+                    await copy.CompleteAsync(cancellationToken);
+                }
+                months.Add((month, rows));
+            }
+            Start(lastDay.AddDays(1), closings, days: 0);
+        }
+
+        public Task RecordMonthsAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
+            CopyRolledUpMonthsAsync(connection, months, now, sealedAndDeleted: false, cancellationToken);
     }
 
     private const string ChangesCopySql =
@@ -435,10 +583,15 @@ public sealed class HistoryCopy(NpgsqlDataSource dataSource, Action<string> prog
         await ExecuteAsync(connection, "DROP TABLE bench_pointers", cancellationToken);
     }
 
-    private static async Task<bool> HasPointerDayAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    private static Task<bool> HasPointerDayAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
+        HasColumnAsync(connection, "users", "current_snapshot_day", cancellationToken);
+
+    private static async Task<bool> HasColumnAsync(NpgsqlConnection connection, string table, string column, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
-            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'current_snapshot_day')", connection);
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = @table AND column_name = @column)", connection);
+        command.Parameters.AddWithValue("table", table);
+        command.Parameters.AddWithValue("column", column);
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 

@@ -16,14 +16,19 @@ var rollupMonthsOption = new Option<int>("--rollup-months")
     DefaultValueFactory = _ => 0,
     Description = "Months of monthly roll-ups before the daily rows, as the history lifecycle leaves them; the daily rows then start on the first of the month --days reaches back to",
 };
+var earlyRollupsOption = new Option<bool>("--early-rollups")
+{
+    Description = "Also roll up every closed month that keeps its daily rows (rolled up, not sealed), as the history lifecycle does as soon as a month closes",
+};
 var seed = new Command("seed", "Replace the users and their history with N users × D days, by binary COPY")
 {
-    connectionOption, usersOption, daysOption, lastDayOption, rollupMonthsOption,
+    connectionOption, usersOption, daysOption, lastDayOption, rollupMonthsOption, earlyRollupsOption,
 };
 seed.SetAction(async (parsed, token) =>
 {
     var days = parsed.GetValue(daysOption);
     var rollupMonths = parsed.GetValue(rollupMonthsOption);
+    var earlyRollups = parsed.GetValue(earlyRollupsOption);
     var lastDay = DateOnly.ParseExact(parsed.GetValue(lastDayOption)!, "yyyy-MM-dd", CultureInfo.InvariantCulture);
     await using var source = NpgsqlDataSource.Create(parsed.GetValue(connectionOption)!);
     var history = new HistoryCopy(source, Console.Error.WriteLine);
@@ -31,14 +36,14 @@ seed.SetAction(async (parsed, token) =>
     if (rollupMonths <= 0)
     {
         // Every user ACTIVE, the opening on the first day, so the history ends on the last.
-        await history.SeedAsync(parsed.GetValue(usersOption), activePercent: 100, firstDay, days, token);
+        await history.SeedAsync(parsed.GetValue(usersOption), activePercent: 100, firstDay, days, earlyRollups, token);
         return;
     }
     // Rolled-up months are whole calendar months, so the daily rows after them start on a first of the month, as the
     // lifecycle leaves them (History:KeepDailyMonths counts months, not days); the opening is the first rolled-up month's first day.
     var dailyFrom = new DateOnly(firstDay.Year, firstDay.Month, 1);
     await history.SeedRolledUpAsync(parsed.GetValue(usersOption), activePercent: 100, dailyFrom.AddMonths(-rollupMonths), rollupMonths,
-        lastDay.DayNumber - dailyFrom.DayNumber + 1, token);
+        lastDay.DayNumber - dailyFrom.DayNumber + 1, earlyRollups, token);
 });
 
 var baseUrlOption = new Option<string>("--base-url") { Required = true, Description = "The core server, e.g. http://127.0.0.1:5070" };

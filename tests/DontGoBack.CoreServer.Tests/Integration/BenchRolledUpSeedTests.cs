@@ -11,8 +11,8 @@ namespace DontGoBack.CoreServer.Tests.Integration;
 /// <summary>
 /// The read bench's seeder (bench/DontGoBack.BenchSeed) writes months already rolled up exactly as the history lifecycle
 /// leaves them (issue 27), so the bench measures the graph over the data production would hold: the same history seeded
-/// day by day and let go by <see cref="AssetHistoryLifecycle"/> ends up row for row as the one seeded with its roll-ups.
-/// PostgreSQL only, as the seeder is (binary COPY).
+/// day by day and let go by <see cref="AssetHistoryLifecycle"/> ends up row for row as the one seeded with its roll-ups,
+/// the closed months it keeps daily rolled up early included. PostgreSQL only, as the seeder is (binary COPY).
 /// </summary>
 public sealed class BenchRolledUpSeedTests
 {
@@ -22,16 +22,40 @@ public sealed class BenchRolledUpSeedTests
     private static readonly DateOnly Opening = new(2025, 1, 1);
     private static readonly DateOnly LastDay = new(2025, 5, 10);
 
-    /// <summary>With two months kept on <see cref="LastDay"/>, April and May stay daily and January to March are let go.</summary>
+    /// <summary>
+    /// With two months kept on <see cref="LastDay"/>, April and May stay daily and January to March are let go; April, closed,
+    /// is rolled up all the same.
+    /// </summary>
     private static readonly Dictionary<string, string?> KeepTwoMonths = new() { ["History:KeepDailyMonths"] = "2" };
+
+    /// <summary>Nothing let go on <see cref="LastDay"/>: January to April are rolled up as closed months and keep their days.</summary>
+    private static readonly Dictionary<string, string?> KeepEveryMonth = new() { ["History:KeepDailyMonths"] = "60" };
 
     [Fact]
     public async Task Seeded_roll_ups_are_what_the_lifecycle_leaves_of_the_same_history_and_the_chain_and_the_graph_hold()
     {
+        var dailyFrom = new DateOnly(2025, 4, 1);
+        await AssertSeededAsLifecycleLeavesAsync(KeepTwoMonths, seeder => seeder.SeedRolledUpAsync(Users, ActivePercent, Opening, rolledUpMonths: 3,
+            LastDay.DayNumber - dailyFrom.DayNumber + 1, rollUpClosedMonths: true, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Seeded_early_roll_ups_of_months_kept_daily_are_what_the_lifecycle_rolls_up_as_they_close()
+    {
+        await AssertSeededAsLifecycleLeavesAsync(KeepEveryMonth, seeder => seeder.SeedAsync(Users, ActivePercent, Opening,
+            LastDay.DayNumber - Opening.DayNumber + 1, rollUpClosedMonths: true, CancellationToken.None));
+    }
+
+    /// <summary>
+    /// The history seeded day by day and run through the lifecycle on <see cref="LastDay"/> with <paramref name="settings"/>,
+    /// against the same history seeded by <paramref name="seed"/>: the same rows in every table and the same month graphs.
+    /// </summary>
+    private static async Task AssertSeededAsLifecycleLeavesAsync(Dictionary<string, string?> settings, Func<HistoryCopy, Task> seed)
+    {
         await using var daily = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
         await using var rolled = await TestDatabase.CreateAsync(DatabaseProvider.Postgres);
-        await using var dailyApp = new CoreServerApp(daily, KeepTwoMonths);
-        await using var rolledApp = new CoreServerApp(rolled, KeepTwoMonths);
+        await using var dailyApp = new CoreServerApp(daily, settings);
+        await using var rolledApp = new CoreServerApp(rolled, settings);
         // Started, so each database has the schema before the seeder writes into it.
         _ = dailyApp.Services;
         _ = rolledApp.Services;
@@ -41,17 +65,17 @@ public sealed class BenchRolledUpSeedTests
         {
             var result = await scope.ServiceProvider.GetRequiredService<AssetHistoryLifecycle>()
                 .RunAsync(LastDay, new Progress<HistoryLifecycleStep>(), CancellationToken.None);
-            Assert.Equal(3, result.MonthsRolledUp);
+            // Every month closed on the last day, January to April, let go or not.
+            Assert.Equal(4, result.MonthsRolledUp);
         }
-        var dailyFrom = new DateOnly(2025, 4, 1);
-        await SeedAsync(rolled, seeder => seeder.SeedRolledUpAsync(Users, ActivePercent, Opening, rolledUpMonths: 3,
-            LastDay.DayNumber - dailyFrom.DayNumber + 1, CancellationToken.None));
+        await SeedAsync(rolled, seed);
 
         var (expected, seeded) = (await ContentsAsync(daily), await ContentsAsync(rolled));
-        // Not vacuous: every active user's three months, the other users' opening month, rewards rolled up and kept daily.
-        Assert.Equal(19 * 3 + 11, expected.Rollups.Count);
+        // Not vacuous: every active user's four months, the other users' opening month, rewards rolled up and kept daily.
+        Assert.Equal(19 * 4 + 11, expected.Rollups.Count);
         Assert.Contains(expected.Rollups, r => r.NetFlow > 0);
         Assert.Contains(expected.Changes, c => c.Kind == nameof(AssetChangeKind.Reward));
+        Assert.Contains(expected.Months, m => m is { RolledUp: true, Sealed: false, DailyRowsDeleted: false });
         Assert.Equal(expected.Rollups, seeded.Rollups);
         Assert.Equal(expected.Months, seeded.Months);
         Assert.Equal(expected.Snapshots, seeded.Snapshots);
@@ -121,7 +145,7 @@ public sealed class BenchRolledUpSeedTests
 
     private sealed record Contents(
         List<(long UserId, DateOnly Month, DateOnly FirstDay, DateOnly LastDay, int Days, long Opening, long Closing, long NetFlow, double Multiplier)> Rollups,
-        List<(DateOnly, long, bool)> Months,
+        List<(DateOnly Month, long Users, bool RolledUp, bool Sealed, bool DailyRowsDeleted)> Months,
         List<(long, DateOnly, long, long, double?, long, long)> Snapshots,
         List<(long User, DateOnly Day, string Kind, long Before, long After, string? Reason)> Changes,
         List<(long, string, DateOnly, DateOnly?)> Users);
@@ -133,7 +157,7 @@ public sealed class BenchRolledUpSeedTests
         var rollups = (await db.AssetMonthRollups.AsNoTracking().OrderBy(r => r.UserId).ThenBy(r => r.Month).ToListAsync())
             .Select(r => (r.UserId, r.Month, r.FirstDay, r.LastDay, r.Days, r.OpeningAmount, r.ClosingAmount, r.NetFlow, r.MarketMultiplier)).ToList();
         var months = (await db.AssetRolledUpMonths.AsNoTracking().OrderBy(m => m.Month).ToListAsync())
-            .Select(m => (m.Month, m.Users, m.DailyRowsDeletedAt is not null)).ToList();
+            .Select(m => (m.Month, m.Users, m.RolledUpAt is not null, m.SealedAt is not null, m.DailyRowsDeletedAt is not null)).ToList();
         var snapshots = (await db.DailyAssetSnapshots.AsNoTracking().OrderBy(s => s.UserId).ThenBy(s => s.SnapshotDay).ToListAsync())
             .Select(s => (s.UserId, s.SnapshotDay, s.OpeningAmount, s.ClosingAmount, s.MarketMultiplier, s.MarketDelta, s.NetFlow)).ToList();
         var changes = (await db.AssetChanges.AsNoTracking().OrderBy(c => c.UserId).ThenBy(c => c.Id).ToListAsync())

@@ -211,6 +211,14 @@ public sealed class MonthlyPartitionTests
             ("user_id", users[0]), ("from", new DateOnly(2025, 7, 1)), ("to", new DateOnly(2025, 7, 31))));
         Assert.Equal([july, august], await ScannedAsync(connection, AssetSeriesReader.PostgresMonthsSql,
             ("user_id", users[0]), ("from", new DateOnly(2025, 7, 1)), ("to", new DateOnly(2025, 7, 31))));
+        // June and July rolled up as they closed, their days kept: a month graph from June reads their roll-ups and the days
+        // of August alone (the horizon is known before the days are scanned, so no partition before it is read); a July whose
+        // roll-up is still under way (rolled_up_at NULL) is read from its days.
+        await ExecuteAsync(connection, "INSERT INTO asset_rolled_up_months (month, users, rolled_up_at) VALUES (DATE '2025-06-01', 0, now()), (DATE '2025-07-01', 0, NULL)");
+        (string, object)[] fromJune = [("user_id", users[0]), ("from", new DateOnly(2025, 6, 1)), ("to", new DateOnly(2025, 8, 5))];
+        Assert.Equal([july, august], await ScannedAsync(connection, AssetSeriesReader.PostgresMonthsSql, fromJune));
+        await ExecuteAsync(connection, "UPDATE asset_rolled_up_months SET rolled_up_at = now() WHERE month = DATE '2025-07-01'");
+        Assert.Equal([august], await ScannedAsync(connection, AssetSeriesReader.PostgresMonthsSql, fromJune));
     }
 
     [Fact]

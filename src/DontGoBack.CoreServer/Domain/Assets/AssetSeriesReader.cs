@@ -17,9 +17,11 @@ public sealed record SeriesRead(string? Nickname, IReadOnlyList<AssetSeriesPoint
 /// multipliers is the <c>series_product</c> aggregate (IEEE multiplication in day order, as
 /// <see cref="AssetSeries.Build"/> does), so both paths give the same bits and the same colour.
 /// SQLite, the embedded single-process database, folds the day rows in process.
-/// A month view reads the months already rolled up (<see cref="AssetHistoryLifecycle"/>) from their roll-ups, whole,
-/// and the daily rows after the newest rolled-up month, so the graph reaches back to the user's opening and a month
-/// reads the same before and after it is rolled up.
+/// A month view reads every month rolled up (<see cref="AssetRolledUpMonth.RolledUpAt"/> set: the lifecycle rolls a month up
+/// as soon as it closes, and writers keep its roll-ups current until it is sealed) from its roll-ups, whole, and the daily
+/// rows only after the newest of them, so a two-year graph reads about 24 roll-ups and this month's days rather than 731
+/// days, reaches back to the user's opening after the days are let go, and a month reads the same before and after it is
+/// rolled up.
 /// </summary>
 public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>> openConnection, bool aggregatesInDatabase, AssetColourPolicy colours)
 {
@@ -51,9 +53,16 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
          ORDER BY p.period_start
         """;
 
-    // The month view: the user's roll-ups overlapping the range, then the days from the first day after the newest
-    // rolled-up month (a current snapshot kept in a rolled-up month is read from its roll-up). The last column tells a
-    // roll-up (1) from a day or a month summed from days (0). Both branches name the user, so each walks its own index.
+    // The newest month whose roll-up is finished. The rolled-up months are a contiguous range from the oldest month of the
+    // history, and at most the month after it is begun (rolled_up_at NULL, some users' roll-ups written, others not): that
+    // one is read from its days. A scalar subquery, so PostgreSQL computes it once, before either branch starts (an
+    // InitPlan), and both the days' index range and the month partitions pruned start from it.
+    private const string NewestRolledUpMonth = "(SELECT max(m.month) FROM asset_rolled_up_months m WHERE m.rolled_up_at IS NOT NULL)";
+
+    // The month view: the user's roll-ups of rolled-up months overlapping the range, then the days from the first day after
+    // the newest rolled-up month (a current snapshot kept in a rolled-up month is read from its roll-up), or from @from when
+    // none is. The last column tells a roll-up (1) from a day or a month summed from days (0). Both branches name the user,
+    // so each walks its own index: the roll-ups' (user_id, month) key, the days' (user_id, snapshot_day) from the horizon.
     public const string SqliteMonthsSql = $"""
         SELECT c.closing_amount, x.day, x.closing_amount, x.net_flow, x.market_multiplier, x.rolled_up
           FROM users u
@@ -61,12 +70,12 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
           LEFT JOIN (
                 SELECT r.month AS day, r.closing_amount, r.net_flow, r.market_multiplier, 1 AS rolled_up
                   FROM asset_month_rollups r
-                 WHERE r.user_id = @user_id AND r.last_day >= @from AND r.first_day <= @to
+                 WHERE r.user_id = @user_id AND r.month <= {NewestRolledUpMonth} AND r.last_day >= @from AND r.first_day <= @to
                 UNION ALL
                 SELECT s.snapshot_day, s.closing_amount, s.net_flow, s.market_multiplier, 0
                   FROM daily_asset_snapshots s
                  WHERE s.user_id = @user_id AND s.snapshot_day BETWEEN @from AND @to
-                   AND s.snapshot_day >= coalesce((SELECT date(max(m.month), '+1 month') FROM asset_rolled_up_months m), @from)) x ON true
+                   AND s.snapshot_day >= coalesce(date({NewestRolledUpMonth}, '+1 month'), @from)) x ON true
          WHERE u.id = @user_id AND u.status = '{AccountStatusNames.Active}'
          ORDER BY x.day
         """;
@@ -78,7 +87,7 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
           LEFT JOIN LATERAL (
                 SELECT r.month AS day, r.closing_amount, r.net_flow, r.market_multiplier, 1 AS rolled_up
                   FROM asset_month_rollups r
-                 WHERE r.user_id = u.id AND r.last_day >= @from AND r.first_day <= @to
+                 WHERE r.user_id = u.id AND r.month <= {NewestRolledUpMonth} AND r.last_day >= @from AND r.first_day <= @to
                 UNION ALL
                 SELECT date_trunc('month', s.snapshot_day::timestamp)::date,
                        (array_agg(s.closing_amount ORDER BY s.snapshot_day DESC))[1],
@@ -87,7 +96,7 @@ public sealed class AssetSeriesReader(Func<CancellationToken, Task<DbConnection>
                        0
                   FROM daily_asset_snapshots s
                  WHERE s.user_id = u.id AND s.snapshot_day BETWEEN @from AND @to
-                   AND s.snapshot_day >= coalesce((SELECT (max(m.month) + interval '1 month')::date FROM asset_rolled_up_months m), @from)
+                   AND s.snapshot_day >= coalesce(({NewestRolledUpMonth} + interval '1 month')::date, @from)
                  GROUP BY 1) x ON true
          WHERE u.id = @user_id AND u.status = '{AccountStatusNames.Active}'
          ORDER BY x.day
