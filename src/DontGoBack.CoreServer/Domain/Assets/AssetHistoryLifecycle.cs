@@ -167,7 +167,14 @@ public sealed partial class AssetHistoryLifecycle(
         LogPartitionsDropped(Month(month), dropped.Partitions, dropped.BytesFreed, dropped.PointerRowsKept);
         await db.AssetRolledUpMonths.Where(m => m.Month == month)
             .ExecuteUpdateAsync(m => m.SetProperty(x => x.DailyRowsDeletedAt, time.GetUtcNow()), cancellationToken);
-        // Every user with a day in the month had it rolled up: their cached graphs lose those days, a page at a time.
+        // Every user with a day in the month had it rolled up: their cached graphs lose those days.
+        await EvictUsersOfAsync(month, cancellationToken);
+        return dropped;
+    }
+
+    /// <summary>Evicts the cached graphs of every user with a roll-up of <paramref name="month"/>, a page at a time.</summary>
+    private async Task EvictUsersOfAsync(DateOnly month, CancellationToken cancellationToken)
+    {
         var (batchSize, after) = (options.Value.DeleteBatchSize, long.MinValue);
         List<long> users;
         do
@@ -181,7 +188,6 @@ public sealed partial class AssetHistoryLifecycle(
             }
         }
         while (users.Count == batchSize);
-        return dropped;
     }
 
     /// <summary>
@@ -241,6 +247,8 @@ public sealed partial class AssetHistoryLifecycle(
         await db.AssetRolledUpMonths.Where(m => m.Month == month)
             .ExecuteUpdateAsync(m => m.SetProperty(x => x.Users, (long)rows).SetProperty(x => x.RolledUpAt, now), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        // The graph now reads the month whole from its roll-ups, where a range that began inside it summed only its days from there.
+        await EvictUsersOfAsync(month, cancellationToken);
         return rows;
     }
 
