@@ -141,6 +141,30 @@ public sealed class RolledUpSeriesTests
         }
     }
 
+    [Theory]
+    [InlineData(DatabaseProvider.Sqlite)]
+    [InlineData(DatabaseProvider.Postgres)]
+    public async Task A_month_rolled_up_reads_whole_from_then_on_and_the_cached_graph_whose_range_began_inside_it_follows(DatabaseProvider provider)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = new CoreServerApp(database, KeepEveryMonthDaily);
+        var client = app.CreateClient();
+        var history = await RolledHistory.SeedAsync(app);
+        var user = history.Active[0];
+        // From April 10th: before April is rolled up its point is summed from the 20th alone (the 2nd is before the range).
+        const string fromInsideApril = "from=2025-04-10&to=2025-08-10&interval=month";
+        var partial = await client.GetStringAsync($"/api/users/{user}/asset-series?{fromInsideApril}");
+
+        await RolledHistory.RunLifecycleAsync(app);
+
+        string whole;
+        await using (var uncached = new CoreServerApp(database, new Dictionary<string, string?>(KeepEveryMonthDaily) { ["SeriesCache:Enabled"] = "false" }))
+            whole = await uncached.CreateClient().GetStringAsync($"/api/users/{user}/asset-series?{fromInsideApril}");
+        // April now reads whole, the 2nd's market move in its multiplier: another answer, and the cache gives it too.
+        Assert.NotEqual(Points(partial)[0].GetRawText(), Points(whole)[0].GetRawText());
+        Assert.Equal(whole, await client.GetStringAsync($"/api/users/{user}/asset-series?{fromInsideApril}"));
+    }
+
     private static async Task<IReadOnlyList<AssetSeriesPoint>> MonthsAsync(AssetSeriesReader reader, long user, (DateOnly From, DateOnly To) range) =>
         (await reader.ReadAsync(user, range.From, range.To, SeriesInterval.Month, CancellationToken.None))!.Points;
 
