@@ -63,6 +63,7 @@ public static class AssetMonthRollups
         """;
 
     private const string NewestUnsealed = "(SELECT MAX(m.month) FROM asset_rolled_up_months m WHERE m.sealed_at IS NULL)";
+
     /// <summary>The first day of the month of a date column, in PostgreSQL's SQL (on a timestamp, so no session time zone comes in).</summary>
     public static string PostgresMonthOf(string day) => $"date_trunc('month', {day}::timestamp)::date";
 
